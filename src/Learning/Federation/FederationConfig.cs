@@ -1,0 +1,147 @@
+using System.Text.Json.Serialization;
+
+namespace FedMM.Learning.Federation;
+
+/// <summary>Everything that defines a federation's model and rounds; frozen per round.</summary>
+public sealed record FederationConfig
+{
+    /// <summary>Display name.</summary>
+    public string Name { get; init; } = "federation";
+
+    /// <summary>Class labels, in logit order.</summary>
+    public IReadOnlyList<string> Labels { get; init; } = [];
+
+    /// <summary>Architecture of the local and shared model.</summary>
+    public ModelConfig Model { get; init; } = new();
+
+    /// <summary>How a round trains and aggregates.</summary>
+    public RoundConfig Round { get; init; } = new();
+}
+
+/// <summary>Architecture: private encoders and the shared adapters and fusion head.</summary>
+public sealed record ModelConfig
+{
+    /// <summary>"mobilenet_v3_small" or "mobilenet_v3_large".</summary>
+    public string ImageEncoder { get; init; } = "mobilenet_v3_small";
+
+    /// <summary>Square input size in pixels.</summary>
+    public int ImageSize { get; init; } = 128;
+
+    /// <summary>Width multiplier of MobileNetV3 (1.0 for torchvision's pretrained weights).</summary>
+    public double ImageWidth { get; init; } = 1.0;
+
+    /// <summary>"tiny" (L2/H128) or "mini" (L4/H256).</summary>
+    public string TextEncoder { get; init; } = "tiny";
+
+    /// <summary>Tokens per text, [CLS] and [SEP] included.</summary>
+    public int MaxTokens { get; init; } = 64;
+
+    /// <summary>"cls" or "mean".</summary>
+    public string TextPooling { get; init; } = "cls";
+
+    /// <summary>Width d of the shared representation.</summary>
+    public int AdapterDim { get; init; } = 128;
+
+    /// <summary>Heads of the cross-attention transformer.</summary>
+    public int AttentionHeads { get; init; } = 4;
+
+    /// <summary>Hidden width of the cross-attention feed-forward block.</summary>
+    public int FeedForwardDim { get; init; } = 256;
+
+    /// <summary>Dropout in adapters and fusion head.</summary>
+    public double Dropout { get; init; } = 0.1;
+
+    /// <summary>Feature width of the image encoder: 576 (small) or 960 (large) at width 1.0.</summary>
+    [JsonIgnore]
+    public int ImageFeatureDim => ImageEncoder switch
+    {
+        "mobilenet_v3_small" => AdjustChannels(576),
+        "mobilenet_v3_large" => AdjustChannels(960),
+        _ => throw new ArgumentException($"Unknown image encoder '{ImageEncoder}'; expected mobilenet_v3_small or mobilenet_v3_large.", nameof(ImageEncoder)),
+    };
+
+    /// <summary>Hidden width of the text encoder: 128 (tiny) or 256 (mini).</summary>
+    [JsonIgnore]
+    public int TextFeatureDim => TextEncoder switch
+    {
+        "tiny" => 128,
+        "mini" => 256,
+        _ => throw new ArgumentException($"Unknown text encoder '{TextEncoder}'; expected tiny or mini.", nameof(TextEncoder)),
+    };
+
+    // torchvision's _make_divisible(channels * width, 8) for the last feature layer.
+    private int AdjustChannels(int channels)
+    {
+        double scaled = channels * ImageWidth;
+        int rounded = Math.Max(8, (int)(scaled + 4) / 8 * 8);
+        if (rounded < 0.9 * scaled) rounded += 8;
+        return rounded;
+    }
+}
+
+/// <summary>How a round trains locally and aggregates on the server.</summary>
+public sealed record RoundConfig
+{
+    /// <summary>Updates needed for the round to aggregate at its deadline.</summary>
+    public int MinClients { get; init; } = 1;
+
+    /// <summary>Time a round collects updates before it aggregates with what it has.</summary>
+    public TimeSpan Deadline { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Local epochs per round.</summary>
+    public int LocalEpochs { get; init; } = 1;
+
+    /// <summary>Mini-batch size of local training.</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>AdamW learning rate of the shared parameters.</summary>
+    public double LearningRate { get; init; } = 1e-3;
+
+    /// <summary>AdamW learning rate of the private encoders.</summary>
+    public double EncoderLearningRate { get; init; } = 1e-4;
+
+    /// <summary>AdamW weight decay.</summary>
+    public double WeightDecay { get; init; } = 1e-4;
+
+    /// <summary>Local K-Means centroids per modality a site uploads.</summary>
+    public int LocalClusters { get; init; } = 32;
+
+    /// <summary>Global image clusters K_img.</summary>
+    public int ImageClusters { get; init; } = 16;
+
+    /// <summary>Global text clusters K_txt.</summary>
+    public int TextClusters { get; init; } = 16;
+
+    /// <summary>K-Means iterations (local and global).</summary>
+    public int KMeansIterations { get; init; } = 50;
+
+    /// <summary>Weight of the co-occurrence term in the pairing cost (0: cosine distance only).</summary>
+    public double CooccurrenceWeight { get; init; } = 0.5;
+
+    /// <summary>"hard" (paired center of the nearest cluster) or "soft" (distance-softmax mix).</summary>
+    public string FillIn { get; init; } = "soft";
+
+    /// <summary>Temperature τ of the soft fill-in.</summary>
+    public double FillInTemperature { get; init; } = 0.5;
+
+    /// <summary>Probability that an image+text site replaces one real modality by its fill-in.</summary>
+    public double ModalityDropout { get; init; } = 0.3;
+
+    /// <summary>"contribution", "fedavg" (samples only) or "uniform".</summary>
+    public string Weighting { get; init; } = "contribution";
+
+    /// <summary>Temperature τ of contribution weights ∝ samples × exp(score / τ).</summary>
+    public double ContributionTemperature { get; init; } = 0.1;
+
+    /// <summary>Whether sites use the global vectors at all (false: FedAvg, missing embedding only).</summary>
+    public bool UseGlobalVectors { get; init; } = true;
+
+    /// <summary>Whether sites upload per-sample vectors besides their centroids.</summary>
+    public bool UploadSampleVectors { get; init; }
+
+    /// <summary>Standard deviation of Gaussian noise added to uploaded vectors (0: none).</summary>
+    public double VectorNoise { get; init; }
+
+    /// <summary>Seed of everything random in the round.</summary>
+    public int Seed { get; init; } = 42;
+}
