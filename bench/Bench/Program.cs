@@ -1,0 +1,46 @@
+using System.Reflection;
+using FedMM.Bench;
+
+var benchmarks = Assembly.GetExecutingAssembly().GetTypes()
+    .Where(t => typeof(IBenchmark).IsAssignableFrom(t) && t is { IsInterface: false, IsAbstract: false })
+    .Select(t => (IBenchmark)Activator.CreateInstance(t)!)
+    .OrderBy(b => b.Name)
+    .ToList();
+
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine("Usage: bench [NAME ...] [--repetitions N] [--python PATH]");
+    Console.WriteLine("Runs FedMM benchmarks and their references (PyTorch, scikit-learn, SciPy) in one run.");
+    foreach (var b in benchmarks) Console.WriteLine($"  {b.Name,-16} {b.Description}");
+    return 0;
+}
+
+int repetitions = 5;
+string? python = ReferencePython.Find();
+var selected = new List<string>();
+for (int i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--repetitions": repetitions = int.Parse(args[++i]); break;
+        case "--python": python = args[++i]; break;
+        default: selected.Add(args[i]); break;
+    }
+}
+var unknown = selected.Where(s => benchmarks.All(b => b.Name != s)).ToList();
+if (unknown.Count > 0)
+{
+    Console.Error.WriteLine($"Unknown benchmark(s): {string.Join(", ", unknown)}. Known: {string.Join(", ", benchmarks.Select(b => b.Name))}.");
+    return 2;
+}
+var context = new BenchmarkContext(repetitions, python, Path.Combine(AppContext.BaseDirectory, "reference"));
+Console.WriteLine($"FedMM benchmarks — {Environment.ProcessorCount} cores, {repetitions} repetitions, reference python: {python ?? "none found"}");
+Console.WriteLine($"{"work",-52} {"FedMM s",10} {"reference",-24} {"ref s",10} {"ratio",7}  goal");
+foreach (var benchmark in benchmarks.Where(b => selected.Count == 0 || selected.Contains(b.Name)))
+{
+    foreach (var f in benchmark.Run(context))
+    {
+        Console.WriteLine($"{f.Work,-52} {f.FedMMSeconds,10:F4} {f.Reference ?? "-",-24} {(f.ReferenceSeconds?.ToString("F4") ?? "-"),10} {(f.Ratio?.ToString("F2") ?? "-"),7}  {f.Goal}");
+    }
+}
+return 0;
