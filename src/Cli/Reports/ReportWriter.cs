@@ -1,0 +1,94 @@
+using System.Globalization;
+using System.Text;
+
+namespace FedMM.Cli.Reports;
+
+/// <summary>
+/// Writes a run's report: report.md (tables + plots), site_metrics.csv, group_metrics.csv and
+/// PNG plots (accuracy and macro-F1 per group per round, contribution weights, pairing cost).
+/// </summary>
+public static class ReportWriter
+{
+    /// <summary>Writes the report into <paramref name="folder"/>; returns the path of report.md.</summary>
+    public static string Write(RunHistory history, string folder)
+    {
+        if (history.Results.Count == 0 && history.Rounds.Count == 0)
+            throw new InvalidDataException($"Nothing to report for '{history.Title}': no round has results yet.");
+        Directory.CreateDirectory(folder);
+        var groups = GroupMetrics.Compute(history.Results);
+        WriteSiteCsv(history, Path.Combine(folder, "site_metrics.csv"));
+        WriteGroupCsv(groups, Path.Combine(folder, "group_metrics.csv"));
+
+        var plots = new List<(string Title, string File)>();
+        if (groups.Count > 0)
+        {
+            ReportPlots.GroupMetric(groups, g => g.Accuracy, "Accuracy", history.Title, Path.Combine(folder, "accuracy.png"));
+            ReportPlots.GroupMetric(groups, g => g.MacroF1, "Macro-F1", history.Title, Path.Combine(folder, "macro_f1.png"));
+            plots.Add(("Accuracy per round and site group", "accuracy.png"));
+            plots.Add(("Macro-F1 per round and site group", "macro_f1.png"));
+        }
+        if (history.Results.Any(r => r.ContributionWeight is not null))
+        {
+            ReportPlots.Contributions(history.Results, Path.Combine(folder, "contributions.png"));
+            plots.Add(("Contribution weight per site and round", "contributions.png"));
+        }
+        if (history.Rounds.OrderBy(r => r.Round).LastOrDefault() is { } lastPairing)
+        {
+            ReportPlots.PairingCost(lastPairing, Path.Combine(folder, "pairing_cost.png"));
+            plots.Add(($"Image/text pairing cost of round {lastPairing.Round} (chosen pairs marked)", "pairing_cost.png"));
+        }
+
+        string markdown = Path.Combine(folder, "report.md");
+        File.WriteAllText(markdown, Markdown(history, groups, plots));
+        return markdown;
+    }
+
+    private static string Markdown(RunHistory history, IReadOnlyList<GroupRoundMetrics> groups, List<(string Title, string File)> plots)
+    {
+        var md = new StringBuilder();
+        md.AppendLine($"# {history.Title}").AppendLine();
+        md.AppendLine($"Rounds: {history.RoundNumbers.Count}; sites: {history.Results.Select(r => r.ClientId).Distinct().Count()}.").AppendLine();
+        if (groups.Count > 0)
+        {
+            md.AppendLine("## Validation metrics per site group (mean ± std over sites, local model after training)").AppendLine();
+            md.AppendLine("| setting | round | group | sites | accuracy | macro-F1 | global model accuracy |");
+            md.AppendLine("|---|---:|---|---:|---:|---:|---:|");
+            foreach (var g in groups)
+                md.AppendLine(Invariant($"| {g.Setting ?? "-"} | {g.Round} | {g.Group} | {g.Sites} | {g.Accuracy:F3} ± {g.AccuracyStd:F3} | {g.MacroF1:F3} ± {g.MacroF1Std:F3} | {g.BeforeAccuracy:F3} |"));
+            md.AppendLine();
+        }
+        int last = history.Results.Count > 0 ? history.Results.Max(r => r.Round) : 0;
+        var lastResults = history.Results.Where(r => r.Round == last).OrderBy(r => r.Setting).ThenBy(r => r.ClientId, StringComparer.Ordinal).ToList();
+        if (lastResults.Count > 0)
+        {
+            md.AppendLine($"## Sites in round {last}").AppendLine();
+            md.AppendLine("| setting | site | group | accuracy before | accuracy after | macro-F1 after | contribution weight |");
+            md.AppendLine("|---|---|---|---:|---:|---:|---:|");
+            foreach (var r in lastResults)
+                md.AppendLine(Invariant($"| {r.Setting ?? "-"} | {r.ClientId} | {r.Group} | {r.Before.Accuracy:F3} | {r.After.Accuracy:F3} | {r.After.MacroF1:F3} | {(r.ContributionWeight is { } w ? w.ToString("F3", CultureInfo.InvariantCulture) : "-")} |"));
+            md.AppendLine();
+        }
+        foreach (var (title, file) in plots)
+            md.AppendLine($"## {title}").AppendLine().AppendLine($"![{title}]({file})").AppendLine();
+        md.AppendLine("Data: [site_metrics.csv](site_metrics.csv), [group_metrics.csv](group_metrics.csv).");
+        return md.ToString();
+    }
+
+    private static void WriteSiteCsv(RunHistory history, string path)
+    {
+        var csv = new StringBuilder("setting,round,client,group,before_accuracy,before_macro_f1,before_loss,after_accuracy,after_macro_f1,after_loss,contribution_weight\n");
+        foreach (var r in history.Results.OrderBy(r => r.Setting).ThenBy(r => r.Round).ThenBy(r => r.ClientId, StringComparer.Ordinal))
+            csv.AppendLine(Invariant($"{r.Setting},{r.Round},{r.ClientId},{r.Group},{r.Before.Accuracy},{r.Before.MacroF1},{r.Before.Loss},{r.After.Accuracy},{r.After.MacroF1},{r.After.Loss},{r.ContributionWeight}"));
+        File.WriteAllText(path, csv.ToString());
+    }
+
+    private static void WriteGroupCsv(IReadOnlyList<GroupRoundMetrics> groups, string path)
+    {
+        var csv = new StringBuilder("setting,round,group,sites,accuracy,accuracy_std,macro_f1,macro_f1_std,before_accuracy\n");
+        foreach (var g in groups)
+            csv.AppendLine(Invariant($"{g.Setting},{g.Round},{g.Group},{g.Sites},{g.Accuracy},{g.AccuracyStd},{g.MacroF1},{g.MacroF1Std},{g.BeforeAccuracy}"));
+        File.WriteAllText(path, csv.ToString());
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}
