@@ -101,6 +101,11 @@ public static class FederationConfigFile
         {
             throw new CliException($"Federation config {path}, line {e.Start.Line}: {e.Message}");
         }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner reports some malformed flow collections this way, without a position.
+            throw new CliException($"Federation config {path} is not valid YAML (check brackets and quotes).");
+        }
         if (stream.Documents.Count == 0) throw new CliException($"Federation config {path} is empty.");
         return Convert(stream.Documents[0].RootNode);
     }

@@ -15,6 +15,8 @@ public static class ReportWriter
         if (history.Results.Count == 0 && history.Rounds.Count == 0)
             throw new InvalidDataException($"Nothing to report for '{history.Title}': no round has results yet.");
         Directory.CreateDirectory(folder);
+        if (PlotFonts.EnsureRegistered() is null)
+            Console.Error.WriteLine("warning: no TrueType font found (set FEDMM_PLOT_FONT=/path/to/font.ttf); plots will have no labels.");
         var groups = GroupMetrics.Compute(history.Results);
         WriteSiteCsv(history, Path.Combine(folder, "site_metrics.csv"));
         WriteGroupCsv(groups, Path.Combine(folder, "group_metrics.csv"));
