@@ -1,4 +1,3 @@
-using System.Text.Json;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Cli.Api;
@@ -15,11 +14,14 @@ public sealed record FederationView
     /// <summary>Its frozen configuration.</summary>
     public required FederationConfig Config { get; init; }
 
-    /// <summary>Registered clients (ids or views, as the API lists them).</summary>
-    public JsonElement? Clients { get; init; }
+    /// <summary>When it was created.</summary>
+    public DateTimeOffset? CreatedAt { get; init; }
 
-    /// <summary>Rounds started so far (numbers or views, as the API lists them).</summary>
-    public JsonElement? Rounds { get; init; }
+    /// <summary>Registered clients, in registration order.</summary>
+    public IReadOnlyList<ClientSummary> Clients { get; init; } = [];
+
+    /// <summary>Every requested round with its state.</summary>
+    public IReadOnlyList<RoundSummary> Rounds { get; init; } = [];
 
     /// <summary>Round now queued or collecting, if any.</summary>
     public int? CurrentRound { get; init; }
@@ -27,6 +29,15 @@ public sealed record FederationView
     /// <summary>Latest round with a global package, if any.</summary>
     public int? LatestCompletedRound { get; init; }
 }
+
+/// <summary>A client as a federation or round lists it.</summary>
+public sealed record ClientSummary(string ClientId, string Modalities);
+
+/// <summary>A round's number and state as a federation lists it.</summary>
+public sealed record RoundSummary(int Round, string State);
+
+/// <summary>A site's contribution to a round: score and normalised weight per parameter group (image, text, fusion).</summary>
+public sealed record ClientContribution(double Score, IReadOnlyDictionary<string, double> GroupWeights);
 
 /// <summary>Body of POST /api/federations/{fid}/clients.</summary>
 public sealed record RegisterClientRequest(string ClientId, string Modalities);
@@ -40,11 +51,17 @@ public sealed record ClientRoundHistory
     /// <summary>Round number.</summary>
     public int Round { get; init; }
 
-    /// <summary>The metrics it uploaded.</summary>
+    /// <summary>How the round ended (Completed, Failed or Cancelled).</summary>
+    public string? RoundState { get; init; }
+
+    /// <summary>The metrics it uploaded; null when it uploaded nothing.</summary>
     public SiteMetrics? Metrics { get; init; }
 
-    /// <summary>Its contribution as the round's aggregation computed it (score and weights per group).</summary>
-    public JsonElement? Contribution { get; init; }
+    /// <summary>Its contribution as the round's aggregation computed it; null when not aggregated.</summary>
+    public ClientContribution? Contribution { get; init; }
+
+    /// <summary>Why it has no update in this round.</summary>
+    public string? Failure { get; init; }
 }
 
 /// <summary>A registered client as the API shows it.</summary>
@@ -82,7 +99,7 @@ public sealed record RoundView
     public required string State { get; init; }
 
     /// <summary>Clients expected to upload.</summary>
-    public IReadOnlyList<string> Participants { get; init; } = [];
+    public IReadOnlyList<ClientSummary> Participants { get; init; } = [];
 
     /// <summary>Clients that have uploaded.</summary>
     public IReadOnlyList<string> Submitted { get; init; } = [];
@@ -101,6 +118,12 @@ public sealed record RoundView
 
     /// <summary>Why the round failed or was cancelled.</summary>
     public string? Reason { get; init; }
+
+    /// <summary>Updates needed to aggregate at the deadline.</summary>
+    public int MinClients { get; init; }
+
+    /// <summary>The completed round whose package participants start from.</summary>
+    public int? GlobalRound { get; init; }
 
     /// <summary>Whether the round can change no more.</summary>
     public bool IsFinal => RoundStates.IsFinal(State);

@@ -13,7 +13,10 @@ namespace FedMM.Cli.Api;
 public sealed class FedMMClient : IDisposable
 {
     /// <summary>JSON settings of the API: camelCase, case-insensitive reads.</summary>
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
 
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(100);
     private static readonly TimeSpan TransferTimeout = TimeSpan.FromMinutes(30);

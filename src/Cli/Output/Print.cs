@@ -18,7 +18,7 @@ public static class Print
         var table = new Table().AddColumns("id", "name", "labels", "clients", "current round", "latest completed");
         foreach (var f in federations)
             table.AddRow(Markup.Escape(f.Id), Markup.Escape(f.Config.Name), Markup.Escape(string.Join(", ", f.Config.Labels)),
-                Count(f.Clients), f.CurrentRound?.ToString() ?? "-", f.LatestCompletedRound?.ToString() ?? "-");
+                f.Clients.Count.ToString(), f.CurrentRound?.ToString() ?? "-", f.LatestCompletedRound?.ToString() ?? "-");
         AnsiConsole.Write(table);
     }
 
@@ -51,7 +51,7 @@ public static class Print
     {
         var table = new Table().Title($"round {round.Round}: {State(round.State)}").AddColumns("participant", "state");
         var failed = round.Failures.ToDictionary(f => f.ClientId, f => f.Reason);
-        foreach (var p in round.Participants)
+        foreach (var p in round.Participants.Select(x => x.ClientId))
         {
             string state = round.Submitted.Contains(p) ? "[green]uploaded[/]"
                 : failed.TryGetValue(p, out var why) ? $"[red]failed[/]: {Markup.Escape(why)}"
@@ -71,12 +71,5 @@ public static class Print
         "Aggregating" => "[blue]Aggregating[/]",
         "Collecting" => "[yellow]Collecting[/]",
         _ => Markup.Escape(state),
-    };
-
-    private static string Count(JsonElement? element) => element switch
-    {
-        { ValueKind: JsonValueKind.Array } a => a.GetArrayLength().ToString(),
-        { ValueKind: JsonValueKind.Number } n => n.ToString(),
-        _ => "-",
     };
 }

@@ -39,10 +39,16 @@ public static class RoundReportReader
         }
     }
 
-    /// <summary>The fusion-group weight in a contribution entry: a number, or weights.fusion / weight.</summary>
+    /// <summary>The fusion-group weight of a contribution the API reported.</summary>
+    public static double? WeightOf(Api.ClientContribution? contribution)
+        => contribution?.GroupWeights.TryGetValue("fusion", out var w) == true ? w : null;
+
+    /// <summary>The fusion-group weight in a contribution entry: a number, or groupWeights.fusion / weights.fusion / weight.</summary>
     public static double? WeightOf(JsonElement? contribution)
     {
         if (contribution is not { } c) return null;
+        if (c.ValueKind == JsonValueKind.Object && c.TryGetProperty("groupWeights", out var groups) && groups.ValueKind == JsonValueKind.Object
+            && groups.TryGetProperty("fusion", out var f) && f.ValueKind == JsonValueKind.Number) return f.GetDouble();
         if (c.ValueKind == JsonValueKind.Number) return c.GetDouble();
         if (c.ValueKind != JsonValueKind.Object) return null;
         if (c.TryGetProperty("weights", out var weights) && weights.ValueKind == JsonValueKind.Object
