@@ -4,8 +4,9 @@ using static TorchSharp.torch;
 namespace FedMM.Learning.Text;
 
 /// <summary>
-/// BERT-style tokenization (lower-casing, basic tokenization, WordPiece) over
-/// Microsoft.ML.Tokenizers' <see cref="BertTokenizer"/>, producing padded tensor batches.
+/// BERT uncased tokenization: <see cref="BertBasicTokenizer"/> (lower-casing, accent stripping,
+/// punctuation split), then WordPiece by Microsoft.ML.Tokenizers' <see cref="BertTokenizer"/>
+/// over a vocab file; produces padded tensor batches with [CLS] and [SEP].
 /// </summary>
 public sealed class WordPieceTextTokenizer
 {
@@ -32,9 +33,6 @@ public sealed class WordPieceTextTokenizer
     /// <summary>Id of [UNK].</summary>
     public int UnknownId => tokenizer.UnknownTokenId;
 
-    /// <summary>The underlying tokenizer, for callers that need its normalizer or pre-tokenizer.</summary>
-    internal BertTokenizer Inner => tokenizer;
-
     /// <summary>Loads a WordPiece vocabulary (vocab.txt: one token a line, id = line number).</summary>
     public static WordPieceTextTokenizer FromVocabFile(string vocabPath)
     {
@@ -47,7 +45,7 @@ public sealed class WordPieceTextTokenizer
         BertTokenizer inner;
         try
         {
-            inner = BertTokenizer.Create(vocabPath, UncasedOptions());
+            inner = BertTokenizer.Create(vocabPath, WordPieceOnlyOptions());
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
         {
@@ -56,42 +54,27 @@ public sealed class WordPieceTextTokenizer
         return new WordPieceTextTokenizer(inner, vocabPath);
     }
 
-    /// <summary>A tokenizer over an in-memory vocabulary (one token per entry, id = index).</summary>
-    internal static WordPieceTextTokenizer FromTokens(IEnumerable<string> tokens, string source)
+    // Basic tokenization is BertBasicTokenizer's; the library only applies WordPiece to each word.
+    private static BertOptions WordPieceOnlyOptions() => new()
     {
-        using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(string.Join("\n", tokens) + "\n"));
-        return new WordPieceTextTokenizer(BertTokenizer.Create(stream, UncasedOptions()), source);
-    }
-
-    // The behaviour of BERT's uncased vocabularies: lower-case, strip accents, split punctuation
-    // and CJK characters; "[CLS]" typed in a text stays one special token.
-    private static BertOptions UncasedOptions() => new()
-    {
-        LowerCaseBeforeTokenization = true,
-        ApplyBasicTokenization = true,
-        RemoveNonSpacingMarks = true,
-        IndividuallyTokenizeCjk = true,
-        SplitOnSpecialTokens = true,
+        LowerCaseBeforeTokenization = false,
+        ApplyBasicTokenization = false,
+        SplitOnSpecialTokens = false,
     };
 
     /// <summary>
     /// The words of <paramref name="text"/> after normalization and basic tokenization, the
     /// units WordPiece splits further.
     /// </summary>
-    public IEnumerable<string> Words(string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        string normalized = tokenizer.Normalizer?.Normalize(text) ?? text;
-        if (tokenizer.PreTokenizer is null)
-            return normalized.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-        return tokenizer.PreTokenizer.PreTokenize(normalized).Select(r => normalized.Substring(r.Offset, r.Length));
-    }
+    public IReadOnlyList<string> Words(string text) => BertBasicTokenizer.Split(text);
 
     /// <summary>WordPiece ids of one text, without [CLS]/[SEP] and without truncation.</summary>
     public IReadOnlyList<int> TokenIds(string text)
     {
-        ArgumentNullException.ThrowIfNull(text);
-        return tokenizer.EncodeToIds(text, addSpecialTokens: false, considerPreTokenization: true, considerNormalization: true);
+        var ids = new List<int>();
+        foreach (var word in BertBasicTokenizer.Split(text))
+            ids.AddRange(tokenizer.EncodeToIds(word, addSpecialTokens: false, considerPreTokenization: false, considerNormalization: false));
+        return ids;
     }
 
     /// <summary>

@@ -41,13 +41,12 @@ public sealed class WordPieceVocabularyBuilder
         if (MinCount < 1) throw new ArgumentOutOfRangeException(nameof(MinCount), MinCount, "MinCount must be at least 1.");
         if (MaxPieceLength < 2) throw new ArgumentOutOfRangeException(nameof(MaxPieceLength), MaxPieceLength, "MaxPieceLength must be at least 2.");
 
-        var splitter = WordPieceTextTokenizer.FromTokens(SpecialTokens, "special tokens");
         var wordCounts = new Dictionary<string, long>(StringComparer.Ordinal);
         int index = 0;
         foreach (var text in texts)
         {
             if (text is null) throw new ArgumentException($"Text {index} of the corpus is null.", nameof(texts));
-            foreach (var word in splitter.Words(text))
+            foreach (var word in BertBasicTokenizer.Split(text))
             {
                 if (word.Length == 0 || word.Length > MaxWordLength) continue;
                 wordCounts[word] = wordCounts.GetValueOrDefault(word) + 1;

@@ -20,7 +20,7 @@ public class WordPieceTextTokenizerTests
     {
         var tokenizer = WordPieceTextTokenizer.FromVocabFile(VocabPath);
         var expected = LoadExpected();
-        Assert.Equal(8, expected.Cases.Length);
+        Assert.Equal(9, expected.Cases.Length);
         foreach (var c in expected.Cases)
             Assert.True(c.Ids.SequenceEqual(tokenizer.TokenIds(c.Text)),
                 $"'{c.Text}': expected [{string.Join(",", c.Ids)}] got [{string.Join(",", tokenizer.TokenIds(c.Text))}]");
@@ -45,6 +45,15 @@ public class WordPieceTextTokenizerTests
             Assert.Equal(expected.Cases[i].Attention_mask, maskRow);
         }
         Assert.Equal(0L, batch.TokenTypeIds.abs().sum().item<long>());
+    }
+
+    [Fact]
+    public void BasicTokenizationKeepsSymbolsAndSplitsOnEveryWhiteSpace()
+    {
+        Assert.Equal(["temp", "37", ".", "5°c", ",", "size", "5", "mm²", "naive", "cafe"],
+            BertBasicTokenizer.Split("Temp 37.5°C,\tsize 5\r\nmm²  Naïve\u00A0CAFÉ\u0000"));
+        Assert.Equal(["肺", "炎", "x"], BertBasicTokenizer.Split("肺炎x"));
+        Assert.Empty(BertBasicTokenizer.Split(" \t\n"));
     }
 
     [Fact]
