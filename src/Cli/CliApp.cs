@@ -37,7 +37,9 @@ public static class CliApp
         }
         try
         {
-            var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = stdout, Error = stderr };
+            var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = stdout, Error = stderr,
+                // The demo stops its children on Ctrl+C; give it time before the process is torn down.
+                ProcessTerminationTimeout = TimeSpan.FromSeconds(40) };
             return await parse.InvokeAsync(configuration, cancellation);
         }
         catch (Exception error)

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using FedMM.Cli.Errors;
+using FedMM.Cli.Demo;
 
 namespace FedMM.Cli.Commands;
 
@@ -11,9 +11,10 @@ public static class DemoCommand
     {
         var medpix = new Option<DirectoryInfo?>("--medpix") { Description = "Use MedPix 2.0 from this folder instead of synthetic data.", HelpName = "dir" };
         var rounds = CommonOptions.Positive("--rounds", "Rounds to run.", 3);
-        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Folder for data, logs and the report.", DefaultValueFactory = _ => new DirectoryInfo("demo-out"), HelpName = "dir" };
-        var command = new Command("demo", "Start Azurite, the silo and the API, register 10 sites, run rounds with one agent process per site, and write the report.") { medpix, rounds, output };
-        command.SetAction(int (_) => throw new CliException("This build of fedmm cannot run the demo yet."));
+        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Folder for the run's data, logs and report (a new run-* folder inside).", DefaultValueFactory = _ => new DirectoryInfo("demo-out"), HelpName = "dir" };
+        var command = new Command("demo", "Start Azurite, the silo and the API on loopback, register 10 sites (2 image-only, 2 text-only, 6 image+text), run rounds with one agent process per site, and write the report.") { medpix, rounds, output };
+        command.SetAction((parse, ct) => DemoRunner.RunAsync(
+            new DemoOptions(parse.GetRequiredValue(output).FullName, parse.GetValue(rounds), parse.GetValue(medpix)?.FullName), ct));
         return command;
     }
 }

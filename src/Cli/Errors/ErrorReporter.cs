@@ -16,6 +16,8 @@ public static class ErrorReporter
         return error switch
         {
             CliException cli => (cli.Message, cli.ExitCode),
+            // Bad data names file, line and field in its first line; the rest lists further problems.
+            FedMM.Learning.Data.DataFormatException data => (FirstLine(data.Message) + (data.TotalErrors > 1 ? $" (and {data.TotalErrors - 1} more problem(s))" : ""), ExitCodes.Failure),
             ApiException api => (api.Message, ExitCodes.Failure),
             OperationCanceledException => ("Cancelled.", ExitCodes.Cancelled),
             HttpRequestException http => ($"Cannot reach the FedMM API: {Flatten(http)}", ExitCodes.Failure),
@@ -26,7 +28,6 @@ public static class ErrorReporter
             // The Learning library reports bad data and bad configuration with these, naming file, line and field.
             InvalidDataException or FormatException or ArgumentException or IOException or InvalidOperationException
                 => (Flatten(error), ExitCodes.Failure),
-            _ when error.GetType().Name == "DataFormatException" => (Flatten(error), ExitCodes.Failure),
             _ => ($"Unexpected {error.GetType().Name}: {Flatten(error)} (set FEDMM_DEBUG=1 for details)", ExitCodes.Failure),
         };
     }
