@@ -62,7 +62,7 @@ public sealed class FedMMClient : IDisposable
     /// <summary>POST /api/federations/{fid}/clients; the token in the result is shown only once.</summary>
     public Task<RegisteredClient> RegisterClientAsync(string federationId, string clientId, Modalities modalities, CancellationToken ct = default)
         => SendJsonAsync<RegisteredClient>(HttpMethod.Post, $"api/federations/{Id(federationId)}/clients",
-            new RegisterClientRequest(clientId, modalities.ToName()), idempotent: false, ct);
+            new RegisterClientRequest(Id(clientId), modalities.ToName()), idempotent: false, ct);
 
     /// <summary>GET /api/federations/{fid}/clients.</summary>
     public Task<IReadOnlyList<ClientView>> ListClientsAsync(string federationId, CancellationToken ct = default)
@@ -186,12 +186,13 @@ public sealed class FedMMClient : IDisposable
             Authorize(request);
             using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeoutSource.CancelAfter(timeout);
-            string describe = $"{request.Method} /{request.RequestUri}";
+            string path = "/" + request.RequestUri!.OriginalString.Split('?')[0];
+            string describe = $"{request.Method} {path}";
             try
             {
                 using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeoutSource.Token);
                 if (response.IsSuccessStatusCode) return await read(response, timeoutSource.Token);
-                var problem = await ReadProblemAsync(response, request, timeoutSource.Token);
+                var problem = await ReadProblemAsync(response, request.Method.Method, path, timeoutSource.Token);
                 if (attempt < attempts && RetryPolicy.IsTransient(response.StatusCode))
                 {
                     await BackOffAsync(attempt, describe, $"{(int)response.StatusCode} {problem.Detail ?? problem.Title}", ct);
@@ -231,7 +232,7 @@ public sealed class FedMMClient : IDisposable
         if (credentials.SiteToken is { Length: > 0 } token) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
     }
 
-    private static async Task<ApiException> ReadProblemAsync(HttpResponseMessage response, HttpRequestMessage request, CancellationToken ct)
+    private static async Task<ApiException> ReadProblemAsync(HttpResponseMessage response, string method, string path, CancellationToken ct)
     {
         string? title = null, detail = null;
         try
@@ -252,7 +253,7 @@ public sealed class FedMMClient : IDisposable
         {
             // Not ProblemDetails: status and reason phrase still say what happened.
         }
-        return new ApiException(response.StatusCode, request.Method.Method, request.RequestUri?.OriginalString is { } p ? "/" + p : "?", title ?? response.ReasonPhrase, detail);
+        return new ApiException(response.StatusCode, method, path, title ?? response.ReasonPhrase, detail);
     }
 
     private static string Id(string id)
