@@ -1,4 +1,3 @@
-using System.Text.Json;
 using FedMM.Cli.Api;
 using FedMM.Learning.Federation;
 
@@ -6,8 +5,8 @@ namespace FedMM.Cli.Reports;
 
 /// <summary>
 /// Gathers a service run's history over the API: every site's per-round metrics and contribution
-/// (client list) and each completed round's report.json, which it also saves under
-/// <c>rounds/{r}/report.json</c> of the output folder.
+/// weight (client list), the last completed round's pairing (its global vectors), and saves each
+/// completed round's report.json under <c>rounds/{r}/</c> of the output folder.
 /// </summary>
 public static class ServiceRunCollector
 {
@@ -18,14 +17,18 @@ public static class ServiceRunCollector
         var clients = await client.ListClientsAsync(federationId, ct);
         var rounds = await client.ListRoundsAsync(federationId, ct);
         var pairings = new List<RoundPairing>();
-        var weights = new Dictionary<(int Round, string Client), double>();
         foreach (var round in rounds.Where(r => r.State == RoundStates.Completed).OrderBy(r => r.Round))
         {
             string destination = Path.Combine(folder, "rounds", round.Round.ToString("D4"), GlobalArtifacts.Report);
             await client.DownloadGlobalArtifactAsync(federationId, round.Round, GlobalArtifacts.Report, destination, ct);
-            using var report = JsonDocument.Parse(await File.ReadAllTextAsync(destination, ct));
-            if (RoundReportReader.Pairing(report.RootElement, round.Round) is { } pairing) pairings.Add(pairing);
-            foreach (var (site, weight) in RoundReportReader.FusionWeights(report.RootElement)) weights[(round.Round, site)] = weight;
+        }
+
+        // The heat map shows the last aggregation's pairing, read from its global vectors.
+        if (rounds.Where(r => r.State == RoundStates.Completed).MaxBy(r => r.Round) is { } last)
+        {
+            string vectors = Path.Combine(folder, "rounds", last.Round.ToString("D4"), GlobalArtifacts.Vectors);
+            await client.DownloadGlobalArtifactAsync(federationId, last.Round, GlobalArtifacts.Vectors, vectors, ct);
+            if (GlobalVectorsPairing.Read(vectors, last.Round) is { } pairing) pairings.Add(pairing);
         }
 
         var results = new List<SiteRoundResult>();
@@ -35,7 +38,8 @@ public static class ServiceRunCollector
                 ?? throw new InvalidDataException($"Client {site.ClientId} has unknown modalities '{site.Modalities}'.");
             foreach (var entry in site.History.Where(h => h.Metrics is not null))
             {
-                double? weight = weights.TryGetValue((entry.Round, site.ClientId), out var w) ? w : RoundReportReader.WeightOf(entry.Contribution);
+                // The fusion group holds every site, so its weight compares all of them.
+                double? weight = entry.Contribution?.GroupWeights.TryGetValue("fusion", out var w) == true ? w : null;
                 results.Add(new SiteRoundResult(entry.Round, site.ClientId, modalities, entry.Metrics!.Before, entry.Metrics.After, weight));
             }
         }
