@@ -123,6 +123,13 @@ public static class LocalRound
     /// <summary>Accuracy, macro-F1 and loss of the site's current model on its validation split.</summary>
     public static EvaluationMetrics Evaluate(SiteState site, ModalityFillIn fillIn)
     {
+        using var logits = ValidationLogits(site, fillIn);
+        return ClassificationMetrics.Compute(logits, site.Data.Val.Labels);
+    }
+
+    /// <summary>Logits [N, C] of the site's current model on its validation split, in eval mode.</summary>
+    public static Tensor ValidationLogits(SiteState site, ModalityFillIn fillIn)
+    {
         SetTraining(site, site.Config, false);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
@@ -134,7 +141,7 @@ public static class LocalRound
             var (image, text, presence) = Represent(site, split, train: false, rows, fillIn, 0, null);
             parts.Add(site.Model.Shared.Classify(image, text, presence));
         }
-        return ClassificationMetrics.Compute(cat(parts, 0), split.Labels);
+        return cat(parts, 0).MoveToOuterDisposeScope();
     }
 
     /// <summary>

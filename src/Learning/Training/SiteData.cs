@@ -41,5 +41,28 @@ public sealed record SiteSplit(Tensor? Images, IReadOnlyList<string?> Texts, lon
     }
 }
 
+/// <summary>Joining splits of several sites.</summary>
+public static class SiteSplits
+{
+    /// <summary>
+    /// The samples of all <paramref name="splits"/> in order, keeping each sample's modalities
+    /// (zero images with presence false where a split has no images).
+    /// </summary>
+    public static SiteSplit Concat(IReadOnlyList<SiteSplit> splits)
+    {
+        var withImages = splits.FirstOrDefault(s => s.Images is not null)?.Images;
+        Tensor? images = null;
+        bool[]? present = null;
+        if (withImages is not null)
+        {
+            var shape = withImages.shape;
+            images = cat(splits.Select(s => s.Images ?? zeros(s.Count, shape[1], shape[2], shape[3])).ToList(), 0);
+            present = splits.SelectMany(s => Enumerable.Range(0, s.Count).Select(s.HasImage)).ToArray();
+        }
+        var texts = splits.SelectMany(s => s.Texts.Count == 0 ? Enumerable.Repeat<string?>(null, s.Count) : s.Texts).ToList();
+        return new SiteSplit(images, texts, splits.SelectMany(s => s.Labels).ToArray()) { ImagePresent = present };
+    }
+}
+
 /// <summary>A site's training and validation data and the modalities it holds.</summary>
 public sealed record SiteData(string ClientId, Modalities Modalities, SiteSplit Train, SiteSplit Val);

@@ -10,6 +10,8 @@ namespace FedMM.Learning.Training;
 /// </summary>
 public sealed class SiteState : IDisposable
 {
+    private bool ownsFeatures = true;
+
     private SiteState(SiteData data, FederationConfig config, SiteModel model)
     {
         Data = data;
@@ -42,7 +44,11 @@ public sealed class SiteState : IDisposable
     public Dictionary<string, Tensor>? BestSharedWeights { get; internal set; }
 
     /// <summary>Builds the site's model and caches its frozen image features and tokens.</summary>
-    public static SiteState Create(SiteData data, FederationConfig config, ISiteModelFactory factory)
+    /// <remarks>
+    /// With a <paramref name="featureCache"/>, features are taken from it (keyed by site and split) and
+    /// owned by it; the image encoder must then not depend on the seed (pretrained and frozen).
+    /// </remarks>
+    public static SiteState Create(SiteData data, FederationConfig config, ISiteModelFactory factory, ImageFeatureCache? featureCache = null)
     {
         int classes = config.Labels.Count;
         data.Train.Validate(data.ClientId, "train", classes);
@@ -55,8 +61,11 @@ public sealed class SiteState : IDisposable
         var state = new SiteState(data, config, model);
         if (data.Modalities.HasFlag(Modalities.Image) && !config.Model.TrainImageEncoder)
         {
-            state.TrainImageFeatures = state.EncodeImagesFrozen(data.Train);
-            state.ValImageFeatures = state.EncodeImagesFrozen(data.Val);
+            state.ownsFeatures = featureCache is null;
+            state.TrainImageFeatures = featureCache is null ? state.EncodeImagesFrozen(data.Train)
+                : featureCache.GetOrAdd($"{data.ClientId}/train", () => state.EncodeImagesFrozen(data.Train));
+            state.ValImageFeatures = featureCache is null ? state.EncodeImagesFrozen(data.Val)
+                : featureCache.GetOrAdd($"{data.ClientId}/val", () => state.EncodeImagesFrozen(data.Val));
         }
         if (data.Modalities.HasFlag(Modalities.Text))
         {
@@ -88,8 +97,11 @@ public sealed class SiteState : IDisposable
     public void Dispose()
     {
         Model.Dispose();
-        TrainImageFeatures?.Dispose();
-        ValImageFeatures?.Dispose();
+        if (ownsFeatures)
+        {
+            TrainImageFeatures?.Dispose();
+            ValImageFeatures?.Dispose();
+        }
         foreach (var tokens in new[] { TrainTokens, ValTokens })
         {
             tokens?.InputIds.Dispose();
