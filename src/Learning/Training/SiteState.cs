@@ -75,6 +75,63 @@ public sealed class SiteState : IDisposable
         return state;
     }
 
+    /// <summary>File of the best local model's shared weights in a site folder.</summary>
+    public const string BestSharedFile = "best_model.shared.dat";
+
+    /// <summary>File of the private text encoder in a site folder.</summary>
+    public const string TextEncoderFile = "best_model.text_encoder.dat";
+
+    /// <summary>File of the private image encoder in a site folder (only when it is trained).</summary>
+    public const string ImageEncoderFile = "best_model.image_encoder.dat";
+
+    /// <summary>
+    /// Writes what the site keeps between rounds (best local shared weights and the private
+    /// encoders it trains) into <paramref name="directory"/>, in TorchSharp's module format.
+    /// </summary>
+    public void SavePrivate(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        if (BestSharedWeights is not null)
+        {
+            using var best = new SharedModel(Config.Model, Config.Labels.Count);
+            best.LoadWeights(BestSharedWeights);
+            best.save(Path.Combine(directory, BestSharedFile));
+        }
+        Model.TextEncoder?.save(Path.Combine(directory, TextEncoderFile));
+        if (Config.Model.TrainImageEncoder) Model.ImageEncoder?.save(Path.Combine(directory, ImageEncoderFile));
+    }
+
+    /// <summary>Restores what <see cref="SavePrivate"/> wrote; files that are absent leave the fresh state.</summary>
+    public void LoadPrivate(string directory)
+    {
+        var shared = Path.Combine(directory, BestSharedFile);
+        if (File.Exists(shared))
+        {
+            using var best = new SharedModel(Config.Model, Config.Labels.Count);
+            Load(best, shared);
+            var weights = best.ExportWeights(SharedModel.GroupsFor(Modalities.Both));
+            Model.Shared.LoadWeights(weights);
+            if (BestSharedWeights is not null) foreach (var t in BestSharedWeights.Values) t.Dispose();
+            BestSharedWeights = weights;
+        }
+        var text = Path.Combine(directory, TextEncoderFile);
+        if (Model.TextEncoder is not null && File.Exists(text)) Load(Model.TextEncoder, text);
+        var image = Path.Combine(directory, ImageEncoderFile);
+        if (Model.ImageEncoder is not null && Config.Model.TrainImageEncoder && File.Exists(image)) Load(Model.ImageEncoder, image);
+    }
+
+    private void Load(nn.Module module, string path)
+    {
+        try
+        {
+            module.load(path);
+        }
+        catch (Exception error) when (error is not OutOfMemoryException)
+        {
+            throw new InvalidDataException($"Site {Data.ClientId}: cannot restore private state from {path}: {error.Message}", error);
+        }
+    }
+
     private Tensor? EncodeImagesFrozen(SiteSplit split)
     {
         if (split.Images is null) return null;

@@ -150,3 +150,38 @@ public class LocalRoundTests
         Assert.Contains("val", error.Message);
     }
 }
+
+public class SiteStatePersistenceTests
+{
+    [Fact]
+    public void PrivateStateSurvivesSaveAndLoad()
+    {
+        var config = TinySites.Config();
+        var factory = new TinySites.Factory();
+        var directory = Path.Combine(Path.GetTempPath(), $"fedmm-site-{Guid.NewGuid():N}");
+        try
+        {
+            using var trained = SiteState.Create(TinySites.Site("client_3", Modalities.Both), config, factory);
+            LocalRound.Run(trained, config, 1, null, null);
+            trained.SavePrivate(directory);
+            using var none = new ModalityFillIn(null, "hard", 0.5);
+            using var expected = LocalRound.ValidationLogits(trained, none);
+
+            using var restored = SiteState.Create(TinySites.Site("client_3", Modalities.Both), config, factory);
+            using (var fresh = LocalRound.ValidationLogits(restored, none))
+                Assert.False(fresh.Same(expected));
+            restored.LoadPrivate(directory);
+            using var actual = LocalRound.ValidationLogits(restored, none);
+            Assert.True(actual.Same(expected));
+            Assert.NotNull(restored.BestSharedWeights);
+
+            File.WriteAllText(Path.Combine(directory, SiteState.TextEncoderFile), "not a model");
+            var error = Assert.Throws<InvalidDataException>(() => restored.LoadPrivate(directory));
+            Assert.Contains("client_3", error.Message);
+        }
+        finally
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, true);
+        }
+    }
+}
