@@ -11,12 +11,12 @@ namespace FedMM.Cli.Site;
 public sealed class SiteAgent(FedMMClient api, string federationId, string clientId, SiteFolder folder, ISiteTrainer trainer, Action<string> log)
 {
     /// <summary>Seconds each task request may wait on the server for work.</summary>
-    public int PollSeconds { get; init; } = 30;
+    public int PollSeconds { get; set; } = 30;
 
     /// <summary>Runs until the federation is done for this site; returns the number of rounds uploaded.</summary>
     public async Task<int> RunAsync(CancellationToken ct)
     {
-        var state = SiteState.Load(folder.Root, federationId, clientId);
+        var state = AgentProgress.Load(folder.Root, federationId, clientId);
         if (state.LastUploadedRound is { } last) log($"resuming: last uploaded round {last}");
         int uploaded = 0;
         while (true)
@@ -46,7 +46,7 @@ public sealed class SiteAgent(FedMMClient api, string federationId, string clien
     /// </summary>
     public async Task<bool> RunOnceAsync(TimeSpan wait, CancellationToken ct)
     {
-        var state = SiteState.Load(folder.Root, federationId, clientId);
+        var state = AgentProgress.Load(folder.Root, federationId, clientId);
         var until = DateTime.UtcNow + wait;
         while (DateTime.UtcNow < until)
         {
@@ -66,7 +66,7 @@ public sealed class SiteAgent(FedMMClient api, string federationId, string clien
     /// <summary>Downloads the global package of <paramref name="round"/> (default: latest) and applies it; returns the round applied.</summary>
     public async Task<int> ApplyGlobalAsync(int? round, CancellationToken ct)
     {
-        var state = SiteState.Load(folder.Root, federationId, clientId);
+        var state = AgentProgress.Load(folder.Root, federationId, clientId);
         int r = round ?? await api.GetLatestGlobalRoundAsync(federationId, ct)
             ?? throw new Errors.CliException($"Federation {federationId} has no completed round yet.");
         string globalFolder = await DownloadGlobalAsync(r, ct);
@@ -87,7 +87,7 @@ public sealed class SiteAgent(FedMMClient api, string federationId, string clien
         return globalFolder;
     }
 
-    private async Task<SiteState> TrainAndUploadAsync(SiteState state, SiteTask task, int round, Learning.Federation.FederationConfig config, CancellationToken ct)
+    private async Task<AgentProgress> TrainAndUploadAsync(AgentProgress state, SiteTask task, int round, Learning.Federation.FederationConfig config, CancellationToken ct)
     {
         string? globalFolder = null;
         if (task.GlobalRound is { } g)

@@ -18,6 +18,9 @@ public sealed record SiteFolder(string Root)
     /// <summary>metrics.json of an update folder.</summary>
     public static string Metrics(string folder) => Path.Combine(folder, "metrics.json");
 
+    /// <summary>Whether a package folder holds weights and vectors.</summary>
+    public static bool IsPackage(string folder) => File.Exists(Weights(folder)) && File.Exists(Vectors(folder));
+
     /// <summary>Whether an update folder holds all three files.</summary>
     public static bool IsComplete(string folder) => File.Exists(Weights(folder)) && File.Exists(Vectors(folder)) && File.Exists(Metrics(folder));
 }

@@ -6,7 +6,7 @@ namespace FedMM.Cli.Site;
 /// The agent's progress, kept in the site folder as state.json so a restarted agent (or one
 /// that outlived an API restart) neither retrains nor re-uploads a round it finished.
 /// </summary>
-public sealed record SiteState
+public sealed record AgentProgress
 {
     /// <summary>File name inside the site folder.</summary>
     public const string FileName = "state.json";
@@ -32,14 +32,14 @@ public sealed record SiteState
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     /// <summary>The state in <paramref name="siteFolder"/>, or a fresh one; refuses a folder that belongs to another site.</summary>
-    public static SiteState Load(string siteFolder, string federationId, string clientId)
+    public static AgentProgress Load(string siteFolder, string federationId, string clientId)
     {
         string path = Path.Combine(siteFolder, FileName);
-        if (!File.Exists(path)) return new SiteState { FederationId = federationId, ClientId = clientId };
-        SiteState? state;
+        if (!File.Exists(path)) return new AgentProgress { FederationId = federationId, ClientId = clientId };
+        AgentProgress? state;
         try
         {
-            state = JsonSerializer.Deserialize<SiteState>(File.ReadAllText(path), Json);
+            state = JsonSerializer.Deserialize<AgentProgress>(File.ReadAllText(path), Json);
         }
         catch (JsonException e)
         {
@@ -49,6 +49,21 @@ public sealed record SiteState
         if (state.FederationId != federationId || state.ClientId != clientId)
             throw new InvalidDataException($"{path} belongs to client {state.ClientId} of federation {state.FederationId}, not {clientId} of {federationId}.");
         return state;
+    }
+
+    /// <summary>The state in <paramref name="siteFolder"/> whoever it belongs to; null when there is none.</summary>
+    public static AgentProgress? TryLoad(string siteFolder)
+    {
+        string path = Path.Combine(siteFolder, FileName);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            return JsonSerializer.Deserialize<AgentProgress>(File.ReadAllText(path), Json);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path} is not a valid site state ({e.Message}).");
+        }
     }
 
     /// <summary>Writes the state atomically (temp file + rename), so a crash never leaves half a file.</summary>
