@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FedMM.Cli.Errors;
 using FedMM.Learning.Data;
+using FedMM.Learning.Data.MedPix;
 using FedMM.Learning.Data.Synthetic;
 using Spectre.Console;
 
@@ -77,13 +78,41 @@ public static class DataCommands
 
     private static Command MedPix()
     {
+        var defaults = new MedPixImportOptions();
         var source = new Option<DirectoryInfo>("--source", "-s") { Description = "MedPix 2.0 folder (Descriptions.json, Case_topic.json, splitted_dataset/, images/).", Required = true, HelpName = "dir" };
-        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "CLIENT_ROOT to create.", Required = true, HelpName = "dir" };
-        var sites = CommonOptions.Positive("--sites", "Number of sites.", 10);
-        var alpha = Alpha();
-        var seed = new Option<int>("--seed") { Description = "Seed of the split.", DefaultValueFactory = _ => 42, HelpName = "n" };
-        var command = new Command("medpix", "Import MedPix 2.0 and split it into sites with a Dirichlet non-IID partition.") { source, output, sites, alpha, seed };
-        command.SetAction(int (_) => throw new CliException("This build of fedmm has no MedPix importer yet."));
+        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "CLIENT_ROOT to create (must be new or empty).", Required = true, HelpName = "dir" };
+        var sites = CommonOptions.Positive("--sites", "Number of sites.", defaults.Sites);
+        var imageOnly = new Option<int>("--image-only") { Description = "Sites holding only images.", DefaultValueFactory = _ => defaults.ImageOnlySites, HelpName = "n" };
+        var textOnly = new Option<int>("--text-only") { Description = "Sites holding only text (the rest hold both).", DefaultValueFactory = _ => defaults.TextOnlySites, HelpName = "n" };
+        var alpha = new Option<double>("--alpha") { Description = "Dirichlet concentration of the non-IID label split (smaller: more skewed).", DefaultValueFactory = _ => defaults.DirichletAlpha ?? 0.5, HelpName = "a" };
+        var iid = new Option<bool>("--iid") { Description = "Split labels IID instead of Dirichlet non-IID." };
+        var label = new Option<string>("--label-field") { Description = "Image-record field used as the class label.", DefaultValueFactory = _ => defaults.LabelField, HelpName = "field" };
+        var text = new Option<string[]>("--text-field") { Description = "Fields joined into the text (e.g. Description.Caption, Case.History, Case.Findings); repeatable.", DefaultValueFactory = _ => [.. defaults.TextFields], HelpName = "field", AllowMultipleArgumentsPerToken = true };
+        var seed = new Option<int>("--seed") { Description = "Seed of the split.", DefaultValueFactory = _ => defaults.Seed, HelpName = "n" };
+        var command = new Command("medpix", "Import MedPix 2.0 and split it into sites: Dirichlet non-IID labels, cases kept together, 2 image-only / 2 text-only / rest image+text.")
+            { source, output, sites, imageOnly, textOnly, alpha, iid, label, text, seed };
+        command.SetAction(parse =>
+        {
+            if (parse.GetValue(alpha) <= 0) throw CliException.Usage("--alpha must be positive.");
+            var folder = parse.GetRequiredValue(source);
+            if (!folder.Exists) throw new CliException($"MedPix folder {folder.FullName} does not exist.");
+            var options = defaults with
+            {
+                Sites = parse.GetValue(sites),
+                ImageOnlySites = parse.GetValue(imageOnly),
+                TextOnlySites = parse.GetValue(textOnly),
+                DirichletAlpha = parse.GetValue(iid) ? null : parse.GetValue(alpha),
+                LabelField = parse.GetRequiredValue(label),
+                TextFields = parse.GetRequiredValue(text),
+                Seed = parse.GetValue(seed),
+            };
+            var report = MedPixImporter.Import(folder.FullName, parse.GetRequiredValue(output).FullName, options);
+            var table = new Table().AddColumns("site", "modalities", "train", "val");
+            foreach (var site in report.Sites) table.AddRow(Markup.Escape(site.Id), FedMM.Learning.Federation.ModalityNames.ToName(site.Modalities), site.Train.ToString(), site.Val.ToString());
+            AnsiConsole.MarkupLineInterpolated($"Imported MedPix into [bold]{report.Root}[/]: labels {string.Join(", ", report.Labels)}; {report.DroppedWithoutText} record(s) without text dropped.");
+            AnsiConsole.Write(table);
+            return 0;
+        });
         return command;
     }
 }

@@ -95,7 +95,11 @@ public static class DemoRunner
     private static ClientRoot PrepareData(DemoOptions options, string folder, Action<string> status)
     {
         if (options.MedPix is { } medpix)
-            throw new CliException($"This build of fedmm cannot import MedPix yet ({medpix}); run the demo without --medpix.");
+        {
+            status($"importing MedPix 2.0 from {medpix} into 10 sites (2 image-only, 2 text-only, 6 image+text)");
+            var report = Learning.Data.MedPix.MedPixImporter.Import(medpix, folder);
+            return new ClientRoot(report.Root);
+        }
         status("generating synthetic data (10 sites: 2 image-only, 2 text-only, 6 image+text)");
         return SyntheticGenerator.Generate(folder, new SyntheticOptions { TrainPerSite = options.TrainPerSite, ValPerSite = options.ValPerSite, ImageSize = 48 });
     }
