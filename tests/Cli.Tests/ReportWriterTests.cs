@@ -13,10 +13,11 @@ public class ReportWriterTests
         for (int round = 1; round <= 3; round++)
         {
             double gain = 0.1 * round;
-            results.Add(new(round, "img-a", Modalities.Image, M(0.2 + gain, 0.2), M(0.3 + gain, 0.25 + gain), 0.10 + 0.01 * round));
-            results.Add(new(round, "img-b", Modalities.Image, M(0.2 + gain, 0.2), M(0.5 + gain, 0.35 + gain), 0.15));
-            results.Add(new(round, "txt-a", Modalities.Text, M(0.3, 0.3), M(0.4 + gain, 0.4), 0.25));
-            results.Add(new(round, "both-a", Modalities.Both, M(0.5, 0.5), M(0.6 + gain, 0.6), 0.5 - 0.01 * round));
+            var global = round < 3 ? M(0.25 + gain, 0.2) : null;
+            results.Add(new(round, "img-a", Modalities.Image, M(0.3 + gain, 0.25 + gain), global, 0.10 + 0.01 * round));
+            results.Add(new(round, "img-b", Modalities.Image, M(0.5 + gain, 0.35 + gain), global, 0.15));
+            results.Add(new(round, "txt-a", Modalities.Text, M(0.4 + gain, 0.4), global, 0.25));
+            results.Add(new(round, "both-a", Modalities.Both, M(0.6 + gain, 0.6), global, 0.5 - 0.01 * round));
         }
         var cost = new double[4, 3];
         for (int i = 0; i < 4; i++) for (int j = 0; j < 3; j++) cost[i, j] = Math.Abs(i - j) + 0.1 * i;
@@ -33,6 +34,9 @@ public class ReportWriterTests
         // Round 3, image-only: accuracies 0.6 and 0.8 → mean 0.700 ± 0.100.
         Assert.Contains("| - | 3 | image-only | 2 | 0.700 ± 0.100 |", text);
         Assert.Contains("| - | 3 | text-only | 1 | 0.700 ± 0.000 |", text);
+        // Round 2's global package was measured at every site: 0.45; round 3's was not.
+        Assert.Contains("| - | 2 | image-only | 2 | 0.600 ± 0.100 | 0.500 ± 0.050 | 0.450 |", text);
+        Assert.Contains("| - | 3 | image-only | 2 | 0.700 ± 0.100 | 0.600 ± 0.050 | - |", text);
         foreach (var png in new[] { "accuracy.png", "macro_f1.png", "contributions.png", "pairing_cost.png" })
         {
             Assert.Contains($"]({png})", text);

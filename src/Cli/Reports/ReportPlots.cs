@@ -7,8 +7,9 @@ public static class ReportPlots
 {
     private const int Width = 900, Height = 540;
 
-    /// <summary>One line per (setting, group): the group mean of a metric per round.</summary>
-    public static void GroupMetric(IReadOnlyList<GroupRoundMetrics> groups, Func<GroupRoundMetrics, double> metric, string metricName, string title, string path)
+    /// <summary>One line per (setting, group): the group mean of a metric per round; dashed: the global package where measured.</summary>
+    public static void GroupMetric(IReadOnlyList<GroupRoundMetrics> groups, Func<GroupRoundMetrics, double> metric, Func<GroupRoundMetrics, double?> globalMetric,
+        string metricName, string title, string path)
     {
         var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
@@ -20,11 +21,21 @@ public static class ReportPlots
             line.Color = palette.GetColor(index++);
             line.LineWidth = 2;
             line.MarkerSize = 7;
-            line.LegendText = series.Key.Setting is null ? series.Key.Group : $"{series.Key.Setting}: {series.Key.Group}";
+            string name = series.Key.Setting is null ? series.Key.Group : $"{series.Key.Setting}: {series.Key.Group}";
+            line.LegendText = name;
+            var measured = points.Where(p => globalMetric(p) is not null).ToArray();
+            if (measured.Length > 0)
+            {
+                var global = plot.Add.Scatter(measured.Select(p => (double)p.Round).ToArray(), measured.Select(p => globalMetric(p)!.Value).ToArray());
+                global.Color = line.Color;
+                global.LinePattern = LinePattern.Dashed;
+                global.MarkerSize = 4;
+                global.LegendText = $"{name} (global package)";
+            }
         }
         plot.Title($"{metricName} per round ({title})");
         plot.XLabel("round");
-        plot.YLabel($"validation {metricName.ToLowerInvariant()} (mean over sites)");
+        plot.YLabel($"val {metricName.ToLowerInvariant()}, mean over sites");
         plot.Axes.SetLimitsY(0, 1.05);
         IntegerRounds(plot, groups.Select(g => g.Round));
         plot.ShowLegend(Alignment.LowerRight);

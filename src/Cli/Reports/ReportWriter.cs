@@ -24,8 +24,8 @@ public static class ReportWriter
         var plots = new List<(string Title, string File)>();
         if (groups.Count > 0)
         {
-            ReportPlots.GroupMetric(groups, g => g.Accuracy, "Accuracy", history.Title, Path.Combine(folder, "accuracy.png"));
-            ReportPlots.GroupMetric(groups, g => g.MacroF1, "Macro-F1", history.Title, Path.Combine(folder, "macro_f1.png"));
+            ReportPlots.GroupMetric(groups, g => g.Accuracy, g => g.GlobalAccuracy, "Accuracy", history.Title, Path.Combine(folder, "accuracy.png"));
+            ReportPlots.GroupMetric(groups, g => g.MacroF1, g => g.GlobalMacroF1, "Macro-F1", history.Title, Path.Combine(folder, "macro_f1.png"));
             plots.Add(("Accuracy per round and site group", "accuracy.png"));
             plots.Add(("Macro-F1 per round and site group", "macro_f1.png"));
         }
@@ -52,11 +52,12 @@ public static class ReportWriter
         md.AppendLine($"Rounds: {history.RoundNumbers.Count}; sites: {history.Results.Select(r => r.ClientId).Distinct().Count()}.").AppendLine();
         if (groups.Count > 0)
         {
-            md.AppendLine("## Validation metrics per site group (mean ± std over sites, local model after training)").AppendLine();
-            md.AppendLine("| setting | round | group | sites | accuracy | macro-F1 | global model accuracy |");
-            md.AppendLine("|---|---:|---|---:|---:|---:|---:|");
+            md.AppendLine("## Validation metrics per site group").AppendLine();
+            md.AppendLine("Site model: each site's model after its local training (mean ± std over the group's sites). Global package: the round's aggregated package applied at each site, where measured.").AppendLine();
+            md.AppendLine("| setting | round | group | sites | site accuracy | site macro-F1 | global package accuracy | global package macro-F1 |");
+            md.AppendLine("|---|---:|---|---:|---:|---:|---:|---:|");
             foreach (var g in groups)
-                md.AppendLine(Invariant($"| {g.Setting ?? "-"} | {g.Round} | {g.Group} | {g.Sites} | {g.Accuracy:F3} ± {g.AccuracyStd:F3} | {g.MacroF1:F3} ± {g.MacroF1Std:F3} | {g.BeforeAccuracy:F3} |"));
+                md.AppendLine(Invariant($"| {g.Setting ?? "-"} | {g.Round} | {g.Group} | {g.Sites} | {g.Accuracy:F3} ± {g.AccuracyStd:F3} | {g.MacroF1:F3} ± {g.MacroF1Std:F3} | {Optional(g.GlobalAccuracy)} | {Optional(g.GlobalMacroF1)} |"));
             md.AppendLine();
         }
         int last = history.Results.Count > 0 ? history.Results.Max(r => r.Round) : 0;
@@ -64,10 +65,10 @@ public static class ReportWriter
         if (lastResults.Count > 0)
         {
             md.AppendLine($"## Sites in round {last}").AppendLine();
-            md.AppendLine("| setting | site | group | accuracy before | accuracy after | macro-F1 after | contribution weight |");
+            md.AppendLine("| setting | site | group | site accuracy | site macro-F1 | global package accuracy | contribution weight |");
             md.AppendLine("|---|---|---|---:|---:|---:|---:|");
             foreach (var r in lastResults)
-                md.AppendLine(Invariant($"| {r.Setting ?? "-"} | {r.ClientId} | {r.Group} | {r.Before.Accuracy:F3} | {r.After.Accuracy:F3} | {r.After.MacroF1:F3} | {(r.ContributionWeight is { } w ? w.ToString("F3", CultureInfo.InvariantCulture) : "-")} |"));
+                md.AppendLine(Invariant($"| {r.Setting ?? "-"} | {r.ClientId} | {r.Group} | {r.Site.Accuracy:F3} | {r.Site.MacroF1:F3} | {Optional(r.Global?.Accuracy)} | {Optional(r.ContributionWeight)} |"));
             md.AppendLine();
         }
         foreach (var (title, file) in plots)
@@ -78,19 +79,21 @@ public static class ReportWriter
 
     private static void WriteSiteCsv(RunHistory history, string path)
     {
-        var csv = new StringBuilder("setting,round,client,group,before_accuracy,before_macro_f1,before_loss,after_accuracy,after_macro_f1,after_loss,contribution_weight\n");
+        var csv = new StringBuilder("setting,round,client,group,site_accuracy,site_macro_f1,site_loss,global_accuracy,global_macro_f1,global_loss,contribution_weight\n");
         foreach (var r in history.Results.OrderBy(r => r.Setting).ThenBy(r => r.Round).ThenBy(r => r.ClientId, StringComparer.Ordinal))
-            csv.AppendLine(Invariant($"{r.Setting},{r.Round},{r.ClientId},{r.Group},{r.Before.Accuracy},{r.Before.MacroF1},{r.Before.Loss},{r.After.Accuracy},{r.After.MacroF1},{r.After.Loss},{r.ContributionWeight}"));
+            csv.AppendLine(Invariant($"{r.Setting},{r.Round},{r.ClientId},{r.Group},{r.Site.Accuracy},{r.Site.MacroF1},{r.Site.Loss},{r.Global?.Accuracy},{r.Global?.MacroF1},{r.Global?.Loss},{r.ContributionWeight}"));
         File.WriteAllText(path, csv.ToString());
     }
 
     private static void WriteGroupCsv(IReadOnlyList<GroupRoundMetrics> groups, string path)
     {
-        var csv = new StringBuilder("setting,round,group,sites,accuracy,accuracy_std,macro_f1,macro_f1_std,before_accuracy\n");
+        var csv = new StringBuilder("setting,round,group,sites,accuracy,accuracy_std,macro_f1,macro_f1_std,global_accuracy,global_macro_f1\n");
         foreach (var g in groups)
-            csv.AppendLine(Invariant($"{g.Setting},{g.Round},{g.Group},{g.Sites},{g.Accuracy},{g.AccuracyStd},{g.MacroF1},{g.MacroF1Std},{g.BeforeAccuracy}"));
+            csv.AppendLine(Invariant($"{g.Setting},{g.Round},{g.Group},{g.Sites},{g.Accuracy},{g.AccuracyStd},{g.MacroF1},{g.MacroF1Std},{g.GlobalAccuracy},{g.GlobalMacroF1}"));
         File.WriteAllText(path, csv.ToString());
     }
+
+    private static string Optional(double? value) => value is { } v ? v.ToString("F3", CultureInfo.InvariantCulture) : "-";
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

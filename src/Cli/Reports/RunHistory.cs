@@ -17,11 +17,11 @@ public sealed record RunHistory(string Title, IReadOnlyList<SiteRoundResult> Res
 /// <param name="Round">Round number (1-based).</param>
 /// <param name="ClientId">The site.</param>
 /// <param name="Modalities">What it holds.</param>
-/// <param name="Before">The global model received, on the site's val data.</param>
-/// <param name="After">The site's model after local training, on its val data.</param>
+/// <param name="Site">The site's model after local training in this round, on its val data.</param>
+/// <param name="Global">This round's global package applied at the site, on its val data (null when not measured).</param>
 /// <param name="ContributionWeight">Its aggregation weight in the fusion group (null when not reported).</param>
 /// <param name="Setting">Which run it belongs to when several are compared (e.g. "fedmm", "fedavg"); null for one run.</param>
-public sealed record SiteRoundResult(int Round, string ClientId, Modalities Modalities, EvaluationMetrics Before, EvaluationMetrics After,
+public sealed record SiteRoundResult(int Round, string ClientId, Modalities Modalities, EvaluationMetrics Site, EvaluationMetrics? Global,
     double? ContributionWeight, string? Setting = null)
 {
     /// <summary>"image-only", "text-only" or "image+text".</summary>

@@ -31,16 +31,20 @@ public static class ServiceRunCollector
             if (GlobalVectorsPairing.Read(vectors, last.Round) is { } pairing) pairings.Add(pairing);
         }
 
+        var globalOf = rounds.Where(r => r.GlobalRound is not null).ToDictionary(r => r.Round, r => r.GlobalRound!.Value);
         var results = new List<SiteRoundResult>();
         foreach (var site in clients)
         {
             var modalities = ModalityNames.TryParse(site.Modalities)
                 ?? throw new InvalidDataException($"Client {site.ClientId} has unknown modalities '{site.Modalities}'.");
-            foreach (var entry in site.History.Where(h => h.Metrics is not null))
+            var byRound = site.History.Where(h => h.Metrics is not null).ToDictionary(h => h.Round);
+            foreach (var entry in byRound.Values)
             {
                 // The fusion group holds every site, so its weight compares all of them.
                 double? weight = entry.Contribution?.GroupWeights.TryGetValue("fusion", out var w) == true ? w : null;
-                results.Add(new SiteRoundResult(entry.Round, site.ClientId, modalities, entry.Metrics!.Before, entry.Metrics.After, weight));
+                // Round r's global package is what the site evaluated before training in the round that started from it.
+                var global = byRound.Values.FirstOrDefault(h => h.Round > entry.Round && h.Metrics is not null && globalOf.GetValueOrDefault(h.Round) == entry.Round)?.Metrics!.Before;
+                results.Add(new SiteRoundResult(entry.Round, site.ClientId, modalities, entry.Metrics!.After, global, weight));
             }
         }
         return new RunHistory($"federation {federation.Id} ({federation.Config.Name})", results, pairings);
