@@ -102,6 +102,40 @@ public class MedPixImporterTests
         Assert.Equal(File.ReadAllBytes(Path.Combine(source, "images", clients[0].Train.Samples[0].Id + ".png")), copied);
     }
 
+    [Theory]
+    [InlineData(true, null)]
+    [InlineData(false, null)]
+    [InlineData(false, 0.3)]
+    public void EveryPartitionModeCoversTheRecordsOnce(bool keepCasesTogether, double? alpha)
+    {
+        using var temp = new TempDirectory();
+        var source = FakeMedPix(temp);
+
+        MedPixImporter.Import(source, temp.Combine("out"), FourSites with { KeepCasesTogether = keepCasesTogether, DirichletAlpha = alpha });
+
+        var clients = new ClientRoot(temp.Combine("out")).Clients().Select(c => c.Load()).ToArray();
+        var trainIds = clients.SelectMany(c => c.Train.Samples.Select(s => s.Id)).Order().ToArray();
+        var expected = File.ReadLines(MedPixImporter.SplitFile(source, "train")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("image").GetString()!).Order().ToArray();
+        Assert.Equal(expected, trainIds);
+        Assert.All(clients, c => Assert.NotEmpty(c.Val.Samples));
+    }
+
+    [Fact]
+    public void ExplicitLabelsFixTheOrderAndRefuseOthers()
+    {
+        using var temp = new TempDirectory();
+        var source = FakeMedPix(temp);
+
+        var report = MedPixImporter.Import(source, temp.Combine("ok"), FourSites with { Labels = ["Thorax", "Head", "Abdomen"] });
+        Assert.Equal(["Thorax", "Head", "Abdomen"], new ClientRoot(temp.Combine("ok")).ReadLabels());
+        Assert.Equal(report.Sites.Sum(s => s.TrainPerLabel[0]), Enumerable.Range(100, 12).Where(c => c % 3 == 0).Sum(c => 1 + c % 3));
+
+        var error = Assert.Throws<DataFormatException>(() => MedPixImporter.Import(source, temp.Combine("bad"), FourSites with { Labels = ["Thorax", "Head"] }));
+        Assert.All(error.Errors, e => Assert.Equal("Location Category", e.Field));
+        Assert.Contains("label 'Abdomen' is not one of the given labels", error.Message);
+        Assert.False(Directory.Exists(temp.Combine("bad")));
+    }
+
     [Fact]
     public void SameSeedSameBytes()
     {
