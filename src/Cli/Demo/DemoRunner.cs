@@ -28,14 +28,15 @@ public static class DemoRunner
         string run = Path.Combine(Path.GetFullPath(options.Output), $"run-{DateTime.Now:yyyyMMdd-HHmmss}");
         Directory.CreateDirectory(run);
         string logs = Path.Combine(run, "logs");
-        void Status(string message) => AnsiConsole.MarkupLineInterpolated($"[grey]{clock.Elapsed:mm\\:ss}[/] {message}");
-        Status($"demo folder [bold]{run}[/]");
+        void Status(string markup) => AnsiConsole.MarkupLine($"[grey]{clock.Elapsed:mm\\:ss}[/] {markup}");
+        void Plain(string text) => Status(Markup.Escape(text));
+        Status($"demo folder [bold]{Markup.Escape(run)}[/]");
 
-        var root = PrepareData(options, Path.Combine(run, "data"), Status);
+        var root = PrepareData(options, Path.Combine(run, "data"), Plain);
         var config = Configure(root.ReadLabels(), options.Rounds);
 
         var sites = new Dictionary<string, ChildProcess>();
-        await using var service = await LocalService.StartAsync(repo, run, Status, ct);
+        await using var service = await LocalService.StartAsync(repo, run, Plain, ct);
         try
         {
             using var api = new FedMMClient(service.ApiAddress, new ApiCredentials(service.AdminKey, null), RetryPolicy.Default,
@@ -48,7 +49,7 @@ public static class DemoRunner
             Status($"queued rounds {string.Join(", ", started.Rounds)}; starting one agent process per site");
             foreach (var site in launches) sites[site.ClientId] = SiteProcess.Start(site, service.ApiAddress, FederationId, logs);
 
-            var progress = new FederationProgress(api, FederationId, launches, id => sites.GetValueOrDefault(id));
+            var progress = new FederationProgress(api, FederationId, launches, id => sites.GetValueOrDefault(id), clock);
             var rounds = await progress.FollowAsync(TimeSpan.FromSeconds(1), ct);
             foreach (var site in sites.Values) await site.WaitForExitAsync(TimeSpan.FromSeconds(30), ct);
             var crashed = sites.Values.Where(s => s.ExitCode is { } code && code != 0).ToList();
@@ -59,7 +60,9 @@ public static class DemoRunner
             var history = await ServiceRunCollector.CollectAsync(api, FederationId, reportFolder, ct);
             string report = history.Results.Count > 0 || history.Rounds.Count > 0 ? ReportWriter.Write(history, reportFolder) : "(no completed round)";
             int completed = rounds.Count(r => r.State == RoundStates.Completed);
-            Status($"{completed}/{rounds.Count} rounds completed in {clock.Elapsed:mm\\:ss}; report [bold]{report}[/]; logs {logs}");
+            foreach (var round in rounds.Where(r => r.State != RoundStates.Completed))
+                Status($"[red]round {round.Round} {Markup.Escape(round.State)}[/]: {Markup.Escape(round.Reason ?? "no reason given")}");
+            Status($"{completed}/{rounds.Count} rounds completed in {clock.Elapsed:mm\\:ss}; report [bold]{Markup.Escape(report)}[/]; logs {Markup.Escape(logs)}");
             return completed == options.Rounds ? ExitCodes.Success : ExitCodes.Failure;
         }
         finally
@@ -69,7 +72,7 @@ public static class DemoRunner
                 site.Kill();
                 site.Dispose();
             }
-            Status("stopping the API, the silo and Azurite");
+            Plain("stopping the API, the silo and Azurite");
         }
     }
 

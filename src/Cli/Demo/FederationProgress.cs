@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using FedMM.Cli.Api;
 using FedMM.Cli.Output;
 using Spectre.Console;
@@ -9,13 +10,12 @@ namespace FedMM.Cli.Demo;
 /// Follows a federation's rounds until they all end, showing one live table (round states, and
 /// per site its state in the current round and its process) instead of a flood of log lines.
 /// </summary>
-public sealed class FederationProgress(FedMMClient api, string federationId, IReadOnlyList<SiteLaunch> sites, Func<string, ChildProcess?> processOf)
+public sealed class FederationProgress(FedMMClient api, string federationId, IReadOnlyList<SiteLaunch> sites, Func<string, ChildProcess?> processOf, Stopwatch clock)
 {
     /// <summary>Waits until every round is final (or every site process has exited); returns the rounds as last seen.</summary>
     public async Task<IReadOnlyList<RoundView>> FollowAsync(TimeSpan refresh, CancellationToken ct)
     {
         IReadOnlyList<RoundView> rounds = [];
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
             string last = "";

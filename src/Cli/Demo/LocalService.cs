@@ -38,7 +38,8 @@ public sealed class LocalService : IAsyncDisposable
 
     private int apiPort, gatewayPort;
     private string logs = "";
-    private Dictionary<string, string> serviceEnvironment = [];
+    private Dictionary<string, string> siloEnvironment = [], apiEnvironment = [];
+    private const string ClusterId = "fedmm-local", ServiceId = "fedmm";
 
     /// <summary>Starts Azurite, the silo and the API; logs and Azurite data go under <paramref name="workFolder"/>.</summary>
     public static async Task<LocalService> StartAsync(RepositoryLayout repo, string workFolder, Action<string> status, CancellationToken ct)
@@ -77,16 +78,21 @@ public sealed class LocalService : IAsyncDisposable
         int siloPort = ports[3];
         gatewayPort = ports[4];
         apiPort = ports[5];
-        serviceEnvironment = new Dictionary<string, string>
+        // Silo and API read the same "Cluster" section (the API as the silo's client).
+        siloEnvironment = new Dictionary<string, string>
         {
-            ["FEDMM_Orleans__Clustering"] = "Localhost",
-            ["FEDMM_Orleans__ClusterId"] = "fedmm-local",
-            ["FEDMM_Orleans__ServiceId"] = "fedmm",
-            ["FEDMM_Orleans__SiloPort"] = siloPort.ToString(),
-            ["FEDMM_Orleans__GatewayPort"] = gatewayPort.ToString(),
+            ["FEDMM_Cluster__Mode"] = "Localhost",
+            ["FEDMM_Cluster__ClusterId"] = ClusterId,
+            ["FEDMM_Cluster__ServiceId"] = ServiceId,
+            ["FEDMM_Cluster__SiloPort"] = siloPort.ToString(),
+            ["FEDMM_Cluster__GatewayPort"] = gatewayPort.ToString(),
             ["FEDMM_Storage__ConnectionString"] = StorageConnectionString,
-            ["FEDMM_Api__AdminKey"] = AdminKey,
             ["DOTNET_ENVIRONMENT"] = "Production",
+        };
+        apiEnvironment = new Dictionary<string, string>(siloEnvironment)
+        {
+            ["FEDMM_Api__AdminKey"] = AdminKey,
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{apiPort}",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
         };
         StartSilo(status);
@@ -97,15 +103,14 @@ public sealed class LocalService : IAsyncDisposable
     {
         status("starting the silo");
         string dll = repo.SiloDll;
-        Silo = ChildProcess.Start("silo", Dotnet, [dll], Path.GetDirectoryName(dll)!, serviceEnvironment, Path.Combine(logs, "silo.log"));
+        Silo = ChildProcess.Start("silo", Dotnet, [dll], Path.GetDirectoryName(dll)!, siloEnvironment, Path.Combine(logs, "silo.log"));
     }
 
     private async Task StartApiAsync(Action<string> status, CancellationToken ct)
     {
         status($"starting the API on http://127.0.0.1:{apiPort}");
         string dll = repo.ApiDll;
-        var environment = new Dictionary<string, string>(serviceEnvironment) { ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{apiPort}" };
-        Api = ChildProcess.Start("api", Dotnet, [dll], Path.GetDirectoryName(dll)!, environment, Path.Combine(logs, "api.log"));
+        Api = ChildProcess.Start("api", Dotnet, [dll], Path.GetDirectoryName(dll)!, apiEnvironment, Path.Combine(logs, "api.log"));
         ApiAddress = new Uri($"http://127.0.0.1:{apiPort}");
         await WaitReadyAsync(TimeSpan.FromMinutes(3), ct);
         status("service ready");
