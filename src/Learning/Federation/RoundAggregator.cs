@@ -126,12 +126,11 @@ public static class RoundAggregator
         int d = 0;
         foreach (var site in holders)
         {
-            using var centroids = site.Vectors[$"{prefix}.centroids"].detach().cpu().contiguous();
-            using var siteCounts = site.Vectors[$"{prefix}.counts"].detach().cpu().contiguous();
+            var centroids = site.Vectors[$"{prefix}.centroids"];
             d = (int)centroids.shape[1];
             ranges.Add((site.ClientId, counts.Count, (int)centroids.shape[0]));
-            points.AddRange(centroids.data<float>().ToArray());
-            counts.AddRange(siteCounts.data<float>().ToArray());
+            using (var values = new DenseFloats(centroids)) points.AddRange(values.Values);
+            using (var values = new DenseFloats(site.Vectors[$"{prefix}.counts"])) counts.AddRange(values.Values);
         }
         var pointArray = points.ToArray();
         var countArray = counts.ToArray();
@@ -190,8 +189,8 @@ public static class RoundAggregator
         {
             if (!site.Vectors.TryGetValue("cooccurrence", out var local)) continue;
             if (!image.SiteLabels.TryGetValue(site.ClientId, out var imageOf) || !text.SiteLabels.TryGetValue(site.ClientId, out var textOf)) continue;
-            using var contiguous = local.detach().cpu().contiguous();
-            cooccurrence.Add(site.ClientId, contiguous.data<float>().ToArray(), imageOf, textOf);
+            using var values = new DenseFloats(local);
+            cooccurrence.Add(site.ClientId, values.Values, imageOf, textOf);
         }
         var cost = PairingCost.Build(image.Centers, image.Clusters, text.Centers, text.Clusters, d,
             cooccurrence.Counts, config.Round.CooccurrenceWeight, out double effectiveWeight);

@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using FedMM.Learning.Aggregation;
+using FedMM.Learning.Artifacts;
 using TorchSharp;
 
 namespace FedMM.Learning.Federation;
@@ -40,7 +42,6 @@ public static class SiteUpdateValidator
         {
             if (string.IsNullOrWhiteSpace(update.ClientId)) throw new ArgumentException($"Round {round}: an update has an empty client id.", nameof(updates));
             if (!seen.Add(update.ClientId)) throw new SiteUpdateException(update.ClientId, round, "more than one update in the round.");
-            using var scope = torch.NewDisposeScope();
             ValidateMetrics(round, update);
             ValidateWeights(round, update, shapes, previous);
             ValidateVectors(round, config.Model.AdapterDim, update);
@@ -108,7 +109,7 @@ public static class SiteUpdateValidator
             var counts = Require($"{prefix}.counts");
             if (counts.dim() != 1 || counts.shape[0] != centroids.shape[0])
                 throw new SiteUpdateException(update.ClientId, round, $"vectors tensor '{prefix}.counts' has shape {Shape(counts.shape)}; expected [{centroids.shape[0]}] (one per centroid).");
-            if (!(counts > 0).all().item<bool>())
+            if (!AllPositive(counts))
                 throw new SiteUpdateException(update.ClientId, round, $"vectors tensor '{prefix}.counts' holds a count ≤ 0; every centroid must count at least one sample.");
             if (update.Vectors.TryGetValue($"{prefix}.samples", out var samples) && (samples.dim() != 2 || samples.shape[1] != dimensions))
                 throw new SiteUpdateException(update.ClientId, round, $"vectors tensor '{prefix}.samples' has shape {Shape(samples.shape)}; expected [n, {dimensions}].");
@@ -119,7 +120,7 @@ public static class SiteUpdateValidator
             long[] expected = [clusters[Modalities.Image], clusters[Modalities.Text]];
             if (!cooccurrence.shape.SequenceEqual(expected))
                 throw new SiteUpdateException(update.ClientId, round, $"vectors tensor 'cooccurrence' has shape {Shape(cooccurrence.shape)}; expected {Shape(expected)} (image × text centroids).");
-            if (!(cooccurrence >= 0).all().item<bool>())
+            if (!AllNonNegative(cooccurrence))
                 throw new SiteUpdateException(update.ClientId, round, "vectors tensor 'cooccurrence' holds a negative count.");
         }
 
@@ -132,9 +133,24 @@ public static class SiteUpdateValidator
     {
         if (tensor.dtype != torch.ScalarType.Float32)
             throw new SiteUpdateException(client, round, $"{file} tensor '{name}' is {tensor.dtype}; FedMM artifacts are F32.");
-        using var finite = torch.isfinite(tensor).all();
-        if (!finite.item<bool>())
-            throw new SiteUpdateException(client, round, $"{file} tensor '{name}' holds NaN or infinite values.");
+        using var values = new DenseFloats(tensor);
+        long bad = FiniteValues.FirstNonFinite(MemoryMarshal.AsBytes(values.Values), SafetensorsDType.F32);
+        if (bad >= 0)
+            throw new SiteUpdateException(client, round, $"{file} tensor '{name}' holds NaN or infinite values (first at flat index {bad}).");
+    }
+
+    private static bool AllPositive(torch.Tensor tensor)
+    {
+        using var values = new DenseFloats(tensor);
+        foreach (float v in values.Values) if (!(v > 0)) return false;
+        return true;
+    }
+
+    private static bool AllNonNegative(torch.Tensor tensor)
+    {
+        using var values = new DenseFloats(tensor);
+        foreach (float v in values.Values) if (!(v >= 0)) return false;
+        return true;
     }
 
     private static string Shape(long[] shape) => $"[{string.Join(", ", shape)}]";
