@@ -46,13 +46,16 @@ public sealed class SiteOptions
         command.Add(Data);
     }
 
+    // An agent outlives API restarts and silo fail-overs: about two minutes of backoff before giving up.
+    private static readonly RetryPolicy AgentRetry = new(16, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(10));
+
     /// <summary>A site client for the parsed options.</summary>
     public FedMMClient CreateClient(ParseResult parse)
     {
         string token = parse.GetValue(TokenFile) is { } file ? Commands.TokenFile.Read(file.FullName)
             : parse.GetValue(Token) is { Length: > 0 } t ? t
             : throw CliException.Usage("The site token is missing: pass --token-file, --token or set FEDMM_TOKEN.");
-        return ApiOptions.Create(parse.GetValue(Api), new ApiCredentials(null, token));
+        return ApiOptions.Create(parse.GetValue(Api), new ApiCredentials(null, token), AgentRetry);
     }
 
     /// <summary>The client folder, checked to exist.</summary>

@@ -22,6 +22,7 @@ public sealed class SiteAgent(FedMMClient api, string federationId, string clien
         while (true)
         {
             ct.ThrowIfCancellationRequested();
+            var asked = DateTime.UtcNow;
             var task = await api.GetTaskAsync(federationId, clientId, PollSeconds, ct);
             switch (task.Action)
             {
@@ -29,6 +30,8 @@ public sealed class SiteAgent(FedMMClient api, string federationId, string clien
                     log("federation done");
                     return uploaded;
                 case SiteActions.Wait:
+                    // A server that answers "wait" at once (no long-poll) must not be hammered.
+                    if (DateTime.UtcNow - asked < TimeSpan.FromSeconds(1)) await Task.Delay(TimeSpan.FromSeconds(1), ct);
                     continue;
                 case SiteActions.Train when task.Round is { } round && task.Config is { } config:
                     state = await TrainAndUploadAsync(state, task, round, config, ct);
