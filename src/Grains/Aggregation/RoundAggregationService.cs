@@ -1,4 +1,9 @@
+using System.Text.Json;
 using FedMM.Grains.Artifacts;
+using FedMM.Grains.Interfaces.Artifacts;
+using FedMM.Grains.Storage;
+using FedMM.Learning.Artifacts;
+using FedMM.Learning.Federation;
 using FedMM.Grains.Interfaces.Models;
 using Microsoft.Extensions.Logging;
 
@@ -57,16 +62,83 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
         return null;
     }
 
+    /// <summary>True once this build calls the server-side aggregation; until then every aggregation ends in <see cref="AggregationUnavailableException"/>.</summary>
+    public static bool IsAvailable => false;
+
     /// <summary>
     /// Loads the verified updates and the previous global package, calls
     /// <c>FedMM.Learning.Federation.RoundAggregator.Aggregate</c> and writes the global package
     /// (weights, vectors, then report last) with <see cref="BlobArtifactStore.WriteAsync(string, Stream, CancellationToken)"/>.
     /// The aggregator is not in this build yet; until it is, no package is produced.
     /// </summary>
-    private Task<AggregationOutcome> AggregateVerifiedAsync(
-        AggregationJob job, IReadOnlyList<SubmissionRecord> usable, IReadOnlyList<ParticipantFailure> failures, CancellationToken cancellationToken)
+    private async Task<AggregationOutcome> AggregateVerifiedAsync(
+        AggregationJob job, IReadOnlyList<SubmissionRecord> usable, List<ParticipantFailure> failures, CancellationToken cancellationToken)
     {
-        _ = (job, usable, failures, cancellationToken);
-        throw new AggregationUnavailableException();
+        var updates = new List<SiteUpdate>();
+        try
+        {
+            foreach (var submission in usable)
+            {
+                var participant = job.Participants.First(p => p.ClientId == submission.ClientId);
+                try
+                {
+                    updates.Add(await LoadUpdateAsync(submission, participant, cancellationToken));
+                }
+                catch (Exception e) when (e is SafetensorsFormatException or JsonException)
+                {
+                    logger.LogWarning("Round {Round} of {Federation}: update of {Client} cannot be read: {Problem}", job.Round, job.FederationId, submission.ClientId, e.Message);
+                    failures.Add(new ParticipantFailure(submission.ClientId, $"its update cannot be read: {e.Message}"));
+                }
+            }
+            if (updates.Count < job.Config.Round.MinClients)
+                throw new RoundFailedException(
+                    $"Round {job.Round} of federation '{job.FederationId}' has {updates.Count} readable update(s) of {job.Participants.Count} participant(s); {job.Config.Round.MinClients} needed (minClients).");
+
+            // RoundAggregator.Aggregate(job.Round, job.Config, updates, failures as SiteFailure, fusion, previous)
+            // goes here, followed by writing its GlobalPackage: not in this build yet.
+            throw new AggregationUnavailableException();
+        }
+        finally
+        {
+            foreach (var update in updates)
+            {
+                foreach (var tensor in update.Weights.Values) tensor.Dispose();
+                foreach (var tensor in update.Vectors.Values) tensor.Dispose();
+            }
+        }
     }
+
+    /// <summary>Reads one update's blobs into a <see cref="SiteUpdate"/> (tensors on the CPU, owned by the caller).</summary>
+    private async Task<SiteUpdate> LoadUpdateAsync(SubmissionRecord submission, Participant participant, CancellationToken cancellationToken)
+    {
+        SafetensorsContent? weights = null;
+        try
+        {
+            weights = await ReadTensorsAsync(BlobOf(submission, ArtifactLayout.Weights), cancellationToken);
+            using var vectors = await ReadTensorsAsync(BlobOf(submission, ArtifactLayout.Vectors), cancellationToken);
+            var metrics = JsonSerializer.Deserialize<SiteMetrics>(submission.MetricsJson, ServiceJson.Options)
+                ?? throw new JsonException("metrics are null.");
+            var modalities = ModalityNames.TryParse(participant.Modalities)
+                ?? throw new JsonException($"modalities '{participant.Modalities}' are not image, text or image+text.");
+            // Detach the tensors from their SafetensorsContent so disposing it keeps them alive.
+            var update = new SiteUpdate(submission.ClientId, modalities,
+                weights.Tensors.ToDictionary(p => p.Key, p => p.Value.alias()),
+                vectors.Tensors.ToDictionary(p => p.Key, p => p.Value.alias()),
+                metrics);
+            return update;
+        }
+        finally
+        {
+            weights?.Dispose();
+        }
+    }
+
+    private async Task<SafetensorsContent> ReadTensorsAsync(string blobName, CancellationToken cancellationToken)
+    {
+        await using var stream = await store.OpenReadAsync(blobName, cancellationToken);
+        return SafetensorsContent.Read(stream, requireFinite: true);
+    }
+
+    private static string BlobOf(SubmissionRecord submission, string file) =>
+        submission.Artifacts.First(a => a.Kind == ArtifactLayout.KindOf(file)).BlobName;
 }
