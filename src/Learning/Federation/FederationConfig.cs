@@ -51,6 +51,12 @@ public sealed record ModelConfig
     /// <summary>Dropout in adapters and fusion head.</summary>
     public double Dropout { get; init; } = 0.1;
 
+    /// <summary>
+    /// Whether local training updates the image encoder. Off by default: the pretrained encoder stays
+    /// frozen and a site computes its image features once and caches them.
+    /// </summary>
+    public bool TrainImageEncoder { get; init; }
+
     /// <summary>Feature width of the image encoder: 576 (small) or 960 (large) at width 1.0.</summary>
     [JsonIgnore]
     public int ImageFeatureDim => ImageEncoder switch
