@@ -6,13 +6,15 @@ using FedMM.Grains.Interfaces.Models;
 using FedMM.Grains.Storage;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Federation;
+using FedMM.Learning.Models;
 using TorchSharp;
 
 namespace FedMM.Service.Tests.Infrastructure;
 
 /// <summary>
 /// What the API does with a site's upload once it has validated it: commit the three blobs at their
-/// final names and report them to the round grain. Content uses the tensor names of docs/ARTIFACTS.md.
+/// final names and report them to the round grain. Weights come from a real <see cref="SharedModel"/>;
+/// vectors use the names and shapes of docs/ARTIFACTS.md.
 /// </summary>
 public static class SiteUploads
 {
@@ -26,19 +28,10 @@ public static class SiteUploads
         int k = config.Round.LocalClusters;
         torch.Tensor Random(params long[] shape) => torch.randn(shape, generator: generator);
 
-        var weights = new Dictionary<string, torch.Tensor>();
-        void Adapter(string prefix, int features)
-        {
-            weights[$"{prefix}.proj.weight"] = Random(d, features);
-            weights[$"{prefix}.proj.bias"] = Random(d);
-            weights[$"{prefix}.norm.weight"] = torch.ones(d);
-            weights[$"{prefix}.norm.bias"] = torch.zeros(d);
-            weights[$"{prefix}.missing"] = Random(d);
-        }
-        if (modalities.HasFlag(Modalities.Image)) Adapter("image_adapter", config.Model.ImageFeatureDim);
-        if (modalities.HasFlag(Modalities.Text)) Adapter("text_adapter", config.Model.TextFeatureDim);
-        weights["fusion.classifier.weight"] = Random(config.Labels.Count, d);
-        weights["fusion.classifier.bias"] = Random(config.Labels.Count);
+        // The shared part of a freshly initialised site model: exactly the names and shapes a real site uploads.
+        torch.manual_seed(seed);
+        using var model = new SharedModel(config.Model, config.Labels.Count);
+        var weights = model.ExportWeights(SharedModel.GroupsFor(modalities));
 
         var vectors = new Dictionary<string, torch.Tensor>();
         if (modalities.HasFlag(Modalities.Image))
