@@ -21,6 +21,15 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
     /// <summary>Aggregates <paramref name="job"/>; throws <see cref="RoundFailedException"/> when the round cannot complete.</summary>
     public async Task<AggregationOutcome> AggregateAsync(AggregationJob job, CancellationToken cancellationToken = default)
     {
+        // The report is written last: when it exists, an earlier run finished the package and only
+        // failed to record it (a crash between the last blob and the state write).
+        string report = ArtifactLayout.Global(job.FederationId, job.Round, ArtifactLayout.Report);
+        if (await store.ExistsAsync(report, cancellationToken))
+        {
+            logger.LogInformation("Round {Round} of {Federation}: global package already written; recording it", job.Round, job.FederationId);
+            return await OutcomeOfStoredPackageAsync(job, cancellationToken);
+        }
+
         var failures = new List<ParticipantFailure>(job.Failures);
         var usable = new List<SubmissionRecord>();
         foreach (var submission in job.Submissions)
@@ -40,6 +49,32 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
                 $"Round {job.Round} of federation '{job.FederationId}' has {usable.Count} usable update(s) of {job.Participants.Count} participant(s); {minClients} needed (minClients).");
 
         return await AggregateVerifiedAsync(job, usable, failures, cancellationToken);
+    }
+
+    /// <summary>The outcome of a package already in storage: its blobs, and contributions and failures from its report.</summary>
+    private async Task<AggregationOutcome> OutcomeOfStoredPackageAsync(AggregationJob job, CancellationToken cancellationToken)
+    {
+        var artifacts = new List<ArtifactRecord>();
+        foreach (var file in ArtifactLayout.GlobalFiles)
+            artifacts.Add(await store.DescribeAsync(ArtifactLayout.Global(job.FederationId, job.Round, file), cancellationToken));
+        byte[] report = await store.ReadAllBytesAsync(artifacts[^1].BlobName, cancellationToken);
+        using var document = JsonDocument.Parse(report);
+        var root = document.RootElement;
+
+        var contributions = new Dictionary<string, ClientContribution>();
+        if (root.TryGetProperty("contributions", out var list))
+            foreach (var item in list.EnumerateArray())
+            {
+                var weights = new Dictionary<string, double>();
+                if (item.TryGetProperty("weights", out var groups))
+                    foreach (var group in groups.EnumerateObject()) weights[group.Name] = group.Value.GetDouble();
+                contributions[item.GetProperty("clientId").GetString()!] = new ClientContribution(item.GetProperty("score").GetDouble(), weights);
+            }
+        var failures = new List<ParticipantFailure>();
+        if (root.TryGetProperty("failures", out var failed))
+            foreach (var item in failed.EnumerateArray())
+                failures.Add(new ParticipantFailure(item.GetProperty("clientId").GetString()!, item.GetProperty("reason").GetString() ?? ""));
+        return new AggregationOutcome(artifacts, contributions, failures);
     }
 
     /// <summary>Checks that an update's blobs still have the recorded sizes and SHA-256; returns the problem or null.</summary>

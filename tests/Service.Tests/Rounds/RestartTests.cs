@@ -133,6 +133,57 @@ public sealed class RestartTests(ServiceFixture fixture)
     }
 
     [Fact]
+    public async Task A_crash_after_the_package_was_written_records_that_package_on_restart()
+    {
+        var names = StorageNames.Unique();
+        var config = TestFederation.Config(minClients: 2, deadline: TimeSpan.FromMinutes(2));
+        try
+        {
+            string fid;
+            await using (var first = await ServiceCluster.StartAsync(ConnectionString, names))
+            {
+                var (federation, _) = await TestFederation.CreateAsync(first.Grains, "pkgcrash", config, [("site-image", "image"), ("site-text", "text")]);
+                fid = federation.GetPrimaryKeyString();
+                await federation.StartRoundsAsync(new RoundRequest(1, null));
+                await SiteUploads.UploadAsync(first.Grains, first.Artifacts, fid, 1, config, "site-image", Modalities.Image, seed: 1);
+            }
+
+            // Storage as a silo leaves it when it dies after writing the whole package (report last)
+            // but before persisting Completed: the round is Aggregating, the package is there.
+            string key = GrainKeys.Round(fid, 1);
+            var (blobName, json) = await ReadPersistedAsync(names, key);
+            var crashed = JsonNode.Parse(json)!.AsObject();
+            crashed["state"] = "Aggregating";
+            await new Azure.Storage.Blobs.BlobServiceClient(ConnectionString).GetBlobContainerClient(names.State)
+                .GetBlobClient(blobName).UploadAsync(BinaryData.FromString(crashed.ToJsonString()), overwrite: true);
+            var store = new FedMM.Grains.Artifacts.BlobArtifactStore(
+                new Azure.Storage.Blobs.BlobServiceClient(ConnectionString).GetBlobContainerClient(names.Artifacts));
+            var weights = await store.WriteAsync(FedMM.Grains.Interfaces.Artifacts.ArtifactLayout.Global(fid, 1, "weights.safetensors"), "weights"u8.ToArray());
+            await store.WriteAsync(FedMM.Grains.Interfaces.Artifacts.ArtifactLayout.Global(fid, 1, "vectors.safetensors"), "vectors"u8.ToArray());
+            string report = """{"round":1,"participants":["site-image"],"failures":[{"clientId":"site-text","reason":"no update before the deadline"}],"contributions":[{"clientId":"site-image","modalities":"image","samples":40,"score":0.61,"weights":{"image":1.0,"fusion":1.0}}]}""";
+            await store.WriteAsync(FedMM.Grains.Interfaces.Artifacts.ArtifactLayout.Global(fid, 1, "report.json"), System.Text.Encoding.UTF8.GetBytes(report));
+
+            await using var second = await ServiceCluster.StartAsync(ConnectionString, names);
+            await WaitForPersistedStateAsync(second, key, s => s is "Completed" or "Failed", Wait);
+            var federationAfter = second.Grains.GetGrain<IFederationGrain>(fid);
+            var view = await federationAfter.GetRoundAsync(1);
+
+            Assert.Equal(RoundState.Completed, view.State);
+            Assert.Equal(weights, view.GlobalArtifacts.Single(a => a.Kind == "weights"));
+            Assert.Equal("site-text", Assert.Single(view.Failures).ClientId);
+            Assert.Equal(1, (await federationAfter.GetAsync())!.LatestCompletedRound);
+            var until = DateTime.UtcNow + Wait;
+            ClientView image;
+            while ((image = (await federationAfter.ListClientsAsync()).Single(c => c.ClientId == "site-image")).History.Count == 0 && DateTime.UtcNow < until)
+                await Task.Delay(150);
+            var contribution = Assert.Single(image.History).Contribution;
+            Assert.Equal(0.61, contribution!.Score);
+            Assert.Equal(1.0, contribution.GroupWeights["image"]);
+        }
+        finally { await names.DeleteAsync(ConnectionString); }
+    }
+
+    [Fact]
     public async Task With_two_silos_killing_the_one_hosting_the_round_loses_nothing()
     {
         var names = StorageNames.Unique();
