@@ -57,7 +57,8 @@ internal static class KMeansPlusPlus
     private static void CandidateDistances(float[] x, int n, int d, int[] candidates, float[][] targets, float[] previous)
     {
         int tasks = (n + PointsPerTask - 1) / PointsPerTask;
-        Parallel.For(0, tasks, task =>
+        var options = new ParallelOptions { MaxDegreeOfParallelism = (long)n * d * candidates.Length < NearestCenters.ParallelWork ? 1 : -1 };
+        Parallel.For(0, tasks, options, task =>
         {
             for (int i = task * PointsPerTask, end = Math.Min(n, i + PointsPerTask); i < end; i++)
             {
@@ -72,7 +73,8 @@ internal static class KMeansPlusPlus
     private static void Distances(float[] x, int n, int d, int center, float[] target, float[]? previous)
     {
         int tasks = (n + PointsPerTask - 1) / PointsPerTask;
-        Parallel.For(0, tasks, t =>
+        var options = new ParallelOptions { MaxDegreeOfParallelism = (long)n * d < NearestCenters.ParallelWork ? 1 : -1 };
+        Parallel.For(0, tasks, options, t =>
         {
             var c = x.AsSpan(center * d, d);
             for (int i = t * PointsPerTask, end = Math.Min(n, i + PointsPerTask); i < end; i++)

@@ -12,6 +12,9 @@ internal static class NearestCenters
 {
     private const int PointsPerTask = 512;
 
+    /// <summary>Multiply-adds below which a step runs on the calling thread.</summary>
+    public const long ParallelWork = 4_000_000;
+
     /// <summary>Squared norms of the rows.</summary>
     public static float[] SquaredNorms(float[] rows, int count, int d)
     {
@@ -25,6 +28,12 @@ internal static class NearestCenters
     {
         var centerNorms = SquaredNorms(centers, k, d);
         int tasks = (n + PointsPerTask - 1) / PointsPerTask;
+        // Small problems (a few sites' centroids) finish before worker threads would even wake up.
+        if ((long)n * k * d < ParallelWork)
+        {
+            AssignRange(x, xNorms, d, centers, centerNorms, k, 0, n, labels, distances);
+            return;
+        }
         Parallel.For(0, tasks, t =>
         {
             int start = t * PointsPerTask, end = Math.Min(n, start + PointsPerTask);

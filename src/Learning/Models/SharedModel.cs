@@ -1,20 +1,10 @@
+using FedMM.Learning.Aggregation;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models.Fusion;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace FedMM.Learning.Models;
-
-/// <summary>Which aggregation group a shared parameter belongs to (its first dotted name segment).</summary>
-public enum ParameterGroup
-{
-    /// <summary><c>image_adapter.*</c>, aggregated over sites holding images.</summary>
-    Image,
-    /// <summary><c>text_adapter.*</c>, aggregated over sites holding text.</summary>
-    Text,
-    /// <summary><c>fusion.*</c>, aggregated over all sites.</summary>
-    Fusion,
-}
 
 /// <summary>One shared parameter as the server expects it in an upload.</summary>
 public sealed record SharedParameter(string Name, long[] Shape, ScalarType DType, ParameterGroup Group);
@@ -68,16 +58,8 @@ public sealed class SharedModel : nn.Module
 
     /// <summary>The group of a shared parameter name; throws for a name outside the shared model.</summary>
     public static ParameterGroup GroupOf(string name)
-    {
-        int dot = name.IndexOf('.');
-        return (dot < 0 ? name : name[..dot]) switch
-        {
-            "image_adapter" => ParameterGroup.Image,
-            "text_adapter" => ParameterGroup.Text,
-            "fusion" => ParameterGroup.Fusion,
-            _ => throw new ArgumentException($"'{name}' is not a shared parameter: names start with image_adapter., text_adapter. or fusion.", nameof(name)),
-        };
-    }
+        => ParameterGroups.TryOf(name)
+           ?? throw new ArgumentException($"'{name}' is not a shared parameter: names start with image_adapter., text_adapter. or fusion.", nameof(name));
 
     /// <summary>The groups a site holding <paramref name="modalities"/> trains and uploads.</summary>
     public static IReadOnlySet<ParameterGroup> GroupsFor(Modalities modalities)

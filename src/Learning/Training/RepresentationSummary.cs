@@ -1,3 +1,4 @@
+using FedMM.Learning.Clustering;
 using FedMM.Learning.Federation;
 using static TorchSharp.torch;
 
@@ -51,9 +52,13 @@ public static class RepresentationSummary
     private static long[] AddModality(Dictionary<string, Tensor> vectors, string modality, Tensor representations, RoundConfig config, int seed)
     {
         var data = representations.detach().cpu().to_type(ScalarType.Float32);
-        int k = (int)Math.Min(config.LocalClusters, data.shape[0]);
-        var (centroids, assignment) = LocalKMeans.Fit(data, k, config.KMeansIterations, seed);
-        var counts = new float[centroids.shape[0]];
+        // Identical samples (repeated texts) give identical representations; K-Means needs k ≤ distinct rows.
+        int distinct = WeightedKMeans.CountDistinct(data.contiguous().data<float>().ToArray(), (int)data.shape[0], (int)data.shape[1]);
+        int k = Math.Min(config.LocalClusters, distinct);
+        var fit = WeightedKMeans.Fit(data, null, new KMeansOptions { Clusters = k, MaxIterations = config.KMeansIterations, Seed = seed });
+        var centroids = tensor(fit.Centers).reshape(fit.Clusters, fit.Dimensions);
+        var assignment = fit.Labels;
+        var counts = new float[fit.Clusters];
         foreach (var a in assignment) counts[a] += 1;
         // Empty centroids carry no information and would break the "counts > 0" contract.
         var kept = Enumerable.Range(0, counts.Length).Where(c => counts[c] > 0).ToArray();

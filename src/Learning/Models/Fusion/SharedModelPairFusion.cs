@@ -1,3 +1,4 @@
+using FedMM.Learning.Aggregation;
 using FedMM.Learning.Federation;
 using TorchSharp;
 using static TorchSharp.torch;
