@@ -315,7 +315,6 @@ public sealed class RoundGrain(
                 break;
             }
             catch (RoundFailedException e) { failure = e.Message; break; }
-            catch (AggregationUnavailableException e) { failure = e.Message; break; }
             catch (Exception e) when (IsTransient(e) && attempt < RetryDelays.Length)
             {
                 logger.LogWarning(e, "Round {Round} of {Federation}: aggregation hit a storage error; retrying in {Delay}", job.Round, job.FederationId, RetryDelays[attempt]);

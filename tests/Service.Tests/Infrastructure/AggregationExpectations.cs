@@ -1,37 +1,27 @@
-using FedMM.Grains.Aggregation;
 using FedMM.Grains.Artifacts;
 using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Models;
+using FedMM.Learning.Artifacts;
 
 namespace FedMM.Service.Tests.Infrastructure;
 
-/// <summary>
-/// What a round that reached aggregation must look like. With the server-side aggregation in the
-/// build: Completed with its global package in storage, matching the recorded hashes. Without it:
-/// Failed with the reason that says so, and no global blob written.
-/// </summary>
+/// <summary>What a round that aggregated must look like: Completed, with its global package in storage matching the recorded hashes.</summary>
 public static class AggregationExpectations
 {
-    /// <summary>Asserts the end state of a round that had enough updates to aggregate.</summary>
-    public static async Task AssertAggregatedAsync(RoundView view, BlobArtifactStore store)
+    /// <summary>Asserts the end state of a round that had enough updates to aggregate; returns the global vectors' tensor names.</summary>
+    public static async Task<IReadOnlySet<string>> AssertAggregatedAsync(RoundView view, BlobArtifactStore store)
     {
-        if (RoundAggregationService.IsAvailable)
-        {
-            Assert.Equal(RoundState.Completed, view.State);
-            Assert.Equal(ArtifactLayout.GlobalFiles.Count, view.GlobalArtifacts.Count);
-            foreach (var artifact in view.GlobalArtifacts)
-            {
-                var stored = await store.DescribeAsync(artifact.BlobName);
-                Assert.Equal(artifact.Sha256, stored.Sha256);
-            }
-        }
-        else
-        {
-            Assert.Equal(RoundState.Failed, view.State);
-            Assert.Equal(new AggregationUnavailableException().Message, view.Reason);
-            Assert.Empty(view.GlobalArtifacts);
-            Assert.Empty(await store.ListAsync(ArtifactLayout.Global(view.FederationId, view.Round, "")));
-        }
+        Assert.True(view.State == RoundState.Completed, $"round {view.Round} is {view.State}: {view.Reason}");
         Assert.NotNull(view.CompletedAt);
+        Assert.Equal(["weights", "vectors", "report"], view.GlobalArtifacts.Select(a => a.Kind));
+        foreach (var artifact in view.GlobalArtifacts)
+        {
+            Assert.Equal(ArtifactLayout.Global(view.FederationId, view.Round, artifact.BlobName[(artifact.BlobName.LastIndexOf('/') + 1)..]), artifact.BlobName);
+            var stored = await store.DescribeAsync(artifact.BlobName);
+            Assert.Equal(artifact, stored);
+        }
+        await using var vectors = await store.OpenReadAsync(ArtifactLayout.Global(view.FederationId, view.Round, ArtifactLayout.Vectors));
+        using var content = SafetensorsContent.Read(vectors, requireFinite: true);
+        return content.Tensors.Keys.ToHashSet();
     }
 }

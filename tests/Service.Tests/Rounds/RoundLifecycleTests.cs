@@ -43,15 +43,21 @@ public sealed class RoundLifecycleTests(ServiceFixture fixture)
         Assert.Equal(["site-image", "site-text", "site-both"], view.Submitted);
         Assert.Empty(view.Failures);
         Assert.True(view.CompletedAt < view.Deadline, "all reported: the round must not wait for its deadline");
-        await AggregationExpectations.AssertAggregatedAsync(view, Store);
+        var vectors = await AggregationExpectations.AssertAggregatedAsync(view, Store);
+        Assert.Superset(new HashSet<string> { "image.centers", "text.centers", "pairing.image", "pairing.text", "fused", "fused.probs" }, new HashSet<string>(vectors));
 
         var clients = await WaitForHistoryAsync(federation, 1);
         foreach (var client in clients)
         {
             var record = Assert.Single(client.History);
-            Assert.Equal(view.State, record.RoundState);
+            Assert.Equal(RoundState.Completed, record.RoundState);
             Assert.Contains($"\"clientId\":\"{client.ClientId}\"", record.MetricsJson);
+            Assert.NotNull(record.Contribution);
+            Assert.Contains("fusion", record.Contribution!.GroupWeights.Keys);
         }
+        // Fusion weights are normalised over all three sites.
+        Assert.Equal(1.0, clients.Sum(c => c.History[0].Contribution!.GroupWeights["fusion"]), 6);
+        Assert.Equal(1, (await federation.GetAsync())!.LatestCompletedRound);
         Assert.Equal(SiteTaskAction.Done, (await federation.GetTaskAsync("site-text")).Action);
     }
 
@@ -189,6 +195,29 @@ public sealed class RoundLifecycleTests(ServiceFixture fixture)
 
         var again = await Assert.ThrowsAsync<ServiceRequestException>(() => federation.GetRoundAsync(4));
         Assert.Equal(ServiceErrorKind.NotFound, again.Kind);
+    }
+
+    [Fact]
+    public async Task The_next_round_starts_from_the_previous_global_package()
+    {
+        var config = TestFederation.Config(minClients: 2, deadline: Long);
+        var (federation, _) = await TestFederation.CreateAsync(Grains, "tworounds", config, [("site-image", "image"), ("site-both", "image+text")]);
+        string fid = federation.GetPrimaryKeyString();
+        Assert.Equal([1, 2], await federation.StartRoundsAsync(new RoundRequest(2, null)));
+
+        for (int round = 1; round <= 2; round++)
+        {
+            var task = await federation.GetTaskAsync("site-image");
+            Assert.Equal((SiteTaskAction.Train, round, round == 1 ? null : round - 1), (task.Action, task.Round, task.GlobalRound));
+            await SiteUploads.UploadAsync(Grains, Store, fid, round, config, "site-image", Modalities.Image, seed: 10 + round);
+            Assert.Equal(SiteTaskAction.Wait, (await federation.GetTaskAsync("site-image")).Action);
+            await SiteUploads.UploadAsync(Grains, Store, fid, round, config, "site-both", Modalities.Both, seed: 20 + round);
+            var view = await TestFederation.WaitForRoundAsync(federation, round, v => v.State.IsFinal(), Wait);
+            await AggregationExpectations.AssertAggregatedAsync(view, Store);
+        }
+        Assert.Equal(1, (await federation.GetRoundAsync(2)).GlobalRound);
+        Assert.Equal(2, (await federation.GetAsync())!.LatestCompletedRound);
+        Assert.Equal((SiteTaskAction.Done, 2), ((await federation.GetTaskAsync("site-both")).Action, (await federation.GetTaskAsync("site-both")).GlobalRound));
     }
 
     [Fact]
