@@ -63,11 +63,17 @@ public static class SiteUploads
     }
 
     /// <summary>Commits a site's update blobs and reports them to round <paramref name="round"/>.</summary>
-    public static async Task<SubmissionResult> UploadAsync(
+    public static Task<SubmissionResult> UploadAsync(
         IGrainFactory grains, BlobArtifactStore store, string federationId, int round,
-        FederationConfig config, string clientId, Modalities modalities, int trainSamples = 40, int seed = 1)
+        FederationConfig config, string clientId, Modalities modalities, int trainSamples = 40, int seed = 1) =>
+        UploadAsync(grains, store, federationId, round, clientId, trainSamples, Build(config, clientId, round, modalities, trainSamples, seed));
+
+    /// <summary>Commits the given update files and reports them to round <paramref name="round"/>.</summary>
+    public static async Task<SubmissionResult> UploadAsync(
+        IGrainFactory grains, BlobArtifactStore store, string federationId, int round, string clientId, int trainSamples,
+        (byte[] Weights, byte[] Vectors, byte[] Metrics) files)
     {
-        var (weights, vectors, metrics) = Build(config, clientId, round, modalities, trainSamples, seed);
+        var (weights, vectors, metrics) = files;
         var records = new List<ArtifactRecord>
         {
             await store.WriteAsync(ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Weights), weights),
@@ -79,7 +85,8 @@ public static class SiteUploads
         return await grains.GetGrain<IRoundGrain>(GrainKeys.Round(federationId, round)).SubmitAsync(submission);
     }
 
-    private static byte[] ToBytes(Dictionary<string, torch.Tensor> tensors)
+    /// <summary>Safetensors bytes of <paramref name="tensors"/>.</summary>
+    public static byte[] ToBytes(Dictionary<string, torch.Tensor> tensors)
     {
         using var stream = new MemoryStream();
         SafetensorsWriter.Write(stream, tensors);

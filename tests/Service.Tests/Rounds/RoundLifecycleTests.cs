@@ -221,6 +221,37 @@ public sealed class RoundLifecycleTests(ServiceFixture fixture)
     }
 
     [Fact]
+    public async Task An_update_the_aggregation_refuses_becomes_that_sites_failure_and_the_rest_complete()
+    {
+        var config = TestFederation.Config(minClients: 2, deadline: Long);
+        var (federation, _) = await TestFederation.CreateAsync(Grains, "badupdate", config, TestFederation.ThreeSites);
+        string fid = federation.GetPrimaryKeyString();
+        await federation.StartRoundsAsync(new RoundRequest(1, null));
+
+        await SiteUploads.UploadAsync(Grains, Store, fid, 1, config, "site-image", Modalities.Image, seed: 1);
+        await SiteUploads.UploadAsync(Grains, Store, fid, 1, config, "site-text", Modalities.Text, seed: 2);
+        // Centroids of the wrong width: the files are well-formed, the content is not.
+        var (weights, _, metrics) = SiteUploads.Build(config, "site-both", 1, Modalities.Both, 40, 3);
+        byte[] vectors;
+        using (TorchSharp.torch.NewDisposeScope())
+            vectors = SiteUploads.ToBytes(new Dictionary<string, TorchSharp.torch.Tensor>
+            {
+                ["image.centroids"] = TorchSharp.torch.randn(2, config.Model.AdapterDim + 1),
+                ["image.counts"] = TorchSharp.torch.ones(2),
+                ["text.centroids"] = TorchSharp.torch.randn(2, config.Model.AdapterDim),
+                ["text.counts"] = TorchSharp.torch.ones(2),
+                ["cooccurrence"] = TorchSharp.torch.ones(2, 2),
+            });
+        await SiteUploads.UploadAsync(Grains, Store, fid, 1, "site-both", 40, (weights, vectors, metrics));
+
+        var view = await TestFederation.WaitForRoundAsync(federation, 1, v => v.State.IsFinal(), Wait);
+        await AggregationExpectations.AssertAggregatedAsync(view, Store);
+        var failure = Assert.Single(view.Failures);
+        Assert.Equal("site-both", failure.ClientId);
+        Assert.Contains("image.centroids", failure.Reason);
+    }
+
+    [Fact]
     public async Task A_round_that_has_left_collection_cannot_be_cancelled()
     {
         var config = TestFederation.Config(minClients: 1, deadline: Long);
