@@ -1,0 +1,44 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace FedMM.Api.Configuration;
+
+/// <summary>How the API finds the silos (section "Orleans").</summary>
+public sealed class OrleansClientOptions : IValidatableObject
+{
+    /// <summary>Configuration section the options bind to.</summary>
+    public const string Section = "Orleans";
+
+    /// <summary>"Localhost" (one silo on this machine, for development) or "AzureTable".</summary>
+    [Required]
+    public string Clustering { get; set; } = "Localhost";
+
+    /// <summary>Cluster id shared with the silos.</summary>
+    [Required]
+    public string ClusterId { get; set; } = "fedmm";
+
+    /// <summary>Service id shared with the silos.</summary>
+    [Required]
+    public string ServiceId { get; set; } = "fedmm";
+
+    /// <summary>Gateway port of the local silo (Localhost clustering).</summary>
+    [Range(1, 65535)]
+    public int GatewayPort { get; set; } = 30000;
+
+    /// <summary>Table storage connection string of the membership table (AzureTable clustering).</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!IsLocalhost && !IsAzureTable)
+            yield return new ValidationResult($"Orleans:Clustering '{Clustering}' is not supported; use Localhost or AzureTable.", [nameof(Clustering)]);
+        if (IsAzureTable && string.IsNullOrWhiteSpace(ConnectionString))
+            yield return new ValidationResult("Orleans:ConnectionString is required with AzureTable clustering.", [nameof(ConnectionString)]);
+    }
+
+    /// <summary>One silo on this machine.</summary>
+    public bool IsLocalhost => string.Equals(Clustering, "Localhost", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Membership in an Azure Storage table.</summary>
+    public bool IsAzureTable => string.Equals(Clustering, "AzureTable", StringComparison.OrdinalIgnoreCase);
+}
