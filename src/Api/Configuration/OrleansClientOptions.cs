@@ -8,13 +8,13 @@ public sealed class OrleansClientOptions : IValidatableObject
     /// <summary>Configuration section the options bind to.</summary>
     public const string Section = "Orleans";
 
-    /// <summary>"Localhost" (one silo on this machine, for development) or "AzureTable".</summary>
+    /// <summary>"Localhost" (one silo on this machine, for development) or "AzureTable" (membership in the table Storage:ClusteringTable of Storage:ConnectionString).</summary>
     [Required]
     public string Clustering { get; set; } = "Localhost";
 
     /// <summary>Cluster id shared with the silos.</summary>
     [Required]
-    public string ClusterId { get; set; } = "fedmm";
+    public string ClusterId { get; set; } = "fedmm-dev";
 
     /// <summary>Service id shared with the silos.</summary>
     [Required]
@@ -24,16 +24,11 @@ public sealed class OrleansClientOptions : IValidatableObject
     [Range(1, 65535)]
     public int GatewayPort { get; set; } = 30000;
 
-    /// <summary>Table storage connection string of the membership table (AzureTable clustering).</summary>
-    public string? ConnectionString { get; set; }
-
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!IsLocalhost && !IsAzureTable)
             yield return new ValidationResult($"Orleans:Clustering '{Clustering}' is not supported; use Localhost or AzureTable.", [nameof(Clustering)]);
-        if (IsAzureTable && string.IsNullOrWhiteSpace(ConnectionString))
-            yield return new ValidationResult("Orleans:ConnectionString is required with AzureTable clustering.", [nameof(ConnectionString)]);
     }
 
     /// <summary>One silo on this machine.</summary>

@@ -14,5 +14,9 @@ public sealed class StorageOptions
 
     /// <summary>Blob container holding every federation's artifacts.</summary>
     [Required, RegularExpression("^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$", ErrorMessage = "Container names are 3-63 lowercase letters, digits and single hyphens.")]
-    public string ContainerName { get; set; } = "fedmm";
+    public string ArtifactContainer { get; set; } = "fedmm";
+
+    /// <summary>Membership table of the silos (AzureTable clustering).</summary>
+    [Required]
+    public string ClusteringTable { get; set; } = "FedMMCluster";
 }

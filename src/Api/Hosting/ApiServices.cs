@@ -18,6 +18,8 @@ public static class ApiServices
     /// <summary>Adds everything the API's endpoints need.</summary>
     public static WebApplicationBuilder AddFedMMApi(this WebApplicationBuilder builder)
     {
+        // FEDMM_-prefixed variables override the standard ones (infra/README.md).
+        builder.Configuration.AddEnvironmentVariables("FEDMM_");
         var services = builder.Services;
         services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -31,7 +33,7 @@ public static class ApiServices
         services.AddSingleton(sp =>
         {
             var storage = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
-            return new ArtifactContainer(new BlobServiceClient(storage.ConnectionString).GetBlobContainerClient(storage.ContainerName));
+            return new ArtifactContainer(new BlobServiceClient(storage.ConnectionString).GetBlobContainerClient(storage.ArtifactContainer));
         });
         services.AddHostedService<ArtifactContainerInitializer>();
         services.AddSingleton<SiteAuthorization>();
@@ -40,11 +42,16 @@ public static class ApiServices
         services.AddApiHealthChecks();
 
         var orleans = builder.Configuration.GetSection(OrleansClientOptions.Section).Get<OrleansClientOptions>() ?? new OrleansClientOptions();
+        var storageForClustering = builder.Configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
         builder.UseOrleansClient(client =>
         {
             if (orleans.IsAzureTable)
             {
-                client.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(orleans.ConnectionString));
+                client.UseAzureStorageClustering(o =>
+                {
+                    o.TableServiceClient = new TableServiceClient(storageForClustering.ConnectionString);
+                    o.TableName = storageForClustering.ClusteringTable;
+                });
                 client.Configure<ClusterOptions>(o =>
                 {
                     o.ClusterId = orleans.ClusterId;
