@@ -1,3 +1,4 @@
+using Orleans.Concurrency;
 using FedMM.Grains.Interfaces.Models;
 
 namespace FedMM.Grains.Interfaces;
@@ -55,7 +56,7 @@ public interface IFederationGrain : IGrainWithStringKey
     Task<bool> VerifyTokenAsync(string clientId, string token);
 
     /// <summary>Called by a round grain when its round reached a final state; opens the next queued round.</summary>
-    [Alias("OnRoundFinished")]
+    [Alias("OnRoundFinished"), OneWay]
     Task OnRoundFinishedAsync(int round, RoundState state);
 
     /// <summary>Re-checks the current round (re-arms its deadline, resumes an interrupted aggregation); used at silo start.</summary>

@@ -1,0 +1,75 @@
+using TorchSharp;
+
+namespace FedMM.Learning.Artifacts;
+
+/// <summary>Element types of the safetensors format that map onto TorchSharp scalar types.</summary>
+public enum SafetensorsDType
+{
+    F64,
+    F32,
+    F16,
+    BF16,
+    I64,
+    I32,
+    I16,
+    I8,
+    U8,
+    BOOL,
+}
+
+/// <summary>Names, sizes and TorchSharp equivalents of <see cref="SafetensorsDType"/>.</summary>
+public static class SafetensorsDTypes
+{
+    /// <summary>The dtype names this reader accepts, as they appear in a header.</summary>
+    public static IReadOnlyList<string> Known { get; } = Enum.GetNames<SafetensorsDType>();
+
+    /// <summary>Bytes per element.</summary>
+    public static int Size(this SafetensorsDType dtype) => dtype switch
+    {
+        SafetensorsDType.F64 or SafetensorsDType.I64 => 8,
+        SafetensorsDType.F32 or SafetensorsDType.I32 => 4,
+        SafetensorsDType.F16 or SafetensorsDType.BF16 or SafetensorsDType.I16 => 2,
+        SafetensorsDType.I8 or SafetensorsDType.U8 or SafetensorsDType.BOOL => 1,
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, null),
+    };
+
+    /// <summary>Whether values of this dtype can be NaN or infinite.</summary>
+    public static bool IsFloatingPoint(this SafetensorsDType dtype) =>
+        dtype is SafetensorsDType.F64 or SafetensorsDType.F32 or SafetensorsDType.F16 or SafetensorsDType.BF16;
+
+    /// <summary>The header name ("F32", "BOOL", ...); parsing is exact and case-sensitive, as in Python.</summary>
+    public static SafetensorsDType? TryParse(string? name) =>
+        name is not null && Enum.TryParse<SafetensorsDType>(name, ignoreCase: false, out var d) && Enum.IsDefined(d) && name == d.ToString() ? d : null;
+
+    /// <summary>The TorchSharp scalar type holding this dtype.</summary>
+    public static torch.ScalarType ToScalarType(this SafetensorsDType dtype) => dtype switch
+    {
+        SafetensorsDType.F64 => torch.ScalarType.Float64,
+        SafetensorsDType.F32 => torch.ScalarType.Float32,
+        SafetensorsDType.F16 => torch.ScalarType.Float16,
+        SafetensorsDType.BF16 => torch.ScalarType.BFloat16,
+        SafetensorsDType.I64 => torch.ScalarType.Int64,
+        SafetensorsDType.I32 => torch.ScalarType.Int32,
+        SafetensorsDType.I16 => torch.ScalarType.Int16,
+        SafetensorsDType.I8 => torch.ScalarType.Int8,
+        SafetensorsDType.U8 => torch.ScalarType.Byte,
+        SafetensorsDType.BOOL => torch.ScalarType.Bool,
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, null),
+    };
+
+    /// <summary>The safetensors dtype of a TorchSharp scalar type; throws for types the format lacks.</summary>
+    public static SafetensorsDType FromScalarType(torch.ScalarType type, string tensorName) => type switch
+    {
+        torch.ScalarType.Float64 => SafetensorsDType.F64,
+        torch.ScalarType.Float32 => SafetensorsDType.F32,
+        torch.ScalarType.Float16 => SafetensorsDType.F16,
+        torch.ScalarType.BFloat16 => SafetensorsDType.BF16,
+        torch.ScalarType.Int64 => SafetensorsDType.I64,
+        torch.ScalarType.Int32 => SafetensorsDType.I32,
+        torch.ScalarType.Int16 => SafetensorsDType.I16,
+        torch.ScalarType.Int8 => SafetensorsDType.I8,
+        torch.ScalarType.Byte => SafetensorsDType.U8,
+        torch.ScalarType.Bool => SafetensorsDType.BOOL,
+        _ => throw new ArgumentException($"Tensor '{tensorName}' has dtype {type}, which safetensors cannot store (supported: {string.Join(", ", Known)}).", nameof(type)),
+    };
+}
