@@ -2,15 +2,15 @@ using System.ComponentModel.DataAnnotations;
 
 namespace FedMM.Api.Configuration;
 
-/// <summary>How the API finds the silos (section "Orleans").</summary>
+/// <summary>How the API finds the silos (section "Cluster", shared with the silo; not "Orleans", which Orleans reads itself).</summary>
 public sealed class OrleansClientOptions : IValidatableObject
 {
     /// <summary>Configuration section the options bind to.</summary>
-    public const string Section = "Orleans";
+    public const string Section = "Cluster";
 
     /// <summary>"Localhost" (one silo on this machine, for development) or "AzureTable" (membership in the table Storage:ClusteringTable of Storage:ConnectionString).</summary>
     [Required]
-    public string Clustering { get; set; } = "Localhost";
+    public string Mode { get; set; } = "Localhost";
 
     /// <summary>Cluster id shared with the silos.</summary>
     [Required]
@@ -28,12 +28,12 @@ public sealed class OrleansClientOptions : IValidatableObject
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!IsLocalhost && !IsAzureTable)
-            yield return new ValidationResult($"Orleans:Clustering '{Clustering}' is not supported; use Localhost or AzureTable.", [nameof(Clustering)]);
+            yield return new ValidationResult($"Cluster:Mode '{Mode}' is not supported; use Localhost or AzureTable.", [nameof(Mode)]);
     }
 
     /// <summary>One silo on this machine.</summary>
-    public bool IsLocalhost => string.Equals(Clustering, "Localhost", StringComparison.OrdinalIgnoreCase);
+    public bool IsLocalhost => string.Equals(Mode, "Localhost", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Membership in an Azure Storage table.</summary>
-    public bool IsAzureTable => string.Equals(Clustering, "AzureTable", StringComparison.OrdinalIgnoreCase);
+    public bool IsAzureTable => string.Equals(Mode, "AzureTable", StringComparison.OrdinalIgnoreCase);
 }

@@ -49,10 +49,10 @@ public sealed class ApiFixture : IAsyncLifetime
             web.UseSetting("Api:MaxArtifactBytes", MaxArtifactBytes.ToString());
             web.UseSetting("Storage:ConnectionString", AzuriteInstance.ConnectionString);
             web.UseSetting("Storage:ArtifactContainer", artifactContainer);
-            web.UseSetting("Orleans:Clustering", "Localhost");
-            web.UseSetting("Orleans:GatewayPort", SiloProcess.GatewayPort.ToString());
-            web.UseSetting("Orleans:ClusterId", "fedmm-api-tests");
-            web.UseSetting("Orleans:ServiceId", "fedmm-api-tests");
+            web.UseSetting("Cluster:Mode", "Localhost");
+            web.UseSetting("Cluster:GatewayPort", SiloProcess.GatewayPort.ToString());
+            web.UseSetting("Cluster:ClusterId", "fedmm-api-tests");
+            web.UseSetting("Cluster:ServiceId", "fedmm-api-tests");
         });
         _ = factory.Server;
     }

@@ -32,11 +32,11 @@ public sealed class SiloProcess : IAsyncDisposable
             RedirectStandardError = true,
             WorkingDirectory = AppContext.BaseDirectory,
         };
-        info.Environment["FEDMM_Orleans__Clustering"] = "Localhost";
-        info.Environment["FEDMM_Orleans__SiloPort"] = SiloPort.ToString();
-        info.Environment["FEDMM_Orleans__GatewayPort"] = GatewayPort.ToString();
-        info.Environment["FEDMM_Orleans__ClusterId"] = "fedmm-api-tests";
-        info.Environment["FEDMM_Orleans__ServiceId"] = "fedmm-api-tests";
+        info.Environment["FEDMM_Cluster__Mode"] = "Localhost";
+        info.Environment["FEDMM_Cluster__SiloPort"] = SiloPort.ToString();
+        info.Environment["FEDMM_Cluster__GatewayPort"] = GatewayPort.ToString();
+        info.Environment["FEDMM_Cluster__ClusterId"] = "fedmm-api-tests";
+        info.Environment["FEDMM_Cluster__ServiceId"] = "fedmm-api-tests";
         info.Environment["FEDMM_Storage__ConnectionString"] = connectionString;
         info.Environment["FEDMM_Storage__ArtifactContainer"] = artifactContainer;
         info.Environment["FEDMM_Storage__GrainStateContainer"] = grainStateContainer;
