@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using FedMM.Learning.Artifacts;
 
 namespace FedMM.Api.Uploads;
 
@@ -72,9 +73,9 @@ public sealed class SafetensorsStreamInspector : IDisposable
             }
             else
             {
-                long remaining = header.DataLength - dataPosition;
+                long remaining = header.DataBytes - dataPosition;
                 if (remaining <= 0)
-                    throw new UploadRejectedException(part, $"has bytes after the end of its data section (the header describes {8 + headerBytes!.Length + header.DataLength} bytes).");
+                    throw new UploadRejectedException(part, $"has bytes after the end of its data section (the header describes {header.FileBytes} bytes).");
                 int take = (int)Math.Min(remaining, chunk.Length);
                 ScanData(chunk[..take]);
                 Length += take;
@@ -90,8 +91,8 @@ public sealed class SafetensorsStreamInspector : IDisposable
             throw new UploadRejectedException(part, $"is truncated: {Length} bytes, not even the 8-byte safetensors length prefix.");
         if (header is null)
             throw new UploadRejectedException(part, $"is truncated inside its safetensors header ({headerFilled} of {headerBytes!.Length} header bytes).");
-        if (dataPosition != header.DataLength)
-            throw new UploadRejectedException(part, $"is truncated: the header describes {header.DataLength} data bytes but only {dataPosition} arrived (data_offsets point beyond the end).");
+        if (dataPosition != header.DataBytes)
+            throw new UploadRejectedException(part, $"is truncated: the header describes {header.DataBytes} data bytes but only {dataPosition} arrived (data_offsets point beyond the end).");
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
@@ -105,9 +106,17 @@ public sealed class SafetensorsStreamInspector : IDisposable
 
     private void FinishHeader()
     {
-        var parsed = SafetensorsHeader.Parse(part, headerBytes);
-        if (8 + headerBytes!.Length + parsed.DataLength > maxBytes)
-            throw new UploadRejectedException(part, $"declares {8 + headerBytes.Length + parsed.DataLength} bytes, larger than the limit of {maxBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
+        SafetensorsHeader parsed;
+        try
+        {
+            parsed = SafetensorsHeader.Parse(headerBytes, new SafetensorsLimits { MaxHeaderBytes = maxHeaderBytes, MaxTensors = 10_000 });
+        }
+        catch (SafetensorsFormatException e)
+        {
+            throw new UploadRejectedException(part, $"safetensors header is invalid: {e.Message}");
+        }
+        if (parsed.FileBytes > maxBytes)
+            throw new UploadRejectedException(part, $"declares {parsed.FileBytes} bytes, larger than the limit of {maxBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
         rules = MatchExpectation(parsed);
         header = parsed;
     }
@@ -116,14 +125,14 @@ public sealed class SafetensorsStreamInspector : IDisposable
     {
         var expected = expectation.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var sizes = new Dictionary<int, long>();
-        var result = new ValueRule[parsed.Entries.Count];
-        for (int i = 0; i < parsed.Entries.Count; i++)
+        var result = new ValueRule[parsed.Tensors.Count];
+        for (int i = 0; i < parsed.Tensors.Count; i++)
         {
-            var entry = parsed.Entries[i];
+            var entry = parsed.Tensors[i];
             if (!expected.TryGetValue(entry.Name, out var spec))
                 throw new UploadRejectedException(part, $"has unexpected tensor '{entry.Name}'; expected {string.Join(", ", expectation.Tensors.Select(t => t.Name))}.");
-            if (entry.Dtype != spec.Dtype)
-                throw new UploadRejectedException(part, $"tensor '{entry.Name}' has dtype {entry.Dtype}; expected {spec.Dtype}.");
+            if (entry.DType.ToString() != spec.Dtype)
+                throw new UploadRejectedException(part, $"tensor '{entry.Name}' has dtype {entry.DType}; expected {spec.Dtype}.");
             bool shapeMatches = entry.Shape.Length == spec.Shape.Count;
             for (int d = 0; shapeMatches && d < entry.Shape.Length; d++)
             {
@@ -133,10 +142,10 @@ public sealed class SafetensorsStreamInspector : IDisposable
                 else sizes[(int)-want] = entry.Shape[d];
             }
             if (!shapeMatches)
-                throw new UploadRejectedException(part, $"tensor '{entry.Name}' has shape {SafetensorsHeader.FormatShape(entry.Shape)}; expected {DescribeShape(spec, sizes)}.");
+                throw new UploadRejectedException(part, $"tensor '{entry.Name}' has shape {FormatShape(entry.Shape)}; expected {DescribeShape(spec, sizes)}.");
             result[i] = spec.Values;
         }
-        var present = parsed.Entries.Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
+        var present = parsed.Tensors.Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
         var missing = expectation.Tensors.Where(t => t.Required && !present.Contains(t.Name)).Select(t => t.Name).ToList();
         if (missing.Count > 0)
             throw new UploadRejectedException(part, $"is missing tensor(s) {string.Join(", ", missing)}.");
@@ -150,18 +159,18 @@ public sealed class SafetensorsStreamInspector : IDisposable
     }
 
     private string DescribeShape(TensorExpectation spec, Dictionary<int, long> sizes) =>
-        SafetensorsHeader.FormatShape(spec.Shape.Select(d => d >= 0 ? d : sizes.GetValueOrDefault((int)-d, -1)))
+        FormatShape(spec.Shape.Select(d => d >= 0 ? d : sizes.GetValueOrDefault((int)-d, -1)))
             .Replace("-1", "k");
 
     private void ScanData(ReadOnlySpan<byte> data)
     {
-        var entries = header!.Entries;
+        var entries = header!.Tensors;
         while (!data.IsEmpty)
         {
             while (entries[entryIndex].End <= dataPosition) entryIndex++;
             var entry = entries[entryIndex];
             int take = (int)Math.Min(entry.End - dataPosition, data.Length);
-            if (entry.Dtype == "F32") ScanFloats(entry, data[..take]);
+            if (entry.DType == SafetensorsDType.F32) ScanFloats(entry, data[..take]);
             dataPosition += take;
             data = data[take..];
         }
@@ -208,6 +217,8 @@ public sealed class SafetensorsStreamInspector : IDisposable
             }
         }
     }
+
+    private static string FormatShape(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
 
     /// <inheritdoc />
     public void Dispose() => hash.Dispose();

@@ -64,9 +64,13 @@ public sealed class SafetensorsStreamInspectorTests
     [Fact]
     public void Overlapping_offsets_are_refused()
     {
-        var header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}"u8.ToArray();
-        var error = Assert.Throws<UploadRejectedException>(() => SafetensorsHeader.Parse("weights", header));
-        Assert.Contains("gap or overlap", error.Message);
+        var json = "{\"image.centroids\":{\"dtype\":\"F32\",\"shape\":[1,4],\"data_offsets\":[0,16]},\"image.counts\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}"u8.ToArray();
+        var file = new byte[8 + json.Length + 16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(file, (ulong)json.Length);
+        json.CopyTo(file, 8);
+        using var inspector = new SafetensorsStreamInspector("vectors", Centroids, 1 << 20, 4096);
+        var error = Assert.Throws<UploadRejectedException>(() => inspector.Consume(file));
+        Assert.Contains("overlaps", error.Message);
     }
 
     [Fact]
