@@ -110,7 +110,7 @@ public sealed class BadRequestTests(ApiFixture api)
         string body = await response.Content.ReadAsStringAsync();
         Assert.True(c.Status == (int)response.StatusCode, $"{name}: expected {c.Status}, got {(int)response.StatusCode}: {body}");
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        Assert.Contains(c.Phrase, body);
+        Assert.True(body.Contains(c.Phrase, StringComparison.Ordinal), $"{name}: \"{c.Phrase}\" not in {body}");
         (await StateSnapshot.TakeAsync(api, F, BadRequestWorld.Closed)).AssertSameAs(before, name);
     }
 

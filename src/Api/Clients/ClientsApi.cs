@@ -11,7 +11,7 @@ namespace FedMM.Api.Clients;
 /// <summary>Body of POST /api/federations/{fid}/clients.</summary>
 /// <param name="ClientId">The new client's id.</param>
 /// <param name="Modalities">"image", "text" or "image+text".</param>
-public sealed record RegisterClientRequest(string? ClientId, string? Modalities);
+public sealed record RegisterClientRequest(string? ClientId = null, string? Modalities = null);
 
 /// <summary>A client's part in one finished round.</summary>
 public sealed record ClientRoundResponse(int Round, RoundState RoundState, SiteMetrics? Metrics, ClientContribution? Contribution, string? Failure);

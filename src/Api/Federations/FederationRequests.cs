@@ -8,7 +8,7 @@ namespace FedMM.Api.Federations;
 /// <summary>Body of POST /api/federations.</summary>
 /// <param name="Id">Federation id; generated when absent.</param>
 /// <param name="Config">The federation's configuration.</param>
-public sealed record CreateFederationRequest(string? Id, FederationConfig? Config);
+public sealed record CreateFederationRequest(string? Id = null, FederationConfig? Config = null);
 
 /// <summary>A registered client as listed in a federation.</summary>
 public sealed record ClientSummary(string ClientId, string Modalities);

@@ -11,7 +11,7 @@ namespace FedMM.Api.Rounds;
 /// <summary>Body of POST /api/federations/{fid}/rounds.</summary>
 /// <param name="Rounds">How many rounds to queue (default 1, at most 100).</param>
 /// <param name="Participants">Client ids taking part (default: every registered client).</param>
-public sealed record StartRoundsRequest(int? Rounds, IReadOnlyList<string>? Participants);
+public sealed record StartRoundsRequest(int? Rounds = null, IReadOnlyList<string>? Participants = null);
 
 /// <summary>The rounds queued by a request.</summary>
 public sealed record StartRoundsResponse(IReadOnlyList<int> Rounds);

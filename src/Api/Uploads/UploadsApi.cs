@@ -43,7 +43,11 @@ public static class UploadsApi
         if (round is null) return missing!;
         if (round.Participants.FirstOrDefault(p => p.ClientId == cid) is not { } participant)
             return Problem(StatusCodes.Status403Forbidden, "Not a participant", $"Client '{cid}' is not a participant of round {r} of federation '{fid}'.");
-        if (round.State != RoundState.Collecting)
+        var roundGrain = grains.GetGrain<IRoundGrain>(GrainKeys.Round(fid, r));
+        // A retry of a recorded update stays a no-op (200) after the round has moved on, so the
+        // body is still read and compared; a first upload needs the round to be Collecting.
+        var previous = await roundGrain.GetSubmissionAsync(cid);
+        if (round.State != RoundState.Collecting && previous is null)
             return Problem(StatusCodes.Status409Conflict, "Round not collecting", $"Round {r} of federation '{fid}' is {round.State}; updates are accepted only while it is Collecting.");
         var federation = (await grains.GetGrain<IFederationGrain>(fid).GetAsync())!;
         var config = JsonSerializer.Deserialize<FederationConfig>(federation.ConfigJson, ApiJson.Relaxed)!;
@@ -63,11 +67,11 @@ public static class UploadsApi
             return Problem(e.StatusCode, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Upload too large" : "Invalid update", $"Update of client '{cid}' for round {r}: {e.Message}");
         }
 
-        var roundGrain = grains.GetGrain<IRoundGrain>(GrainKeys.Round(fid, r));
         var records = update.Parts.Select(p => new ArtifactRecord(p.Kind, p.Blob.Name, p.Size, p.Sha256)).ToList();
         var submission = new SubmissionRecord(cid, r, records, update.Metrics.TrainSamples, update.MetricsJson, DateTimeOffset.UtcNow);
         var receipt = new UpdateReceipt(cid, r, records, update.Metrics.TrainSamples);
-        if (await roundGrain.GetSubmissionAsync(cid) is { } previous)
+        previous ??= await roundGrain.GetSubmissionAsync(cid);
+        if (previous is not null)
         {
             return previous.HasSameContentAs(submission)
                 ? TypedResults.Ok(receipt)

@@ -24,13 +24,19 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <summary>Starts the silo and waits until its gateway listens.</summary>
     public static async Task<SiloProcess> StartAsync(string connectionString, string artifactContainer, string grainStateContainer)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "FedMM.Silo.dll");
-        if (!File.Exists(dll)) throw new FileNotFoundException("The silo host was not built next to the tests.", dll);
+        // The silo runs from its own build output (same configuration as the tests): beside the
+        // tests, the ASP.NET Core framework they use displaces package assemblies the silo needs.
+        string testOutput = AppContext.BaseDirectory;
+        string marker = Path.Combine("tests", "Api.Tests") + Path.DirectorySeparatorChar;
+        int at = testOutput.LastIndexOf(marker, StringComparison.Ordinal);
+        string siloOutput = at < 0 ? testOutput : testOutput[..at] + Path.Combine("src", "Silo") + Path.DirectorySeparatorChar + testOutput[(at + marker.Length)..];
+        string dll = Path.Combine(siloOutput, "FedMM.Silo.dll");
+        if (!File.Exists(dll)) throw new FileNotFoundException("The silo host is not built; the test project references src/Silo so building the tests builds it.", dll);
         var info = new ProcessStartInfo("dotnet", $"\"{dll}\"")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = AppContext.BaseDirectory,
+            WorkingDirectory = siloOutput,
         };
         info.Environment["FEDMM_Cluster__Mode"] = "Localhost";
         info.Environment["FEDMM_Cluster__SiloPort"] = SiloPort.ToString();
