@@ -11,7 +11,7 @@ namespace FedMM.Api.Tests.Infrastructure;
 public sealed class AzuriteInstance : IAsyncDisposable
 {
     /// <summary>Blob port; queue and table follow it.</summary>
-    public const int BlobPort = 10600;
+    public const int BlobPort = 10720;
 
     private readonly string repositoryRoot;
     private readonly string location;

@@ -26,10 +26,7 @@ public sealed class SiloProcess : IAsyncDisposable
     {
         // The silo runs from its own build output (same configuration as the tests): beside the
         // tests, the ASP.NET Core framework they use displaces package assemblies the silo needs.
-        string testOutput = AppContext.BaseDirectory;
-        string marker = Path.Combine("tests", "Api.Tests") + Path.DirectorySeparatorChar;
-        int at = testOutput.LastIndexOf(marker, StringComparison.Ordinal);
-        string siloOutput = at < 0 ? testOutput : testOutput[..at] + Path.Combine("src", "Silo") + Path.DirectorySeparatorChar + testOutput[(at + marker.Length)..];
+        string siloOutput = BuildOutputOf("Silo");
         string dll = Path.Combine(siloOutput, "FedMM.Silo.dll");
         if (!File.Exists(dll)) throw new FileNotFoundException("The silo host is not built; the test project references src/Silo so building the tests builds it.", dll);
         var info = new ProcessStartInfo("dotnet", $"\"{dll}\"")
@@ -62,6 +59,15 @@ public sealed class SiloProcess : IAsyncDisposable
         }
         await silo.DisposeAsync();
         throw new TimeoutException($"The silo gateway did not listen on {GatewayPort} within 90 s:\n{silo.Log}");
+    }
+
+    /// <summary>Build output folder of src/<paramref name="project"/> in the tests' configuration.</summary>
+    public static string BuildOutputOf(string project)
+    {
+        string testOutput = AppContext.BaseDirectory;
+        string marker = Path.Combine("tests", "Api.Tests") + Path.DirectorySeparatorChar;
+        int at = testOutput.LastIndexOf(marker, StringComparison.Ordinal);
+        return at < 0 ? testOutput : testOutput[..at] + Path.Combine("src", project) + Path.DirectorySeparatorChar + testOutput[(at + marker.Length)..];
     }
 
     /// <summary>What the silo printed so far.</summary>
