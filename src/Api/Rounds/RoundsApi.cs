@@ -112,15 +112,22 @@ public static class RoundsApi
     /// <summary>The round, or a 404 naming the unknown federation or round.</summary>
     public static async Task<(RoundView? Round, ProblemHttpResult? Refusal)> FindRoundAsync(IGrainFactory grains, string fid, int r)
     {
+        var (round, _, refusal) = await FindRoundInFederationAsync(grains, fid, r);
+        return (round, refusal);
+    }
+
+    /// <summary>The round and its federation, or a 404 naming the unknown federation or round.</summary>
+    public static async Task<(RoundView? Round, FederationView? Federation, ProblemHttpResult? Refusal)> FindRoundInFederationAsync(IGrainFactory grains, string fid, int r)
+    {
         var federation = await grains.GetGrain<IFederationGrain>(fid).GetAsync();
-        if (federation is null) return (null, Federations.FederationsApi.NotFound(fid));
+        if (federation is null) return (null, null, Federations.FederationsApi.NotFound(fid));
         if (federation.Rounds.All(x => x.Round != r))
-            return (null, TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown round",
+            return (null, federation, TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown round",
                 detail: $"Round {r} of federation '{fid}' was never requested."));
         var round = await grains.GetGrain<IRoundGrain>(GrainKeys.Round(fid, r)).GetAsync();
         return round is null
-            ? (null, TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown round", detail: $"Round {r} of federation '{fid}' was never requested."))
-            : (round, null);
+            ? (null, federation, TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown round", detail: $"Round {r} of federation '{fid}' was never requested."))
+            : (round, federation, null);
     }
 
     private static ProblemHttpResult Invalid(string detail) =>

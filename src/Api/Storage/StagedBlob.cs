@@ -10,7 +10,7 @@ namespace FedMM.Api.Storage;
 /// A blob written as uncommitted blocks under its final name. Nothing is visible until
 /// <see cref="CommitAsync"/>, which creates the blob atomically and never overwrites an existing one;
 /// an abandoned staging leaves no blob (the service discards uncommitted blocks). Holds at most
-/// one block in memory.
+/// one block in memory; content that fits one block is uploaded in a single request at commit.
 /// </summary>
 public sealed class StagedBlob : IAsyncDisposable
 {
@@ -58,15 +58,22 @@ public sealed class StagedBlob : IAsyncDisposable
     /// </summary>
     public async Task<(bool Created, string? ExistingSha256)> CommitAsync(string sha256, string contentType, CancellationToken cancellationToken)
     {
-        await CompleteStagingAsync(cancellationToken);
+        var headers = new BlobHttpHeaders { ContentType = contentType };
+        var metadata = new Dictionary<string, string> { [Sha256MetadataKey] = sha256 };
+        var createOnly = new BlobRequestConditions { IfNoneMatch = ETag.All };
         try
         {
-            await blob.CommitBlockListAsync(blockIds, new CommitBlockListOptions
+            if (blockIds.Count == 0 && buffer.Length > 0)
             {
-                HttpHeaders = new BlobHttpHeaders { ContentType = contentType },
-                Metadata = new Dictionary<string, string> { [Sha256MetadataKey] = sha256 },
-                Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All },
-            }, cancellationToken);
+                // Content that fits one block was kept in memory: one conditional Put Blob.
+                using var content = new MemoryStream(buffer, 0, filled, writable: false);
+                await blob.UploadAsync(content, new BlobUploadOptions { HttpHeaders = headers, Metadata = metadata, Conditions = createOnly }, cancellationToken);
+            }
+            else
+            {
+                await FlushRemainderAsync(cancellationToken);
+                await blob.CommitBlockListAsync(blockIds, new CommitBlockListOptions { HttpHeaders = headers, Metadata = metadata, Conditions = createOnly }, cancellationToken);
+            }
             return (true, null);
         }
         catch (RequestFailedException e) when (e.Status is 409 or 412)
@@ -74,17 +81,30 @@ public sealed class StagedBlob : IAsyncDisposable
             var properties = await blob.GetPropertiesAsync(cancellationToken: cancellationToken);
             return (false, properties.Value.Metadata.TryGetValue(Sha256MetadataKey, out var existing) ? existing : null);
         }
+        finally
+        {
+            await DisposeAsync();
+        }
     }
 
     /// <summary>Deletes the committed blob (used when the round refuses an update this request created).</summary>
     public Task DeleteAsync(CancellationToken cancellationToken) =>
         blob.DeleteIfExistsAsync(cancellationToken: cancellationToken);
 
-    /// <summary>Stages the last partial block and releases the block buffer; nothing is committed.</summary>
+    /// <summary>
+    /// Called when the content is complete: content larger than one block has its last partial
+    /// block staged and the buffer released; content that fits one block stays in memory for a
+    /// single conditional upload at commit. Nothing is committed.
+    /// </summary>
     public async Task CompleteStagingAsync(CancellationToken cancellationToken)
     {
+        if (blockIds.Count > 0) await FlushRemainderAsync(cancellationToken);
+    }
+
+    private async Task FlushRemainderAsync(CancellationToken cancellationToken)
+    {
         if (buffer.Length == 0) return;
-        if (filled > 0 || blockIds.Count == 0) await FlushBlockAsync(cancellationToken);
+        if (filled > 0) await FlushBlockAsync(cancellationToken);
         await DisposeAsync();
     }
 

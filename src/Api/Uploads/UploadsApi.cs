@@ -39,8 +39,8 @@ public static class UploadsApi
         if (RouteValues.Check(fid, cid, r) is { } invalid) return invalid;
         var (_, refusal) = await authorization.AuthorizeAsync(context, fid, cid, operatorAllowed: false);
         if (refusal is not null) return refusal;
-        var (round, missing) = await RoundsApi.FindRoundAsync(grains, fid, r);
-        if (round is null) return missing!;
+        var (round, federation, missing) = await RoundsApi.FindRoundInFederationAsync(grains, fid, r);
+        if (round is null || federation is null) return missing!;
         if (round.Participants.FirstOrDefault(p => p.ClientId == cid) is not { } participant)
             return Problem(StatusCodes.Status403Forbidden, "Not a participant", $"Client '{cid}' is not a participant of round {r} of federation '{fid}'.");
         var roundGrain = grains.GetGrain<IRoundGrain>(GrainKeys.Round(fid, r));
@@ -49,7 +49,6 @@ public static class UploadsApi
         var previous = await roundGrain.GetSubmissionAsync(cid);
         if (round.State != RoundState.Collecting && previous is null)
             return Problem(StatusCodes.Status409Conflict, "Round not collecting", $"Round {r} of federation '{fid}' is {round.State}; updates are accepted only while it is Collecting.");
-        var federation = (await grains.GetGrain<IFederationGrain>(fid).GetAsync())!;
         var config = JsonSerializer.Deserialize<FederationConfig>(federation.ConfigJson, ApiJson.Relaxed)!;
         var modalities = ModalityNames.TryParse(participant.Modalities)
             ?? throw new InvalidOperationException($"Client '{cid}' has unknown modalities '{participant.Modalities}'.");
