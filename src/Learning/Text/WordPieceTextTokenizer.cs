@@ -12,11 +12,15 @@ public sealed class WordPieceTextTokenizer
 {
     private readonly BertTokenizer tokenizer;
 
-    private WordPieceTextTokenizer(BertTokenizer tokenizer, string source)
+    private WordPieceTextTokenizer(BertTokenizer tokenizer, string source, int vocabularySize)
     {
         this.tokenizer = tokenizer;
         Source = source;
+        VocabularySize = vocabularySize;
     }
+
+    /// <summary>Tokens in the vocabulary: the word-embedding rows a text encoder needs.</summary>
+    public int VocabularySize { get; }
 
     /// <summary>Where the vocabulary came from (a file path), for error messages.</summary>
     public string Source { get; }
@@ -38,7 +42,9 @@ public sealed class WordPieceTextTokenizer
     {
         if (!File.Exists(vocabPath))
             throw new FileNotFoundException($"Vocabulary file '{vocabPath}' does not exist.", vocabPath);
-        var tokens = File.ReadLines(vocabPath).Select(l => l.TrimEnd('\r')).ToHashSet(StringComparer.Ordinal);
+        var lines = File.ReadLines(vocabPath).Select(l => l.TrimEnd('\r')).ToList();
+        if (lines.Count > 0 && lines[^1].Length == 0) lines.RemoveAt(lines.Count - 1);
+        var tokens = lines.ToHashSet(StringComparer.Ordinal);
         var missing = WordPieceVocabularyBuilder.SpecialTokens.Where(t => !tokens.Contains(t)).ToList();
         if (missing.Count > 0)
             throw new InvalidDataException($"Vocabulary file '{vocabPath}' lacks the special token(s) {string.Join(", ", missing)}.");
@@ -51,7 +57,7 @@ public sealed class WordPieceTextTokenizer
         {
             throw new InvalidDataException($"Vocabulary file '{vocabPath}' could not be read: {e.Message}", e);
         }
-        return new WordPieceTextTokenizer(inner, vocabPath);
+        return new WordPieceTextTokenizer(inner, vocabPath, lines.Count);
     }
 
     // Basic tokenization is BertBasicTokenizer's; the library only applies WordPiece to each word.

@@ -87,6 +87,27 @@ public class SyntheticGeneratorTests
     }
 
     [Fact]
+    public void PartialPairsLeaveOneModalityOutOnlyAtImageTextSites()
+    {
+        using var temp = new TempDirectory();
+        var root = SyntheticGenerator.Generate(temp.Combine("fed"), Small with { PartialPairRate = 0.5, TrainPerSite = 30 });
+
+        var clients = root.Clients().Select(c => c.Load()).ToArray();
+
+        var pairs = clients.Where(c => c.Info.Modalities == Modalities.Both).SelectMany(c => c.Train.Samples).ToArray();
+        Assert.Contains(pairs, s => s.Modalities == Modalities.Image);
+        Assert.Contains(pairs, s => s.Modalities == Modalities.Text);
+        Assert.Contains(pairs, s => s.Modalities == Modalities.Both);
+        Assert.All(clients.Where(c => c.Info.Modalities != Modalities.Both),
+            c => Assert.All(c.Train.Samples, s => Assert.Equal(c.Info.Modalities, s.Modalities)));
+        using var dataset = Learning.Data.Datasets.SiteDataset.Load(root.Client(2), "train", new Learning.Data.Images.ImageTransform(16));
+        var hasImage = dataset.HasImage.data<bool>().ToArray();
+        Assert.Equal(dataset.Samples.Select(s => s.Image is not null), hasImage);
+        for (int i = 0; i < dataset.Count; i++)
+            if (!hasImage[i]) Assert.Equal(0f, dataset.Images![i].abs().sum().item<float>());
+    }
+
+    [Fact]
     public void RefusesBadOptionsAndNonEmptyFolders()
     {
         using var temp = new TempDirectory();

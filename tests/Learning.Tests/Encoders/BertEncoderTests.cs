@@ -86,7 +86,7 @@ public class BertEncoderTests
     {
         var tokenizer = WordPieceTextTokenizer.FromVocabFile(Fixture(Path.Combine("text", "vocab.txt")));
         torch.manual_seed(3);
-        using var encoder = new BertEncoder(new BertConfig { VocabSize = 124, HiddenSize = 32, Layers = 1, Heads = 2, IntermediateSize = 64, MaxPositions = 16 });
+        using var encoder = new BertEncoder(new BertConfig { VocabSize = tokenizer.VocabularySize, HiddenSize = 32, Layers = 1, Heads = 2, IntermediateSize = 64, MaxPositions = 16 });
         using var head = nn.Linear(32, 2);
         using var batch = tokenizer.Encode(["the lung is normal", "left lung effusion", "the brain is normal", "small brain lesion"], 12);
         var labels = tensor(new long[] { 0, 1, 0, 1 });

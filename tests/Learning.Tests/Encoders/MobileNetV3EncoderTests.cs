@@ -34,6 +34,9 @@ public class MobileNetV3EncoderTests
     [InlineData("mobilenet_v3_small", 1.0, 576, 927_008)]
     [InlineData("mobilenet_v3_large", 1.0, 960, 2_971_952)]
     [InlineData("mobilenet_v3_small", 0.25, 144, 80_152)]
+    [InlineData("mobilenet_v3_small", 0.35, 192, 128_264)]
+    [InlineData("mobilenet_v3_large", 0.75, 720, 1_724_416)]
+    // Expected figures are torchvision 0.14's (features only).
     public void FeatureWidthAndParameterCountAreTorchvisions(string variant, double width, long featureDim, long parameters)
     {
         using var encoder = MobileNetV3Encoder.Create(new ModelConfig { ImageEncoder = variant, ImageWidth = width });

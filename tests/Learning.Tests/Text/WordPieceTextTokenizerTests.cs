@@ -69,6 +69,7 @@ public class WordPieceTextTokenizerTests
         Assert.Equal(new long[] { tokenizer.ClsId, pieces[1], tokenizer.SepId, tokenizer.PadId, tokenizer.PadId }, ids[5..]);
         Assert.Equal(new long[] { 1, 1, 1, 1, 1, 1, 1, 1, 0, 0 }, batch.AttentionMask.data<long>().ToArray());
         Assert.Equal(0, tokenizer.PadId);
+        Assert.Equal(File.ReadAllLines(VocabPath).Length, tokenizer.VocabularySize);
     }
 
     [Fact]

@@ -93,6 +93,9 @@ public sealed class SiteDataset : IDisposable
         if (info.Modalities.HasFlag(Modalities.Image))
         {
             int length = transform.Length;
+            if ((long)count * length > Array.MaxLength)
+                throw new InvalidOperationException(
+                    $"{manifest.ManifestPath}: {count} images of {transform.Size}×{transform.Size} do not fit in one in-memory tensor; use a smaller image size or split the site.");
             var pixels = new float[(long)count * length];
             var problems = new string?[count];
             Parallel.For(0, count, i =>

@@ -49,21 +49,17 @@ public sealed record ImageTransform(int Size = 128, ImageResize Resize = ImageRe
             _ when width <= height => (Size, (int)((long)Size * height / width)),
             _ => ((int)((long)Size * width / height), Size),
         };
-        var resized = Resampler.Resize(rgb, width, height, 3, resizedWidth, resizedHeight);
         // torchvision CenterCrop: offset int(round((size - crop) / 2)), rounding half to even.
         int left = (int)Math.Round((resizedWidth - Size) / 2.0, MidpointRounding.ToEven);
         int top = (int)Math.Round((resizedHeight - Size) / 2.0, MidpointRounding.ToEven);
+        var window = Resampler.Resize(rgb, width, height, resizedWidth, resizedHeight, left, top, Size, Size);
 
         int plane = Size * Size;
         for (int c = 0; c < 3; c++)
         {
             float mean = ImageNetMean[c], std = ImageNetStd[c];
-            for (int y = 0; y < Size; y++)
-                for (int x = 0; x < Size; x++)
-                {
-                    float value = resized[((top + y) * resizedWidth + left + x) * 3 + c];
-                    destination[c * plane + y * Size + x] = (value - mean) / std;
-                }
+            var target = destination.Slice(c * plane, plane);
+            for (int i = 0; i < plane; i++) target[i] = (window[i * 3 + c] - mean) / std;
         }
     }
 
@@ -79,18 +75,21 @@ public sealed record ImageTransform(int Size = 128, ImageResize Resize = ImageRe
         }
         try
         {
+            // Width, height and row bytes are native calls on SKBitmap: read them once, not per pixel.
+            int width = rgba.Width, height = rgba.Height, rowBytes = rgba.RowBytes;
             var bytes = rgba.GetPixelSpan();
-            int pixels = bitmap.Width * bitmap.Height;
-            var rgb = new float[pixels * 3];
-            int rowBytes = rgba.RowBytes;
-            for (int y = 0; y < bitmap.Height; y++)
-                for (int x = 0; x < bitmap.Width; x++)
+            var rgb = new float[width * height * 3];
+            for (int y = 0; y < height; y++)
+            {
+                var row = bytes.Slice(y * rowBytes, width * 4);
+                var target = rgb.AsSpan(y * width * 3, width * 3);
+                for (int x = 0; x < width; x++)
                 {
-                    int from = y * rowBytes + x * 4, to = (y * bitmap.Width + x) * 3;
-                    rgb[to] = bytes[from] / 255f;
-                    rgb[to + 1] = bytes[from + 1] / 255f;
-                    rgb[to + 2] = bytes[from + 2] / 255f;
+                    target[3 * x] = row[4 * x] / 255f;
+                    target[3 * x + 1] = row[4 * x + 1] / 255f;
+                    target[3 * x + 2] = row[4 * x + 2] / 255f;
                 }
+            }
             return rgb;
         }
         finally

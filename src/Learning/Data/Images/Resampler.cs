@@ -7,64 +7,92 @@ namespace FedMM.Learning.Data.Images;
 /// </summary>
 internal static class Resampler
 {
-    /// <summary>Resamples interleaved planes (channels last) from (width, height) to (newWidth, newHeight).</summary>
-    public static float[] Resize(float[] source, int width, int height, int channels, int newWidth, int newHeight)
+    /// <summary>
+    /// Resamples interleaved RGB (channels last) from (width, height) to (newWidth, newHeight) and
+    /// returns only the window (left, top, windowWidth, windowHeight) of the result, computing
+    /// nothing outside it.
+    /// </summary>
+    public static float[] Resize(float[] source, int width, int height, int newWidth, int newHeight, int left, int top, int windowWidth, int windowHeight)
     {
-        if (newWidth == width && newHeight == height) return (float[])source.Clone();
-        var horizontal = Weights(width, newWidth);
-        var vertical = Weights(height, newHeight);
+        const int channels = 3;
+        if (left < 0 || top < 0 || left + windowWidth > newWidth || top + windowHeight > newHeight)
+            throw new ArgumentOutOfRangeException(nameof(left), "The window must lie inside the resized image.");
+        var horizontal = FilterTable.Build(width, newWidth, left, windowWidth);
+        var vertical = FilterTable.Build(height, newHeight, top, windowHeight);
 
-        var rows = new float[height * newWidth * channels];
-        for (int y = 0; y < height; y++)
-            for (int x = 0; x < newWidth; x++)
-            {
-                var (start, weights) = horizontal[x];
-                for (int c = 0; c < channels; c++)
-                {
-                    float sum = 0;
-                    for (int k = 0; k < weights.Length; k++) sum += weights[k] * source[(y * width + start + k) * channels + c];
-                    rows[(y * newWidth + x) * channels + c] = sum;
-                }
-            }
-
-        var result = new float[newHeight * newWidth * channels];
-        for (int y = 0; y < newHeight; y++)
+        // Horizontal pass only over the source rows the vertical pass will read.
+        int firstRow = vertical.Starts[0], lastRow = vertical.Starts[windowHeight - 1] + vertical.Counts[windowHeight - 1];
+        int rowsNeeded = lastRow - firstRow;
+        var rows = new float[rowsNeeded * windowWidth * channels];
+        for (int y = 0; y < rowsNeeded; y++)
         {
-            var (start, weights) = vertical[y];
-            for (int x = 0; x < newWidth; x++)
-                for (int c = 0; c < channels; c++)
+            var sourceRow = source.AsSpan((firstRow + y) * width * channels, width * channels);
+            var targetRow = rows.AsSpan(y * windowWidth * channels, windowWidth * channels);
+            for (int x = 0; x < windowWidth; x++)
+            {
+                int start = horizontal.Starts[x], count = horizontal.Counts[x];
+                var weights = horizontal.Weights.AsSpan(x * horizontal.Stride, count);
+                var pixels = sourceRow.Slice(start * channels, count * channels);
+                float r = 0, g = 0, b = 0;
+                for (int k = 0; k < weights.Length; k++)
                 {
-                    float sum = 0;
-                    for (int k = 0; k < weights.Length; k++) sum += weights[k] * rows[((start + k) * newWidth + x) * channels + c];
-                    result[(y * newWidth + x) * channels + c] = sum;
+                    float w = weights[k];
+                    r += w * pixels[3 * k];
+                    g += w * pixels[3 * k + 1];
+                    b += w * pixels[3 * k + 2];
                 }
+                targetRow[3 * x] = r;
+                targetRow[3 * x + 1] = g;
+                targetRow[3 * x + 2] = b;
+            }
+        }
+
+        int rowLength = windowWidth * channels;
+        var result = new float[windowHeight * rowLength];
+        for (int y = 0; y < windowHeight; y++)
+        {
+            int start = vertical.Starts[y] - firstRow, count = vertical.Counts[y];
+            var weights = vertical.Weights.AsSpan(y * vertical.Stride, count);
+            var target = result.AsSpan(y * rowLength, rowLength);
+            for (int k = 0; k < weights.Length; k++)
+            {
+                float w = weights[k];
+                var row = rows.AsSpan((start + k) * rowLength, rowLength);
+                for (int i = 0; i < rowLength; i++) target[i] += w * row[i];
+            }
         }
         return result;
     }
 
-    // For each output index: the first contributing source index and the normalised weights.
-    private static (int Start, float[] Weights)[] Weights(int sourceSize, int targetSize)
+    /// <summary>For each output index of a window: first contributing source index, tap count and normalised weights (row-major, fixed stride).</summary>
+    private sealed record FilterTable(int[] Starts, int[] Counts, float[] Weights, int Stride)
     {
-        double scale = (double)sourceSize / targetSize;
-        double filterScale = Math.Max(scale, 1.0);
-        double support = filterScale; // the triangle filter has support 1, widened when reducing
-        var table = new (int, float[])[targetSize];
-        for (int i = 0; i < targetSize; i++)
+        public static FilterTable Build(int sourceSize, int targetSize, int offset, int length)
         {
-            double center = (i + 0.5) * scale;
-            int start = Math.Max(0, (int)Math.Floor(center - support + 0.5));
-            int end = Math.Min(sourceSize, (int)Math.Floor(center + support + 0.5));
-            var weights = new double[end - start];
-            double total = 0;
-            for (int j = start; j < end; j++)
+            double scale = (double)sourceSize / targetSize;
+            double filterScale = Math.Max(scale, 1.0);
+            double support = filterScale; // the triangle filter has support 1, widened when reducing
+            int stride = (int)Math.Ceiling(support) * 2 + 1;
+            var starts = new int[length];
+            var counts = new int[length];
+            var weights = new float[length * stride];
+            var raw = new double[stride];
+            for (int i = 0; i < length; i++)
             {
-                double distance = Math.Abs((j + 0.5 - center) / filterScale);
-                double weight = Math.Max(0, 1 - distance);
-                weights[j - start] = weight;
-                total += weight;
+                double center = (offset + i + 0.5) * scale;
+                int start = Math.Max(0, (int)Math.Floor(center - support + 0.5));
+                int end = Math.Min(sourceSize, (int)Math.Floor(center + support + 0.5));
+                double total = 0;
+                for (int j = start; j < end; j++)
+                {
+                    double distance = Math.Abs((j + 0.5 - center) / filterScale);
+                    total += raw[j - start] = Math.Max(0, 1 - distance);
+                }
+                starts[i] = start;
+                counts[i] = end - start;
+                for (int j = 0; j < end - start; j++) weights[i * stride + j] = (float)(raw[j] / total);
             }
-            table[i] = (start, weights.Select(w => (float)(w / total)).ToArray());
+            return new FilterTable(starts, counts, weights, stride);
         }
-        return table;
     }
 }

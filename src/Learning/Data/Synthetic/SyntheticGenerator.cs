@@ -31,7 +31,8 @@ namespace FedMM.Learning.Data.Synthetic;
 /// split among sites IID, or non-IID with Dirichlet(α) label shares, the same shares for train
 /// and val (<see cref="LabelPartitioner"/>). Sites follow <see cref="ModalityPlan"/>: a site
 /// folder holds only its modalities (no text lines in an image-only site, no image files in a
-/// text-only one).</para>
+/// text-only one). With <see cref="SyntheticOptions.PartialPairRate"/> &gt; 0, some samples of
+/// image+text sites lack one modality.</para>
 /// </remarks>
 public static class SyntheticGenerator
 {
@@ -104,13 +105,19 @@ public static class SyntheticGenerator
         {
             var content = SampleContent.Create(options, split, item, trueLabels[item]);
             string id = $"{split}-{item.ToString("D5", CultureInfo.InvariantCulture)}";
+            bool keepImage = modalities.HasFlag(Modalities.Image), keepText = modalities.HasFlag(Modalities.Text);
+            if (modalities == Modalities.Both && content.Missing != Modalities.None)
+            {
+                keepImage = content.Missing != Modalities.Image;
+                keepText = content.Missing != Modalities.Text;
+            }
             string? image = null;
-            if (modalities.HasFlag(Modalities.Image))
+            if (keepImage)
             {
                 image = $"{ClientFolder.ImagesFolderName}/{id}.png";
                 File.WriteAllBytes(Path.Combine(folder.SplitPath(split), image), content.Png);
             }
-            string? text = modalities.HasFlag(Modalities.Text) ? content.Text : null;
+            string? text = keepText ? content.Text : null;
             samples.Add(new Sample(id, labels[content.RecordedLabel], image, text));
         }
         folder.WriteSplit(split, samples);
@@ -119,7 +126,7 @@ public static class SyntheticGenerator
     private static int[] BalancedLabels(int count, int classes) => Enumerable.Range(0, count).Select(i => i % classes).ToArray();
 
     /// <summary>One sample's image, text and recorded label, a function of (seed, split, index, class) only.</summary>
-    private sealed record SampleContent(byte[] Png, string Text, int RecordedLabel)
+    private sealed record SampleContent(byte[] Png, string Text, int RecordedLabel, Modalities Missing)
     {
         public static SampleContent Create(SyntheticOptions options, string split, int index, int trueClass)
         {
@@ -137,7 +144,11 @@ public static class SyntheticGenerator
 
             var png = DrawImage(random, options, group, shownMember);
             var text = WriteText(random, member, shownGroup);
-            return new SampleContent(png, text, recorded);
+            // Drawn last, so the rate changes which samples are partial but not their content.
+            var missing = random.NextDouble() < options.PartialPairRate
+                ? (random.Next(2) == 0 ? Modalities.Image : Modalities.Text)
+                : Modalities.None;
+            return new SampleContent(png, text, recorded, missing);
         }
 
         private static int MixSeed(int seed, int split, int index)

@@ -36,6 +36,12 @@ public sealed record SyntheticOptions
     /// <summary>Standard deviation of the Gaussian pixel noise, in units of full intensity.</summary>
     public double PixelNoise { get; init; } = 0.12;
 
+    /// <summary>
+    /// Probability that a sample of an image+text site lacks one of its two modalities (which one
+    /// is a coin flip), to exercise the presence mask; 0 by default (every pair complete).
+    /// </summary>
+    public double PartialPairRate { get; init; }
+
     /// <summary>Seed of everything random; the same seed writes the same bytes.</summary>
     public int Seed { get; init; } = 1;
 
@@ -51,5 +57,6 @@ public sealed record SyntheticOptions
         !(WeakCueAccuracy is >= 0 and <= 1) ? $"WeakCueAccuracy must be within [0, 1], not {WeakCueAccuracy}." :
         !(LabelNoise is >= 0 and < 1) ? $"LabelNoise must be within [0, 1), not {LabelNoise}." :
         !(PixelNoise is >= 0 and <= 1) ? $"PixelNoise must be within [0, 1], not {PixelNoise}." :
+        !(PartialPairRate is >= 0 and <= 1) ? $"PartialPairRate must be within [0, 1], not {PartialPairRate}." :
         null;
 }

@@ -1,4 +1,5 @@
 using System.Collections;
+using FedMM.Learning.Artifacts;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
@@ -32,7 +33,12 @@ public static class EncoderWeights
                 }
                 return result;
             }
-            return Safetensors.LoadStateDict(path);
+            var content = SafetensorsContent.Load(path);
+            return new Dictionary<string, Tensor>(content.Tensors, StringComparer.Ordinal);
+        }
+        catch (SafetensorsFormatException e)
+        {
+            throw new InvalidDataException($"Weights file is not a valid safetensors file: {e.Message}", e);
         }
         catch (Exception e) when (e is not InvalidDataException and not FileNotFoundException)
         {

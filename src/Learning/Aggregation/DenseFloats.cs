@@ -1,0 +1,35 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+
+namespace FedMM.Learning.Aggregation;
+
+/// <summary>
+/// Direct read access to the values of F32 tensors, without a libtorch call per check: aggregation
+/// touches thousands of small tensors, where per-operation overhead (and thread wake-ups) would dominate.
+/// </summary>
+internal sealed class DenseFloats : IDisposable
+{
+    private readonly torch.Tensor? copy;
+    private readonly torch.Tensor dense;
+
+    /// <summary>Views <paramref name="tensor"/> (F32) as contiguous CPU memory, copying only when it is not already.</summary>
+    public DenseFloats(torch.Tensor tensor)
+    {
+        if (tensor.dtype != torch.ScalarType.Float32) throw new ArgumentException($"Expected an F32 tensor, got {tensor.dtype}.", nameof(tensor));
+        if (tensor.device_type == DeviceType.CPU && tensor.is_contiguous())
+        {
+            dense = tensor;
+        }
+        else
+        {
+            copy = tensor.detach().cpu().contiguous();
+            dense = copy;
+        }
+    }
+
+    /// <summary>The values in row-major order.</summary>
+    public ReadOnlySpan<float> Values => dense.NumberOfElements == 0 ? [] : MemoryMarshal.Cast<byte, float>(dense.bytes);
+
+    /// <summary>Frees the copy, if one was made.</summary>
+    public void Dispose() => copy?.Dispose();
+}

@@ -1,0 +1,220 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FedMM.Learning.Clustering;
+
+/// <summary>
+/// Weighted K-Means: greedy k-means++ seeding (weight-proportional draws, as scikit-learn) and Lloyd
+/// iterations with a SIMD, multi-core distance step. Deterministic for a given seed and input: each
+/// point's distances are computed alike on any thread, and sums run in point order. Empty clusters
+/// are re-seeded from the points farthest from their centers.
+/// </summary>
+public static class WeightedKMeans
+{
+    /// <summary>Clusters <paramref name="count"/> points of <paramref name="dimensions"/> values (row-major) with optional weights (default 1).</summary>
+    /// <exception cref="ArgumentException">Non-finite points, negative or non-finite weights, bad k or options.</exception>
+    public static KMeansResult Fit(float[] points, int count, int dimensions, float[]? weights, KMeansOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimensions, 1);
+        if (points.Length != (long)count * dimensions)
+            throw new ArgumentException($"{points.Length} values given for {count} points of {dimensions} dimensions ({(long)count * dimensions} expected).", nameof(points));
+        weights ??= Enumerable.Repeat(1f, count).ToArray();
+        Validate(points, count, dimensions, weights, options);
+
+        return Run(points, count, dimensions, weights, options);
+    }
+
+    /// <summary>Clusters the rows of <paramref name="points"/> [n, d] (any float type; computed in F32) with optional weights [n].</summary>
+    public static KMeansResult Fit(Tensor points, Tensor? weights, KMeansOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        if (points.dim() != 2) throw new ArgumentException($"Points must be [n, d]; got shape [{string.Join(", ", points.shape)}].", nameof(points));
+        if (weights is not null && (weights.dim() != 1 || weights.shape[0] != points.shape[0]))
+            throw new ArgumentException($"Weights must be [{points.shape[0]}]; got shape [{string.Join(", ", weights.shape)}].", nameof(weights));
+        using var scope = NewDisposeScope();
+        float[] p = points.detach().cpu().to(ScalarType.Float32).contiguous().data<float>().ToArray();
+        float[]? w = weights?.detach().cpu().to(ScalarType.Float32).contiguous().data<float>().ToArray();
+        return Fit(p, (int)points.shape[0], (int)points.shape[1], w, options);
+    }
+
+    /// <summary>Number of distinct rows among the points with positive weight (+0 and −0 are the same position).</summary>
+    public static int CountDistinct(float[] points, int count, int dimensions, float[]? weights = null)
+    {
+        var seen = new HashSet<RowKey>(new RowKeyComparer(points, dimensions));
+        for (int i = 0; i < count; i++)
+        {
+            if (weights is null || weights[i] > 0) seen.Add(new RowKey(i));
+        }
+        return seen.Count;
+    }
+
+    private static void Validate(float[] points, int count, int dimensions, float[] weights, KMeansOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Clusters < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Clusters, $"k must be at least 1 (was {options.Clusters}).");
+        if (options.MaxIterations < 1) throw new ArgumentOutOfRangeException(nameof(options), options.MaxIterations, $"MaxIterations must be at least 1 (was {options.MaxIterations}).");
+        if (!(options.Tolerance >= 0) || double.IsInfinity(options.Tolerance)) throw new ArgumentOutOfRangeException(nameof(options), options.Tolerance, "Tolerance must be finite and non-negative.");
+        if (count == 0) throw new ArgumentException("There are no points to cluster.", nameof(points));
+        if (weights.Length != count) throw new ArgumentException($"{weights.Length} weights given for {count} points.", nameof(weights));
+        for (int i = 0; i < points.Length; i++)
+        {
+            if (!float.IsFinite(points[i]))
+                throw new ArgumentException($"Point {i / dimensions}, coordinate {i % dimensions} is {points[i]}; points must be finite.", nameof(points));
+        }
+        double total = 0;
+        for (int i = 0; i < count; i++)
+        {
+            if (!float.IsFinite(weights[i]) || weights[i] < 0)
+                throw new ArgumentException($"Weight of point {i} is {weights[i]}; weights must be finite and non-negative.", nameof(weights));
+            total += weights[i];
+        }
+        if (total <= 0) throw new ArgumentException("All weights are zero; at least one point needs a positive weight.", nameof(weights));
+        int distinct = CountDistinct(points, count, dimensions, weights);
+        if (options.Clusters > distinct)
+            throw new ArgumentException(
+                $"k = {options.Clusters} clusters were requested but the {count} points hold only {distinct} distinct position(s) with positive weight; use k ≤ {distinct}.", nameof(options));
+    }
+
+    private static KMeansResult Run(float[] x, int n, int d, float[] w, KMeansOptions options)
+    {
+        int k = options.Clusters;
+        var random = new Random(options.Seed);
+        var centers = KMeansPlusPlus.Seed(x, n, d, w, k, random);
+        var xNorms = NearestCenters.SquaredNorms(x, n, d);
+        double tolerance = options.Tolerance * MeanVariance(x, n, d, w);
+
+        var labels = new int[n];
+        var previous = new int[n];
+        var best = new float[n];
+        var sums = new double[k * d];
+        var sizes = new double[k];
+        int iteration = 0;
+        bool converged = false;
+        while (iteration < options.MaxIterations)
+        {
+            iteration++;
+            NearestCenters.Assign(x, xNorms, n, d, centers, k, labels, best);
+            var updated = Update(x, n, d, w, labels, k, sums, sizes);
+            ReseedEmpty(x, n, d, w, updated, sizes, best);
+
+            double shift = 0;
+            for (int i = 0; i < updated.Length; i++) shift += (updated[i] - centers[i]) * (double)(updated[i] - centers[i]);
+            bool stable = iteration > 1 && labels.AsSpan().SequenceEqual(previous);
+            centers = updated;
+            (labels, previous) = (previous, labels);
+            if (stable || shift <= tolerance)
+            {
+                converged = true;
+                break;
+            }
+        }
+
+        // Labels, sizes and inertia of the returned centers.
+        NearestCenters.Assign(x, xNorms, n, d, centers, k, labels, best);
+        Array.Clear(sizes);
+        double inertia = 0;
+        for (int i = 0; i < n; i++)
+        {
+            sizes[labels[i]] += w[i];
+            inertia += w[i] * (double)best[i];
+        }
+        return new KMeansResult
+        {
+            Centers = centers,
+            Clusters = k,
+            Dimensions = d,
+            Labels = labels,
+            Sizes = sizes,
+            Inertia = inertia,
+            Iterations = iteration,
+            Converged = converged,
+        };
+    }
+
+    // Weighted means of the clusters, accumulated in double in point order (deterministic).
+    private static float[] Update(float[] x, int n, int d, float[] w, int[] labels, int k, double[] sums, double[] sizes)
+    {
+        Array.Clear(sums);
+        Array.Clear(sizes);
+        for (int i = 0; i < n; i++)
+        {
+            double weight = w[i];
+            if (weight == 0) continue;
+            int label = labels[i];
+            sizes[label] += weight;
+            var row = x.AsSpan(i * d, d);
+            var sum = sums.AsSpan(label * d, d);
+            for (int j = 0; j < d; j++) sum[j] += weight * row[j];
+        }
+        var centers = new float[k * d];
+        for (int c = 0; c < k; c++)
+        {
+            if (sizes[c] <= 0) continue;
+            for (int j = 0; j < d; j++) centers[c * d + j] = (float)(sums[c * d + j] / sizes[c]);
+        }
+        return centers;
+    }
+
+    // An empty cluster takes the positive-weight point farthest from its center (each point used once).
+    private static void ReseedEmpty(float[] x, int n, int d, float[] w, float[] centers, double[] sizes, float[] distances)
+    {
+        int empty = sizes.Count(s => s <= 0);
+        if (empty == 0) return;
+        var farthest = Enumerable.Range(0, n).Where(i => w[i] > 0)
+            .OrderByDescending(i => distances[i]).ThenBy(i => i).Take(empty).ToArray();
+        int next = 0;
+        for (int c = 0; c < sizes.Length; c++)
+        {
+            if (sizes[c] > 0) continue;
+            x.AsSpan(farthest[next++] * d, d).CopyTo(centers.AsSpan(c * d, d));
+        }
+    }
+
+    // Weighted mean over dimensions of the per-dimension variance: the scale of the tolerance.
+    private static double MeanVariance(float[] x, int n, int d, float[] w)
+    {
+        var mean = new double[d];
+        var square = new double[d];
+        double total = 0;
+        for (int i = 0; i < n; i++)
+        {
+            double weight = w[i];
+            total += weight;
+            for (int j = 0; j < d; j++)
+            {
+                double v = x[i * d + j];
+                mean[j] += weight * v;
+                square[j] += weight * v * v;
+            }
+        }
+        double variance = 0;
+        for (int j = 0; j < d; j++)
+        {
+            double m = mean[j] / total;
+            variance += Math.Max(0, square[j] / total - m * m);
+        }
+        return variance / d;
+    }
+
+    private readonly record struct RowKey(int Row);
+
+    private sealed class RowKeyComparer(float[] points, int dimensions) : IEqualityComparer<RowKey>
+    {
+        public bool Equals(RowKey a, RowKey b)
+        {
+            var ra = points.AsSpan(a.Row * dimensions, dimensions);
+            var rb = points.AsSpan(b.Row * dimensions, dimensions);
+            for (int i = 0; i < dimensions; i++) if (ra[i] != rb[i]) return false;
+            return true;
+        }
+
+        public int GetHashCode(RowKey key)
+        {
+            var hash = new HashCode();
+            foreach (float value in points.AsSpan(key.Row * dimensions, dimensions)) hash.Add(value == 0 ? 0f : value);
+            return hash.ToHashCode();
+        }
+    }
+}

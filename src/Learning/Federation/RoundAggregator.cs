@@ -1,0 +1,238 @@
+using System.Diagnostics;
+using FedMM.Learning.Aggregation;
+using FedMM.Learning.Clustering;
+using FedMM.Learning.Pairing;
+using TorchSharp;
+
+namespace FedMM.Learning.Federation;
+
+/// <summary>
+/// Server-side aggregation of a round as a pure function of its inputs (docs/ARTIFACTS.md, DESIGN §5):
+/// validate the updates, weigh the sites per parameter group, average the shared weights, cluster the
+/// uploaded centroids per modality with weighted K-Means, pair image and text clusters with the
+/// Hungarian algorithm over the mixed cosine/co-occurrence cost, and fuse each pair with the aggregated
+/// head. Updates are processed in ordinal client order, so the same inputs in any order give
+/// bit-identical weights and vectors. Inputs are neither changed nor disposed.
+/// </summary>
+public static class RoundAggregator
+{
+    /// <summary>Aggregates round <paramref name="round"/> into a new <see cref="GlobalPackage"/> the caller owns.</summary>
+    /// <exception cref="SiteUpdateException">An update is invalid (names the client).</exception>
+    /// <exception cref="ArgumentException">No updates, or the configuration cannot be applied.</exception>
+    /// <exception cref="InvalidOperationException">The fusion returned tensors of the wrong shape or non-finite values.</exception>
+    public static GlobalPackage Aggregate(
+        int round, FederationConfig config, IReadOnlyList<SiteUpdate> updates, IReadOnlyList<SiteFailure> failures,
+        IPairFusion fusion, GlobalPackage? previous)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(updates);
+        ArgumentNullException.ThrowIfNull(failures);
+        ArgumentNullException.ThrowIfNull(fusion);
+        var timings = new Dictionary<string, double>();
+        var total = Stopwatch.StartNew();
+        var watch = Stopwatch.StartNew();
+        double Lap() { double s = watch.Elapsed.TotalSeconds; watch.Restart(); return s; }
+
+        SiteUpdateValidator.Validate(round, config, updates, previous);
+        var sites = updates.OrderBy(u => u.ClientId, StringComparer.Ordinal).ToList();
+        timings["validate"] = Lap();
+
+        var weights = new Dictionary<string, torch.Tensor>(StringComparer.Ordinal);
+        var vectors = new Dictionary<string, torch.Tensor>(StringComparer.Ordinal);
+        try
+        {
+            var (contributions, carriedGroups) = AggregateWeights(config.Round, sites, previous, weights);
+            timings["weights"] = Lap();
+
+            var image = ClusterModality(Modalities.Image, round, config.Round, sites, previous, vectors);
+            timings["imageClusters"] = Lap();
+            var text = ClusterModality(Modalities.Text, round, config.Round, sites, previous, vectors);
+            timings["textClusters"] = Lap();
+
+            PairingSummary? pairing = null;
+            if (image is not null && text is not null)
+            {
+                pairing = PairAndFuse(config, sites, image, text, fusion, weights, vectors, timings, Lap);
+            }
+            timings["total"] = total.Elapsed.TotalSeconds;
+
+            var report = new RoundReport
+            {
+                Round = round,
+                Participants = sites.Select(s => s.ClientId).ToList(),
+                Failures = failures.ToList(),
+                Weighting = config.Round.Weighting,
+                ContributionTemperature = config.Round.ContributionTemperature,
+                Contributions = contributions,
+                Image = image?.Summary,
+                Text = text?.Summary,
+                Pairing = pairing,
+                CarriedGroups = carriedGroups,
+                Timings = timings,
+            };
+            return new GlobalPackage(round, weights, vectors, report);
+        }
+        catch
+        {
+            foreach (var t in weights.Values) t.Dispose();
+            foreach (var t in vectors.Values) t.Dispose();
+            throw;
+        }
+    }
+
+    private static (List<SiteContribution>, List<string>) AggregateWeights(
+        RoundConfig config, List<SiteUpdate> sites, GlobalPackage? previous, Dictionary<string, torch.Tensor> weights)
+    {
+        var contributors = sites.Select(s => new Contributor(
+            s.ClientId, s.Metrics.TrainSamples, ContributionWeighting.Score(s.Metrics),
+            s.Weights.Keys.Select(n => ParameterGroups.TryOf(n)!.Value).ToHashSet())).ToList();
+        var groupWeights = ContributionWeighting.Compute(contributors, config.Weighting, config.ContributionTemperature);
+        foreach (var (name, tensor) in WeightedAverage.Average(sites.Select(s => new SiteTensors(s.ClientId, s.Weights)).ToList(), groupWeights))
+            weights.Add(name, tensor);
+
+        // A group no site trained this round keeps its previous global value, so sites never lose it.
+        var carried = new List<string>();
+        if (previous is not null)
+        {
+            var present = groupWeights.Select(w => w.Group).ToHashSet();
+            foreach (var (name, tensor) in previous.Weights.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                var group = ParameterGroups.TryOf(name);
+                if (group is null || present.Contains(group.Value)) continue;
+                weights.Add(name, tensor.detach().cpu().clone());
+                if (!carried.Contains(group.Value.ToName())) carried.Add(group.Value.ToName());
+            }
+        }
+
+        var contributions = sites.Select(s => new SiteContribution(
+            s.ClientId, s.Modalities.ToName(), s.Metrics.TrainSamples, ContributionWeighting.Score(s.Metrics),
+            groupWeights.Where(w => w.ClientId == s.ClientId).ToDictionary(w => w.Group.ToName(), w => w.Weight))).ToList();
+        return (contributions, carried);
+    }
+
+    // The global clusters of one modality and, per site, the global cluster of each of its centroids.
+    private sealed record ModalityClusters(float[] Centers, int Clusters, int Dimensions, Dictionary<string, int[]> SiteLabels, ClusterSummary Summary);
+
+    private static ModalityClusters? ClusterModality(
+        Modalities modality, int round, RoundConfig config, List<SiteUpdate> sites, GlobalPackage? previous, Dictionary<string, torch.Tensor> vectors)
+    {
+        string prefix = modality.ToName();
+        var holders = sites.Where(s => s.Modalities.HasFlag(modality)).ToList();
+        if (holders.Count == 0) return CarryOver(prefix, previous, vectors);
+
+        var points = new List<float>();
+        var counts = new List<float>();
+        var ranges = new List<(string Client, int Start, int Count)>();
+        int d = 0;
+        foreach (var site in holders)
+        {
+            var centroids = site.Vectors[$"{prefix}.centroids"];
+            d = (int)centroids.shape[1];
+            ranges.Add((site.ClientId, counts.Count, (int)centroids.shape[0]));
+            using (var values = new DenseFloats(centroids)) points.AddRange(values.Values);
+            using (var values = new DenseFloats(site.Vectors[$"{prefix}.counts"])) counts.AddRange(values.Values);
+        }
+        var pointArray = points.ToArray();
+        var countArray = counts.ToArray();
+        int configured = modality == Modalities.Image ? config.ImageClusters : config.TextClusters;
+        if (configured < 1) throw new ArgumentException($"{prefix} clusters must be at least 1 (configured {configured}).", nameof(config));
+        // K cannot exceed the distinct centroids uploaded (few sites early on, or identical summaries).
+        int k = Math.Min(configured, WeightedKMeans.CountDistinct(pointArray, countArray.Length, d, countArray));
+        var result = WeightedKMeans.Fit(pointArray, countArray.Length, d, countArray, new KMeansOptions
+        {
+            Clusters = k,
+            MaxIterations = config.KMeansIterations,
+            Seed = unchecked(config.Seed * 1_000_003 + round * 2 + (modality == Modalities.Image ? 0 : 1)),
+        });
+
+        vectors[$"{prefix}.centers"] = torch.tensor(result.Centers, [k, d]);
+        vectors[$"{prefix}.sizes"] = torch.tensor(result.Sizes.Select(s => (float)s).ToArray());
+        var siteLabels = ranges.ToDictionary(r => r.Client, r => result.Labels.AsSpan(r.Start, r.Count).ToArray());
+        var summary = new ClusterSummary
+        {
+            Clusters = k,
+            Centroids = countArray.Length,
+            Sizes = result.Sizes,
+            Inertia = result.Inertia,
+            Iterations = result.Iterations,
+        };
+        return new ModalityClusters(result.Centers, k, d, siteLabels, summary);
+    }
+
+    private static ModalityClusters? CarryOver(string prefix, GlobalPackage? previous, Dictionary<string, torch.Tensor> vectors)
+    {
+        if (previous is null || !previous.Vectors.TryGetValue($"{prefix}.centers", out var centers) || !previous.Vectors.TryGetValue($"{prefix}.sizes", out var sizes))
+            return null;
+        vectors[$"{prefix}.centers"] = centers.detach().cpu().clone();
+        vectors[$"{prefix}.sizes"] = sizes.detach().cpu().clone();
+        int k = (int)centers.shape[0], d = (int)centers.shape[1];
+        var summary = new ClusterSummary
+        {
+            Clusters = k,
+            Centroids = 0,
+            Sizes = sizes.to(torch.ScalarType.Float64).data<double>().ToArray(),
+            CarriedFromRound = previous.Round,
+        };
+        return new ModalityClusters(centers.contiguous().data<float>().ToArray(), k, d, [], summary);
+    }
+
+    private static PairingSummary PairAndFuse(
+        FederationConfig config, List<SiteUpdate> sites, ModalityClusters image, ModalityClusters text, IPairFusion fusion,
+        Dictionary<string, torch.Tensor> weights, Dictionary<string, torch.Tensor> vectors, Dictionary<string, double> timings, Func<double> lap)
+    {
+        if (image.Dimensions != text.Dimensions)
+            throw new InvalidOperationException($"Image centers have width {image.Dimensions} but text centers {text.Dimensions}.");
+        int d = image.Dimensions;
+
+        var cooccurrence = new GlobalCooccurrence(image.Clusters, text.Clusters);
+        foreach (var site in sites)
+        {
+            if (!site.Vectors.TryGetValue("cooccurrence", out var local)) continue;
+            if (!image.SiteLabels.TryGetValue(site.ClientId, out var imageOf) || !text.SiteLabels.TryGetValue(site.ClientId, out var textOf)) continue;
+            using var values = new DenseFloats(local);
+            cooccurrence.Add(site.ClientId, values.Values, imageOf, textOf);
+        }
+        var cost = PairingCost.Build(image.Centers, image.Clusters, text.Centers, text.Clusters, d,
+            cooccurrence.Counts, config.Round.CooccurrenceWeight, out double effectiveWeight);
+        var assignment = HungarianAlgorithm.Solve(cost);
+        int pairs = assignment.Count;
+
+        var costF32 = new float[image.Clusters * text.Clusters];
+        for (int i = 0; i < image.Clusters; i++)
+            for (int j = 0; j < text.Clusters; j++)
+                costF32[i * text.Clusters + j] = (float)cost[i, j];
+        vectors["pairing.image"] = torch.tensor(assignment.Rows.Select(r => (long)r).ToArray());
+        vectors["pairing.text"] = torch.tensor(assignment.Columns.Select(c => (long)c).ToArray());
+        vectors["pairing.cost"] = torch.tensor(costF32, [image.Clusters, text.Clusters]);
+        timings["pairing"] = lap();
+
+        using (var scope = torch.NewDisposeScope())
+        {
+            var imageCenters = vectors["image.centers"].index_select(0, vectors["pairing.image"]);
+            var textCenters = vectors["text.centers"].index_select(0, vectors["pairing.text"]);
+            var (fused, probabilities) = fusion.FusePairs(weights, imageCenters, textCenters);
+            CheckFusionOutput("fused", fused, pairs, d);
+            int classes = config.Labels.Count > 0 ? config.Labels.Count : (int)(probabilities.dim() == 2 ? probabilities.shape[1] : 0);
+            CheckFusionOutput("fused.probs", probabilities, pairs, classes);
+            vectors["fused"] = fused.detach().cpu().to(torch.ScalarType.Float32).contiguous().clone().MoveToOuterDisposeScope();
+            vectors["fused.probs"] = probabilities.detach().cpu().to(torch.ScalarType.Float32).contiguous().clone().MoveToOuterDisposeScope();
+        }
+        timings["fusion"] = lap();
+
+        return new PairingSummary
+        {
+            CooccurrenceWeight = effectiveWeight,
+            CooccurrenceTotal = cooccurrence.Total,
+            Pairs = Enumerable.Range(0, pairs).Select(p => new ClusterPair(assignment.Rows[p], assignment.Columns[p], cost[assignment.Rows[p], assignment.Columns[p]])).ToList(),
+            TotalCost = assignment.TotalCost,
+        };
+    }
+
+    private static void CheckFusionOutput(string name, torch.Tensor tensor, int rows, int columns)
+    {
+        if (tensor.dim() != 2 || tensor.shape[0] != rows || tensor.shape[1] != columns || columns < 1)
+            throw new InvalidOperationException($"The pair fusion returned '{name}' of shape [{string.Join(", ", tensor.shape)}]; expected [{rows}, {columns}].");
+        if (!torch.isfinite(tensor).all().item<bool>())
+            throw new InvalidOperationException($"The pair fusion returned non-finite values in '{name}'.");
+    }
+}

@@ -1,0 +1,82 @@
+namespace FedMM.Learning.Federation;
+
+/// <summary>What a round's aggregation did (global/report.json): who took part, with what weight, clusters, pairing, timings.</summary>
+public sealed record RoundReport
+{
+    /// <summary>The aggregated round.</summary>
+    public required int Round { get; init; }
+
+    /// <summary>Clients whose updates were aggregated, in aggregation (ordinal) order.</summary>
+    public required IReadOnlyList<string> Participants { get; init; }
+
+    /// <summary>Participants that did not deliver a usable update, and why.</summary>
+    public required IReadOnlyList<SiteFailure> Failures { get; init; }
+
+    /// <summary>"contribution", "fedavg" or "uniform".</summary>
+    public required string Weighting { get; init; }
+
+    /// <summary>Temperature τ of contribution weights.</summary>
+    public required double ContributionTemperature { get; init; }
+
+    /// <summary>Per site: score, samples and normalised weight per parameter group.</summary>
+    public required IReadOnlyList<SiteContribution> Contributions { get; init; }
+
+    /// <summary>Global image clusters; null when no image information exists yet.</summary>
+    public ClusterSummary? Image { get; init; }
+
+    /// <summary>Global text clusters; null when no text information exists yet.</summary>
+    public ClusterSummary? Text { get; init; }
+
+    /// <summary>The image–text pairing; null unless both modalities have clusters.</summary>
+    public PairingSummary? Pairing { get; init; }
+
+    /// <summary>Parameter groups no site uploaded this round, kept from the previous global model.</summary>
+    public IReadOnlyList<string> CarriedGroups { get; init; } = [];
+
+    /// <summary>Seconds spent per step ("validate", "weights", "imageClusters", "textClusters", "pairing", "fusion", "total").</summary>
+    public required IReadOnlyDictionary<string, double> Timings { get; init; }
+}
+
+/// <summary>One site's contribution: its score (macro-F1 after local training), samples and weight per group ("image", "text", "fusion").</summary>
+public sealed record SiteContribution(string ClientId, string Modalities, int Samples, double Score, IReadOnlyDictionary<string, double> Weights);
+
+/// <summary>A modality's global clustering.</summary>
+public sealed record ClusterSummary
+{
+    /// <summary>Number of global clusters K.</summary>
+    public required int Clusters { get; init; }
+
+    /// <summary>Uploaded centroids clustered (0 when carried over).</summary>
+    public required int Centroids { get; init; }
+
+    /// <summary>Total count weight per cluster.</summary>
+    public required IReadOnlyList<double> Sizes { get; init; }
+
+    /// <summary>Weighted K-Means inertia (0 when carried over).</summary>
+    public double Inertia { get; init; }
+
+    /// <summary>Lloyd iterations run.</summary>
+    public int Iterations { get; init; }
+
+    /// <summary>Round whose centers were kept because no site of this modality reported; null when computed now.</summary>
+    public int? CarriedFromRound { get; init; }
+}
+
+/// <summary>The Hungarian pairing of image and text clusters.</summary>
+public sealed record PairingSummary
+{
+    /// <summary>Weight of the co-occurrence term actually used (0 when no image+text site reported co-occurrence).</summary>
+    public required double CooccurrenceWeight { get; init; }
+
+    /// <summary>Total co-occurrence count mapped onto global clusters.</summary>
+    public required double CooccurrenceTotal { get; init; }
+
+    /// <summary>Pairs with their cost.</summary>
+    public required IReadOnlyList<ClusterPair> Pairs { get; init; }
+
+    /// <summary>Sum of the pair costs (the minimum).</summary>
+    public required double TotalCost { get; init; }
+}
+
+/// <summary>Image cluster <paramref name="Image"/> paired with text cluster <paramref name="Text"/> at <paramref name="Cost"/>.</summary>
+public sealed record ClusterPair(int Image, int Text, double Cost);

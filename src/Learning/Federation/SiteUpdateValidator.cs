@@ -1,0 +1,157 @@
+using System.Runtime.InteropServices;
+using FedMM.Learning.Aggregation;
+using FedMM.Learning.Artifacts;
+using TorchSharp;
+
+namespace FedMM.Learning.Federation;
+
+/// <summary>
+/// Checks a round's updates before any of them is used: identities, metrics, parameter groups against
+/// modalities, tensor names, dtypes, shapes (against each other, the model width and the previous
+/// package) and finite values. The first problem throws a <see cref="SiteUpdateException"/> naming the client.
+/// </summary>
+public static class SiteUpdateValidator
+{
+    /// <summary>Names a site with the given modalities may upload in vectors.safetensors.</summary>
+    public static IReadOnlySet<string> AllowedVectorNames(Modalities modalities)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var m in new[] { Modalities.Image, Modalities.Text })
+        {
+            if (!modalities.HasFlag(m)) continue;
+            string prefix = m.ToName();
+            names.Add($"{prefix}.centroids");
+            names.Add($"{prefix}.counts");
+            names.Add($"{prefix}.samples");
+        }
+        if (modalities == Modalities.Both) names.Add("cooccurrence");
+        return names;
+    }
+
+    /// <summary>Validates all updates of <paramref name="round"/>; see the type summary.</summary>
+    /// <exception cref="SiteUpdateException">An update is invalid.</exception>
+    /// <exception cref="ArgumentException">There are no updates.</exception>
+    public static void Validate(int round, FederationConfig config, IReadOnlyList<SiteUpdate> updates, GlobalPackage? previous)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(updates);
+        if (updates.Count == 0) throw new ArgumentException($"Round {round} has no updates to aggregate.", nameof(updates));
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var shapes = new Dictionary<string, (long[] Shape, string Client)>(StringComparer.Ordinal);
+        foreach (var update in updates)
+        {
+            if (string.IsNullOrWhiteSpace(update.ClientId)) throw new ArgumentException($"Round {round}: an update has an empty client id.", nameof(updates));
+            if (!seen.Add(update.ClientId)) throw new SiteUpdateException(update.ClientId, round, "more than one update in the round.");
+            ValidateMetrics(round, update);
+            ValidateWeights(round, update, shapes, previous);
+            ValidateVectors(round, config.Model.AdapterDim, update);
+        }
+    }
+
+    private static void ValidateMetrics(int round, SiteUpdate update)
+    {
+        var m = update.Metrics ?? throw new SiteUpdateException(update.ClientId, round, "metrics are missing.");
+        if (m.ClientId != update.ClientId) throw new SiteUpdateException(update.ClientId, round, $"metrics.json names client '{m.ClientId}'.");
+        if (m.Round != round) throw new SiteUpdateException(update.ClientId, round, $"metrics.json is for round {m.Round}.");
+        if (m.TrainSamples < 1) throw new SiteUpdateException(update.ClientId, round, $"trainSamples is {m.TrainSamples}; at least 1 is needed.");
+        if (update.Modalities is not (Modalities.Image or Modalities.Text or Modalities.Both))
+            throw new SiteUpdateException(update.ClientId, round, $"modalities {update.Modalities} is not image, text or image+text.");
+        double score = ContributionWeighting.Score(m);
+        if (!double.IsFinite(score) || score < 0 || score > 1)
+            throw new SiteUpdateException(update.ClientId, round, $"after.macroF1 is {score}; it must lie in [0, 1].");
+    }
+
+    private static void ValidateWeights(int round, SiteUpdate update, Dictionary<string, (long[] Shape, string Client)> shapes, GlobalPackage? previous)
+    {
+        var groups = new HashSet<ParameterGroup>();
+        foreach (var (name, tensor) in update.Weights)
+        {
+            var group = ParameterGroups.TryOf(name)
+                ?? throw new SiteUpdateException(update.ClientId, round, $"weights tensor '{name}' belongs to no shared group (image_adapter., text_adapter., fusion.).");
+            groups.Add(group);
+            CheckTensor(round, update.ClientId, "weights", name, tensor);
+            if (shapes.TryGetValue(name, out var known) && !known.Shape.SequenceEqual(tensor.shape))
+                throw new SiteUpdateException(update.ClientId, round, $"weights tensor '{name}' has shape {Shape(tensor.shape)} but client '{known.Client}' uploaded {Shape(known.Shape)}.");
+            shapes.TryAdd(name, (tensor.shape, update.ClientId));
+            if (previous is not null && previous.Weights.TryGetValue(name, out var global) && !global.shape.SequenceEqual(tensor.shape))
+                throw new SiteUpdateException(update.ClientId, round, $"weights tensor '{name}' has shape {Shape(tensor.shape)} but the round {previous.Round} global model has {Shape(global.shape)}.");
+        }
+        Expect(ParameterGroup.Image, update.Modalities.HasFlag(Modalities.Image));
+        Expect(ParameterGroup.Text, update.Modalities.HasFlag(Modalities.Text));
+        Expect(ParameterGroup.Fusion, true);
+
+        void Expect(ParameterGroup group, bool required)
+        {
+            if (required && !groups.Contains(group))
+                throw new SiteUpdateException(update.ClientId, round, $"a {update.Modalities.ToName()} site must upload the {group.Prefix()}* weights; none were sent.");
+            if (!required && groups.Contains(group))
+                throw new SiteUpdateException(update.ClientId, round, $"a {update.Modalities.ToName()} site does not train {group.Prefix()}* but uploaded it.");
+        }
+    }
+
+    private static void ValidateVectors(int round, int dimensions, SiteUpdate update)
+    {
+        var allowed = AllowedVectorNames(update.Modalities);
+        foreach (var (name, tensor) in update.Vectors)
+        {
+            if (!allowed.Contains(name))
+                throw new SiteUpdateException(update.ClientId, round, $"vectors tensor '{name}' is not expected from a {update.Modalities.ToName()} site (allowed: {string.Join(", ", allowed.Order())}).");
+            CheckTensor(round, update.ClientId, "vectors", name, tensor);
+        }
+        var clusters = new Dictionary<Modalities, long>();
+        foreach (var m in new[] { Modalities.Image, Modalities.Text })
+        {
+            if (!update.Modalities.HasFlag(m)) continue;
+            string prefix = m.ToName();
+            var centroids = Require($"{prefix}.centroids");
+            if (centroids.dim() != 2 || centroids.shape[1] != dimensions || centroids.shape[0] < 1)
+                throw new SiteUpdateException(update.ClientId, round, $"vectors tensor '{prefix}.centroids' has shape {Shape(centroids.shape)}; expected [k ≥ 1, {dimensions}].");
+            var counts = Require($"{prefix}.counts");
+            if (counts.dim() != 1 || counts.shape[0] != centroids.shape[0])
+                throw new SiteUpdateException(update.ClientId, round, $"vectors tensor '{prefix}.counts' has shape {Shape(counts.shape)}; expected [{centroids.shape[0]}] (one per centroid).");
+            if (!AllPositive(counts))
+                throw new SiteUpdateException(update.ClientId, round, $"vectors tensor '{prefix}.counts' holds a count ≤ 0; every centroid must count at least one sample.");
+            if (update.Vectors.TryGetValue($"{prefix}.samples", out var samples) && (samples.dim() != 2 || samples.shape[1] != dimensions))
+                throw new SiteUpdateException(update.ClientId, round, $"vectors tensor '{prefix}.samples' has shape {Shape(samples.shape)}; expected [n, {dimensions}].");
+            clusters[m] = centroids.shape[0];
+        }
+        if (update.Vectors.TryGetValue("cooccurrence", out var cooccurrence))
+        {
+            long[] expected = [clusters[Modalities.Image], clusters[Modalities.Text]];
+            if (!cooccurrence.shape.SequenceEqual(expected))
+                throw new SiteUpdateException(update.ClientId, round, $"vectors tensor 'cooccurrence' has shape {Shape(cooccurrence.shape)}; expected {Shape(expected)} (image × text centroids).");
+            if (!AllNonNegative(cooccurrence))
+                throw new SiteUpdateException(update.ClientId, round, "vectors tensor 'cooccurrence' holds a negative count.");
+        }
+
+        torch.Tensor Require(string name) => update.Vectors.TryGetValue(name, out var t)
+            ? t
+            : throw new SiteUpdateException(update.ClientId, round, $"vectors tensor '{name}' is missing (required from a {update.Modalities.ToName()} site).");
+    }
+
+    private static void CheckTensor(int round, string client, string file, string name, torch.Tensor tensor)
+    {
+        if (tensor.dtype != torch.ScalarType.Float32)
+            throw new SiteUpdateException(client, round, $"{file} tensor '{name}' is {tensor.dtype}; FedMM artifacts are F32.");
+        using var values = new DenseFloats(tensor);
+        long bad = FiniteValues.FirstNonFinite(MemoryMarshal.AsBytes(values.Values), SafetensorsDType.F32);
+        if (bad >= 0)
+            throw new SiteUpdateException(client, round, $"{file} tensor '{name}' holds NaN or infinite values (first at flat index {bad}).");
+    }
+
+    private static bool AllPositive(torch.Tensor tensor)
+    {
+        using var values = new DenseFloats(tensor);
+        foreach (float v in values.Values) if (!(v > 0)) return false;
+        return true;
+    }
+
+    private static bool AllNonNegative(torch.Tensor tensor)
+    {
+        using var values = new DenseFloats(tensor);
+        foreach (float v in values.Values) if (!(v >= 0)) return false;
+        return true;
+    }
+
+    private static string Shape(long[] shape) => $"[{string.Join(", ", shape)}]";
+}

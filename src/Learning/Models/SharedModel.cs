@@ -1,0 +1,114 @@
+using FedMM.Learning.Aggregation;
+using FedMM.Learning.Federation;
+using FedMM.Learning.Models.Fusion;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FedMM.Learning.Models;
+
+/// <summary>One shared parameter as the server expects it in an upload.</summary>
+public sealed record SharedParameter(string Name, long[] Shape, ScalarType DType, ParameterGroup Group);
+
+/// <summary>
+/// The shared part of a site's model: image and text adapters and the fusion head, with
+/// PyTorch-style names (docs/ARTIFACTS.md). Encoders are not part of it; they stay on the site.
+/// </summary>
+public sealed class SharedModel : nn.Module
+{
+    private readonly ModalityAdapter image_adapter;
+    private readonly ModalityAdapter text_adapter;
+    private readonly FusionHead fusion;
+
+    /// <summary>Creates the shared model for <paramref name="config"/> and <paramref name="classes"/> classes.</summary>
+    public SharedModel(ModelConfig config, int classes) : base(nameof(SharedModel))
+    {
+        if (classes < 2) throw new ArgumentException($"A classifier needs at least 2 classes, got {classes}.", nameof(classes));
+        Config = config;
+        Classes = classes;
+        image_adapter = new ModalityAdapter(nameof(image_adapter), config.ImageFeatureDim, config.AdapterDim, config.Dropout);
+        text_adapter = new ModalityAdapter(nameof(text_adapter), config.TextFeatureDim, config.AdapterDim, config.Dropout);
+        fusion = new FusionHead(nameof(fusion), config.AdapterDim, config.AttentionHeads, config.FeedForwardDim, classes, config.Dropout);
+        RegisterComponents();
+    }
+
+    /// <summary>The architecture it was built for.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>Number of classes of the classifier.</summary>
+    public int Classes { get; }
+
+    /// <summary>Image adapter (<c>image_adapter.*</c>).</summary>
+    public ModalityAdapter ImageAdapter => image_adapter;
+
+    /// <summary>Text adapter (<c>text_adapter.*</c>).</summary>
+    public ModalityAdapter TextAdapter => text_adapter;
+
+    /// <summary>Fusion head (<c>fusion.*</c>).</summary>
+    public FusionHead Fusion => fusion;
+
+    /// <summary>Every shared parameter's name, shape, dtype and group for a model of this architecture.</summary>
+    public static IReadOnlyList<SharedParameter> ParameterSpec(ModelConfig config, int classes)
+    {
+        using var scope = NewDisposeScope();
+        using var model = new SharedModel(config, classes);
+        return model.state_dict()
+            .Select(entry => new SharedParameter(entry.Key, entry.Value.shape, entry.Value.dtype, GroupOf(entry.Key)))
+            .ToList();
+    }
+
+    /// <summary>The group of a shared parameter name; throws for a name outside the shared model.</summary>
+    public static ParameterGroup GroupOf(string name)
+        => ParameterGroups.TryOf(name)
+           ?? throw new ArgumentException($"'{name}' is not a shared parameter: names start with image_adapter., text_adapter. or fusion.", nameof(name));
+
+    /// <summary>The groups a site holding <paramref name="modalities"/> trains and uploads.</summary>
+    public static IReadOnlySet<ParameterGroup> GroupsFor(Modalities modalities)
+    {
+        var groups = new HashSet<ParameterGroup> { ParameterGroup.Fusion };
+        if (modalities.HasFlag(Modalities.Image)) groups.Add(ParameterGroup.Image);
+        if (modalities.HasFlag(Modalities.Text)) groups.Add(ParameterGroup.Text);
+        return groups;
+    }
+
+    /// <summary>Detached CPU copies of the parameters of <paramref name="groups"/>; the caller disposes them.</summary>
+    public Dictionary<string, Tensor> ExportWeights(IReadOnlySet<ParameterGroup> groups)
+    {
+        var weights = new Dictionary<string, Tensor>();
+        using (no_grad())
+        {
+            foreach (var (name, tensor) in state_dict())
+                if (groups.Contains(GroupOf(name)))
+                    weights[name] = tensor.detach().cpu().clone();
+        }
+        return weights;
+    }
+
+    /// <summary>
+    /// Copies the given weights into the model. Every name must be a shared parameter with the right
+    /// shape, and each group present must be complete; groups absent from <paramref name="weights"/>
+    /// keep their values. Validates everything before changing anything.
+    /// </summary>
+    public void LoadWeights(IReadOnlyDictionary<string, Tensor> weights)
+    {
+        var own = state_dict();
+        foreach (var (name, tensor) in weights)
+        {
+            if (!own.TryGetValue(name, out var target))
+                throw new ArgumentException($"Shared weights: unknown parameter '{name}'.", nameof(weights));
+            if (!target.shape.SequenceEqual(tensor.shape))
+                throw new ArgumentException($"Shared weights: '{name}' has shape [{string.Join(", ", tensor.shape)}], expected [{string.Join(", ", target.shape)}].", nameof(weights));
+        }
+        var present = weights.Keys.Select(GroupOf).ToHashSet();
+        foreach (var name in own.Keys.Where(n => present.Contains(GroupOf(n))))
+            if (!weights.ContainsKey(name))
+                throw new ArgumentException($"Shared weights: group {GroupOf(name)} is incomplete, '{name}' is missing.", nameof(weights));
+        using (no_grad())
+        {
+            foreach (var (name, tensor) in weights)
+                own[name].copy_(tensor);
+        }
+    }
+
+    /// <summary>Logits [B, C] for adapted image and text representations [B, d] and presence [B, 2].</summary>
+    public Tensor Classify(Tensor image, Tensor text, Tensor presence) => fusion.call(image, text, presence);
+}

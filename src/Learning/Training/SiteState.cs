@@ -1,0 +1,171 @@
+using FedMM.Learning.Federation;
+using FedMM.Learning.Models;
+using static TorchSharp.torch;
+
+namespace FedMM.Learning.Training;
+
+/// <summary>
+/// What a site keeps between rounds and never uploads: its model with private encoders, the
+/// image features of its frozen encoder (computed once), its tokenized texts and its best local model.
+/// </summary>
+public sealed class SiteState : IDisposable
+{
+    private bool ownsFeatures = true;
+
+    private SiteState(SiteData data, FederationConfig config, SiteModel model)
+    {
+        Data = data;
+        Config = config;
+        Model = model;
+    }
+
+    /// <summary>The site's data.</summary>
+    public SiteData Data { get; }
+
+    /// <summary>The federation's configuration the state was built for.</summary>
+    public FederationConfig Config { get; }
+
+    /// <summary>The site's model.</summary>
+    public SiteModel Model { get; }
+
+    /// <summary>Cached features of the training split ([N, F], zero rows without image), when the image encoder is frozen.</summary>
+    internal Tensor? TrainImageFeatures { get; private set; }
+
+    /// <summary>Cached features of the validation split.</summary>
+    internal Tensor? ValImageFeatures { get; private set; }
+
+    /// <summary>Tokens of the training texts ([CLS][SEP] for a sample without text).</summary>
+    internal TokenizedTexts? TrainTokens { get; private set; }
+
+    /// <summary>Tokens of the validation texts.</summary>
+    internal TokenizedTexts? ValTokens { get; private set; }
+
+    /// <summary>Shared weights of the best local model of the last round (all groups), or null before the first.</summary>
+    public Dictionary<string, Tensor>? BestSharedWeights { get; internal set; }
+
+    /// <summary>Builds the site's model and caches its frozen image features and tokens.</summary>
+    /// <remarks>
+    /// With a <paramref name="featureCache"/>, features are taken from it (keyed by site and split) and
+    /// owned by it; the image encoder must then not depend on the seed (pretrained and frozen).
+    /// </remarks>
+    public static SiteState Create(SiteData data, FederationConfig config, ISiteModelFactory factory, ImageFeatureCache? featureCache = null)
+    {
+        int classes = config.Labels.Count;
+        data.Train.Validate(data.ClientId, "train", classes);
+        data.Val.Validate(data.ClientId, "val", classes);
+        if (data.Train.Count == 0 || data.Val.Count == 0)
+            throw new ArgumentException($"Site {data.ClientId}: needs training and validation samples (train {data.Train.Count}, val {data.Val.Count}).");
+        var model = factory.Create(config, data, DeterministicSeed.For(config.Round.Seed, "encoders", data.ClientId));
+        if ((model.Modalities & data.Modalities) != data.Modalities)
+            throw new ArgumentException($"Site {data.ClientId}: holds {data.Modalities.ToName()} but its model encodes {model.Modalities}.");
+        var state = new SiteState(data, config, model);
+        if (data.Modalities.HasFlag(Modalities.Image) && !config.Model.TrainImageEncoder)
+        {
+            state.ownsFeatures = featureCache is null;
+            state.TrainImageFeatures = featureCache is null ? state.EncodeImagesFrozen(data.Train)
+                : featureCache.GetOrAdd($"{data.ClientId}/train", () => state.EncodeImagesFrozen(data.Train));
+            state.ValImageFeatures = featureCache is null ? state.EncodeImagesFrozen(data.Val)
+                : featureCache.GetOrAdd($"{data.ClientId}/val", () => state.EncodeImagesFrozen(data.Val));
+        }
+        if (data.Modalities.HasFlag(Modalities.Text))
+        {
+            state.TrainTokens = model.Tokenize!(data.Train.Texts.Select(t => t ?? "").ToList());
+            state.ValTokens = model.Tokenize!(data.Val.Texts.Select(t => t ?? "").ToList());
+        }
+        return state;
+    }
+
+    /// <summary>File of the best local model's shared weights in a site folder.</summary>
+    public const string BestSharedFile = "best_model.shared.dat";
+
+    /// <summary>File of the private text encoder in a site folder.</summary>
+    public const string TextEncoderFile = "best_model.text_encoder.dat";
+
+    /// <summary>File of the private image encoder in a site folder (only when it is trained).</summary>
+    public const string ImageEncoderFile = "best_model.image_encoder.dat";
+
+    /// <summary>
+    /// Writes what the site keeps between rounds (best local shared weights and the private
+    /// encoders it trains) into <paramref name="directory"/>, in TorchSharp's module format.
+    /// </summary>
+    public void SavePrivate(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        if (BestSharedWeights is not null)
+        {
+            using var best = new SharedModel(Config.Model, Config.Labels.Count);
+            best.LoadWeights(BestSharedWeights);
+            best.save(Path.Combine(directory, BestSharedFile));
+        }
+        Model.TextEncoder?.save(Path.Combine(directory, TextEncoderFile));
+        if (Config.Model.TrainImageEncoder) Model.ImageEncoder?.save(Path.Combine(directory, ImageEncoderFile));
+    }
+
+    /// <summary>Restores what <see cref="SavePrivate"/> wrote; files that are absent leave the fresh state.</summary>
+    public void LoadPrivate(string directory)
+    {
+        var shared = Path.Combine(directory, BestSharedFile);
+        if (File.Exists(shared))
+        {
+            using var best = new SharedModel(Config.Model, Config.Labels.Count);
+            Load(best, shared);
+            var weights = best.ExportWeights(SharedModel.GroupsFor(Modalities.Both));
+            Model.Shared.LoadWeights(weights);
+            if (BestSharedWeights is not null) foreach (var t in BestSharedWeights.Values) t.Dispose();
+            BestSharedWeights = weights;
+        }
+        var text = Path.Combine(directory, TextEncoderFile);
+        if (Model.TextEncoder is not null && File.Exists(text)) Load(Model.TextEncoder, text);
+        var image = Path.Combine(directory, ImageEncoderFile);
+        if (Model.ImageEncoder is not null && Config.Model.TrainImageEncoder && File.Exists(image)) Load(Model.ImageEncoder, image);
+    }
+
+    private void Load(nn.Module module, string path)
+    {
+        try
+        {
+            module.load(path);
+        }
+        catch (Exception error) when (error is not OutOfMemoryException)
+        {
+            throw new InvalidDataException($"Site {Data.ClientId}: cannot restore private state from {path}: {error.Message}", error);
+        }
+    }
+
+    private Tensor? EncodeImagesFrozen(SiteSplit split)
+    {
+        if (split.Images is null) return null;
+        var encoder = Model.ImageEncoder!;
+        encoder.eval();
+        using var _ = no_grad();
+        var parts = new List<Tensor>();
+        const int chunk = 64;
+        for (long start = 0; start < split.Count; start += chunk)
+        {
+            long length = Math.Min(chunk, split.Count - start);
+            parts.Add(encoder.call(split.Images.narrow(0, start, length)));
+        }
+        var features = cat(parts, 0);
+        foreach (var part in parts) part.Dispose();
+        return features;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Model.Dispose();
+        if (ownsFeatures)
+        {
+            TrainImageFeatures?.Dispose();
+            ValImageFeatures?.Dispose();
+        }
+        foreach (var tokens in new[] { TrainTokens, ValTokens })
+        {
+            tokens?.InputIds.Dispose();
+            tokens?.AttentionMask.Dispose();
+            tokens?.TokenTypeIds.Dispose();
+        }
+        if (BestSharedWeights is not null)
+            foreach (var tensor in BestSharedWeights.Values) tensor.Dispose();
+    }
+}

@@ -1,0 +1,237 @@
+using System.Text.Json;
+using FedMM.Learning.Federation;
+using TorchSharp;
+using static FedMM.Learning.Tests.Aggregation.SiteUpdates;
+
+namespace FedMM.Learning.Tests.Aggregation;
+
+public class RoundAggregatorTests
+{
+    private static byte[] Bytes(Action<Stream> write)
+    {
+        using var stream = new MemoryStream();
+        write(stream);
+        return stream.ToArray();
+    }
+
+    [Fact]
+    public void PackageFollowsTheArtifactContract()
+    {
+        var updates = TenSites();
+        var fusion = new AverageOfCentersFusion();
+        using var package = RoundAggregator.Aggregate(1, Config(), updates, [], fusion, null);
+        var v = package.Vectors;
+
+        Assert.Equal(new long[] { 4, Width }, v["image.centers"].shape);
+        Assert.Equal(new long[] { 4 }, v["image.sizes"].shape);
+        Assert.Equal(new long[] { 3, Width }, v["text.centers"].shape);
+        Assert.Equal(new long[] { 3 }, v["text.sizes"].shape);
+        Assert.Equal(new long[] { 3 }, v["pairing.image"].shape);
+        Assert.Equal(torch.ScalarType.Int64, v["pairing.text"].dtype);
+        Assert.Equal(new long[] { 4, 3 }, v["pairing.cost"].shape);
+        Assert.Equal(new long[] { 3, Width }, v["fused"].shape);
+        Assert.Equal(new long[] { 3, Classes }, v["fused.probs"].shape);
+        Assert.Equal(9, v.Count);
+        Assert.All(v.Values.Where(t => t.dtype != torch.ScalarType.Int64), t => Assert.Equal(torch.ScalarType.Float32, t.dtype));
+        Assert.Equal(1, fusion.Calls);
+
+        // Sizes are the total counts of the modality: image counts 1..5 on 8 sites, text 2 × 5 on 8 sites.
+        Assert.Equal(8 * 15, v["image.sizes"].sum().item<float>(), 3);
+        Assert.Equal(8 * 10, v["text.sizes"].sum().item<float>(), 3);
+        // The pairing is a matching: distinct text clusters, and fused = mean of the paired centers.
+        Assert.Equal(3, v["pairing.text"].unique().Item1.shape[0]);
+        var expectedFused = (v["image.centers"].index_select(0, v["pairing.image"]) + v["text.centers"].index_select(0, v["pairing.text"])) / 2;
+        Assert.True(expectedFused.allclose(v["fused"]));
+        Assert.Equal(package.Weights.Keys.Order(), updates.SelectMany(u => u.Weights.Keys).Distinct().Order());
+    }
+
+    [Fact]
+    public void SameInputsInAnyOrderGiveBitIdenticalOutputs()
+    {
+        var updates = TenSites();
+        using var first = RoundAggregator.Aggregate(1, Config(), updates, [], new AverageOfCentersFusion(), null);
+        var shuffled = updates.OrderBy(u => u.ClientId.GetHashCode(StringComparison.Ordinal) ^ 0x5bd1e995).ToList();
+        using var second = RoundAggregator.Aggregate(1, Config(), shuffled, [], new AverageOfCentersFusion(), null);
+        Assert.Equal(Bytes(first.WriteWeights), Bytes(second.WriteWeights));
+        Assert.Equal(Bytes(first.WriteVectors), Bytes(second.WriteVectors));
+        Assert.Equal(first.Report.Participants, second.Report.Participants);
+        Assert.Equal(first.Report.Pairing!.Pairs, second.Report.Pairing!.Pairs);
+    }
+
+    [Fact]
+    public void SharedWeightsAreTheFedAvgOfEachGroupsUploaders()
+    {
+        var updates = TenSites();
+        using var package = RoundAggregator.Aggregate(1, Config("fedavg"), updates, [], new AverageOfCentersFusion(), null);
+
+        torch.Tensor Expected(string name)
+        {
+            var holders = updates.Where(u => u.Weights.ContainsKey(name)).OrderBy(u => u.ClientId, StringComparer.Ordinal).ToList();
+            double total = holders.Sum(u => u.Metrics.TrainSamples);
+            var sum = torch.zeros_like(holders[0].Weights[name], dtype: torch.float64);
+            foreach (var u in holders) sum += u.Weights[name].to(torch.float64) * (u.Metrics.TrainSamples / total);
+            return sum.to(torch.float32);
+        }
+        foreach (var name in package.Weights.Keys)
+            Assert.True(Expected(name).allclose(package.Weights[name], rtol: 1e-6, atol: 1e-7), name);
+        // Text-only sites do not appear in the image group, image-only sites not in the text group.
+        Assert.DoesNotContain("image", package.Report.Contributions.Single(c => c.ClientId == "txt-0").Weights.Keys);
+        Assert.DoesNotContain("text", package.Report.Contributions.Single(c => c.ClientId == "img-1").Weights.Keys);
+        Assert.Equal(50.0 / (100 + 50 + 80 + 90 + 100 + 110 + 120 + 130), package.Report.Contributions.Single(c => c.ClientId == "img-1").Weights["image"], 12);
+    }
+
+    [Fact]
+    public void ContributionWeightingFavoursTheBetterSite()
+    {
+        using var package = RoundAggregator.Aggregate(1, Config(), TenSites(), [], new AverageOfCentersFusion(), null);
+        var text = package.Report.Contributions.Where(c => c.Weights.ContainsKey("text")).ToDictionary(c => c.ClientId, c => c.Weights["text"]);
+        // txt-1: 70 samples at macro-F1 0.8; txt-0: 100 samples at 0.6 → 70·e^8 vs 100·e^6 (τ = 0.1).
+        Assert.Equal(70 * Math.Exp(8) / (100 * Math.Exp(6)), text["txt-1"] / text["txt-0"], 9);
+        Assert.Equal(1.0, text.Values.Sum(), 12);
+    }
+
+    [Fact]
+    public void ClustersAreCappedByTheUploadedCentroids()
+    {
+        var updates = new List<SiteUpdate> { Site("a", Modalities.Both, 1, centroids: 2), Site("b", Modalities.Image, 2, centroids: 3) };
+        using var package = RoundAggregator.Aggregate(1, Config(imageClusters: 16, textClusters: 16), updates, [], new AverageOfCentersFusion(), null);
+        Assert.Equal(5, package.Report.Image!.Clusters);
+        Assert.Equal(2, package.Report.Text!.Clusters);
+        Assert.Equal(2, package.Vectors["fused"].shape[0]);
+        // With one centroid per cluster the centers are the centroids themselves.
+        Assert.Equal(0, package.Report.Image.Inertia, 6);
+    }
+
+    [Fact]
+    public void CooccurrenceOfImageTextSitesReachesThePairing()
+    {
+        var updates = TenSites();
+        using var package = RoundAggregator.Aggregate(1, Config(), updates, [], new AverageOfCentersFusion(), null);
+        var pairing = package.Report.Pairing!;
+        double expectedTotal = updates.Where(u => u.Vectors.ContainsKey("cooccurrence")).Sum(u => u.Vectors["cooccurrence"].sum().item<float>());
+        Assert.Equal(expectedTotal, pairing.CooccurrenceTotal, 6);
+        Assert.Equal(0.5, pairing.CooccurrenceWeight);
+        Assert.Equal(pairing.Pairs.Sum(p => p.Cost), pairing.TotalCost, 12);
+        foreach (var pair in pairing.Pairs)
+            Assert.Equal(pair.Cost, package.Vectors["pairing.cost"][pair.Image, pair.Text].item<float>(), 6);
+    }
+
+    [Fact]
+    public void AnAbsentModalityLeavesItsPartAbsent()
+    {
+        var updates = new List<SiteUpdate> { Site("a", Modalities.Image, 1), Site("b", Modalities.Image, 2) };
+        var fusion = new AverageOfCentersFusion();
+        using var package = RoundAggregator.Aggregate(1, Config(), updates, [], fusion, null);
+        Assert.Equal(["image.centers", "image.sizes"], package.Vectors.Keys.Order());
+        Assert.DoesNotContain(package.Weights.Keys, k => k.StartsWith("text_adapter.", StringComparison.Ordinal));
+        Assert.Null(package.Report.Text);
+        Assert.Null(package.Report.Pairing);
+        Assert.Equal(0, fusion.Calls);
+    }
+
+    [Fact]
+    public void AGroupNobodyTrainedIsCarriedFromThePreviousPackage()
+    {
+        using var round1 = RoundAggregator.Aggregate(1, Config(), TenSites(1), [], new AverageOfCentersFusion(), null);
+        var round2Updates = new List<SiteUpdate> { Site("img-0", Modalities.Image, 21, round: 2), Site("img-1", Modalities.Image, 22, round: 2) };
+        using var round2 = RoundAggregator.Aggregate(2, Config(), round2Updates, [new SiteFailure("txt-0", "deadline passed")], new AverageOfCentersFusion(), round1);
+
+        Assert.True(round1.Weights["text_adapter.proj.weight"].equal(round2.Weights["text_adapter.proj.weight"]).all().item<bool>());
+        Assert.True(round1.Vectors["text.centers"].equal(round2.Vectors["text.centers"]).all().item<bool>());
+        Assert.Equal(["text"], round2.Report.CarriedGroups);
+        Assert.Equal(1, round2.Report.Text!.CarriedFromRound);
+        Assert.Equal(0, round2.Report.Pairing!.CooccurrenceWeight);
+        Assert.Equal("txt-0", round2.Report.Failures.Single().ClientId);
+    }
+
+    [Fact]
+    public void InvalidUpdatesAreRefusedNamingTheClient()
+    {
+        var good = TenSites();
+        SiteUpdateException Refused(SiteUpdate bad, string expected)
+        {
+            var updates = good.Select(u => u.ClientId == bad.ClientId ? bad : u).ToList();
+            var e = Assert.Throws<SiteUpdateException>(() => RoundAggregator.Aggregate(1, Config(), updates, [], new AverageOfCentersFusion(), null));
+            Assert.Equal(bad.ClientId, e.ClientId);
+            Assert.Contains(expected, e.Message);
+            return e;
+        }
+        var both = good.Single(u => u.ClientId == "both-2");
+        var nan = both.Weights["fusion.head.bias"].clone();
+        nan[0] = torch.tensor(float.NaN);
+        Refused(With(both, weight: "fusion.head.bias", weightValue: nan), "'fusion.head.bias' holds NaN");
+        Refused(With(good.Single(u => u.ClientId == "txt-1"), weight: "image_adapter.missing", weightValue: torch.zeros(Width)), "does not train image_adapter.");
+        Refused(With(both, weight: "fusion.head.weight", weightValue: torch.zeros(Classes, Width + 1)), "has shape [3, 9] but client");
+        Refused(With(both, vector: "image.centroids", remove: true), "'image.centroids' is missing");
+        Refused(With(both, vector: "text.counts", vectorValue: torch.zeros(5)), "count ≤ 0");
+        Refused(With(both, vector: "cooccurrence", vectorValue: torch.zeros(5, 4)), "'cooccurrence' has shape [5, 4]");
+        Refused(With(good.Single(u => u.ClientId == "img-0"), vector: "cooccurrence", vectorValue: torch.zeros(5, 5)), "not expected");
+        Refused(With(both, vector: "image.centroids", vectorValue: torch.zeros(5, Width + 1)), $"expected [k ≥ 1, {Width}]");
+        Refused(both with { Metrics = both.Metrics with { Round = 7 } }, "round 7");
+        Refused(With(both, weight: "fusion.head.bias", weightValue: torch.zeros(Classes, dtype: torch.float64)), "Float64");
+    }
+
+    [Fact]
+    public void DuplicateClientsAndEmptyRoundsAreRefused()
+    {
+        var updates = TenSites();
+        updates.Add(updates[0]);
+        Assert.Contains("more than one update", Assert.Throws<SiteUpdateException>(() => RoundAggregator.Aggregate(1, Config(), updates, [], new AverageOfCentersFusion(), null)).Message);
+        Assert.Contains("no updates", Assert.Throws<ArgumentException>(() => RoundAggregator.Aggregate(1, Config(), [], [], new AverageOfCentersFusion(), null)).Message);
+    }
+
+    [Fact]
+    public void PackageSavesAndLoadsThroughAFolder()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), $"fedmm-package-{Guid.NewGuid():N}");
+        try
+        {
+            using var package = RoundAggregator.Aggregate(3, Config(), TenSites(3), [new SiteFailure("gone", "timeout")], new AverageOfCentersFusion(), null);
+            package.Save(folder);
+            using var loaded = GlobalPackage.Load(folder);
+
+            Assert.Equal(3, loaded.Round);
+            Assert.Equal(Bytes(package.WriteWeights), Bytes(loaded.WriteWeights));
+            Assert.Equal(Bytes(package.WriteVectors), Bytes(loaded.WriteVectors));
+            Assert.Equal(package.Report.Participants, loaded.Report.Participants);
+            Assert.Equal(package.Report.Pairing!.Pairs, loaded.Report.Pairing!.Pairs);
+            Assert.Equal(package.Report.Image!.Sizes, loaded.Report.Image!.Sizes);
+            Assert.Equal("gone", loaded.Report.Failures.Single().ClientId);
+
+            using var json = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(folder, GlobalPackage.ReportFile)));
+            var root = json.RootElement;
+            Assert.Equal(3, root.GetProperty("round").GetInt32());
+            Assert.Equal(10, root.GetProperty("contributions").GetArrayLength());
+            Assert.True(root.GetProperty("contributions")[0].GetProperty("weights").TryGetProperty("fusion", out _));
+            Assert.True(root.GetProperty("timings").TryGetProperty("total", out _));
+            Assert.True(root.GetProperty("pairing").GetProperty("pairs")[0].TryGetProperty("cost", out _));
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void FilesOfDifferentRoundsDoNotLoadAsOnePackage()
+    {
+        using var round1 = RoundAggregator.Aggregate(1, Config(), TenSites(1), [], new AverageOfCentersFusion(), null);
+        using var round2 = RoundAggregator.Aggregate(2, Config(), TenSites(2), [], new AverageOfCentersFusion(), null);
+        var e = Assert.Throws<InvalidDataException>(() => GlobalPackage.Read(
+            new MemoryStream(Bytes(round1.WriteWeights)), new MemoryStream(Bytes(round2.WriteVectors)), new MemoryStream(Bytes(round2.WriteReport))));
+        Assert.Contains("weights.safetensors is for round '1'", e.Message);
+    }
+
+    [Fact]
+    public void WrongFusionOutputIsReported()
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => RoundAggregator.Aggregate(1, Config(), TenSites(), [], new TruncatingFusion(), null));
+        Assert.Contains("'fused'", e.Message);
+    }
+
+    private sealed class TruncatingFusion : IPairFusion
+    {
+        public (torch.Tensor Fused, torch.Tensor Probabilities) FusePairs(IReadOnlyDictionary<string, torch.Tensor> w, torch.Tensor u, torch.Tensor v) =>
+            (u[..1].clone(), torch.ones(u.shape[0], Classes) / Classes);
+    }
+}

@@ -1,0 +1,217 @@
+using System.Text.Json;
+using FedMM.Learning.Data;
+using FedMM.Learning.Data.MedPix;
+using FedMM.Learning.Federation;
+using SkiaSharp;
+
+namespace FedMM.Learning.Tests.Data;
+
+public class MedPixImporterTests
+{
+    private static readonly string[] Locations = ["Thorax", "Head", "Abdomen"];
+
+    /// <summary>
+    /// A tiny MedPix 2.0 tree: 12 training cases and 6 dev cases, 1-3 grayscale PNGs each, labels
+    /// cycling through three locations; case MPX0105 has no history.
+    /// </summary>
+    private static string FakeMedPix(TempDirectory temp)
+    {
+        var root = temp.Combine("MedPix-2-0");
+        Directory.CreateDirectory(Path.Combine(root, "splitted_dataset"));
+        Directory.CreateDirectory(Path.Combine(root, "images"));
+        var cases = new List<object>();
+        void WriteSplit(string split, int firstCase, int caseCount)
+        {
+            var lines = new List<string>();
+            for (int c = firstCase; c < firstCase + caseCount; c++)
+            {
+                string caseId = $"MPX{c:D4}";
+                string location = Locations[c % 3];
+                cases.Add(new Dictionary<string, object?>
+                {
+                    ["U_id"] = caseId,
+                    ["Case"] = new Dictionary<string, object?> { ["History"] = c == 105 ? null : $"Patient {c} with  pain\nin the {location.ToLowerInvariant()}.", ["Findings"] = "Finding." },
+                    ["Topic"] = new Dictionary<string, object?> { ["Title"] = "Topic" },
+                });
+                for (int i = 0; i < 1 + c % 3; i++)
+                {
+                    string image = $"{caseId}_synpic{c * 10 + i}";
+                    var png = TestImages.EncodeGray(12, 10, (x, y) => (byte)(x * 10 + y + c));
+                    File.WriteAllBytes(Path.Combine(root, "images", image + ".png"), png);
+                    lines.Add(JsonSerializer.Serialize(new Dictionary<string, object?>
+                    {
+                        ["Type"] = i % 2 == 0 ? "CT" : "MR",
+                        ["U_id"] = caseId,
+                        ["image"] = image,
+                        ["Description"] = new Dictionary<string, object?> { ["Caption"] = $"Caption of {image} in {location}.", ["Plane"] = "Axial" },
+                        ["Location"] = location,
+                        ["Location Category"] = location,
+                    }));
+                }
+            }
+            File.WriteAllText(Path.Combine(root, "splitted_dataset", $"descriptions_{split}.jsonl"), string.Join("\n", lines) + "\n");
+        }
+        WriteSplit("train", 100, 12);
+        WriteSplit("dev", 200, 6);
+        File.WriteAllText(Path.Combine(root, "Case_topic.json"), JsonSerializer.Serialize(cases));
+        return root;
+    }
+
+    private static readonly MedPixImportOptions FourSites = new() { Sites = 4, ImageOnlySites = 1, TextOnlySites = 1, DirichletAlpha = 0.5, Seed = 3 };
+
+    private static string CaseOf(string sampleId) => sampleId[..sampleId.IndexOf('_')];
+
+    [Fact]
+    public void ImportsIntoDisjointSitesThatHoldOnlyTheirModalities()
+    {
+        using var temp = new TempDirectory();
+        var source = FakeMedPix(temp);
+
+        var report = MedPixImporter.Import(source, temp.Combine("out"), FourSites);
+
+        var root = new ClientRoot(temp.Combine("out"));
+        Assert.Equal(["Abdomen", "Head", "Thorax"], root.ReadLabels());
+        Assert.Equal(["Abdomen", "Head", "Thorax"], report.Labels);
+        var clients = root.Clients().Select(c => c.Load()).ToArray();
+        Assert.Equal([Modalities.Image, Modalities.Text, Modalities.Both, Modalities.Both], clients.Select(c => c.Info.Modalities));
+
+        int trainRecords = Enumerable.Range(100, 12).Sum(c => 1 + c % 3), devRecords = Enumerable.Range(200, 6).Sum(c => 1 + c % 3);
+        var trainIds = clients.SelectMany(c => c.Train.Samples.Select(s => s.Id)).ToArray();
+        var valIds = clients.SelectMany(c => c.Val.Samples.Select(s => s.Id)).ToArray();
+        Assert.Equal(trainRecords, trainIds.Length);
+        Assert.Equal(trainIds.Length, trainIds.Distinct().Count());
+        Assert.Equal(devRecords, valIds.Length);
+        Assert.All(valIds, id => Assert.StartsWith("MPX02", id));
+        Assert.Equal(trainRecords, report.Sites.Sum(s => s.Train));
+        Assert.Equal(clients.Select(c => c.Train.Samples.Count), report.Sites.Select(s => s.Train));
+
+        foreach (var client in clients)
+            foreach (var split in new[] { client.Train, client.Val })
+            {
+                Assert.NotEmpty(split.Samples);
+                Assert.All(split.Samples, s => Assert.Equal(client.Info.Modalities, s.Modalities));
+                Assert.Equal(split.Samples.Count(s => s.Image is not null), Directory.EnumerateFiles(Path.Combine(split.Directory, "images")).Count());
+                Assert.All(split.Samples, s => Assert.Equal(Locations[int.Parse(CaseOf(s.Id)[3..]) % 3], s.Label));
+            }
+        // A case's images stay at one site.
+        var siteOfCase = clients.SelectMany((c, site) => c.Train.Samples.Select(s => (Case: CaseOf(s.Id), site))).GroupBy(p => p.Case);
+        Assert.All(siteOfCase, g => Assert.Single(g.Select(p => p.site).Distinct()));
+        var both = clients[2].Train.Samples[0];
+        Assert.Equal($"Caption of {both.Id} in {both.Label}.", both.Text);
+        var copied = File.ReadAllBytes(clients[0].Train.ImagePath(clients[0].Train.Samples[0])!);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(source, "images", clients[0].Train.Samples[0].Id + ".png")), copied);
+    }
+
+    [Theory]
+    [InlineData(true, null)]
+    [InlineData(false, null)]
+    [InlineData(false, 0.3)]
+    public void EveryPartitionModeCoversTheRecordsOnce(bool keepCasesTogether, double? alpha)
+    {
+        using var temp = new TempDirectory();
+        var source = FakeMedPix(temp);
+
+        MedPixImporter.Import(source, temp.Combine("out"), FourSites with { KeepCasesTogether = keepCasesTogether, DirichletAlpha = alpha });
+
+        var clients = new ClientRoot(temp.Combine("out")).Clients().Select(c => c.Load()).ToArray();
+        var trainIds = clients.SelectMany(c => c.Train.Samples.Select(s => s.Id)).Order().ToArray();
+        var expected = File.ReadLines(MedPixImporter.SplitFile(source, "train")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("image").GetString()!).Order().ToArray();
+        Assert.Equal(expected, trainIds);
+        Assert.All(clients, c => Assert.NotEmpty(c.Val.Samples));
+    }
+
+    [Fact]
+    public void ExplicitLabelsFixTheOrderAndRefuseOthers()
+    {
+        using var temp = new TempDirectory();
+        var source = FakeMedPix(temp);
+
+        var report = MedPixImporter.Import(source, temp.Combine("ok"), FourSites with { Labels = ["Thorax", "Head", "Abdomen"] });
+        Assert.Equal(["Thorax", "Head", "Abdomen"], new ClientRoot(temp.Combine("ok")).ReadLabels());
+        Assert.Equal(report.Sites.Sum(s => s.TrainPerLabel[0]), Enumerable.Range(100, 12).Where(c => c % 3 == 0).Sum(c => 1 + c % 3));
+
+        var error = Assert.Throws<DataFormatException>(() => MedPixImporter.Import(source, temp.Combine("bad"), FourSites with { Labels = ["Thorax", "Head"] }));
+        Assert.All(error.Errors, e => Assert.Equal("Location Category", e.Field));
+        Assert.Contains("label 'Abdomen' is not one of the given labels", error.Message);
+        Assert.False(Directory.Exists(temp.Combine("bad")));
+    }
+
+    [Fact]
+    public void SameSeedSameBytes()
+    {
+        using var temp = new TempDirectory();
+        var source = FakeMedPix(temp);
+
+        MedPixImporter.Import(source, temp.Combine("a"), FourSites);
+        MedPixImporter.Import(source, temp.Combine("b"), FourSites);
+
+        var a = Directory.EnumerateFiles(temp.Combine("a"), "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(temp.Combine("a"), f)).Order().ToArray();
+        var b = Directory.EnumerateFiles(temp.Combine("b"), "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(temp.Combine("b"), f)).Order().ToArray();
+        Assert.Equal(a, b);
+        Assert.All(a, f => Assert.Equal(File.ReadAllBytes(Path.Combine(temp.Combine("a"), f)), File.ReadAllBytes(Path.Combine(temp.Combine("b"), f))));
+    }
+
+    [Fact]
+    public void CaseHistoryAsTextLeavesTextlessRecordsOutOfTextSites()
+    {
+        using var temp = new TempDirectory();
+        var source = FakeMedPix(temp);
+
+        var report = MedPixImporter.Import(source, temp.Combine("out"), FourSites with { TextFields = ["Case.History"], DirichletAlpha = null });
+
+        var clients = new ClientRoot(temp.Combine("out")).Clients().Select(c => c.Load()).ToArray();
+        var samples = clients.SelectMany(c => c.Train.Samples).ToArray();
+        Assert.All(samples.Where(s => s.Text is not null), s => Assert.Equal($"Patient {CaseOf(s.Id)[3..].TrimStart('0')} with pain in the {s.Label.ToLowerInvariant()}.", s.Text));
+        var textless = samples.Where(s => CaseOf(s.Id) == "MPX0105").ToArray();
+        Assert.All(textless, s => Assert.Null(s.Text));
+        // MPX0105 has 1 + 105 % 3 = 1 image: either kept as an image sample or dropped from a text-only site.
+        Assert.Equal(Enumerable.Range(100, 12).Sum(c => 1 + c % 3), samples.Length + report.DroppedWithoutText);
+        Assert.DoesNotContain(clients[1].Train.Samples, s => CaseOf(s.Id) == "MPX0105");
+    }
+
+    [Fact]
+    public void BadSourceRecordsAreAllNamedAndNothingIsWritten()
+    {
+        using var temp = new TempDirectory();
+        var source = FakeMedPix(temp);
+        var trainFile = MedPixImporter.SplitFile(source, "train");
+        var lines = File.ReadAllLines(trainFile).ToList();
+        File.Delete(Path.Combine(source, "images", "MPX0100_synpic1000.png"));                                  // line 1
+        File.WriteAllText(Path.Combine(source, "images", "MPX0101_synpic1010.png"), "garbage");                // line 3
+        lines[3] = "{\"U_id\": \"MPX0102\", \"image\": ";                                                      // line 4
+        lines[4] = lines[4].Replace("\"Location Category\":\"Abdomen\"", "\"Location Category\":null");      // line 5
+        File.WriteAllLines(trainFile, lines);
+        File.AppendAllText(MedPixImporter.SplitFile(source, "dev"), lines[1] + "\n");                          // same image as train line 2
+
+        var error = Assert.Throws<DataFormatException>(() => MedPixImporter.Import(source, temp.Combine("out"), FourSites));
+
+        Assert.StartsWith($"{trainFile}:1: image: image file not found: {Path.Combine(source, "images", "MPX0100_synpic1000.png")}", error.Message);
+        Assert.Equal([(trainFile, 1, "image"), (trainFile, 3, "image"), (trainFile, 4, "json"), (trainFile, 5, "Location Category")],
+            error.Errors.Take(4).Select(e => (e.File, e.Line, e.Field)));
+        Assert.Contains("undecodable image", error.Errors[1].Message);
+        var overlap = error.Errors[4];
+        Assert.Equal((MedPixImporter.SplitFile(source, "dev"), "image"), (overlap.File, overlap.Field));
+        Assert.Contains($"already listed at {trainFile}:2", overlap.Message);
+        Assert.Equal(5, error.TotalErrors);
+        Assert.False(Directory.Exists(temp.Combine("out")));
+        Assert.Single(Directory.EnumerateFileSystemEntries(temp.Path));
+    }
+
+    [Fact]
+    public void MissingCaseFileOrTooManySitesIsRefusedBeforeWriting()
+    {
+        using var temp = new TempDirectory();
+        var source = FakeMedPix(temp);
+
+        var tooMany = Assert.Throws<InvalidOperationException>(() => MedPixImporter.Import(source, temp.Combine("out"), FourSites with { Sites = 20 }));
+        Assert.Contains("fewer sites", tooMany.Message);
+        Assert.False(Directory.Exists(temp.Combine("out")));
+
+        File.Delete(Path.Combine(source, "Case_topic.json"));
+        var missing = Assert.Throws<DataFormatException>(() => MedPixImporter.Import(source, temp.Combine("out"), FourSites with { TextFields = ["Description.Caption", "Case.Findings"] }));
+        Assert.StartsWith($"{Path.Combine(source, "Case_topic.json")}:0: Case_topic.json: file not found", missing.Message);
+        // Captions alone do not need the case file.
+        MedPixImporter.Import(source, temp.Combine("out"), FourSites);
+        Assert.True(File.Exists(temp.Combine("out", "labels.json")));
+    }
+}

@@ -1,0 +1,67 @@
+using FedMM.Learning.Experiments;
+using FedMM.Learning.Federation;
+
+namespace FedMM.Learning.Tests.Experiments;
+
+public class ExperimentResultsTests
+{
+    private static ExperimentResults Sample()
+    {
+        var plan = new ExperimentPlan { Config = new FederationConfig { Labels = ["a", "b"] }, Rounds = 2, Seeds = [1, 2], Strategies = [Strategy.FedMM] };
+        var rows = new List<SiteRoundResult>();
+        foreach (var seed in new[] { 1, 2 })
+            for (int round = 1; round <= 2; round++)
+            {
+                rows.Add(new("fedmm", seed, round, "client_0", "image", "site", seed == 1 ? 0.5 : 0.7, 0.4, 1.0));
+                rows.Add(new("fedmm", seed, round, "client_1", "image", "site", seed == 1 ? 0.7 : 0.9, 0.6, 1.0));
+                rows.Add(new("fedmm", seed, round, "client_2", "text", "site", 0.8, 0.8, 0.5));
+            }
+        return new ExperimentResults(plan, rows, 12);
+    }
+
+    [Fact]
+    public void SummariesAverageSitesPerSeedThenSeeds()
+    {
+        var image = Sample().Summaries().Single(s => s.Group == "image" && s.Round == 2);
+        // seed 1: (0.5 + 0.7) / 2 = 0.6; seed 2: 0.8 → mean 0.7, sample std √0.02.
+        Assert.Equal(0.7, image.AccuracyMean, 10);
+        Assert.Equal(Math.Sqrt(0.02), image.AccuracyStd, 10);
+        Assert.Equal(0.5, image.MacroF1Mean, 10);
+        Assert.Equal(0, image.MacroF1Std, 10);
+        Assert.Equal(2, image.Seeds);
+    }
+
+    [Fact]
+    public void WritesJsonCsvAndMarkdown()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"fedmm-results-{Guid.NewGuid():N}");
+        try
+        {
+            Sample().Write(directory);
+            var csv = File.ReadAllLines(Path.Combine(directory, "results.csv"));
+            Assert.Equal("strategy,seed,round,client,group,evaluation,accuracy,macro_f1,loss", csv[0]);
+            Assert.Equal(13, csv.Length);
+            Assert.Contains("fedmm,1,1,client_0,image,site,0.5,0.4,1", csv);
+            var markdown = File.ReadAllText(Path.Combine(directory, "summary.md"));
+            Assert.Contains("| fedmm | site | 70.0 ± 14.1 | 80.0 ± 0.0 |", markdown);
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "results.json")));
+            Assert.Equal(12, json.RootElement.GetProperty("rows").GetArrayLength());
+        }
+        finally
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, true);
+        }
+    }
+
+    [Fact]
+    public void StrategiesParseAndConfigureTheirBaselines()
+    {
+        Assert.Equal(Strategy.FedAvg, Strategies.Parse(" FedAvg "));
+        Assert.Throws<ArgumentException>(() => Strategies.Parse("fedprox"));
+        var config = Strategy.FedAvg.Configure(new FederationConfig(), 9);
+        Assert.Equal(("fedavg", false, 9), (config.Round.Weighting, config.Round.UseGlobalVectors, config.Round.Seed));
+        var fedmm = Strategy.FedMM.Configure(new FederationConfig(), 3);
+        Assert.True(fedmm.Round.UseGlobalVectors);
+        Assert.Equal("contribution", fedmm.Round.Weighting);
+    }
+}

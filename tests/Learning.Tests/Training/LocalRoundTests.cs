@@ -1,0 +1,187 @@
+using FedMM.Learning.Federation;
+using FedMM.Learning.Models;
+using FedMM.Learning.Tests.Fusion;
+using FedMM.Learning.Training;
+using static TorchSharp.torch;
+
+namespace FedMM.Learning.Tests.Training;
+
+public class LocalRoundTests
+{
+    private static readonly TinySites.Factory Factory = new();
+
+    [Fact]
+    public void ImageOnlySiteUploadsItsGroupsAndImageSummary()
+    {
+        var config = TinySites.Config();
+        using var site = SiteState.Create(TinySites.Site("client_0", Modalities.Image), config, Factory);
+        var update = LocalRound.Run(site, config, round: 1, null, null);
+
+        Assert.Equal("client_0", update.ClientId);
+        Assert.DoesNotContain(update.Weights.Keys, k => k.StartsWith("text_adapter."));
+        Assert.Contains("image_adapter.proj.weight", update.Weights.Keys);
+        Assert.Contains("fusion.classifier.output.weight", update.Weights.Keys);
+        Assert.Equal(["image.centroids", "image.counts"], update.Vectors.Keys.Order());
+        Assert.Equal(16, update.Vectors["image.centroids"].shape[1]);
+        Assert.Equal(24f, update.Vectors["image.counts"].sum().item<float>());
+        Assert.True(update.Vectors["image.counts"].gt(0).all().item<bool>());
+        Assert.Equal("image", update.Metrics.Modalities);
+        Assert.Equal(24, update.Metrics.TrainSamples);
+        Assert.Equal(12, update.Metrics.ValSamples);
+        Assert.Equal(1, update.Metrics.Round);
+    }
+
+    [Fact]
+    public void ImageTextSiteUploadsCooccurrenceOverItsSamples()
+    {
+        var config = TinySites.Config();
+        using var site = SiteState.Create(TinySites.Site("client_5", Modalities.Both), config, Factory);
+        var update = LocalRound.Run(site, config, round: 1, null, null);
+
+        var cooccurrence = update.Vectors["cooccurrence"];
+        Assert.Equal(update.Vectors["image.centroids"].shape[0], cooccurrence.shape[0]);
+        Assert.Equal(update.Vectors["text.centroids"].shape[0], cooccurrence.shape[1]);
+        Assert.Equal(24f, cooccurrence.sum().item<float>());
+        Assert.True(cooccurrence.sum(1).Same(update.Vectors["image.counts"]));
+        Assert.True(cooccurrence.sum(0L).Same(update.Vectors["text.counts"]));
+        Assert.Equal(SharedModel.ParameterSpec(config.Model, 3).Count, update.Weights.Count);
+    }
+
+    [Fact]
+    public void LocalTrainingLearnsSeparableData()
+    {
+        var config = TinySites.Config() with { Round = TinySites.Config().Round with { LocalEpochs = 12 } };
+        using var site = SiteState.Create(TinySites.Site("client_2", Modalities.Text), config, Factory);
+        var update = LocalRound.Run(site, config, round: 1, null, null);
+
+        Assert.True(update.Metrics.After.Accuracy > update.Metrics.Before.Accuracy, $"before {update.Metrics.Before}, after {update.Metrics.After}");
+        Assert.True(update.Metrics.After.Accuracy >= 0.9, $"after {update.Metrics.After}");
+        Assert.True(update.Metrics.After.Loss < update.Metrics.Before.Loss);
+    }
+
+    [Fact]
+    public void SameSeedGivesTheSameUpdate()
+    {
+        var config = TinySites.Config();
+        SiteUpdate RunOnce()
+        {
+            using var site = SiteState.Create(TinySites.Site("client_6", Modalities.Both), config, Factory);
+            return LocalRound.Run(site, config, round: 2, null, null);
+        }
+        var first = RunOnce();
+        var second = RunOnce();
+        Assert.Equal(first.Metrics.After, second.Metrics.After);
+        Assert.All(first.Weights, w => Assert.True(w.Value.Same(second.Weights[w.Key]), w.Key));
+        Assert.All(first.Vectors, v => Assert.True(v.Value.Same(second.Vectors[v.Key]), v.Key));
+
+        var other = config with { Round = config.Round with { Seed = 8 } };
+        using var site3 = SiteState.Create(TinySites.Site("client_6", Modalities.Both), other, Factory);
+        var third = LocalRound.Run(site3, other, round: 2, null, null);
+        Assert.False(first.Weights["fusion.gate.gate.weight"].Same(third.Weights["fusion.gate.gate.weight"]));
+    }
+
+    [Fact]
+    public void SingleModalitySamplesGetFillInsFromGlobalVectorsElseTheMissingEmbedding()
+    {
+        var config = TinySites.Config();
+        using var site = SiteState.Create(TinySites.Site("client_1", Modalities.Image), config, Factory);
+        site.Model.Shared.eval();
+        using var _ = no_grad();
+        var rows = new[] { 0, 1, 2 };
+
+        using (var none = new ModalityFillIn(null, "hard", 0.5))
+        {
+            var (image, text, presence) = LocalRound.Represent(site, site.Data.Val, false, rows, none, 0, null);
+            Assert.True(text.Same(site.Model.Shared.TextAdapter.Missing(3)));
+            Assert.True(presence.Same(tensor(new float[,] { { 1, 0 }, { 1, 0 }, { 1, 0 } })));
+        }
+
+        var global = new Dictionary<string, Tensor>
+        {
+            ["image.centers"] = randn(3, 16),
+            ["text.centers"] = randn(2, 16) + 5,
+            ["pairing.image"] = tensor(new long[] { 0, 2 }),
+            ["pairing.text"] = tensor(new long[] { 1, 0 }),
+        };
+        using var fill = new ModalityFillIn(global, "hard", 0.5);
+        var (image2, text2, presence2) = LocalRound.Represent(site, site.Data.Val, false, rows, fill, 0, null);
+        Assert.True(text2.Same(fill.TextFromImage(image2)));
+        Assert.True(text2.gt(3).all().item<bool>(), "fill-ins are the global text centers");
+        Assert.True(presence2.Same(tensor(new float[,] { { 1, 0 }, { 1, 0 }, { 1, 0 } })));
+    }
+
+    [Fact]
+    public void ModalityDropoutReplacesOneRealModalityAndMarksIt()
+    {
+        var config = TinySites.Config();
+        using var site = SiteState.Create(TinySites.Site("client_4", Modalities.Both, train: 60), config, Factory);
+        using var none = new ModalityFillIn(null, "hard", 0.5);
+        using var _ = no_grad();
+        var rows = Enumerable.Range(0, 60).ToArray();
+        var (_, _, presence) = LocalRound.Represent(site, site.Data.Train, true, rows, none, 0.5, new Random(3));
+        var perSample = presence.sum(1);
+        Assert.True(perSample.ge(1).all().item<bool>(), "never both dropped");
+        long dropped = perSample.eq(1).sum().item<long>();
+        Assert.InRange(dropped, 15, 45);
+        Assert.True(presence[.., 0].eq(0).any().item<bool>() && presence[.., 1].eq(0).any().item<bool>());
+    }
+
+    [Fact]
+    public void ApplyLoadsTheGlobalWeightsAndEvaluates()
+    {
+        var config = TinySites.Config();
+        using var a = SiteState.Create(TinySites.Site("client_5", Modalities.Both), config, Factory);
+        var update = LocalRound.Run(a, config, 1, null, null);
+        using var b = SiteState.Create(TinySites.Site("client_5", Modalities.Both), config, Factory);
+        var metrics = LocalRound.Apply(b, config, update.Weights, null);
+        Assert.True(b.Model.Shared.ExportWeights(SharedModel.GroupsFor(Modalities.Both))["fusion.gate.gate.weight"].Same(update.Weights["fusion.gate.gate.weight"]));
+        Assert.InRange(metrics.Accuracy, 0, 1);
+        Assert.True(double.IsFinite(metrics.Loss));
+    }
+
+    [Fact]
+    public void BadSiteDataIsRejectedWithSiteAndSplit()
+    {
+        var config = TinySites.Config();
+        var data = TinySites.Site("client_9", Modalities.Text);
+        var bad = data with { Val = data.Val with { Labels = data.Val.Labels.Select(l => l + 5).ToArray() } };
+        var error = Assert.Throws<ArgumentException>(() => SiteState.Create(bad, config, Factory));
+        Assert.Contains("client_9", error.Message);
+        Assert.Contains("val", error.Message);
+    }
+}
+
+public class SiteStatePersistenceTests
+{
+    [Fact]
+    public void PrivateStateSurvivesSaveAndLoad()
+    {
+        var config = TinySites.Config();
+        var factory = new TinySites.Factory();
+        var directory = Path.Combine(Path.GetTempPath(), $"fedmm-site-{Guid.NewGuid():N}");
+        try
+        {
+            using var trained = SiteState.Create(TinySites.Site("client_3", Modalities.Both), config, factory);
+            LocalRound.Run(trained, config, 1, null, null);
+            trained.SavePrivate(directory);
+            using var none = new ModalityFillIn(null, "hard", 0.5);
+            using var expected = LocalRound.ValidationLogits(trained, none);
+
+            using var restored = SiteState.Create(TinySites.Site("client_3", Modalities.Both), config, factory);
+            using (var fresh = LocalRound.ValidationLogits(restored, none))
+                Assert.False(fresh.Same(expected));
+            restored.LoadPrivate(directory);
+            using var actual = LocalRound.ValidationLogits(restored, none);
+            Assert.True(actual.Same(expected));
+            Assert.NotNull(restored.BestSharedWeights);
+
+            File.WriteAllText(Path.Combine(directory, SiteState.TextEncoderFile), "not a model");
+            var error = Assert.Throws<InvalidDataException>(() => restored.LoadPrivate(directory));
+            Assert.Contains("client_3", error.Message);
+        }
+        finally
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, true);
+        }
+    }
+}
