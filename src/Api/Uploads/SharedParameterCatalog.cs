@@ -1,11 +1,14 @@
 using System.Collections.Concurrent;
+using FedMM.Learning.Aggregation;
 using FedMM.Learning.Federation;
+using FedMM.Learning.Models;
 
 namespace FedMM.Api.Uploads;
 
 /// <summary>
-/// The shared parameters (name, shape, group) a federation's sites upload, per model config and
-/// class count, cached because every upload of a round asks for the same list.
+/// The shared parameters (name, shape, group) a federation's sites upload, from
+/// <see cref="SharedModel.ParameterSpec"/>, cached per model config and class count because every
+/// upload of a round asks for the same list and building it instantiates the model once.
 /// </summary>
 public sealed class SharedParameterCatalog
 {
@@ -13,22 +16,14 @@ public sealed class SharedParameterCatalog
 
     /// <summary>Every shared parameter of a model with <paramref name="config"/> and <paramref name="classes"/> classes.</summary>
     public IReadOnlyList<ExpectedParameter> For(ModelConfig config, int classes) =>
-        cache.GetOrAdd((config, classes), key => Build(key.Item1, key.Item2));
+        cache.GetOrAdd((config, classes), key => SharedModel.ParameterSpec(key.Item1, key.Item2)
+            .Select(p => new ExpectedParameter(p.Name, p.Shape, GroupName(p.Group)))
+            .ToList());
 
-    // The adapters as docs/ARTIFACTS.md lists them. The fusion head's parameters come from
-    // SharedModel.ParameterSpec once that is part of the learning library.
-    private static IReadOnlyList<ExpectedParameter> Build(ModelConfig config, int classes)
+    private static string GroupName(ParameterGroup group) => group switch
     {
-        long d = config.AdapterDim;
-        var list = new List<ExpectedParameter>();
-        foreach (var (prefix, group, features) in new[] { ("image_adapter", "image", (long)config.ImageFeatureDim), ("text_adapter", "text", (long)config.TextFeatureDim) })
-        {
-            list.Add(new($"{prefix}.proj.weight", [d, features], group));
-            list.Add(new($"{prefix}.proj.bias", [d], group));
-            list.Add(new($"{prefix}.norm.weight", [d], group));
-            list.Add(new($"{prefix}.norm.bias", [d], group));
-            list.Add(new($"{prefix}.missing", [d], group));
-        }
-        return list;
-    }
+        ParameterGroup.Image => "image",
+        ParameterGroup.Text => "text",
+        _ => "fusion",
+    };
 }
