@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 
 namespace FedMM.Learning.Tests.Training;
 
+[Collection(SequentialTorchRandom.Name)]
 public class LocalRoundTests
 {
     private static readonly TinySites.Factory Factory = new();
@@ -151,6 +152,7 @@ public class LocalRoundTests
     }
 }
 
+[Collection(SequentialTorchRandom.Name)]
 public class SiteStatePersistenceTests
 {
     [Fact]

@@ -1,0 +1,111 @@
+using FedMM.Learning.Tests.Training;
+using FedMM.Learning.Data.Synthetic;
+using FedMM.Learning.Experiments;
+using FedMM.Learning.Federation;
+using FedMM.Learning.Tests.Fusion;
+using FedMM.Learning.Training;
+using static TorchSharp.torch;
+
+namespace FedMM.Learning.Tests.Experiments;
+
+/// <summary>Two FedMM rounds over three tiny synthetic sites with the real encoders and the service's aggregation.</summary>
+[Collection(SequentialTorchRandom.Name)]
+public sealed class FederatedRunTests : IDisposable
+{
+    private readonly string folder = Path.Combine(Path.GetTempPath(), $"fedmm-run-{Guid.NewGuid():N}");
+
+    private (FederationConfig Config, IReadOnlyList<SiteData> Sites) Federation()
+    {
+        var root = Path.Combine(folder, "root");
+        if (!Directory.Exists(root))
+            SyntheticGenerator.Generate(root, new SyntheticOptions { Sites = 3, ImageOnlySites = 1, TextOnlySites = 1, Classes = 3, TrainPerSite = 24, ValPerSite = 9, ImageSize = 32, Seed = 5 });
+        var (labels, sites) = ClientRootSites.Load(root, imageSize: 32);
+        var config = new FederationConfig
+        {
+            Labels = labels,
+            Model = new ModelConfig { ImageSize = 32, AdapterDim = 16, AttentionHeads = 2, FeedForwardDim = 32, MaxTokens = 16 },
+            Round = new RoundConfig { LocalEpochs = 1, BatchSize = 8, LocalClusters = 4, ImageClusters = 3, TextClusters = 3, KMeansIterations = 10, FillIn = "hard" },
+        };
+        return (config, sites);
+    }
+
+    private (ExperimentResults Results, List<RecordingServer> Servers) RunFedMM(FederationConfig config, IReadOnlyList<SiteData> sites)
+    {
+        var servers = new List<RecordingServer>();
+        var factory = new EncoderSiteModelFactory(null, null, id => Path.Combine(folder, "sites", id));
+        var runner = new ExperimentRunner(factory, c => { var s = new RecordingServer(new RoundAggregatorServer(c)); servers.Add(s); return s; });
+        var plan = new ExperimentPlan { Config = config, Rounds = 2, Seeds = [11], Strategies = [Strategy.FedMM] };
+        var reports = new List<ExperimentProgress>();
+        var results = runner.Run(sites, plan, new InlineProgress(reports.Add));
+        Assert.Equal([1, 2], reports.Select(r => r.Round));
+        return (results, servers);
+    }
+
+    [Fact]
+    public void TwoFedMMRoundsProducePackagesFillInsAndReproducibleMetrics()
+    {
+        var (config, sites) = Federation();
+        Assert.Equal([Modalities.Image, Modalities.Text, Modalities.Both], sites.Select(s => s.Modalities));
+        var (results, servers) = RunFedMM(config, sites);
+
+        var server = Assert.Single(servers);
+        Assert.Equal([1, 2], server.Rounds);
+        foreach (var vectors in server.VectorNames)
+            Assert.Superset(new HashSet<string> { "image.centers", "text.centers", "pairing.image", "pairing.text", "fused", "fused.probs" }, vectors.ToHashSet());
+        Assert.Contains(server.WeightNames[^1], n => n.StartsWith("text_adapter."));
+        Assert.Contains(server.WeightNames[^1], n => n.StartsWith("image_adapter."));
+
+        // 2 rounds × 3 sites × (site model, global package).
+        Assert.Equal(12, results.Rows.Count);
+        Assert.All(results.Rows, r => Assert.True(double.IsFinite(r.Loss) && r.Accuracy is >= 0 and <= 1 && r.MacroF1 is >= 0 and <= 1, r.ToString()));
+
+        // The image-only site gets its text from the global vectors, not the missing embedding.
+        using var site = SiteState.Create(sites[0], config, new EncoderSiteModelFactory(null, null, id => Path.Combine(folder, "sites", id)));
+        using var fill = new ModalityFillIn(server.LastVectors, config.Round.FillIn, config.Round.FillInTemperature);
+        Assert.True(fill.Available);
+        using (no_grad())
+        {
+            var rows = Enumerable.Range(0, 4).ToArray();
+            var (image, text, presence) = LocalRound.Represent(site, site.Data.Val, false, rows, fill, 0, null);
+            Assert.True(text.Same(fill.TextFromImage(image)));
+            Assert.False(text.Same(site.Model.Shared.TextAdapter.Missing(4)));
+            Assert.True(presence[.., 1].eq(0).all().item<bool>());
+        }
+
+        var (again, _) = RunFedMM(config, sites);
+        Assert.Equal(results.Csv(), again.Csv());
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(folder)) Directory.Delete(folder, true);
+    }
+
+    private sealed class InlineProgress(Action<ExperimentProgress> report) : IProgress<ExperimentProgress>
+    {
+        public void Report(ExperimentProgress value) => report(value);
+    }
+
+    /// <summary>Passes every call to the real server and remembers what its packages held.</summary>
+    private sealed class RecordingServer(IServerAggregation inner) : IServerAggregation
+    {
+        public List<int> Rounds { get; } = [];
+        public List<string[]> WeightNames { get; } = [];
+        public List<string[]> VectorNames { get; } = [];
+        public Dictionary<string, Tensor>? LastVectors { get; private set; }
+
+        public IReadOnlyDictionary<string, Tensor>? Weights => inner.Weights;
+        public IReadOnlyDictionary<string, Tensor>? Vectors => inner.Vectors;
+
+        public void Aggregate(int round, FederationConfig config, IReadOnlyList<SiteUpdate> updates, IReadOnlyList<SiteFailure> failures)
+        {
+            inner.Aggregate(round, config, updates, failures);
+            Rounds.Add(round);
+            WeightNames.Add(inner.Weights!.Keys.ToArray());
+            VectorNames.Add(inner.Vectors!.Keys.ToArray());
+            LastVectors = inner.Vectors!.ToDictionary(v => v.Key, v => v.Value.clone());
+        }
+
+        public void Dispose() => inner.Dispose();
+    }
+}

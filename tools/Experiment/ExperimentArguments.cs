@@ -1,0 +1,97 @@
+using System.Globalization;
+using FedMM.Learning.Experiments;
+using FedMM.Learning.Federation;
+
+namespace FedMM.Experiment;
+
+/// <summary>Command-line options of the experiment tool.</summary>
+internal sealed record ExperimentArguments
+{
+    public required string ClientRoot { get; init; }
+    public string Output { get; init; } = "experiment-results";
+    public string? ImageWeights { get; init; }
+    public string? Vocabulary { get; init; }
+    public string? MedPix { get; init; }
+    public double Alpha { get; init; } = 0.5;
+    public int Threads { get; init; }
+    public int Rounds { get; init; } = 10;
+    public IReadOnlyList<int> Seeds { get; init; } = [1, 2, 3];
+    public IReadOnlyList<Strategy> Strategies { get; init; } = [Strategy.FedMM, Strategy.FedAvg, Strategy.Local, Strategy.Centralized];
+    public ModelConfig Model { get; init; } = new();
+    public RoundConfig Round { get; init; } = new();
+
+    public const string Usage = """
+        FedMM.Experiment --client-root DIR [options]
+          --medpix DIR            MedPix 2.0 source; imported into --client-root first when that has no labels.json
+          --alpha X               Dirichlet α of the MedPix partition (default 0.5)
+          --threads N             torch CPU threads (default: libtorch's choice)
+          --out DIR               where results.json, results.csv and summary.md go (default experiment-results)
+          --image-weights FILE    torchvision MobileNetV3 features weights (.safetensors or .pth)
+          --vocab FILE            shared vocab.txt (default: each site builds one from its training text)
+          --rounds N              rounds per run (default 10)
+          --seeds 1,2,3           seeds (default 1,2,3)
+          --strategies LIST       fedmm,fedavg,local,centralized (default all four)
+          --image-size N          image input size (default 128)
+          --text-encoder tiny|mini  BERT size (default tiny)
+          --max-tokens N          tokens per text (default 64)
+          --epochs N              local epochs per round (default 1)
+          --batch N               mini-batch size (default 32)
+          --lr X                  learning rate of the shared part (default 1e-3)
+          --encoder-lr X          learning rate of the text encoder (default 1e-4)
+          --fill-in hard|soft     fill-in of a missing modality (default soft)
+          --modality-dropout X    modality dropout of image+text sites (default 0.3)
+          --local-clusters N      local K-Means centroids per modality (default 32)
+          --global-clusters N     global clusters per modality (default 16)
+        """;
+
+    public static ExperimentArguments Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+                throw new ArgumentException($"Argument {i + 1} ('{args[i]}'): expected --name value.");
+            values[args[i][2..]] = args[++i];
+        }
+        string? Take(string name) => values.Remove(name, out var value) ? value : null;
+        int Int(string name, int fallback) => Take(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        double Double(string name, double fallback) => Take(name) is { } v ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+        var model = new ModelConfig();
+        var round = new RoundConfig();
+        int globalClusters = Int("global-clusters", round.ImageClusters);
+        var parsed = new ExperimentArguments
+        {
+            ClientRoot = Take("client-root") ?? throw new ArgumentException("--client-root is required."),
+            Output = Take("out") ?? "experiment-results",
+            ImageWeights = Take("image-weights"),
+            Vocabulary = Take("vocab"),
+            MedPix = Take("medpix"),
+            Alpha = Double("alpha", 0.5),
+            Threads = Int("threads", 0),
+            Rounds = Int("rounds", 10),
+            Seeds = Take("seeds") is { } seeds ? seeds.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList() : [1, 2, 3],
+            Strategies = Take("strategies") is { } list ? list.Split(',').Select(Learning.Experiments.Strategies.Parse).ToList() : [Strategy.FedMM, Strategy.FedAvg, Strategy.Local, Strategy.Centralized],
+            Model = model with
+            {
+                ImageSize = Int("image-size", model.ImageSize),
+                TextEncoder = Take("text-encoder") ?? model.TextEncoder,
+                MaxTokens = Int("max-tokens", model.MaxTokens),
+            },
+            Round = round with
+            {
+                LocalEpochs = Int("epochs", round.LocalEpochs),
+                BatchSize = Int("batch", round.BatchSize),
+                LearningRate = Double("lr", round.LearningRate),
+                EncoderLearningRate = Double("encoder-lr", round.EncoderLearningRate),
+                FillIn = Take("fill-in") ?? round.FillIn,
+                ModalityDropout = Double("modality-dropout", round.ModalityDropout),
+                LocalClusters = Int("local-clusters", round.LocalClusters),
+                ImageClusters = globalClusters,
+                TextClusters = globalClusters,
+            },
+        };
+        if (values.Count > 0) throw new ArgumentException($"Unknown option --{values.Keys.First()}.");
+        return parsed;
+    }
+}
