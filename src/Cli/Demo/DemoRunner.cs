@@ -47,7 +47,7 @@ public static class DemoRunner
                 string.Join(", ", launches.GroupBy(l => l.Modalities).Select(g => $"{g.Count()} {g.Key}")));
             var started = await api.StartRoundsAsync(FederationId, options.Rounds, null, ct);
             Status($"queued rounds {string.Join(", ", started.Rounds)}; starting one agent process per site");
-            foreach (var site in launches) sites[site.ClientId] = SiteProcess.Start(site, service.ApiAddress, FederationId, logs);
+            foreach (var site in launches) sites[site.ClientId] = SiteProcess.Start(site, service.ApiAddress, FederationId, logs, imageWeights: options.ImageWeights);
 
             var progress = new FederationProgress(api, FederationId, launches, id => sites.GetValueOrDefault(id), clock);
             var rounds = await progress.FollowAsync(TimeSpan.FromSeconds(1), ct);

@@ -11,12 +11,13 @@ public sealed record SiteLaunch(string ClientId, string Modalities, string DataF
 public static class SiteProcess
 {
     /// <summary>Starts the agent of <paramref name="site"/>; its output goes to <c>{logs}/site-{id}.log</c>.</summary>
-    public static ChildProcess Start(SiteLaunch site, Uri api, string federationId, string logs, int pollSeconds = 10)
+    public static ChildProcess Start(SiteLaunch site, Uri api, string federationId, string logs, int pollSeconds = 10, string? imageWeights = null)
     {
         string dll = RepositoryLayout.CliDll;
         return ChildProcess.Start(site.ClientId, LocalService.Dotnet,
             [dll, "site", "run", "--api", api.ToString(), "--federation", federationId, "--client", site.ClientId,
-             "--token-file", site.TokenFile, "--data", site.DataFolder, "--poll-seconds", pollSeconds.ToString()],
+             "--token-file", site.TokenFile, "--data", site.DataFolder, "--poll-seconds", pollSeconds.ToString(),
+             .. (imageWeights is null ? Array.Empty<string>() : ["--image-weights", imageWeights])],
             site.DataFolder,
             new Dictionary<string, string> { ["FEDMM_TOKEN"] = "", ["DOTNET_gcServer"] = "0", ["OMP_NUM_THREADS"] = "1" },
             Path.Combine(logs, $"site-{site.ClientId}.log"));
