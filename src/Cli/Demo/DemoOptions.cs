@@ -7,4 +7,4 @@ namespace FedMM.Cli.Demo;
 /// <param name="TrainPerSite">Synthetic training samples per site.</param>
 /// <param name="ValPerSite">Synthetic validation samples per site.</param>
 /// <param name="ImageWeights">torchvision MobileNetV3 weights every site's image encoder starts from; null: random.</param>
-public sealed record DemoOptions(string Output, int Rounds, string? MedPix, int TrainPerSite = 48, int ValPerSite = 24, string? ImageWeights = null);
+public sealed record DemoOptions(string Output, int Rounds, string? MedPix, int TrainPerSite = 64, int ValPerSite = 24, string? ImageWeights = null);

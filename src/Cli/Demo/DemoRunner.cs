@@ -86,8 +86,10 @@ public static class DemoRunner
         {
             MinClients = 6,
             Deadline = TimeSpan.FromMinutes(4),
-            LocalEpochs = 2,
+            LocalEpochs = 5,
             BatchSize = 16,
+            LearningRate = 3e-3,
+            EncoderLearningRate = 1e-3,
             LocalClusters = 6,
             ImageClusters = 6,
             TextClusters = 6,
