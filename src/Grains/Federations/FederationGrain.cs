@@ -184,12 +184,7 @@ public sealed class FederationGrain(
     public async Task ResumeAsync()
     {
         if (S.ConfigJson is null) return;
-        foreach (var entry in S.Rounds.Where(r => r.State is RoundState.Collecting or RoundState.Aggregating).ToList())
-        {
-            var view = await RoundGrain(entry.Round).PokeAsync();
-            if (view is not null) await ApplyAsync(view);
-        }
-        await OpenNextAsync();
+        await RefreshAsync();
     }
 
     /// <summary>Re-reads the rounds that are not final, records what finished and opens the next one.</summary>
@@ -197,7 +192,8 @@ public sealed class FederationGrain(
     {
         foreach (var entry in S.Rounds.Where(r => r.State is RoundState.Collecting or RoundState.Aggregating).ToList())
         {
-            var view = await RoundGrain(entry.Round).GetAsync();
+            // Poke, not Get: a round whose deadline timer was lost (its silo died) still closes on time.
+            var view = await RoundGrain(entry.Round).PokeAsync();
             if (view is not null) await ApplyAsync(view);
         }
         await OpenNextAsync();

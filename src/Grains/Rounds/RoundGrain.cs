@@ -234,20 +234,26 @@ public sealed class RoundGrain(
 
     private async Task OnDeadlineAsync(CancellationToken cancellationToken)
     {
-        deadlineTimer?.Dispose();
+        // Disposing a timer cancels the token of its running callback, so this one is disposed
+        // only after its work is done, and the work does not observe that token.
+        var firing = deadlineTimer;
         deadlineTimer = null;
-        await gate.WaitAsync(cancellationToken);
         try
         {
-            if (S.State != RoundState.Collecting) return;
-            if (Now < S.Deadline)
+            await gate.WaitAsync(CancellationToken.None);
+            try
             {
-                ArmDeadline();
-                return;
+                if (S.State != RoundState.Collecting) return;
+                if (Now < S.Deadline)
+                {
+                    ArmDeadline();
+                    return;
+                }
+                await CloseCollectionAsync();
             }
-            await CloseCollectionAsync();
+            finally { gate.Release(); }
         }
-        finally { gate.Release(); }
+        finally { firing?.Dispose(); }
     }
 
     /// <summary>Deadline passed: aggregate with what arrived when the quorum is met, fail otherwise. Caller holds the gate.</summary>
@@ -309,7 +315,6 @@ public sealed class RoundGrain(
                 break;
             }
             catch (RoundFailedException e) { failure = e.Message; break; }
-            catch (AggregationUnavailableException e) { failure = e.Message; break; }
             catch (Exception e) when (IsTransient(e) && attempt < RetryDelays.Length)
             {
                 logger.LogWarning(e, "Round {Round} of {Federation}: aggregation hit a storage error; retrying in {Delay}", job.Round, job.FederationId, RetryDelays[attempt]);
