@@ -1,16 +1,20 @@
 using FedMM.Learning.Federation;
+using FedMM.Learning.Models;
+using FedMM.Learning.Models.Fusion;
 using TorchSharp;
 
 namespace FedMM.Bench.Benchmarks;
 
 /// <summary>
 /// Server aggregation of one round (validation, contribution weights, weighted averaging, K-Means per
-/// modality, pairing, fusion) for 10, 100 and 1000 generated sites with 32 centroids of width 128 and
-/// shared weights of the default model's sizes. FedMM only: there is no reference implementation.
+/// modality, pairing, fusion with the shared model's head) for 10, 100 and 1000 generated sites with
+/// 32 centroids of width 128 and the default model's shared weights. FedMM only: there is no reference.
 /// </summary>
 public sealed class AggregationBenchmark : IBenchmark
 {
-    private const int Width = 128, Centroids = 32, Classes = 5, ImageFeatures = 576, TextFeatures = 128, FeedForward = 256;
+    private const int Width = 128, Centroids = 32, Classes = 5;
+    private static readonly ModelConfig Model = new() { AdapterDim = Width };
+    private static readonly IReadOnlyList<SharedParameter> Spec = SharedModel.ParameterSpec(Model, Classes);
 
     /// <inheritdoc />
     public string Name => "aggregation";
@@ -21,7 +25,7 @@ public sealed class AggregationBenchmark : IBenchmark
     /// <inheritdoc />
     public IReadOnlyList<BenchmarkFigure> Run(BenchmarkContext context)
     {
-        var config = new FederationConfig { Labels = ["0", "1", "2", "3", "4"], Model = new ModelConfig { AdapterDim = Width } };
+        var config = new FederationConfig { Labels = ["0", "1", "2", "3", "4"], Model = Model };
         var figures = new List<BenchmarkFigure>();
         foreach (int sites in new[] { 10, 100, 1000 })
         {
@@ -30,7 +34,7 @@ public sealed class AggregationBenchmark : IBenchmark
             int repetitions = sites >= 1000 ? Math.Min(context.Repetitions, 3) : context.Repetitions;
             double seconds = BenchmarkData.MedianSeconds(repetitions, () =>
             {
-                using var package = RoundAggregator.Aggregate(1, config, updates, [], new LinearHeadFusion(), null);
+                using var package = RoundAggregator.Aggregate(1, config, updates, [], new SharedModelPairFusion(Model, Classes), null);
             });
             figures.Add(new BenchmarkFigure($"aggregate {sites} sites ({parameters / 1e6:F0} M params)", seconds, null, null, sites == 1000 ? "< 10 s" : "linear in sites"));
             foreach (var u in updates)
@@ -42,8 +46,8 @@ public sealed class AggregationBenchmark : IBenchmark
         return figures;
     }
 
-    // Sites in the default 2 : 2 : 6 mix of image-only, text-only and image+text, with the shared
-    // parameter names and shapes of the default model (adapters, bidirectional cross-attention, gate, head).
+    // Sites in the default 2 : 2 : 6 mix of image-only, text-only and image+text, uploading the shared
+    // parameters of the default model (SharedModel.ParameterSpec) for their groups.
     private static SiteUpdate Site(int index)
     {
         var modalities = (index % 10) switch { 0 or 1 => Modalities.Image, 2 or 3 => Modalities.Text, _ => Modalities.Both };
@@ -57,37 +61,8 @@ public sealed class AggregationBenchmark : IBenchmark
         }
         torch.Tensor Counts(int low, int high, params long[] shape) =>
             torch.tensor(Enumerable.Range(0, (int)shape.Aggregate(1L, (a, b) => a * b)).Select(_ => (float)random.Next(low, high)).ToArray(), shape);
-        var weights = new Dictionary<string, torch.Tensor>();
-        void Adapter(string prefix, int features)
-        {
-            weights[$"{prefix}.proj.weight"] = Rand(Width, features);
-            weights[$"{prefix}.proj.bias"] = Rand(Width);
-            weights[$"{prefix}.norm.weight"] = Rand(Width);
-            weights[$"{prefix}.norm.bias"] = Rand(Width);
-            weights[$"{prefix}.missing"] = Rand(Width);
-        }
-        if (modalities.HasFlag(Modalities.Image)) Adapter("image_adapter", ImageFeatures);
-        if (modalities.HasFlag(Modalities.Text)) Adapter("text_adapter", TextFeatures);
-        foreach (var direction in new[] { "image_to_text", "text_to_image" })
-        {
-            string p = $"fusion.cross_attention.{direction}";
-            weights[$"{p}.attention.in_proj_weight"] = Rand(3 * Width, Width);
-            weights[$"{p}.attention.in_proj_bias"] = Rand(3 * Width);
-            weights[$"{p}.attention.out_proj.weight"] = Rand(Width, Width);
-            weights[$"{p}.attention.out_proj.bias"] = Rand(Width);
-            weights[$"{p}.norm1.weight"] = Rand(Width);
-            weights[$"{p}.norm1.bias"] = Rand(Width);
-            weights[$"{p}.feed_forward.0.weight"] = Rand(FeedForward, Width);
-            weights[$"{p}.feed_forward.0.bias"] = Rand(FeedForward);
-            weights[$"{p}.feed_forward.2.weight"] = Rand(Width, FeedForward);
-            weights[$"{p}.feed_forward.2.bias"] = Rand(Width);
-            weights[$"{p}.norm2.weight"] = Rand(Width);
-            weights[$"{p}.norm2.bias"] = Rand(Width);
-        }
-        weights["fusion.gate.weight"] = Rand(Width, 3 * Width + 2);
-        weights["fusion.gate.bias"] = Rand(Width);
-        weights["fusion.head.weight"] = Rand(Classes, Width);
-        weights["fusion.head.bias"] = Rand(Classes);
+        var groups = SharedModel.GroupsFor(modalities);
+        var weights = Spec.Where(p => groups.Contains(p.Group)).ToDictionary(p => p.Name, p => Rand(p.Shape));
 
         var vectors = new Dictionary<string, torch.Tensor>();
         // Centroids near 40 shared directions, so global clusters exist to be found.
@@ -114,15 +89,5 @@ public sealed class AggregationBenchmark : IBenchmark
             Before = new EvaluationMetrics(0.4, 0.35, 1.1), After = new EvaluationMetrics(0.6, 0.4 + index % 40 / 100.0, 0.9),
         };
         return new SiteUpdate(metrics.ClientId, modalities, weights, vectors, metrics);
-    }
-
-    // Stands in for the fusion head, which lands separately: R = mean of the paired centers, softmax(head(R)).
-    private sealed class LinearHeadFusion : IPairFusion
-    {
-        public (torch.Tensor Fused, torch.Tensor Probabilities) FusePairs(IReadOnlyDictionary<string, torch.Tensor> w, torch.Tensor imageCenters, torch.Tensor textCenters)
-        {
-            var fused = (imageCenters + textCenters) / 2;
-            return (fused, (fused.mm(w["fusion.head.weight"].t()) + w["fusion.head.bias"]).softmax(1));
-        }
     }
 }

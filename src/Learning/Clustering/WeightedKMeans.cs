@@ -158,7 +158,7 @@ public static class WeightedKMeans
     }
 
     // An empty cluster takes the positive-weight point farthest from its center (each point used once).
-    private static void ReseedEmpty(float[] x, int n, int d, float[] w, float[] centers, double[] sizes, float[] distances)
+    internal static void ReseedEmpty(float[] x, int n, int d, float[] w, float[] centers, double[] sizes, float[] distances)
     {
         int empty = sizes.Count(s => s <= 0);
         if (empty == 0) return;

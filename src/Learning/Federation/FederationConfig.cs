@@ -36,7 +36,7 @@ public sealed record ModelConfig
     /// <summary>Tokens per text, [CLS] and [SEP] included.</summary>
     public int MaxTokens { get; init; } = 64;
 
-    /// <summary>"cls" or "mean".</summary>
+    /// <summary>"cls" (last hidden state at [CLS]), "mean" (mask-aware) or "pooler" (BERT's tanh pooler).</summary>
     public string TextPooling { get; init; } = "cls";
 
     /// <summary>Width d of the shared representation.</summary>
@@ -59,12 +59,7 @@ public sealed record ModelConfig
 
     /// <summary>Feature width of the image encoder: 576 (small) or 960 (large) at width 1.0.</summary>
     [JsonIgnore]
-    public int ImageFeatureDim => ImageEncoder switch
-    {
-        "mobilenet_v3_small" => AdjustChannels(576),
-        "mobilenet_v3_large" => AdjustChannels(960),
-        _ => throw new ArgumentException($"Unknown image encoder '{ImageEncoder}'; expected mobilenet_v3_small or mobilenet_v3_large.", nameof(ImageEncoder)),
-    };
+    public int ImageFeatureDim => (int)Models.Encoders.MobileNetV3Encoder.FeatureWidth(ImageEncoder, ImageWidth);
 
     /// <summary>Hidden width of the text encoder: 128 (tiny) or 256 (mini).</summary>
     [JsonIgnore]
@@ -75,14 +70,6 @@ public sealed record ModelConfig
         _ => throw new ArgumentException($"Unknown text encoder '{TextEncoder}'; expected tiny or mini.", nameof(TextEncoder)),
     };
 
-    // torchvision's _make_divisible(channels * width, 8) for the last feature layer.
-    private int AdjustChannels(int channels)
-    {
-        double scaled = channels * ImageWidth;
-        int rounded = Math.Max(8, (int)(scaled + 4) / 8 * 8);
-        if (rounded < 0.9 * scaled) rounded += 8;
-        return rounded;
-    }
 }
 
 /// <summary>How a round trains locally and aggregates on the server.</summary>

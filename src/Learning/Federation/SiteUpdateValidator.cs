@@ -1,14 +1,16 @@
 using System.Runtime.InteropServices;
 using FedMM.Learning.Aggregation;
 using FedMM.Learning.Artifacts;
+using FedMM.Learning.Models;
 using TorchSharp;
 
 namespace FedMM.Learning.Federation;
 
 /// <summary>
 /// Checks a round's updates before any of them is used: identities, metrics, parameter groups against
-/// modalities, tensor names, dtypes, shapes (against each other, the model width and the previous
-/// package) and finite values. The first problem throws a <see cref="SiteUpdateException"/> naming the client.
+/// modalities, tensor names, dtypes, shapes (against <c>SharedModel.ParameterSpec</c> when the
+/// federation's labels are known, against each other, the model width and the previous package)
+/// and finite values. The first problem throws a <see cref="SiteUpdateException"/> naming the client.
 /// </summary>
 public static class SiteUpdateValidator
 {
@@ -38,11 +40,17 @@ public static class SiteUpdateValidator
         if (updates.Count == 0) throw new ArgumentException($"Round {round} has no updates to aggregate.", nameof(updates));
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var shapes = new Dictionary<string, (long[] Shape, string Client)>(StringComparer.Ordinal);
-        foreach (var update in updates)
+        // With the class labels known, uploads are checked against the shared model's own parameter list.
+        var spec = config.Labels.Count >= 2
+            ? SharedModel.ParameterSpec(config.Model, config.Labels.Count).ToDictionary(p => p.Name, StringComparer.Ordinal)
+            : null;
+        // Ordinal client order, as in aggregation, so the same inputs always report the same problem.
+        foreach (var update in updates.OrderBy(u => u.ClientId, StringComparer.Ordinal))
         {
             if (string.IsNullOrWhiteSpace(update.ClientId)) throw new ArgumentException($"Round {round}: an update has an empty client id.", nameof(updates));
             if (!seen.Add(update.ClientId)) throw new SiteUpdateException(update.ClientId, round, "more than one update in the round.");
             ValidateMetrics(round, update);
+            if (spec is not null) ValidateAgainstSpec(round, update, spec);
             ValidateWeights(round, update, shapes, previous);
             ValidateVectors(round, config.Model.AdapterDim, update);
         }
@@ -86,6 +94,23 @@ public static class SiteUpdateValidator
                 throw new SiteUpdateException(update.ClientId, round, $"a {update.Modalities.ToName()} site must upload the {group.Prefix()}* weights; none were sent.");
             if (!required && groups.Contains(group))
                 throw new SiteUpdateException(update.ClientId, round, $"a {update.Modalities.ToName()} site does not train {group.Prefix()}* but uploaded it.");
+        }
+    }
+
+    private static void ValidateAgainstSpec(int round, SiteUpdate update, Dictionary<string, SharedParameter> spec)
+    {
+        foreach (var (name, tensor) in update.Weights)
+        {
+            if (!spec.TryGetValue(name, out var expected))
+                throw new SiteUpdateException(update.ClientId, round, $"weights tensor '{name}' is not a parameter of the shared model.");
+            if (!expected.Shape.SequenceEqual(tensor.shape))
+                throw new SiteUpdateException(update.ClientId, round, $"weights tensor '{name}' has shape {Shape(tensor.shape)} but the shared model expects {Shape(expected.Shape)}.");
+        }
+        var groups = SharedModel.GroupsFor(update.Modalities);
+        foreach (var parameter in spec.Values)
+        {
+            if (groups.Contains(parameter.Group) && !update.Weights.ContainsKey(parameter.Name))
+                throw new SiteUpdateException(update.ClientId, round, $"weights tensor '{parameter.Name}' is missing (group {parameter.Group.ToName()} must be complete).");
         }
     }
 

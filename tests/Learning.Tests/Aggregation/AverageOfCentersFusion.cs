@@ -5,7 +5,7 @@ namespace FedMM.Learning.Tests.Aggregation;
 
 /// <summary>
 /// A simple, exact pair fusion for tests: R = (U + V) / 2 and class probabilities
-/// softmax(R · Wᵀ + b) with the aggregated <c>fusion.head.weight</c> / <c>fusion.head.bias</c>.
+/// softmax(R · Wᵀ + b) with the aggregated <c>fusion.classifier.output.*</c> layer alone.
 /// </summary>
 internal sealed class AverageOfCentersFusion : IPairFusion
 {
@@ -16,7 +16,7 @@ internal sealed class AverageOfCentersFusion : IPairFusion
     {
         Calls++;
         var fused = (imageCenters + textCenters) / 2;
-        var logits = fused.mm(sharedWeights["fusion.head.weight"].t()) + sharedWeights["fusion.head.bias"];
+        var logits = fused.mm(sharedWeights["fusion.classifier.output.weight"].t()) + sharedWeights["fusion.classifier.output.bias"];
         return (fused, logits.softmax(1));
     }
 }

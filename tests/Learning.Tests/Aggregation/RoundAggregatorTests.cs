@@ -1,5 +1,6 @@
 using System.Text.Json;
 using FedMM.Learning.Federation;
+using FedMM.Learning.Models.Fusion;
 using TorchSharp;
 using static FedMM.Learning.Tests.Aggregation.SiteUpdates;
 
@@ -157,18 +158,33 @@ public class RoundAggregatorTests
             return e;
         }
         var both = good.Single(u => u.ClientId == "both-2");
-        var nan = both.Weights["fusion.head.bias"].clone();
-        nan[0] = torch.tensor(float.NaN);
-        Refused(With(both, weight: "fusion.head.bias", weightValue: nan), "'fusion.head.bias' holds NaN");
+        var nan = both.Weights["fusion.classifier.output.bias"].clone();
+        nan[1] = torch.tensor(float.NaN);
+        Refused(With(both, weight: "fusion.classifier.output.bias", weightValue: nan), "'fusion.classifier.output.bias' holds NaN or infinite values (first at flat index 1)");
         Refused(With(good.Single(u => u.ClientId == "txt-1"), weight: "image_adapter.missing", weightValue: torch.zeros(Width)), "does not train image_adapter.");
-        Refused(With(both, weight: "fusion.head.weight", weightValue: torch.zeros(Classes, Width + 1)), "has shape [3, 9] but client");
+        Refused(With(both, weight: "fusion.classifier.output.weight", weightValue: torch.zeros(Classes, Width + 1)), "has shape [3, 9] but the shared model expects [3, 8]");
+        Refused(With(both, weight: "fusion.extra.weight", weightValue: torch.zeros(Width)), "'fusion.extra.weight' is not a parameter of the shared model");
+        string textParameter = good.Single(u => u.ClientId == "txt-0").Weights.Keys.First(k => k.StartsWith("text_adapter.", StringComparison.Ordinal));
+        Refused(With(both, weight: textParameter, remove: true), $"'{textParameter}' is missing");
         Refused(With(both, vector: "image.centroids", remove: true), "'image.centroids' is missing");
         Refused(With(both, vector: "text.counts", vectorValue: torch.zeros(5)), "count ≤ 0");
         Refused(With(both, vector: "cooccurrence", vectorValue: torch.zeros(5, 4)), "'cooccurrence' has shape [5, 4]");
         Refused(With(good.Single(u => u.ClientId == "img-0"), vector: "cooccurrence", vectorValue: torch.zeros(5, 5)), "not expected");
         Refused(With(both, vector: "image.centroids", vectorValue: torch.zeros(5, Width + 1)), $"expected [k ≥ 1, {Width}]");
         Refused(both with { Metrics = both.Metrics with { Round = 7 } }, "round 7");
-        Refused(With(both, weight: "fusion.head.bias", weightValue: torch.zeros(Classes, dtype: torch.float64)), "Float64");
+        Refused(With(both, weight: "fusion.classifier.output.bias", weightValue: torch.zeros(Classes, dtype: torch.float64)), "Float64");
+    }
+
+    [Fact]
+    public void WithoutLabelsSitesAreCheckedAgainstEachOther()
+    {
+        // No class labels: no model spec to check against, so the first uploader sets the shapes.
+        var config = Config() with { Labels = [] };
+        var updates = TenSites();
+        var both = updates.Single(u => u.ClientId == "both-3");
+        updates[updates.IndexOf(both)] = With(both, weight: "fusion.classifier.output.bias", weightValue: torch.zeros(Classes + 1));
+        var e = Assert.Throws<SiteUpdateException>(() => RoundAggregator.Aggregate(1, config, updates, [], new AverageOfCentersFusion(), null));
+        Assert.Contains("has shape [4] but client 'both-0' uploaded [3]", e.Message);
     }
 
     [Fact]
@@ -220,6 +236,15 @@ public class RoundAggregatorTests
         var e = Assert.Throws<InvalidDataException>(() => GlobalPackage.Read(
             new MemoryStream(Bytes(round1.WriteWeights)), new MemoryStream(Bytes(round2.WriteVectors)), new MemoryStream(Bytes(round2.WriteReport))));
         Assert.Contains("weights.safetensors is for round '1'", e.Message);
+    }
+
+    [Fact]
+    public void TheSharedModelFusionHeadFusesThePairs()
+    {
+        using var package = RoundAggregator.Aggregate(1, Config(), TenSites(), [], new SharedModelPairFusion(Config().Model, Classes), null);
+        Assert.Equal(new long[] { 3, Width }, package.Vectors["fused"].shape);
+        var rowSums = package.Vectors["fused.probs"].sum(1);
+        Assert.True(rowSums.allclose(torch.ones(3), rtol: 1e-5, atol: 1e-5));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using FedMM.Learning.Federation;
+using FedMM.Learning.Models;
 using TorchSharp;
 
 namespace FedMM.Learning.Tests.Aggregation;
@@ -6,7 +7,7 @@ namespace FedMM.Learning.Tests.Aggregation;
 /// <summary>Generated site updates following docs/ARTIFACTS.md at a small width, deterministic by seed.</summary>
 internal static class SiteUpdates
 {
-    public const int Width = 8, ImageFeatures = 12, TextFeatures = 6, Classes = 3;
+    public const int Width = 8, Classes = 3;
 
     public static FederationConfig Config(string weighting = "contribution", int imageClusters = 4, int textClusters = 3) => new()
     {
@@ -19,25 +20,19 @@ internal static class SiteUpdates
     {
         var generator = new torch.Generator((ulong)seed);
         torch.Tensor Rand(params long[] shape) => torch.randn(shape, generator: generator);
-        var weights = new Dictionary<string, torch.Tensor>
-        {
-            ["fusion.head.weight"] = Rand(Classes, Width),
-            ["fusion.head.bias"] = Rand(Classes),
-        };
+        // Shared weights with the real model's names and shapes (at a small width), groups by modality.
+        var groups = SharedModel.GroupsFor(modalities);
+        var weights = SharedModel.ParameterSpec(Config().Model, Classes)
+            .Where(p => groups.Contains(p.Group))
+            .ToDictionary(p => p.Name, p => Rand(p.Shape));
         var vectors = new Dictionary<string, torch.Tensor>();
         if (modalities.HasFlag(Modalities.Image))
         {
-            weights["image_adapter.proj.weight"] = Rand(Width, ImageFeatures);
-            weights["image_adapter.proj.bias"] = Rand(Width);
-            weights["image_adapter.missing"] = Rand(Width);
             vectors["image.centroids"] = Rand(centroids, Width);
             vectors["image.counts"] = torch.arange(1, centroids + 1, dtype: torch.float32);
         }
         if (modalities.HasFlag(Modalities.Text))
         {
-            weights["text_adapter.proj.weight"] = Rand(Width, TextFeatures);
-            weights["text_adapter.proj.bias"] = Rand(Width);
-            weights["text_adapter.missing"] = Rand(Width);
             vectors["text.centroids"] = Rand(centroids, Width) + 3;
             vectors["text.counts"] = torch.full(new long[] { centroids }, 2f);
         }

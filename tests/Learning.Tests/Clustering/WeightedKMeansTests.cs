@@ -181,3 +181,20 @@ public class WeightedKMeansTests
         Assert.Equal(fromArray.Centers, fromTensor.Centers);
     }
 }
+
+public class EmptyClusterTests
+{
+    [Fact]
+    public void EmptyClustersTakeTheFarthestPositiveWeightPoints()
+    {
+        // 4 points in 1-D; clusters 1 and 2 are empty. Point 3 is farthest but has weight 0,
+        // so the empty clusters take points 2 (distance 9) and 0 (distance 4), in that order.
+        float[] x = [10, 0, 20, 100];
+        float[] w = [1, 1, 1, 0];
+        float[] centers = [5, -1, -1];
+        double[] sizes = [3, 0, 0];
+        float[] distances = [4, 1, 9, 50];
+        WeightedKMeans.ReseedEmpty(x, 4, 1, w, centers, sizes, distances);
+        Assert.Equal(new float[] { 5, 20, 10 }, centers);
+    }
+}

@@ -82,6 +82,18 @@ public sealed class MobileNetV3Encoder : nn.Module<Tensor, Tensor>
         return this;
     }
 
+    /// <summary>Width of the pooled features of <paramref name="variant"/> at <paramref name="widthMultiplier"/>, without building the model.</summary>
+    public static long FeatureWidth(string variant, double widthMultiplier = 1.0)
+    {
+        var blocks = variant switch
+        {
+            "mobilenet_v3_small" => SmallBlocks,
+            "mobilenet_v3_large" => LargeBlocks,
+            _ => throw new ArgumentException($"Unknown image encoder '{variant}'; expected mobilenet_v3_small or mobilenet_v3_large.", nameof(variant)),
+        };
+        return 6 * MakeDivisible(blocks[^1].Output * widthMultiplier);
+    }
+
     // torchvision's _make_divisible: round to a multiple of 8, never down by more than 10 %.
     internal static long MakeDivisible(double value, int divisor = 8)
     {

@@ -1,0 +1,78 @@
+using System.Text.Json;
+using FedMM.Api.Requests;
+using FedMM.Api.Security;
+using FedMM.Grains.Interfaces;
+using FedMM.Grains.Interfaces.Models;
+using FedMM.Learning.Federation;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace FedMM.Api.Clients;
+
+/// <summary>Body of POST /api/federations/{fid}/clients.</summary>
+/// <param name="ClientId">The new client's id.</param>
+/// <param name="Modalities">"image", "text" or "image+text".</param>
+public sealed record RegisterClientRequest(string? ClientId = null, string? Modalities = null);
+
+/// <summary>A client's part in one finished round.</summary>
+public sealed record ClientRoundResponse(int Round, RoundState RoundState, SiteMetrics? Metrics, ClientContribution? Contribution, string? Failure);
+
+/// <summary>A registered client with its history.</summary>
+public sealed record ClientResponse(string ClientId, string Modalities, DateTimeOffset RegisteredAt, IReadOnlyList<ClientRoundResponse> History)
+{
+    /// <summary>Maps the grain's view.</summary>
+    public static ClientResponse From(ClientView view) => new(
+        view.ClientId,
+        view.Modalities,
+        view.RegisteredAt,
+        view.History.Select(h => new ClientRoundResponse(
+            h.Round,
+            h.RoundState,
+            h.MetricsJson is null ? null : JsonSerializer.Deserialize<SiteMetrics>(h.MetricsJson, ApiJson.Relaxed),
+            h.Contribution,
+            h.Failure)).ToList());
+}
+
+/// <summary>Operator endpoints registering and listing a federation's client sites.</summary>
+public static class ClientsApi
+{
+    /// <summary>Maps /api/federations/{fid}/clients.</summary>
+    public static IEndpointRouteBuilder MapClientsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/federations/{fid}/clients").WithTags("Clients").RequireOperatorKey();
+        api.MapPost("/", RegisterClient)
+            .WithName("RegisterClient")
+            .WithSummary("Register a client site; its token is returned once")
+            .Accepts<RegisterClientRequest>("application/json");
+        api.MapGet("/", ListClients).WithName("ListClients").WithSummary("List the clients with their per-round metrics and contributions");
+        return app;
+    }
+
+    /// <summary>POST /api/federations/{fid}/clients.</summary>
+    public static async Task<Results<Created<ClientRegistration>, ProblemHttpResult>> RegisterClient(
+        string fid, HttpRequest request, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        if (RouteValues.Check(fid) is { } invalid) return invalid;
+        var (body, problem) = await ApiJson.ReadBodyAsync<RegisterClientRequest>(request, 16 * 1024, cancellationToken);
+        if (body is null) return Invalid(problem!);
+        if (!Identifiers.IsValid(body.ClientId)) return RouteValues.Invalid("client id", body.ClientId);
+        if (ModalityNames.TryParse(body.Modalities) is not { } modalities || modalities == Learning.Federation.Modalities.None)
+            return Invalid($"modalities '{body.Modalities}' is not one of image, text, image+text.");
+        var federation = grains.GetGrain<IFederationGrain>(fid);
+        if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
+        var registration = await federation.RegisterClientAsync(body.ClientId!, modalities.ToName());
+        return TypedResults.Created($"/api/federations/{fid}/clients/{registration.ClientId}", registration);
+    }
+
+    /// <summary>GET /api/federations/{fid}/clients.</summary>
+    public static async Task<Results<Ok<ClientResponse[]>, ProblemHttpResult>> ListClients(string fid, IGrainFactory grains)
+    {
+        if (RouteValues.Check(fid) is { } invalid) return invalid;
+        var federation = grains.GetGrain<IFederationGrain>(fid);
+        if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
+        var clients = await federation.ListClientsAsync();
+        return TypedResults.Ok(clients.Select(ClientResponse.From).ToArray());
+    }
+
+    private static ProblemHttpResult Invalid(string detail) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid client registration", detail: detail);
+}

@@ -1,0 +1,30 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace FedMM.Api.Configuration;
+
+/// <summary>Settings of the REST API (section "Api"), validated at start-up.</summary>
+public sealed class ApiOptions
+{
+    /// <summary>Configuration section the options bind to.</summary>
+    public const string Section = "Api";
+
+    /// <summary>Secret operators send in the X-Api-Key header; at least 16 characters so it cannot be guessed.</summary>
+    [Required, MinLength(16)]
+    public string AdminKey { get; set; } = "";
+
+    /// <summary>Longest an upload part (weights, vectors) may be, in bytes.</summary>
+    [Range(1024, long.MaxValue)]
+    public long MaxArtifactBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Longest the metrics part may be, in bytes.</summary>
+    [Range(256, 16 * 1024 * 1024)]
+    public int MaxMetricsBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Longest a safetensors JSON header may be, in bytes.</summary>
+    [Range(64, 100 * 1024 * 1024)]
+    public int MaxSafetensorsHeaderBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Longest a site's task long-poll may wait, in seconds.</summary>
+    [Range(0, 600)]
+    public int MaxTaskWaitSeconds { get; set; } = 60;
+}

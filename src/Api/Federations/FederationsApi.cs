@@ -1,0 +1,69 @@
+using System.Text.Json;
+using FedMM.Api.Requests;
+using FedMM.Api.Security;
+using FedMM.Grains.Interfaces;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace FedMM.Api.Federations;
+
+/// <summary>Operator endpoints creating, listing and reading federations.</summary>
+public static class FederationsApi
+{
+    private const int MaxConfigBytes = 256 * 1024;
+
+    /// <summary>Maps /api/federations.</summary>
+    public static IEndpointRouteBuilder MapFederationsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/federations").WithTags("Federations").RequireOperatorKey();
+        api.MapPost("/", CreateFederation)
+            .WithName("CreateFederation")
+            .WithSummary("Create a federation from a validated config (id generated when absent)")
+            .Accepts<CreateFederationRequest>("application/json");
+        api.MapGet("/", ListFederations).WithName("ListFederations").WithSummary("List every federation");
+        api.MapGet("/{fid}", GetFederation).WithName("GetFederation").WithSummary("Read one federation with its clients and rounds");
+        return app;
+    }
+
+    /// <summary>POST /api/federations.</summary>
+    public static async Task<Results<Created<FederationResponse>, Ok<FederationResponse>, ProblemHttpResult>> CreateFederation(
+        HttpRequest request, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await ApiJson.ReadBodyAsync<CreateFederationRequest>(request, MaxConfigBytes, cancellationToken);
+        if (body is null) return Invalid(problem!);
+        string id = body.Id ?? $"fed-{Guid.NewGuid():N}"[..16];
+        if (!Identifiers.IsValid(id)) return RouteValues.Invalid("federation id", id);
+        // The federation grain validates every field of the config and refuses it (400) naming them.
+        if (body.Config is null) return Invalid("config is required.");
+
+        var federation = grains.GetGrain<IFederationGrain>(id);
+        var existing = await federation.GetAsync();
+        var view = await federation.CreateAsync(JsonSerializer.Serialize(body.Config, ApiJson.Relaxed));
+        await grains.GetGrain<IFederationRegistryGrain>(GrainKeys.Registry).AddAsync(id);
+        var response = FederationResponse.From(view);
+        return existing is null ? TypedResults.Created($"/api/federations/{id}", response) : TypedResults.Ok(response);
+    }
+
+    /// <summary>GET /api/federations.</summary>
+    public static async Task<Ok<FederationResponse[]>> ListFederations(IGrainFactory grains)
+    {
+        var ids = await grains.GetGrain<IFederationRegistryGrain>(GrainKeys.Registry).ListAsync();
+        var views = await Task.WhenAll(ids.Select(id => grains.GetGrain<IFederationGrain>(id).GetAsync()));
+        return TypedResults.Ok(views.OfType<Grains.Interfaces.Models.FederationView>().Select(FederationResponse.From).ToArray());
+    }
+
+    /// <summary>GET /api/federations/{fid}.</summary>
+    public static async Task<Results<Ok<FederationResponse>, ProblemHttpResult>> GetFederation(string fid, IGrainFactory grains)
+    {
+        if (RouteValues.Check(fid) is { } invalid) return invalid;
+        var view = await grains.GetGrain<IFederationGrain>(fid).GetAsync();
+        return view is null ? NotFound(fid) : TypedResults.Ok(FederationResponse.From(view));
+    }
+
+    /// <summary>A 404 for a federation that does not exist.</summary>
+    public static ProblemHttpResult NotFound(string federationId) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown federation",
+            detail: $"Federation '{federationId}' does not exist.");
+
+    private static ProblemHttpResult Invalid(string detail) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid federation", detail: detail);
+}

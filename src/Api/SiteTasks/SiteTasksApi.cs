@@ -1,0 +1,73 @@
+using System.Text.Json;
+using FedMM.Api.Configuration;
+using FedMM.Api.Requests;
+using FedMM.Api.Security;
+using FedMM.Grains.Interfaces;
+using FedMM.Grains.Interfaces.Models;
+using FedMM.Learning.Federation;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace FedMM.Api.SiteTasks;
+
+/// <summary>What a site agent should do next: "train", "wait" or "done".</summary>
+/// <param name="Action">"train", "wait" or "done".</param>
+/// <param name="Round">The round to train for, or the round in progress; null when none.</param>
+/// <param name="Config">The round's frozen configuration.</param>
+/// <param name="GlobalRound">The completed round whose global package to start from; null for the first.</param>
+public sealed record SiteTaskResponse(string Action, int? Round, FederationConfig Config, int? GlobalRound)
+{
+    /// <summary>Maps the grain's task.</summary>
+    public static SiteTaskResponse From(SiteTask task) => new(
+        task.Action.ToString().ToLowerInvariant(),
+        task.Round,
+        JsonSerializer.Deserialize<FederationConfig>(task.ConfigJson, ApiJson.Relaxed)!,
+        task.GlobalRound);
+}
+
+/// <summary>The site agent's task poll.</summary>
+public static class SiteTasksApi
+{
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Maps GET /api/federations/{fid}/clients/{cid}/task.</summary>
+    public static IEndpointRouteBuilder MapSiteTasksApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGroup("/api/federations/{fid}/clients/{cid}").WithTags("Site tasks")
+            .MapGet("/task", GetTask)
+            .WithName("GetSiteTask")
+            .WithSummary("The site's next step; long-polls up to waitSeconds while the answer is 'wait'");
+        return app;
+    }
+
+    /// <summary>GET /api/federations/{fid}/clients/{cid}/task?waitSeconds=N.</summary>
+    public static async Task<Results<Ok<SiteTaskResponse>, ProblemHttpResult>> GetTask(
+        string fid, string cid, int? waitSeconds, HttpContext context, SiteAuthorization authorization,
+        IGrainFactory grains, IOptions<ApiOptions> options, CancellationToken cancellationToken)
+    {
+        if (RouteValues.Check(fid, cid) is { } invalid) return invalid;
+        int maxWait = options.Value.MaxTaskWaitSeconds;
+        if (waitSeconds is { } w && (w < 0 || w > maxWait))
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid wait",
+                detail: $"waitSeconds {w} must be 0 to {maxWait}.");
+        var (_, refusal) = await authorization.AuthorizeAsync(context, fid, cid, operatorAllowed: true);
+        if (refusal is not null) return refusal;
+
+        var federation = grains.GetGrain<IFederationGrain>(fid);
+        var until = DateTimeOffset.UtcNow.AddSeconds(waitSeconds ?? 0);
+        while (true)
+        {
+            var task = await federation.GetTaskAsync(cid);
+            if (task.Action != SiteTaskAction.Wait || DateTimeOffset.UtcNow + PollInterval > until || cancellationToken.IsCancellationRequested)
+                return TypedResults.Ok(SiteTaskResponse.From(task));
+            try
+            {
+                await Task.Delay(PollInterval, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // The agent hung up; the next iteration answers with the last task and ends.
+            }
+        }
+    }
+}

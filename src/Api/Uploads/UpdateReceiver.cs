@@ -1,0 +1,173 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text.Json;
+using FedMM.Api.Artifacts;
+using FedMM.Api.Configuration;
+using FedMM.Api.Requests;
+using FedMM.Api.Storage;
+using FedMM.Grains.Interfaces.Artifacts;
+using FedMM.Learning.Federation;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace FedMM.Api.Uploads;
+
+/// <summary>
+/// Reads a site update (multipart/form-data: weights, vectors, metrics) from the request body,
+/// streaming each safetensors part through <see cref="SafetensorsStreamInspector"/> into an
+/// uncommitted <see cref="StagedBlob"/>, so at most one read buffer and one block per part are
+/// in memory. Throws <see cref="UploadRejectedException"/> at the first fault; nothing is committed here.
+/// </summary>
+public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOptions> options)
+{
+    /// <summary>Size of the blocks staged to storage.</summary>
+    public const int BlockSize = 4 * 1024 * 1024;
+
+    private const int ReadBufferSize = 128 * 1024;
+
+    /// <summary>A received, validated update: its staged parts and metrics.</summary>
+    public sealed record ReceivedUpdate(IReadOnlyList<ReceivedPart> Parts, SiteMetrics Metrics, string MetricsJson);
+
+    /// <summary>Most bytes a whole update request may have.</summary>
+    public long MaxRequestBytes => 2 * options.Value.MaxArtifactBytes + options.Value.MaxMetricsBytes + 1024 * 1024;
+
+    /// <summary>Receives and validates the update of <paramref name="clientId"/> for round <paramref name="round"/>.</summary>
+    public async Task<ReceivedUpdate> ReceiveAsync(
+        HttpRequest request, string federationId, int round, string clientId,
+        FederationConfig config, Modalities modalities, IReadOnlyList<ExpectedParameter> sharedParameters,
+        CancellationToken cancellationToken)
+    {
+        var boundary = Boundary(request);
+        var reader = new MultipartReader(boundary, request.Body) { HeadersLengthLimit = 16 * 1024, BodyLengthLimit = null };
+        var parts = new Dictionary<string, ReceivedPart>();
+        (SiteMetrics Metrics, string Json)? metrics = null;
+        var limits = options.Value;
+        try
+        {
+            return await ReceivePartsAsync();
+        }
+        catch
+        {
+            foreach (var part in parts.Values) await part.Blob.DisposeAsync();
+            throw;
+        }
+
+        async Task<ReceivedUpdate> ReceivePartsAsync()
+        {
+            try
+            {
+                MultipartSection? section;
+                while ((section = await reader.ReadNextSectionAsync(cancellationToken)) is not null)
+                {
+                    string name = PartName(section);
+                    if (parts.ContainsKey(name) || (name == "metrics" && metrics is not null))
+                        throw new UploadRejectedException(name, "appears more than once.");
+                    switch (name)
+                    {
+                        case "weights":
+                            parts[name] = await ReceiveTensorsAsync(section.Body, name, ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Weights),
+                                UploadExpectations.Weights(sharedParameters, modalities), cancellationToken);
+                            break;
+                        case "vectors":
+                            parts[name] = await ReceiveTensorsAsync(section.Body, name, ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Vectors),
+                                UploadExpectations.Vectors(config, modalities), cancellationToken);
+                            break;
+                        case "metrics":
+                            var bytes = await ReadSmallAsync(section.Body, name, limits.MaxMetricsBytes, cancellationToken);
+                            var parsed = MetricsValidator.Validate(bytes, clientId, round, modalities);
+                            metrics = (parsed, JsonSerializer.Serialize(parsed, ApiJson.Relaxed));
+                            break;
+                        default:
+                            throw new UploadRejectedException(name, "is not a part of an update; send exactly weights, vectors and metrics.");
+                    }
+                }
+            }
+            catch (IOException e) when (e is not EndOfStreamException)
+            {
+                throw new UploadRejectedException("body", $"could not be read as multipart/form-data: {e.Message}");
+            }
+            catch (InvalidDataException e)
+            {
+                throw new UploadRejectedException("body", $"is not valid multipart/form-data: {e.Message}");
+            }
+            catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                throw new UploadRejectedException("body", $"is larger than the limit of {MaxRequestBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
+            }
+            var missing = new[] { "weights", "vectors" }.Where(p => !parts.ContainsKey(p)).ToList();
+            if (metrics is null) missing.Add("metrics");
+            if (missing.Count > 0)
+                throw new UploadRejectedException("body", $"is missing part(s) {string.Join(", ", missing)}; an update has weights, vectors and metrics.");
+
+            var metricsBytes = System.Text.Encoding.UTF8.GetBytes(metrics.Value.Json);
+            var metricsBlob = new StagedBlob(artifacts.BlockBlob(ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Metrics)), BlockSize);
+            await metricsBlob.WriteAsync(metricsBytes, cancellationToken);
+            var metricsPart = new ReceivedPart("metrics", metricsBlob, metricsBytes.Length, Convert.ToHexStringLower(SHA256.HashData(metricsBytes)), "application/json");
+            return new ReceivedUpdate([parts["weights"], parts["vectors"], metricsPart], metrics.Value.Metrics, metrics.Value.Json);
+        }
+    }
+
+    private async Task<ReceivedPart> ReceiveTensorsAsync(Stream body, string part, string blobName, ArtifactExpectation expectation, CancellationToken cancellationToken)
+    {
+        var limits = options.Value;
+        using var inspector = new SafetensorsStreamInspector(part, expectation, limits.MaxArtifactBytes, limits.MaxSafetensorsHeaderBytes);
+        var blob = new StagedBlob(artifacts.BlockBlob(blobName), BlockSize);
+        var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+        try
+        {
+            int read;
+            while ((read = await body.ReadAsync(buffer.AsMemory(0, ReadBufferSize), cancellationToken)) > 0)
+            {
+                inspector.Consume(buffer.AsSpan(0, read));
+                await blob.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            }
+            string sha256 = inspector.Complete();
+            await blob.CompleteStagingAsync(cancellationToken);
+            return new ReceivedPart(part, blob, inspector.Length, sha256, "application/octet-stream");
+        }
+        catch
+        {
+            await blob.DisposeAsync();
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static async Task<byte[]> ReadSmallAsync(Stream body, string part, int maxBytes, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > maxBytes)
+                throw new UploadRejectedException(part, $"is larger than the limit of {maxBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.ToArray();
+    }
+
+    private static string Boundary(HttpRequest request)
+    {
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType)
+            || !mediaType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
+            throw new UploadRejectedException("body", $"must be multipart/form-data, not '{request.ContentType}'.");
+        var boundary = HeaderUtilities.RemoveQuotes(mediaType.Boundary).Value;
+        if (string.IsNullOrWhiteSpace(boundary) || boundary.Length > 200)
+            throw new UploadRejectedException("body", "has a missing or overlong multipart boundary.");
+        return boundary;
+    }
+
+    private static string PartName(MultipartSection section)
+    {
+        if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+            || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase)
+            || string.IsNullOrEmpty(disposition.Name.Value))
+            throw new UploadRejectedException("body", "has a part without a form-data name.");
+        return HeaderUtilities.RemoveQuotes(disposition.Name).Value!;
+    }
+}

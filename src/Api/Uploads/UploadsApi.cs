@@ -1,0 +1,116 @@
+using System.Text.Json;
+using FedMM.Api.Requests;
+using FedMM.Api.Rounds;
+using FedMM.Api.Security;
+using FedMM.Grains.Interfaces;
+using FedMM.Grains.Interfaces.Models;
+using FedMM.Learning.Federation;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace FedMM.Api.Uploads;
+
+/// <summary>What the API recorded for a site's update.</summary>
+/// <param name="ClientId">Uploading client.</param>
+/// <param name="Round">Round of the update.</param>
+/// <param name="Artifacts">Blob names, sizes and SHA-256 hashes of weights, vectors and metrics.</param>
+/// <param name="SampleCount">Training samples reported.</param>
+public sealed record UpdateReceipt(string ClientId, int Round, IReadOnlyList<ArtifactRecord> Artifacts, int SampleCount);
+
+/// <summary>The site's update upload: validated while streamed, committed only when everything passed.</summary>
+public static class UploadsApi
+{
+    /// <summary>Maps PUT /api/federations/{fid}/rounds/{r}/clients/{cid}/update.</summary>
+    public static IEndpointRouteBuilder MapUploadsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGroup("/api/federations/{fid}/rounds/{r:int}/clients/{cid}").WithTags("Uploads")
+            .MapPut("/update", PutUpdate)
+            .WithName("PutSiteUpdate")
+            .WithSummary("Upload a site's update: multipart/form-data with weights, vectors (safetensors) and metrics (JSON)")
+            .DisableAntiforgery();
+        return app;
+    }
+
+    /// <summary>PUT /api/federations/{fid}/rounds/{r}/clients/{cid}/update.</summary>
+    public static async Task<Results<Created<UpdateReceipt>, Ok<UpdateReceipt>, ProblemHttpResult>> PutUpdate(
+        string fid, int r, string cid, HttpContext context, SiteAuthorization authorization, IGrainFactory grains,
+        UpdateReceiver receiver, SharedParameterCatalog catalog, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        if (RouteValues.Check(fid, cid, r) is { } invalid) return invalid;
+        var (_, refusal) = await authorization.AuthorizeAsync(context, fid, cid, operatorAllowed: false);
+        if (refusal is not null) return refusal;
+        var (round, federation, missing) = await RoundsApi.FindRoundInFederationAsync(grains, fid, r);
+        if (round is null || federation is null) return missing!;
+        if (round.Participants.FirstOrDefault(p => p.ClientId == cid) is not { } participant)
+            return Problem(StatusCodes.Status403Forbidden, "Not a participant", $"Client '{cid}' is not a participant of round {r} of federation '{fid}'.");
+        var roundGrain = grains.GetGrain<IRoundGrain>(GrainKeys.Round(fid, r));
+        // A retry of a recorded update stays a no-op (200) after the round has moved on, so the
+        // body is still read and compared; a first upload needs the round to be Collecting.
+        var previous = await roundGrain.GetSubmissionAsync(cid);
+        if (round.State != RoundState.Collecting && previous is null)
+            return Problem(StatusCodes.Status409Conflict, "Round not collecting", $"Round {r} of federation '{fid}' is {round.State}; updates are accepted only while it is Collecting.");
+        var config = JsonSerializer.Deserialize<FederationConfig>(federation.ConfigJson, ApiJson.Relaxed)!;
+        var modalities = ModalityNames.TryParse(participant.Modalities)
+            ?? throw new InvalidOperationException($"Client '{cid}' has unknown modalities '{participant.Modalities}'.");
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+            bodyLimit.MaxRequestBodySize = receiver.MaxRequestBytes;
+        UpdateReceiver.ReceivedUpdate update;
+        try
+        {
+            update = await receiver.ReceiveAsync(context.Request, fid, r, cid, config, modalities,
+                catalog.For(config.Model, config.Labels.Count), cancellationToken);
+        }
+        catch (UploadRejectedException e)
+        {
+            return Problem(e.StatusCode, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Upload too large" : "Invalid update", $"Update of client '{cid}' for round {r}: {e.Message}");
+        }
+
+        var records = update.Parts.Select(p => new ArtifactRecord(p.Kind, p.Blob.Name, p.Size, p.Sha256)).ToList();
+        var submission = new SubmissionRecord(cid, r, records, update.Metrics.TrainSamples, update.MetricsJson, DateTimeOffset.UtcNow);
+        var receipt = new UpdateReceipt(cid, r, records, update.Metrics.TrainSamples);
+        previous ??= await roundGrain.GetSubmissionAsync(cid);
+        if (previous is not null)
+        {
+            foreach (var part in update.Parts) await part.Blob.DisposeAsync();
+            return previous.HasSameContentAs(submission)
+                ? TypedResults.Ok(receipt)
+                : Problem(StatusCodes.Status409Conflict, "Different update already recorded", $"Client '{cid}' already uploaded a different update for round {r}; a second, different upload is refused.");
+        }
+
+        var created = new List<ReceivedPart>();
+        foreach (var part in update.Parts)
+        {
+            var (wasCreated, existingSha256) = await part.Blob.CommitAsync(part.Sha256, part.ContentType, cancellationToken);
+            if (wasCreated) created.Add(part);
+            else if (existingSha256 != part.Sha256)
+            {
+                await DeleteAsync(created, cancellationToken);
+                foreach (var rest in update.Parts) await rest.Blob.DisposeAsync();
+                return Problem(StatusCodes.Status409Conflict, "Different update already stored", $"Client '{cid}' already stored a different {part.Kind} for round {r}.");
+            }
+        }
+        var result = await roundGrain.SubmitAsync(submission);
+        switch (result.Outcome)
+        {
+            case SubmissionOutcome.Accepted:
+                loggers.CreateLogger(typeof(UploadsApi)).LogInformation("Update of {Client} for round {Round} of {Federation} accepted: {Bytes} bytes", cid, r, fid, records.Sum(a => a.Size));
+                return TypedResults.Created($"/api/federations/{fid}/rounds/{r}", receipt);
+            case SubmissionOutcome.Identical:
+                return TypedResults.Ok(receipt);
+            default:
+                await DeleteAsync(created, cancellationToken);
+                return Problem(result.Outcome == SubmissionOutcome.NotParticipant ? StatusCodes.Status403Forbidden : StatusCodes.Status409Conflict,
+                    "Update refused", $"Round {r} of federation '{fid}' refused the update of client '{cid}': {result.Detail}");
+        }
+    }
+
+    // Blobs this request created for an update the round then refused: removed so a refusal stores nothing.
+    private static async Task DeleteAsync(IEnumerable<ReceivedPart> parts, CancellationToken cancellationToken)
+    {
+        foreach (var part in parts) await part.Blob.DeleteAsync(cancellationToken);
+    }
+
+    private static ProblemHttpResult Problem(int status, string title, string detail) =>
+        TypedResults.Problem(statusCode: status, title: title, detail: detail);
+}

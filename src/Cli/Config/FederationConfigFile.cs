@@ -1,0 +1,141 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using FedMM.Cli.Errors;
+using FedMM.Learning.Federation;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace FedMM.Cli.Config;
+
+/// <summary>
+/// Reads a <see cref="FederationConfig"/> from a .json, .yaml or .yml file. YAML is converted to
+/// JSON first so both go through one deserializer; unknown fields are refused (a misspelt
+/// "localEpoch" must not silently fall back to the default).
+/// </summary>
+public static class FederationConfigFile
+{
+    private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        WriteIndented = true,
+    };
+
+    /// <summary>Loads and checks the file at <paramref name="path"/>.</summary>
+    public static FederationConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new CliException($"Federation config {path} does not exist.");
+        string text = File.ReadAllText(path);
+        string extension = Path.GetExtension(path).ToLowerInvariant();
+        JsonNode? node = extension switch
+        {
+            ".json" => ParseJson(text, path),
+            ".yaml" or ".yml" => YamlToJson(text, path),
+            _ => throw new CliException($"Federation config {path}: unknown extension '{extension}'; use .json, .yaml or .yml."),
+        };
+        FederationConfig config;
+        try
+        {
+            config = node.Deserialize<FederationConfig>(Options)
+                ?? throw new CliException($"Federation config {path} is empty.");
+        }
+        catch (JsonException e)
+        {
+            throw new CliException($"Federation config {path}: {Describe(e)}");
+        }
+        Validate(config, path);
+        return config;
+    }
+
+    /// <summary>Writes <paramref name="config"/> as indented JSON (the format <see cref="Load"/> reads).</summary>
+    public static string ToJson(FederationConfig config) => JsonSerializer.Serialize(config, Options);
+
+    /// <summary>Checks what the file cannot express by types alone; names the field that is wrong.</summary>
+    public static void Validate(FederationConfig config, string source)
+    {
+        var problems = new List<string>();
+        if (config.Labels.Count < 2) problems.Add("labels: at least two class labels are needed");
+        if (config.Labels.Distinct(StringComparer.Ordinal).Count() != config.Labels.Count) problems.Add("labels: contain duplicates");
+        if (config.Labels.Any(string.IsNullOrWhiteSpace)) problems.Add("labels: contain an empty label");
+        if (config.Model.ImageEncoder is not ("mobilenet_v3_small" or "mobilenet_v3_large")) problems.Add($"model.imageEncoder: '{config.Model.ImageEncoder}' is not mobilenet_v3_small or mobilenet_v3_large");
+        if (config.Model.TextEncoder is not ("tiny" or "mini")) problems.Add($"model.textEncoder: '{config.Model.TextEncoder}' is not tiny or mini");
+        if (config.Model.TextPooling is not ("cls" or "mean")) problems.Add($"model.textPooling: '{config.Model.TextPooling}' is not cls or mean");
+        if (config.Model.ImageSize < 32) problems.Add($"model.imageSize: {config.Model.ImageSize} is below 32");
+        if (config.Model.AdapterDim < 1) problems.Add("model.adapterDim: must be positive");
+        if (config.Model.AttentionHeads < 1 || config.Model.AdapterDim % Math.Max(1, config.Model.AttentionHeads) != 0) problems.Add($"model.attentionHeads: {config.Model.AttentionHeads} must divide adapterDim {config.Model.AdapterDim}");
+        if (config.Round.MinClients < 1) problems.Add("round.minClients: must be at least 1");
+        if (config.Round.Deadline <= TimeSpan.Zero) problems.Add("round.deadline: must be positive");
+        if (config.Round.LocalEpochs < 1) problems.Add("round.localEpochs: must be at least 1");
+        if (config.Round.BatchSize < 1) problems.Add("round.batchSize: must be at least 1");
+        if (config.Round.LocalClusters < 1 || config.Round.ImageClusters < 1 || config.Round.TextClusters < 1) problems.Add("round.localClusters/imageClusters/textClusters: must be at least 1");
+        if (config.Round.FillIn is not ("hard" or "soft")) problems.Add($"round.fillIn: '{config.Round.FillIn}' is not hard or soft");
+        if (config.Round.Weighting is not ("contribution" or "fedavg" or "uniform")) problems.Add($"round.weighting: '{config.Round.Weighting}' is not contribution, fedavg or uniform");
+        if (config.Round.ModalityDropout is < 0 or > 1) problems.Add("round.modalityDropout: must be within [0, 1]");
+        if (config.Round.VectorNoise < 0) problems.Add("round.vectorNoise: must not be negative");
+        if (problems.Count > 0) throw new CliException($"Federation config {source}: {string.Join("; ", problems)}.");
+    }
+
+    private static JsonNode? ParseJson(string text, string path)
+    {
+        try
+        {
+            return JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException e)
+        {
+            throw new CliException($"Federation config {path}: {Describe(e)}");
+        }
+    }
+
+    private static JsonNode? YamlToJson(string text, string path)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException e)
+        {
+            throw new CliException($"Federation config {path}, line {e.Start.Line}: {e.Message}");
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner reports some malformed flow collections this way, without a position.
+            throw new CliException($"Federation config {path} is not valid YAML (check brackets and quotes).");
+        }
+        if (stream.Documents.Count == 0) throw new CliException($"Federation config {path} is empty.");
+        return Convert(stream.Documents[0].RootNode);
+    }
+
+    // Plain scalars become numbers, booleans or null when they read as such; quoted ones stay strings.
+    private static JsonNode? Convert(YamlNode node) => node switch
+    {
+        YamlMappingNode map => new JsonObject(map.Children.Select(pair =>
+            KeyValuePair.Create(((YamlScalarNode)pair.Key).Value ?? "", Convert(pair.Value)))),
+        YamlSequenceNode list => new JsonArray(list.Children.Select(Convert).ToArray()),
+        YamlScalarNode { Style: ScalarStyle.Plain } scalar => PlainScalar(scalar.Value),
+        YamlScalarNode scalar => JsonValue.Create(scalar.Value),
+        _ => throw new CliException($"Unsupported YAML node at line {node.Start.Line}."),
+    };
+
+    private static JsonNode? PlainScalar(string? value)
+    {
+        if (value is null or "" or "~" or "null") return null;
+        if (value is "true" or "True") return JsonValue.Create(true);
+        if (value is "false" or "False") return JsonValue.Create(false);
+        if (long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out long whole)) return JsonValue.Create(whole);
+        if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double real)) return JsonValue.Create(real);
+        return JsonValue.Create(value);
+    }
+
+    private static string Describe(JsonException e)
+    {
+        string message = e.Message;
+        int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        if (cut > 0) message = message[..cut];
+        return e.Path is { Length: > 1 } p ? $"field {p.TrimStart('$', '.')}: {message}" : message;
+    }
+}

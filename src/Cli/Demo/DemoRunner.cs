@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using FedMM.Cli.Api;
+using FedMM.Cli.Commands;
+using FedMM.Cli.Errors;
+using FedMM.Cli.Reports;
+using FedMM.Learning.Data;
+using FedMM.Learning.Data.Synthetic;
+using FedMM.Learning.Federation;
+using Spectre.Console;
+
+namespace FedMM.Cli.Demo;
+
+/// <summary>
+/// `fedmm demo`: data → Azurite + silo + API → federation with 10 sites → one `fedmm site run`
+/// process per site → live progress → report; everything it started is stopped at the end,
+/// also on failure or Ctrl+C.
+/// </summary>
+public static class DemoRunner
+{
+    /// <summary>The demo federation's id.</summary>
+    public const string FederationId = "demo";
+
+    /// <summary>Runs the demo; returns the exit code.</summary>
+    public static async Task<int> RunAsync(DemoOptions options, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var repo = RepositoryLayout.Locate();
+        string run = Path.Combine(Path.GetFullPath(options.Output), $"run-{DateTime.Now:yyyyMMdd-HHmmss}");
+        Directory.CreateDirectory(run);
+        string logs = Path.Combine(run, "logs");
+        void Status(string markup) => AnsiConsole.MarkupLine($"[grey]{clock.Elapsed:mm\\:ss}[/] {markup}");
+        void Plain(string text) => Status(Markup.Escape(text));
+        Status($"demo folder [bold]{Markup.Escape(run)}[/]");
+
+        var root = PrepareData(options, Path.Combine(run, "data"), Plain);
+        var config = Configure(root.ReadLabels(), options.Rounds);
+
+        var sites = new Dictionary<string, ChildProcess>();
+        await using var service = await LocalService.StartAsync(repo, run, Plain, ct);
+        try
+        {
+            using var api = new FedMMClient(service.ApiAddress, new ApiCredentials(service.AdminKey, null), RetryPolicy.Default,
+                message => Console.Error.WriteLine($"warning: {message}"));
+            await api.CreateFederationAsync(FederationId, config, ct);
+            var launches = await RegisterSitesAsync(api, root, Path.Combine(run, "tokens"), ct);
+            Status($"federation [bold]{FederationId}[/] with {launches.Count} sites: " +
+                string.Join(", ", launches.GroupBy(l => l.Modalities).Select(g => $"{g.Count()} {g.Key}")));
+            var started = await api.StartRoundsAsync(FederationId, options.Rounds, null, ct);
+            Status($"queued rounds {string.Join(", ", started.Rounds)}; starting one agent process per site");
+            foreach (var site in launches) sites[site.ClientId] = SiteProcess.Start(site, service.ApiAddress, FederationId, logs, imageWeights: options.ImageWeights);
+
+            var progress = new FederationProgress(api, FederationId, launches, id => sites.GetValueOrDefault(id), clock);
+            var rounds = await progress.FollowAsync(TimeSpan.FromSeconds(1), ct);
+            foreach (var site in sites.Values) await site.WaitForExitAsync(TimeSpan.FromSeconds(30), ct);
+            var crashed = sites.Values.Where(s => s.ExitCode is { } code && code != 0).ToList();
+            foreach (var site in crashed)
+                AnsiConsole.MarkupLineInterpolated($"[red]agent {site.Name} exited with {site.ExitCode}[/]; log {site.LogPath}:\n{site.Tail(5)}");
+
+            string reportFolder = Path.Combine(run, "report");
+            var history = await ServiceRunCollector.CollectAsync(api, FederationId, reportFolder, ct);
+            string report = history.Results.Count > 0 || history.Rounds.Count > 0 ? ReportWriter.Write(history, reportFolder) : "(no completed round)";
+            int completed = rounds.Count(r => r.State == RoundStates.Completed);
+            foreach (var round in rounds.Where(r => r.State != RoundStates.Completed))
+                Status($"[red]round {round.Round} {Markup.Escape(round.State)}[/]: {Markup.Escape(round.Reason ?? "no reason given")}");
+            Status($"{completed}/{rounds.Count} rounds completed in {clock.Elapsed:mm\\:ss}; report [bold]{Markup.Escape(report)}[/]; logs {Markup.Escape(logs)}");
+            return completed == options.Rounds ? ExitCodes.Success : ExitCodes.Failure;
+        }
+        finally
+        {
+            foreach (var site in sites.Values)
+            {
+                site.Kill();
+                site.Dispose();
+            }
+            Plain("stopping the API, the silo and Azurite");
+        }
+    }
+
+    /// <summary>The demo's federation config: small model and quick rounds for a laptop CPU.</summary>
+    public static FederationConfig Configure(IReadOnlyList<string> labels, int rounds) => new()
+    {
+        Name = "FedMM demo",
+        Labels = labels,
+        Model = new ModelConfig { ImageSize = 64, AdapterDim = 64, AttentionHeads = 4, FeedForwardDim = 128 },
+        Round = new RoundConfig
+        {
+            MinClients = 6,
+            Deadline = TimeSpan.FromMinutes(4),
+            LocalEpochs = 2,
+            BatchSize = 16,
+            LocalClusters = 6,
+            ImageClusters = 6,
+            TextClusters = 6,
+            KMeansIterations = 25,
+        },
+    };
+
+    private static ClientRoot PrepareData(DemoOptions options, string folder, Action<string> status)
+    {
+        if (options.MedPix is { } medpix)
+        {
+            status($"importing MedPix 2.0 from {medpix} into 10 sites (2 image-only, 2 text-only, 6 image+text)");
+            var report = Learning.Data.MedPix.MedPixImporter.Import(medpix, folder);
+            return new ClientRoot(report.Root);
+        }
+        status("generating synthetic data (10 sites: 2 image-only, 2 text-only, 6 image+text)");
+        return SyntheticGenerator.Generate(folder, new SyntheticOptions { TrainPerSite = options.TrainPerSite, ValPerSite = options.ValPerSite, ImageSize = 48 });
+    }
+
+    /// <summary>Registers every client folder of <paramref name="root"/>; the API id is the folder's id made valid (client_0 → client-0).</summary>
+    public static async Task<IReadOnlyList<SiteLaunch>> RegisterSitesAsync(FedMMClient api, ClientRoot root, string tokenFolder, CancellationToken ct)
+    {
+        var launches = new List<SiteLaunch>();
+        foreach (var folder in root.Clients())
+        {
+            var info = folder.ReadInfo();
+            string clientId = ApiClientId(info.Id);
+            var registered = await api.RegisterClientAsync(FederationId, clientId, info.Modalities, ct);
+            string tokenFile = Path.Combine(tokenFolder, clientId + ".token");
+            TokenFile.Write(tokenFile, registered.Token);
+            launches.Add(new SiteLaunch(clientId, registered.Modalities, folder.Path, tokenFile));
+        }
+        return launches;
+    }
+
+    /// <summary>A client folder id as an API identifier: lower case, '_' and other characters as '-'.</summary>
+    public static string ApiClientId(string folderId)
+    {
+        var chars = folderId.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-').ToArray();
+        string id = new string(chars).Trim('-');
+        return ApiIdentifiers.IsValid(id) ? id : throw new CliException($"Client id '{folderId}' cannot be turned into an API id.");
+    }
+}

@@ -1,0 +1,3 @@
+using FedMM.Cli;
+
+return await CliApp.RunAsync(args);

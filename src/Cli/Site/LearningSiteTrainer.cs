@@ -1,0 +1,161 @@
+using System.Text.Json;
+using FedMM.Cli.Errors;
+using FedMM.Learning.Artifacts;
+using FedMM.Learning.Federation;
+using FedMM.Learning.Training;
+using static TorchSharp.torch;
+using TrainingState = FedMM.Learning.Training.SiteState;
+
+namespace FedMM.Cli.Site;
+
+/// <summary>
+/// The site's model work through FedMM.Learning: <see cref="LocalRound.Run"/> (the function the
+/// experiment runner calls), apply, evaluate, predict. Its private state (best local model, text
+/// encoder, vocabulary, the config it was built for) lives in <c>model/</c> of the client folder,
+/// so a restarted agent continues where it stopped.
+/// </summary>
+public sealed class LearningSiteTrainer(string clientFolder, string clientId, SiteModelOptions options) : ISiteTrainer, IDisposable
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    private TrainingState? state;
+    private string? stateConfig;
+
+    /// <summary>Folder of the site's private model files.</summary>
+    public string ModelFolder => Path.Combine(clientFolder, "model");
+
+    private string ConfigPath => Path.Combine(ModelFolder, "config.json");
+
+    /// <inheritdoc/>
+    public Task TrainAsync(FederationConfig config, int round, string? globalFolder, string updateFolder, CancellationToken ct)
+        => Task.Run(() => Train(config, round, globalFolder, updateFolder), ct);
+
+    private void Train(FederationConfig config, int round, string? globalFolder, string updateFolder)
+    {
+        var site = Ensure(config);
+        using var weights = globalFolder is null ? null : SafetensorsContent.Load(SiteFolder.Weights(globalFolder), requireFinite: true);
+        using var vectors = globalFolder is null ? null : SafetensorsContent.Load(SiteFolder.Vectors(globalFolder), requireFinite: true);
+        var update = LocalRound.Run(site, config, round, weights?.Tensors, vectors?.Tensors);
+        try
+        {
+            // Written beside, then renamed: a crash never leaves a half update that looks complete.
+            string staging = updateFolder + ".partial";
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+            Directory.CreateDirectory(staging);
+            SafetensorsWriter.Save(SiteFolder.Weights(staging), update.Weights);
+            SafetensorsWriter.Save(SiteFolder.Vectors(staging), update.Vectors);
+            File.WriteAllText(SiteFolder.Metrics(staging), JsonSerializer.Serialize(update.Metrics, Json));
+            if (Directory.Exists(updateFolder)) Directory.Delete(updateFolder, recursive: true);
+            Directory.Move(staging, updateFolder);
+        }
+        finally
+        {
+            foreach (var t in update.Weights.Values) t.Dispose();
+            foreach (var t in update.Vectors.Values) t.Dispose();
+        }
+        site.SavePrivate(ModelFolder);
+    }
+
+    /// <inheritdoc/>
+    public Task ApplyGlobalAsync(string globalFolder, CancellationToken ct) => Task.Run(() =>
+    {
+        var metrics = ApplyGlobal(SavedConfig(), globalFolder);
+        Console.Out.WriteLine($"global package applied; on the site's val data: accuracy {metrics.Accuracy:P1}, macro-F1 {metrics.MacroF1:F3}, loss {metrics.Loss:F3}");
+    }, ct);
+
+    private EvaluationMetrics ApplyGlobal(FederationConfig config, string globalFolder)
+    {
+        var site = Ensure(config);
+        using var weights = SafetensorsContent.Load(SiteFolder.Weights(globalFolder), requireFinite: true);
+        using var vectors = SafetensorsContent.Load(SiteFolder.Vectors(globalFolder), requireFinite: true);
+        return LocalRound.Apply(site, config, weights.Tensors, vectors.Tensors);
+    }
+
+    /// <summary>
+    /// Metrics on the site's val data: of the applied global package when <paramref name="globalFolder"/>
+    /// is given, else of the site's best local model.
+    /// </summary>
+    public EvaluationMetrics Evaluate(string? globalFolder)
+    {
+        var config = SavedConfig();
+        if (globalFolder is not null) return ApplyGlobal(config, globalFolder);
+        var site = Ensure(config);
+        using var fillIn = new ModalityFillIn(null, config.Round.FillIn, config.Round.FillInTemperature);
+        return LocalRound.Evaluate(site, fillIn);
+    }
+
+    /// <summary>
+    /// Class probabilities for one image and/or text, by the global package in <paramref name="globalFolder"/>
+    /// (or the best local model when null); a missing modality is filled in from the global vectors.
+    /// </summary>
+    public IReadOnlyList<(string Label, double Probability)> Predict(string? imagePath, string? text, string? globalFolder)
+    {
+        var config = SavedConfig();
+        var data = SiteDataLoader.Load(clientFolder, clientId, config);
+        if (imagePath is not null && !data.Modalities.HasFlag(Modalities.Image))
+            throw new CliException($"Site {clientId} holds text only: it has no image encoder to read {imagePath}.");
+        if (text is not null && !data.Modalities.HasFlag(Modalities.Text))
+            throw new CliException($"Site {clientId} holds images only: it has no text encoder for --text.");
+        Tensor? image = null;
+        if (data.Modalities.HasFlag(Modalities.Image))
+        {
+            image = zeros(1, 3, config.Model.ImageSize, config.Model.ImageSize);
+            if (imagePath is not null)
+            {
+                if (!File.Exists(imagePath)) throw new CliException($"Image {imagePath} does not exist.");
+                using var pixels = new Learning.Data.Images.ImageTransform(config.Model.ImageSize).ApplyTensor(imagePath);
+                image[0].copy_(pixels);
+            }
+        }
+        // The sample is the site's val split for once, so the trainer's own evaluation path encodes it.
+        var query = new SiteSplit(image, [text], [0]) { ImagePresent = image is null ? null : [imagePath is not null] };
+        var factory = new EncoderSiteModelFactory(options.ImageWeights, options.Vocabulary, _ => ModelFolder);
+        using var site = TrainingState.Create(data with { Val = query }, config, factory);
+        site.LoadPrivate(ModelFolder);
+        using var weights = globalFolder is null ? null : SafetensorsContent.Load(SiteFolder.Weights(globalFolder), requireFinite: true);
+        using var vectors = globalFolder is null ? null : SafetensorsContent.Load(SiteFolder.Vectors(globalFolder), requireFinite: true);
+        if (weights is not null) site.Model.Shared.LoadWeights(weights.Tensors);
+        using var fillIn = new ModalityFillIn(config.Round.UseGlobalVectors ? vectors?.Tensors : null, config.Round.FillIn, config.Round.FillInTemperature);
+        using var logits = LocalRound.ValidationLogits(site, fillIn);
+        var probabilities = nn.functional.softmax(logits[0], 0).to_type(ScalarType.Float64).data<double>().ToArray();
+        return config.Labels.Select((label, i) => (label, probabilities[i])).OrderByDescending(p => p.Item2).ToList();
+    }
+
+    // One model per federation config: a new round with the same config keeps the in-memory model.
+    private TrainingState Ensure(FederationConfig config)
+    {
+        string json = JsonSerializer.Serialize(config, Json);
+        if (state is not null && stateConfig == json) return state;
+        state?.Dispose();
+        state = null;
+        var data = SiteDataLoader.Load(clientFolder, clientId, config);
+        var factory = new EncoderSiteModelFactory(options.ImageWeights, options.Vocabulary, _ => ModelFolder);
+        Directory.CreateDirectory(ModelFolder);
+        var created = TrainingState.Create(data, config, factory);
+        // Private files fit only the model they were saved from; after a model change the site starts afresh.
+        if (File.Exists(ConfigPath) && SameModel(File.ReadAllText(ConfigPath), config)) created.LoadPrivate(ModelFolder);
+        File.WriteAllText(ConfigPath, json);
+        state = created;
+        stateConfig = json;
+        return created;
+    }
+
+    private static bool SameModel(string savedJson, FederationConfig config)
+    {
+        var saved = JsonSerializer.Deserialize<FederationConfig>(savedJson, Json);
+        return saved is not null && saved.Model == config.Model && saved.Labels.SequenceEqual(config.Labels);
+    }
+
+    private FederationConfig SavedConfig()
+    {
+        if (!File.Exists(ConfigPath)) throw new CliException($"Site folder {clientFolder} has no trained model yet ({ConfigPath} missing); run `fedmm site train` or `site run` first.");
+        return JsonSerializer.Deserialize<FederationConfig>(File.ReadAllText(ConfigPath), Json)
+            ?? throw new CliException($"{ConfigPath} is empty.");
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        state?.Dispose();
+        state = null;
+    }
+}

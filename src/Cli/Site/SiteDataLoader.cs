@@ -1,0 +1,35 @@
+using FedMM.Learning.Data;
+using FedMM.Learning.Data.Datasets;
+using FedMM.Learning.Data.Images;
+using FedMM.Learning.Federation;
+using FedMM.Learning.Training;
+
+namespace FedMM.Cli.Site;
+
+/// <summary>Loads one client folder into memory as the trainer's <see cref="SiteData"/>.</summary>
+public static class SiteDataLoader
+{
+    /// <summary>
+    /// The site's train and val splits with images at the federation's input size and labels in the
+    /// federation's order; <paramref name="clientId"/> is the id the site has in the federation.
+    /// Bad data throws <see cref="DataFormatException"/> naming file, line and field.
+    /// </summary>
+    public static SiteData Load(string clientFolder, string clientId, FederationConfig config)
+    {
+        var folder = new ClientFolder(clientFolder);
+        if (!File.Exists(folder.InfoPath)) throw new Errors.CliException($"{folder.Path} is not a client folder: {ClientFolder.InfoFileName} is missing.");
+        var transform = new ImageTransform(config.Model.ImageSize);
+        using var train = SiteDataset.Load(folder, ClientFolder.Train, transform, config.Labels);
+        using var val = SiteDataset.Load(folder, ClientFolder.Val, transform, config.Labels);
+        return new SiteData(clientId, train.Info.Modalities, ToSplit(train), ToSplit(val));
+    }
+
+    /// <summary>The in-memory split of a loaded dataset (tensors copied, so the dataset can be disposed).</summary>
+    public static SiteSplit ToSplit(SiteDataset dataset) => new(
+        dataset.Images?.clone(),
+        dataset.Texts,
+        dataset.LabelIndices.data<long>().ToArray())
+    {
+        ImagePresent = dataset.Images is null ? null : dataset.HasImage.data<bool>().ToArray(),
+    };
+}

@@ -1,0 +1,65 @@
+using Orleans.Concurrency;
+using FedMM.Grains.Interfaces.Models;
+
+namespace FedMM.Grains.Interfaces;
+
+/// <summary>
+/// The round coordinator of one federation (key: federation id). Holds the config, the registered
+/// clients and the queue of rounds, opens each round when the one before it has finished, and
+/// answers site agents' task polls. Refusals throw <see cref="Errors.ServiceRequestException"/>.
+/// </summary>
+[Alias("FedMM.IFederationGrain")]
+public interface IFederationGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Creates the federation from a FederationConfig given as JSON (camelCase, System.Text.Json web
+    /// defaults); the config is validated here. Repeating the call with the same config returns the
+    /// existing federation; a different config is a Conflict.
+    /// </summary>
+    [Alias("Create")]
+    Task<FederationView> CreateAsync(string configJson);
+
+    /// <summary>The federation, or null when it was never created.</summary>
+    [Alias("Get")]
+    Task<FederationView?> GetAsync();
+
+    /// <summary>Registers a client ("image", "text" or "image+text") and returns its token, the only time it is shown.</summary>
+    [Alias("RegisterClient")]
+    Task<ClientRegistration> RegisterClientAsync(string clientId, string modalities);
+
+    /// <summary>Every registered client with its round history, in registration order.</summary>
+    [Alias("ListClients")]
+    Task<IReadOnlyList<ClientView>> ListClientsAsync();
+
+    /// <summary>Queues <see cref="RoundRequest.Count"/> rounds; returns their numbers. The first opens at once when no round is running.</summary>
+    [Alias("StartRounds")]
+    Task<IReadOnlyList<int>> StartRoundsAsync(RoundRequest request);
+
+    /// <summary>Every requested round, by number.</summary>
+    [Alias("GetRounds")]
+    Task<IReadOnlyList<RoundView>> GetRoundsAsync();
+
+    /// <summary>One round; NotFound when it was never requested.</summary>
+    [Alias("GetRound")]
+    Task<RoundView> GetRoundAsync(int round);
+
+    /// <summary>Cancels a Queued or Collecting round (Conflict once it aggregates or has finished) and opens the next queued one.</summary>
+    [Alias("CancelRound")]
+    Task<RoundView> CancelRoundAsync(int round);
+
+    /// <summary>What site <paramref name="clientId"/> should do now; NotFound for an unknown client.</summary>
+    [Alias("GetTask")]
+    Task<SiteTask> GetTaskAsync(string clientId);
+
+    /// <summary>True when <paramref name="token"/> is the token issued to <paramref name="clientId"/>; false for unknown clients.</summary>
+    [Alias("VerifyToken")]
+    Task<bool> VerifyTokenAsync(string clientId, string token);
+
+    /// <summary>Called by a round grain when its round reached a final state; opens the next queued round.</summary>
+    [Alias("OnRoundFinished"), OneWay]
+    Task OnRoundFinishedAsync(int round, RoundState state);
+
+    /// <summary>Re-checks the current round (re-arms its deadline, resumes an interrupted aggregation); used at silo start.</summary>
+    [Alias("Resume")]
+    Task ResumeAsync();
+}

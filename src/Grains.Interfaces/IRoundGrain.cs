@@ -1,0 +1,45 @@
+using FedMM.Grains.Interfaces.Models;
+
+namespace FedMM.Grains.Interfaces;
+
+/// <summary>
+/// One round of a federation (key: "fid/r", see <see cref="GrainKeys.Round"/>). State machine
+/// Queued → Collecting → Aggregating → Completed | Failed | Cancelled; every transition is
+/// persisted before it is acknowledged, and the deadline timer and an interrupted aggregation
+/// resume when the grain reactivates.
+/// </summary>
+[Alias("FedMM.IRoundGrain")]
+public interface IRoundGrain : IGrainWithStringKey
+{
+    /// <summary>Records the plan in state Queued; a repeat with the same plan is a no-op. Called by the federation grain.</summary>
+    [Alias("Enqueue")]
+    Task<RoundView> EnqueueAsync(RoundPlan plan);
+
+    /// <summary>Queued → Collecting: sets the deadline and starts the timer. <paramref name="globalRound"/> is the package participants start from.</summary>
+    [Alias("Open")]
+    Task<RoundView> OpenAsync(int? globalRound);
+
+    /// <summary>The round, or null when it was never queued.</summary>
+    [Alias("Get")]
+    Task<RoundView?> GetAsync();
+
+    /// <summary>The recorded update of <paramref name="clientId"/>, or null.</summary>
+    [Alias("GetSubmission")]
+    Task<SubmissionRecord?> GetSubmissionAsync(string clientId);
+
+    /// <summary>
+    /// Records an update whose blobs are already committed at their final names
+    /// (<see cref="Artifacts.ArtifactLayout.Update"/>). Identical repeat → Identical (no change);
+    /// different content → Conflict. Aggregates at once when every participant has reported.
+    /// </summary>
+    [Alias("Submit")]
+    Task<SubmissionResult> SubmitAsync(SubmissionRecord submission);
+
+    /// <summary>Queued or Collecting → Cancelled with the reason; Conflict in any other state.</summary>
+    [Alias("Cancel")]
+    Task<RoundView> CancelAsync(string reason);
+
+    /// <summary>Checks the deadline and resumes an interrupted aggregation; returns the current view.</summary>
+    [Alias("Poke")]
+    Task<RoundView?> PokeAsync();
+}

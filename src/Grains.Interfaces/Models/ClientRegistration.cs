@@ -1,0 +1,11 @@
+namespace FedMM.Grains.Interfaces.Models;
+
+/// <summary>The answer to a registration: the only time the site's token is ever returned.</summary>
+/// <param name="ClientId">Registered client.</param>
+/// <param name="Modalities">"image", "text" or "image+text".</param>
+/// <param name="Token">The secret bearer token; only its SHA-256 hash is stored.</param>
+[GenerateSerializer, Immutable, Alias("fedmm.client-registration")]
+public sealed record ClientRegistration(
+    [property: Id(0)] string ClientId,
+    [property: Id(1)] string Modalities,
+    [property: Id(2)] string Token);

@@ -1,0 +1,37 @@
+namespace FedMM.Grains.Interfaces.Models;
+
+/// <summary>A registered client and what it did in each finished round.</summary>
+/// <param name="FederationId">Owning federation.</param>
+/// <param name="ClientId">Client identifier.</param>
+/// <param name="Modalities">"image", "text" or "image+text".</param>
+/// <param name="RegisteredAt">Registration time.</param>
+/// <param name="History">One entry per finished round the client was a participant of, by round.</param>
+[GenerateSerializer, Immutable, Alias("fedmm.client-view")]
+public sealed record ClientView(
+    [property: Id(0)] string FederationId,
+    [property: Id(1)] string ClientId,
+    [property: Id(2)] string Modalities,
+    [property: Id(3)] DateTimeOffset RegisteredAt,
+    [property: Id(4)] IReadOnlyList<ClientRoundRecord> History);
+
+/// <summary>A client's part in one finished round.</summary>
+/// <param name="Round">Round number.</param>
+/// <param name="RoundState">How the round ended (Completed, Failed or Cancelled).</param>
+/// <param name="MetricsJson">The SiteMetrics it uploaded (JSON, camelCase); null when it uploaded nothing.</param>
+/// <param name="Contribution">Its contribution to the aggregate; null when it was not aggregated.</param>
+/// <param name="Failure">Why it has no update in this round; null when it has one.</param>
+[GenerateSerializer, Immutable, Alias("fedmm.client-round-record")]
+public sealed record ClientRoundRecord(
+    [property: Id(0)] int Round,
+    [property: Id(1)] RoundState RoundState,
+    [property: Id(2)] string? MetricsJson,
+    [property: Id(3)] ClientContribution? Contribution,
+    [property: Id(4)] string? Failure);
+
+/// <summary>A client's contribution score and its aggregation weight per parameter group.</summary>
+/// <param name="Score">Contribution score from its reported validation performance.</param>
+/// <param name="GroupWeights">Normalised weight per parameter group ("image", "text", "fusion") it took part in.</param>
+[GenerateSerializer, Immutable, Alias("fedmm.client-contribution")]
+public sealed record ClientContribution(
+    [property: Id(0)] double Score,
+    [property: Id(1)] IReadOnlyDictionary<string, double> GroupWeights);

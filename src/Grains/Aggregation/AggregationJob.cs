@@ -1,0 +1,27 @@
+using FedMM.Grains.Interfaces.Models;
+using FedMM.Learning.Federation;
+
+namespace FedMM.Grains.Aggregation;
+
+/// <summary>Everything one round's aggregation needs; all of it comes from the round grain's persisted state.</summary>
+/// <param name="FederationId">Federation.</param>
+/// <param name="Round">Round being aggregated.</param>
+/// <param name="Config">The round's frozen config.</param>
+/// <param name="Participants">Expected participants with their modalities.</param>
+/// <param name="Submissions">Recorded updates (blobs already committed).</param>
+/// <param name="Failures">Participants known to have no update (deadline passed).</param>
+/// <param name="PreviousRound">Round whose global package this round started from; null for none.</param>
+public sealed record AggregationJob(
+    string FederationId,
+    int Round,
+    FederationConfig Config,
+    IReadOnlyList<Participant> Participants,
+    IReadOnlyList<SubmissionRecord> Submissions,
+    IReadOnlyList<ParticipantFailure> Failures,
+    int? PreviousRound);
+
+/// <summary>A finished aggregation: the global package's blobs, per-client contributions and the final failure list.</summary>
+public sealed record AggregationOutcome(
+    IReadOnlyList<ArtifactRecord> GlobalArtifacts,
+    IReadOnlyDictionary<string, ClientContribution> Contributions,
+    IReadOnlyList<ParticipantFailure> Failures);

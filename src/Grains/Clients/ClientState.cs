@@ -1,0 +1,19 @@
+using FedMM.Grains.Interfaces.Models;
+
+namespace FedMM.Grains.Clients;
+
+/// <summary>Persisted state of a client grain.</summary>
+public sealed class ClientState
+{
+    /// <summary>"image", "text" or "image+text"; null until registered.</summary>
+    public string? Modalities { get; set; }
+
+    /// <summary>SHA-256 (hex) of the site's token.</summary>
+    public string? TokenSha256 { get; set; }
+
+    /// <summary>Registration time.</summary>
+    public DateTimeOffset RegisteredAt { get; set; }
+
+    /// <summary>The client's part in each finished round, by round.</summary>
+    public List<ClientRoundRecord> History { get; set; } = [];
+}

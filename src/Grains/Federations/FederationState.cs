@@ -1,0 +1,51 @@
+using FedMM.Grains.Interfaces.Models;
+
+namespace FedMM.Grains.Federations;
+
+/// <summary>Persisted state of a federation grain.</summary>
+public sealed class FederationState
+{
+    /// <summary>Canonical FederationConfig JSON; null until created.</summary>
+    public string? ConfigJson { get; set; }
+
+    /// <summary>Creation time.</summary>
+    public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>Registered clients in registration order.</summary>
+    public List<RegisteredClient> Clients { get; set; } = [];
+
+    /// <summary>Every requested round, by number (index = round − 1).</summary>
+    public List<RoundEntry> Rounds { get; set; } = [];
+
+    /// <summary>Latest Completed round.</summary>
+    public int? LatestCompletedRound { get; set; }
+}
+
+/// <summary>A client as the federation lists it.</summary>
+public sealed class RegisteredClient
+{
+    /// <summary>Client id.</summary>
+    public string ClientId { get; set; } = "";
+
+    /// <summary>"image", "text" or "image+text".</summary>
+    public string Modalities { get; set; } = "";
+
+    /// <summary>Registration time.</summary>
+    public DateTimeOffset RegisteredAt { get; set; }
+}
+
+/// <summary>The federation's record of one requested round; <see cref="State"/> mirrors the round grain's.</summary>
+public sealed class RoundEntry
+{
+    /// <summary>Round number.</summary>
+    public int Round { get; set; }
+
+    /// <summary>Last known state of the round grain.</summary>
+    public RoundState State { get; set; }
+
+    /// <summary>Participants frozen when the round was requested.</summary>
+    public List<Participant> Participants { get; set; } = [];
+
+    /// <summary>Config frozen when the round was requested.</summary>
+    public string ConfigJson { get; set; } = "";
+}

@@ -1,0 +1,90 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Azure.Storage.Blobs;
+using FedMM.Grains.Artifacts;
+using FedMM.Grains.Hosting;
+using FedMM.Grains.Storage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+
+namespace FedMM.Silo.Hosting;
+
+/// <summary>How a FedMM silo is put together; the test cluster uses the same code minus clustering.</summary>
+public static partial class SiloBuilderExtensions
+{
+    [GeneratedRegex("^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")]
+    private static partial Regex ContainerName();
+
+    /// <summary>Clustering, endpoints and ids from section "Cluster"; throws naming the key when the options are wrong.</summary>
+    public static ISiloBuilder UseFedMMClustering(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        var options = configuration.GetSection(ClusterOptionsSection.Section).Get<ClusterOptionsSection>() ?? new ClusterOptionsSection();
+        var problems = options.Problems();
+        if (problems.Count > 0)
+            throw new OptionsValidationException(ClusterOptionsSection.Section, typeof(ClusterOptionsSection), problems);
+
+        bool kubernetes = string.Equals(options.Hosting, "Kubernetes", StringComparison.OrdinalIgnoreCase);
+        if (string.Equals(options.Mode, ClusteringModes.AzureTable, StringComparison.OrdinalIgnoreCase))
+        {
+            var storage = StorageOptions(configuration);
+            silo.UseAzureStorageClustering(o =>
+            {
+                o.TableServiceClient = new Azure.Data.Tables.TableServiceClient(storage.ConnectionString);
+                o.TableName = storage.ClusteringTable;
+            });
+            if (!kubernetes) silo.ConfigureEndpoints(options.SiloPort, options.GatewayPort);
+        }
+        else
+        {
+            var primary = new IPEndPoint(IPAddress.Loopback, options.PrimarySiloPort ?? options.SiloPort);
+            silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
+        }
+
+        if (kubernetes) silo.UseKubernetesHosting();
+        else
+        {
+            silo.Configure<ClusterOptions>(o =>
+            {
+                o.ServiceId = options.ServiceId;
+                o.ClusterId = options.ClusterId;
+            });
+        }
+        return silo;
+    }
+
+    /// <summary>
+    /// Grain storage (Azure blobs, plain JSON), the grains' services and the start-up resume task;
+    /// options of section "Storage" are validated when the silo starts.
+    /// </summary>
+    public static ISiloBuilder AddFedMMGrains(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        silo.Services.AddOptions<ArtifactStoreOptions>()
+            .Bind(configuration.GetSection(ArtifactStoreOptions.Section))
+            .Validate(o => !string.IsNullOrWhiteSpace(o.ConnectionString), "Storage:ConnectionString is required (Azurite: UseDevelopmentStorage=true).")
+            .Validate(o => ContainerName().IsMatch(o.ArtifactContainer ?? ""), "Storage:ArtifactContainer must be a valid blob container name (3-63 of a-z, 0-9, '-').")
+            .Validate(o => ContainerName().IsMatch(o.GrainStateContainer ?? ""), "Storage:GrainStateContainer must be a valid blob container name (3-63 of a-z, 0-9, '-').")
+            .Validate(o => o.ArtifactContainer != o.GrainStateContainer, "Storage:ArtifactContainer and Storage:GrainStateContainer must differ.")
+            .ValidateOnStart();
+        silo.Services.AddFedMMGrainServices();
+        silo.AddAzureBlobGrainStorage(GrainStorageNames.Provider, (OptionsBuilder<AzureBlobStorageOptions> builder) =>
+            builder.Configure<IOptions<ArtifactStoreOptions>>((blob, storage) =>
+            {
+                blob.BlobServiceClient = new BlobServiceClient(storage.Value.ConnectionString);
+                blob.ContainerName = storage.Value.GrainStateContainer;
+                blob.GrainStorageSerializer = new JsonGrainStorageSerializer();
+            }));
+        silo.AddStartupTask<ResumeFederationsStartupTask>();
+        return silo;
+    }
+
+    private static ArtifactStoreOptions StorageOptions(IConfiguration configuration)
+    {
+        var storage = configuration.GetSection(ArtifactStoreOptions.Section).Get<ArtifactStoreOptions>() ?? new ArtifactStoreOptions();
+        if (string.IsNullOrWhiteSpace(storage.ConnectionString))
+            throw new OptionsValidationException(ArtifactStoreOptions.Section, typeof(ArtifactStoreOptions),
+                ["Storage:ConnectionString is required for Cluster:Mode=AzureTable."]);
+        return storage;
+    }
+}

@@ -1,0 +1,12 @@
+using FedMM.Silo.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+
+// appsettings.json sits beside the binary, wherever the silo is started from.
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+// FEDMM_-prefixed variables (FEDMM_Storage__ConnectionString) win over the standard ones.
+builder.Configuration.AddEnvironmentVariables("FEDMM_");
+builder.UseOrleans(silo => silo
+    .UseFedMMClustering(builder.Configuration)
+    .AddFedMMGrains(builder.Configuration));
+await builder.Build().RunAsync();

@@ -1,0 +1,87 @@
+using FedMM.Cli;
+
+namespace FedMM.Cli.Tests;
+
+/// <summary>Wrong arguments and bad inputs end in one clear line and the documented exit code.</summary>
+public class CommandLineErrorTests
+{
+    private static async Task<(int Code, string[] Lines)> Run(params string[] args)
+    {
+        var stderr = new StringWriter();
+        int code = await CliApp.RunAsync(args, new StringWriter(), stderr);
+        var lines = stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return (code, lines);
+    }
+
+    [Theory]
+    [InlineData("round")]
+    [InlineData("round", "start", "--federation", "Bad_Id")]
+    [InlineData("client", "register", "-f", "fed", "-c", "site-1", "-m", "audio")]
+    [InlineData("round", "start", "-f", "fed", "--rounds", "0")]
+    [InlineData("round", "start", "-f", "fed", "--rounds", "many")]
+    [InlineData("site", "predict", "--data", ".")]
+    [InlineData("nonsense")]
+    [InlineData("federation", "create")]
+    public async Task Usage_errors_print_one_line_and_exit_2(params string[] args)
+    {
+        var (code, lines) = await Run(args);
+        Assert.Equal(2, code);
+        var line = Assert.Single(lines);
+        Assert.StartsWith("error: ", line);
+        Assert.Contains("--help", line);
+    }
+
+    [Fact]
+    public async Task Invalid_id_error_names_the_option_and_value()
+    {
+        var (_, lines) = await Run("round", "status", "--federation", "Bad_Id", "--api", "http://127.0.0.1:9", "--admin-key", "k");
+        Assert.Contains("--federation 'Bad_Id'", Assert.Single(lines));
+    }
+
+    [Fact]
+    public async Task Missing_admin_key_is_a_usage_error()
+    {
+        string? saved = Environment.GetEnvironmentVariable("FEDMM_ADMIN_KEY");
+        Environment.SetEnvironmentVariable("FEDMM_ADMIN_KEY", null);
+        try
+        {
+            var (code, lines) = await Run("federation", "list", "--api", "http://127.0.0.1:9");
+            Assert.Equal(2, code);
+            Assert.Contains("admin key", Assert.Single(lines));
+        }
+        finally { Environment.SetEnvironmentVariable("FEDMM_ADMIN_KEY", saved); }
+    }
+
+    [Fact]
+    public async Task Missing_client_folder_fails_with_one_line_naming_it()
+    {
+        string missing = Path.Combine(Path.GetTempPath(), "fedmm-no-such-folder-" + Guid.NewGuid().ToString("N"));
+        var (code, lines) = await Run("site", "run", "--api", "http://127.0.0.1:9", "-f", "fed", "-c", "site-1", "--token", "t", "--data", missing);
+        Assert.Equal(1, code);
+        Assert.Contains(missing, Assert.Single(lines));
+    }
+
+    [Fact]
+    public async Task Unreachable_api_fails_with_one_line_without_stack_trace()
+    {
+        // Port 9 (discard) has no listener on loopback; the operator retry gives up after three tries.
+        var (code, lines) = await Run("federation", "list", "--api", "http://127.0.0.1:9", "--admin-key", "k");
+        Assert.Equal(1, code);
+        var errors = lines.Where(l => l.StartsWith("error:")).ToList();
+        Assert.Contains("Cannot reach the FedMM API", Assert.Single(errors));
+        Assert.DoesNotContain(lines, l => l.StartsWith("at "));
+    }
+
+    [Fact]
+    public async Task Bad_federation_config_names_the_file_and_field()
+    {
+        string dir = Directory.CreateTempSubdirectory("fedmm-cfg").FullName;
+        string path = Path.Combine(dir, "fed.yaml");
+        File.WriteAllText(path, "name: demo\nlabels: [a, b]\nround:\n  localEpoch: 3\n");
+        var (code, lines) = await Run("federation", "create", "--config", path, "--api", "http://127.0.0.1:9", "--admin-key", "k");
+        Assert.Equal(1, code);
+        var line = Assert.Single(lines);
+        Assert.Contains(path, line);
+        Assert.Contains("localEpoch", line);
+    }
+}

@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using System.Text.Json;
+using FedMM.Cli.Api;
+using FedMM.Cli.Demo;
+using FedMM.Cli.Site;
+using FedMM.Learning.Artifacts;
+using FedMM.Learning.Data;
+using FedMM.Learning.Data.Synthetic;
+using FedMM.Learning.Federation;
+using FedMM.Learning.Models;
+
+namespace FedMM.Cli.Tests.EndToEnd;
+
+/// <summary>
+/// The real thing on loopback: Azurite, silo, API and one `fedmm site run` process per site on
+/// tiny synthetic data. Slow (minutes); filter with Category=EndToEnd.
+/// </summary>
+[Collection(ServiceCollection.Name)]
+[Trait("Category", "EndToEnd")]
+public class FederationRunTests(ServiceFixture fixture)
+{
+    private static readonly TimeSpan RunLimit = TimeSpan.FromMinutes(9);
+
+    private static FederationConfig Config(IReadOnlyList<string> labels, int minClients, TimeSpan deadline) => SiteTrainerTests.TinyConfig(labels) with
+    {
+        Round = SiteTrainerTests.TinyConfig(labels).Round with { MinClients = minClients, Deadline = deadline },
+    };
+
+    private async Task<(ClientRoot Root, IReadOnlyList<SiteLaunch> Sites)> Federation(FedMMClient api, string federationId, FederationConfig config, string folder)
+    {
+        var root = SyntheticGenerator.Generate(Path.Combine(folder, "data"), new SyntheticOptions
+        {
+            Sites = 3, ImageOnlySites = 1, TextOnlySites = 1, TrainPerSite = 12, ValPerSite = 6, ImageSize = 32,
+        });
+        await api.CreateFederationAsync(federationId, config with { Labels = root.ReadLabels() });
+        var sites = new List<SiteLaunch>();
+        foreach (var client in root.Clients())
+        {
+            var info = client.ReadInfo();
+            string id = DemoRunner.ApiClientId(info.Id);
+            var registered = await api.RegisterClientAsync(federationId, id, info.Modalities);
+            string token = Path.Combine(folder, "tokens", id + ".token");
+            Commands.TokenFile.Write(token, registered.Token);
+            sites.Add(new SiteLaunch(id, registered.Modalities, client.Path, token));
+        }
+        return (root, sites);
+    }
+
+    private static async Task<IReadOnlyList<RoundView>> WaitForRounds(FedMMClient api, string federationId, int count, IEnumerable<ChildProcess> processes)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < RunLimit)
+        {
+            var rounds = await api.ListRoundsAsync(federationId);
+            if (rounds.Count == count && rounds.All(r => r.IsFinal)) return rounds;
+            await Task.Delay(1000);
+        }
+        throw new TimeoutException($"Rounds of {federationId} not final after {RunLimit}: " +
+            string.Join("; ", processes.Select(p => $"{p.Name}: {p.Tail(5)}")));
+    }
+
+    private static async Task<(int Code, string Error)> Cli(params string[] args)
+    {
+        var stderr = new StringWriter();
+        int code = await CliApp.RunAsync(args, new StringWriter(), stderr);
+        return (code, stderr.ToString());
+    }
+
+    [Fact]
+    public async Task Three_site_processes_run_two_rounds_to_global_packages_and_a_report()
+    {
+        string folder = Directory.CreateTempSubdirectory("fedmm-e2e-run").FullName;
+        using var api = fixture.Operator();
+        var config = Config(["x"], minClients: 3, TimeSpan.FromMinutes(8));
+        var (_, sites) = await Federation(api, "e2e-run", config, folder);
+        await api.StartRoundsAsync("e2e-run", 2, null);
+        var processes = sites.Select(s => SiteProcess.Start(s, fixture.Service.ApiAddress, "e2e-run", Path.Combine(folder, "logs"), pollSeconds: 5)).ToList();
+        try
+        {
+            var rounds = await WaitForRounds(api, "e2e-run", 2, processes);
+            Assert.All(rounds, r => Assert.True(r.State == RoundStates.Completed, $"round {r.Round} {r.State}: {r.Reason}"));
+            Assert.All(rounds, r => Assert.Equal(3, r.Submitted.Count));
+            Assert.Equal(1, rounds.Single(r => r.Round == 2).GlobalRound);
+
+            foreach (var p in processes) Assert.True(await p.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"{p.Name} did not exit: {p.Tail()}");
+            Assert.All(processes, p => Assert.True(p.ExitCode == 0, $"{p.Name} exited {p.ExitCode}: {p.Tail()}"));
+            foreach (var site in sites)
+            {
+                var progress = AgentProgress.Load(site.DataFolder, "e2e-run", site.ClientId);
+                Assert.Equal(2, progress.LastUploadedRound);
+                Assert.Equal(1, progress.LastAppliedGlobalRound);
+            }
+
+            string package = Path.Combine(folder, "global");
+            var download = await Cli("global", "download", "--api", fixture.Service.ApiAddress.ToString(), "--admin-key", fixture.Service.AdminKey, "-f", "e2e-run", "--out", package);
+            Assert.True(download.Code == 0, download.Error);
+            var fullConfig = (await api.GetFederationAsync("e2e-run")).Config;
+            using (var weights = SafetensorsContent.Load(Path.Combine(package, GlobalArtifacts.Weights)))
+                Assert.Equal(SharedModel.ParameterSpec(fullConfig.Model, fullConfig.Labels.Count).Select(p => p.Name).Order(), weights.Tensors.Keys.Order());
+            using (var vectors = SafetensorsContent.Load(Path.Combine(package, GlobalArtifacts.Vectors)))
+                foreach (var name in new[] { "image.centers", "text.centers", "pairing.image", "pairing.text", "pairing.cost", "fused" })
+                    Assert.Contains(name, vectors.Tensors.Keys);
+            using (var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(package, GlobalArtifacts.Report))))
+                Assert.Equal(2, report.RootElement.GetProperty("round").GetInt32());
+
+            string reportFolder = Path.Combine(folder, "report");
+            var reported = await Cli("round", "report", "--api", fixture.Service.ApiAddress.ToString(), "--admin-key", fixture.Service.AdminKey, "-f", "e2e-run", "--out", reportFolder);
+            Assert.True(reported.Code == 0, reported.Error);
+            string markdown = File.ReadAllText(Path.Combine(reportFolder, "report.md"));
+            foreach (var group in new[] { "image-only", "text-only", "image+text" }) Assert.Contains($"| - | 2 | {group} | 1 |", markdown);
+            foreach (var png in new[] { "accuracy.png", "macro_f1.png", "contributions.png", "pairing_cost.png" })
+                Assert.True(new FileInfo(Path.Combine(reportFolder, png)).Length > 5000, png);
+            Assert.True(File.Exists(Path.Combine(reportFolder, "rounds", "0001", "report.json")));
+        }
+        finally
+        {
+            foreach (var p in processes) p.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task A_site_killed_mid_round_misses_it_the_round_completes_by_quorum_and_the_site_catches_up()
+    {
+        string folder = Directory.CreateTempSubdirectory("fedmm-e2e-kill").FullName;
+        using var api = fixture.Operator();
+        var config = Config(["x"], minClients: 2, TimeSpan.FromSeconds(150));
+        var (_, sites) = await Federation(api, "e2e-kill", config, folder);
+        await api.StartRoundsAsync("e2e-kill", 2, null);
+        string logs = Path.Combine(folder, "logs");
+        var processes = sites.ToDictionary(s => s.ClientId, s => SiteProcess.Start(s, fixture.Service.ApiAddress, "e2e-kill", logs, pollSeconds: 5));
+        var victim = sites.Single(s => s.Modalities == "image+text");
+        try
+        {
+            // Kill the image+text site while it trains round 1.
+            var clock = Stopwatch.StartNew();
+            while (!processes[victim.ClientId].Tail().Contains("round 1: training"))
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(3), $"{victim.ClientId} never started training: {processes[victim.ClientId].Tail()}");
+                await Task.Delay(200);
+            }
+            processes[victim.ClientId].Kill();
+            Assert.True(await processes[victim.ClientId].WaitForExitAsync(TimeSpan.FromSeconds(10)));
+
+            // Round 1 completes at its deadline with the two other sites.
+            RoundView round1;
+            do
+            {
+                await Task.Delay(1000);
+                round1 = await api.GetRoundAsync("e2e-kill", 1);
+                Assert.True(clock.Elapsed < RunLimit, $"round 1 still {round1.State}");
+            } while (!round1.IsFinal);
+            Assert.True(round1.State == RoundStates.Completed, $"round 1 {round1.State}: {round1.Reason}");
+            Assert.Equal(2, round1.Submitted.Count);
+            Assert.DoesNotContain(victim.ClientId, round1.Submitted);
+            Assert.Contains(round1.Failures, f => f.ClientId == victim.ClientId);
+
+            // The restarted agent takes part in round 2, from round 1's package.
+            processes[victim.ClientId].Dispose();
+            processes[victim.ClientId] = SiteProcess.Start(victim, fixture.Service.ApiAddress, "e2e-kill", logs, pollSeconds: 5);
+            var rounds = await WaitForRounds(api, "e2e-kill", 2, processes.Values);
+            var round2 = rounds.Single(r => r.Round == 2);
+            Assert.True(round2.State == RoundStates.Completed, $"round 2 {round2.State}: {round2.Reason}");
+            Assert.Contains(victim.ClientId, round2.Submitted);
+            Assert.Equal(1, round2.GlobalRound);
+            Assert.True(await processes[victim.ClientId].WaitForExitAsync(TimeSpan.FromSeconds(60)));
+            var progress = AgentProgress.Load(victim.DataFolder, "e2e-kill", victim.ClientId);
+            Assert.Equal(2, progress.LastUploadedRound);
+            Assert.Equal(1, progress.LastAppliedGlobalRound);
+        }
+        finally
+        {
+            foreach (var p in processes.Values) p.Dispose();
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using System.Text.Json;
+using FedMM.Cli.Site;
+using FedMM.Learning.Artifacts;
+using FedMM.Learning.Data.Synthetic;
+using FedMM.Learning.Federation;
+using FedMM.Learning.Models;
+
+namespace FedMM.Cli.Tests;
+
+/// <summary>The site trainer on real (tiny) synthetic client folders with the real encoders.</summary>
+public class SiteTrainerTests
+{
+    internal static FederationConfig TinyConfig(IReadOnlyList<string> labels) => new()
+    {
+        Name = "tiny",
+        Labels = labels,
+        Model = new ModelConfig { ImageSize = 32, AdapterDim = 16, AttentionHeads = 2, FeedForwardDim = 32, MaxTokens = 24 },
+        Round = new RoundConfig { LocalEpochs = 1, BatchSize = 8, LocalClusters = 3, ImageClusters = 3, TextClusters = 3, KMeansIterations = 5 },
+    };
+
+    [Fact]
+    public async Task Trains_a_round_into_an_update_that_matches_the_artifact_contract_and_predicts()
+    {
+        string root = Path.Combine(Directory.CreateTempSubdirectory("fedmm-site").FullName, "data");
+        var clients = SyntheticGenerator.Generate(root, new SyntheticOptions { Sites = 3, ImageOnlySites = 1, TextOnlySites = 1, TrainPerSite = 12, ValPerSite = 6, ImageSize = 32 });
+        var config = TinyConfig(clients.ReadLabels());
+        string both = clients.Clients()[2].Path;
+        using var trainer = new LearningSiteTrainer(both, "site-2", new SiteModelOptions(null, null));
+        string update = Path.Combine(both, "updates", "r0001");
+
+        await trainer.TrainAsync(config, 1, null, update, CancellationToken.None);
+
+        Assert.True(SiteFolder.IsComplete(update));
+        Assert.False(Directory.Exists(update + ".partial"));
+        using (var weights = SafetensorsContent.Load(SiteFolder.Weights(update)))
+        {
+            var spec = SharedModel.ParameterSpec(config.Model, config.Labels.Count);
+            Assert.Equal(spec.Select(p => p.Name).Order(), weights.Tensors.Keys.Order());
+            foreach (var p in spec) Assert.Equal(p.Shape, weights.Tensors[p.Name].shape);
+        }
+        using (var vectors = SafetensorsContent.Load(SiteFolder.Vectors(update)))
+        {
+            Assert.Contains("image.centroids", vectors.Tensors.Keys);
+            Assert.Contains("text.centroids", vectors.Tensors.Keys);
+            Assert.Contains("cooccurrence", vectors.Tensors.Keys);
+        }
+        var metrics = JsonSerializer.Deserialize<SiteMetrics>(File.ReadAllText(SiteFolder.Metrics(update)), new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+        Assert.Equal("site-2", metrics.ClientId);
+        Assert.Equal(1, metrics.Round);
+        Assert.Equal("image+text", metrics.Modalities);
+        Assert.Equal(12, metrics.TrainSamples);
+        Assert.True(File.Exists(Path.Combine(both, "model", "config.json")));
+
+        var probabilities = trainer.Predict(null, "sharp acute upper finding", null);
+        Assert.Equal(config.Labels.Count, probabilities.Count);
+        Assert.Equal(1.0, probabilities.Sum(p => p.Probability), 6);
+        var evaluation = trainer.Evaluate(null);
+        Assert.InRange(evaluation.Accuracy, 0, 1);
+    }
+
+    [Fact]
+    public async Task Bad_data_is_reported_with_file_and_line()
+    {
+        string root = Path.Combine(Directory.CreateTempSubdirectory("fedmm-site").FullName, "data");
+        var clients = SyntheticGenerator.Generate(root, new SyntheticOptions { Sites = 1, ImageOnlySites = 0, TextOnlySites = 1, TrainPerSite = 6, ValPerSite = 3, ImageSize = 32 });
+        string site = clients.Clients()[0].Path;
+        string manifest = Path.Combine(site, "train", "samples.jsonl");
+        var lines = File.ReadAllLines(manifest);
+        lines[1] = lines[1].Replace("\"label\":\"class_", "\"label\":\"nonsense_");
+        File.WriteAllLines(manifest, lines);
+        using var trainer = new LearningSiteTrainer(site, "site-0", new SiteModelOptions(null, null));
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => trainer.TrainAsync(TinyConfig(clients.ReadLabels()), 1, null, Path.Combine(site, "updates", "r0001"), CancellationToken.None));
+
+        var (line, code) = Errors.ErrorReporter.Describe(error);
+        Assert.Equal(1, code);
+        Assert.Contains("samples.jsonl:2", line);
+        Assert.False(Directory.Exists(Path.Combine(site, "updates")));
+    }
+}

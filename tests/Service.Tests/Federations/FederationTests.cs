@@ -1,0 +1,120 @@
+using System.Text.Json;
+using FedMM.Grains.Interfaces;
+using FedMM.Grains.Interfaces.Errors;
+using FedMM.Grains.Interfaces.Models;
+using FedMM.Service.Tests.Infrastructure;
+
+namespace FedMM.Service.Tests.Federations;
+
+[Collection(ServiceCollection.Name)]
+public sealed class FederationTests(ServiceFixture fixture)
+{
+    private IGrainFactory Grains => fixture.Service.Grains;
+
+    [Fact]
+    public async Task Creating_is_idempotent_for_the_same_config_and_a_conflict_for_another()
+    {
+        var config = TestFederation.Config(2, TimeSpan.FromMinutes(5));
+        string id = TestFederation.NewId("create");
+        var federation = Grains.GetGrain<IFederationGrain>(id);
+        Assert.Null(await federation.GetAsync());
+
+        var created = await federation.CreateAsync(TestFederation.Json(config));
+        var again = await federation.CreateAsync(TestFederation.Json(config));
+        Assert.Equal(created.CreatedAt, again.CreatedAt);
+        Assert.Equal(2, JsonDocument.Parse(created.ConfigJson).RootElement.GetProperty("round").GetProperty("minClients").GetInt32());
+
+        var conflict = await Assert.ThrowsAsync<ServiceRequestException>(
+            () => federation.CreateAsync(TestFederation.Json(config with { Name = "other" })));
+        Assert.Equal(ServiceErrorKind.Conflict, conflict.Kind);
+        Assert.Contains(id, await Grains.GetGrain<IFederationRegistryGrain>(GrainKeys.Registry).ListAsync());
+    }
+
+    [Theory]
+    [InlineData("""{"labels":["a"]}""", "config.labels")]
+    [InlineData("""{"labels":["a","b"],"round":{"minClient":2}}""", "minClient")]
+    [InlineData("""{"labels":["a","b"],"round":{"minClients":0}}""", "config.round.minClients")]
+    [InlineData("""{"labels":["a","b"],"model":{"textEncoder":"huge"}}""", "config.model.textEncoder")]
+    [InlineData("""{"labels":["a","b"],"model":{"adapterDim":10,"attentionHeads":4}}""", "config.model.attentionHeads")]
+    [InlineData("""{"labels":["a","b"],"round":{"deadline":"-00:01:00"}}""", "config.round.deadline")]
+    [InlineData("""not json""", "config")]
+    public async Task An_invalid_config_is_refused_naming_the_field_and_creates_nothing(string json, string field)
+    {
+        var federation = Grains.GetGrain<IFederationGrain>(TestFederation.NewId("invalid"));
+        var refusal = await Assert.ThrowsAsync<ServiceRequestException>(() => federation.CreateAsync(json));
+        Assert.Equal(ServiceErrorKind.Invalid, refusal.Kind);
+        Assert.Contains(field, refusal.Message);
+        Assert.Null(await federation.GetAsync());
+    }
+
+    [Fact]
+    public async Task An_invalid_federation_id_is_refused()
+    {
+        var refusal = await Assert.ThrowsAsync<ServiceRequestException>(
+            () => Grains.GetGrain<IFederationGrain>("Bad_Id").CreateAsync(TestFederation.Json(TestFederation.Config(1, TimeSpan.FromMinutes(1)))));
+        Assert.Equal(ServiceErrorKind.Invalid, refusal.Kind);
+        Assert.Contains("'Bad_Id'", refusal.Message);
+    }
+
+    [Fact]
+    public async Task Registration_returns_a_token_once_that_verifies_and_only_its_hash_is_stored()
+    {
+        var (federation, sites) = await TestFederation.CreateAsync(Grains, "tokens", TestFederation.Config(1, TimeSpan.FromMinutes(5)), TestFederation.ThreeSites);
+        string fid = federation.GetPrimaryKeyString();
+        var image = sites["site-image"];
+        Assert.Equal("image", image.Modalities);
+        Assert.True(image.Token.Length >= 40);
+        Assert.Equal(3, sites.Values.Select(s => s.Token).Distinct().Count());
+
+        Assert.True(await federation.VerifyTokenAsync("site-image", image.Token));
+        Assert.False(await federation.VerifyTokenAsync("site-image", sites["site-text"].Token));
+        Assert.False(await federation.VerifyTokenAsync("site-image", ""));
+        Assert.False(await federation.VerifyTokenAsync("nobody", image.Token));
+
+        var clients = await federation.ListClientsAsync();
+        Assert.Equal(["site-image", "site-text", "site-both"], clients.Select(c => c.ClientId));
+        Assert.Equal(["image", "text", "image+text"], clients.Select(c => c.Modalities));
+
+        // The client grain's state is plain JSON holding the SHA-256 of the token, never the token.
+        string state = await GrainStateBlobs.ReadJsonAsync(fixture.Service.StateContainer, GrainKeys.Client(fid, "site-image"));
+        Assert.DoesNotContain(image.Token, state);
+        Assert.Contains(FedMM.Grains.Clients.ClientTokens.Hash(image.Token), state);
+        Assert.Equal("image", JsonDocument.Parse(state).RootElement.GetProperty("modalities").GetString());
+    }
+
+    [Fact]
+    public async Task Bad_registrations_are_refused()
+    {
+        var (federation, _) = await TestFederation.CreateAsync(Grains, "badreg", TestFederation.Config(1, TimeSpan.FromMinutes(5)), [("site-a", "image")]);
+
+        var duplicate = await Assert.ThrowsAsync<ServiceRequestException>(() => federation.RegisterClientAsync("site-a", "text"));
+        Assert.Equal(ServiceErrorKind.Conflict, duplicate.Kind);
+        var modality = await Assert.ThrowsAsync<ServiceRequestException>(() => federation.RegisterClientAsync("site-b", "audio"));
+        Assert.Equal(ServiceErrorKind.Invalid, modality.Kind);
+        Assert.Contains("audio", modality.Message);
+        var id = await Assert.ThrowsAsync<ServiceRequestException>(() => federation.RegisterClientAsync("-x", "image"));
+        Assert.Equal(ServiceErrorKind.Invalid, id.Kind);
+        var missing = await Assert.ThrowsAsync<ServiceRequestException>(
+            () => Grains.GetGrain<IFederationGrain>(TestFederation.NewId("none")).RegisterClientAsync("site-a", "image"));
+        Assert.Equal(ServiceErrorKind.NotFound, missing.Kind);
+
+        Assert.Single(await federation.ListClientsAsync());
+    }
+
+    [Fact]
+    public async Task Round_requests_that_cannot_work_are_refused_before_anything_is_queued()
+    {
+        var (federation, _) = await TestFederation.CreateAsync(Grains, "badround", TestFederation.Config(2, TimeSpan.FromMinutes(5)), TestFederation.ThreeSites);
+
+        async Task<ServiceRequestException> Refused(RoundRequest request) =>
+            await Assert.ThrowsAsync<ServiceRequestException>(() => federation.StartRoundsAsync(request));
+        Assert.Contains("rounds: 0", (await Refused(new RoundRequest(0, null))).Message);
+        Assert.Contains("not registered", (await Refused(new RoundRequest(1, ["site-image", "ghost"]))).Message);
+        Assert.Contains("more than once", (await Refused(new RoundRequest(1, ["site-image", "site-image"]))).Message);
+        Assert.Contains("minClients 2", (await Refused(new RoundRequest(1, ["site-image"]))).Message);
+        var unknownClient = await Assert.ThrowsAsync<ServiceRequestException>(() => federation.GetTaskAsync("ghost"));
+        Assert.Equal(ServiceErrorKind.NotFound, unknownClient.Kind);
+
+        Assert.Empty(await federation.GetRoundsAsync());
+    }
+}
