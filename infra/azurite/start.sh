@@ -27,8 +27,14 @@ fi
 
 if [[ ! -x "$here/node_modules/.bin/azurite" ]]; then
   command -v npm >/dev/null || { echo "azurite: npm is required (Node.js 20 or later)" >&2; exit 1; }
-  echo "azurite: installing the pinned version (npm ci in $here)"
-  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+  # Test projects run in parallel and may both get here: one installs, the other waits.
+  (
+    flock 9
+    if [[ ! -x "$here/node_modules/.bin/azurite" ]]; then
+      echo "azurite: installing the pinned version (npm ci in $here)"
+      cd "$here" && npm ci --no-audit --no-fund --loglevel=error
+    fi
+  ) 9>"$here/.install.lock"
 fi
 
 mkdir -p "$location"

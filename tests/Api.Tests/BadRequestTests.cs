@@ -43,6 +43,11 @@ public sealed class BadRequestTests(ApiFixture api)
         ["upload for unknown round"] = new((a, w) => a.UploadAsync(w.Tokens["img-site"], F, 99, "img-site", w.ImageSiteUpdate(99).ToContent()), 404, "never requested"),
         ["round with unknown participant"] = new((a, w) => a.Operator().PostAsJsonAsync($"/api/federations/{F}/rounds", new { participants = new[] { "ghost-site" } }), 404, "not a registered client"),
         ["site not participating in the round"] = new((a, w) => a.UploadAsync(w.Tokens["late-site"], F, 1, "late-site", SiteUpdateFiles.Valid(w.Config, "late-site", Modalities.Image, 1).ToContent()), 403, "not a participant"),
+        ["task of an unknown client"] = new((a, w) => a.Operator().GetAsync($"/api/federations/{F}/clients/ghost-site/task"), 404, "ghost-site"),
+        ["latest global package before any completed round"] = new((a, w) => a.Site(w.Tokens["img-site"]).GetAsync($"/api/federations/{F}/global/latest"), 404, "no completed round yet"),
+        ["global package of a collecting round"] = new((a, w) => a.Site(w.Tokens["img-site"]).GetAsync($"/api/federations/{F}/rounds/1/global/weights.safetensors"), 404, "exists once it is Completed"),
+        ["unknown global artifact"] = new((a, w) => a.Site(w.Tokens["img-site"]).GetAsync($"/api/federations/{F}/rounds/1/global/encoder.pt"), 404, "not a global artifact"),
+        ["report of a collecting round"] = new((a, w) => a.Operator().GetAsync($"/api/federations/{F}/rounds/1/report"), 409, "report exists once it is Completed"),
         // Identifiers
         ["path traversal in federation id"] = new((a, w) => a.Operator().GetAsync("/api/federations/..%2F..%2Fsecrets"), 400, "not a valid identifier"),
         ["path traversal in client id of an upload"] = new((a, w) => a.UploadAsync(w.Tokens["img-site"], F, 1, "..%2Fimg-site", w.ImageSiteUpdate().ToContent()), 400, "not a valid identifier"),

@@ -45,6 +45,25 @@ public sealed class HappyPathTests(ApiFixture api)
         var round = await api.Operator().GetFromJsonAsync<JsonElement>($"/api/federations/{fid}/rounds/1");
         Assert.Equal(sites.Select(s => s.Id).Order(), round.GetProperty("submitted").EnumerateArray().Select(e => e.GetString()!).Order());
         Assert.NotEqual("Collecting", round.GetProperty("state").GetString());
+
+        // Every participant reported, so the round aggregates; sites then find and download the global package.
+        var until = DateTime.UtcNow.AddSeconds(120);
+        while (round.GetProperty("state").GetString() is "Aggregating" && DateTime.UtcNow < until)
+        {
+            await Task.Delay(250);
+            round = await api.Operator().GetFromJsonAsync<JsonElement>($"/api/federations/{fid}/rounds/1");
+        }
+        Assert.True(round.GetProperty("state").GetString() == "Completed", round.ToString());
+        var site = api.Site(tokens["txt-site"]);
+        var latest = await site.GetFromJsonAsync<JsonElement>($"/api/federations/{fid}/global/latest");
+        Assert.Equal(1, latest.GetProperty("round").GetInt32());
+        var globalWeights = await site.GetByteArrayAsync($"/api/federations/{fid}/rounds/1/global/weights.safetensors");
+        var stored = await api.Artifacts.GetBlobClient($"federations/{fid}/rounds/0001/global/weights.safetensors").DownloadContentAsync();
+        Assert.Equal(stored.Value.Content.ToArray(), globalWeights);
+        var report = await api.Operator().GetFromJsonAsync<JsonElement>($"/api/federations/{fid}/rounds/1/report");
+        Assert.Equal(JsonValueKind.Object, report.ValueKind);
+        var next = await site.GetFromJsonAsync<JsonElement>($"/api/federations/{fid}/clients/txt-site/task");
+        Assert.Equal("done", next.GetProperty("action").GetString());
         var federation = await api.Operator().GetFromJsonAsync<JsonElement>($"/api/federations/{fid}");
         Assert.Equal(3, federation.GetProperty("clients").GetArrayLength());
         var listed = await api.Operator().GetFromJsonAsync<JsonElement>("/api/federations");

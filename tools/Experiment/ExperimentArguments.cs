@@ -8,6 +8,7 @@ namespace FedMM.Experiment;
 internal sealed record ExperimentArguments
 {
     public required string ClientRoot { get; init; }
+    public IReadOnlyList<string>? Combine { get; init; }
     public string Output { get; init; } = "experiment-results";
     public string? ImageWeights { get; init; }
     public string? Vocabulary { get; init; }
@@ -25,6 +26,7 @@ internal sealed record ExperimentArguments
           --medpix DIR            MedPix 2.0 source; imported into --client-root first when that has no labels.json
           --alpha X               Dirichlet α of the MedPix partition (default 0.5)
           --threads N             torch CPU threads (default: libtorch's choice)
+          --combine DIR,DIR       only join the results.csv of earlier runs into --out (no --client-root needed)
           --out DIR               where results.json, results.csv and summary.md go (default experiment-results)
           --image-weights FILE    torchvision MobileNetV3 features weights (.safetensors or .pth)
           --vocab FILE            shared vocab.txt (default: each site builds one from its training text)
@@ -62,7 +64,8 @@ internal sealed record ExperimentArguments
         int globalClusters = Int("global-clusters", round.ImageClusters);
         var parsed = new ExperimentArguments
         {
-            ClientRoot = Take("client-root") ?? throw new ArgumentException("--client-root is required."),
+            Combine = Take("combine")?.Split(','),
+            ClientRoot = Take("client-root") ?? (args.Contains("--combine") ? "" : throw new ArgumentException("--client-root is required.")),
             Output = Take("out") ?? "experiment-results",
             ImageWeights = Take("image-weights"),
             Vocabulary = Take("vocab"),

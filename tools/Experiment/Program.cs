@@ -16,6 +16,25 @@ catch (Exception error) when (error is ArgumentException or FormatException)
     return 2;
 }
 
+if (arguments.Combine is not null)
+{
+    // Joins results.csv files of runs split over processes (same settings, other seeds or strategies).
+    var combined = arguments.Combine.SelectMany(dir => ExperimentResults.ReadCsv(Path.Combine(dir, "results.csv"))).ToList();
+    var joinedPlan = new ExperimentPlan
+    {
+        Config = new FederationConfig { Labels = ["?", "?"] },
+        Rounds = combined.Max(r => r.Round),
+        Seeds = combined.Select(r => r.Seed).Distinct().Order().ToList(),
+        Strategies = combined.Select(r => Strategies.Parse(r.Strategy)).Distinct().ToList(),
+    };
+    var joined = new ExperimentResults(joinedPlan, combined, 0);
+    Directory.CreateDirectory(arguments.Output);
+    File.WriteAllText(Path.Combine(arguments.Output, "results.csv"), joined.Csv());
+    File.WriteAllText(Path.Combine(arguments.Output, "summary.md"), joined.Markdown());
+    Console.WriteLine(joined.Markdown());
+    return 0;
+}
+
 if (arguments.Threads > 0) TorchSharp.torch.set_num_threads(arguments.Threads);
 if (arguments.MedPix is not null && !File.Exists(Path.Combine(arguments.ClientRoot, FedMM.Learning.Data.ClientRoot.LabelsFileName)))
 {
@@ -38,8 +57,20 @@ var runner = new ExperimentRunner(factory, federation => new RoundAggregatorServ
 var clock = System.Diagnostics.Stopwatch.StartNew();
 var progress = new SynchronousProgress(p =>
     Console.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {p.Strategy.ToName()} seed {p.Seed} round {p.Round}/{p.Rounds}: {p.Message}"));
-var results = runner.Run(sites, plan, progress);
-results.Write(arguments.Output);
+// One strategy and seed at a time, writing what is done after each, so a long run that is stopped
+// early still leaves its finished runs on disk.
+var rows = new List<SiteRoundResult>();
+ExperimentResults results = new(plan, rows, 0);
+foreach (var strategy in plan.Strategies)
+{
+    foreach (var seed in plan.Seeds)
+    {
+        var part = runner.Run(sites, plan with { Strategies = [strategy], Seeds = [seed] }, progress);
+        rows.AddRange(part.Rows);
+        results = new ExperimentResults(plan, rows.ToList(), clock.Elapsed.TotalSeconds);
+        results.Write(arguments.Output);
+    }
+}
 Console.WriteLine(results.Markdown());
 Console.WriteLine($"Results in {Path.GetFullPath(arguments.Output)}");
 return 0;

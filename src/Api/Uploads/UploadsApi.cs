@@ -72,6 +72,7 @@ public static class UploadsApi
         previous ??= await roundGrain.GetSubmissionAsync(cid);
         if (previous is not null)
         {
+            foreach (var part in update.Parts) await part.Blob.DisposeAsync();
             return previous.HasSameContentAs(submission)
                 ? TypedResults.Ok(receipt)
                 : Problem(StatusCodes.Status409Conflict, "Different update already recorded", $"Client '{cid}' already uploaded a different update for round {r}; a second, different upload is refused.");
@@ -85,6 +86,7 @@ public static class UploadsApi
             else if (existingSha256 != part.Sha256)
             {
                 await DeleteAsync(created, cancellationToken);
+                foreach (var rest in update.Parts) await rest.Blob.DisposeAsync();
                 return Problem(StatusCodes.Status409Conflict, "Different update already stored", $"Client '{cid}' already stored a different {part.Kind} for round {r}.");
             }
         }

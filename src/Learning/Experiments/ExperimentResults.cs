@@ -111,6 +111,31 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
         return text.ToString();
     }
 
+    /// <summary>Reads the rows of a results.csv written by <see cref="Csv"/>; names the file and line of a bad row.</summary>
+    public static IReadOnlyList<SiteRoundResult> ReadCsv(string path)
+    {
+        var lines = File.ReadAllLines(path);
+        if (lines.Length == 0 || lines[0] != "strategy,seed,round,client,group,evaluation,accuracy,macro_f1,loss")
+            throw new InvalidDataException($"{path}:1: not a FedMM results.csv header.");
+        var rows = new List<SiteRoundResult>();
+        for (int i = 1; i < lines.Length; i++)
+        {
+            if (lines[i].Length == 0) continue;
+            var f = lines[i].Split(',');
+            try
+            {
+                if (f.Length != 9) throw new FormatException($"expected 9 fields, got {f.Length}");
+                rows.Add(new SiteRoundResult(f[0], int.Parse(f[1], CultureInfo.InvariantCulture), int.Parse(f[2], CultureInfo.InvariantCulture), f[3], f[4], f[5],
+                    double.Parse(f[6], CultureInfo.InvariantCulture), double.Parse(f[7], CultureInfo.InvariantCulture), double.Parse(f[8], CultureInfo.InvariantCulture)));
+            }
+            catch (FormatException error)
+            {
+                throw new InvalidDataException($"{path}:{i + 1}: {error.Message}", error);
+            }
+        }
+        return rows;
+    }
+
     private static string F(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     private static double Std(IEnumerable<double> values)

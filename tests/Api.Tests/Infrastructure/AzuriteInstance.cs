@@ -36,7 +36,20 @@ public sealed class AzuriteInstance : IAsyncDisposable
         var instance = new AzuriteInstance(FindRepositoryRoot());
         if (!Listening(BlobPort))
         {
-            await instance.RunScriptAsync("start.sh");
+            // Another test project may be installing Azurite (npm ci in infra/azurite) at the same
+            // moment; a start that failed on that is tried again once the other install is done.
+            for (int attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await instance.RunScriptAsync("start.sh");
+                    break;
+                }
+                catch (InvalidOperationException) when (attempt < 3)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(20));
+                }
+            }
             instance.startedHere = true;
         }
         return instance;

@@ -3,18 +3,21 @@ using Azure.Storage.Blobs.Models;
 namespace FedMM.Api.Tests.Infrastructure;
 
 /// <summary>
-/// Everything a refused request must leave untouched: every blob of the artifact container
+/// Everything a refused request must leave untouched: every blob under the federations' prefixes
 /// (name, ETag, length) and the operator's view of the federations, their clients and rounds
 /// (which reflect the grains' persisted state, submissions included).
 /// </summary>
 public sealed record StateSnapshot(IReadOnlyList<string> Blobs, IReadOnlyList<string> Views)
 {
-    /// <summary>Takes a snapshot of the given federations.</summary>
+    /// <summary>Takes a snapshot of the given federations (their blob prefixes and views).</summary>
     public static async Task<StateSnapshot> TakeAsync(ApiFixture api, params string[] federationIds)
     {
         var blobs = new List<string>();
-        await foreach (var blob in api.Artifacts.GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix: "federations/", cancellationToken: default))
-            blobs.Add($"{blob.Name} {blob.Properties.ETag} {blob.Properties.ContentLength}");
+        foreach (var id in federationIds)
+        {
+            await foreach (var blob in api.Artifacts.GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix: $"federations/{id}/", cancellationToken: default))
+                blobs.Add($"{blob.Name} {blob.Properties.ETag} {blob.Properties.ContentLength}");
+        }
         var views = new List<string>();
         var client = api.Operator();
         foreach (var id in federationIds)
