@@ -23,5 +23,5 @@ public sealed record BenchmarkFigure(string Work, double FedMMSeconds, string? R
     public double? Ratio => ReferenceSeconds is > 0 ? FedMMSeconds / ReferenceSeconds : null;
 }
 
-/// <summary>Settings shared by all benchmarks.</summary>
-public sealed record BenchmarkContext(int Repetitions, string? Python, string ReferenceFolder);
+/// <summary>Settings shared by all benchmarks; <paramref name="Threads"/> compute threads for FedMM and the references alike.</summary>
+public sealed record BenchmarkContext(int Repetitions, string? Python, string ReferenceFolder, int Threads);

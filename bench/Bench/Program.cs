@@ -1,5 +1,9 @@
 using System.Reflection;
 using FedMM.Bench;
+using TorchSharp;
+
+// Before anything loads libtorch: libgomp reads its wait policy once, at load.
+string waitPolicy = OpenMpWaitPolicy.Apply();
 
 var benchmarks = Assembly.GetExecutingAssembly().GetTypes()
     .Where(t => typeof(IBenchmark).IsAssignableFrom(t) && t is { IsInterface: false, IsAbstract: false })
@@ -33,8 +37,10 @@ if (unknown.Count > 0)
     Console.Error.WriteLine($"Unknown benchmark(s): {string.Join(", ", unknown)}. Known: {string.Join(", ", benchmarks.Select(b => b.Name))}.");
     return 2;
 }
-var context = new BenchmarkContext(repetitions, python, Path.Combine(AppContext.BaseDirectory, "reference"));
-Console.WriteLine($"FedMM benchmarks — {Environment.ProcessorCount} cores, {repetitions} repetitions, reference python: {python ?? "none found"}");
+int threads = torch.get_num_threads();
+var context = new BenchmarkContext(repetitions, python, Path.Combine(AppContext.BaseDirectory, "reference"), threads);
+Console.WriteLine($"FedMM benchmarks — {Environment.ProcessorCount} cores, {repetitions} repetitions, {threads} compute threads on both sides, OMP_WAIT_POLICY={waitPolicy}");
+Console.WriteLine($"FedMM: TorchSharp {typeof(torch).Assembly.GetName().Version}; reference python: {python ?? "none found"}{(python is null ? "" : $" ({ReferencePython.Describe(context)})")}");
 Console.WriteLine($"{"work",-52} {"FedMM s",10} {"reference",-24} {"ref s",10} {"ratio",7}  goal");
 foreach (var benchmark in benchmarks.Where(b => selected.Count == 0 || selected.Contains(b.Name)))
 {
