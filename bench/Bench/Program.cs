@@ -13,13 +13,14 @@ var benchmarks = Assembly.GetExecutingAssembly().GetTypes()
 
 if (args.Contains("--help") || args.Contains("-h"))
 {
-    Console.WriteLine("Usage: bench [NAME ...] [--repetitions N] [--python PATH]");
+    Console.WriteLine("Usage: bench [NAME ...] [--repetitions N] [--threads N] [--python PATH]");
     Console.WriteLine("Runs FedMM benchmarks and their references (PyTorch, scikit-learn, SciPy) in one run.");
     foreach (var b in benchmarks) Console.WriteLine($"  {b.Name,-16} {b.Description}");
     return 0;
 }
 
 int repetitions = 5;
+int? threadsOption = null;
 string? python = ReferencePython.Find();
 var selected = new List<string>();
 for (int i = 0; i < args.Length; i++)
@@ -28,6 +29,7 @@ for (int i = 0; i < args.Length; i++)
     {
         case "--repetitions": repetitions = int.Parse(args[++i]); break;
         case "--python": python = args[++i]; break;
+        case "--threads": threadsOption = int.Parse(args[++i]); break;
         default: selected.Add(args[i]); break;
     }
 }
@@ -36,6 +38,11 @@ if (unknown.Count > 0)
 {
     Console.Error.WriteLine($"Unknown benchmark(s): {string.Join(", ", unknown)}. Known: {string.Join(", ", benchmarks.Select(b => b.Name))}.");
     return 2;
+}
+if (threadsOption is { } requested)
+{
+    if (requested < 1) { Console.Error.WriteLine($"--threads must be at least 1, got {requested}."); return 2; }
+    torch.set_num_threads(requested);
 }
 int threads = torch.get_num_threads();
 var context = new BenchmarkContext(repetitions, python, Path.Combine(AppContext.BaseDirectory, "reference"), threads);

@@ -31,7 +31,8 @@ public sealed class TrainingStepBenchmark : IBenchmark
     /// <inheritdoc />
     public IReadOnlyList<BenchmarkFigure> Run(BenchmarkContext context)
     {
-        int steps = Math.Max(1, context.Repetitions);
+        // Steps are short and the fastest one is reported: at least 10, so that one undisturbed step is likely.
+        int steps = Math.Max(10, context.Repetitions);
         int threads = context.Threads;
         torch.set_num_threads(threads);
         string reference = $"PyTorch ({threads} threads)";
