@@ -1,5 +1,6 @@
 using System.Reflection;
 using FedMM.Bench;
+using FedMM.Learning.Runtime;
 using TorchSharp;
 
 // Before anything loads libtorch: libgomp reads its wait policy once, at load.

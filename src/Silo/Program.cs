@@ -1,6 +1,10 @@
+using FedMM.Learning.Runtime;
 using FedMM.Silo.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
+
+// Before anything loads libtorch (aggregation fuses pairs with it): libgomp reads its wait policy once.
+OpenMpWaitPolicy.Apply();
 
 // appsettings.json sits beside the binary, wherever the silo is started from.
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });

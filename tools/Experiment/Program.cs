@@ -1,9 +1,12 @@
 using FedMM.Experiment;
 using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;
+using FedMM.Learning.Runtime;
 using FedMM.Learning.Training;
 
 // Runs the FedMM evaluation protocol (DESIGN §5) on a CLIENT_ROOT in one process.
+// Before anything loads libtorch: libgomp reads its wait policy once, at load.
+OpenMpWaitPolicy.Apply();
 ExperimentArguments arguments;
 try
 {

@@ -1,9 +1,10 @@
 using System.Runtime.InteropServices;
 
-namespace FedMM.Bench;
+namespace FedMM.Learning.Runtime;
 
 /// <summary>
-/// Chooses how idle OpenMP threads wait, for FedMM (libtorch's libgomp) and the references alike.
+/// Chooses how idle OpenMP threads wait, for libtorch's libgomp in every FedMM process
+/// (and the benchmark references, which inherit the environment).
 /// </summary>
 /// <remarks>
 /// libgomp's default lets an idle thread spin for a long time before it sleeps. On a machine whose
@@ -30,6 +31,12 @@ public static partial class OpenMpWaitPolicy
         Environment.SetEnvironmentVariable(Variable, "PASSIVE");
         return "PASSIVE";
     }
+
+    // Runs when the library is first used, so every FedMM process gets passive waiting even when
+    // its entry point does not call Apply itself; entry points still call it first thing, before
+    // anything else can load libtorch.
+    [System.Runtime.CompilerServices.ModuleInitializer]
+    internal static void ApplyOnLoad() => Apply();
 
     [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int SetEnv(string name, string value, int overwrite);
