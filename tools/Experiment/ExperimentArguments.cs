@@ -36,12 +36,15 @@ internal sealed record ExperimentArguments
           --image-size N          image input size (default 128)
           --text-encoder tiny|mini  BERT size (default tiny)
           --max-tokens N          tokens per text (default 64)
+          --text-pooling cls|mean|pooler  text encoder pooling (default cls)
           --epochs N              local epochs per round (default 1)
           --batch N               mini-batch size (default 32)
           --lr X                  learning rate of the shared part (default 1e-3)
           --encoder-lr X          learning rate of the text encoder (default 1e-4)
           --fill-in hard|soft     fill-in of a missing modality (default soft)
           --modality-dropout X    modality dropout of image+text sites (default 0.3)
+          --weighting contribution|fedavg|uniform  fedmm's aggregation weights (default contribution)
+          --contribution-temperature X  τ of the contribution weighting (default 0.1)
           --local-clusters N      local K-Means centroids per modality (default 32)
           --global-clusters N     global clusters per modality (default 16)
         """;
@@ -80,6 +83,7 @@ internal sealed record ExperimentArguments
                 ImageSize = Int("image-size", model.ImageSize),
                 TextEncoder = Take("text-encoder") ?? model.TextEncoder,
                 MaxTokens = Int("max-tokens", model.MaxTokens),
+                TextPooling = Take("text-pooling") ?? model.TextPooling,
             },
             Round = round with
             {
@@ -89,6 +93,8 @@ internal sealed record ExperimentArguments
                 EncoderLearningRate = Double("encoder-lr", round.EncoderLearningRate),
                 FillIn = Take("fill-in") ?? round.FillIn,
                 ModalityDropout = Double("modality-dropout", round.ModalityDropout),
+                Weighting = Take("weighting") ?? round.Weighting,
+                ContributionTemperature = Double("contribution-temperature", round.ContributionTemperature),
                 LocalClusters = Int("local-clusters", round.LocalClusters),
                 ImageClusters = globalClusters,
                 TextClusters = globalClusters,

@@ -25,7 +25,9 @@ public sealed class EncoderSiteModelFactory(string? imageWeights, string? vocabu
     /// <inheritdoc />
     public SiteModel Create(FederationConfig config, SiteData data, int seed)
     {
-        manual_seed(seed);
+        // The shared part is the round-1 global model: every site starts from the same one (as if the
+        // server had sent it), so the first aggregation averages models that share an origin.
+        manual_seed(SharedInitSeed(config));
         var shared = new SharedModel(config.Model, config.Labels.Count);
         MobileNetV3Encoder? image = null;
         if (data.Modalities.HasFlag(Modalities.Image))
@@ -53,6 +55,9 @@ public sealed class EncoderSiteModelFactory(string? imageWeights, string? vocabu
         }
         return new SiteModel(shared, image, text, tokenize);
     }
+
+    /// <summary>Seed of the shared part's initialisation: the federation's seed, the same at every site.</summary>
+    public static int SharedInitSeed(FederationConfig config) => DeterministicSeed.For(config.Round.Seed, "shared");
 
     private string BuildLocalVocabulary(SiteData data)
     {

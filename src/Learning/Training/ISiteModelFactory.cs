@@ -7,8 +7,9 @@ namespace FedMM.Learning.Training;
 public interface ISiteModelFactory
 {
     /// <summary>
-    /// Creates the model of site <paramref name="data"/>; <paramref name="seed"/> initialises
-    /// everything that is not pretrained.
+    /// Creates the model of site <paramref name="data"/>; <paramref name="seed"/> (per site) initialises
+    /// the private encoders that are not pretrained. The shared part should start the same at every
+    /// site of a federation (seeded from <see cref="RoundConfig.Seed"/>), as a first global model would.
     /// </summary>
     SiteModel Create(FederationConfig config, SiteData data, int seed);
 }
