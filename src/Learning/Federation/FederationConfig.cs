@@ -124,7 +124,11 @@ public sealed record RoundConfig
     public string Weighting { get; init; } = "contribution";
 
     /// <summary>Temperature τ of contribution weights ∝ samples × exp(score / τ).</summary>
-    public double ContributionTemperature { get; init; } = 0.1;
+    /// <remarks>
+    /// Scores are macro-F1 on small, label-skewed validation splits; at τ = 0.1 a 0.3 gap became a
+    /// ×20 weight and the aggregate followed a few sites (docs/RESULTS.md, "What we tried").
+    /// </remarks>
+    public double ContributionTemperature { get; init; } = 1.0;
 
     /// <summary>Whether sites use the global vectors at all (false: FedAvg, missing embedding only).</summary>
     public bool UseGlobalVectors { get; init; } = true;
