@@ -2,8 +2,10 @@ using System.Text.Json;
 using FedMM.Cli.Site;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Data.Synthetic;
+using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
+using FedMM.Learning.Training;
 
 namespace FedMM.Cli.Tests;
 
@@ -56,6 +58,33 @@ public class SiteTrainerTests
         Assert.Equal(1.0, probabilities.Sum(p => p.Probability), 6);
         var evaluation = trainer.Evaluate(null);
         Assert.InRange(evaluation.Accuracy, 0, 1);
+    }
+
+    [Fact]
+    public async Task A_site_registered_under_another_id_trains_exactly_as_the_in_process_runner_trains_its_folder()
+    {
+        // The demo registers client_0 as client-0; seeds must follow the data, or service and runner diverge.
+        string root = Path.Combine(Directory.CreateTempSubdirectory("fedmm-site").FullName, "data");
+        var clients = SyntheticGenerator.Generate(root, new SyntheticOptions { Sites = 3, ImageOnlySites = 1, TextOnlySites = 1, TrainPerSite = 12, ValPerSite = 6, ImageSize = 32 });
+        var config = TinyConfig(clients.ReadLabels()) with { Round = TinyConfig(clients.ReadLabels()).Round with { LocalEpochs = 2, Seed = 7 } };
+        string both = clients.Clients()[2].Path;
+        using var trainer = new LearningSiteTrainer(both, "client-2", new SiteModelOptions(null, null));
+        string update = Path.Combine(both, "updates", "r0001");
+        await trainer.TrainAsync(config, 1, null, update, CancellationToken.None);
+
+        var (_, sites) = ClientRootSites.Load(root, config.Model.ImageSize);
+        var factory = new EncoderSiteModelFactory(null, null, id => Path.Combine(root, "..", "runner", id));
+        using var state = SiteState.Create(sites[2], config, factory);
+        var expected = LocalRound.Run(state, config, 1, null, null);
+
+        using var weights = SafetensorsContent.Load(SiteFolder.Weights(update));
+        Assert.Equal(expected.Weights.Keys.Order(), weights.Tensors.Keys.Order());
+        foreach (var (name, tensor) in expected.Weights)
+            Assert.True(tensor.allclose(weights.Tensors[name], rtol: 0, atol: 0), $"{name} differs between the site agent and the runner");
+        var metrics = JsonSerializer.Deserialize<SiteMetrics>(File.ReadAllText(SiteFolder.Metrics(update)), new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+        Assert.Equal("client-2", metrics.ClientId);
+        Assert.Equal(expected.Metrics.After, metrics.After);
+        foreach (var t in expected.Weights.Values.Concat(expected.Vectors.Values)) t.Dispose();
     }
 
     [Fact]

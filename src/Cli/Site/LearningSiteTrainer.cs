@@ -43,7 +43,8 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
             Directory.CreateDirectory(staging);
             SafetensorsWriter.Save(SiteFolder.Weights(staging), update.Weights);
             SafetensorsWriter.Save(SiteFolder.Vectors(staging), update.Vectors);
-            File.WriteAllText(SiteFolder.Metrics(staging), JsonSerializer.Serialize(update.Metrics, Json));
+            // The data (and its seeds) carry the folder's id; the service knows the site by its registered id.
+            File.WriteAllText(SiteFolder.Metrics(staging), JsonSerializer.Serialize(update.Metrics with { ClientId = clientId }, Json));
             if (Directory.Exists(updateFolder)) Directory.Delete(updateFolder, recursive: true);
             Directory.Move(staging, updateFolder);
         }
@@ -90,7 +91,7 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
     public IReadOnlyList<(string Label, double Probability)> Predict(string? imagePath, string? text, string? globalFolder)
     {
         var config = SavedConfig();
-        var data = SiteDataLoader.Load(clientFolder, clientId, config);
+        var data = SiteDataLoader.Load(clientFolder, config);
         if (imagePath is not null && !data.Modalities.HasFlag(Modalities.Image))
             throw new CliException($"Site {clientId} holds text only: it has no image encoder to read {imagePath}.");
         if (text is not null && !data.Modalities.HasFlag(Modalities.Text))
@@ -127,7 +128,7 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
         if (state is not null && stateConfig == json) return state;
         state?.Dispose();
         state = null;
-        var data = SiteDataLoader.Load(clientFolder, clientId, config);
+        var data = SiteDataLoader.Load(clientFolder, config);
         var factory = new EncoderSiteModelFactory(options.ImageWeights, options.Vocabulary, _ => ModelFolder);
         Directory.CreateDirectory(ModelFolder);
         var created = TrainingState.Create(data, config, factory);

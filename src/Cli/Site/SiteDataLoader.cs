@@ -11,17 +11,19 @@ public static class SiteDataLoader
 {
     /// <summary>
     /// The site's train and val splits with images at the federation's input size and labels in the
-    /// federation's order; <paramref name="clientId"/> is the id the site has in the federation.
+    /// federation's order. The data is keyed by the folder's own id (client_info.json), not by the
+    /// id the site is registered under: a site's random streams are seeded from it, so the same
+    /// folder trains the same way here and in the in-process experiment runner.
     /// Bad data throws <see cref="DataFormatException"/> naming file, line and field.
     /// </summary>
-    public static SiteData Load(string clientFolder, string clientId, FederationConfig config)
+    public static SiteData Load(string clientFolder, FederationConfig config)
     {
         var folder = new ClientFolder(clientFolder);
         if (!File.Exists(folder.InfoPath)) throw new Errors.CliException($"{folder.Path} is not a client folder: {ClientFolder.InfoFileName} is missing.");
         var transform = new ImageTransform(config.Model.ImageSize);
         using var train = SiteDataset.Load(folder, ClientFolder.Train, transform, config.Labels);
         using var val = SiteDataset.Load(folder, ClientFolder.Val, transform, config.Labels);
-        return new SiteData(clientId, train.Info.Modalities, ToSplit(train), ToSplit(val));
+        return new SiteData(train.Info.Id, train.Info.Modalities, ToSplit(train), ToSplit(val));
     }
 
     /// <summary>The in-memory split of a loaded dataset (tensors copied, so the dataset can be disposed).</summary>
