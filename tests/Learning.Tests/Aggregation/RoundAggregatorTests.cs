@@ -84,10 +84,13 @@ public class RoundAggregatorTests
     [Fact]
     public void ContributionWeightingFavoursTheBetterSite()
     {
-        using var package = RoundAggregator.Aggregate(1, Config(), TenSites(), [], new AverageOfCentersFusion(), null);
+        var config = Config();
+        config = config with { Round = config.Round with { ContributionTemperature = 0.1 } };
+        using var package = RoundAggregator.Aggregate(1, config, TenSites(), [], new AverageOfCentersFusion(), null);
         var text = package.Report.Contributions.Where(c => c.Weights.ContainsKey("text")).ToDictionary(c => c.ClientId, c => c.Weights["text"]);
         // txt-1: 70 samples at macro-F1 0.8; txt-0: 100 samples at 0.6 → 70·e^8 vs 100·e^6 (τ = 0.1).
         Assert.Equal(70 * Math.Exp(8) / (100 * Math.Exp(6)), text["txt-1"] / text["txt-0"], 9);
+        Assert.True(text["txt-1"] > text["txt-0"]);
         Assert.Equal(1.0, text.Values.Sum(), 12);
     }
 
