@@ -1,0 +1,35 @@
+using FedMM.Cli.Config;
+using FedMM.Cli.Demo;
+using FedMM.Learning.Data.Synthetic;
+
+namespace FedMM.Cli.Tests;
+
+/// <summary>The demo's federation config: valid, and matched to the image weights it has.</summary>
+public class DemoConfigTests
+{
+    private static readonly IReadOnlyList<string> Labels = SyntheticGenerator.LabelNames(4);
+
+    [Fact]
+    public void WithoutPretrainedWeightsTheSitesTrainASmallImageEncoderAtTheSyntheticImageSize()
+    {
+        var config = DemoRunner.Configure(Labels, 3);
+
+        FederationConfigFile.Validate(config, "demo");
+        Assert.True(config.Model.TrainImageEncoder);
+        Assert.True(config.Model.ImageWidth < 1.0);
+        Assert.Equal(DemoRunner.SyntheticImageSize, config.Model.ImageSize);
+        Assert.Equal("mean", config.Model.TextPooling);
+        Assert.True(config.Round.EncoderLearningRate > new Learning.Federation.RoundConfig().EncoderLearningRate);
+    }
+
+    [Fact]
+    public void WithPretrainedWeightsTheEncoderKeepsTorchvisionWidthAndStaysFrozen()
+    {
+        var config = DemoRunner.Configure(Labels, 3, pretrainedImages: true);
+
+        FederationConfigFile.Validate(config, "demo");
+        Assert.False(config.Model.TrainImageEncoder);
+        Assert.Equal(1.0, config.Model.ImageWidth);
+        Assert.Equal(576, config.Model.ImageFeatureDim);
+    }
+}
