@@ -31,4 +31,15 @@ public class DemoConfigTests
         Assert.Equal(1.0, config.Model.ImageWidth);
         Assert.Equal(576, config.Model.ImageFeatureDim);
     }
+
+    [Fact]
+    public void DemoDataIsValidAndDrawnAtTheSizeTheEncoderReads()
+    {
+        var data = DemoRunner.DemoData(new DemoOptions("out", 3, null));
+
+        Assert.Null(data.Problem());
+        Assert.Equal(DemoRunner.SyntheticImageSize, data.ImageSize);
+        Assert.Equal(64, data.TrainPerSite);
+        Assert.InRange(data.WeakCueAccuracy, 0.5, 0.95);
+    }
 }
