@@ -35,11 +35,11 @@ public class DemoConfigTests
     [Fact]
     public void DemoDataIsValidAndDrawnAtTheSizeTheEncoderReads()
     {
-        var data = DemoRunner.DemoData(new DemoOptions("out", 3, null));
+        var data = DemoRunner.DemoData(new DemoOptions("out", 3, null, TrainPerSite: 40, ValPerSite: 12));
 
         Assert.Null(data.Problem());
         Assert.Equal(DemoRunner.SyntheticImageSize, data.ImageSize);
-        Assert.Equal(64, data.TrainPerSite);
+        Assert.Equal((40, 12), (data.TrainPerSite, data.ValPerSite));
         Assert.InRange(data.WeakCueAccuracy, 0.5, 0.95);
     }
 }

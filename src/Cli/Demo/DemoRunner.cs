@@ -92,6 +92,7 @@ public static class DemoRunner
             ImageSize = pretrainedImages ? 64 : SyntheticImageSize,
             ImageWidth = pretrainedImages ? 1.0 : 0.5,
             TrainImageEncoder = !pretrainedImages,
+            ImageNormMomentum = pretrainedImages ? 0.01 : 0.1,
             MaxTokens = 16,
             AdapterDim = 64,
             AttentionHeads = 4,
