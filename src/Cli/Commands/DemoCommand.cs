@@ -10,7 +10,7 @@ public static class DemoCommand
     public static Command Build()
     {
         var medpix = new Option<DirectoryInfo?>("--medpix") { Description = "Use MedPix 2.0 from this folder instead of synthetic data.", HelpName = "dir" };
-        var rounds = CommonOptions.Positive("--rounds", "Rounds to run.", 3);
+        var rounds = CommonOptions.Positive("--rounds", "Rounds to run.", 4);
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Folder for the run's data, logs and report (a new run-* folder inside).", DefaultValueFactory = _ => new DirectoryInfo("demo-out"), HelpName = "dir" };
         var weights = new Option<FileInfo?>("--image-weights") { Description = "torchvision MobileNetV3-small weights for the sites' image encoders (default: random initialisation).", HelpName = "file" };
         var command = new Command("demo", "Start Azurite, the silo and the API on loopback, register 10 sites (2 image-only, 2 text-only, 6 image+text), run rounds with one agent process per site, and write the report.") { medpix, rounds, output, weights };

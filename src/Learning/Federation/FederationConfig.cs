@@ -57,6 +57,13 @@ public sealed record ModelConfig
     /// </summary>
     public bool TrainImageEncoder { get; init; }
 
+    /// <summary>
+    /// BatchNorm momentum of the image encoder: torchvision's 0.01 by default; an encoder trained from
+    /// scratch for a few dozen steps needs a larger one (0.1) or its running statistics, used at
+    /// evaluation, stay near their initial values.
+    /// </summary>
+    public double ImageNormMomentum { get; init; } = 0.01;
+
     /// <summary>Feature width of the image encoder: 576 (small) or 960 (large) at width 1.0.</summary>
     [JsonIgnore]
     public int ImageFeatureDim => (int)Models.Encoders.MobileNetV3Encoder.FeatureWidth(ImageEncoder, ImageWidth);

@@ -52,6 +52,9 @@ public static class LocalRound
         EvaluationMetrics? best = null;
         Dictionary<string, Tensor>? bestShared = null;
         Dictionary<string, Tensor>? bestEncoder = null;
+        // A trained image encoder must return to the best epoch together with the shared weights it was evaluated with.
+        var trainedImageEncoder = config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image) ? model.ImageEncoder : null;
+        Dictionary<string, Tensor>? bestImageEncoder = null;
         var order = Enumerable.Range(0, data.Train.Count).ToArray();
         for (int epoch = 0; epoch < config.Round.LocalEpochs; epoch++)
         {
@@ -76,8 +79,10 @@ public static class LocalRound
                 best = metrics;
                 Dispose(bestShared);
                 Dispose(bestEncoder);
+                Dispose(bestImageEncoder);
                 bestShared = shared.ExportWeights(SharedModel.GroupsFor(Modalities.Both));
                 bestEncoder = Snapshot(model.TextEncoder);
+                bestImageEncoder = Snapshot(trainedImageEncoder);
             }
         }
 
@@ -85,7 +90,9 @@ public static class LocalRound
         {
             shared.LoadWeights(bestShared);
             if (bestEncoder is not null) Restore(model.TextEncoder!, bestEncoder);
+            if (bestImageEncoder is not null) Restore(trainedImageEncoder!, bestImageEncoder);
             Dispose(bestEncoder);
+            Dispose(bestImageEncoder);
             Dispose(site.BestSharedWeights);
             site.BestSharedWeights = bestShared;
         }

@@ -50,6 +50,18 @@ public class MobileNetV3EncoderTests
     }
 
     [Fact]
+    public void NormMomentumIsTorchvisionsUnlessTheConfigAsksForAnother()
+    {
+        static double[] Momenta(MobileNetV3Encoder encoder) =>
+            encoder.modules().OfType<TorchSharp.Modules.BatchNorm2d>().Select(n => n.momentum ?? double.NaN).Distinct().ToArray();
+
+        using var standard = MobileNetV3Encoder.Create(new ModelConfig { ImageWidth = 0.25 });
+        using var fromScratch = MobileNetV3Encoder.Create(new ModelConfig { ImageWidth = 0.25, ImageNormMomentum = 0.1 });
+        Assert.Equal([0.01], Momenta(standard));
+        Assert.Equal([0.1], Momenta(fromScratch));
+    }
+
+    [Fact]
     public void LoadingWrongWeightsListsEveryDifferenceAndChangesNothing()
     {
         // Full width against a 0.25-width file: every tensor mismatches.

@@ -59,8 +59,15 @@ public sealed class MobileNetV3Encoder : nn.Module<Tensor, Tensor>
     public static MobileNetV3Encoder Create(ModelConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        return new MobileNetV3Encoder(config.ImageEncoder, config.ImageWidth);
+        var encoder = new MobileNetV3Encoder(config.ImageEncoder, config.ImageWidth);
+        if (config.ImageNormMomentum != DefaultNormMomentum)
+            foreach (var module in encoder.modules())
+                if (module is BatchNorm2d norm) norm.momentum = config.ImageNormMomentum;
+        return encoder;
     }
+
+    /// <summary>torchvision's BatchNorm momentum for MobileNetV3.</summary>
+    public const double DefaultNormMomentum = 0.01;
 
     /// <summary>Pooled features [B, F] of images [B, 3, H, W].</summary>
     public override Tensor forward(Tensor images)
