@@ -92,6 +92,7 @@ public sealed class BadRequestTests(ApiFixture api)
         ["config with unknown image encoder"] = new((a, w) => CreateWith(a, w.Config with { Model = w.Config.Model with { ImageEncoder = "resnet50" } }), 400, "imageEncoder"),
         ["config with K < 1"] = new((a, w) => CreateWith(a, w.Config with { Round = w.Config.Round with { LocalClusters = 0 } }), 400, "localClusters"),
         ["config with minClients < 1"] = new((a, w) => CreateWith(a, w.Config with { Round = w.Config.Round with { MinClients = 0 } }), 400, "minClients"),
+        ["config with BatchNorm momentum above 1"] = new((a, w) => CreateWith(a, w.Config with { Model = w.Config.Model with { ImageNormMomentum = 1.5 } }), 400, "imageNormMomentum"),
         ["config with heads not dividing d"] = new((a, w) => CreateWith(a, w.Config with { Model = w.Config.Model with { AttentionHeads = 3 } }), 400, "attentionHeads"),
         ["config with a misspelt field"] = new((a, w) => a.Operator().PostAsync("/api/federations", new StringContent("{\"id\":\"typo\",\"config\":{\"labels\":[\"a\",\"b\"],\"rounds\":{}}}", Encoding.UTF8, "application/json")), 400, "rounds"),
         ["federation without config"] = new((a, w) => a.Operator().PostAsJsonAsync("/api/federations", new { id = "noconfig" }), 400, "config is required"),
