@@ -51,9 +51,4 @@ public static class ArtifactLayout
     public static string Global(string federationId, int round, string file) =>
         $"{RoundPrefix(federationId, round)}global/{file}";
 
-    /// <summary>
-    /// Staging name for content not yet committed: under staging/, outside every round's
-    /// prefix, so a reader listing a round never sees half-written files.
-    /// </summary>
-    public static string Staging(string finalName, string uploadId) => $"staging/{uploadId}/{finalName}";
 }
