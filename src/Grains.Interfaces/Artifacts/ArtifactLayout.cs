@@ -50,5 +50,4 @@ public static class ArtifactLayout
     /// <summary>federations/{fid}/rounds/{r:D4}/global/{file}</summary>
     public static string Global(string federationId, int round, string file) =>
         $"{RoundPrefix(federationId, round)}global/{file}";
-
 }
