@@ -45,6 +45,8 @@ internal sealed record ExperimentArguments
           --modality-dropout X    modality dropout of image+text sites (default 0.3)
           --weighting contribution|fedavg|uniform  fedmm's aggregation weights (default contribution)
           --contribution-temperature X  τ of the contribution weighting (default 0.1)
+          --personal-layers none|output|classifier  shared layers a site keeps from its own model (default none)
+          --cooccurrence-weight X  weight of co-occurrence in the pairing cost (default 0.5; 0: cosine only)
           --local-clusters N      local K-Means centroids per modality (default 32)
           --global-clusters N     global clusters per modality (default 16)
         """;
@@ -95,12 +97,16 @@ internal sealed record ExperimentArguments
                 ModalityDropout = Double("modality-dropout", round.ModalityDropout),
                 Weighting = Take("weighting") ?? round.Weighting,
                 ContributionTemperature = Double("contribution-temperature", round.ContributionTemperature),
+                PersonalLayers = Take("personal-layers") ?? round.PersonalLayers,
                 LocalClusters = Int("local-clusters", round.LocalClusters),
+                CooccurrenceWeight = Double("cooccurrence-weight", round.CooccurrenceWeight),
                 ImageClusters = globalClusters,
                 TextClusters = globalClusters,
             },
         };
         if (values.Count > 0) throw new ArgumentException($"Unknown option --{values.Keys.First()}.");
+        if (!Learning.Models.SharedModel.IsPersonalLayers(parsed.Round.PersonalLayers))
+            throw new ArgumentException($"--personal-layers: '{parsed.Round.PersonalLayers}' is not none, output or classifier.");
         return parsed;
     }
 }

@@ -137,6 +137,17 @@ public sealed record RoundConfig
     /// </remarks>
     public double ContributionTemperature { get; init; } = 1.0;
 
+    /// <summary>
+    /// Shared parameters a site keeps from its own best model when it loads a global package:
+    /// "none" (default), "output" (the classifier's last layer) or "classifier" (the whole
+    /// classifier MLP). Sites still upload them, so the global package keeps an averaged classifier.
+    /// </summary>
+    /// <remarks>
+    /// Under label skew a site's validation data follows its own label distribution; a classifier
+    /// averaged over all sites forgets that prior each round (docs/RESULTS.md, "Personalisation").
+    /// </remarks>
+    public string PersonalLayers { get; init; } = "none";
+
     /// <summary>Whether sites use the global vectors at all (false: FedAvg, missing embedding only).</summary>
     public bool UseGlobalVectors { get; init; } = true;
 

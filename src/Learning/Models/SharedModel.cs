@@ -109,6 +109,29 @@ public sealed class SharedModel : nn.Module
         }
     }
 
+    /// <summary>Whether <paramref name="layers"/> is a valid <see cref="Federation.RoundConfig.PersonalLayers"/> value.</summary>
+    public static bool IsPersonalLayers(string layers) => layers is "none" or "output" or "classifier";
+
+    /// <summary>Whether parameter <paramref name="name"/> stays with the site under <see cref="Federation.RoundConfig.PersonalLayers"/> = <paramref name="layers"/>.</summary>
+    public static bool IsPersonal(string name, string layers) => layers switch
+    {
+        "none" => false,
+        "output" => name.StartsWith("fusion.classifier.output.", StringComparison.Ordinal),
+        "classifier" => name.StartsWith("fusion.classifier.", StringComparison.Ordinal),
+        _ => throw new ArgumentException($"Personal layers '{layers}' is not none, output or classifier.", nameof(layers)),
+    };
+
+    /// <summary>Copies the personal parameters (<see cref="IsPersonal"/>) of <paramref name="own"/> into the model; the rest stays.</summary>
+    public void KeepPersonal(IReadOnlyDictionary<string, Tensor> own, string layers)
+    {
+        var current = state_dict();
+        using (no_grad())
+        {
+            foreach (var (name, tensor) in own)
+                if (IsPersonal(name, layers)) current[name].copy_(tensor);
+        }
+    }
+
     /// <summary>Logits [B, C] for adapted image and text representations [B, d] and presence [B, 2].</summary>
     public Tensor Classify(Tensor image, Tensor text, Tensor presence) => fusion.call(image, text, presence);
 }

@@ -35,7 +35,11 @@ public static class LocalRound
         var random = new Random(seed);
 
         if (site.BestSharedWeights is not null) shared.LoadWeights(site.BestSharedWeights);
-        if (globalWeights is not null) shared.LoadWeights(globalWeights);
+        if (globalWeights is not null)
+        {
+            shared.LoadWeights(globalWeights);
+            if (site.BestSharedWeights is not null) shared.KeepPersonal(site.BestSharedWeights, config.Round.PersonalLayers);
+        }
         using var fillIn = new ModalityFillIn(config.Round.UseGlobalVectors ? globalVectors : null, config.Round.FillIn, config.Round.FillInTemperature);
 
         var before = Evaluate(site, fillIn);

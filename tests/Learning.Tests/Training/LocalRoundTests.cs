@@ -127,6 +127,49 @@ public class LocalRoundTests
         Assert.True(presence[.., 0].eq(0).any().item<bool>() && presence[.., 1].eq(0).any().item<bool>());
     }
 
+    [Theory]
+    [InlineData("none", false, false)]
+    [InlineData("output", true, true)]
+    [InlineData("output", false, false)]
+    [InlineData("classifier", false, true)]
+    public void PersonalLayersStayWithTheSiteWhenTheGlobalPackageIsLoaded(string layers, bool zeroOutputOnly, bool keepsOwnModel)
+    {
+        var config = TinySites.Config() with { Round = TinySites.Config().Round with { PersonalLayers = layers } };
+        using var site = SiteState.Create(TinySites.Site("client_5", Modalities.Both), config, Factory);
+        var first = LocalRound.Run(site, config, round: 1, null, null);
+
+        // The global package is the site's own best model with its classifier wiped out.
+        var global = first.Weights.ToDictionary(w => w.Key, w => w.Value.clone());
+        foreach (var name in global.Keys.Where(n => n.StartsWith(zeroOutputOnly ? "fusion.classifier.output." : "fusion.classifier.")).ToList())
+            global[name] = zeros_like(global[name]);
+        var second = LocalRound.Run(site, config, round: 2, global, null);
+
+        if (keepsOwnModel)
+        {
+            // Evaluated before training: exactly the site's best model of round 1.
+            Assert.Equal(first.Metrics.After, second.Metrics.Before);
+        }
+        else if (layers == "none")
+        {
+            // All-zero output layer: equal logits for every class.
+            Assert.Equal(Math.Log(3), second.Metrics.Before.Loss, 5);
+        }
+        else
+        {
+            Assert.NotEqual(first.Metrics.After, second.Metrics.Before);
+        }
+    }
+
+    [Fact]
+    public void UnknownPersonalLayersAreRefusedByName()
+    {
+        var error = Assert.Throws<ArgumentException>(() => SharedModel.IsPersonal("fusion.classifier.output.weight", "head"));
+        Assert.Contains("'head'", error.Message);
+        Assert.True(SharedModel.IsPersonal("fusion.classifier.hidden.weight", "classifier"));
+        Assert.False(SharedModel.IsPersonal("fusion.classifier.hidden.weight", "output"));
+        Assert.False(SharedModel.IsPersonal("fusion.gate.gate.weight", "classifier"));
+    }
+
     [Fact]
     public void ApplyLoadsTheGlobalWeightsAndEvaluates()
     {
