@@ -91,6 +91,7 @@ public sealed class BadRequestTests(ApiFixture api)
         ["config with duplicate labels"] = new((a, w) => CreateWith(a, w.Config with { Labels = ["a", "b", "a"] }), 400, "distinct"),
         ["config with unknown image encoder"] = new((a, w) => CreateWith(a, w.Config with { Model = w.Config.Model with { ImageEncoder = "resnet50" } }), 400, "imageEncoder"),
         ["config with K < 1"] = new((a, w) => CreateWith(a, w.Config with { Round = w.Config.Round with { LocalClusters = 0 } }), 400, "localClusters"),
+        ["config with unknown personal layers"] = new((a, w) => CreateWith(a, w.Config with { Round = w.Config.Round with { PersonalLayers = "head" } }), 400, "personalLayers"),
         ["config with minClients < 1"] = new((a, w) => CreateWith(a, w.Config with { Round = w.Config.Round with { MinClients = 0 } }), 400, "minClients"),
         ["config with BatchNorm momentum above 1"] = new((a, w) => CreateWith(a, w.Config with { Model = w.Config.Model with { ImageNormMomentum = 1.5 } }), 400, "imageNormMomentum"),
         ["config with heads not dividing d"] = new((a, w) => CreateWith(a, w.Config with { Model = w.Config.Model with { AttentionHeads = 3 } }), 400, "attentionHeads"),

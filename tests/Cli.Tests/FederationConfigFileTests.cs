@@ -45,11 +45,12 @@ public class FederationConfigFileTests
     [Fact]
     public void Invalid_values_are_named_by_field()
     {
-        string path = Write("f.yaml", "labels: [a]\nround:\n  weighting: median\n  localEpochs: 0\n");
+        string path = Write("f.yaml", "labels: [a]\nround:\n  weighting: median\n  localEpochs: 0\n  personalLayers: head\n");
         var error = Assert.Throws<CliException>(() => FederationConfigFile.Load(path));
         Assert.Contains("labels", error.Message);
         Assert.Contains("round.weighting: 'median'", error.Message);
         Assert.Contains("round.localEpochs", error.Message);
+        Assert.Contains("round.personalLayers: 'head'", error.Message);
     }
 
     [Fact]
