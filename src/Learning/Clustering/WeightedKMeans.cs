@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -133,21 +135,17 @@ public static class WeightedKMeans
         };
     }
 
-    // Weighted means of the clusters, accumulated in double in point order (deterministic).
+    // Weighted means of the clusters, accumulated in double in point order (deterministic). Large inputs
+    // split the dimensions (not the points) across cores, so every sum still adds its terms in point order.
     private static float[] Update(float[] x, int n, int d, float[] w, int[] labels, int k, double[] sums, double[] sizes)
     {
         Array.Clear(sums);
         Array.Clear(sizes);
-        for (int i = 0; i < n; i++)
-        {
-            double weight = w[i];
-            if (weight == 0) continue;
-            int label = labels[i];
-            sizes[label] += weight;
-            var row = x.AsSpan(i * d, d);
-            var sum = sums.AsSpan(label * d, d);
-            for (int j = 0; j < d; j++) sum[j] += weight * row[j];
-        }
+        for (int i = 0; i < n; i++) sizes[labels[i]] += w[i];
+        int slices = (long)n * d < NearestCenters.ParallelWork ? 1 : Math.Clamp(d / UpdateSliceWidth, 1, Environment.ProcessorCount);
+        int width = (d / slices + UpdateSliceWidth - 1) / UpdateSliceWidth * UpdateSliceWidth;
+        if (slices == 1) AccumulateColumns(x, n, d, w, labels, sums, 0, d);
+        else Parallel.For(0, slices, s => AccumulateColumns(x, n, d, w, labels, sums, Math.Min(d, s * width), Math.Min(d, (s + 1) * width)));
         var centers = new float[k * d];
         for (int c = 0; c < k; c++)
         {
@@ -155,6 +153,43 @@ public static class WeightedKMeans
             for (int j = 0; j < d; j++) centers[c * d + j] = (float)(sums[c * d + j] / sizes[c]);
         }
         return centers;
+    }
+
+    // Columns per slice of the update: a whole number of 64-byte lines of floats.
+    private const int UpdateSliceWidth = 16;
+
+    // sums[label_i, j] += w_i × x[i, j] for columns [from, to), points in order; 4 doubles at a time
+    // (each element gets the same multiply and add as the scalar loop).
+    private static unsafe void AccumulateColumns(float[] x, int n, int d, float[] w, int[] labels, double[] sums, int from, int to)
+    {
+        int vectorEnd = Avx.IsSupported ? to - (to - from) % 4 : from;
+        fixed (float* xp = x)
+        fixed (double* sp = sums)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                double weight = w[i];
+                if (weight == 0) continue;
+                float* row = xp + i * d;
+                double* sum = sp + labels[i] * d;
+                var scale = Vector256.Create(weight);
+                int j = from;
+                for (; j + 16 <= vectorEnd; j += 16)
+                {
+                    var s0 = Avx.LoadVector256(sum + j) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j)) * scale;
+                    var s1 = Avx.LoadVector256(sum + j + 4) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j + 4)) * scale;
+                    var s2 = Avx.LoadVector256(sum + j + 8) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j + 8)) * scale;
+                    var s3 = Avx.LoadVector256(sum + j + 12) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j + 12)) * scale;
+                    Avx.Store(sum + j, s0);
+                    Avx.Store(sum + j + 4, s1);
+                    Avx.Store(sum + j + 8, s2);
+                    Avx.Store(sum + j + 12, s3);
+                }
+                for (; j < vectorEnd; j += 4)
+                    Avx.Store(sum + j, Avx.LoadVector256(sum + j) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j)) * scale);
+                for (; j < to; j++) sum[j] += weight * row[j];
+            }
+        }
     }
 
     // An empty cluster takes the positive-weight point farthest from its center (each point used once).
