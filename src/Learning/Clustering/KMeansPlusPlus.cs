@@ -58,7 +58,7 @@ internal static class KMeansPlusPlus
 
     // targets[t][i] = min(previous[i], ‖x_i − x_candidate_t‖²), all candidates in one pass over the points:
     // two points against three candidates at a time, so each loaded vector feeds several distances.
-    private static unsafe void CandidateDistances(float[] x, int n, int d, int[] candidates, float[][] targets, float[] previous)
+    internal static unsafe void CandidateDistances(float[] x, int n, int d, int[] candidates, float[][] targets, float[] previous)
     {
         int tasks = (n + PointsPerTask - 1) / PointsPerTask;
         var options = new ParallelOptions { MaxDegreeOfParallelism = (long)n * d * candidates.Length < NearestCenters.ParallelWork ? 1 : -1 };

@@ -42,10 +42,14 @@ public static class WeightedKMeans
     }
 
     /// <summary>Number of distinct rows among the points with positive weight (+0 and −0 are the same position).</summary>
-    public static int CountDistinct(float[] points, int count, int dimensions, float[]? weights = null)
+    public static int CountDistinct(float[] points, int count, int dimensions, float[]? weights = null) =>
+        CountDistinct(points, count, dimensions, weights, int.MaxValue);
+
+    // Stops once `enough` distinct rows are seen: validation only needs to know whether there are k.
+    private static int CountDistinct(float[] points, int count, int dimensions, float[]? weights, int enough)
     {
         var seen = new HashSet<RowKey>(new RowKeyComparer(points, dimensions));
-        for (int i = 0; i < count; i++)
+        for (int i = 0; i < count && seen.Count < enough; i++)
         {
             if (weights is null || weights[i] > 0) seen.Add(new RowKey(i));
         }
@@ -60,10 +64,13 @@ public static class WeightedKMeans
         if (!(options.Tolerance >= 0) || double.IsInfinity(options.Tolerance)) throw new ArgumentOutOfRangeException(nameof(options), options.Tolerance, "Tolerance must be finite and non-negative.");
         if (count == 0) throw new ArgumentException("There are no points to cluster.", nameof(points));
         if (weights.Length != count) throw new ArgumentException($"{weights.Length} weights given for {count} points.", nameof(weights));
-        for (int i = 0; i < points.Length; i++)
+        if (!AllFinite(points))
         {
-            if (!float.IsFinite(points[i]))
-                throw new ArgumentException($"Point {i / dimensions}, coordinate {i % dimensions} is {points[i]}; points must be finite.", nameof(points));
+            for (int i = 0; i < points.Length; i++)
+            {
+                if (!float.IsFinite(points[i]))
+                    throw new ArgumentException($"Point {i / dimensions}, coordinate {i % dimensions} is {points[i]}; points must be finite.", nameof(points));
+            }
         }
         double total = 0;
         for (int i = 0; i < count; i++)
@@ -73,10 +80,26 @@ public static class WeightedKMeans
             total += weights[i];
         }
         if (total <= 0) throw new ArgumentException("All weights are zero; at least one point needs a positive weight.", nameof(weights));
-        int distinct = CountDistinct(points, count, dimensions, weights);
+        int distinct = CountDistinct(points, count, dimensions, weights, options.Clusters);
         if (options.Clusters > distinct)
             throw new ArgumentException(
                 $"k = {options.Clusters} clusters were requested but the {count} points hold only {distinct} distinct position(s) with positive weight; use k ≤ {distinct}.", nameof(options));
+    }
+
+    // v − v is 0 for a finite value and NaN for ±∞ or NaN, and a NaN anywhere makes the running sum NaN.
+    private static bool AllFinite(float[] values)
+    {
+        var span = values.AsSpan();
+        int vectorEnd = Vector256.IsHardwareAccelerated ? span.Length - span.Length % 8 : 0;
+        var sum = Vector256<float>.Zero;
+        for (int i = 0; i < vectorEnd; i += 8)
+        {
+            var v = Vector256.Create(span.Slice(i, 8));
+            sum += v - v;
+        }
+        float total = Vector256.Sum(sum);
+        for (int i = vectorEnd; i < span.Length; i++) total += span[i] - span[i];
+        return total == 0;
     }
 
     private static KMeansResult Run(float[] x, int n, int d, float[] w, KMeansOptions options)
@@ -85,7 +108,8 @@ public static class WeightedKMeans
         var random = new Random(options.Seed);
         var centers = KMeansPlusPlus.Seed(x, n, d, w, k, random);
         var xNorms = NearestCenters.SquaredNorms(x, n, d);
-        double tolerance = options.Tolerance * MeanVariance(x, n, d, w);
+        // With tolerance 0 only a stable assignment stops the run; the variance pass would be wasted.
+        double tolerance = options.Tolerance == 0 ? 0 : options.Tolerance * MeanVariance(x, n, d, w);
 
         var labels = new int[n];
         var previous = new int[n];
@@ -137,7 +161,7 @@ public static class WeightedKMeans
 
     // Weighted means of the clusters, accumulated in double in point order (deterministic). Large inputs
     // split the dimensions (not the points) across cores, so every sum still adds its terms in point order.
-    private static float[] Update(float[] x, int n, int d, float[] w, int[] labels, int k, double[] sums, double[] sizes)
+    internal static float[] Update(float[] x, int n, int d, float[] w, int[] labels, int k, double[] sums, double[] sizes)
     {
         Array.Clear(sums);
         Array.Clear(sizes);
