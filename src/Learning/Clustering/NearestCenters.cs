@@ -36,27 +36,34 @@ internal static class NearestCenters
         return norms;
     }
 
-    /// <summary>Fills <paramref name="labels"/> and <paramref name="distances"/> (squared, ≥ 0) for all points.</summary>
-    public static void Assign(float[] x, float[] xNorms, int n, int d, float[] centers, int k, int[] labels, float[] distances)
+    /// <summary>
+    /// Fills <paramref name="labels"/> and <paramref name="distances"/> (squared, ≥ 0) for all points and,
+    /// when <paramref name="sums"/> is given, gathers the weighted cluster sums of the new labels.
+    /// </summary>
+    public static void Assign(float[] x, float[] xNorms, int n, int d, float[] centers, int k, int[] labels, float[] distances, ClusterSums? sums = null)
     {
         var packed = new PackedCenters(centers, k, d);
         bool blocked = BlockedKernelSupported;
+        if (sums is not null && sums.Count != n) throw new ArgumentException($"The sums were made for {sums.Count} points, not {n}.", nameof(sums));
+        int perTask = sums is null ? PointsPerTask : ClusterSums.PointsPerChunk;
+        int tasks = Math.Max(1, (n + perTask - 1) / perTask);
         // Small problems (a few sites' centroids) finish before worker threads would even wake up.
-        if ((long)n * k * d < ParallelWork)
+        var options = new ParallelOptions { MaxDegreeOfParallelism = (long)n * k * d < ParallelWork ? 1 : -1 };
+        Parallel.For(0, tasks, options, t =>
         {
-            AssignRange(x, xNorms, packed, 0, n, labels, distances, blocked);
-            return;
-        }
-        int tasks = (n + PointsPerTask - 1) / PointsPerTask;
-        Parallel.For(0, tasks, t =>
-        {
-            int start = t * PointsPerTask, end = Math.Min(n, start + PointsPerTask);
-            AssignRange(x, xNorms, packed, start, end, labels, distances, blocked);
+            int start = t * perTask, end = Math.Min(n, start + perTask);
+            sums?.Clear(t);
+            AssignRange(x, xNorms, packed, start, end, labels, distances, blocked, sums, t);
         });
     }
 
-    /// <summary>Labels and squared distances of points [<paramref name="start"/>, <paramref name="end"/>), with the blocked or the portable kernel.</summary>
-    public static unsafe void AssignRange(float[] x, float[] xNorms, PackedCenters centers, int start, int end, int[] labels, float[] distances, bool blocked)
+    /// <summary>
+    /// Labels and squared distances of points [<paramref name="start"/>, <paramref name="end"/>), with the
+    /// blocked or the portable kernel; with <paramref name="sums"/>, the points are also added, in order,
+    /// to chunk <paramref name="chunk"/> of the cluster sums.
+    /// </summary>
+    public static unsafe void AssignRange(float[] x, float[] xNorms, PackedCenters centers, int start, int end, int[] labels, float[] distances, bool blocked,
+        ClusterSums? sums = null, int chunk = 0)
     {
         if (blocked && !BlockedKernelSupported) throw new PlatformNotSupportedException("The blocked K-Means kernel needs AVX2 and FMA.");
         int d = centers.Dimensions;
@@ -66,12 +73,25 @@ internal static class NearestCenters
             int i = start;
             if (blocked)
             {
-                for (; i + BlockPoints <= end; i += BlockPoints) SixPoints(xp + i * d, d, ct, cn, centers.Stride, lp + i, best + i);
-                for (; i < end; i++) OnePoint(xp + i * d, d, ct, cn, centers.Stride, lp + i, best + i);
+                // Each block's rows are still in cache when they are added to the sums.
+                for (; i + BlockPoints <= end; i += BlockPoints)
+                {
+                    SixPoints(xp + i * d, d, ct, cn, centers.Stride, lp + i, best + i);
+                    sums?.Add(chunk, xp, lp, i, i + BlockPoints);
+                }
+                for (; i < end; i++)
+                {
+                    OnePoint(xp + i * d, d, ct, cn, centers.Stride, lp + i, best + i);
+                    sums?.Add(chunk, xp, lp, i, i + 1);
+                }
             }
             else
             {
-                for (; i < end; i++) OnePointPortable(xp + i * d, d, rows, cn, centers.Count, lp + i, best + i);
+                for (; i < end; i++)
+                {
+                    OnePointPortable(xp + i * d, d, rows, cn, centers.Count, lp + i, best + i);
+                    sums?.Add(chunk, xp, lp, i, i + 1);
+                }
             }
             for (i = start; i < end; i++) distances[i] = Math.Max(0, xNorms[i] + distances[i]);
         }
@@ -82,7 +102,7 @@ internal static class NearestCenters
     // order), so the lanes are reduced once per point at the end.
     private static unsafe void SixPoints(float* p0, int d, float* ct, float* cn, int stride, int* labels, float* best)
     {
-        float* p1 = p0 + d, p2 = p1 + d, p3 = p2 + d, p4 = p3 + d, p5 = p4 + d;
+        float* p1 = p0 + d, p2 = p1 + d, p3 = p2 + d, p4 = p3 + d, p5 = p4 + d, next = p5 + d;
         var minusTwo = Vector256.Create(-2f);
         var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
         var eight = Vector256.Create(8);
@@ -95,6 +115,9 @@ internal static class NearestCenters
             float* column = ct + c;
             for (int j = 0; j < d; j++, column += stride)
             {
+                // The next block's six rows, one slice per coordinate: six strided streams are followed
+                // poorly by the hardware prefetcher.
+                Sse.Prefetch0(next + j * BlockPoints);
                 var low = Avx.LoadVector256(column);
                 var high = Avx.LoadVector256(column + 8);
                 var b = Avx.BroadcastScalarToVector256(p0 + j);

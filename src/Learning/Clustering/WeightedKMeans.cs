@@ -116,13 +116,15 @@ public static class WeightedKMeans
         var best = new float[n];
         var sums = new double[k * d];
         var sizes = new double[k];
+        // The update's sums are gathered during the distance step unless their buffers would be too large.
+        var gathered = ClusterSums.Fits(n, k, d) ? new ClusterSums(w, n, k, d) : null;
         int iteration = 0;
         bool converged = false;
         while (iteration < options.MaxIterations)
         {
             iteration++;
-            NearestCenters.Assign(x, xNorms, n, d, centers, k, labels, best);
-            var updated = Update(x, n, d, w, labels, k, sums, sizes);
+            NearestCenters.Assign(x, xNorms, n, d, centers, k, labels, best, gathered);
+            var updated = gathered is null ? Update(x, n, d, w, labels, k, sums, sizes) : gathered.Means(sums, sizes);
             ReseedEmpty(x, n, d, w, updated, sizes, best);
 
             double shift = 0;

@@ -183,3 +183,56 @@ public class NearestCentersTests
         Assert.Equal(expected, centers);
     }
 }
+
+public class ClusterSumsTests
+{
+    [Fact]
+    public void GatheredSumsEqualChunkwisePointOrderSumsAddedInChunkOrder()
+    {
+        // Three chunks, the last one partial; a block of six straddles the chunk boundaries.
+        const int n = 2 * ClusterSums.PointsPerChunk + 777, d = 21, k = 5;
+        var random = new Random(51);
+        var x = Enumerable.Range(0, n * d).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
+        var weights = Enumerable.Range(0, n).Select(i => i % 5 == 0 ? 0f : (float)random.NextDouble()).ToArray();
+        var centers = Enumerable.Range(0, k * d).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
+        var labels = new int[n];
+        var distances = new float[n];
+        var gathered = new ClusterSums(weights, n, k, d);
+        NearestCenters.Assign(x, NearestCenters.SquaredNorms(x, n, d), n, d, centers, k, labels, distances, gathered);
+        var sums = new double[k * d];
+        var sizes = new double[k];
+        var means = gathered.Means(sums, sizes);
+
+        var expectedSums = new double[k * d];
+        var expectedSizes = new double[k];
+        for (int chunk = 0; chunk * ClusterSums.PointsPerChunk < n; chunk++)
+        {
+            var partial = new double[k * d];
+            var partialSizes = new double[k];
+            for (int i = chunk * ClusterSums.PointsPerChunk; i < Math.Min(n, (chunk + 1) * ClusterSums.PointsPerChunk); i++)
+            {
+                double weight = weights[i];
+                if (weight == 0) continue;
+                partialSizes[labels[i]] += weight;
+                for (int j = 0; j < d; j++) partial[labels[i] * d + j] += weight * x[i * d + j];
+            }
+            for (int e = 0; e < k * d; e++) expectedSums[e] += partial[e];
+            for (int c = 0; c < k; c++) expectedSizes[c] += partialSizes[c];
+        }
+        Assert.Equal(expectedSums, sums);
+        Assert.Equal(expectedSizes, sizes);
+        Assert.All(expectedSizes, s => Assert.True(s > 0));
+        Assert.Equal(Enumerable.Range(0, k * d).Select(e => (float)(expectedSums[e] / expectedSizes[e / d])), means);
+        // The labels the sums were gathered for are the plain assignment's.
+        var plain = new int[n];
+        NearestCenters.Assign(x, NearestCenters.SquaredNorms(x, n, d), n, d, centers, k, plain, new float[n]);
+        Assert.Equal(plain, labels);
+    }
+
+    [Fact]
+    public void ThePartialBuffersHaveAMemoryBudget()
+    {
+        Assert.True(ClusterSums.Fits(32_000, 64, 128));
+        Assert.False(ClusterSums.Fits(1_000_000, 1000, 768));
+    }
+}
