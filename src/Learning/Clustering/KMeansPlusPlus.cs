@@ -40,9 +40,7 @@ internal static class KMeansPlusPlus
             double bestPotential = double.PositiveInfinity;
             for (int t = 0; t < trials; t++)
             {
-                double potential = 0;
-                var distances = candidateClosest[t];
-                for (int i = 0; i < n; i++) potential += w[i] * (double)distances[i];
+                double potential = Potential(w, candidateClosest[t], n);
                 if (potential < bestPotential)
                 {
                     bestPotential = potential;
@@ -54,6 +52,26 @@ internal static class KMeansPlusPlus
             (closest, candidateClosest[bestTrial]) = (candidateClosest[bestTrial], closest);
         }
         return centers;
+    }
+
+    // Σ w_i × distance_i in double, four running sums (fixed order, so deterministic) rather than one
+    // long chain of dependent additions.
+    internal static double Potential(float[] w, float[] distances, int n)
+    {
+        var sum0 = Vector256<double>.Zero;
+        var sum1 = Vector256<double>.Zero;
+        int i = 0;
+        if (Avx.IsSupported)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                sum0 += Avx.ConvertToVector256Double(Vector128.Create(w.AsSpan(i, 4))) * Avx.ConvertToVector256Double(Vector128.Create(distances.AsSpan(i, 4)));
+                sum1 += Avx.ConvertToVector256Double(Vector128.Create(w.AsSpan(i + 4, 4))) * Avx.ConvertToVector256Double(Vector128.Create(distances.AsSpan(i + 4, 4)));
+            }
+        }
+        double potential = Vector256.Sum(sum0 + sum1);
+        for (; i < n; i++) potential += w[i] * (double)distances[i];
+        return potential;
     }
 
     // targets[t][i] = min(previous[i], ‖x_i − x_candidate_t‖²), all candidates in one pass over the points.
