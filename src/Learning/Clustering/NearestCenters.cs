@@ -28,11 +28,43 @@ internal static class NearestCenters
     /// <summary>Whether this machine runs the blocked AVX2/FMA kernel.</summary>
     public static bool BlockedKernelSupported => Avx2.IsSupported && Fma.IsSupported;
 
-    /// <summary>Squared norms of the rows.</summary>
-    public static float[] SquaredNorms(float[] rows, int count, int d)
+    /// <summary>
+    /// Squared norms of the rows, norm = fma(x_j, x_j, norm) for j in order: the kernels' dot product, so a
+    /// point lying on a center gets ‖x‖² + ‖c‖² − 2x·c = 0 exactly.
+    /// </summary>
+    public static unsafe float[] SquaredNorms(float[] rows, int count, int d)
     {
         var norms = new float[count];
-        for (int i = 0; i < count; i++) norms[i] = Dot(rows.AsSpan(i * d, d), rows.AsSpan(i * d, d));
+        fixed (float* r = rows)
+        {
+            int i = 0;
+            // Eight rows at a time: eight independent chains instead of one.
+            for (; i + 8 <= count; i += 8)
+            {
+                float* r0 = r + i * d, r1 = r0 + d, r2 = r1 + d, r3 = r2 + d, r4 = r3 + d, r5 = r4 + d, r6 = r5 + d, r7 = r6 + d;
+                float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+                for (int j = 0; j < d; j++)
+                {
+                    s0 = MathF.FusedMultiplyAdd(r0[j], r0[j], s0);
+                    s1 = MathF.FusedMultiplyAdd(r1[j], r1[j], s1);
+                    s2 = MathF.FusedMultiplyAdd(r2[j], r2[j], s2);
+                    s3 = MathF.FusedMultiplyAdd(r3[j], r3[j], s3);
+                    s4 = MathF.FusedMultiplyAdd(r4[j], r4[j], s4);
+                    s5 = MathF.FusedMultiplyAdd(r5[j], r5[j], s5);
+                    s6 = MathF.FusedMultiplyAdd(r6[j], r6[j], s6);
+                    s7 = MathF.FusedMultiplyAdd(r7[j], r7[j], s7);
+                }
+                norms[i] = s0; norms[i + 1] = s1; norms[i + 2] = s2; norms[i + 3] = s3;
+                norms[i + 4] = s4; norms[i + 5] = s5; norms[i + 6] = s6; norms[i + 7] = s7;
+            }
+            for (; i < count; i++)
+            {
+                float* row = r + i * d;
+                float sum = 0;
+                for (int j = 0; j < d; j++) sum = MathF.FusedMultiplyAdd(row[j], row[j], sum);
+                norms[i] = sum;
+            }
+        }
         return norms;
     }
 
@@ -222,21 +254,6 @@ internal static class NearestCenters
         }
         *label = bestIndex;
         *best = bestValue;
-    }
-
-    /// <summary>Dot product with the same lane layout as the blocked kernel (8-wide, then the tail).</summary>
-    public static unsafe float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        int d = a.Length;
-        int vectorEnd = Vector256.IsHardwareAccelerated ? d - d % 8 : 0;
-        fixed (float* pa = a, pb = b)
-        {
-            Vector256<float> acc = default;
-            for (int j = 0; j < vectorEnd; j += 8) acc = MultiplyAdd(Vector256.Load(pa + j), Vector256.Load(pb + j), acc);
-            float sum = Vector256.Sum(acc);
-            for (int j = vectorEnd; j < d; j++) sum += pa[j] * pb[j];
-            return sum;
-        }
     }
 
     /// <summary>Squared Euclidean distance, 8-wide in four independent chains, then the tail (exactly 0 for identical rows).</summary>

@@ -87,6 +87,19 @@ public class NearestCentersTests
     }
 
     [Fact]
+    public void PointsOnACenterAreAtDistanceExactlyZero()
+    {
+        const int d = 37, k = 19;
+        var centers = Gaussian(k * d, seed: 13).Select(v => 30 * v).ToArray();
+        // Every center as a point, in an order that puts them at every offset of the blocks of six.
+        int[] order = [5, 0, 18, 3, 3, 7, 11, 2, 17, 1, 9, 4, 6, 8, 10, 12, 13, 14, 15, 16, 0];
+        var x = order.SelectMany(c => centers.AsSpan(c * d, d).ToArray()).ToArray();
+        var (labels, distances) = Assign(x, order.Length, d, centers, k);
+        Assert.Equal(order, labels);
+        Assert.All(distances, distance => Assert.Equal(0f, distance));
+    }
+
+    [Fact]
     public void TheBlockedAndPortableKernelsGiveBitIdenticalResults()
     {
         const int n = 157, d = 29, k = 45;
@@ -140,8 +153,9 @@ public class NearestCentersTests
     {
         const int n = 37, d = 13;
         var x = Gaussian(n * d, seed: 31);
-        // Four candidates (a group of three and one left over), one repeated, one the odd last point.
-        int[] candidates = [5, 36, 5, 0];
+        // Ten candidates (a group of eight and one of two), some repeated, one the last point; 37 points are
+        // four blocks of eight and five single points.
+        int[] candidates = [5, 36, 5, 0, 1, 2, 3, 4, 6, 36];
         var previous = Gaussian(n, seed: 32).Select(v => 20 + 10 * v).ToArray();
         var targets = candidates.Select(_ => new float[n]).ToArray();
         KMeansPlusPlus.CandidateDistances(x, n, d, candidates, targets, previous);
