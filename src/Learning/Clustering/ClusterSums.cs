@@ -5,15 +5,18 @@ namespace FedMM.Learning.Clustering;
 
 /// <summary>
 /// Weighted per-cluster sums gathered during the distance step, while each point's row is still in
-/// cache, so the update needs no second pass over the points. Points are cut into fixed chunks of
+/// cache, so the update needs no second pass over the points. Points are cut into chunks of
 /// <see cref="PointsPerChunk"/>; each chunk sums its points in order into its own buffer, and the
 /// buffers are added in chunk order. The chunks depend only on the number of points, never on the
 /// threads, so the result is the same on any machine.
 /// </summary>
 internal sealed class ClusterSums
 {
-    /// <summary>Points per chunk: one task of the distance step.</summary>
-    public const int PointsPerChunk = 2048;
+    // About 16 chunks (tasks of the distance step), each a whole number of the kernel's 6-point blocks
+    // and neither so small that the partial buffers dominate nor so large that they leave the cache.
+    private const int TargetChunks = 16;
+    private const int MinChunk = 96;
+    private const int MaxChunk = 2046;
 
     // Partial sums beyond this many doubles (64 MiB) are not worth their memory: the update then
     // makes its own pass instead.
@@ -32,6 +35,7 @@ internal sealed class ClusterSums
         this.clusters = clusters;
         this.dimensions = dimensions;
         Count = count;
+        PointsPerChunk = ChunkSize(count);
         Chunks = ChunkCount(count);
         sums = new double[Chunks][];
         sizes = new double[Chunks][];
@@ -45,13 +49,22 @@ internal sealed class ClusterSums
     /// <summary>Number of points.</summary>
     public int Count { get; }
 
+    /// <summary>Points per chunk (the last chunk may hold fewer).</summary>
+    public int PointsPerChunk { get; }
+
     /// <summary>Number of chunks (and of partial buffers).</summary>
     public int Chunks { get; }
 
     /// <summary>Whether the partial buffers for this problem stay within the memory budget.</summary>
     public static bool Fits(int count, int clusters, int dimensions) => (long)ChunkCount(count) * clusters * dimensions <= MaxPartialValues;
 
-    private static int ChunkCount(int count) => Math.Max(1, (count + PointsPerChunk - 1) / PointsPerChunk);
+    private static int ChunkSize(int count)
+    {
+        int size = (count + TargetChunks - 1) / TargetChunks;
+        return Math.Clamp((size + 5) / 6 * 6, MinChunk, MaxChunk);
+    }
+
+    private static int ChunkCount(int count) => Math.Max(1, (count + ChunkSize(count) - 1) / ChunkSize(count));
 
     /// <summary>Empties the buffers of <paramref name="chunk"/> before its points are added.</summary>
     public void Clear(int chunk)

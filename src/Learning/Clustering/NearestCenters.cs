@@ -77,7 +77,7 @@ internal static class NearestCenters
         var packed = new PackedCenters(centers, k, d);
         bool blocked = BlockedKernelSupported;
         if (sums is not null && sums.Count != n) throw new ArgumentException($"The sums were made for {sums.Count} points, not {n}.", nameof(sums));
-        int perTask = sums is null ? PointsPerTask : ClusterSums.PointsPerChunk;
+        int perTask = sums is null ? PointsPerTask : sums.PointsPerChunk;
         int tasks = Math.Max(1, (n + perTask - 1) / perTask);
         // Small problems (a few sites' centroids) finish before worker threads would even wake up.
         var options = new ParallelOptions { MaxDegreeOfParallelism = (long)n * k * d < ParallelWork ? 1 : -1 };

@@ -203,8 +203,8 @@ public class ClusterSumsTests
     [Fact]
     public void GatheredSumsEqualChunkwisePointOrderSumsAddedInChunkOrder()
     {
-        // Three chunks, the last one partial; a block of six straddles the chunk boundaries.
-        const int n = 2 * ClusterSums.PointsPerChunk + 777, d = 21, k = 5;
+        // 16 chunks of 102 points (the last one partial), more than the multi-core threshold of work.
+        const int n = 1627, d = 210, k = 13;
         var random = new Random(51);
         var x = Enumerable.Range(0, n * d).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
         var weights = Enumerable.Range(0, n).Select(i => i % 5 == 0 ? 0f : (float)random.NextDouble()).ToArray();
@@ -212,6 +212,8 @@ public class ClusterSumsTests
         var labels = new int[n];
         var distances = new float[n];
         var gathered = new ClusterSums(weights, n, k, d);
+        Assert.Equal(102, gathered.PointsPerChunk);
+        Assert.Equal(16, gathered.Chunks);
         NearestCenters.Assign(x, NearestCenters.SquaredNorms(x, n, d), n, d, centers, k, labels, distances, gathered);
         var sums = new double[k * d];
         var sizes = new double[k];
@@ -219,11 +221,12 @@ public class ClusterSumsTests
 
         var expectedSums = new double[k * d];
         var expectedSizes = new double[k];
-        for (int chunk = 0; chunk * ClusterSums.PointsPerChunk < n; chunk++)
+        int size = gathered.PointsPerChunk;
+        for (int chunk = 0; chunk * size < n; chunk++)
         {
             var partial = new double[k * d];
             var partialSizes = new double[k];
-            for (int i = chunk * ClusterSums.PointsPerChunk; i < Math.Min(n, (chunk + 1) * ClusterSums.PointsPerChunk); i++)
+            for (int i = chunk * size; i < Math.Min(n, (chunk + 1) * size); i++)
             {
                 double weight = weights[i];
                 if (weight == 0) continue;
@@ -244,8 +247,11 @@ public class ClusterSumsTests
     }
 
     [Fact]
-    public void ThePartialBuffersHaveAMemoryBudget()
+    public void ChunksDependOnlyOnThePointCountAndHaveAMemoryBudget()
     {
+        Assert.Equal(2004, new ClusterSums(new float[32_000], 32_000, 2, 3).PointsPerChunk);
+        Assert.Equal(96, new ClusterSums(new float[50], 50, 2, 3).PointsPerChunk);
+        Assert.Equal(2046, new ClusterSums(new float[100_000], 100_000, 2, 3).PointsPerChunk);
         Assert.True(ClusterSums.Fits(32_000, 64, 128));
         Assert.False(ClusterSums.Fits(1_000_000, 1000, 768));
     }
