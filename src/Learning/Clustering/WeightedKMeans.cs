@@ -7,9 +7,10 @@ namespace FedMM.Learning.Clustering;
 
 /// <summary>
 /// Weighted K-Means: greedy k-means++ seeding (weight-proportional draws, as scikit-learn) and Lloyd
-/// iterations with a SIMD, multi-core distance step. Deterministic for a given seed and input: each
-/// point's distances are computed alike on any thread, and sums run in point order. Empty clusters
-/// are re-seeded from the points farthest from their centers.
+/// iterations with a register-blocked SIMD, multi-core distance step that also gathers the cluster
+/// sums. Deterministic for a given seed and input: each point's distances are computed alike on any
+/// thread, and sums run in an order fixed by the input size alone (points in order within fixed
+/// chunks, chunks in order). Empty clusters are re-seeded from the points farthest from their centers.
 /// </summary>
 public static class WeightedKMeans
 {
