@@ -27,8 +27,15 @@ public sealed class KMeansBenchmark : IBenchmark
         string path = BenchmarkData.WriteTemp(points);
         try
         {
-            double? reference = ReferencePython.RunSeconds(context, "kmeans_sklearn.py",
+            var values = ReferencePython.RunValues(context, "kmeans_sklearn.py",
                 string.Join(' ', $"\"{path}\"", N, D, K, Iterations, repetitions, result.Inertia.ToString("R", CultureInfo.InvariantCulture)));
+            double? reference = values is null ? null : double.Parse(values["seconds"], CultureInfo.InvariantCulture);
+            if (values is not null && values.TryGetValue("inertia", out var inertia))
+            {
+                // Same algorithm on the same points: the inertias should agree to about a percent (seeds differ).
+                double sklearn = double.Parse(inertia, CultureInfo.InvariantCulture);
+                Console.Error.WriteLine($"kmeans: sklearn inertia {sklearn:G6} after {values.GetValueOrDefault("iterations", "?")} iterations; FedMM/sklearn inertia {result.Inertia / sklearn:F4}");
+            }
             return [new BenchmarkFigure($"kmeans {N}x{D} k={K} {result.Iterations} it", seconds, "sklearn lloyd", reference, "well under sklearn")];
         }
         finally

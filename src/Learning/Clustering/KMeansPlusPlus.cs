@@ -1,3 +1,6 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace FedMM.Learning.Clustering;
 
 /// <summary>
@@ -37,9 +40,7 @@ internal static class KMeansPlusPlus
             double bestPotential = double.PositiveInfinity;
             for (int t = 0; t < trials; t++)
             {
-                double potential = 0;
-                var distances = candidateClosest[t];
-                for (int i = 0; i < n; i++) potential += w[i] * (double)distances[i];
+                double potential = Potential(w, candidateClosest[t], n);
                 if (potential < bestPotential)
                 {
                     bestPotential = potential;
@@ -53,21 +54,136 @@ internal static class KMeansPlusPlus
         return centers;
     }
 
-    // targets[t][i] = min(previous[i], ‖x_i − x_candidate_t‖²), all candidates in one pass over the points.
-    private static void CandidateDistances(float[] x, int n, int d, int[] candidates, float[][] targets, float[] previous)
+    // Σ w_i × distance_i in double, four running sums (fixed order, so deterministic) rather than one
+    // long chain of dependent additions.
+    internal static double Potential(float[] w, float[] distances, int n)
     {
+        var sum0 = Vector256<double>.Zero;
+        var sum1 = Vector256<double>.Zero;
+        int i = 0;
+        if (Avx.IsSupported)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                sum0 += Avx.ConvertToVector256Double(Vector128.Create(w.AsSpan(i, 4))) * Avx.ConvertToVector256Double(Vector128.Create(distances.AsSpan(i, 4)));
+                sum1 += Avx.ConvertToVector256Double(Vector128.Create(w.AsSpan(i + 4, 4))) * Avx.ConvertToVector256Double(Vector128.Create(distances.AsSpan(i + 4, 4)));
+            }
+        }
+        double potential = Vector256.Sum(sum0 + sum1);
+        for (; i < n; i++) potential += w[i] * (double)distances[i];
+        return potential;
+    }
+
+    // targets[t][i] = min(previous[i], ‖x_i − x_candidate_t‖²), all candidates in one pass over the points.
+    // Candidates go in groups of eight, transposed so that one vector holds coordinate j of all eight; each
+    // lane then runs dist = fma(x_j − c_j, x_j − c_j, dist) over j in order, for eight points at a time.
+    // Every (point, candidate) pair gets that same sequence wherever it is computed, and identical rows
+    // give exactly 0.
+    internal static unsafe void CandidateDistances(float[] x, int n, int d, int[] candidates, float[][] targets, float[] previous)
+    {
+        int groups = (candidates.Length + Lanes - 1) / Lanes;
+        var packed = new float[groups * d * Lanes];
+        for (int g = 0; g < groups; g++)
+        {
+            for (int lane = 0; lane < Lanes; lane++)
+            {
+                // Lanes past the last candidate repeat it; their results are dropped.
+                int row = candidates[Math.Min(g * Lanes + lane, candidates.Length - 1)];
+                for (int j = 0; j < d; j++) packed[(g * d + j) * Lanes + lane] = x[row * d + j];
+            }
+        }
         int tasks = (n + PointsPerTask - 1) / PointsPerTask;
         var options = new ParallelOptions { MaxDegreeOfParallelism = (long)n * d * candidates.Length < NearestCenters.ParallelWork ? 1 : -1 };
         Parallel.For(0, tasks, options, task =>
         {
-            for (int i = task * PointsPerTask, end = Math.Min(n, i + PointsPerTask); i < end; i++)
+            int start = task * PointsPerTask, end = Math.Min(n, start + PointsPerTask);
+            var block = new float[BlockPoints * Lanes];
+            fixed (float* xp = x, cp = packed, bp = block)
             {
-                var row = x.AsSpan(i * d, d);
-                for (int t = 0; t < candidates.Length; t++)
-                    targets[t][i] = Math.Min(previous[i], NearestCenters.SquaredDistance(row, x.AsSpan(candidates[t] * d, d)));
+                for (int g = 0; g < groups; g++)
+                {
+                    float* group = cp + g * d * Lanes;
+                    int count = Math.Min(Lanes, candidates.Length - g * Lanes);
+                    int i = start;
+                    if (Vector256.IsHardwareAccelerated)
+                    {
+                        for (; i + BlockPoints <= end; i += BlockPoints)
+                        {
+                            EightPoints(xp + i * d, d, group, bp);
+                            Store(block, BlockPoints, i, g * Lanes, count, targets, previous);
+                        }
+                    }
+                    for (; i < end; i++)
+                    {
+                        OnePoint(xp + i * d, d, group, bp);
+                        Store(block, 1, i, g * Lanes, count, targets, previous);
+                    }
+                }
             }
         });
     }
+
+    private const int Lanes = 8;
+    private const int BlockPoints = 8;
+
+    private static void Store(float[] block, int points, int first, int firstCandidate, int count, float[][] targets, float[] previous)
+    {
+        for (int p = 0; p < points; p++)
+        {
+            float cap = previous[first + p];
+            for (int lane = 0; lane < count; lane++) targets[firstCandidate + lane][first + p] = Math.Min(cap, block[p * Lanes + lane]);
+        }
+    }
+
+    // Eight consecutive points (rows d apart) against one group of eight transposed candidates.
+    private static unsafe void EightPoints(float* p0, int d, float* group, float* result)
+    {
+        float* p1 = p0 + d, p2 = p1 + d, p3 = p2 + d, p4 = p3 + d, p5 = p4 + d, p6 = p5 + d, p7 = p6 + d;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        float* column = group;
+        // The eight rows are read as eight strided streams, which the hardware prefetcher follows poorly
+        // (this step is bound by memory: x is streamed once per seeding step). So the next block's rows
+        // are requested here, one slice per coordinate; a prefetch past the end of x is harmless.
+        float* next = p0 + BlockPoints * d;
+        for (int j = 0; j < d; j++, column += Lanes)
+        {
+            if (Sse.IsSupported) Sse.Prefetch0(next + j * BlockPoints);
+            var c = Vector256.Load(column);
+            var diff = Broadcast(p0 + j) - c; a0 = MultiplyAdd(diff, diff, a0);
+            diff = Broadcast(p1 + j) - c; a1 = MultiplyAdd(diff, diff, a1);
+            diff = Broadcast(p2 + j) - c; a2 = MultiplyAdd(diff, diff, a2);
+            diff = Broadcast(p3 + j) - c; a3 = MultiplyAdd(diff, diff, a3);
+            diff = Broadcast(p4 + j) - c; a4 = MultiplyAdd(diff, diff, a4);
+            diff = Broadcast(p5 + j) - c; a5 = MultiplyAdd(diff, diff, a5);
+            diff = Broadcast(p6 + j) - c; a6 = MultiplyAdd(diff, diff, a6);
+            diff = Broadcast(p7 + j) - c; a7 = MultiplyAdd(diff, diff, a7);
+        }
+        a0.Store(result); a1.Store(result + 8); a2.Store(result + 16); a3.Store(result + 24);
+        a4.Store(result + 32); a5.Store(result + 40); a6.Store(result + 48); a7.Store(result + 56);
+    }
+
+    // One point against a group, lane by lane with the same fused operations as EightPoints.
+    private static unsafe void OnePoint(float* p, int d, float* group, float* result)
+    {
+        for (int lane = 0; lane < Lanes; lane++)
+        {
+            float sum = 0;
+            for (int j = 0; j < d; j++)
+            {
+                float diff = p[j] - group[j * Lanes + lane];
+                sum = MultiplyAdd(diff, diff, sum);
+            }
+            result[lane] = sum;
+        }
+    }
+
+    private static unsafe Vector256<float> Broadcast(float* value) => Avx.IsSupported ? Avx.BroadcastScalarToVector256(value) : Vector256.Create(*value);
+
+    private static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
+        Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
+
+    // The scalar twin of the vector MultiplyAdd: fused exactly when the vector one is.
+    private static float MultiplyAdd(float a, float b, float c) => Fma.IsSupported ? MathF.FusedMultiplyAdd(a, b, c) : a * b + c;
 
     // target[i] = min(previous[i], ‖x_i − x_center‖²), exact squared differences so duplicates give 0.
     private static void Distances(float[] x, int n, int d, int center, float[] target, float[]? previous)

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -5,9 +7,10 @@ namespace FedMM.Learning.Clustering;
 
 /// <summary>
 /// Weighted K-Means: greedy k-means++ seeding (weight-proportional draws, as scikit-learn) and Lloyd
-/// iterations with a SIMD, multi-core distance step. Deterministic for a given seed and input: each
-/// point's distances are computed alike on any thread, and sums run in point order. Empty clusters
-/// are re-seeded from the points farthest from their centers.
+/// iterations with a register-blocked SIMD, multi-core distance step that also gathers the cluster
+/// sums. Deterministic for a given seed and input: each point's distances are computed alike on any
+/// thread, and sums run in an order fixed by the input size alone (points in order within fixed
+/// chunks, chunks in order). Empty clusters are re-seeded from the points farthest from their centers.
 /// </summary>
 public static class WeightedKMeans
 {
@@ -40,10 +43,14 @@ public static class WeightedKMeans
     }
 
     /// <summary>Number of distinct rows among the points with positive weight (+0 and −0 are the same position).</summary>
-    public static int CountDistinct(float[] points, int count, int dimensions, float[]? weights = null)
+    public static int CountDistinct(float[] points, int count, int dimensions, float[]? weights = null) =>
+        CountDistinct(points, count, dimensions, weights, int.MaxValue);
+
+    // Stops once `enough` distinct rows are seen: validation only needs to know whether there are k.
+    private static int CountDistinct(float[] points, int count, int dimensions, float[]? weights, int enough)
     {
         var seen = new HashSet<RowKey>(new RowKeyComparer(points, dimensions));
-        for (int i = 0; i < count; i++)
+        for (int i = 0; i < count && seen.Count < enough; i++)
         {
             if (weights is null || weights[i] > 0) seen.Add(new RowKey(i));
         }
@@ -58,10 +65,13 @@ public static class WeightedKMeans
         if (!(options.Tolerance >= 0) || double.IsInfinity(options.Tolerance)) throw new ArgumentOutOfRangeException(nameof(options), options.Tolerance, "Tolerance must be finite and non-negative.");
         if (count == 0) throw new ArgumentException("There are no points to cluster.", nameof(points));
         if (weights.Length != count) throw new ArgumentException($"{weights.Length} weights given for {count} points.", nameof(weights));
-        for (int i = 0; i < points.Length; i++)
+        if (!AllFinite(points))
         {
-            if (!float.IsFinite(points[i]))
-                throw new ArgumentException($"Point {i / dimensions}, coordinate {i % dimensions} is {points[i]}; points must be finite.", nameof(points));
+            for (int i = 0; i < points.Length; i++)
+            {
+                if (!float.IsFinite(points[i]))
+                    throw new ArgumentException($"Point {i / dimensions}, coordinate {i % dimensions} is {points[i]}; points must be finite.", nameof(points));
+            }
         }
         double total = 0;
         for (int i = 0; i < count; i++)
@@ -71,10 +81,26 @@ public static class WeightedKMeans
             total += weights[i];
         }
         if (total <= 0) throw new ArgumentException("All weights are zero; at least one point needs a positive weight.", nameof(weights));
-        int distinct = CountDistinct(points, count, dimensions, weights);
+        int distinct = CountDistinct(points, count, dimensions, weights, options.Clusters);
         if (options.Clusters > distinct)
             throw new ArgumentException(
                 $"k = {options.Clusters} clusters were requested but the {count} points hold only {distinct} distinct position(s) with positive weight; use k ≤ {distinct}.", nameof(options));
+    }
+
+    // v − v is 0 for a finite value and NaN for ±∞ or NaN, and a NaN anywhere makes the running sum NaN.
+    private static bool AllFinite(float[] values)
+    {
+        var span = values.AsSpan();
+        int vectorEnd = Vector256.IsHardwareAccelerated ? span.Length - span.Length % 8 : 0;
+        var sum = Vector256<float>.Zero;
+        for (int i = 0; i < vectorEnd; i += 8)
+        {
+            var v = Vector256.Create(span.Slice(i, 8));
+            sum += v - v;
+        }
+        float total = Vector256.Sum(sum);
+        for (int i = vectorEnd; i < span.Length; i++) total += span[i] - span[i];
+        return total == 0;
     }
 
     private static KMeansResult Run(float[] x, int n, int d, float[] w, KMeansOptions options)
@@ -83,20 +109,23 @@ public static class WeightedKMeans
         var random = new Random(options.Seed);
         var centers = KMeansPlusPlus.Seed(x, n, d, w, k, random);
         var xNorms = NearestCenters.SquaredNorms(x, n, d);
-        double tolerance = options.Tolerance * MeanVariance(x, n, d, w);
+        // With tolerance 0 only a stable assignment stops the run; the variance pass would be wasted.
+        double tolerance = options.Tolerance == 0 ? 0 : options.Tolerance * MeanVariance(x, n, d, w);
 
         var labels = new int[n];
         var previous = new int[n];
         var best = new float[n];
         var sums = new double[k * d];
         var sizes = new double[k];
+        // The update's sums are gathered during the distance step unless their buffers would be too large.
+        var gathered = ClusterSums.Fits(n, k, d) ? new ClusterSums(w, n, k, d) : null;
         int iteration = 0;
         bool converged = false;
         while (iteration < options.MaxIterations)
         {
             iteration++;
-            NearestCenters.Assign(x, xNorms, n, d, centers, k, labels, best);
-            var updated = Update(x, n, d, w, labels, k, sums, sizes);
+            NearestCenters.Assign(x, xNorms, n, d, centers, k, labels, best, gathered);
+            var updated = gathered is null ? Update(x, n, d, w, labels, k, sums, sizes) : gathered.Means(sums, sizes);
             ReseedEmpty(x, n, d, w, updated, sizes, best);
 
             double shift = 0;
@@ -133,21 +162,17 @@ public static class WeightedKMeans
         };
     }
 
-    // Weighted means of the clusters, accumulated in double in point order (deterministic).
-    private static float[] Update(float[] x, int n, int d, float[] w, int[] labels, int k, double[] sums, double[] sizes)
+    // Weighted means of the clusters, accumulated in double in point order (deterministic). Large inputs
+    // split the dimensions (not the points) across cores, so every sum still adds its terms in point order.
+    internal static float[] Update(float[] x, int n, int d, float[] w, int[] labels, int k, double[] sums, double[] sizes)
     {
         Array.Clear(sums);
         Array.Clear(sizes);
-        for (int i = 0; i < n; i++)
-        {
-            double weight = w[i];
-            if (weight == 0) continue;
-            int label = labels[i];
-            sizes[label] += weight;
-            var row = x.AsSpan(i * d, d);
-            var sum = sums.AsSpan(label * d, d);
-            for (int j = 0; j < d; j++) sum[j] += weight * row[j];
-        }
+        for (int i = 0; i < n; i++) sizes[labels[i]] += w[i];
+        int slices = (long)n * d < NearestCenters.ParallelWork ? 1 : Math.Clamp(d / UpdateSliceWidth, 1, Environment.ProcessorCount);
+        int width = (d / slices + UpdateSliceWidth - 1) / UpdateSliceWidth * UpdateSliceWidth;
+        if (slices == 1) AccumulateColumns(x, n, d, w, labels, sums, 0, d);
+        else Parallel.For(0, slices, s => AccumulateColumns(x, n, d, w, labels, sums, Math.Min(d, s * width), Math.Min(d, (s + 1) * width)));
         var centers = new float[k * d];
         for (int c = 0; c < k; c++)
         {
@@ -155,6 +180,43 @@ public static class WeightedKMeans
             for (int j = 0; j < d; j++) centers[c * d + j] = (float)(sums[c * d + j] / sizes[c]);
         }
         return centers;
+    }
+
+    // Columns per slice of the update: a whole number of 64-byte lines of floats.
+    private const int UpdateSliceWidth = 16;
+
+    // sums[label_i, j] += w_i × x[i, j] for columns [from, to), points in order; 4 doubles at a time
+    // (each element gets the same multiply and add as the scalar loop).
+    private static unsafe void AccumulateColumns(float[] x, int n, int d, float[] w, int[] labels, double[] sums, int from, int to)
+    {
+        int vectorEnd = Avx.IsSupported ? to - (to - from) % 4 : from;
+        fixed (float* xp = x)
+        fixed (double* sp = sums)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                double weight = w[i];
+                if (weight == 0) continue;
+                float* row = xp + i * d;
+                double* sum = sp + labels[i] * d;
+                var scale = Vector256.Create(weight);
+                int j = from;
+                for (; j + 16 <= vectorEnd; j += 16)
+                {
+                    var s0 = Avx.LoadVector256(sum + j) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j)) * scale;
+                    var s1 = Avx.LoadVector256(sum + j + 4) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j + 4)) * scale;
+                    var s2 = Avx.LoadVector256(sum + j + 8) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j + 8)) * scale;
+                    var s3 = Avx.LoadVector256(sum + j + 12) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j + 12)) * scale;
+                    Avx.Store(sum + j, s0);
+                    Avx.Store(sum + j + 4, s1);
+                    Avx.Store(sum + j + 8, s2);
+                    Avx.Store(sum + j + 12, s3);
+                }
+                for (; j < vectorEnd; j += 4)
+                    Avx.Store(sum + j, Avx.LoadVector256(sum + j) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j)) * scale);
+                for (; j < to; j++) sum[j] += weight * row[j];
+            }
+        }
     }
 
     // An empty cluster takes the positive-weight point farthest from its center (each point used once).
