@@ -32,6 +32,30 @@ public class ExperimentResultsTests
     }
 
     [Fact]
+    public void LateRoundMeansAverageRoundsPerSeedThenSeeds()
+    {
+        var plan = new ExperimentPlan { Config = new FederationConfig { Labels = ["a", "b"] }, Rounds = 4, Seeds = [1, 2], Strategies = [Strategy.FedMM] };
+        var rows = new List<SiteRoundResult>();
+        foreach (var seed in new[] { 1, 2 })
+            for (int round = 1; round <= 4; round++)
+            {
+                // Rounds 1–2 are far off and must not count; rounds 3–4 differ.
+                double accuracy = round < 3 ? 0.0 : seed == 1 ? 0.5 + 0.1 * (round - 3) : 0.9;
+                rows.Add(new("fedmm", seed, round, "client_0", "image", "site", accuracy, 0.2 * round, 1.0));
+                rows.Add(new("fedmm", seed, round, "client_1", "image", "site", accuracy + 0.2, 0.2 * round, 1.0));
+            }
+        var results = new ExperimentResults(plan, rows, 1);
+        var late = Assert.Single(results.LateRoundSummaries());
+        // seed 1: rounds 3, 4 → site means 0.6, 0.7 → 0.65; seed 2: 1.0 → mean 0.825, std √((0.175² · 2) / 1).
+        Assert.Equal(3, late.Round);
+        Assert.Equal(0.825, late.AccuracyMean, 10);
+        Assert.Equal(Math.Sqrt(2 * 0.175 * 0.175), late.AccuracyStd, 10);
+        Assert.Equal(0.7, late.MacroF1Mean, 10);
+        Assert.Contains("Mean of rounds 3–4, accuracy (%):", results.Markdown());
+        Assert.Contains("| fedmm | site | 82.5 ± 24.7 |", results.Markdown());
+    }
+
+    [Fact]
     public void WritesJsonCsvAndMarkdown()
     {
         var directory = Path.Combine(Path.GetTempPath(), $"fedmm-results-{Guid.NewGuid():N}");
