@@ -45,6 +45,7 @@ internal sealed record ExperimentArguments
           --modality-dropout X    modality dropout of image+text sites (default 0.3)
           --weighting contribution|fedavg|uniform  fedmm's aggregation weights (default contribution)
           --contribution-temperature X  τ of the contribution weighting (default 0.1)
+          --lr-decay X            both learning rates × X once per round (default 1: constant)
           --personal-layers none|output|classifier  shared layers a site keeps from its own model (default none)
           --cooccurrence-weight X  weight of co-occurrence in the pairing cost (default 0.5; 0: cosine only)
           --local-clusters N      local K-Means centroids per modality (default 32)
@@ -98,6 +99,7 @@ internal sealed record ExperimentArguments
                 Weighting = Take("weighting") ?? round.Weighting,
                 ContributionTemperature = Double("contribution-temperature", round.ContributionTemperature),
                 PersonalLayers = Take("personal-layers") ?? round.PersonalLayers,
+                LearningRateDecay = Double("lr-decay", round.LearningRateDecay),
                 LocalClusters = Int("local-clusters", round.LocalClusters),
                 CooccurrenceWeight = Double("cooccurrence-weight", round.CooccurrenceWeight),
                 ImageClusters = globalClusters,
@@ -105,6 +107,8 @@ internal sealed record ExperimentArguments
             },
         };
         if (values.Count > 0) throw new ArgumentException($"Unknown option --{values.Keys.First()}.");
+        if (parsed.Round.LearningRateDecay is not (> 0 and <= 1))
+            throw new ArgumentException($"--lr-decay: {parsed.Round.LearningRateDecay} must be within (0, 1].");
         if (!Learning.Models.SharedModel.IsPersonalLayers(parsed.Round.PersonalLayers))
             throw new ArgumentException($"--personal-layers: '{parsed.Round.PersonalLayers}' is not none, output or classifier.");
         return parsed;

@@ -74,6 +74,7 @@ public static class FederationConfigFile
         if (config.Round.LocalClusters < 1 || config.Round.ImageClusters < 1 || config.Round.TextClusters < 1) problems.Add("round.localClusters/imageClusters/textClusters: must be at least 1");
         if (config.Round.FillIn is not ("hard" or "soft")) problems.Add($"round.fillIn: '{config.Round.FillIn}' is not hard or soft");
         if (config.Round.Weighting is not ("contribution" or "fedavg" or "uniform")) problems.Add($"round.weighting: '{config.Round.Weighting}' is not contribution, fedavg or uniform");
+        if (config.Round.LearningRateDecay is not (> 0 and <= 1)) problems.Add($"round.learningRateDecay: {config.Round.LearningRateDecay} must be within (0, 1]");
         if (!SharedModel.IsPersonalLayers(config.Round.PersonalLayers)) problems.Add($"round.personalLayers: '{config.Round.PersonalLayers}' is not none, output or classifier");
         if (config.Round.ModalityDropout is < 0 or > 1) problems.Add("round.modalityDropout: must be within [0, 1]");
         if (config.Round.VectorNoise < 0) problems.Add("round.vectorNoise: must not be negative");

@@ -62,6 +62,7 @@ public static class FederationConfigValidator
             Check(round.FillInTemperature > 0 && double.IsFinite(round.FillInTemperature), $"config.round.fillInTemperature: {round.FillInTemperature} must be > 0.");
             Check(round.ModalityDropout is >= 0 and <= 1, $"config.round.modalityDropout: {round.ModalityDropout} is outside [0, 1].");
             Check(round.Weighting is "contribution" or "fedavg" or "uniform", $"config.round.weighting: '{round.Weighting}' is not contribution, fedavg or uniform.");
+            Check(round.LearningRateDecay is > 0 and <= 1, $"config.round.learningRateDecay: {round.LearningRateDecay} must be within (0, 1].");
             Check(SharedModel.IsPersonalLayers(round.PersonalLayers), $"config.round.personalLayers: '{round.PersonalLayers}' is not none, output or classifier.");
             Check(round.ContributionTemperature > 0 && double.IsFinite(round.ContributionTemperature), $"config.round.contributionTemperature: {round.ContributionTemperature} must be > 0.");
             Check(round.VectorNoise >= 0 && double.IsFinite(round.VectorNoise), $"config.round.vectorNoise: {round.VectorNoise} must be ≥ 0.");

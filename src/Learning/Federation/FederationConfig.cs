@@ -100,6 +100,17 @@ public sealed record RoundConfig
     /// <summary>AdamW learning rate of the private encoders.</summary>
     public double EncoderLearningRate { get; init; } = 1e-4;
 
+    /// <summary>
+    /// Factor applied to both learning rates once per round: round r trains with
+    /// rate × decay^(r−1) (1: constant rates).
+    /// </summary>
+    /// <remarks>
+    /// Private encoders keep changing while the adapters above them are averaged across sites; with
+    /// constant rates the federated models drifted apart and got worse in late rounds on MedPix
+    /// (docs/RESULTS.md).
+    /// </remarks>
+    public double LearningRateDecay { get; init; } = 1.0;
+
     /// <summary>AdamW weight decay.</summary>
     public double WeightDecay { get; init; } = 1e-4;
 

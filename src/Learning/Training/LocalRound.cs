@@ -49,9 +49,10 @@ public static class LocalRound
             encoderParameters.AddRange(model.TextEncoder.parameters());
         if (model.ImageEncoder is not null && config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image))
             encoderParameters.AddRange(model.ImageEncoder.parameters());
-        using var sharedOptimizer = optim.AdamW(shared.parameters(), lr: config.Round.LearningRate, weight_decay: config.Round.WeightDecay);
+        double rateScale = Math.Pow(config.Round.LearningRateDecay, round - 1);
+        using var sharedOptimizer = optim.AdamW(shared.parameters(), lr: config.Round.LearningRate * rateScale, weight_decay: config.Round.WeightDecay);
         using var encoderOptimizer = encoderParameters.Count == 0 ? null
-            : optim.AdamW(encoderParameters, lr: config.Round.EncoderLearningRate, weight_decay: config.Round.WeightDecay);
+            : optim.AdamW(encoderParameters, lr: config.Round.EncoderLearningRate * rateScale, weight_decay: config.Round.WeightDecay);
 
         EvaluationMetrics? best = null;
         Dictionary<string, Tensor>? bestShared = null;

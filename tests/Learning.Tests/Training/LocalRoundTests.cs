@@ -161,6 +161,26 @@ public class LocalRoundTests
     }
 
     [Fact]
+    public void LearningRatesDecayOncePerRound()
+    {
+        float LargestChange(double decay, int round)
+        {
+            var config = TinySites.Config() with { Round = TinySites.Config().Round with { LearningRateDecay = decay } };
+            using var site = SiteState.Create(TinySites.Site("client_5", Modalities.Both), config, Factory);
+            var received = LocalRound.Run(site, config, round: 1, null, null).Weights;
+            var update = LocalRound.Run(site, config, round, received, null);
+            return update.Weights.Max(w => (w.Value - received[w.Key]).abs().max().item<float>());
+        }
+
+        // Round 1 trains at the full rates whatever the decay.
+        Assert.Equal(LargestChange(1.0, 1), LargestChange(1e-9, 1));
+        Assert.True(LargestChange(1.0, 1) > 1e-3f);
+        // Round 3 with decay 1e-9 trains at 1e-18 of the rates: the received weights stay.
+        Assert.True(LargestChange(1e-9, 3) < 1e-6f, $"{LargestChange(1e-9, 3)}");
+        Assert.True(LargestChange(1.0, 3) > 1e-3f);
+    }
+
+    [Fact]
     public void UnknownPersonalLayersAreRefusedByName()
     {
         var error = Assert.Throws<ArgumentException>(() => SharedModel.IsPersonal("fusion.classifier.output.weight", "head"));
