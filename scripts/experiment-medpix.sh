@@ -7,7 +7,9 @@
 # Federation: 10 sites (2 image-only, 2 text-only, 6 image+text), Dirichlet α = 0.5 over the
 # 5 location categories; frozen ImageNet MobileNetV3-small features; BERT-tiny trained from
 # scratch on a vocabulary each site builds from its own captions; 10 rounds, 3 seeds;
-# strategies fedmm, fedavg, local, centralized. FedMM aggregates with sample-count weights: the
+# strategies fedmm, fedavg, local, centralized; 5 local epochs per round with both learning rates
+# × 0.8 per round (constant rates let the federated models drift apart in late rounds, see
+# docs/RESULTS.md). FedMM aggregates with sample-count weights: the
 # contribution weighting (τ = 0.1) made its global model clearly worse on this partition
 # (docs/RESULTS.md, "What we tried"); pass --weighting contribution to get it back. Data and weights come from ../shared and are
 # never copied into the repository. Override with SHARED=/path/to/shared.
@@ -27,4 +29,4 @@ dotnet run -c Release --no-build --project tools/Experiment -- \
   --medpix "$MEDPIX" --client-root "$OUT/client-root" --alpha 0.5 \
   --image-weights "$WEIGHTS" --image-size 128 --text-encoder tiny --max-tokens 32 \
   --rounds 10 --seeds 1,2,3 --strategies fedmm,fedavg,local,centralized \
-  --epochs 2 --encoder-lr 5e-4 --weighting fedavg --out "$OUT" "$@"
+  --epochs 5 --lr-decay 0.8 --encoder-lr 5e-4 --weighting fedavg --out "$OUT" "$@"
