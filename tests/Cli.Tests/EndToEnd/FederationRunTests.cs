@@ -66,6 +66,17 @@ public class FederationRunTests(ServiceFixture fixture)
         return (code, stderr.ToString());
     }
 
+    // Runs the fedmm executable (its console output goes through Spectre.Console) and returns what it printed.
+    private static async Task<string> Fedmm(string folder, params string[] args)
+    {
+        string log = Path.Combine(folder, "logs", $"fedmm-{Guid.NewGuid():N}.log");
+        using var process = ChildProcess.Start(string.Join(' ', args.Take(2)), LocalService.Dotnet, [RepositoryLayout.CliDll, .. args], folder,
+            new Dictionary<string, string> { ["OMP_NUM_THREADS"] = "1", ["COLUMNS"] = "200" }, log);
+        Assert.True(await process.WaitForExitAsync(TimeSpan.FromMinutes(2)), $"fedmm {string.Join(' ', args)} did not exit: {process.Tail()}");
+        Assert.True(process.ExitCode == 0, $"fedmm {string.Join(' ', args)} exited {process.ExitCode}: {process.Tail()}");
+        return File.ReadAllText(log);
+    }
+
     [Fact]
     public async Task Three_site_processes_run_two_rounds_to_global_packages_and_a_report()
     {
@@ -111,6 +122,23 @@ public class FederationRunTests(ServiceFixture fixture)
             foreach (var png in new[] { "accuracy.png", "macro_f1.png", "contributions.png", "pairing_cost.png" })
                 Assert.True(new FileInfo(Path.Combine(reportFolder, png)).Length > 5000, png);
             Assert.True(File.Exists(Path.Combine(reportFolder, "rounds", "0001", "report.json")));
+
+            // What a site does offline with what the run left in its folder.
+            var labels = (await api.GetFederationAsync("e2e-run")).Config.Labels;
+            var textSite = sites.Single(s => s.Modalities == "text");
+            var imageSite = sites.Single(s => s.Modalities == "image");
+            string evaluated = await Fedmm(folder, "site", "evaluate", "--data", textSite.DataFolder);
+            Assert.Contains("the global package of round 1 on val", evaluated);
+            Assert.Matches(@"accuracy\s+\d+(\.\d)?\s?%,\s+macro-F1\s+[01]\.\d{3}", evaluated);
+            Assert.Contains("the site's best local model on val", await Fedmm(folder, "site", "evaluate", "--data", textSite.DataFolder, "--local"));
+            string text = JsonDocument.Parse(File.ReadLines(Path.Combine(textSite.DataFolder, "val", "samples.jsonl")).First()).RootElement.GetProperty("text").GetString()!;
+            string predicted = await Fedmm(folder, "site", "predict", "--data", textSite.DataFolder, "--text", text);
+            Assert.Contains("by the global package of round 1", predicted);
+            Assert.Contains(labels, label => predicted.Contains(label + " ("));
+            string image = JsonDocument.Parse(File.ReadLines(Path.Combine(imageSite.DataFolder, "val", "samples.jsonl")).First()).RootElement.GetProperty("image").GetString()!;
+            predicted = await Fedmm(folder, "site", "predict", "--data", imageSite.DataFolder, "--image", Path.Combine(imageSite.DataFolder, "val", image));
+            Assert.Contains("by the global package of round 1", predicted);
+            Assert.Contains(labels, label => predicted.Contains(label + " ("));
         }
         finally
         {
