@@ -180,6 +180,29 @@ public class LocalRoundTests
         Assert.True(LargestChange(1.0, 3) > 1e-3f);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void A_trained_image_encoder_returns_to_the_best_epoch_with_the_shared_weights(int seed)
+    {
+        // Validation labels unrelated to the images: validation scores wander from epoch to epoch,
+        // so the best epoch is rarely the last one.
+        var config = TinySites.Config(seed) with
+        {
+            Model = TinySites.Config().Model with { TrainImageEncoder = true },
+            Round = TinySites.Config(seed).Round with { LocalEpochs = 6, EncoderLearningRate = 1e-2 },
+        };
+        var data = TinySites.Site("client_0", Modalities.Image, val: 24, seed: seed);
+        var shuffled = data.Val.Labels.ToArray();
+        new Random(seed).Shuffle(shuffled);
+        using var site = SiteState.Create(data with { Val = data.Val with { Labels = shuffled } }, config, Factory);
+        var update = LocalRound.Run(site, config, round: 1, null, null);
+
+        using var noFillIn = new ModalityFillIn(null, config.Round.FillIn, config.Round.FillInTemperature);
+        Assert.Equal(update.Metrics.After, LocalRound.Evaluate(site, noFillIn));
+    }
+
     [Fact]
     public void UnknownPersonalLayersAreRefusedByName()
     {
