@@ -1,6 +1,4 @@
 using FedMM.Learning.Data;
-using FedMM.Learning.Data.Datasets;
-using FedMM.Learning.Data.Images;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Training;
 
@@ -20,18 +18,6 @@ public static class SiteDataLoader
     {
         var folder = new ClientFolder(clientFolder);
         if (!File.Exists(folder.InfoPath)) throw new Errors.CliException($"{folder.Path} is not a client folder: {ClientFolder.InfoFileName} is missing.");
-        var transform = new ImageTransform(config.Model.ImageSize);
-        using var train = SiteDataset.Load(folder, ClientFolder.Train, transform, config.Labels);
-        using var val = SiteDataset.Load(folder, ClientFolder.Val, transform, config.Labels);
-        return new SiteData(train.Info.Id, train.Info.Modalities, ToSplit(train), ToSplit(val));
+        return SiteDataFolders.Load(folder, config.Labels, config.Model.ImageSize);
     }
-
-    /// <summary>The in-memory split of a loaded dataset (tensors copied, so the dataset can be disposed).</summary>
-    public static SiteSplit ToSplit(SiteDataset dataset) => new(
-        dataset.Images?.clone(),
-        dataset.Texts,
-        dataset.LabelIndices.data<long>().ToArray())
-    {
-        ImagePresent = dataset.Images is null ? null : dataset.HasImage.data<bool>().ToArray(),
-    };
 }

@@ -1,6 +1,4 @@
 using FedMM.Learning.Data;
-using FedMM.Learning.Data.Datasets;
-using FedMM.Learning.Data.Images;
 using FedMM.Learning.Training;
 
 namespace FedMM.Learning.Experiments;
@@ -13,23 +11,8 @@ public static class ClientRootSites
     {
         var root = new ClientRoot(clientRoot);
         var labels = root.ReadLabels();
-        var transform = new ImageTransform(imageSize);
-        var sites = new List<SiteData>();
-        foreach (var folder in root.Clients())
-        {
-            using var train = SiteDataset.Load(folder, ClientFolder.Train, transform, labels);
-            using var val = SiteDataset.Load(folder, ClientFolder.Val, transform, labels);
-            sites.Add(new SiteData(train.Info.Id, train.Info.Modalities, ToSplit(train), ToSplit(val)));
-        }
+        var sites = root.Clients().Select(folder => SiteDataFolders.Load(folder, labels, imageSize)).ToList();
         if (sites.Count == 0) throw new ArgumentException($"{root.Path}: no client_N folders.", nameof(clientRoot));
         return (labels, sites);
     }
-
-    private static SiteSplit ToSplit(SiteDataset dataset) => new(
-        dataset.Images?.clone(),
-        dataset.Texts,
-        dataset.LabelIndices.data<long>().ToArray())
-    {
-        ImagePresent = dataset.Images is null ? null : dataset.HasImage.data<bool>().ToArray(),
-    };
 }

@@ -35,8 +35,12 @@ public static partial class OpenMpWaitPolicy
     // Runs when the library is first used, so every FedMM process gets passive waiting even when
     // its entry point does not call Apply itself; entry points still call it first thing, before
     // anything else can load libtorch.
+    // A library module initializer on purpose: libtorch must not start before the variable is set,
+    // and the library cannot know which entry point (tests, tools, services) loads it first.
+#pragma warning disable CA2255
     [System.Runtime.CompilerServices.ModuleInitializer]
     internal static void ApplyOnLoad() => Apply();
+#pragma warning restore CA2255
 
     [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int SetEnv(string name, string value, int overwrite);
