@@ -1,6 +1,3 @@
-using System.Collections.Concurrent;
-using System.Security.Cryptography;
-using System.Text;
 using FedMM.Grains.Interfaces;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -13,11 +10,6 @@ namespace FedMM.Api.Security;
 /// </summary>
 public sealed class SiteAuthorization(IGrainFactory grains)
 {
-    // Site requests outside a client route (global package reads) carry only the token; which
-    // client it belongs to is remembered here once verified, keyed by the token's hash, so a
-    // download does not verify against every client of the federation again.
-    private readonly ConcurrentDictionary<string, string> verifiedClients = new();
-
     /// <summary>
     /// The caller of a request about <paramref name="federationId"/> (and <paramref name="clientId"/>
     /// when the route names one), or the refusal: 401 without credentials, 403 for a wrong token or
@@ -44,22 +36,10 @@ public sealed class SiteAuthorization(IGrainFactory grains)
                 return (Caller.Site(federationId, clientId), null);
             return (null, Forbidden($"The bearer token is not the token of client '{clientId}' in federation '{federationId}'."));
         }
-        string key = $"{federationId}/{TokenHash(token)}";
-        if (verifiedClients.TryGetValue(key, out var known) && await federation.VerifyTokenAsync(known, token))
-            return (Caller.Site(federationId, known), null);
-        var view = await federation.GetAsync();
-        foreach (var client in view?.Clients ?? [])
-        {
-            if (await federation.VerifyTokenAsync(client.ClientId, token))
-            {
-                verifiedClients[key] = client.ClientId;
-                return (Caller.Site(federationId, client.ClientId), null);
-            }
-        }
+        if (await federation.FindClientByTokenAsync(token) is { } owner)
+            return (Caller.Site(federationId, owner), null);
         return (null, Forbidden($"The bearer token belongs to no client of federation '{federationId}'."));
     }
-
-    private static string TokenHash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 
     private static ProblemHttpResult Forbidden(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail);

@@ -69,7 +69,7 @@ public sealed class FederationGrain(
         // Client grain first: if the federation write then fails, a retry re-registers with a new token.
         await GrainFactory.GetGrain<IClientGrain>(GrainKeys.Client(Id, clientId))
             .RegisterAsync(parsed.ToName(), ClientTokens.Hash(token), registeredAt);
-        S.Clients.Add(new RegisteredClient { ClientId = clientId, Modalities = parsed.ToName(), RegisteredAt = registeredAt });
+        S.Clients.Add(new RegisteredClient { ClientId = clientId, Modalities = parsed.ToName(), RegisteredAt = registeredAt, TokenHash = ClientTokens.Hash(token) });
         await PersistAsync();
         logger.LogInformation("Federation {Federation}: client {Client} registered ({Modalities})", Id, clientId, parsed.ToName());
         return new ClientRegistration(clientId, parsed.ToName(), token);
@@ -171,6 +171,24 @@ public sealed class FederationGrain(
     {
         if (S.ConfigJson is null || !S.Clients.Exists(c => c.ClientId == clientId)) return false;
         return await GrainFactory.GetGrain<IClientGrain>(GrainKeys.Client(Id, clientId)).VerifyTokenAsync(token);
+    }
+
+    /// <inheritdoc />
+    public async Task<string?> FindClientByTokenAsync(string token)
+    {
+        if (S.ConfigJson is null || string.IsNullOrEmpty(token)) return null;
+        string hash = ClientTokens.Hash(token);
+        var match = S.Clients.FirstOrDefault(c => c.TokenHash is not null && ClientTokens.Matches(token, c.TokenHash));
+        if (match is not null) return match.ClientId;
+        // Clients registered before the federation kept token hashes: ask their grains once and keep the hash.
+        foreach (var client in S.Clients.Where(c => c.TokenHash is null))
+        {
+            if (!await GrainFactory.GetGrain<IClientGrain>(GrainKeys.Client(Id, client.ClientId)).VerifyTokenAsync(token)) continue;
+            client.TokenHash = hash;
+            await PersistAsync();
+            return client.ClientId;
+        }
+        return null;
     }
 
     /// <inheritdoc />

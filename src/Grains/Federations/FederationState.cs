@@ -32,6 +32,12 @@ public sealed class RegisteredClient
 
     /// <summary>Registration time.</summary>
     public DateTimeOffset RegisteredAt { get; set; }
+
+    /// <summary>
+    /// Lower-case hex SHA-256 of the client's token (the client grain holds the same), so a token is
+    /// found without asking every client; null in state written before it was kept here.
+    /// </summary>
+    public string? TokenHash { get; set; }
 }
 
 /// <summary>The federation's record of one requested round; <see cref="State"/> mirrors the round grain's.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Errors;
 using FedMM.Grains.Interfaces.Models;
@@ -80,6 +81,34 @@ public sealed class FederationTests(ServiceFixture fixture)
         Assert.DoesNotContain(image.Token, state);
         Assert.Contains(FedMM.Grains.Clients.ClientTokens.Hash(image.Token), state);
         Assert.Equal("image", JsonDocument.Parse(state).RootElement.GetProperty("modalities").GetString());
+    }
+
+    [Fact]
+    public async Task A_token_finds_its_client_and_no_other()
+    {
+        var (federation, sites) = await TestFederation.CreateAsync(Grains, "findtoken", TestFederation.Config(1, TimeSpan.FromMinutes(5)), TestFederation.ThreeSites);
+        foreach (var (id, site) in sites) Assert.Equal(id, await federation.FindClientByTokenAsync(site.Token));
+        Assert.Null(await federation.FindClientByTokenAsync(sites["site-image"].Token + "x"));
+        Assert.Null(await federation.FindClientByTokenAsync(""));
+        var (other, otherSites) = await TestFederation.CreateAsync(Grains, "findtoken2", TestFederation.Config(1, TimeSpan.FromMinutes(5)), [("site-image", "image")]);
+        Assert.Null(await other.FindClientByTokenAsync(sites["site-image"].Token));
+        Assert.Equal("site-image", await other.FindClientByTokenAsync(otherSites["site-image"].Token));
+
+        // State written before the federation kept token hashes: the clients' grains are asked once
+        // and the hash is kept from then on.
+        string fid = federation.GetPrimaryKeyString();
+        var state = JsonNode.Parse(await GrainStateBlobs.ReadJsonAsync(fixture.Service.StateContainer, fid, "fedmm-federation"))!.AsObject();
+        Assert.Contains(FedMM.Grains.Clients.ClientTokens.Hash(sites["site-text"].Token), state.ToJsonString());
+        Assert.DoesNotContain(sites["site-text"].Token, state.ToJsonString());
+        foreach (var client in state["clients"]!.AsArray()) client!.AsObject().Remove("tokenHash");
+        await GrainStateBlobs.WriteJsonAsync(fixture.Service.StateContainer, fid, "fedmm-federation", state.ToJsonString());
+        await Grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+
+        Assert.Equal("site-text", await federation.FindClientByTokenAsync(sites["site-text"].Token));
+        Assert.Null(await federation.FindClientByTokenAsync("not-a-token"));
+        string kept = await GrainStateBlobs.ReadJsonAsync(fixture.Service.StateContainer, fid, "fedmm-federation");
+        Assert.Contains(FedMM.Grains.Clients.ClientTokens.Hash(sites["site-text"].Token), kept);
+        Assert.DoesNotContain(FedMM.Grains.Clients.ClientTokens.Hash(sites["site-image"].Token), kept);
     }
 
     [Fact]

@@ -5,14 +5,26 @@ namespace FedMM.Service.Tests.Infrastructure;
 /// <summary>Reads grain state straight from its blob, bypassing Orleans, to check what is persisted.</summary>
 public static class GrainStateBlobs
 {
-    /// <summary>The JSON text of the one state blob whose name contains <paramref name="grainKey"/>.</summary>
-    public static async Task<string> ReadJsonAsync(BlobContainerClient container, string grainKey)
+    /// <summary>The JSON text of the one state blob whose name contains <paramref name="grainKey"/> (and <paramref name="grainType"/> when given).</summary>
+    public static async Task<string> ReadJsonAsync(BlobContainerClient container, string grainKey, string? grainType = null)
+    {
+        var content = await container.GetBlobClient(await NameAsync(container, grainKey, grainType)).DownloadContentAsync();
+        return content.Value.Content.ToString();
+    }
+
+    /// <summary>Replaces the state blob's JSON, as an older version of the service would have left it.</summary>
+    public static async Task WriteJsonAsync(BlobContainerClient container, string grainKey, string grainType, string json)
+        => await container.GetBlobClient(await NameAsync(container, grainKey, grainType)).UploadAsync(BinaryData.FromString(json), overwrite: true);
+
+    private static async Task<string> NameAsync(BlobContainerClient container, string grainKey, string? grainType)
     {
         var names = new List<string>();
         await foreach (var blob in container.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, null, default))
-            if (Uri.UnescapeDataString(blob.Name).Contains(grainKey, StringComparison.Ordinal)) names.Add(blob.Name);
-        string name = Assert.Single(names);
-        var content = await container.GetBlobClient(name).DownloadContentAsync();
-        return content.Value.Content.ToString();
+        {
+            string name = Uri.UnescapeDataString(blob.Name);
+            if (name.Contains(grainKey, StringComparison.Ordinal) && (grainType is null || name.Contains(grainType, StringComparison.Ordinal)))
+                names.Add(blob.Name);
+        }
+        return Assert.Single(names);
     }
 }
