@@ -100,7 +100,7 @@ public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOpti
             if (missing.Count > 0)
                 throw new UploadRejectedException("body", $"is missing part(s) {string.Join(", ", missing)}; an update has weights, vectors and metrics.");
 
-            var metricsBytes = System.Text.Encoding.UTF8.GetBytes(metrics.Value.Json);
+            var metricsBytes = System.Text.Encoding.UTF8.GetBytes(metrics!.Value.Json);
             var metricsBlob = new StagedBlob(artifacts.BlockBlob(ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Metrics)), BlockSize);
             await metricsBlob.WriteAsync(metricsBytes, cancellationToken);
             var metricsPart = new ReceivedPart("metrics", metricsBlob, metricsBytes.Length, Convert.ToHexStringLower(SHA256.HashData(metricsBytes)), "application/json");

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Azure.Storage.Blobs;
 using FedMM.Learning.Federation;
+using FedMM.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 
@@ -21,9 +22,15 @@ public sealed class ApiFixture : IAsyncLifetime
     public const long MaxArtifactBytes = 4 * 1024 * 1024;
 
     private readonly string runId = Guid.NewGuid().ToString("N")[..8];
-    private AzuriteInstance? azurite;
+    private AzuriteServer? azurite;
     private SiloProcess? silo;
     private WebApplicationFactory<Program>? factory;
+
+    /// <summary>Blob port of the API tests' Azurite (queue and table follow), apart from the other test projects'.</summary>
+    public const int AzuriteBlobPort = 10720;
+
+    /// <summary>Connection string of the API tests' Azurite.</summary>
+    public string StorageConnectionString => azurite?.ConnectionString ?? throw new InvalidOperationException("Azurite is not started.");
 
     /// <summary>Artifact container of this run.</summary>
     public BlobContainerClient Artifacts { get; private set; } = null!;
@@ -37,17 +44,17 @@ public sealed class ApiFixture : IAsyncLifetime
     /// <inheritdoc />
     public async Task InitializeAsync()
     {
-        azurite = await AzuriteInstance.StartAsync();
+        azurite = await AzuriteServer.StartAsync(AzuriteBlobPort, "api-tests");
         string artifactContainer = $"api-tests-{runId}";
-        Artifacts = new BlobServiceClient(AzuriteInstance.ConnectionString).GetBlobContainerClient(artifactContainer);
+        Artifacts = new BlobServiceClient(StorageConnectionString).GetBlobContainerClient(artifactContainer);
         await Artifacts.CreateIfNotExistsAsync();
-        silo = await SiloProcess.StartAsync(AzuriteInstance.ConnectionString, artifactContainer, $"api-tests-state-{runId}");
+        silo = await SiloProcess.StartAsync(StorageConnectionString, artifactContainer, $"api-tests-state-{runId}");
         factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             web.UseEnvironment("Testing");
             web.UseSetting("Api:AdminKey", AdminKey);
             web.UseSetting("Api:MaxArtifactBytes", MaxArtifactBytes.ToString());
-            web.UseSetting("Storage:ConnectionString", AzuriteInstance.ConnectionString);
+            web.UseSetting("Storage:ConnectionString", StorageConnectionString);
             web.UseSetting("Storage:ArtifactContainer", artifactContainer);
             web.UseSetting("Cluster:Mode", "Localhost");
             web.UseSetting("Cluster:GatewayPort", SiloProcess.GatewayPort.ToString());

@@ -26,7 +26,7 @@ public sealed class ApiProcess : IAsyncDisposable
     public int ProcessId => process.Id;
 
     /// <summary>Starts the API against the fixture's silo and Azurite and waits for /health/ready.</summary>
-    public static async Task<ApiProcess> StartAsync(string artifactContainer, int port, long maxArtifactBytes)
+    public static async Task<ApiProcess> StartAsync(string storageConnectionString, string artifactContainer, int port, long maxArtifactBytes)
     {
         string output = SiloProcess.BuildOutputOf("Api");
         string dll = Path.Combine(output, "FedMM.Api.dll");
@@ -34,7 +34,7 @@ public sealed class ApiProcess : IAsyncDisposable
         info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
         info.Environment["FEDMM_Api__AdminKey"] = ApiFixture.AdminKey;
         info.Environment["FEDMM_Api__MaxArtifactBytes"] = maxArtifactBytes.ToString();
-        info.Environment["FEDMM_Storage__ConnectionString"] = AzuriteInstance.ConnectionString;
+        info.Environment["FEDMM_Storage__ConnectionString"] = storageConnectionString;
         info.Environment["FEDMM_Storage__ArtifactContainer"] = artifactContainer;
         info.Environment["FEDMM_Cluster__Mode"] = "Localhost";
         info.Environment["FEDMM_Cluster__GatewayPort"] = SiloProcess.GatewayPort.ToString();

@@ -17,7 +17,7 @@ public sealed class UploadMeasurements(ApiFixture api, ITestOutputHelper output)
     [MeasurementFact]
     public async Task Upload_throughput_for_10_100_1000_sites()
     {
-        await using var apiProcess = await ApiProcess.StartAsync(api.Artifacts.Name, 5792, 256L * 1024 * 1024);
+        await using var apiProcess = await ApiProcess.StartAsync(api.StorageConnectionString, api.Artifacts.Name, 5792, 256L * 1024 * 1024);
         using var http = new HttpClient { BaseAddress = apiProcess.Address, Timeout = TimeSpan.FromMinutes(5) };
         foreach (int sites in new[] { 10, 100, 1000 })
         {
@@ -52,7 +52,7 @@ public sealed class UploadMeasurements(ApiFixture api, ITestOutputHelper output)
     [Fact]
     public async Task Streaming_a_100_MB_upload_keeps_the_API_memory_flat()
     {
-        await using var apiProcess = await ApiProcess.StartAsync(api.Artifacts.Name, 5791, 256L * 1024 * 1024);
+        await using var apiProcess = await ApiProcess.StartAsync(api.StorageConnectionString, api.Artifacts.Name, 5791, 256L * 1024 * 1024);
         string fid = $"mem-{Guid.NewGuid():N}"[..16];
         var config = ApiFixture.Config("memory") with { Round = new RoundConfig { UploadSampleVectors = true } };
         await api.CreateFederationAsync(fid, config);

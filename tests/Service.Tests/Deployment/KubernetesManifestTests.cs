@@ -1,5 +1,6 @@
 using FedMM.Service.Tests.Infrastructure;
 using FedMM.Silo.Hosting;
+using FedMM.Testing;
 using YamlDotNet.RepresentationModel;
 
 namespace FedMM.Service.Tests.Deployment;

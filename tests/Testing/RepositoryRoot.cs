@@ -1,4 +1,4 @@
-namespace FedMM.Service.Tests.Infrastructure;
+namespace FedMM.Testing;
 
 /// <summary>The repository root, found by walking up from the test binary to FedMM.sln.</summary>
 public static class RepositoryRoot
