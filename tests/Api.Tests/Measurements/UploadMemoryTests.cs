@@ -7,48 +7,12 @@ using Xunit.Abstractions;
 namespace FedMM.Api.Tests.Measurements;
 
 /// <summary>
-/// Upload throughput through the API (real silo, real Azurite) for 10, 100 and 1000 site updates
-/// (a measurement, FEDMM_MEASURE=1), and the API process's memory while one 100 MB update streams
-/// through (a test: the body must not be buffered).
+/// The API process's memory while one 100 MB update streams through (real silo, real Azurite): the
+/// body must not be buffered. Upload throughput is the "upload" benchmark of bench/Bench.
 /// </summary>
 [Collection(ApiCollection.Name)]
-public sealed class UploadMeasurements(ApiFixture api, ITestOutputHelper output)
+public sealed class UploadMemoryTests(ApiFixture api, ITestOutputHelper output)
 {
-    [MeasurementFact]
-    public async Task Upload_throughput_for_10_100_1000_sites()
-    {
-        await using var apiProcess = await ApiProcess.StartAsync(api.StorageConnectionString, api.Artifacts.Name, 5792, 256L * 1024 * 1024);
-        using var http = new HttpClient { BaseAddress = apiProcess.Address, Timeout = TimeSpan.FromMinutes(5) };
-        foreach (int sites in new[] { 10, 100, 1000 })
-        {
-            string fid = $"tp{sites}-{Guid.NewGuid():N}"[..16];
-            var config = ApiFixture.Config("throughput");
-            await api.CreateFederationAsync(fid, config);
-            var clients = Enumerable.Range(0, sites).Select(i => (Id: $"site-{i:D4}", Modalities: (i % 10) switch { 0 or 1 => Modalities.Image, 2 or 3 => Modalities.Text, _ => Modalities.Both })).ToList();
-            var tokens = new string[sites];
-            await Parallel.ForEachAsync(Enumerable.Range(0, sites), new ParallelOptions { MaxDegreeOfParallelism = 8 },
-                async (i, _) => tokens[i] = await api.RegisterAsync(fid, clients[i].Id, clients[i].Modalities));
-            await api.StartRoundsAsync(fid, 1);
-            var templates = new[] { Modalities.Image, Modalities.Text, Modalities.Both }
-                .ToDictionary(m => m, m => SiteUpdateFiles.Valid(config, "template", m, 1, centroids: 32));
-
-            long bytes = 0;
-            var clock = Stopwatch.StartNew();
-            await Parallel.ForEachAsync(Enumerable.Range(0, sites), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) =>
-            {
-                var (id, modalities) = clients[i];
-                var files = templates[modalities] with { Metrics = SiteUpdateFiles.MetricsFor(id, 1, modalities) };
-                using var request = new HttpRequestMessage(HttpMethod.Put, $"/api/federations/{fid}/rounds/1/clients/{id}/update") { Content = files.ToContent() };
-                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", tokens[i]);
-                await api.Expect(await http.SendAsync(request), 201);
-                Interlocked.Add(ref bytes, files.Weights.Length + files.Vectors.Length + files.Metrics.Length);
-            });
-            clock.Stop();
-            output.WriteLine($"uploads={sites} seconds={clock.Elapsed.TotalSeconds:F2} uploads/s={sites / clock.Elapsed.TotalSeconds:F1} " +
-                $"MB={bytes / 1e6:F1} MB/s={bytes / 1e6 / clock.Elapsed.TotalSeconds:F1} (8 concurrent, API on Kestrel in its own process, real silo and Azurite)");
-        }
-    }
-
     [Fact]
     public async Task Streaming_a_100_MB_upload_keeps_the_API_memory_flat()
     {

@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Text.Json;
+using FedMM.Cli.Api;
+using FedMM.Cli.Demo;
+using FedMM.Learning.Artifacts;
+using FedMM.Learning.Federation;
+using FedMM.Learning.Models;
+using static TorchSharp.torch;
+
+namespace FedMM.Bench.Benchmarks;
+
+/// <summary>
+/// Site updates through the whole service: Azurite, one silo and the API as their own processes on
+/// loopback (the demo's <see cref="LocalService"/>), 10, 100 and 1000 registered sites uploading one
+/// round's update each with the `fedmm` client, 8 at a time (real shared-weight shapes, 32 centroids
+/// of width 128 per modality). Also the time from the last upload to the round's Completed state
+/// (aggregation in the silo and the global package written to blob storage). No reference.
+/// </summary>
+public sealed class UploadBenchmark : IBenchmark
+{
+    private const int Centroids = 32, Concurrency = 8;
+    private static readonly FederationConfig Config = new()
+    {
+        Name = "upload-bench",
+        Labels = ["a", "b", "c", "d", "e"],
+        Round = new RoundConfig { MinClients = 1, Deadline = TimeSpan.FromMinutes(30) },
+    };
+
+    /// <inheritdoc />
+    public string Name => "upload";
+
+    /// <inheritdoc />
+    public string Description => $"site updates through Azurite + silo + API (own processes) for 10/100/1000 sites, {Concurrency} concurrent, then aggregation to Completed";
+
+    /// <inheritdoc />
+    public IReadOnlyList<BenchmarkFigure> Run(BenchmarkContext context) => RunAsync().GetAwaiter().GetResult();
+
+    private static async Task<IReadOnlyList<BenchmarkFigure>> RunAsync()
+    {
+        string folder = Directory.CreateTempSubdirectory("fedmm-bench-upload").FullName;
+        var figures = new List<BenchmarkFigure>();
+        try
+        {
+            var templates = new[] { Modalities.Image, Modalities.Text, Modalities.Both }.ToDictionary(m => m, m => WriteTemplate(folder, m));
+            await using var service = await LocalService.StartAsync(RepositoryLayout.Locate(), Path.Combine(folder, "service"), _ => { }, CancellationToken.None);
+            using var admin = new FedMMClient(service.ApiAddress, new ApiCredentials(service.AdminKey, null), RetryPolicy.Default);
+            foreach (int sites in new[] { 10, 100, 1000 })
+            {
+                string federation = $"upload-{sites}";
+                await admin.CreateFederationAsync(federation, Config);
+                var clients = Enumerable.Range(0, sites).Select(i => (Id: $"site-{i:D4}", Modalities: (i % 10) switch { 0 or 1 => Modalities.Image, 2 or 3 => Modalities.Text, _ => Modalities.Both })).ToList();
+                var tokens = new string[sites];
+                await Parallel.ForEachAsync(Enumerable.Range(0, sites), new ParallelOptions { MaxDegreeOfParallelism = Concurrency },
+                    async (i, ct) => tokens[i] = (await admin.RegisterClientAsync(federation, clients[i].Id, clients[i].Modalities, ct)).Token);
+                await admin.StartRoundsAsync(federation, 1, null);
+                var metrics = clients.Select(c => WriteMetrics(folder, federation, c.Id, c.Modalities)).ToList();
+                long bytes = clients.Sum(c => templates[c.Modalities].Bytes) + metrics.Sum(m => new FileInfo(m).Length);
+
+                var clock = Stopwatch.StartNew();
+                await Parallel.ForEachAsync(Enumerable.Range(0, sites), new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, async (i, ct) =>
+                {
+                    using var site = new FedMMClient(service.ApiAddress, new ApiCredentials(null, tokens[i]), RetryPolicy.Default);
+                    var template = templates[clients[i].Modalities];
+                    var outcome = await site.UploadUpdateAsync(federation, 1, clients[i].Id, template.Weights, template.Vectors, metrics[i], ct);
+                    if (outcome != UploadOutcome.Created) throw new InvalidOperationException($"{clients[i].Id}: upload was {outcome}, expected Created.");
+                });
+                double uploadSeconds = clock.Elapsed.TotalSeconds;
+                RoundView round;
+                while (!(round = await admin.GetRoundAsync(federation, 1)).IsFinal) await Task.Delay(50);
+                double completedSeconds = clock.Elapsed.TotalSeconds - uploadSeconds;
+                if (round.State != "Completed") throw new InvalidOperationException($"Round 1 of {federation} ended {round.State}.");
+
+                figures.Add(new BenchmarkFigure(
+                    $"upload {sites} sites ({sites / uploadSeconds:F1}/s, {bytes / 1e6 / uploadSeconds:F1} MB/s)", uploadSeconds, null, null, "service throughput"));
+                figures.Add(new BenchmarkFigure($"service round of {sites} sites: last upload to Completed", completedSeconds, null, null, "-"));
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        return figures;
+    }
+
+    private sealed record Template(string Weights, string Vectors, long Bytes);
+
+    // One site's shared weights (its groups, real shapes) and vectors, written once per modality mix.
+    private static Template WriteTemplate(string folder, Modalities modalities)
+    {
+        string name = modalities.ToName().Replace('+', '-');
+        string weights = Path.Combine(folder, $"{name}.weights.safetensors"), vectors = Path.Combine(folder, $"{name}.vectors.safetensors");
+        using (var scope = NewDisposeScope())
+        {
+            manual_seed(1);
+            using var model = new SharedModel(Config.Model, Config.Labels.Count);
+            SafetensorsWriter.Save(weights, model.ExportWeights(SharedModel.GroupsFor(modalities)));
+            long d = Config.Model.AdapterDim;
+            var tensors = new Dictionary<string, Tensor>();
+            if (modalities.HasFlag(Modalities.Image))
+            {
+                tensors["image.centroids"] = randn(Centroids, d);
+                tensors["image.counts"] = full(Centroids, 3f);
+            }
+            if (modalities.HasFlag(Modalities.Text))
+            {
+                tensors["text.centroids"] = randn(Centroids, d);
+                tensors["text.counts"] = full(Centroids, 3f);
+            }
+            if (modalities == Modalities.Both) tensors["cooccurrence"] = full(Centroids, Centroids, 3f / Centroids);
+            SafetensorsWriter.Save(vectors, tensors);
+        }
+        return new Template(weights, vectors, new FileInfo(weights).Length + new FileInfo(vectors).Length);
+    }
+
+    private static string WriteMetrics(string folder, string federation, string clientId, Modalities modalities)
+    {
+        string path = Path.Combine(folder, $"{federation}.{clientId}.metrics.json");
+        File.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(new SiteMetrics
+        {
+            ClientId = clientId,
+            Round = 1,
+            Modalities = modalities.ToName(),
+            TrainSamples = 120,
+            ValSamples = 30,
+            Before = new EvaluationMetrics(0.4, 0.35, 1.2),
+            After = new EvaluationMetrics(0.6, 0.55, 0.9),
+            Epochs = 1,
+            Seconds = 2.5,
+        }, new JsonSerializerOptions(JsonSerializerDefaults.Web)));
+        return path;
+    }
+}
