@@ -15,7 +15,7 @@
 #   3. takes the federation config exactly as the sites received it from the service
 #      (data/client_0/model/config.json, written by the site trainer) and its round seed;
 #   4. runs `fedmm experiment run` on that run's data/ with that config, --seeds <that seed>,
-#      --strategies fedmm and the same ROUNDS and IMAGE_WEIGHTS;
+#      --strategies fedmm, the same ROUNDS and IMAGE_WEIGHTS and one compute thread (as each site);
 #   5. prints, per round, each site's accuracy after local training ("site") and of the global
 #      package applied at the site ("global") from both runs' report/site_metrics.csv, and the
 #      per-group means. The demo has no "global" value for its last round (no later round
@@ -41,7 +41,9 @@ seed="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["round"]
 
 echo "== fedmm experiment run (fedmm, seed $seed, $rounds rounds) on $run/data =="
 rm -rf "$out/experiment"
-dotnet "$fedmm" experiment run --data "$run/data" --config "$config" --strategies fedmm --seeds "$seed" \
+# One compute thread, as every `fedmm site run` process of the demo has: CPU reductions split
+# over another thread count round differently, and the best-epoch choice amplifies that.
+OMP_NUM_THREADS=1 dotnet "$fedmm" experiment run --data "$run/data" --config "$config" --strategies fedmm --seeds "$seed" \
   --rounds "$rounds" --image-weights "$weights" --out "$out/experiment"
 
 python3 - "$run/report/site_metrics.csv" "$out/experiment/report/site_metrics.csv" <<'EOF'
