@@ -107,10 +107,9 @@ internal sealed record ExperimentArguments
             },
         };
         if (values.Count > 0) throw new ArgumentException($"Unknown option --{values.Keys.First()}.");
-        if (parsed.Round.LearningRateDecay is not (> 0 and <= 1))
-            throw new ArgumentException($"--lr-decay: {parsed.Round.LearningRateDecay} must be within (0, 1].");
-        if (!Learning.Models.SharedModel.IsPersonalLayers(parsed.Round.PersonalLayers))
-            throw new ArgumentException($"--personal-layers: '{parsed.Round.PersonalLayers}' is not none, output or classifier.");
+        // Labels come from the data later; two placeholders let the other settings be checked now.
+        var problems = FederationConfigChecks.Problems(new FederationConfig { Name = "experiment", Labels = ["a", "b"], Model = parsed.Model, Round = parsed.Round });
+        if (problems.Count > 0) throw new ArgumentException(string.Join(" ", problems));
         return parsed;
     }
 }

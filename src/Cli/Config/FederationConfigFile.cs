@@ -1,4 +1,3 @@
-using FedMM.Learning.Models;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -57,28 +56,8 @@ public static class FederationConfigFile
     /// <summary>Checks what the file cannot express by types alone; names the field that is wrong.</summary>
     public static void Validate(FederationConfig config, string source)
     {
-        var problems = new List<string>();
-        if (config.Labels.Count < 2) problems.Add("labels: at least two class labels are needed");
-        if (config.Labels.Distinct(StringComparer.Ordinal).Count() != config.Labels.Count) problems.Add("labels: contain duplicates");
-        if (config.Labels.Any(string.IsNullOrWhiteSpace)) problems.Add("labels: contain an empty label");
-        if (config.Model.ImageEncoder is not ("mobilenet_v3_small" or "mobilenet_v3_large")) problems.Add($"model.imageEncoder: '{config.Model.ImageEncoder}' is not mobilenet_v3_small or mobilenet_v3_large");
-        if (config.Model.TextEncoder is not ("tiny" or "mini")) problems.Add($"model.textEncoder: '{config.Model.TextEncoder}' is not tiny or mini");
-        if (config.Model.TextPooling is not ("cls" or "mean")) problems.Add($"model.textPooling: '{config.Model.TextPooling}' is not cls or mean");
-        if (config.Model.ImageSize < 32) problems.Add($"model.imageSize: {config.Model.ImageSize} is below 32");
-        if (config.Model.AdapterDim < 1) problems.Add("model.adapterDim: must be positive");
-        if (config.Model.AttentionHeads < 1 || config.Model.AdapterDim % Math.Max(1, config.Model.AttentionHeads) != 0) problems.Add($"model.attentionHeads: {config.Model.AttentionHeads} must divide adapterDim {config.Model.AdapterDim}");
-        if (config.Round.MinClients < 1) problems.Add("round.minClients: must be at least 1");
-        if (config.Round.Deadline <= TimeSpan.Zero) problems.Add("round.deadline: must be positive");
-        if (config.Round.LocalEpochs < 1) problems.Add("round.localEpochs: must be at least 1");
-        if (config.Round.BatchSize < 1) problems.Add("round.batchSize: must be at least 1");
-        if (config.Round.LocalClusters < 1 || config.Round.ImageClusters < 1 || config.Round.TextClusters < 1) problems.Add("round.localClusters/imageClusters/textClusters: must be at least 1");
-        if (config.Round.FillIn is not ("hard" or "soft")) problems.Add($"round.fillIn: '{config.Round.FillIn}' is not hard or soft");
-        if (config.Round.Weighting is not ("contribution" or "fedavg" or "uniform")) problems.Add($"round.weighting: '{config.Round.Weighting}' is not contribution, fedavg or uniform");
-        if (config.Round.LearningRateDecay is not (> 0 and <= 1)) problems.Add($"round.learningRateDecay: {config.Round.LearningRateDecay} must be within (0, 1]");
-        if (!SharedModel.IsPersonalLayers(config.Round.PersonalLayers)) problems.Add($"round.personalLayers: '{config.Round.PersonalLayers}' is not none, output or classifier");
-        if (config.Round.ModalityDropout is < 0 or > 1) problems.Add("round.modalityDropout: must be within [0, 1]");
-        if (config.Round.VectorNoise < 0) problems.Add("round.vectorNoise: must not be negative");
-        if (problems.Count > 0) throw new CliException($"Federation config {source}: {string.Join("; ", problems)}.");
+        var problems = FederationConfigChecks.Problems(config);
+        if (problems.Count > 0) throw new CliException($"Federation config {source}: {string.Join(" ", problems)}");
     }
 
     private static JsonNode? ParseJson(string text, string path)

@@ -1,0 +1,30 @@
+using FedMM.Learning.Federation;
+
+namespace FedMM.Learning.Tests.Federation;
+
+public class FederationConfigChecksTests
+{
+    [Fact]
+    public void TheDefaultsWithLabelsAreValid()
+        => Assert.Empty(FederationConfigChecks.Problems(new FederationConfig { Labels = ["a", "b"] }));
+
+    [Fact]
+    public void EveryProblemIsListedByItsField()
+    {
+        var config = new FederationConfig
+        {
+            Labels = ["a", "a"],
+            Model = new ModelConfig { TextPooling = "max", AttentionHeads = 3 },
+            Round = new RoundConfig { Weighting = "median", LearningRateDecay = 0, PersonalLayers = "head", Deadline = TimeSpan.FromDays(31) },
+        };
+        var problems = FederationConfigChecks.Problems(config);
+        Assert.Equal(7, problems.Count);
+        foreach (var field in new[] { "labels:", "model.textPooling: 'max'", "model.attentionHeads: 3", "round.weighting: 'median'",
+                     "round.learningRateDecay: 0", "round.personalLayers: 'head'", "round.deadline:" })
+            Assert.Contains(problems, p => p.StartsWith(field, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void PoolerPoolingIsAccepted()
+        => Assert.Empty(FederationConfigChecks.Problems(new FederationConfig { Labels = ["a", "b"], Model = new ModelConfig { TextPooling = "pooler" } }));
+}
