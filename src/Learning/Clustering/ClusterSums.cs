@@ -85,19 +85,22 @@ internal sealed class ClusterSums
                 double weight = weights[i];
                 if (weight == 0) continue;
                 chunkSizes[labels[i]] += weight;
-                AddRow(x + i * d, sp + labels[i] * d, d, weight);
+                AddScaledRow(x + i * d, sp + labels[i] * d, 0, d, weight);
             }
         }
     }
 
-    // sum[j] += weight × row[j], each element with the same double multiply and add, 4 at a time.
-    private static unsafe void AddRow(float* row, double* sum, int d, double weight)
+    /// <summary>
+    /// sum[j] += weight × row[j] for j in [<paramref name="from"/>, <paramref name="to"/>), each element
+    /// with the same double multiply and add whichever path runs it, 4 at a time where AVX allows.
+    /// </summary>
+    internal static unsafe void AddScaledRow(float* row, double* sum, int from, int to, double weight)
     {
-        int j = 0;
+        int j = from;
         if (Avx.IsSupported)
         {
             var scale = Vector256.Create(weight);
-            for (; j + 16 <= d; j += 16)
+            for (; j + 16 <= to; j += 16)
             {
                 var s0 = Avx.LoadVector256(sum + j) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j)) * scale;
                 var s1 = Avx.LoadVector256(sum + j + 4) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j + 4)) * scale;
@@ -108,10 +111,22 @@ internal sealed class ClusterSums
                 Avx.Store(sum + j + 8, s2);
                 Avx.Store(sum + j + 12, s3);
             }
-            for (; j + 4 <= d; j += 4)
+            for (; j + 4 <= to; j += 4)
                 Avx.Store(sum + j, Avx.LoadVector256(sum + j) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j)) * scale);
         }
-        for (; j < d; j++) sum[j] += weight * row[j];
+        for (; j < to; j++) sum[j] += weight * row[j];
+    }
+
+    /// <summary>Cluster means [k, d] from weighted sums and total weights; a cluster without weight keeps zeros.</summary>
+    internal static float[] Divide(double[] sums, double[] sizes, int clusters, int dimensions)
+    {
+        var centers = new float[clusters * dimensions];
+        for (int c = 0; c < clusters; c++)
+        {
+            if (sizes[c] <= 0) continue;
+            for (int j = 0; j < dimensions; j++) centers[c * dimensions + j] = (float)(sums[c * dimensions + j] / sizes[c]);
+        }
+        return centers;
     }
 
     /// <summary>
@@ -132,12 +147,6 @@ internal sealed class ClusterSums
             for (int e = vectorEnd; e < span.Length; e++) span[e] += partial[e];
             for (int c = 0; c < clusters; c++) totalSizes[c] += sizes[chunk][c];
         }
-        var centers = new float[clusters * dimensions];
-        for (int c = 0; c < clusters; c++)
-        {
-            if (totalSizes[c] <= 0) continue;
-            for (int j = 0; j < dimensions; j++) centers[c * dimensions + j] = (float)(total[c * dimensions + j] / totalSizes[c]);
-        }
-        return centers;
+        return Divide(total, totalSizes, clusters, dimensions);
     }
 }

@@ -173,48 +173,22 @@ public static class WeightedKMeans
         int width = (d / slices + UpdateSliceWidth - 1) / UpdateSliceWidth * UpdateSliceWidth;
         if (slices == 1) AccumulateColumns(x, n, d, w, labels, sums, 0, d);
         else Parallel.For(0, slices, s => AccumulateColumns(x, n, d, w, labels, sums, Math.Min(d, s * width), Math.Min(d, (s + 1) * width)));
-        var centers = new float[k * d];
-        for (int c = 0; c < k; c++)
-        {
-            if (sizes[c] <= 0) continue;
-            for (int j = 0; j < d; j++) centers[c * d + j] = (float)(sums[c * d + j] / sizes[c]);
-        }
-        return centers;
+        return ClusterSums.Divide(sums, sizes, k, d);
     }
 
     // Columns per slice of the update: a whole number of 64-byte lines of floats.
     private const int UpdateSliceWidth = 16;
 
-    // sums[label_i, j] += w_i × x[i, j] for columns [from, to), points in order; 4 doubles at a time
-    // (each element gets the same multiply and add as the scalar loop).
+    // sums[label_i, j] += w_i × x[i, j] for columns [from, to), points in order.
     private static unsafe void AccumulateColumns(float[] x, int n, int d, float[] w, int[] labels, double[] sums, int from, int to)
     {
-        int vectorEnd = Avx.IsSupported ? to - (to - from) % 4 : from;
         fixed (float* xp = x)
         fixed (double* sp = sums)
         {
             for (int i = 0; i < n; i++)
             {
-                double weight = w[i];
-                if (weight == 0) continue;
-                float* row = xp + i * d;
-                double* sum = sp + labels[i] * d;
-                var scale = Vector256.Create(weight);
-                int j = from;
-                for (; j + 16 <= vectorEnd; j += 16)
-                {
-                    var s0 = Avx.LoadVector256(sum + j) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j)) * scale;
-                    var s1 = Avx.LoadVector256(sum + j + 4) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j + 4)) * scale;
-                    var s2 = Avx.LoadVector256(sum + j + 8) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j + 8)) * scale;
-                    var s3 = Avx.LoadVector256(sum + j + 12) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j + 12)) * scale;
-                    Avx.Store(sum + j, s0);
-                    Avx.Store(sum + j + 4, s1);
-                    Avx.Store(sum + j + 8, s2);
-                    Avx.Store(sum + j + 12, s3);
-                }
-                for (; j < vectorEnd; j += 4)
-                    Avx.Store(sum + j, Avx.LoadVector256(sum + j) + Avx.ConvertToVector256Double(Sse.LoadVector128(row + j)) * scale);
-                for (; j < to; j++) sum[j] += weight * row[j];
+                if (w[i] == 0) continue;
+                ClusterSums.AddScaledRow(xp + i * d, sp + labels[i] * d, from, to, w[i]);
             }
         }
     }
