@@ -65,11 +65,12 @@ public sealed class FederationGrain(
             throw ServiceRequestException.Conflict($"client '{clientId}' is already registered in federation '{Id}'.");
 
         string token = ClientTokens.Create();
+        string tokenHash = ClientTokens.Hash(token);
         var registeredAt = clock.GetUtcNow();
         // Client grain first: if the federation write then fails, a retry re-registers with a new token.
         await GrainFactory.GetGrain<IClientGrain>(GrainKeys.Client(Id, clientId))
-            .RegisterAsync(parsed.ToName(), ClientTokens.Hash(token), registeredAt);
-        S.Clients.Add(new RegisteredClient { ClientId = clientId, Modalities = parsed.ToName(), RegisteredAt = registeredAt, TokenHash = ClientTokens.Hash(token) });
+            .RegisterAsync(parsed.ToName(), tokenHash, registeredAt);
+        S.Clients.Add(new RegisteredClient { ClientId = clientId, Modalities = parsed.ToName(), RegisteredAt = registeredAt, TokenHash = tokenHash });
         await PersistAsync();
         logger.LogInformation("Federation {Federation}: client {Client} registered ({Modalities})", Id, clientId, parsed.ToName());
         return new ClientRegistration(clientId, parsed.ToName(), token);
@@ -178,7 +179,7 @@ public sealed class FederationGrain(
     {
         if (S.ConfigJson is null || string.IsNullOrEmpty(token)) return null;
         string hash = ClientTokens.Hash(token);
-        var match = S.Clients.FirstOrDefault(c => c.TokenHash is not null && ClientTokens.Matches(token, c.TokenHash));
+        var match = S.Clients.FirstOrDefault(c => c.TokenHash is not null && ClientTokens.HashesEqual(hash, c.TokenHash));
         if (match is not null) return match.ClientId;
         // Clients registered before the federation kept token hashes: ask their grains once and keep the hash.
         foreach (var client in S.Clients.Where(c => c.TokenHash is null))
