@@ -39,15 +39,8 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
     /// </summary>
     public IReadOnlyList<GroupSummary> Summaries()
         => Rows.GroupBy(r => (r.Strategy, r.Group, r.Evaluation, r.Round))
-            .Select(g =>
-            {
-                var perSeed = g.GroupBy(r => r.Seed)
-                    .Select(s => (Accuracy: s.Average(r => r.Accuracy), MacroF1: s.Average(r => r.MacroF1)))
-                    .ToList();
-                return new GroupSummary(g.Key.Strategy, g.Key.Group, g.Key.Evaluation, g.Key.Round,
-                    perSeed.Average(s => s.Accuracy), Std(perSeed.Select(s => s.Accuracy)),
-                    perSeed.Average(s => s.MacroF1), Std(perSeed.Select(s => s.MacroF1)), perSeed.Count);
-            })
+            .Select(g => OverSeeds(g.Key.Strategy, g.Key.Group, g.Key.Evaluation, g.Key.Round,
+                g.GroupBy(r => r.Seed).Select(seed => SiteMean(seed)).ToList()))
             .OrderBy(s => s.Strategy).ThenBy(s => s.Group).ThenBy(s => s.Evaluation).ThenBy(s => s.Round)
             .ToList();
 
@@ -62,23 +55,24 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
     /// </summary>
     public IReadOnlyList<GroupSummary> LateRoundSummaries()
         => Rows.Where(r => r.Round >= LateFrom).GroupBy(r => (r.Strategy, r.Group, r.Evaluation))
-            .Select(g =>
-            {
-                var perSeed = g.GroupBy(r => r.Seed)
-                    .Select(seed =>
-                    {
-                        var perRound = seed.GroupBy(r => r.Round)
-                            .Select(round => (Accuracy: round.Average(r => r.Accuracy), MacroF1: round.Average(r => r.MacroF1)))
-                            .ToList();
-                        return (Accuracy: perRound.Average(r => r.Accuracy), MacroF1: perRound.Average(r => r.MacroF1));
-                    })
-                    .ToList();
-                return new GroupSummary(g.Key.Strategy, g.Key.Group, g.Key.Evaluation, LateFrom,
-                    perSeed.Average(s => s.Accuracy), Std(perSeed.Select(s => s.Accuracy)),
-                    perSeed.Average(s => s.MacroF1), Std(perSeed.Select(s => s.MacroF1)), perSeed.Count);
-            })
+            .Select(g => OverSeeds(g.Key.Strategy, g.Key.Group, g.Key.Evaluation, LateFrom,
+                g.GroupBy(r => r.Seed).Select(seed =>
+                {
+                    var rounds = seed.GroupBy(r => r.Round).Select(round => SiteMean(round)).ToList();
+                    return (Accuracy: rounds.Average(r => r.Accuracy), MacroF1: rounds.Average(r => r.MacroF1));
+                }).ToList()))
             .OrderBy(s => s.Strategy).ThenBy(s => s.Group).ThenBy(s => s.Evaluation)
             .ToList();
+
+    // The group's mean over its sites of one seed (and round).
+    private static (double Accuracy, double MacroF1) SiteMean(IEnumerable<SiteRoundResult> rows)
+        => (rows.Average(r => r.Accuracy), rows.Average(r => r.MacroF1));
+
+    // Mean and sample standard deviation over the seeds' values.
+    private static GroupSummary OverSeeds(string strategy, string group, string evaluation, int round, List<(double Accuracy, double MacroF1)> perSeed)
+        => new(strategy, group, evaluation, round,
+            perSeed.Average(s => s.Accuracy), Std(perSeed.Select(s => s.Accuracy)),
+            perSeed.Average(s => s.MacroF1), Std(perSeed.Select(s => s.MacroF1)), perSeed.Count);
 
     /// <summary>Writes results.json, results.csv and summary.md into <paramref name="directory"/>.</summary>
     public void Write(string directory)
