@@ -1,5 +1,6 @@
 using System.Text.Json;
 using FedMM.Grains.Artifacts;
+using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Grains.Storage;
@@ -58,7 +59,6 @@ public sealed class RealSiteRoundTests(ServiceFixture fixture) : IDisposable
         var siteData = loaded.Select((s, i) => s with { ClientId = Sites[i].ClientId }).ToList();
 
         var (federation, _) = await TestFederation.CreateAsync(Grains, "realsites", Config(labels), Sites);
-        string fid = federation.GetPrimaryKeyString();
         Assert.Equal([1, 2], await federation.StartRoundsAsync(new RoundRequest(2, null)));
 
         // A site builds its model from the config its task carries, as a real site does.
@@ -66,7 +66,6 @@ public sealed class RealSiteRoundTests(ServiceFixture fixture) : IDisposable
         Assert.Equal((SiteTaskAction.Train, 1, (int?)null), (task.Action, task.Round, task.GlobalRound));
         var config = JsonSerializer.Deserialize<FederationConfig>(task.ConfigJson, ServiceJson.Options)!;
         Assert.Equal(labels, config.Labels);
-        int classes = config.Labels.Count, d = config.Model.AdapterDim;
 
         var factory = new EncoderSiteModelFactory(null, null, id => Path.Combine(folder, "sites", id));
         var states = siteData.Select(s => SiteState.Create(s, config, factory)).ToList();
@@ -78,15 +77,7 @@ public sealed class RealSiteRoundTests(ServiceFixture fixture) : IDisposable
                 first[state.Data.ClientId] = LocalRound.Run(state, config, 1, null, null);
             try
             {
-                foreach (var update in first.Values) await UploadAsync(fid, 1, update);
-                var view = await TestFederation.WaitForRoundAsync(federation, 1, v => v.State.IsFinal(), Wait);
-                Assert.Empty(view.Failures);
-                await AggregationExpectations.AssertAggregatedAsync(view, Store);
-
-                using var package = await DownloadAsync(fid, 1);
-                AssertWeightsFollowSpec(package, config);
-                AssertVectorsFollowContract(package, d, classes, config.Round);
-                AssertReport(package, first, config);
+                using var package = await AggregateAndDownloadAsync(federation, 1, first, config);
                 // Image and text groups: the weighted average of exactly the sites that hold the modality.
                 AssertWeightedAverage(package, first, "image_adapter.proj.weight", "image");
                 AssertWeightedAverage(package, first, "text_adapter.proj.bias", "text");
@@ -123,14 +114,7 @@ public sealed class RealSiteRoundTests(ServiceFixture fixture) : IDisposable
                     Assert.False(imageSite.Vectors["image.centroids"].shape.SequenceEqual(first["site-image"].Vectors["image.centroids"].shape)
                         && imageSite.Vectors["image.centroids"].allclose(first["site-image"].Vectors["image.centroids"]));
 
-                    foreach (var update in second.Values) await UploadAsync(fid, 2, update);
-                    var secondView = await TestFederation.WaitForRoundAsync(federation, 2, v => v.State.IsFinal(), Wait);
-                    Assert.Empty(secondView.Failures);
-                    await AggregationExpectations.AssertAggregatedAsync(secondView, Store);
-                    using var secondPackage = await DownloadAsync(fid, 2);
-                    AssertWeightsFollowSpec(secondPackage, config);
-                    AssertVectorsFollowContract(secondPackage, d, classes, config.Round);
-                    AssertReport(secondPackage, second, config);
+                    using var secondPackage = await AggregateAndDownloadAsync(federation, 2, second, config);
                     Assert.False(secondPackage.Weights["image_adapter.proj.weight"].allclose(package.Weights["image_adapter.proj.weight"]));
                     Assert.Equal(2, (await federation.GetAsync())!.LatestCompletedRound);
                 }
@@ -151,6 +135,22 @@ public sealed class RealSiteRoundTests(ServiceFixture fixture) : IDisposable
     }
 
     /// <summary>Serialises a real update as a site does (safetensors and metrics JSON) and uploads it through the blob store and round grain.</summary>
+    // Uploads every site's update of the round, waits for the aggregation, checks the round and its
+    // stored artifacts, and returns the global package after checking it against the contract.
+    private async Task<GlobalPackage> AggregateAndDownloadAsync(IFederationGrain federation, int round, IReadOnlyDictionary<string, SiteUpdate> updates, FederationConfig config)
+    {
+        string fid = federation.GetPrimaryKeyString();
+        foreach (var update in updates.Values) await UploadAsync(fid, round, update);
+        var view = await TestFederation.WaitForRoundAsync(federation, round, v => v.State.IsFinal(), Wait);
+        Assert.Empty(view.Failures);
+        await AggregationExpectations.AssertAggregatedAsync(view, Store);
+        var package = await DownloadAsync(fid, round);
+        AssertWeightsFollowSpec(package, config);
+        AssertVectorsFollowContract(package, config.Model.AdapterDim, config.Labels.Count, config.Round);
+        AssertReport(package, updates, config);
+        return package;
+    }
+
     private async Task UploadAsync(string fid, int round, SiteUpdate update)
     {
         var files = (SiteUploads.ToBytes(update.Weights.ToDictionary()), SiteUploads.ToBytes(update.Vectors.ToDictionary()),
