@@ -104,6 +104,8 @@ public sealed class FederationTests(ServiceFixture fixture)
         await GrainStateBlobs.WriteJsonAsync(fixture.Service.StateContainer, fid, "fedmm-federation", state.ToJsonString());
         await Grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
 
+        Assert.True(await federation.VerifyTokenAsync("site-image", sites["site-image"].Token));
+        Assert.False(await federation.VerifyTokenAsync("site-image", sites["site-text"].Token));
         Assert.Equal("site-text", await federation.FindClientByTokenAsync(sites["site-text"].Token));
         Assert.Null(await federation.FindClientByTokenAsync("not-a-token"));
         string kept = await GrainStateBlobs.ReadJsonAsync(fixture.Service.StateContainer, fid, "fedmm-federation");
