@@ -14,6 +14,8 @@ internal sealed record ExperimentArguments
     public string? Vocabulary { get; init; }
     public string? MedPix { get; init; }
     public double Alpha { get; init; } = 0.5;
+    public IReadOnlyList<int> Partitions { get; init; } = [1];
+    public double ValFraction { get; init; } = 0.2;
     public int Threads { get; init; }
     public int Rounds { get; init; } = 10;
     public IReadOnlyList<int> Seeds { get; init; } = [1, 2, 3];
@@ -25,6 +27,8 @@ internal sealed record ExperimentArguments
         FedMM.Experiment --client-root DIR [options]
           --medpix DIR            MedPix 2.0 source; imported into --client-root first when that has no labels.json
           --alpha X               Dirichlet α of the MedPix partition (default 0.5)
+          --partitions 1,2,3      MedPix partition seeds; each is imported into --client-root/pN (default 1)
+          --val-fraction X        share of each site's training cases carved out as its val split (default 0.2)
           --threads N             torch CPU threads (default: libtorch's choice)
           --combine DIR,DIR       only join the results.csv of earlier runs into --out (no --client-root needed)
           --out DIR               where results.json, results.csv and summary.md go (default experiment-results)
@@ -32,7 +36,7 @@ internal sealed record ExperimentArguments
           --vocab FILE            shared vocab.txt (default: each site builds one from its training text)
           --rounds N              rounds per run (default 10)
           --seeds 1,2,3           seeds (default 1,2,3)
-          --strategies LIST       fedmm,fedavg,local,centralized (default all four)
+          --strategies LIST       fedmm,fedavg,local,centralized,fedmm-repeat (default the first four; fedmm-repeat is the A/A control)
           --image-size N          image input size (default 128)
           --text-encoder tiny|mini  BERT size (default tiny)
           --max-tokens N          tokens per text (default 64)
@@ -50,6 +54,10 @@ internal sealed record ExperimentArguments
           --cooccurrence-weight X  weight of co-occurrence in the pairing cost (default 0.5; 0: cosine only)
           --local-clusters N      local K-Means centroids per modality (default 32)
           --global-clusters N     global clusters per modality (default 16)
+          --summary-space received|local  adapters summaries and stand-in look-ups use (default received)
+          --alignment-weight X    image–text InfoNCE weight at image+text sites (default 0.1; 0: off)
+          --logit-adjustment X    τ of the label-prior logit adjustment (default 1; 0: off)
+          --fused-target-weight X weight of the fused pairs' class distributions as soft targets (default 0.5; 0: off)
         """;
 
     public static ExperimentArguments Parse(string[] args)
@@ -77,6 +85,8 @@ internal sealed record ExperimentArguments
             Vocabulary = Take("vocab"),
             MedPix = Take("medpix"),
             Alpha = Double("alpha", 0.5),
+            Partitions = Take("partitions") is { } parts ? parts.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList() : [1],
+            ValFraction = Double("val-fraction", 0.2),
             Threads = Int("threads", 0),
             Rounds = Int("rounds", 10),
             Seeds = Take("seeds") is { } seeds ? seeds.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList() : [1, 2, 3],
@@ -104,6 +114,10 @@ internal sealed record ExperimentArguments
                 CooccurrenceWeight = Double("cooccurrence-weight", round.CooccurrenceWeight),
                 ImageClusters = globalClusters,
                 TextClusters = globalClusters,
+                SummarySpace = Take("summary-space") ?? round.SummarySpace,
+                AlignmentWeight = Double("alignment-weight", round.AlignmentWeight),
+                LogitAdjustment = Double("logit-adjustment", round.LogitAdjustment),
+                FusedTargetWeight = Double("fused-target-weight", round.FusedTargetWeight),
             },
         };
         if (values.Count > 0) throw new ArgumentException($"Unknown option --{values.Keys.First()}.");

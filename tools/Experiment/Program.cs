@@ -39,39 +39,51 @@ if (arguments.Combine is not null)
 }
 
 if (arguments.Threads > 0) TorchSharp.torch.set_num_threads(arguments.Threads);
-if (arguments.MedPix is not null && !File.Exists(Path.Combine(arguments.ClientRoot, FedMM.Learning.Data.ClientRoot.LabelsFileName)))
-{
-    Console.WriteLine($"Importing MedPix 2.0 from {arguments.MedPix} into {arguments.ClientRoot} (α = {arguments.Alpha}) …");
-    var report = FedMM.Learning.Data.MedPix.MedPixImporter.Import(arguments.MedPix, arguments.ClientRoot,
-        new FedMM.Learning.Data.MedPix.MedPixImportOptions { DirichletAlpha = arguments.Alpha });
-    Console.WriteLine(report.Describe());
-}
 
-Console.WriteLine($"Loading {arguments.ClientRoot} at {arguments.Model.ImageSize} px …");
-var (labels, sites) = ClientRootSites.Load(arguments.ClientRoot, arguments.Model.ImageSize);
-Console.WriteLine($"{sites.Count} sites, {labels.Count} classes: "
-    + string.Join(", ", sites.Select(s => $"{s.ClientId} {s.Modalities.ToName()} {s.Train.Count}/{s.Val.Count}")));
-
-var config = new FederationConfig { Name = "experiment", Labels = labels, Model = arguments.Model, Round = arguments.Round };
-var plan = new ExperimentPlan { Config = config, Rounds = arguments.Rounds, Seeds = arguments.Seeds, Strategies = arguments.Strategies };
-var siteFolders = Path.Combine(arguments.Output, "sites");
-var factory = new EncoderSiteModelFactory(arguments.ImageWeights, arguments.Vocabulary, id => Path.Combine(siteFolders, id));
-var runner = new ExperimentRunner(factory, federation => new RoundAggregatorServer(federation));
-var clock = System.Diagnostics.Stopwatch.StartNew();
-var progress = new SynchronousProgress(p =>
-    Console.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {p.Strategy.ToName()} seed {p.Seed} round {p.Round}/{p.Rounds}: {p.Message}"));
-// One strategy and seed at a time, writing what is done after each, so a long run that is stopped
-// early still leaves its finished runs on disk.
+// With --medpix, one CLIENT_ROOT per partition (the import's seed) under --client-root; otherwise
+// --client-root is the one partition, numbered 0.
+var partitions = arguments.MedPix is null
+    ? new List<(int Partition, string Root)> { (0, arguments.ClientRoot) }
+    : arguments.Partitions.Select(p => (p, Path.Combine(arguments.ClientRoot, $"p{p}"))).ToList();
 var rows = new List<SiteRoundResult>();
-ExperimentResults results = new(plan, rows, 0);
-foreach (var strategy in plan.Strategies)
+ExperimentPlan? plan = null;
+ExperimentResults results = null!;
+var clock = System.Diagnostics.Stopwatch.StartNew();
+foreach (var (partition, root) in partitions)
 {
-    foreach (var seed in plan.Seeds)
+    if (arguments.MedPix is not null && !File.Exists(Path.Combine(root, FedMM.Learning.Data.ClientRoot.LabelsFileName)))
     {
-        var part = runner.Run(sites, plan with { Strategies = [strategy], Seeds = [seed] }, progress);
-        rows.AddRange(part.Rows);
-        results = new ExperimentResults(plan, rows.ToList(), clock.Elapsed.TotalSeconds);
-        results.Write(arguments.Output);
+        Console.WriteLine($"Importing MedPix 2.0 from {arguments.MedPix} into {root} (α = {arguments.Alpha}, partition seed {partition}) …");
+        var report = FedMM.Learning.Data.MedPix.MedPixImporter.Import(arguments.MedPix, root,
+            new FedMM.Learning.Data.MedPix.MedPixImportOptions { DirichletAlpha = arguments.Alpha, Seed = partition, ValFraction = arguments.ValFraction });
+        Console.WriteLine(report.Describe());
+    }
+
+    Console.WriteLine($"Loading {root} at {arguments.Model.ImageSize} px …");
+    var (labels, sites) = ClientRootSites.Load(root, arguments.Model.ImageSize);
+    Console.WriteLine($"{sites.Count} sites, {labels.Count} classes, common test {(sites[0].Test is { } t ? $"{t.Count} samples" : "none")}: "
+        + string.Join(", ", sites.Select(s => $"{s.ClientId} {s.Modalities.ToName()} {s.Train.Count}/{s.Val.Count}")));
+
+    var config = new FederationConfig { Name = "experiment", Labels = labels, Model = arguments.Model, Round = arguments.Round };
+    plan ??= new ExperimentPlan { Config = config, Rounds = arguments.Rounds, Seeds = arguments.Seeds, Strategies = arguments.Strategies };
+    var siteFolders = Path.Combine(arguments.Output, "sites", $"p{partition}");
+    var factory = new EncoderSiteModelFactory(arguments.ImageWeights, arguments.Vocabulary, id => Path.Combine(siteFolders, id));
+    var runner = new ExperimentRunner(factory, federation => new RoundAggregatorServer(federation));
+    var progress = new SynchronousProgress(p =>
+        Console.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] p{partition} {p.Strategy.ToName()} seed {p.Seed} round {p.Round}/{p.Rounds}: {p.Message}"));
+    // Frozen encoder features are computed once per partition and shared by every strategy and seed.
+    using var features = new ImageFeatureCache();
+    // One strategy and seed at a time, writing what is done after each, so a long run that is stopped
+    // early still leaves its finished runs on disk.
+    foreach (var strategy in plan.Strategies)
+    {
+        foreach (var seed in plan.Seeds)
+        {
+            var part = runner.Run(sites, (plan with { Config = config }) with { Strategies = [strategy], Seeds = [seed] }, progress, partition: partition, features: features);
+            rows.AddRange(part.Rows);
+            results = new ExperimentResults(plan, rows.ToList(), clock.Elapsed.TotalSeconds);
+            results.Write(arguments.Output);
+        }
     }
 }
 Console.WriteLine(results.Markdown());

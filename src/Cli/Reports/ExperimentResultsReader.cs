@@ -29,13 +29,16 @@ public static class ExperimentResultsReader
     }
 
     /// <summary>
-    /// One result per (strategy, seed, round, site): its "site" evaluation as the site model and its
-    /// "global" evaluation, when the strategy has one, as the global package. Strategies are the report's settings.
+    /// One result per (strategy, partition, seed, round, site): its "site" evaluation as the site model and
+    /// its "global" evaluation, when the strategy has one, as the global package, on the common test when
+    /// the rows have one (else on the sites' val splits). Strategies are the report's settings.
     /// </summary>
     public static RunHistory FromRows(IReadOnlyList<ExperimentRow> rows, string title, string source = "experiment")
     {
         var results = new List<SiteRoundResult>();
-        foreach (var run in rows.GroupBy(r => (r.Strategy, r.Seed, r.Round, r.ClientId)))
+        string split = rows.Any(r => r.Split == Learning.Experiments.ExperimentRunner.TestSplit)
+            ? Learning.Experiments.ExperimentRunner.TestSplit : Learning.Experiments.ExperimentRunner.ValSplit;
+        foreach (var run in rows.Where(r => r.Split == split).GroupBy(r => (r.Strategy, r.Partition, r.Seed, r.Round, r.ClientId)))
         {
             var site = run.FirstOrDefault(r => r.Evaluation == Learning.Experiments.ExperimentRunner.SiteEvaluation);
             if (site is null) continue;

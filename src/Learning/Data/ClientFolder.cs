@@ -37,6 +37,9 @@ public sealed partial class ClientFolder
     /// <summary>Name of the validation split.</summary>
     public const string Val = "val";
 
+    /// <summary>Name of the common test split, held only by a CLIENT_ROOT's common test folder (<see cref="ClientRoot.CommonTestFolderName"/>).</summary>
+    public const string Test = "test";
+
     /// <summary>The splits every client folder has.</summary>
     public static readonly IReadOnlyList<string> Splits = [Train, Val];
 
@@ -367,7 +370,7 @@ public sealed partial class ClientFolder
             : null;
 
     private static string CheckSplit(string split) =>
-        split is Train or Val ? split : throw new ArgumentException($"Unknown split '{split}'; a client folder has '{Train}' and '{Val}'.", nameof(split));
+        split is Train or Val or Test ? split : throw new ArgumentException($"Unknown split '{split}'; a client folder has '{Train}' and '{Val}' (and the common test folder '{Test}').", nameof(split));
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     private static partial Regex ClientIdPattern();

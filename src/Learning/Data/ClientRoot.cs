@@ -48,6 +48,32 @@ public sealed class ClientRoot
     public ClientFolder Client(int index) =>
         new(System.IO.Path.Combine(Path, ClientFolderPrefix + index.ToString(CultureInfo.InvariantCulture)));
 
+    /// <summary>
+    /// Folder of the common test: held-out samples of every modality that no site trains or selects
+    /// on (docs/RESULTS.md, evaluation protocol). A client folder whose only split is
+    /// <see cref="ClientFolder.Test"/>; its client.json names it <see cref="CommonTestId"/> and image+text.
+    /// </summary>
+    public const string CommonTestFolderName = "common_test";
+
+    /// <summary>Id in the common test folder's client.json.</summary>
+    public const string CommonTestId = "common-test";
+
+    /// <summary>The common test folder, or null when this root has none.</summary>
+    public ClientFolder? CommonTest()
+    {
+        var path = System.IO.Path.Combine(Path, CommonTestFolderName);
+        return Directory.Exists(path) ? new ClientFolder(path) : null;
+    }
+
+    /// <summary>Creates the common test folder (client.json and an empty test split) and returns it.</summary>
+    public ClientFolder CreateCommonTest()
+    {
+        var folder = new ClientFolder(System.IO.Path.Combine(Path, CommonTestFolderName));
+        Directory.CreateDirectory(folder.ImagesPath(ClientFolder.Test));
+        folder.WriteInfo(new ClientInfo(CommonTestId, Federation.Modalities.Both));
+        return folder;
+    }
+
     /// <summary>Every client_N folder present, in order of N.</summary>
     public IReadOnlyList<ClientFolder> Clients()
     {

@@ -5,24 +5,63 @@ using System.Text.Json.Serialization;
 
 namespace FedMM.Learning.Experiments;
 
-/// <summary>One site's validation metrics after one round of one run.</summary>
-/// <param name="Evaluation">"site": the site's model after its local training; "global": the new global package applied at the site.</param>
+/// <summary>One site's metrics after one round of one run.</summary>
+/// <param name="Evaluation">"site": the site's model after its round; "global": the new global package applied at the site.</param>
 public sealed record SiteRoundResult(
     string Strategy, int Seed, int Round, string ClientId, string Group, string Evaluation,
-    double Accuracy, double MacroF1, double Loss);
+    double Accuracy, double MacroF1, double Loss)
+{
+    /// <summary>The data partition (the import's seed) the run used.</summary>
+    public int Partition { get; init; }
 
-/// <summary>Mean ± standard deviation over seeds of one strategy × group at one round.</summary>
-public sealed record GroupSummary(string Strategy, string Group, string Evaluation, int Round, double AccuracyMean, double AccuracyStd, double MacroF1Mean, double MacroF1Std, int Seeds);
+    /// <summary>"val" (the site's own val split) or "test" (the common test in the site's modalities).</summary>
+    public string Split { get; init; } = ExperimentRunner.ValSplit;
 
-/// <summary>All rows of an experiment, with aggregation over sites and seeds and writers for JSON, CSV and Markdown.</summary>
+    /// <summary>On the common test: accuracy weighted by the site's own label mix (per-class recall × prior); null elsewhere.</summary>
+    public double? PriorAccuracy { get; init; }
+}
+
+/// <summary>
+/// Mean ± standard deviation over runs (partition × seed) of one strategy × group × evaluation × split
+/// at one round; each run contributes its group's mean over sites.
+/// </summary>
+public sealed record GroupSummary(
+    string Strategy, string Group, string Evaluation, string Split, int Round,
+    double AccuracyMean, double AccuracyStd, double MacroF1Mean, double MacroF1Std, double? PriorAccuracyMean, int Runs);
+
+/// <summary>
+/// Paired difference <see cref="Strategy"/> − <see cref="Baseline"/> of one metric for one group, over the
+/// runs both have (same partition and seed): mean and 95 % Student-t interval.
+/// </summary>
+public sealed record PairedComparison(
+    string Strategy, string Baseline, string Evaluation, string Split, string Group, string Metric,
+    double Mean, double Low, double High, int Runs);
+
+/// <summary>All rows of an experiment, with aggregation over sites and runs and writers for JSON, CSV and Markdown.</summary>
 public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRoundResult> rows, double seconds)
 {
+    private const string CsvHeader = "strategy,partition,seed,round,client,group,evaluation,split,accuracy,macro_f1,loss,prior_accuracy";
+    private const string OldCsvHeader = "strategy,seed,round,client,group,evaluation,accuracy,macro_f1,loss";
+
     private static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
+
+    /// <summary>
+    /// The comparisons the protocol reports: FedMM against local-only and FedAvg (site models and, with
+    /// FedAvg, global packages), and the A/A control FedMM against FedMM with other seeds.
+    /// </summary>
+    public static readonly IReadOnlyList<(string Strategy, string Baseline, string Evaluation)> Comparisons =
+    [
+        ("fedmm", "local", ExperimentRunner.SiteEvaluation),
+        ("fedmm", "fedavg", ExperimentRunner.SiteEvaluation),
+        ("fedmm", "fedavg", ExperimentRunner.GlobalEvaluation),
+        ("fedavg", "local", ExperimentRunner.SiteEvaluation),
+        ("fedmm", "fedmm-repeat", ExperimentRunner.SiteEvaluation),
+    ];
 
     /// <summary>The plan that produced the rows.</summary>
     public ExperimentPlan Plan { get; } = plan;
@@ -33,53 +72,102 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
     /// <summary>Wall-clock seconds of the whole experiment.</summary>
     public double Seconds { get; } = seconds;
 
-    /// <summary>
-    /// Per strategy, group, evaluation and round: the group's mean over its sites for each seed,
-    /// then mean and sample standard deviation over seeds.
-    /// </summary>
+    /// <summary>The split the headline tables use: the common test when the rows have it, else the sites' val.</summary>
+    public string MainSplit => Rows.Any(r => r.Split == ExperimentRunner.TestSplit) ? ExperimentRunner.TestSplit : ExperimentRunner.ValSplit;
+
+    /// <summary>Per strategy, group, evaluation, split and round: the mean and standard deviation over runs of the group's site mean.</summary>
     public IReadOnlyList<GroupSummary> Summaries()
-        => Rows.GroupBy(r => (r.Strategy, r.Group, r.Evaluation, r.Round))
-            .Select(g => OverSeeds(g.Key.Strategy, g.Key.Group, g.Key.Evaluation, g.Key.Round,
-                g.GroupBy(r => r.Seed).Select(seed => SiteMean(seed)).ToList()))
-            .OrderBy(s => s.Strategy).ThenBy(s => s.Group).ThenBy(s => s.Evaluation).ThenBy(s => s.Round)
+        => Rows.GroupBy(r => (r.Strategy, r.Group, r.Evaluation, r.Split, r.Round))
+            .Select(g => OverRuns(g.Key.Strategy, g.Key.Group, g.Key.Evaluation, g.Key.Split, g.Key.Round,
+                g.GroupBy(r => (r.Partition, r.Seed)).Select(run => SiteMean(run)).ToList()))
+            .OrderBy(s => s.Strategy).ThenBy(s => s.Group).ThenBy(s => s.Evaluation).ThenBy(s => s.Split).ThenBy(s => s.Round)
             .ToList();
 
     /// <summary>First round of the late-round means: round 3, or 1 for runs shorter than 3 rounds.</summary>
     public int LateFrom => Plan.Rounds >= 3 ? 3 : 1;
 
     /// <summary>
-    /// Per strategy, group and evaluation: for each seed the mean over rounds <see cref="LateFrom"/>..R
-    /// of the group's mean over its sites, then mean and sample standard deviation over seeds
-    /// (<see cref="GroupSummary.Round"/> is <see cref="LateFrom"/>). On validation splits of a few
-    /// dozen samples one round moves a group by several points; the late-round mean is steadier.
+    /// Per strategy, group, evaluation and split: for each run the mean over rounds <see cref="LateFrom"/>..R
+    /// of the group's site mean, then mean and standard deviation over runs (<see cref="GroupSummary.Round"/>
+    /// is <see cref="LateFrom"/>).
     /// </summary>
     public IReadOnlyList<GroupSummary> LateRoundSummaries()
-        => Rows.Where(r => r.Round >= LateFrom).GroupBy(r => (r.Strategy, r.Group, r.Evaluation))
-            .Select(g => OverSeeds(g.Key.Strategy, g.Key.Group, g.Key.Evaluation, LateFrom,
-                g.GroupBy(r => r.Seed).Select(seed =>
+        => Rows.Where(r => r.Round >= LateFrom).GroupBy(r => (r.Strategy, r.Group, r.Evaluation, r.Split))
+            .Select(g => OverRuns(g.Key.Strategy, g.Key.Group, g.Key.Evaluation, g.Key.Split, LateFrom,
+                g.GroupBy(r => (r.Partition, r.Seed)).Select(run =>
                 {
-                    var rounds = seed.GroupBy(r => r.Round).Select(round => SiteMean(round)).ToList();
-                    return (Accuracy: rounds.Average(r => r.Accuracy), MacroF1: rounds.Average(r => r.MacroF1));
+                    var rounds = run.GroupBy(r => r.Round).Select(round => SiteMean(round)).ToList();
+                    return new RunMean(rounds.Average(r => r.Accuracy), rounds.Average(r => r.MacroF1),
+                        rounds.All(r => r.PriorAccuracy is not null) ? rounds.Average(r => r.PriorAccuracy!.Value) : null);
                 }).ToList()))
-            .OrderBy(s => s.Strategy).ThenBy(s => s.Group).ThenBy(s => s.Evaluation)
+            .OrderBy(s => s.Strategy).ThenBy(s => s.Group).ThenBy(s => s.Evaluation).ThenBy(s => s.Split)
             .ToList();
 
-    // The group's mean over its sites of one seed (and round).
-    private static (double Accuracy, double MacroF1) SiteMean(IEnumerable<SiteRoundResult> rows)
-        => (rows.Average(r => r.Accuracy), rows.Average(r => r.MacroF1));
+    /// <summary>
+    /// The paired differences of <see cref="Comparisons"/> at the final round on <see cref="MainSplit"/>,
+    /// for each group and for accuracy and macro-F1, where both strategies ran.
+    /// </summary>
+    public IReadOnlyList<PairedComparison> PairedComparisons()
+    {
+        var final = Rows.Where(r => r.Round == Plan.Rounds && r.Split == MainSplit).ToList();
+        var means = final.GroupBy(r => (r.Strategy, r.Evaluation, r.Group, r.Partition, r.Seed))
+            .ToDictionary(g => g.Key, g => SiteMean(g));
+        var result = new List<PairedComparison>();
+        foreach (var (strategy, baseline, evaluation) in Comparisons)
+        {
+            foreach (var group in Groups(final))
+            {
+                var runs = means.Keys.Where(k => k.Strategy == strategy && k.Evaluation == evaluation && k.Group == group)
+                    .Select(k => (k.Partition, k.Seed))
+                    .Where(run => means.ContainsKey((baseline, evaluation, group, run.Partition, run.Seed)))
+                    .OrderBy(run => run.Partition).ThenBy(run => run.Seed).ToList();
+                if (runs.Count == 0) continue;
+                foreach (var metric in new[] { "accuracy", "macro-F1" })
+                {
+                    double Value(RunMean m) => metric == "accuracy" ? m.Accuracy : m.MacroF1;
+                    var interval = PairedDifference.Of(
+                        runs.Select(run => Value(means[(strategy, evaluation, group, run.Partition, run.Seed)])).ToList(),
+                        runs.Select(run => Value(means[(baseline, evaluation, group, run.Partition, run.Seed)])).ToList());
+                    result.Add(new PairedComparison(strategy, baseline, evaluation, MainSplit, group, metric, interval.Mean, interval.Low, interval.High, interval.Count));
+                }
+            }
+        }
+        return result;
+    }
 
-    // Mean and sample standard deviation over the seeds' values.
-    private static GroupSummary OverSeeds(string strategy, string group, string evaluation, int round, List<(double Accuracy, double MacroF1)> perSeed)
-        => new(strategy, group, evaluation, round,
-            perSeed.Average(s => s.Accuracy), Std(perSeed.Select(s => s.Accuracy)),
-            perSeed.Average(s => s.MacroF1), Std(perSeed.Select(s => s.MacroF1)), perSeed.Count);
+    private sealed record RunMean(double Accuracy, double MacroF1, double? PriorAccuracy);
+
+    // The group's mean over its sites in one run (and round).
+    private static RunMean SiteMean(IEnumerable<SiteRoundResult> rows)
+    {
+        var list = rows.ToList();
+        return new RunMean(list.Average(r => r.Accuracy), list.Average(r => r.MacroF1),
+            list.All(r => r.PriorAccuracy is not null) ? list.Average(r => r.PriorAccuracy!.Value) : null);
+    }
+
+    // Mean and sample standard deviation over the runs' values.
+    private static GroupSummary OverRuns(string strategy, string group, string evaluation, string split, int round, List<RunMean> perRun)
+        => new(strategy, group, evaluation, split, round,
+            perRun.Average(s => s.Accuracy), Std(perRun.Select(s => s.Accuracy)),
+            perRun.Average(s => s.MacroF1), Std(perRun.Select(s => s.MacroF1)),
+            perRun.All(s => s.PriorAccuracy is not null) ? perRun.Average(s => s.PriorAccuracy!.Value) : null,
+            perRun.Count);
+
+    private static List<string> Groups(IEnumerable<SiteRoundResult> rows)
+    {
+        var present = rows.Select(r => r.Group).ToHashSet();
+        return new[] { "image", "text", "image+text" }.Where(present.Contains).ToList();
+    }
 
     /// <summary>Writes results.json, results.csv and summary.md into <paramref name="directory"/>.</summary>
     public void Write(string directory)
     {
         Directory.CreateDirectory(directory);
         File.WriteAllText(Path.Combine(directory, "results.json"),
-            JsonSerializer.Serialize(new { plan = Plan, seconds = Seconds, rows = Rows, summaries = Summaries(), lateRounds = LateRoundSummaries() }, Json));
+            JsonSerializer.Serialize(new
+            {
+                plan = Plan, seconds = Seconds, rows = Rows, summaries = Summaries(), lateRounds = LateRoundSummaries(), paired = PairedComparisons(),
+            }, Json));
         File.WriteAllText(Path.Combine(directory, "results.csv"), Csv());
         File.WriteAllText(Path.Combine(directory, "summary.md"), Markdown());
     }
@@ -87,66 +175,123 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
     /// <summary>All rows as CSV with a header line.</summary>
     public string Csv()
     {
-        var text = new StringBuilder("strategy,seed,round,client,group,evaluation,accuracy,macro_f1,loss\n");
+        var text = new StringBuilder(CsvHeader).Append('\n');
         foreach (var r in Rows)
-            text.AppendLine(string.Join(',', r.Strategy, r.Seed.ToString(CultureInfo.InvariantCulture), r.Round.ToString(CultureInfo.InvariantCulture),
-                r.ClientId, r.Group, r.Evaluation, F(r.Accuracy), F(r.MacroF1), F(r.Loss)));
+            text.AppendLine(string.Join(',', r.Strategy, I(r.Partition), I(r.Seed), I(r.Round),
+                r.ClientId, r.Group, r.Evaluation, r.Split, F(r.Accuracy), F(r.MacroF1), F(r.Loss), r.PriorAccuracy is { } p ? F(p) : ""));
         return text.ToString();
     }
 
     /// <summary>
-    /// Markdown tables: the final round and the late-round mean per strategy and group (site models,
-    /// and global packages where the strategy has one), then the per-round accuracy of the site models.
+    /// Markdown: the common test first (final round and late-round mean per strategy, evaluation and
+    /// group), the paired differences with 95 % intervals including the A/A control, the sites' own
+    /// view (val split and prior-weighted test accuracy), and the per-round accuracy of the site models.
     /// </summary>
     public string Markdown()
     {
         var summaries = Summaries();
-        var groups = new[] { "image", "text", "image+text" }.Where(g => summaries.Any(s => s.Group == g)).ToList();
+        var groups = Groups(Rows);
+        string main = MainSplit;
+        var partitions = Rows.Select(r => r.Partition).Distinct().Order().ToList();
         var text = new StringBuilder();
-        text.AppendLine($"Rounds: {Plan.Rounds}, seeds: {string.Join(", ", Plan.Seeds)}; mean ± std over seeds of the per-group mean over sites; {Seconds:F0} s.");
+        text.AppendLine($"Rounds: {Plan.Rounds}; partitions: {string.Join(", ", partitions)}; seeds: {string.Join(", ", Plan.Seeds)}; " +
+            $"each cell is the mean ± std over runs (partition × seed) of the group's mean over its sites; {Seconds:F0} s.");
         text.AppendLine();
-        var late = LateRoundSummaries();
+        string where = main == ExperimentRunner.TestSplit ? "common test (held out; nothing is chosen on it)" : "sites' val splits (no common test in these rows)";
+        var late = LateRoundSummaries().Where(s => s.Split == main).ToList();
         foreach (var (title, table) in new[]
                  {
-                     ("Final round", summaries.Where(s => s.Round == Plan.Rounds).ToList()),
-                     ($"Mean of rounds {LateFrom}–{Plan.Rounds}", late.ToList()),
+                     ($"Final round, {where}", summaries.Where(s => s.Round == Plan.Rounds && s.Split == main).ToList()),
+                     ($"Mean of rounds {LateFrom}–{Plan.Rounds}, {where}", late),
                  })
         {
-            foreach (var metric in new[] { "accuracy", "macro-F1" })
+            text.AppendLine($"{title}, accuracy / macro-F1 (%):");
+            text.AppendLine();
+            text.AppendLine("| strategy | evaluation | " + string.Join(" | ", groups) + " |");
+            text.AppendLine("|---|---|" + string.Concat(groups.Select(_ => "---|")));
+            foreach (var key in table.Select(s => (s.Strategy, s.Evaluation)).Distinct().OrderBy(k => StrategyOrder(k.Strategy)).ThenBy(k => k.Evaluation))
             {
-                text.AppendLine($"{title}, {metric} (%):");
-                text.AppendLine();
-                text.AppendLine("| strategy | evaluation | " + string.Join(" | ", groups) + " |");
-                text.AppendLine("|---|---|" + string.Concat(groups.Select(_ => "---|")));
-                foreach (var key in table.Select(s => (s.Strategy, s.Evaluation)).Distinct())
-                {
-                    var cells = groups.Select(g => table.FirstOrDefault(s => s.Strategy == key.Strategy && s.Evaluation == key.Evaluation && s.Group == g) is { } s
-                        ? metric == "accuracy" ? $"{100 * s.AccuracyMean:F1} ± {100 * s.AccuracyStd:F1}" : $"{100 * s.MacroF1Mean:F1} ± {100 * s.MacroF1Std:F1}"
-                        : "–");
-                    text.AppendLine($"| {key.Strategy} | {key.Evaluation} | " + string.Join(" | ", cells) + " |");
-                }
-                text.AppendLine();
+                var cells = groups.Select(g => table.FirstOrDefault(s => s.Strategy == key.Strategy && s.Evaluation == key.Evaluation && s.Group == g) is { } s
+                    ? $"{100 * s.AccuracyMean:F1} ± {100 * s.AccuracyStd:F1} / {100 * s.MacroF1Mean:F1} ± {100 * s.MacroF1Std:F1}"
+                    : "–");
+                text.AppendLine($"| {key.Strategy} | {key.Evaluation} | " + string.Join(" | ", cells) + " |");
             }
+            text.AppendLine();
         }
-        text.AppendLine("Accuracy (%) of the site models per round:");
+
+        var paired = PairedComparisons();
+        if (paired.Count > 0)
+        {
+            text.AppendLine($"Paired differences at the final round, {where}: mean [95 % interval] in points, over runs n:");
+            text.AppendLine();
+            text.AppendLine("| comparison | evaluation | group | Δ accuracy | Δ macro-F1 | n |");
+            text.AppendLine("|---|---|---|---|---|---|");
+            foreach (var key in paired.Select(p => (p.Strategy, p.Baseline, p.Evaluation, p.Group)).Distinct())
+            {
+                var accuracy = paired.Single(p => (p.Strategy, p.Baseline, p.Evaluation, p.Group) == key && p.Metric == "accuracy");
+                var f1 = paired.Single(p => (p.Strategy, p.Baseline, p.Evaluation, p.Group) == key && p.Metric == "macro-F1");
+                string label = key.Baseline == "fedmm-repeat" ? "fedmm − fedmm-repeat (A/A)" : $"{key.Strategy} − {key.Baseline}";
+                text.AppendLine($"| {label} | {key.Evaluation} | {key.Group} | {Interval(accuracy)} | {Interval(f1)} | {accuracy.Runs} |");
+            }
+            text.AppendLine();
+        }
+
+        var own = summaries.Where(s => s.Round == Plan.Rounds && s.Evaluation == ExperimentRunner.SiteEvaluation).ToList();
+        if (own.Any(s => s.Split == ExperimentRunner.ValSplit))
+        {
+            text.AppendLine("The sites' own view, final round, site models: val split accuracy / macro-F1 (the split the site selected its model on,");
+            text.AppendLine("so optimistic) and, where there is a common test, its accuracy weighted by the site's own label mix (%):");
+            text.AppendLine();
+            text.AppendLine("| strategy | " + string.Join(" | ", groups) + " |");
+            text.AppendLine("|---|" + string.Concat(groups.Select(_ => "---|")));
+            foreach (var strategy in own.Select(s => s.Strategy).Distinct().OrderBy(StrategyOrder))
+            {
+                var cells = groups.Select(g =>
+                {
+                    var val = own.FirstOrDefault(s => s.Strategy == strategy && s.Group == g && s.Split == ExperimentRunner.ValSplit);
+                    var test = own.FirstOrDefault(s => s.Strategy == strategy && s.Group == g && s.Split == ExperimentRunner.TestSplit);
+                    string cell = val is null ? "–" : $"{100 * val.AccuracyMean:F1} / {100 * val.MacroF1Mean:F1}";
+                    return test?.PriorAccuracyMean is { } prior ? $"{cell}; prior-weighted {100 * prior:F1}" : cell;
+                });
+                text.AppendLine($"| {strategy} | " + string.Join(" | ", cells) + " |");
+            }
+            text.AppendLine();
+        }
+
+        text.AppendLine($"Accuracy (%) of the site models per round, {where}:");
         text.AppendLine();
         var rounds = Enumerable.Range(1, Plan.Rounds).ToList();
         text.AppendLine("| strategy | group | " + string.Join(" | ", rounds) + " |");
         text.AppendLine("|---|---|" + string.Concat(rounds.Select(_ => "---|")));
-        foreach (var key in summaries.Where(s => s.Evaluation == "site").Select(s => (s.Strategy, s.Group)).Distinct())
+        var perRound = summaries.Where(s => s.Evaluation == ExperimentRunner.SiteEvaluation && s.Split == main).ToList();
+        foreach (var key in perRound.Select(s => (s.Strategy, s.Group)).Distinct().OrderBy(k => StrategyOrder(k.Strategy)))
         {
-            var cells = rounds.Select(r => summaries.FirstOrDefault(s => s.Evaluation == "site" && s.Strategy == key.Strategy && s.Group == key.Group && s.Round == r) is { } s
+            var cells = rounds.Select(r => perRound.FirstOrDefault(s => s.Strategy == key.Strategy && s.Group == key.Group && s.Round == r) is { } s
                 ? $"{100 * s.AccuracyMean:F1}" : "–");
             text.AppendLine($"| {key.Strategy} | {key.Group} | " + string.Join(" | ", cells) + " |");
         }
         return text.ToString();
     }
 
-    /// <summary>Reads the rows of a results.csv written by <see cref="Csv"/>; names the file and line of a bad row.</summary>
+    private static string Interval(PairedComparison p)
+        => p.Runs < 2 ? $"{100 * p.Mean:+0.0;-0.0}" : $"{100 * p.Mean:+0.0;-0.0} [{100 * p.Low:+0.0;-0.0}, {100 * p.High:+0.0;-0.0}]";
+
+    private static int StrategyOrder(string strategy) => strategy switch
+    {
+        "fedmm" => 0,
+        "fedavg" => 1,
+        "local" => 2,
+        "centralized" => 3,
+        "fedmm-repeat" => 4,
+        _ => 5,
+    };
+
+    /// <summary>Reads the rows of a results.csv written by <see cref="Csv"/> (or by earlier versions without partitions and splits); names the file and line of a bad row.</summary>
     public static IReadOnlyList<SiteRoundResult> ReadCsv(string path)
     {
         var lines = File.ReadAllLines(path);
-        if (lines.Length == 0 || lines[0] != "strategy,seed,round,client,group,evaluation,accuracy,macro_f1,loss")
+        bool old = lines.Length > 0 && lines[0] == OldCsvHeader;
+        if (lines.Length == 0 || !(old || lines[0] == CsvHeader))
             throw new InvalidDataException($"{path}:1: not a FedMM results.csv header.");
         var rows = new List<SiteRoundResult>();
         for (int i = 1; i < lines.Length; i++)
@@ -155,9 +300,16 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
             var f = lines[i].Split(',');
             try
             {
-                if (f.Length != 9) throw new FormatException($"expected 9 fields, got {f.Length}");
-                rows.Add(new SiteRoundResult(f[0], int.Parse(f[1], CultureInfo.InvariantCulture), int.Parse(f[2], CultureInfo.InvariantCulture), f[3], f[4], f[5],
-                    double.Parse(f[6], CultureInfo.InvariantCulture), double.Parse(f[7], CultureInfo.InvariantCulture), double.Parse(f[8], CultureInfo.InvariantCulture)));
+                int expected = old ? 9 : 12;
+                if (f.Length != expected) throw new FormatException($"expected {expected} fields, got {f.Length}");
+                rows.Add(old
+                    ? new SiteRoundResult(f[0], ParseInt(f[1]), ParseInt(f[2]), f[3], f[4], f[5], ParseDouble(f[6]), ParseDouble(f[7]), ParseDouble(f[8]))
+                    : new SiteRoundResult(f[0], ParseInt(f[2]), ParseInt(f[3]), f[4], f[5], f[6], ParseDouble(f[8]), ParseDouble(f[9]), ParseDouble(f[10]))
+                    {
+                        Partition = ParseInt(f[1]),
+                        Split = f[7],
+                        PriorAccuracy = f[11].Length == 0 ? null : ParseDouble(f[11]),
+                    });
             }
             catch (FormatException error)
             {
@@ -166,6 +318,12 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
         }
         return rows;
     }
+
+    private static int ParseInt(string text) => int.Parse(text, CultureInfo.InvariantCulture);
+
+    private static double ParseDouble(string text) => double.Parse(text, CultureInfo.InvariantCulture);
+
+    private static string I(int value) => value.ToString(CultureInfo.InvariantCulture);
 
     private static string F(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 

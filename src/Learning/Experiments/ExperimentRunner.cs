@@ -17,9 +17,21 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
     /// <summary>Evaluation of the new global package applied at a site.</summary>
     public const string GlobalEvaluation = "global";
 
-    /// <summary>Runs <paramref name="plan"/> on <paramref name="sites"/> and returns every per-site, per-round measurement.</summary>
+    /// <summary>Evaluation on the site's own val split (model selection; the site's view).</summary>
+    public const string ValSplit = "val";
+
+    /// <summary>Evaluation on the common test in the site's modalities.</summary>
+    public const string TestSplit = "test";
+
+    /// <summary>
+    /// Runs <paramref name="plan"/> on <paramref name="sites"/> and returns every per-site, per-round
+    /// measurement, tagged with <paramref name="partition"/>. Sites with a <see cref="SiteData.Test"/>
+    /// are evaluated on it too. <paramref name="features"/> shares frozen encoder features between
+    /// calls on the same sites; null: a cache for this call only.
+    /// </summary>
     public ExperimentResults Run(
-        IReadOnlyList<SiteData> sites, ExperimentPlan plan, IProgress<ExperimentProgress>? progress = null, CancellationToken cancellation = default)
+        IReadOnlyList<SiteData> sites, ExperimentPlan plan, IProgress<ExperimentProgress>? progress = null, CancellationToken cancellation = default,
+        int partition = 0, ImageFeatureCache? features = null)
     {
         plan.Validate();
         if (sites.Count == 0) throw new ArgumentException("Experiment: no sites.", nameof(sites));
@@ -27,61 +39,76 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
         if (duplicate is not null) throw new ArgumentException($"Experiment: site id '{duplicate.Key}' appears twice.", nameof(sites));
         var clock = Stopwatch.StartNew();
         var rows = new List<SiteRoundResult>();
-        using var features = new ImageFeatureCache();
-        foreach (var strategy in plan.Strategies)
+        var ownCache = features is null ? new ImageFeatureCache() : null;
+        var cache = features ?? ownCache!;
+        try
         {
-            foreach (var seed in plan.Seeds)
+            foreach (var strategy in plan.Strategies)
             {
-                var config = strategy.Configure(plan.Config, seed);
-                var run = strategy switch
+                foreach (var seed in plan.Seeds)
                 {
-                    Strategy.FedMM or Strategy.FedAvg => Federated(strategy, sites, config, plan.Rounds, seed, features, progress, cancellation),
-                    Strategy.Local => Local(sites, config, plan.Rounds, seed, features, progress, cancellation),
-                    Strategy.Centralized => Centralized(sites, config, plan.Rounds, seed, features, progress, cancellation),
-                    _ => throw new ArgumentOutOfRangeException(nameof(plan), strategy, "Unknown strategy."),
-                };
-                rows.AddRange(run);
+                    var config = strategy.Configure(plan.Config, seed);
+                    var context = new RunContext(strategy, seed, partition, plan.Rounds, cache, progress, cancellation);
+                    var run = strategy switch
+                    {
+                        Strategy.FedMM or Strategy.FedAvg or Strategy.FedMMRepeat => Federated(context, sites, config),
+                        Strategy.Local => Local(context, sites, config),
+                        Strategy.Centralized => Centralized(context, sites, config),
+                        _ => throw new ArgumentOutOfRangeException(nameof(plan), strategy, "Unknown strategy."),
+                    };
+                    rows.AddRange(run);
+                }
             }
+        }
+        finally
+        {
+            ownCache?.Dispose();
         }
         return new ExperimentResults(plan, rows, clock.Elapsed.TotalSeconds);
     }
 
-    private List<SiteRoundResult> Federated(
-        Strategy strategy, IReadOnlyList<SiteData> sites, FederationConfig config, int rounds, int seed,
-        ImageFeatureCache features, IProgress<ExperimentProgress>? progress, CancellationToken cancellation)
+    private sealed record RunContext(
+        Strategy Strategy, int Seed, int Partition, int Rounds, ImageFeatureCache Features,
+        IProgress<ExperimentProgress>? Progress, CancellationToken Cancellation);
+
+    private List<SiteRoundResult> Federated(RunContext run, IReadOnlyList<SiteData> sites, FederationConfig config)
     {
         var rows = new List<SiteRoundResult>();
-        var states = sites.Select(s => SiteState.Create(s, config, models, features)).ToList();
+        var states = sites.Select(s => SiteState.Create(s, config, models, run.Features)).ToList();
         using var server = servers(config);
         try
         {
-            for (int round = 1; round <= rounds; round++)
+            for (int round = 1; round <= run.Rounds; round++)
             {
                 var updates = new List<SiteUpdate>();
                 var failures = new List<SiteFailure>();
                 foreach (var state in states)
                 {
-                    cancellation.ThrowIfCancellationRequested();
+                    run.Cancellation.ThrowIfCancellationRequested();
                     try
                     {
                         var update = LocalRound.Run(state, config, round, server.Weights, server.Vectors);
                         updates.Add(update);
-                        rows.Add(Row(strategy, seed, round, state.Data, SiteEvaluation, update.Metrics.After));
+                        // The site's model (the better of the incoming one and its best epoch), with the
+                        // fill-ins of the package it trained with.
+                        using var fillIn = ModalityFillIn.For(config.Round, server.Vectors);
+                        rows.AddRange(Evaluations(run, round, state, SiteEvaluation, fillIn));
                     }
                     catch (Exception error) when (error is not OperationCanceledException)
                     {
                         failures.Add(new SiteFailure(state.Data.ClientId, error.Message));
-                        progress?.Report(new ExperimentProgress(strategy, seed, round, rounds, $"{state.Data.ClientId} failed: {error.Message}"));
+                        run.Progress?.Report(new ExperimentProgress(run.Strategy, run.Seed, round, run.Rounds, $"{state.Data.ClientId} failed: {error.Message}"));
                     }
                 }
                 server.Aggregate(round, config, updates, failures);
                 foreach (var update in updates) DisposeTensors(update);
                 foreach (var state in states)
                 {
-                    var global = LocalRound.Apply(state, config, server.Weights!, server.Vectors);
-                    rows.Add(Row(strategy, seed, round, state.Data, GlobalEvaluation, global));
+                    LocalRound.Apply(state, config, server.Weights!, server.Vectors);
+                    using var fillIn = ModalityFillIn.For(config.Round, server.Vectors);
+                    rows.AddRange(Evaluations(run, round, state, GlobalEvaluation, fillIn));
                 }
-                progress?.Report(new ExperimentProgress(strategy, seed, round, rounds, Describe(rows, strategy, seed, round)));
+                run.Progress?.Report(new ExperimentProgress(run.Strategy, run.Seed, round, run.Rounds, Describe(rows, run, round)));
             }
         }
         finally
@@ -91,24 +118,23 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
         return rows;
     }
 
-    private List<SiteRoundResult> Local(
-        IReadOnlyList<SiteData> sites, FederationConfig config, int rounds, int seed,
-        ImageFeatureCache features, IProgress<ExperimentProgress>? progress, CancellationToken cancellation)
+    private List<SiteRoundResult> Local(RunContext run, IReadOnlyList<SiteData> sites, FederationConfig config)
     {
         var rows = new List<SiteRoundResult>();
-        var states = sites.Select(s => SiteState.Create(s, config, models, features)).ToList();
+        var states = sites.Select(s => SiteState.Create(s, config, models, run.Features)).ToList();
         try
         {
-            for (int round = 1; round <= rounds; round++)
+            using var noFillIn = ModalityFillIn.For(config.Round, null);
+            for (int round = 1; round <= run.Rounds; round++)
             {
                 foreach (var state in states)
                 {
-                    cancellation.ThrowIfCancellationRequested();
+                    run.Cancellation.ThrowIfCancellationRequested();
                     var update = LocalRound.Run(state, config, round, null, null);
-                    rows.Add(Row(Strategy.Local, seed, round, state.Data, SiteEvaluation, update.Metrics.After));
                     DisposeTensors(update);
+                    rows.AddRange(Evaluations(run, round, state, SiteEvaluation, noFillIn));
                 }
-                progress?.Report(new ExperimentProgress(Strategy.Local, seed, round, rounds, Describe(rows, Strategy.Local, seed, round)));
+                run.Progress?.Report(new ExperimentProgress(Strategy.Local, run.Seed, round, run.Rounds, Describe(rows, run, round)));
             }
         }
         finally
@@ -118,43 +144,76 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
         return rows;
     }
 
-    private List<SiteRoundResult> Centralized(
-        IReadOnlyList<SiteData> sites, FederationConfig config, int rounds, int seed,
-        ImageFeatureCache features, IProgress<ExperimentProgress>? progress, CancellationToken cancellation)
+    private List<SiteRoundResult> Centralized(RunContext run, IReadOnlyList<SiteData> sites, FederationConfig config)
     {
         var rows = new List<SiteRoundResult>();
         var union = sites.Aggregate(Modalities.None, (m, s) => m | s.Modalities);
         var pooled = new SiteData("centralized", union,
             SiteSplits.Concat(sites.Select(s => s.Train).ToList()),
-            SiteSplits.Concat(sites.Select(s => s.Val).ToList()));
-        using var state = SiteState.Create(pooled, config, models, features);
-        using var noFillIn = new ModalityFillIn(null, config.Round.FillIn, config.Round.FillInTemperature);
-        for (int round = 1; round <= rounds; round++)
+            SiteSplits.Concat(sites.Select(s => s.Val).ToList())) { Test = CommonTestOf(sites) };
+        using var state = SiteState.Create(pooled, config, models, run.Features);
+        using var noFillIn = ModalityFillIn.For(config.Round, null);
+        for (int round = 1; round <= run.Rounds; round++)
         {
-            cancellation.ThrowIfCancellationRequested();
+            run.Cancellation.ThrowIfCancellationRequested();
             var update = LocalRound.Run(state, config, round, null, null);
             DisposeTensors(update);
-            // The pooled model (best epoch) evaluated on each site's own validation samples.
-            using var logits = LocalRound.ValidationLogits(state, noFillIn);
-            long offset = 0;
-            foreach (var site in sites)
+            // The pooled model (best epoch) on each site's own val samples …
+            using (var logits = LocalRound.Logits(state, SplitKind.Val, noFillIn))
             {
-                using var part = logits.narrow(0, offset, site.Val.Count);
-                rows.Add(Row(Strategy.Centralized, seed, round, site, SiteEvaluation, ClassificationMetrics.Compute(part, site.Val.Labels)));
-                offset += site.Val.Count;
+                long offset = 0;
+                foreach (var site in sites)
+                {
+                    using var part = logits.narrow(0, offset, site.Val.Count);
+                    rows.Add(Row(run, round, site, SiteEvaluation, ValSplit, ClassificationMetrics.Compute(part, site.Val.Labels), double.NaN));
+                    offset += site.Val.Count;
+                }
             }
-            progress?.Report(new ExperimentProgress(Strategy.Centralized, seed, round, rounds, Describe(rows, Strategy.Centralized, seed, round)));
+            // … and on each site's view of the common test: the same samples with only the site's modalities.
+            if (pooled.Test is not null)
+            {
+                foreach (var site in sites.Where(s => s.Test is not null))
+                {
+                    var rowsOfView = LocalRound.ViewRows(pooled.Test, site.Modalities);
+                    using var logits = LocalRound.Logits(state, SplitKind.Test, noFillIn, site.Modalities);
+                    var labels = rowsOfView.Select(i => pooled.Test.Labels[i]).ToArray();
+                    rows.Add(Row(run, round, site, SiteEvaluation, TestSplit, ClassificationMetrics.Compute(logits, labels),
+                        ClassificationMetrics.PriorWeightedAccuracy(logits, labels, site.Train.LabelPrior(config.Labels.Count))));
+                }
+            }
+            run.Progress?.Report(new ExperimentProgress(Strategy.Centralized, run.Seed, round, run.Rounds, Describe(rows, run, round)));
         }
         return rows;
     }
 
-    private static SiteRoundResult Row(Strategy strategy, int seed, int round, SiteData site, string evaluation, EvaluationMetrics metrics)
-        => new(strategy.ToName(), seed, round, site.ClientId, site.Modalities.ToName(), evaluation, metrics.Accuracy, metrics.MacroF1, metrics.Loss);
+    // The common test with every modality: the test of an image+text site (all sites share one common test).
+    private static SiteSplit? CommonTestOf(IReadOnlyList<SiteData> sites)
+        => sites.FirstOrDefault(s => s.Modalities == Modalities.Both && s.Test is not null)?.Test;
 
-    private static string Describe(List<SiteRoundResult> rows, Strategy strategy, int seed, int round)
+    // The site's current model on its val split and, when it has one, on the common test.
+    private static IEnumerable<SiteRoundResult> Evaluations(RunContext run, int round, SiteState state, string evaluation, ModalityFillIn fillIn)
     {
-        var current = rows.Where(r => r.Strategy == strategy.ToName() && r.Seed == seed && r.Round == round && r.Evaluation == SiteEvaluation);
-        return string.Join(", ", current.GroupBy(r => r.Group).OrderBy(g => g.Key)
+        var prior = state.Data.Train.LabelPrior(state.Config.Labels.Count);
+        yield return Row(run, round, state.Data, evaluation, ValSplit, LocalRound.Evaluate(state, SplitKind.Val, fillIn), double.NaN);
+        if (state.Data.Test is null) yield break;
+        using var logits = LocalRound.Logits(state, SplitKind.Test, fillIn);
+        var metrics = ClassificationMetrics.Compute(logits, state.Data.Test.Labels);
+        yield return Row(run, round, state.Data, evaluation, TestSplit, metrics, ClassificationMetrics.PriorWeightedAccuracy(logits, state.Data.Test.Labels, prior));
+    }
+
+    private static SiteRoundResult Row(RunContext run, int round, SiteData site, string evaluation, string split, EvaluationMetrics metrics, double priorAccuracy)
+        => new(run.Strategy.ToName(), run.Seed, round, site.ClientId, site.Modalities.ToName(), evaluation, metrics.Accuracy, metrics.MacroF1, metrics.Loss)
+        {
+            Partition = run.Partition,
+            Split = split,
+            PriorAccuracy = priorAccuracy,
+        };
+
+    private static string Describe(List<SiteRoundResult> rows, RunContext run, int round)
+    {
+        var current = rows.Where(r => r.Strategy == run.Strategy.ToName() && r.Seed == run.Seed && r.Round == round && r.Evaluation == SiteEvaluation).ToList();
+        string split = current.Any(r => r.Split == TestSplit) ? TestSplit : ValSplit;
+        return $"{split}: " + string.Join(", ", current.Where(r => r.Split == split).GroupBy(r => r.Group).OrderBy(g => g.Key)
             .Select(g => $"{g.Key} acc {100 * g.Average(r => r.Accuracy):F1}% F1 {100 * g.Average(r => r.MacroF1):F1}%"));
     }
 

@@ -13,13 +13,18 @@ public enum Strategy
     Local,
     /// <summary>All training data pooled into one model; the upper bound.</summary>
     Centralized,
+    /// <summary>FedMM again with other seeds: the A/A control, whose difference from <see cref="FedMM"/> is noise only.</summary>
+    FedMMRepeat,
 }
 
 /// <summary>Names and configuration of the <see cref="Strategy"/> values.</summary>
 public static class Strategies
 {
-    /// <summary>"fedmm", "fedavg", "local" or "centralized".</summary>
-    public static string ToName(this Strategy strategy) => strategy.ToString().ToLowerInvariant();
+    /// <summary>Seed offset of <see cref="Strategy.FedMMRepeat"/>.</summary>
+    public const int RepeatSeedOffset = 7919;
+
+    /// <summary>"fedmm", "fedavg", "local", "centralized" or "fedmm-repeat".</summary>
+    public static string ToName(this Strategy strategy) => strategy == Strategy.FedMMRepeat ? "fedmm-repeat" : strategy.ToString().ToLowerInvariant();
 
     /// <summary>Parses a strategy name; throws naming the accepted ones.</summary>
     public static Strategy Parse(string name) => name.Trim().ToLowerInvariant() switch
@@ -28,7 +33,8 @@ public static class Strategies
         "fedavg" => Strategy.FedAvg,
         "local" => Strategy.Local,
         "centralized" => Strategy.Centralized,
-        _ => throw new ArgumentException($"Unknown strategy '{name}'; expected fedmm, fedavg, local or centralized.", nameof(name)),
+        "fedmm-repeat" => Strategy.FedMMRepeat,
+        _ => throw new ArgumentException($"Unknown strategy '{name}'; expected fedmm, fedavg, local, centralized or fedmm-repeat.", nameof(name)),
     };
 
     /// <summary>The federation configuration a strategy runs with, derived from the experiment's base one.</summary>
@@ -36,6 +42,7 @@ public static class Strategies
     {
         Strategy.FedAvg => baseline with { Round = baseline.Round with { Seed = seed, Weighting = "fedavg", UseGlobalVectors = false } },
         Strategy.Local or Strategy.Centralized => baseline with { Round = baseline.Round with { Seed = seed, UseGlobalVectors = false } },
+        Strategy.FedMMRepeat => baseline with { Round = baseline.Round with { Seed = seed + RepeatSeedOffset } },
         _ => baseline with { Round = baseline.Round with { Seed = seed } },
     };
 }

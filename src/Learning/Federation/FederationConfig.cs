@@ -159,6 +159,38 @@ public sealed record RoundConfig
     /// </remarks>
     public string PersonalLayers { get; init; } = "none";
 
+    /// <summary>
+    /// Adapters a site summarises its representations with and looks up its stand-ins with:
+    /// "received" (default: the averaged adapters of the global package it received, frozen for the
+    /// round, so every site's centroids live in one space) or "local" (its locally trained adapters).
+    /// </summary>
+    public string SummarySpace { get; init; } = "received";
+
+    /// <summary>
+    /// Weight of the image–text alignment objective (symmetric InfoNCE between the image and text
+    /// adapter outputs of samples that have both) at image+text sites; 0 turns it off.
+    /// </summary>
+    /// <remarks>It gives the cosine term of the pairing cost a meaning: paired modalities land close.</remarks>
+    public double AlignmentWeight { get; init; } = 0.1;
+
+    /// <summary>Temperature of the alignment objective's softmax.</summary>
+    public double AlignmentTemperature { get; init; } = 0.1;
+
+    /// <summary>
+    /// Logit adjustment τ for label skew: training minimises cross-entropy of logits + τ·log(site
+    /// prior), so the shared classifier learns class-balanced scores that average well across sites
+    /// with different label mixes; a site adds τ·log(its prior) back at inference on its own data.
+    /// 0 turns it off.
+    /// </summary>
+    public double LogitAdjustment { get; init; } = 1.0;
+
+    /// <summary>
+    /// Weight of the global soft targets: a single-modality sample (or one whose modality was dropped)
+    /// is also trained towards the class distribution of the fused pairs R_k its stand-in comes from
+    /// (fused.probs, mixed with the fill-in's weights). 0 turns it off.
+    /// </summary>
+    public double FusedTargetWeight { get; init; } = 0.5;
+
     /// <summary>Whether sites use the global vectors at all (false: FedAvg, missing embedding only).</summary>
     public bool UseGlobalVectors { get; init; } = true;
 

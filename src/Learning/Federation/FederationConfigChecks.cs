@@ -67,6 +67,11 @@ public static class FederationConfigChecks
             Check(round.LearningRateDecay is > 0 and <= 1, $"round.learningRateDecay: {round.LearningRateDecay} must be within (0, 1].");
             Check(SharedModel.IsPersonalLayers(round.PersonalLayers), $"round.personalLayers: '{round.PersonalLayers}' is not none, output or classifier.");
             Check(round.ContributionTemperature > 0 && double.IsFinite(round.ContributionTemperature), $"round.contributionTemperature: {round.ContributionTemperature} must be > 0.");
+            Check(round.SummarySpace is "received" or "local", $"round.summarySpace: '{round.SummarySpace}' is not received or local.");
+            Check(round.AlignmentWeight >= 0 && double.IsFinite(round.AlignmentWeight), $"round.alignmentWeight: {round.AlignmentWeight} must be ≥ 0.");
+            Check(round.AlignmentTemperature > 0 && double.IsFinite(round.AlignmentTemperature), $"round.alignmentTemperature: {round.AlignmentTemperature} must be > 0.");
+            Check(round.LogitAdjustment >= 0 && round.LogitAdjustment <= 10, $"round.logitAdjustment: {round.LogitAdjustment} is outside [0, 10].");
+            Check(round.FusedTargetWeight >= 0 && double.IsFinite(round.FusedTargetWeight), $"round.fusedTargetWeight: {round.FusedTargetWeight} must be ≥ 0.");
             Check(round.VectorNoise >= 0 && double.IsFinite(round.VectorNoise), $"round.vectorNoise: {round.VectorNoise} must be ≥ 0.");
         }
 

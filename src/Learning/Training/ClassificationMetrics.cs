@@ -23,6 +23,39 @@ public static class ClassificationMetrics
         return new EvaluationMetrics(Accuracy(predicted, labels), MacroF1(predicted, labels), loss);
     }
 
+    /// <summary>
+    /// Accuracy the model would have on a population with class shares <paramref name="prior"/>:
+    /// Σ_c prior_c · recall_c over the classes present in <paramref name="labels"/>, with the prior
+    /// renormalised over those classes. Applied to the common test with a site's own label mix, it
+    /// is that site's view of a test set it did not choose.
+    /// </summary>
+    public static double PriorWeightedAccuracy(Tensor logits, long[] labels, IReadOnlyList<double> prior)
+    {
+        if (logits.dim() != 2 || logits.shape[0] != labels.Length)
+            throw new ArgumentException($"Metrics: logits [{string.Join(", ", logits.shape)}] do not match {labels.Length} labels.");
+        return PriorWeightedAccuracy(logits.argmax(1).cpu().data<long>().ToArray(), labels, prior);
+    }
+
+    /// <summary><see cref="PriorWeightedAccuracy(Tensor, long[], IReadOnlyList{double})"/> of predicted class indices.</summary>
+    public static double PriorWeightedAccuracy(long[] predicted, long[] labels, IReadOnlyList<double> prior)
+    {
+        double weighted = 0, mass = 0;
+        foreach (var c in labels.Distinct())
+        {
+            if (c < 0 || c >= prior.Count) throw new ArgumentException($"Metrics: label {c} has no prior (prior holds {prior.Count} classes).", nameof(prior));
+            int total = 0, correct = 0;
+            for (int i = 0; i < labels.Length; i++)
+            {
+                if (labels[i] != c) continue;
+                total++;
+                if (predicted[i] == c) correct++;
+            }
+            weighted += prior[(int)c] * correct / total;
+            mass += prior[(int)c];
+        }
+        return mass > 0 ? weighted / mass : 0;
+    }
+
     /// <summary>Share of predictions equal to the labels.</summary>
     public static double Accuracy(long[] predicted, long[] labels)
         => labels.Length == 0 ? 0 : predicted.Zip(labels).Count(p => p.First == p.Second) / (double)labels.Length;

@@ -7,9 +7,10 @@ using static TorchSharp.torch;
 namespace FedMM.Learning.Training;
 
 /// <summary>
-/// A site's part of a round (DESIGN §5): take the global model, evaluate it, train locally with
-/// fill-ins for missing modalities, keep the best local model, summarise the representations and
-/// return the update. Deterministic on CPU for the same seed.
+/// A site's part of a round (docs/RESULTS.md, "Protocol"): take the global model, evaluate it, train
+/// locally with fill-ins for missing modalities, keep the better of the incoming model and the best
+/// local epoch (chosen on the site's val split), summarise the representations and return the update.
+/// Deterministic on CPU for the same seed.
 /// </summary>
 public static class LocalRound
 {
@@ -19,6 +20,11 @@ public static class LocalRound
     /// Runs round <paramref name="round"/> on <paramref name="site"/>. <paramref name="globalWeights"/>
     /// and <paramref name="globalVectors"/> come from the previous global package (null before the first).
     /// </summary>
+    /// <remarks>
+    /// The update carries the best local epoch (what the site learnt this round); the site itself
+    /// keeps the incoming model instead when that scores better on its val split, so local
+    /// fine-tuning never makes a site worse than what it received.
+    /// </remarks>
     public static SiteUpdate Run(
         SiteState site,
         FederationConfig config,
@@ -40,15 +46,20 @@ public static class LocalRound
             shared.LoadWeights(globalWeights);
             if (site.BestSharedWeights is not null) shared.KeepPersonal(site.BestSharedWeights, config.Round.PersonalLayers);
         }
-        using var fillIn = new ModalityFillIn(config.Round.UseGlobalVectors ? globalVectors : null, config.Round.FillIn, config.Round.FillInTemperature);
+        site.SetReceived(shared);
+        using var fillIn = ModalityFillIn.For(config.Round, globalVectors);
 
-        var before = Evaluate(site, fillIn);
+        var before = Evaluate(site, SplitKind.Val, fillIn);
+        var incoming = shared.ExportWeights(SharedModel.GroupsFor(Modalities.Both));
 
         var encoderParameters = new List<TorchSharp.Modules.Parameter>();
         if (model.TextEncoder is not null && data.Modalities.HasFlag(Modalities.Text))
             encoderParameters.AddRange(model.TextEncoder.parameters());
         if (model.ImageEncoder is not null && config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image))
             encoderParameters.AddRange(model.ImageEncoder.parameters());
+        // Encoders the round trains are part of the incoming model too.
+        var incomingText = encoderParameters.Count > 0 ? Snapshot(model.TextEncoder) : null;
+        var incomingImage = config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image) ? Snapshot(model.ImageEncoder) : null;
         double rateScale = Math.Pow(config.Round.LearningRateDecay, round - 1);
         using var sharedOptimizer = optim.AdamW(shared.parameters(), lr: config.Round.LearningRate * rateScale, weight_decay: config.Round.WeightDecay);
         using var encoderOptimizer = encoderParameters.Count == 0 ? null
@@ -69,16 +80,15 @@ public static class LocalRound
             {
                 using var step = NewDisposeScope();
                 var rows = order.AsSpan(start, Math.Min(config.Round.BatchSize, order.Length - start)).ToArray();
-                var (image, text, presence) = Represent(site, data.Train, train: true, rows, fillIn, config.Round.ModalityDropout, random);
-                var logits = shared.Classify(image, text, presence);
-                var loss = nn.functional.cross_entropy(logits, tensor(rows.Select(r => data.Train.Labels[r]).ToArray()));
+                var batch = Represent(site, SplitKind.Train, rows, fillIn, config.Round.ModalityDropout, random);
+                var loss = Loss(site, config.Round, batch, rows);
                 sharedOptimizer.zero_grad();
                 encoderOptimizer?.zero_grad();
                 loss.backward();
                 sharedOptimizer.step();
                 encoderOptimizer?.step();
             }
-            var metrics = Evaluate(site, fillIn);
+            var metrics = Evaluate(site, SplitKind.Val, fillIn);
             if (best is null || IsBetter(metrics, best))
             {
                 best = metrics;
@@ -98,13 +108,29 @@ public static class LocalRound
             if (bestImageEncoder is not null) Restore(trainedImageEncoder!, bestImageEncoder);
             Dispose(bestEncoder);
             Dispose(bestImageEncoder);
-            Dispose(site.BestSharedWeights);
-            site.BestSharedWeights = bestShared;
         }
         var after = best ?? before;
 
         var vectors = Summarise(site, config.Round, DeterministicSeed.For(config.Round.Seed, "summary", data.ClientId, round));
         var weights = shared.ExportWeights(SharedModel.GroupsFor(data.Modalities));
+
+        // The site keeps the better of the incoming model and its best epoch.
+        bool keepIncoming = IsBetter(before, after);
+        if (keepIncoming)
+        {
+            shared.LoadWeights(incoming);
+            if (incomingText is not null) Restore(model.TextEncoder!, incomingText);
+            if (incomingImage is not null) Restore(model.ImageEncoder!, incomingImage);
+            Dispose(bestShared);
+            bestShared = incoming;
+        }
+        else Dispose(incoming);
+        Dispose(incomingText);
+        Dispose(incomingImage);
+        Dispose(site.BestSharedWeights);
+        site.BestSharedWeights = bestShared;
+        site.KeptIncoming = keepIncoming;
+
         var siteMetrics = new SiteMetrics
         {
             ClientId = data.ClientId,
@@ -128,46 +154,84 @@ public static class LocalRound
         SiteState site, FederationConfig config, IReadOnlyDictionary<string, Tensor> globalWeights, IReadOnlyDictionary<string, Tensor>? globalVectors)
     {
         site.Model.Shared.LoadWeights(globalWeights);
-        using var fillIn = new ModalityFillIn(config.Round.UseGlobalVectors ? globalVectors : null, config.Round.FillIn, config.Round.FillInTemperature);
-        return Evaluate(site, fillIn);
+        site.SetReceived(site.Model.Shared);
+        using var fillIn = ModalityFillIn.For(config.Round, globalVectors);
+        return Evaluate(site, SplitKind.Val, fillIn);
     }
 
     /// <summary>Accuracy, macro-F1 and loss of the site's current model on its validation split.</summary>
-    public static EvaluationMetrics Evaluate(SiteState site, ModalityFillIn fillIn)
+    public static EvaluationMetrics Evaluate(SiteState site, ModalityFillIn fillIn) => Evaluate(site, SplitKind.Val, fillIn);
+
+    /// <summary>Accuracy, macro-F1 and loss of the site's current model on one of its splits.</summary>
+    public static EvaluationMetrics Evaluate(SiteState site, SplitKind kind, ModalityFillIn fillIn)
     {
-        using var logits = ValidationLogits(site, fillIn);
-        return ClassificationMetrics.Compute(logits, site.Data.Val.Labels);
+        using var logits = Logits(site, kind, fillIn);
+        return ClassificationMetrics.Compute(logits, site.Split(kind).Labels);
     }
 
     /// <summary>Logits [N, C] of the site's current model on its validation split, in eval mode.</summary>
-    public static Tensor ValidationLogits(SiteState site, ModalityFillIn fillIn)
+    public static Tensor ValidationLogits(SiteState site, ModalityFillIn fillIn) => Logits(site, SplitKind.Val, fillIn);
+
+    /// <summary>
+    /// Logits [N, C] of the site's current model on one of its splits, in eval mode. On the site's own
+    /// data (train, val) they include τ·log(site prior) under logit adjustment: the site's population.
+    /// On the common test they are the class-balanced scores the shared classifier learns.
+    /// </summary>
+    public static Tensor Logits(SiteState site, SplitKind kind, ModalityFillIn fillIn) => Logits(site, kind, fillIn, Modalities.Both);
+
+    /// <summary>
+    /// Logits of the samples of <see cref="ViewRows"/>(split, <paramref name="view"/>), each seen with
+    /// only the modalities of <paramref name="view"/>: how a site holding those would see the split.
+    /// </summary>
+    public static Tensor Logits(SiteState site, SplitKind kind, ModalityFillIn fillIn, Modalities view)
     {
         SetTraining(site, site.Config, false);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var split = site.Data.Val;
+        var all = ViewRows(site.Split(kind), view);
         var parts = new List<Tensor>();
-        for (int start = 0; start < split.Count; start += EvaluationBatch)
+        for (int start = 0; start < all.Length; start += EvaluationBatch)
         {
-            var rows = Enumerable.Range(start, Math.Min(EvaluationBatch, split.Count - start)).ToArray();
-            var (image, text, presence) = Represent(site, split, train: false, rows, fillIn, 0, null);
-            parts.Add(site.Model.Shared.Classify(image, text, presence));
+            var rows = all.AsSpan(start, Math.Min(EvaluationBatch, all.Length - start)).ToArray();
+            var batch = Represent(site, kind, rows, fillIn, 0, null, view);
+            parts.Add(site.Model.Shared.Classify(batch.Image, batch.Text, batch.Presence));
         }
-        return cat(parts, 0).MoveToOuterDisposeScope();
+        var logits = parts.Count == 0 ? zeros(0, site.Config.Labels.Count) : cat(parts, 0);
+        if (kind != SplitKind.Test && site.LogPrior is not null) logits = logits + site.LogPrior;
+        return logits.MoveToOuterDisposeScope();
     }
+
+    /// <summary>The samples of <paramref name="split"/> that hold at least one of <paramref name="view"/>'s modalities, in order.</summary>
+    public static int[] ViewRows(SiteSplit split, Modalities view)
+        => Enumerable.Range(0, split.Count)
+            .Where(i => (view.HasFlag(Modalities.Image) && split.HasImage(i)) || (view.HasFlag(Modalities.Text) && split.HasText(i)))
+            .ToArray();
+
+    /// <summary>A batch as the fusion head sees it, with what the extra training objectives need.</summary>
+    /// <param name="Image">Image representations [B, d]: the adapter's output, or the stand-in where the image is missing.</param>
+    /// <param name="Text">Text representations [B, d], likewise.</param>
+    /// <param name="Presence">[B, 2] float: 1 where the modality is real.</param>
+    /// <param name="AlignedImage">Adapter outputs of the image of samples that hold both modalities (before modality dropout), or null.</param>
+    /// <param name="AlignedText">The text adapter outputs of the same samples, or null.</param>
+    /// <param name="Targets">Class distributions of the fused pairs behind each stand-in [B, C] (zero rows where nothing was filled in), or null.</param>
+    /// <param name="TargetMask">[B] float: 1 where a modality was filled in from the global vectors.</param>
+    internal sealed record RepresentedBatch(Tensor Image, Tensor Text, Tensor Presence, Tensor? AlignedImage, Tensor? AlignedText, Tensor? Targets, Tensor? TargetMask);
 
     /// <summary>
     /// Adapted image and text representations [B, d] of <paramref name="rows"/> and their presence
     /// [B, 2]: a missing modality (or one removed by modality dropout) is filled in from the global
     /// vectors when available, else by the learned missing embedding.
     /// </summary>
-    internal static (Tensor Image, Tensor Text, Tensor Presence) Represent(
-        SiteState site, SiteSplit split, bool train, int[] rows, ModalityFillIn fillIn, double modalityDropout, Random? random)
+    internal static RepresentedBatch Represent(
+        SiteState site, SplitKind kind, int[] rows, ModalityFillIn fillIn, double modalityDropout, Random? random, Modalities view = Modalities.Both)
     {
         var shared = site.Model.Shared;
+        var split = site.Split(kind);
         var index = tensor(rows.Select(r => (long)r).ToArray());
-        var hasImage = rows.Select(split.HasImage).ToArray();
-        var hasText = rows.Select(split.HasText).ToArray();
+        var realImage = rows.Select(r => view.HasFlag(Modalities.Image) && split.HasImage(r)).ToArray();
+        var realText = rows.Select(r => view.HasFlag(Modalities.Text) && split.HasText(r)).ToArray();
+        var hasImage = (bool[])realImage.Clone();
+        var hasText = (bool[])realText.Clone();
         if (random is not null && modalityDropout > 0)
         {
             for (int i = 0; i < rows.Length; i++)
@@ -177,30 +241,98 @@ public static class LocalRound
                 else hasText[i] = false;
             }
         }
-        Tensor? image = hasImage.Any(h => h) ? shared.ImageAdapter.call(ImageFeatures(site, split, train, index)) : null;
-        Tensor? text = hasText.Any(h => h) ? shared.TextAdapter.call(TextFeatures(site, train, index)) : null;
+        var imageFeatures = realImage.Any(h => h) ? ImageFeatures(site, kind, index) : null;
+        var textFeatures = realText.Any(h => h) ? TextFeatures(site, kind, index) : null;
+        Tensor? image = imageFeatures is null ? null : shared.ImageAdapter.call(imageFeatures);
+        Tensor? text = textFeatures is null ? null : shared.TextAdapter.call(textFeatures);
         var imageMask = tensor(hasImage).unsqueeze(1);
         var textMask = tensor(hasText).unsqueeze(1);
         long batch = rows.Length;
 
-        Tensor imageFill = fillIn.Available && text is not null ? fillIn.ImageFromText(text) : shared.ImageAdapter.Missing(batch);
-        Tensor textFill = fillIn.Available && image is not null ? fillIn.TextFromImage(image) : shared.TextAdapter.Missing(batch);
+        // Stand-ins are looked up with the adapters the global centers were built with.
+        var lookup = site.Config.Round.SummarySpace == "received" ? site.Received : null;
+        Tensor? LookupImage() => image is null ? null : lookup is null ? image : lookup.ImageAdapter.call(imageFeatures!);
+        Tensor? LookupText() => text is null ? null : lookup is null ? text : lookup.TextAdapter.call(textFeatures!);
+        Tensor? lookupImage = null, lookupText = null;
+        if (fillIn.Available)
+        {
+            using var noGrad = no_grad();
+            lookupImage = LookupImage();
+            lookupText = LookupText();
+        }
+        Tensor imageFill = fillIn.Available && lookupText is not null ? fillIn.ImageFromText(lookupText) : shared.ImageAdapter.Missing(batch);
+        Tensor textFill = fillIn.Available && lookupImage is not null ? fillIn.TextFromImage(lookupImage) : shared.TextAdapter.Missing(batch);
         var finalImage = image is null ? imageFill : where(imageMask, image, imageFill);
         var finalText = text is null ? textFill : where(textMask, text, textFill);
         var presence = cat([imageMask, textMask], 1).to_type(ScalarType.Float32);
-        return (finalImage, finalText, presence);
+
+        Tensor? alignedImage = null, alignedText = null;
+        var both = Enumerable.Range(0, rows.Length).Where(i => realImage[i] && realText[i]).Select(i => (long)i).ToArray();
+        if (random is not null && both.Length >= 2 && image is not null && text is not null)
+        {
+            using var pick = tensor(both);
+            alignedImage = image.index_select(0, pick);
+            alignedText = text.index_select(0, pick);
+        }
+
+        Tensor? targets = null, targetMask = null;
+        if (random is not null && fillIn.Available && fillIn.HasTargets)
+        {
+            // A sample whose image was filled in from its text takes the text's pairs' distribution, and vice versa.
+            var fromText = Enumerable.Range(0, rows.Length).Select(i => !hasImage[i] && hasText[i]).ToArray();
+            var fromImage = Enumerable.Range(0, rows.Length).Select(i => !hasText[i] && hasImage[i]).ToArray();
+            if (fromText.Any(f => f) || fromImage.Any(f => f))
+            {
+                using var noGrad = no_grad();
+                var zero = zeros(batch, site.Config.Labels.Count);
+                var viaText = lookupText is null ? zero : fillIn.TargetsFromText(lookupText);
+                var viaImage = lookupImage is null ? zero : fillIn.TargetsFromImage(lookupImage);
+                var useText = tensor(fromText).unsqueeze(1);
+                var useImage = tensor(fromImage).unsqueeze(1);
+                targets = where(useText, viaText, where(useImage, viaImage, zero));
+                targetMask = tensor(fromText.Zip(fromImage, (a, b) => a || b ? 1f : 0f).ToArray());
+            }
+        }
+        return new RepresentedBatch(finalImage, finalText, presence, alignedImage, alignedText, targets, targetMask);
     }
 
-    private static Tensor ImageFeatures(SiteState site, SiteSplit split, bool train, Tensor index)
+    // Cross-entropy (logit-adjusted by the site's prior when configured), plus the image–text alignment
+    // and the global soft targets when they are on and the batch has what they need.
+    private static Tensor Loss(SiteState site, RoundConfig config, RepresentedBatch batch, int[] rows)
     {
-        var cached = train ? site.TrainImageFeatures : site.ValImageFeatures;
+        var logits = site.Model.Shared.Classify(batch.Image, batch.Text, batch.Presence);
+        var labels = tensor(rows.Select(r => site.Data.Train.Labels[r]).ToArray());
+        var adjusted = site.LogPrior is null ? logits : logits + site.LogPrior;
+        var loss = nn.functional.cross_entropy(adjusted, labels);
+        if (config.AlignmentWeight > 0 && batch.AlignedImage is not null && batch.AlignedText is not null)
+        {
+            var image = nn.functional.normalize(batch.AlignedImage, dim: 1);
+            var text = nn.functional.normalize(batch.AlignedText, dim: 1);
+            var similarity = image.matmul(text.t()) / config.AlignmentTemperature;
+            var pairs = arange(similarity.shape[0], dtype: ScalarType.Int64);
+            var alignment = (nn.functional.cross_entropy(similarity, pairs) + nn.functional.cross_entropy(similarity.t(), pairs)) / 2;
+            loss = loss + config.AlignmentWeight * alignment;
+        }
+        if (config.FusedTargetWeight > 0 && batch.Targets is not null && batch.TargetMask is not null)
+        {
+            // Soft cross-entropy towards the fused pairs' class distribution, on the balanced scores.
+            var perSample = -(batch.Targets * nn.functional.log_softmax(logits, 1)).sum(1);
+            var soft = (perSample * batch.TargetMask).sum() / batch.TargetMask.sum().clamp_min(1);
+            loss = loss + config.FusedTargetWeight * soft;
+        }
+        return loss;
+    }
+
+    private static Tensor ImageFeatures(SiteState site, SplitKind kind, Tensor index)
+    {
+        var cached = site.ImageFeaturesOf(kind);
         if (cached is not null) return cached.index_select(0, index);
-        return site.Model.ImageEncoder!.call(split.Images!.index_select(0, index));
+        return site.Model.ImageEncoder!.call(site.Split(kind).Images!.index_select(0, index));
     }
 
-    private static Tensor TextFeatures(SiteState site, bool train, Tensor index)
+    private static Tensor TextFeatures(SiteState site, SplitKind kind, Tensor index)
     {
-        var tokens = (train ? site.TrainTokens : site.ValTokens)!;
+        var tokens = site.TokensOf(kind)!;
         return site.Model.TextEncoder!.call(
             tokens.InputIds.index_select(0, index),
             tokens.AttentionMask.index_select(0, index),
@@ -215,8 +347,10 @@ public static class LocalRound
         var imageRows = Enumerable.Range(0, split.Count).Where(split.HasImage).ToArray();
         var textRows = Enumerable.Range(0, split.Count).Where(split.HasText).ToArray();
         using var scope = NewDisposeScope();
-        Tensor? image = imageRows.Length == 0 ? null : Batched(imageRows, rows => site.Model.Shared.ImageAdapter.call(ImageFeatures(site, split, true, tensor(rows.Select(r => (long)r).ToArray()))));
-        Tensor? text = textRows.Length == 0 ? null : Batched(textRows, rows => site.Model.Shared.TextAdapter.call(TextFeatures(site, true, tensor(rows.Select(r => (long)r).ToArray()))));
+        // "received": the adapters every site got this round, so all sites' centroids share one space.
+        var adapters = config.SummarySpace == "received" && site.Received is not null ? site.Received : site.Model.Shared;
+        Tensor? image = imageRows.Length == 0 ? null : Batched(imageRows, rows => adapters.ImageAdapter.call(ImageFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
+        Tensor? text = textRows.Length == 0 ? null : Batched(textRows, rows => adapters.TextAdapter.call(TextFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
         var vectors = RepresentationSummary.Summarise(image, imageRows, text, textRows, config, seed);
         foreach (var tensor in vectors.Values) tensor.MoveToOuterDisposeScope();
         return vectors;

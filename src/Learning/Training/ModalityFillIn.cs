@@ -1,23 +1,32 @@
+using FedMM.Learning.Federation;
 using static TorchSharp.torch;
 
 namespace FedMM.Learning.Training;
 
 /// <summary>
-/// Stands in for a missing modality from the global vectors (DESIGN §5): the text representation of
-/// an image-only sample is the paired text center of its nearest image cluster (hard) or the
-/// softmax(−distance/τ) mix of the paired text centers (soft); text-only is symmetric. Without the
-/// global vectors of both modalities it has nothing to offer and the caller uses the missing embedding.
+/// Stands in for a missing modality from the global vectors (docs/ARTIFACTS.md, "Global vectors"):
+/// the text representation of an image-only sample is the paired text center of its nearest image
+/// cluster (hard) or the softmax(−distance/τ) mix of the paired text centers (soft); text-only is
+/// symmetric. The same weights mix the class distributions of the fused pairs (fused.probs) into a
+/// soft target. Without the global vectors of both modalities it has nothing to offer and the caller
+/// uses the missing embedding.
 /// </summary>
+/// <remarks>
+/// The nearest clusters are found for the representation the caller passes: with
+/// <see cref="RoundConfig.SummarySpace"/> "received" that is the output of the received (averaged)
+/// adapters, the space the global centers were built in.
+/// </remarks>
 public sealed class ModalityFillIn : IDisposable
 {
     private readonly Tensor? pairedImageCenters;
     private readonly Tensor? pairedTextCenters;
+    private readonly Tensor? pairProbabilities;
     private readonly bool soft;
     private readonly double temperature;
 
     /// <summary>
-    /// Reads <c>image.centers</c>, <c>text.centers</c>, <c>pairing.image</c> and <c>pairing.text</c>
-    /// from <paramref name="globalVectors"/> (null or incomplete: no fill-in available).
+    /// Reads <c>image.centers</c>, <c>text.centers</c>, <c>pairing.image</c>, <c>pairing.text</c> and,
+    /// when present, <c>fused.probs</c> from <paramref name="globalVectors"/> (null or incomplete: no fill-in available).
     /// </summary>
     public ModalityFillIn(IReadOnlyDictionary<string, Tensor>? globalVectors, string mode, double temperature)
     {
@@ -45,10 +54,23 @@ public sealed class ModalityFillIn : IDisposable
         CheckIndices("pairing.text", pairText, textCenters.shape[0]);
         pairedImageCenters = imageCenters.to_type(ScalarType.Float32).index_select(0, pairImage.to_type(ScalarType.Int64)).detach();
         pairedTextCenters = textCenters.to_type(ScalarType.Float32).index_select(0, pairText.to_type(ScalarType.Int64)).detach();
+        if (globalVectors.TryGetValue("fused.probs", out var probabilities))
+        {
+            if (probabilities.dim() != 2 || probabilities.shape[0] != pairImage.numel())
+                throw new ArgumentException($"Global vectors: fused.probs [{string.Join(", ", probabilities.shape)}] must be [{pairImage.numel()}, C], one row per pair.", nameof(globalVectors));
+            pairProbabilities = probabilities.to_type(ScalarType.Float32).detach().clone();
+        }
     }
+
+    /// <summary>Creates the fill-in a round's settings ask for (none when the site does not use global vectors).</summary>
+    public static ModalityFillIn For(RoundConfig round, IReadOnlyDictionary<string, Tensor>? globalVectors)
+        => new(round.UseGlobalVectors ? globalVectors : null, round.FillIn, round.FillInTemperature);
 
     /// <summary>Whether global vectors of both modalities and a pairing are available.</summary>
     public bool Available => pairedImageCenters is not null;
+
+    /// <summary>Whether soft targets (class distributions of the fused pairs) are available.</summary>
+    public bool HasTargets => pairProbabilities is not null;
 
     /// <summary>Text stand-ins [B, d] for image representations [B, d]; requires <see cref="Available"/>.</summary>
     public Tensor TextFromImage(Tensor image) => Fill(image, pairedImageCenters, pairedTextCenters);
@@ -56,17 +78,31 @@ public sealed class ModalityFillIn : IDisposable
     /// <summary>Image stand-ins [B, d] for text representations [B, d]; requires <see cref="Available"/>.</summary>
     public Tensor ImageFromText(Tensor text) => Fill(text, pairedTextCenters, pairedImageCenters);
 
+    /// <summary>Class distributions [B, C] of the fused pairs behind the stand-ins of image representations [B, d].</summary>
+    public Tensor TargetsFromImage(Tensor image) => Mix(image, pairedImageCenters, pairProbabilities);
+
+    /// <summary>Class distributions [B, C] of the fused pairs behind the stand-ins of text representations [B, d].</summary>
+    public Tensor TargetsFromText(Tensor text) => Mix(text, pairedTextCenters, pairProbabilities);
+
     private Tensor Fill(Tensor present, Tensor? ownCenters, Tensor? partnerCenters)
     {
         if (ownCenters is null || partnerCenters is null)
             throw new InvalidOperationException("No global vectors of both modalities: use the missing embedding.");
+        return Mix(present, ownCenters, partnerCenters);
+    }
+
+    // The rows of `values` (one per pair) mixed by the pair weights of each present representation.
+    private Tensor Mix(Tensor present, Tensor? ownCenters, Tensor? values)
+    {
+        if (ownCenters is null || values is null)
+            throw new InvalidOperationException("The global vectors hold no pairs (or no fused class distributions) to mix.");
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var distances = cdist(present.detach(), ownCenters.to(present.device));
-        var partners = partnerCenters.to(present.device);
+        var rows = values.to(present.device);
         Tensor result = soft
-            ? (-distances / temperature).softmax(1).matmul(partners)
-            : partners.index_select(0, distances.argmin(1));
+            ? (-distances / temperature).softmax(1).matmul(rows)
+            : rows.index_select(0, distances.argmin(1));
         return result.MoveToOuterDisposeScope();
     }
 
@@ -82,5 +118,6 @@ public sealed class ModalityFillIn : IDisposable
     {
         pairedImageCenters?.Dispose();
         pairedTextCenters?.Dispose();
+        pairProbabilities?.Dispose();
     }
 }

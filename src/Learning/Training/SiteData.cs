@@ -22,6 +22,32 @@ public sealed record SiteSplit(Tensor? Images, IReadOnlyList<string?> Texts, lon
     /// <summary>Whether sample <paramref name="index"/> carries a text.</summary>
     public bool HasText(int index) => Texts.Count > index && Texts[index] is not null;
 
+    /// <summary>
+    /// The samples that carry at least one of <paramref name="modalities"/>, holding only those: the
+    /// view of a common test that a site with these modalities can be evaluated on.
+    /// </summary>
+    public SiteSplit Restrict(Modalities modalities)
+    {
+        bool image = modalities.HasFlag(Modalities.Image), text = modalities.HasFlag(Modalities.Text);
+        var keep = Enumerable.Range(0, Count).Where(i => (image && HasImage(i)) || (text && HasText(i))).ToArray();
+        var index = tensor(keep.Select(i => (long)i).ToArray());
+        var images = image && Images is not null ? Images.index_select(0, index) : null;
+        index.Dispose();
+        var texts = text ? keep.Select(i => HasText(i) ? Texts[i] : null).ToList() : keep.Select(_ => (string?)null).ToList();
+        return new SiteSplit(images, texts, keep.Select(i => Labels[i]).ToArray())
+        {
+            ImagePresent = images is null ? null : keep.Select(HasImage).ToArray(),
+        };
+    }
+
+    /// <summary>Share of each class among the labels, smoothed by one sample per class (never 0).</summary>
+    public double[] LabelPrior(int classes)
+    {
+        var counts = new double[classes];
+        foreach (var label in Labels) counts[label]++;
+        return counts.Select(c => (c + 1) / (Count + classes)).ToArray();
+    }
+
     /// <summary>Checks that sizes agree and labels are in range; names the site and split when not.</summary>
     public void Validate(string clientId, string split, int classes)
     {
@@ -65,4 +91,22 @@ public static class SiteSplits
 }
 
 /// <summary>A site's training and validation data and the modalities it holds.</summary>
-public sealed record SiteData(string ClientId, Modalities Modalities, SiteSplit Train, SiteSplit Val);
+public sealed record SiteData(string ClientId, Modalities Modalities, SiteSplit Train, SiteSplit Val)
+{
+    /// <summary>
+    /// The common test in this site's modalities (<see cref="SiteSplit.Restrict"/>), or null: held-out
+    /// data no site trains or selects on, evaluated by experiments only.
+    /// </summary>
+    public SiteSplit? Test { get; init; }
+}
+
+/// <summary>Which of a site's splits.</summary>
+public enum SplitKind
+{
+    /// <summary>The site's training data.</summary>
+    Train,
+    /// <summary>The site's val data: model selection and the site's own view.</summary>
+    Val,
+    /// <summary>The common test (<see cref="SiteData.Test"/>).</summary>
+    Test,
+}

@@ -20,6 +20,18 @@ public static class SiteDataFolders
         return new SiteData(train.Info.Id, train.Info.Modalities, ToSplit(train), ToSplit(val));
     }
 
+    /// <summary>
+    /// The common test folder's test split (<see cref="ClientRoot.CommonTestFolderName"/>), decoded like
+    /// <see cref="Load"/>; bad data throws <see cref="DataFormatException"/> naming file, line and field.
+    /// </summary>
+    public static SiteSplit LoadCommonTest(ClientFolder folder, IReadOnlyList<string> labels, int imageSize)
+    {
+        var info = folder.ReadInfo();
+        var manifest = folder.LoadSplit(ClientFolder.Test, info, labels, new ManifestOptions { DecodeImages = false });
+        using var test = SiteDataset.FromManifest(info, labels, manifest, new ImageTransform(imageSize));
+        return ToSplit(test);
+    }
+
     // Tensors are copied so that the dataset can be disposed.
     private static SiteSplit ToSplit(SiteDataset dataset) => new(
         dataset.Images?.clone(),

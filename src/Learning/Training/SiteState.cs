@@ -40,6 +40,66 @@ public sealed class SiteState : IDisposable
     /// <summary>Tokens of the validation texts.</summary>
     internal TokenizedTexts? ValTokens { get; private set; }
 
+    /// <summary>Cached features of the common test, when the site has one and the image encoder is frozen.</summary>
+    internal Tensor? TestImageFeatures { get; private set; }
+
+    /// <summary>Tokens of the common test's texts.</summary>
+    internal TokenizedTexts? TestTokens { get; private set; }
+
+    /// <summary>
+    /// The shared model the site received this round (the global package, or its own model before the
+    /// first), frozen: with <see cref="RoundConfig.SummarySpace"/> "received" its adapters place the
+    /// site's summaries and stand-in look-ups in the space every site shares.
+    /// </summary>
+    internal SharedModel? Received { get; private set; }
+
+    /// <summary>τ·log of the site's training label prior [C] (<see cref="RoundConfig.LogitAdjustment"/>), or null when off.</summary>
+    internal Tensor? LogPrior { get; private set; }
+
+    /// <summary>The split of <paramref name="kind"/>; the common test throws when the site has none.</summary>
+    public SiteSplit Split(SplitKind kind) => kind switch
+    {
+        SplitKind.Train => Data.Train,
+        SplitKind.Val => Data.Val,
+        _ => Data.Test ?? throw new InvalidOperationException($"Site {Data.ClientId} has no common test."),
+    };
+
+    internal Tensor? ImageFeaturesOf(SplitKind kind) => kind switch
+    {
+        SplitKind.Train => TrainImageFeatures,
+        SplitKind.Val => ValImageFeatures,
+        _ => TestImageFeatures,
+    };
+
+    internal TokenizedTexts? TokensOf(SplitKind kind) => kind switch
+    {
+        SplitKind.Train => TrainTokens,
+        SplitKind.Val => ValTokens,
+        _ => TestTokens,
+    };
+
+    /// <summary>Freezes a copy of <paramref name="shared"/> as the model the site received this round.</summary>
+    internal void SetReceived(SharedModel shared)
+    {
+        Received?.Dispose();
+        var copy = new SharedModel(Config.Model, Config.Labels.Count);
+        var weights = shared.ExportWeights(SharedModel.GroupsFor(Modalities.Both));
+        try
+        {
+            copy.LoadWeights(weights);
+        }
+        finally
+        {
+            foreach (var tensor in weights.Values) tensor.Dispose();
+        }
+        copy.eval();
+        foreach (var parameter in copy.parameters()) parameter.requires_grad = false;
+        Received = copy;
+    }
+
+    /// <summary>Whether the last round kept the incoming model because it beat every local epoch on val.</summary>
+    public bool KeptIncoming { get; internal set; }
+
     /// <summary>Shared weights of the best local model of the last round (all groups), or null before the first.</summary>
     public Dictionary<string, Tensor>? BestSharedWeights { get; internal set; }
 
@@ -58,6 +118,7 @@ public sealed class SiteState : IDisposable
         var model = factory.Create(config, data, DeterministicSeed.For(config.Round.Seed, "encoders", data.ClientId));
         if ((model.Modalities & data.Modalities) != data.Modalities)
             throw new ArgumentException($"Site {data.ClientId}: holds {data.Modalities.ToName()} but its model encodes {model.Modalities}.");
+        data.Test?.Validate(data.ClientId, "common test", classes);
         var state = new SiteState(data, config, model);
         if (data.Modalities.HasFlag(Modalities.Image) && !config.Model.TrainImageEncoder)
         {
@@ -66,12 +127,19 @@ public sealed class SiteState : IDisposable
                 : featureCache.GetOrAdd($"{data.ClientId}/train", () => state.EncodeImagesFrozen(data.Train));
             state.ValImageFeatures = featureCache is null ? state.EncodeImagesFrozen(data.Val)
                 : featureCache.GetOrAdd($"{data.ClientId}/val", () => state.EncodeImagesFrozen(data.Val));
+            if (data.Test is not null)
+                // Every site's frozen encoder is the same, so the test features are shared between sites.
+                state.TestImageFeatures = featureCache is null ? state.EncodeImagesFrozen(data.Test)
+                    : featureCache.GetOrAdd($"common-test/{data.Modalities.ToName()}", () => state.EncodeImagesFrozen(data.Test));
         }
         if (data.Modalities.HasFlag(Modalities.Text))
         {
             state.TrainTokens = model.Tokenize!(data.Train.Texts.Select(t => t ?? "").ToList());
             state.ValTokens = model.Tokenize!(data.Val.Texts.Select(t => t ?? "").ToList());
+            if (data.Test is not null) state.TestTokens = model.Tokenize!(data.Test.Texts.Select(t => t ?? "").ToList());
         }
+        if (config.Round.LogitAdjustment > 0)
+            state.LogPrior = tensor(data.Train.LabelPrior(classes).Select(p => (float)(config.Round.LogitAdjustment * Math.Log(p))).ToArray());
         return state;
     }
 
@@ -154,12 +222,15 @@ public sealed class SiteState : IDisposable
     public void Dispose()
     {
         Model.Dispose();
+        Received?.Dispose();
+        LogPrior?.Dispose();
         if (ownsFeatures)
         {
             TrainImageFeatures?.Dispose();
             ValImageFeatures?.Dispose();
+            TestImageFeatures?.Dispose();
         }
-        foreach (var tokens in new[] { TrainTokens, ValTokens })
+        foreach (var tokens in new[] { TrainTokens, ValTokens, TestTokens })
         {
             tokens?.InputIds.Dispose();
             tokens?.AttentionMask.Dispose();

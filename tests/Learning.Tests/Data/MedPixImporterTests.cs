@@ -78,11 +78,16 @@ public class MedPixImporterTests
         int trainRecords = Enumerable.Range(100, 12).Sum(c => 1 + c % 3), devRecords = Enumerable.Range(200, 6).Sum(c => 1 + c % 3);
         var trainIds = clients.SelectMany(c => c.Train.Samples.Select(s => s.Id)).ToArray();
         var valIds = clients.SelectMany(c => c.Val.Samples.Select(s => s.Id)).ToArray();
-        Assert.Equal(trainRecords, trainIds.Length);
-        Assert.Equal(trainIds.Length, trainIds.Distinct().Count());
-        Assert.Equal(devRecords, valIds.Length);
-        Assert.All(valIds, id => Assert.StartsWith("MPX02", id));
-        Assert.Equal(trainRecords, report.Sites.Sum(s => s.Train));
+        // Val is carved from the training cases; the dev split is the common test, whole and in both modalities.
+        Assert.Equal(trainRecords, trainIds.Length + valIds.Length);
+        Assert.Equal(trainRecords, trainIds.Concat(valIds).Distinct().Count());
+        Assert.All(valIds, id => Assert.StartsWith("MPX01", id));
+        var test = LoadCommonTest(root);
+        Assert.Equal(devRecords, test.Samples.Count);
+        Assert.Equal(devRecords, report.CommonTest);
+        Assert.All(test.Samples, s => Assert.StartsWith("MPX02", s.Id));
+        Assert.All(test.Samples, s => Assert.Equal(Modalities.Both, s.Modalities));
+        Assert.Equal(trainRecords, report.Sites.Sum(s => s.Train + s.Val));
         Assert.Equal(clients.Select(c => c.Train.Samples.Count), report.Sites.Select(s => s.Train));
 
         foreach (var client in clients)
@@ -114,10 +119,40 @@ public class MedPixImporterTests
         MedPixImporter.Import(source, temp.Combine("out"), FourSites with { KeepCasesTogether = keepCasesTogether, DirichletAlpha = alpha });
 
         var clients = new ClientRoot(temp.Combine("out")).Clients().Select(c => c.Load()).ToArray();
-        var trainIds = clients.SelectMany(c => c.Train.Samples.Select(s => s.Id)).Order().ToArray();
+        var siteIds = clients.SelectMany(c => c.Train.Samples.Concat(c.Val.Samples).Select(s => s.Id)).Order().ToArray();
         var expected = File.ReadLines(MedPixImporter.SplitFile(source, "train")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("image").GetString()!).Order().ToArray();
-        Assert.Equal(expected, trainIds);
+        Assert.Equal(expected, siteIds);
         Assert.All(clients, c => Assert.NotEmpty(c.Val.Samples));
+    }
+
+    [Fact]
+    public void CarvedValSplitsKeepCasesTogetherAndNeverOverlapTheCommonTest()
+    {
+        using var temp = new TempDirectory();
+        var source = FakeMedPix(temp);
+
+        MedPixImporter.Import(source, temp.Combine("out"), FourSites with { ValFraction = 0.3 });
+
+        var root = new ClientRoot(temp.Combine("out"));
+        var clients = root.Clients().Select(c => c.Load()).ToArray();
+        var testCases = LoadCommonTest(root).Samples.Select(s => CaseOf(s.Id)).ToHashSet();
+        foreach (var client in clients)
+        {
+            var trainCases = client.Train.Samples.Select(s => CaseOf(s.Id)).ToHashSet();
+            var valCases = client.Val.Samples.Select(s => CaseOf(s.Id)).ToHashSet();
+            Assert.NotEmpty(trainCases);
+            Assert.NotEmpty(valCases);
+            Assert.Empty(trainCases.Intersect(valCases));
+            Assert.Empty(valCases.Intersect(testCases));
+            Assert.Empty(trainCases.Intersect(testCases));
+        }
+    }
+
+    private static SplitManifest LoadCommonTest(ClientRoot root)
+    {
+        var folder = root.CommonTest();
+        Assert.NotNull(folder);
+        return folder!.LoadSplit(ClientFolder.Test, folder.ReadInfo(), root.ReadLabels());
     }
 
     [Fact]
@@ -128,7 +163,7 @@ public class MedPixImporterTests
 
         var report = MedPixImporter.Import(source, temp.Combine("ok"), FourSites with { Labels = ["Thorax", "Head", "Abdomen"] });
         Assert.Equal(["Thorax", "Head", "Abdomen"], new ClientRoot(temp.Combine("ok")).ReadLabels());
-        Assert.Equal(report.Sites.Sum(s => s.TrainPerLabel[0]), Enumerable.Range(100, 12).Where(c => c % 3 == 0).Sum(c => 1 + c % 3));
+        Assert.Equal(report.Sites.Sum(s => s.TrainPerLabel[0] + s.ValPerLabel[0]), Enumerable.Range(100, 12).Where(c => c % 3 == 0).Sum(c => 1 + c % 3));
 
         var error = Assert.Throws<DataFormatException>(() => MedPixImporter.Import(source, temp.Combine("bad"), FourSites with { Labels = ["Thorax", "Head"] }));
         Assert.All(error.Errors, e => Assert.Equal("Location Category", e.Field));
@@ -160,13 +195,13 @@ public class MedPixImporterTests
         var report = MedPixImporter.Import(source, temp.Combine("out"), FourSites with { TextFields = ["Case.History"], DirichletAlpha = null });
 
         var clients = new ClientRoot(temp.Combine("out")).Clients().Select(c => c.Load()).ToArray();
-        var samples = clients.SelectMany(c => c.Train.Samples).ToArray();
+        var samples = clients.SelectMany(c => c.Train.Samples.Concat(c.Val.Samples)).ToArray();
         Assert.All(samples.Where(s => s.Text is not null), s => Assert.Equal($"Patient {CaseOf(s.Id)[3..].TrimStart('0')} with pain in the {s.Label.ToLowerInvariant()}.", s.Text));
         var textless = samples.Where(s => CaseOf(s.Id) == "MPX0105").ToArray();
         Assert.All(textless, s => Assert.Null(s.Text));
         // MPX0105 has 1 + 105 % 3 = 1 image: either kept as an image sample or dropped from a text-only site.
         Assert.Equal(Enumerable.Range(100, 12).Sum(c => 1 + c % 3), samples.Length + report.DroppedWithoutText);
-        Assert.DoesNotContain(clients[1].Train.Samples, s => CaseOf(s.Id) == "MPX0105");
+        Assert.DoesNotContain(clients[1].Train.Samples.Concat(clients[1].Val.Samples), s => CaseOf(s.Id) == "MPX0105");
     }
 
     [Fact]

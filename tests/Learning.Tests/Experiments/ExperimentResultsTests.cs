@@ -28,7 +28,7 @@ public class ExperimentResultsTests
         Assert.Equal(Math.Sqrt(0.02), image.AccuracyStd, 10);
         Assert.Equal(0.5, image.MacroF1Mean, 10);
         Assert.Equal(0, image.MacroF1Std, 10);
-        Assert.Equal(2, image.Seeds);
+        Assert.Equal(2, image.Runs);
     }
 
     [Fact]
@@ -51,8 +51,8 @@ public class ExperimentResultsTests
         Assert.Equal(0.825, late.AccuracyMean, 10);
         Assert.Equal(Math.Sqrt(2 * 0.175 * 0.175), late.AccuracyStd, 10);
         Assert.Equal(0.7, late.MacroF1Mean, 10);
-        Assert.Contains("Mean of rounds 3–4, accuracy (%):", results.Markdown());
-        Assert.Contains("| fedmm | site | 82.5 ± 24.7 |", results.Markdown());
+        Assert.Contains("Mean of rounds 3–4, sites' val splits (no common test in these rows), accuracy / macro-F1 (%):", results.Markdown());
+        Assert.Contains("| fedmm | site | 82.5 ± 24.7 / 70.0 ± 0.0 |", results.Markdown());
     }
 
     [Fact]
@@ -63,11 +63,12 @@ public class ExperimentResultsTests
         {
             Sample().Write(directory);
             var csv = File.ReadAllLines(Path.Combine(directory, "results.csv"));
-            Assert.Equal("strategy,seed,round,client,group,evaluation,accuracy,macro_f1,loss", csv[0]);
+            Assert.Equal("strategy,partition,seed,round,client,group,evaluation,split,accuracy,macro_f1,loss,prior_accuracy", csv[0]);
             Assert.Equal(13, csv.Length);
-            Assert.Contains("fedmm,1,1,client_0,image,site,0.5,0.4,1", csv);
+            Assert.Contains("fedmm,0,1,1,client_0,image,site,val,0.5,0.4,1,", csv);
             var markdown = File.ReadAllText(Path.Combine(directory, "summary.md"));
-            Assert.Contains("| fedmm | site | 70.0 ± 14.1 | 80.0 ± 0.0 |", markdown);
+            Assert.Contains("| fedmm | site | 70.0 ± 14.1 / 50.0 ± 0.0 | 80.0 ± 0.0 / 80.0 ± 0.0 |", markdown);
+            Assert.Equal(Sample().Rows, ExperimentResults.ReadCsv(Path.Combine(directory, "results.csv")));
             using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "results.json")));
             Assert.Equal(12, json.RootElement.GetProperty("rows").GetArrayLength());
         }
@@ -87,5 +88,56 @@ public class ExperimentResultsTests
         var fedmm = Strategy.FedMM.Configure(new FederationConfig(), 3);
         Assert.True(fedmm.Round.UseGlobalVectors);
         Assert.Equal("contribution", fedmm.Round.Weighting);
+    }
+
+    [Fact]
+    public void PairedDifferenceMatchesAHandComputedInterval()
+    {
+        // Differences 0.1, 0.3, 0.2, 0.4: mean 0.25, s = √(0.05 / 3), t(0.975, 3) = 3.182.
+        var difference = PairedDifference.Of([0.6, 0.8, 0.7, 0.9], [0.5, 0.5, 0.5, 0.5]);
+        double half = 3.182 * Math.Sqrt(0.05 / 3) / 2;
+        Assert.Equal(0.25, difference.Mean, 12);
+        Assert.Equal(0.25 - half, difference.Low, 12);
+        Assert.Equal(0.25 + half, difference.High, 12);
+        Assert.Equal(4, difference.Count);
+        Assert.True(difference.AboveZero);
+        Assert.False(PairedDifference.Of([0.5, 0.6], [0.6, 0.5]).AboveZero);
+        Assert.True(PairedDifference.Of([0.5, 0.6], [0.6, 0.5]).CoversZero);
+        Assert.Equal(1.96, PairedDifference.TQuantile(120));
+        Assert.Throws<ArgumentException>(() => PairedDifference.Of([1.0], [1.0, 2.0]));
+    }
+
+    [Fact]
+    public void PairedComparisonsPairRunsByPartitionAndSeedOnTheCommonTest()
+    {
+        var plan = new ExperimentPlan { Config = new FederationConfig { Labels = ["a", "b"] }, Rounds = 1, Seeds = [1, 2], Strategies = [Strategy.FedMM, Strategy.Local] };
+        var rows = new List<SiteRoundResult>();
+        foreach (var partition in new[] { 1, 2 })
+            foreach (var seed in new[] { 1, 2 })
+            {
+                double gain = 0.1 * partition + 0.05 * seed;
+                // Val rows disagree on purpose: the comparison must use the common test.
+                rows.Add(new("local", seed, 1, "c0", "text", "site", 0.5, 0.4, 1) { Partition = partition, Split = "test" });
+                rows.Add(new("fedmm", seed, 1, "c0", "text", "site", 0.5 + gain, 0.4 + gain, 1) { Partition = partition, Split = "test" });
+                rows.Add(new("fedmm", seed, 1, "c0", "text", "site", 0.0, 0.0, 1) { Partition = partition, Split = "val" });
+                rows.Add(new("local", seed, 1, "c0", "text", "site", 1.0, 1.0, 1) { Partition = partition, Split = "val" });
+            }
+        var results = new ExperimentResults(plan, rows, 1);
+        var accuracy = results.PairedComparisons().Single(p => p.Baseline == "local" && p.Metric == "accuracy");
+        var expected = PairedDifference.Of([0.15, 0.2, 0.25, 0.3], [0, 0, 0, 0]);
+        Assert.Equal(("test", "text", 4), (accuracy.Split, accuracy.Group, accuracy.Runs));
+        Assert.Equal(expected.Mean, accuracy.Mean, 12);
+        Assert.Equal(expected.Low, accuracy.Low, 12);
+        Assert.Contains("| fedmm − local | site | text | +22.5 [", results.Markdown());
+    }
+
+    [Fact]
+    public void PriorWeightedAccuracyWeighsRecallByTheSitePrior()
+    {
+        // Class 0: recall 1/2; class 1: recall 1; class 2 absent from the labels (its prior is dropped).
+        long[] labels = [0, 0, 1];
+        long[] predicted = [0, 1, 1];
+        double accuracy = FedMM.Learning.Training.ClassificationMetrics.PriorWeightedAccuracy(predicted, labels, [0.6, 0.2, 0.2]);
+        Assert.Equal((0.6 * 0.5 + 0.2 * 1) / 0.8, accuracy, 12);
     }
 }

@@ -55,8 +55,10 @@ public sealed class FederatedRunTests : IDisposable
         Assert.Contains(server.WeightNames[^1], n => n.StartsWith("text_adapter."));
         Assert.Contains(server.WeightNames[^1], n => n.StartsWith("image_adapter."));
 
-        // 2 rounds × 3 sites × (site model, global package).
-        Assert.Equal(12, results.Rows.Count);
+        // 2 rounds × 3 sites × (site model, global package) × (own val, common test).
+        Assert.Equal(24, results.Rows.Count);
+        Assert.Equal(12, results.Rows.Count(r => r.Split == ExperimentRunner.TestSplit));
+        Assert.All(results.Rows.Where(r => r.Split == ExperimentRunner.TestSplit), r => Assert.NotNull(r.PriorAccuracy));
         Assert.All(results.Rows, r => Assert.True(double.IsFinite(r.Loss) && r.Accuracy is >= 0 and <= 1 && r.MacroF1 is >= 0 and <= 1, r.ToString()));
 
         // The image-only site gets its text from the global vectors, not the missing embedding.
@@ -66,7 +68,7 @@ public sealed class FederatedRunTests : IDisposable
         using (no_grad())
         {
             var rows = Enumerable.Range(0, 4).ToArray();
-            var (image, text, presence) = LocalRound.Represent(site, site.Data.Val, false, rows, fill, 0, null);
+            var (image, text, presence) = Batch(LocalRound.Represent(site, SplitKind.Val, rows, fill, 0, null));
             Assert.True(text.Same(fill.TextFromImage(image)));
             Assert.False(text.Same(site.Model.Shared.TextAdapter.Missing(4)));
             Assert.True(presence[.., 1].eq(0).all().item<bool>());
@@ -108,4 +110,6 @@ public sealed class FederatedRunTests : IDisposable
 
         public void Dispose() => inner.Dispose();
     }
+
+    private static (Tensor Image, Tensor Text, Tensor Presence) Batch(LocalRound.RepresentedBatch batch) => (batch.Image, batch.Text, batch.Presence);
 }

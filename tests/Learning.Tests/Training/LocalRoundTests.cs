@@ -92,7 +92,7 @@ public class LocalRoundTests
 
         using (var none = new ModalityFillIn(null, "hard", 0.5))
         {
-            var (image, text, presence) = LocalRound.Represent(site, site.Data.Val, false, rows, none, 0, null);
+            var (image, text, presence) = Batch(LocalRound.Represent(site, SplitKind.Val, rows, none, 0, null));
             Assert.True(text.Same(site.Model.Shared.TextAdapter.Missing(3)));
             Assert.True(presence.Same(tensor(new float[,] { { 1, 0 }, { 1, 0 }, { 1, 0 } })));
         }
@@ -105,7 +105,7 @@ public class LocalRoundTests
             ["pairing.text"] = tensor(new long[] { 1, 0 }),
         };
         using var fill = new ModalityFillIn(global, "hard", 0.5);
-        var (image2, text2, presence2) = LocalRound.Represent(site, site.Data.Val, false, rows, fill, 0, null);
+        var (image2, text2, presence2) = Batch(LocalRound.Represent(site, SplitKind.Val, rows, fill, 0, null));
         Assert.True(text2.Same(fill.TextFromImage(image2)));
         Assert.True(text2.gt(3).all().item<bool>(), "fill-ins are the global text centers");
         Assert.True(presence2.Same(tensor(new float[,] { { 1, 0 }, { 1, 0 }, { 1, 0 } })));
@@ -119,7 +119,7 @@ public class LocalRoundTests
         using var none = new ModalityFillIn(null, "hard", 0.5);
         using var _ = no_grad();
         var rows = Enumerable.Range(0, 60).ToArray();
-        var (_, _, presence) = LocalRound.Represent(site, site.Data.Train, true, rows, none, 0.5, new Random(3));
+        var (_, _, presence) = Batch(LocalRound.Represent(site, SplitKind.Train, rows, none, 0.5, new Random(3)));
         var perSample = presence.sum(1);
         Assert.True(perSample.ge(1).all().item<bool>(), "never both dropped");
         long dropped = perSample.eq(1).sum().item<long>();
@@ -236,6 +236,8 @@ public class LocalRoundTests
         Assert.Contains("client_9", error.Message);
         Assert.Contains("val", error.Message);
     }
+
+    private static (Tensor Image, Tensor Text, Tensor Presence) Batch(LocalRound.RepresentedBatch batch) => (batch.Image, batch.Text, batch.Presence);
 }
 
 [Collection(SequentialTorchRandom.Name)]
@@ -272,4 +274,5 @@ public class SiteStatePersistenceTests
             if (Directory.Exists(directory)) Directory.Delete(directory, true);
         }
     }
+
 }

@@ -19,8 +19,17 @@ public sealed record MedPixImportOptions
     /// <summary>Source splits pooled for training (splitted_dataset/descriptions_{split}.jsonl): train, or train_1 / train_2.</summary>
     public IReadOnlyList<string> TrainSplits { get; init; } = ["train"];
 
-    /// <summary>Source split partitioned into the sites' val splits.</summary>
-    public string ValSplit { get; init; } = "dev";
+    /// <summary>
+    /// Source split written whole, with images and text, as the root's common test
+    /// (<see cref="ClientRoot.CommonTestFolderName"/>): no site trains or selects on it.
+    /// </summary>
+    public string TestSplit { get; init; } = "dev";
+
+    /// <summary>
+    /// Share of each site's training cases carved out as its val split (model selection), per label,
+    /// cases kept together; every site keeps at least one case on each side.
+    /// </summary>
+    public double ValFraction { get; init; } = 0.2;
 
     /// <summary>Explicit class labels in logit order; null: every label found, in ordinal order. A record with a label outside an explicit list is an error.</summary>
     public IReadOnlyList<string>? Labels { get; init; }

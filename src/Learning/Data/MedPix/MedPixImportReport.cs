@@ -8,7 +8,8 @@ namespace FedMM.Learning.Data.MedPix;
 /// <param name="Labels">Class labels in logit order.</param>
 /// <param name="Sites">One entry per site.</param>
 /// <param name="DroppedWithoutText">Records left out of text-only sites because their text fields were all empty.</param>
-public sealed record MedPixImportReport(string Root, IReadOnlyList<string> Labels, IReadOnlyList<ImportedSite> Sites, int DroppedWithoutText)
+/// <param name="CommonTest">Samples of the common test (the test split, written whole).</param>
+public sealed record MedPixImportReport(string Root, IReadOnlyList<string> Labels, IReadOnlyList<ImportedSite> Sites, int DroppedWithoutText, int CommonTest)
 {
     /// <summary>A plain-text table: site, modalities, train and val sizes, and train/val counts per label.</summary>
     public string Describe()
@@ -22,6 +23,7 @@ public sealed record MedPixImportReport(string Root, IReadOnlyList<string> Label
             text.AppendLine($"{site.Id,-10} {site.Modalities.ToName(),-11} {site.Train,6} {site.Val,5}  {perLabel}");
         }
         text.AppendLine($"{"total",-10} {"",-11} {Sites.Sum(s => s.Train),6} {Sites.Sum(s => s.Val),5}");
+        text.AppendLine($"common test: {CommonTest} samples (image and text), in {ClientRoot.CommonTestFolderName}/");
         if (DroppedWithoutText > 0) text.AppendLine($"{DroppedWithoutText} records without text left out of text-only sites.");
         return text.ToString();
     }

@@ -20,9 +20,10 @@ namespace FedMM.Learning.Data.MedPix;
 /// <para>Partition: the records of the training splits are pooled; by default all images of one
 /// clinical case stay together (one patient belongs to one hospital), and a case's label is its
 /// images' majority label. Per label, site shares are drawn from Dirichlet(α) and cases are cut
-/// by those shares (<see cref="LabelPartitioner"/>); the dev split is cut by the same shares, so
-/// each site's val data follows its own training label distribution. Every site gets at least
-/// one case per split when there are enough cases.</para>
+/// by those shares (<see cref="LabelPartitioner"/>). Each site's val split is carved from its own
+/// training cases (<see cref="MedPixImportOptions.ValFraction"/> per label), so it follows the
+/// site's label distribution and is what the site selects its model on. The test split (dev) is
+/// written whole as the common test, in both modalities, and never reaches a site.</para>
 /// <para>Modalities follow <see cref="ModalityPlan"/>: an image-only site's manifest holds no
 /// text, a text-only site gets no image files (and records whose text fields are all empty are
 /// left out of it), an image+text site holds both (a record without text stays as an image-only
@@ -55,8 +56,8 @@ public static partial class MedPixImporter
         if (!Directory.Exists(source)) throw new DirectoryNotFoundException($"{source}: MedPix source folder does not exist.");
         if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
             throw new IOException($"{output}: output folder is not empty; the importer writes only into a new or empty folder.");
-        if (options.TrainSplits.Contains(options.ValSplit))
-            throw new ArgumentException($"Split '{options.ValSplit}' cannot be both a training split and the val split.", nameof(options));
+        if (options.TrainSplits.Contains(options.TestSplit))
+            throw new ArgumentException($"Split '{options.TestSplit}' cannot be both a training split and the test split.", nameof(options));
 
         var errors = new DataErrorCollector(options.MaxErrors);
         using var cases = NeedsCases(options) ? CaseIndex.Read(Path.Combine(source, CasesFileName), errors) : null;
@@ -64,30 +65,27 @@ public static partial class MedPixImporter
 
         var seenImages = new Dictionary<string, (string File, int Line)>(StringComparer.Ordinal);
         var train = options.TrainSplits.SelectMany(split => ReadSplit(source, split, options, cases, seenImages, errors)).ToList();
-        var val = ReadSplit(source, options.ValSplit, options, cases, seenImages, errors);
-        var labels = options.Labels ?? train.Concat(val).Select(r => r.Label).Distinct().Order(StringComparer.Ordinal).ToArray();
+        var test = ReadSplit(source, options.TestSplit, options, cases, seenImages, errors);
+        var labels = options.Labels ?? train.Concat(test).Select(r => r.Label).Distinct().Order(StringComparer.Ordinal).ToArray();
         if (options.Labels is not null)
-            foreach (var record in train.Concat(val).Where(r => !options.Labels.Contains(r.Label)))
+            foreach (var record in train.Concat(test).Where(r => !options.Labels.Contains(r.Label)))
                 errors.Add(record.File, record.Line, options.LabelField, $"label '{record.Label}' is not one of the given labels [{string.Join(", ", options.Labels)}].");
         errors.ThrowIfAny();
         if (train.Count == 0) throw new DataFormatException(SplitFile(source, options.TrainSplits[0]), 0, "records", "the training splits hold no records.");
-        if (val.Count == 0) throw new DataFormatException(SplitFile(source, options.ValSplit), 0, "records", "the val split holds no records.");
+        if (test.Count == 0) throw new DataFormatException(SplitFile(source, options.TestSplit), 0, "records", "the test split holds no records.");
 
         var labelIndex = labels.Select((label, i) => (label, i)).ToDictionary(p => p.label, p => p.i, StringComparer.Ordinal);
         var plan = ModalityPlan.Assign(options.Sites, options.ImageOnlySites, options.TextOnlySites);
         var trainUnits = Units(train, labelIndex, options.KeepCasesTogether);
-        var valUnits = Units(val, labelIndex, options.KeepCasesTogether);
-        int[][] trainSites, valSites;
+        int[][] siteUnits;
         if (options.DirichletAlpha is double alpha)
         {
             var shares = LabelPartitioner.DrawShares(labels.Count, options.Sites, alpha, options.Seed);
-            trainSites = LabelPartitioner.Assign(trainUnits.Select(u => u.Label).ToArray(), shares, options.Seed);
-            valSites = LabelPartitioner.Assign(valUnits.Select(u => u.Label).ToArray(), shares, options.Seed + 1);
+            siteUnits = LabelPartitioner.Assign(trainUnits.Select(u => u.Label).ToArray(), shares, options.Seed, minPerSite: 2);
         }
         else
         {
-            trainSites = LabelPartitioner.Iid(trainUnits.Select(u => u.Label).ToArray(), labels.Count, options.Sites, options.Seed);
-            valSites = LabelPartitioner.Iid(valUnits.Select(u => u.Label).ToArray(), labels.Count, options.Sites, options.Seed + 1);
+            siteUnits = LabelPartitioner.Iid(trainUnits.Select(u => u.Label).ToArray(), labels.Count, options.Sites, options.Seed);
         }
 
         // Decide every site's samples before writing anything.
@@ -96,19 +94,20 @@ public static partial class MedPixImporter
         for (int s = 0; s < options.Sites; s++)
         {
             var info = new ClientInfo("client_" + s.ToString(CultureInfo.InvariantCulture), plan[s]);
-            var siteTrain = Records(trainUnits, trainSites[s], info.Modalities, ref dropped);
-            var siteVal = Records(valUnits, valSites[s], info.Modalities, ref dropped);
+            var (trainPart, valPart) = LabelPartitioner.CarveVal(siteUnits[s], trainUnits.Select(u => u.Label).ToArray(), options.ValFraction, options.Seed + 1 + s);
+            var siteTrain = Records(trainUnits, trainPart, info.Modalities, ref dropped);
+            var siteVal = Records(trainUnits, valPart, info.Modalities, ref dropped);
             if (siteTrain.Count == 0 || siteVal.Count == 0)
                 throw new InvalidOperationException(
                     $"Site {info.Id} ({info.Modalities.ToName()}) would get {siteTrain.Count} train and {siteVal.Count} val samples; " +
-                    $"use fewer sites or a larger α ({options.Sites} sites, {trainUnits.Count} train and {valUnits.Count} val units).");
+                    $"use fewer sites or a larger α ({options.Sites} sites, {trainUnits.Count} training units).");
             sites.Add((info, siteTrain, siteVal));
         }
 
-        Write(output, labels, sites);
+        Write(output, labels, sites, test);
         var report = sites.Select(site => new ImportedSite(site.Info.Id, site.Info.Modalities, site.Train.Count, site.Val.Count,
             PerLabel(site.Train, labelIndex, labels.Count), PerLabel(site.Val, labelIndex, labels.Count))).ToArray();
-        return new MedPixImportReport(output, labels, report, dropped);
+        return new MedPixImportReport(output, labels, report, dropped, test.Count);
     }
 
     private static void CheckOptions(MedPixImportOptions options)
@@ -118,7 +117,9 @@ public static partial class MedPixImporter
         if (options.DirichletAlpha is double alpha && !(alpha > 0 && double.IsFinite(alpha)))
             throw new ArgumentException($"DirichletAlpha must be positive and finite, not {alpha}.", nameof(options));
         if (options.TrainSplits.Count == 0) throw new ArgumentException("Name at least one training split.", nameof(options));
-        foreach (var split in options.TrainSplits.Append(options.ValSplit))
+        if (!(options.ValFraction > 0 && options.ValFraction < 1))
+            throw new ArgumentException($"ValFraction must be in (0, 1), not {options.ValFraction}.", nameof(options));
+        foreach (var split in options.TrainSplits.Append(options.TestSplit))
             if (!SplitNamePattern().IsMatch(split)) throw new ArgumentException($"'{split}' is not a split name (letters, digits, '_').", nameof(options));
         if (string.IsNullOrWhiteSpace(options.LabelField)) throw new ArgumentException("LabelField is empty.", nameof(options));
         if (options.TextFields.Count == 0 || options.TextFields.Any(string.IsNullOrWhiteSpace))
@@ -273,7 +274,7 @@ public static partial class MedPixImporter
         return counts;
     }
 
-    private static void Write(string output, IReadOnlyList<string> labels, List<(ClientInfo Info, List<MedPixRecord> Train, List<MedPixRecord> Val)> sites)
+    private static void Write(string output, IReadOnlyList<string> labels, List<(ClientInfo Info, List<MedPixRecord> Train, List<MedPixRecord> Val)> sites, List<MedPixRecord> test)
     {
         var parent = Path.GetDirectoryName(output) ?? throw new IOException($"{output}: cannot write at a file-system root.");
         Directory.CreateDirectory(parent);
@@ -288,6 +289,7 @@ public static partial class MedPixImporter
                 WriteSplit(folder, ClientFolder.Train, train, info.Modalities);
                 WriteSplit(folder, ClientFolder.Val, val, info.Modalities);
             }
+            WriteSplit(root.CreateCommonTest(), ClientFolder.Test, test, Modalities.Both);
             if (Directory.Exists(output)) Directory.Delete(output);
             Directory.Move(staging, output);
         }

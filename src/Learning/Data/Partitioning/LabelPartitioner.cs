@@ -74,6 +74,24 @@ public static class LabelPartitioner
         return assigned.Select(list => list.Order().ToArray()).ToArray();
     }
 
+    /// <summary>
+    /// Splits one site's <paramref name="items"/> (indices into <paramref name="labels"/>) into training
+    /// and val items: per class, a shuffled <paramref name="fraction"/> (largest remainder over classes)
+    /// goes to val. Both sides keep at least one item when the site has two or more.
+    /// </summary>
+    public static (int[] Train, int[] Val) CarveVal(IReadOnlyList<int> items, IReadOnlyList<int> labels, double fraction, int seed)
+    {
+        if (!(fraction > 0 && fraction < 1)) throw new ArgumentOutOfRangeException(nameof(fraction), fraction, "The val fraction must be in (0, 1).");
+        var random = new Random(seed);
+        var byClass = items.GroupBy(i => labels[i]).OrderBy(g => g.Key).Select(g => g.Order().ToList()).ToList();
+        foreach (var group in byClass) Shuffle(group, random);
+        int total = (int)Math.Round(items.Count * fraction, MidpointRounding.AwayFromZero);
+        total = Math.Clamp(total, items.Count >= 2 ? 1 : 0, Math.Max(0, items.Count - 1));
+        var perClass = total == 0 ? new int[byClass.Count] : LargestRemainder(total, byClass.Select(g => (double)g.Count).ToArray());
+        var val = byClass.SelectMany((group, c) => group.Take(perClass[c])).ToHashSet();
+        return (items.Where(i => !val.Contains(i)).Order().ToArray(), val.Order().ToArray());
+    }
+
     private static List<int>[] ItemsByClass(IReadOnlyList<int> labels, int classes)
     {
         var byClass = Enumerable.Range(0, classes).Select(_ => new List<int>()).ToArray();

@@ -95,10 +95,16 @@ public static class SyntheticGenerator
             WriteSplit(folder, ClientFolder.Train, trainSites[site], trainLabels, info.Modalities, labels, options);
             WriteSplit(folder, ClientFolder.Val, valSites[site], valLabels, info.Modalities, labels, options);
         }
+        if (options.CommonTestSamples > 0)
+        {
+            var testLabels = BalancedLabels(options.CommonTestSamples, options.Classes);
+            WriteSplit(root.CreateCommonTest(), ClientFolder.Test, Enumerable.Range(0, testLabels.Length).ToArray(), testLabels, Modalities.Both, labels, options, complete: true);
+        }
         return root;
     }
 
-    private static void WriteSplit(ClientFolder folder, string split, int[] items, int[] trueLabels, Modalities modalities, IReadOnlyList<string> labels, SyntheticOptions options)
+    // complete: every sample keeps both modalities (the common test), whatever PartialPairRate says.
+    private static void WriteSplit(ClientFolder folder, string split, int[] items, int[] trueLabels, Modalities modalities, IReadOnlyList<string> labels, SyntheticOptions options, bool complete = false)
     {
         var samples = new List<Sample>(items.Length);
         foreach (int item in items)
@@ -106,7 +112,7 @@ public static class SyntheticGenerator
             var content = SampleContent.Create(options, split, item, trueLabels[item]);
             string id = $"{split}-{item.ToString("D5", CultureInfo.InvariantCulture)}";
             bool keepImage = modalities.HasFlag(Modalities.Image), keepText = modalities.HasFlag(Modalities.Text);
-            if (modalities == Modalities.Both && content.Missing != Modalities.None)
+            if (modalities == Modalities.Both && content.Missing != Modalities.None && !complete)
             {
                 keepImage = content.Missing != Modalities.Image;
                 keepText = content.Missing != Modalities.Text;
@@ -130,7 +136,7 @@ public static class SyntheticGenerator
     {
         public static SampleContent Create(SyntheticOptions options, string split, int index, int trueClass)
         {
-            var random = new Random(MixSeed(options.Seed, split == ClientFolder.Train ? 0 : 1, index));
+            var random = new Random(MixSeed(options.Seed, split switch { ClientFolder.Train => 0, ClientFolder.Val => 1, _ => 2 }, index));
             int groups = (options.Classes + 1) / 2;
             int group = trueClass / 2, member = trueClass % 2;
             int recorded = trueClass;

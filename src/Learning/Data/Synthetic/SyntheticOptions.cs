@@ -42,6 +42,12 @@ public sealed record SyntheticOptions
     /// </summary>
     public double PartialPairRate { get; init; }
 
+    /// <summary>
+    /// Samples of the common test (class-balanced, image and text each), written to the root's
+    /// common_test folder; 0 writes none.
+    /// </summary>
+    public int CommonTestSamples { get; init; } = 200;
+
     /// <summary>Seed of everything random; the same seed writes the same bytes.</summary>
     public int Seed { get; init; } = 1;
 
@@ -52,6 +58,7 @@ public sealed record SyntheticOptions
             ? $"ImageOnlySites ({ImageOnlySites}) + TextOnlySites ({TextOnlySites}) must be non-negative and at most Sites ({Sites})." :
         Classes < 2 ? $"Classes must be at least 2, not {Classes}." :
         TrainPerSite <= 0 || ValPerSite <= 0 ? $"TrainPerSite ({TrainPerSite}) and ValPerSite ({ValPerSite}) must be positive." :
+        CommonTestSamples < 0 ? $"CommonTestSamples must not be negative, not {CommonTestSamples}." :
         ImageSize is < 16 or > 512 ? $"ImageSize must be within 16..512, not {ImageSize}." :
         DirichletAlpha is double alpha && !(alpha > 0 && double.IsFinite(alpha)) ? $"DirichletAlpha must be positive and finite, not {alpha}." :
         !(WeakCueAccuracy is >= 0 and <= 1) ? $"WeakCueAccuracy must be within [0, 1], not {WeakCueAccuracy}." :
