@@ -165,7 +165,7 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
                 foreach (var site in sites)
                 {
                     using var part = logits.narrow(0, offset, site.Val.Count);
-                    rows.Add(Row(run, round, site, SiteEvaluation, ValSplit, ClassificationMetrics.Compute(part, site.Val.Labels), double.NaN));
+                    rows.Add(Row(run, round, site, SiteEvaluation, ValSplit, ClassificationMetrics.Compute(part, site.Val.Labels), null));
                     offset += site.Val.Count;
                 }
             }
@@ -194,14 +194,14 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
     private static IEnumerable<SiteRoundResult> Evaluations(RunContext run, int round, SiteState state, string evaluation, ModalityFillIn fillIn)
     {
         var prior = state.Data.Train.LabelPrior(state.Config.Labels.Count);
-        yield return Row(run, round, state.Data, evaluation, ValSplit, LocalRound.Evaluate(state, SplitKind.Val, fillIn), double.NaN);
+        yield return Row(run, round, state.Data, evaluation, ValSplit, LocalRound.Evaluate(state, SplitKind.Val, fillIn), null);
         if (state.Data.Test is null) yield break;
         using var logits = LocalRound.Logits(state, SplitKind.Test, fillIn);
         var metrics = ClassificationMetrics.Compute(logits, state.Data.Test.Labels);
         yield return Row(run, round, state.Data, evaluation, TestSplit, metrics, ClassificationMetrics.PriorWeightedAccuracy(logits, state.Data.Test.Labels, prior));
     }
 
-    private static SiteRoundResult Row(RunContext run, int round, SiteData site, string evaluation, string split, EvaluationMetrics metrics, double priorAccuracy)
+    private static SiteRoundResult Row(RunContext run, int round, SiteData site, string evaluation, string split, EvaluationMetrics metrics, double? priorAccuracy)
         => new(run.Strategy.ToName(), run.Seed, round, site.ClientId, site.Modalities.ToName(), evaluation, metrics.Accuracy, metrics.MacroF1, metrics.Loss)
         {
             Partition = run.Partition,
