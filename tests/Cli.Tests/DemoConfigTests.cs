@@ -18,7 +18,7 @@ public class DemoConfigTests
         Assert.True(config.Model.TrainImageEncoder);
         Assert.True(config.Model.ImageWidth < 1.0);
         Assert.Equal(DemoRunner.SyntheticImageSize, config.Model.ImageSize);
-        Assert.True(config.Model.MaxTokens >= 14, "the longest synthetic text is twelve words plus [CLS] and [SEP]");
+        Assert.True(config.Model.TokensPerText >= 14, "the longest synthetic text is twelve words plus [CLS] and [SEP]");
     }
 
     [Fact]

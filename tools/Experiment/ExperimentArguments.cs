@@ -38,9 +38,9 @@ internal sealed record ExperimentArguments
           --seeds 1,2,3           seeds (default 1,2,3)
           --strategies LIST       fedmm,fedavg,local,centralized,fedmm-repeat (default the first four; fedmm-repeat is the A/A control)
           --image-size N          image input size (default 128)
-          --text-encoder tiny|mini  BERT size (default tiny)
-          --max-tokens N          tokens per text (default 64)
-          --text-pooling cls|mean|pooler  text encoder pooling (default cls)
+          --text-encoder tiny|mini|minilm-l6  text encoder (default tiny; minilm-l6: pretrained, frozen)
+          --max-tokens N          tokens per text (default 64; minilm-l6: 128)
+          --text-pooling cls|mean|pooler  text encoder pooling (default cls; minilm-l6: mean)
           --epochs N              local epochs per round (default 1)
           --batch N               mini-batch size (default 32)
           --lr X                  learning rate of the shared part (default 1e-3)
@@ -95,7 +95,7 @@ internal sealed record ExperimentArguments
             {
                 ImageSize = Int("image-size", model.ImageSize),
                 TextEncoder = Take("text-encoder") ?? model.TextEncoder,
-                MaxTokens = Int("max-tokens", model.MaxTokens),
+                MaxTokens = Take("max-tokens") is { } tokens ? int.Parse(tokens, CultureInfo.InvariantCulture) : model.MaxTokens,
                 TextPooling = Take("text-pooling") ?? model.TextPooling,
             },
             Round = round with

@@ -35,20 +35,30 @@ public static class SiteCommands
             HelpName = "file",
         };
 
+        public Option<DirectoryInfo?> TextWeights { get; } = new("--text-weights")
+        {
+            Description = "A Hugging Face BertModel checkpoint folder (config.json, model.safetensors or pytorch_model.bin, vocab.txt) for the text encoder; its width must be the federation's text encoder's (default: $FEDMM_TEXT_WEIGHTS, else minilm-l6 from its package or tiny/mini from scratch).",
+            HelpName = "folder",
+        };
+
         public void AddTo(Command command)
         {
             command.Add(ImageWeights);
             command.Add(Vocabulary);
+            command.Add(TextWeights);
         }
 
+        // Once a site's model exists, these only need to be given again to name the same files (model/encoders.json).
         public SiteModelOptions Read(ParseResult parse)
         {
             var fallback = SiteModelOptions.FromEnvironment();
             string? weights = parse.GetValue(ImageWeights)?.FullName ?? fallback.ImageWeights;
             string? vocab = parse.GetValue(Vocabulary)?.FullName ?? fallback.Vocabulary;
+            string? text = parse.GetValue(TextWeights)?.FullName ?? fallback.TextWeights;
             if (weights is not null && !File.Exists(weights)) throw new CliException($"Image encoder weights {weights} do not exist.");
             if (vocab is not null && !File.Exists(vocab)) throw new CliException($"Vocabulary {vocab} does not exist.");
-            return new SiteModelOptions(weights, vocab);
+            if (text is not null && !Directory.Exists(text)) throw new CliException($"Text encoder checkpoint folder {text} does not exist.");
+            return new SiteModelOptions(weights, vocab, text);
         }
     }
 

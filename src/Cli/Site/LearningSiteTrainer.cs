@@ -11,8 +11,9 @@ namespace FedMM.Cli.Site;
 /// <summary>
 /// The site's model work through FedMM.Learning: <see cref="LocalRound.Run"/> (the function the
 /// experiment runner calls), apply, evaluate, predict. Its private state (best local model, text
-/// encoder, vocabulary, the config it was built for) lives in <c>model/</c> of the client folder,
-/// so a restarted agent continues where it stopped.
+/// encoder, vocabulary, the config it was built for, the encoders it was built on) lives in
+/// <c>model/</c> of the client folder, so a restarted agent continues where it stopped and later
+/// commands use the same encoder weights without being told again (<see cref="SiteEncoders"/>).
 /// </summary>
 public sealed class LearningSiteTrainer(string clientFolder, string clientId, SiteModelOptions options) : ISiteTrainer, IDisposable
 {
@@ -25,14 +26,16 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
 
     private string ConfigPath => Path.Combine(ModelFolder, "config.json");
 
+    private string EncodersPath => Path.Combine(ModelFolder, SiteEncoders.FileName);
+
     /// <inheritdoc/>
     public Task TrainAsync(FederationConfig config, int round, string? globalFolder, string updateFolder, CancellationToken ct)
         => Task.Run(() => Train(config, round, globalFolder, updateFolder), ct);
 
     private void Train(FederationConfig config, int round, string? globalFolder, string updateFolder)
     {
+        using var weights = globalFolder is null ? null : LoadGlobalWeights(config, globalFolder);
         var site = Ensure(config);
-        using var weights = globalFolder is null ? null : SafetensorsContent.Load(SiteFolder.Weights(globalFolder), requireFinite: true);
         using var vectors = globalFolder is null ? null : SafetensorsContent.Load(SiteFolder.Vectors(globalFolder), requireFinite: true);
         var update = LocalRound.Run(site, config, round, weights?.Tensors, vectors?.Tensors);
         try
@@ -65,8 +68,8 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
 
     private EvaluationMetrics ApplyGlobal(FederationConfig config, string globalFolder)
     {
+        using var weights = LoadGlobalWeights(config, globalFolder);
         var site = Ensure(config);
-        using var weights = SafetensorsContent.Load(SiteFolder.Weights(globalFolder), requireFinite: true);
         using var vectors = SafetensorsContent.Load(SiteFolder.Vectors(globalFolder), requireFinite: true);
         return LocalRound.Apply(site, config, weights.Tensors, vectors.Tensors);
     }
@@ -109,10 +112,9 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
         }
         // The sample is the site's val split for once, so the trainer's own evaluation path encodes it.
         var query = new SiteSplit(image, [text], [0]) { ImagePresent = image is null ? null : [imagePath is not null] };
-        var factory = new EncoderSiteModelFactory(options.ImageWeights, options.Vocabulary, _ => ModelFolder);
-        using var site = TrainingState.Create(data with { Val = query }, config, factory);
+        using var weights = globalFolder is null ? null : LoadGlobalWeights(config, globalFolder);
+        using var site = TrainingState.Create(data with { Val = query }, config, Factory(EncoderOptions(config, sameModel: true).Options));
         site.LoadPrivate(ModelFolder);
-        using var weights = globalFolder is null ? null : SafetensorsContent.Load(SiteFolder.Weights(globalFolder), requireFinite: true);
         using var vectors = globalFolder is null ? null : SafetensorsContent.Load(SiteFolder.Vectors(globalFolder), requireFinite: true);
         if (weights is not null) site.Model.Shared.LoadWeights(weights.Tensors);
         using var fillIn = new ModalityFillIn(config.Round.UseGlobalVectors ? vectors?.Tensors : null, config.Round.FillIn, config.Round.FillInTemperature);
@@ -129,15 +131,47 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
         state?.Dispose();
         state = null;
         var data = SiteDataLoader.Load(clientFolder, config);
-        var factory = new EncoderSiteModelFactory(options.ImageWeights, options.Vocabulary, _ => ModelFolder);
-        Directory.CreateDirectory(ModelFolder);
-        var created = TrainingState.Create(data, config, factory);
         // Private files fit only the model they were saved from; after a model change the site starts afresh.
-        if (File.Exists(ConfigPath) && SameModel(File.ReadAllText(ConfigPath), config)) created.LoadPrivate(ModelFolder);
+        bool sameModel = File.Exists(ConfigPath) && SameModel(File.ReadAllText(ConfigPath), config);
+        var (encoderOptions, identity) = EncoderOptions(config, sameModel);
+        Directory.CreateDirectory(ModelFolder);
+        var created = TrainingState.Create(data, config, Factory(encoderOptions));
+        if (sameModel) created.LoadPrivate(ModelFolder);
         File.WriteAllText(ConfigPath, json);
+        identity.Save(EncodersPath);
         state = created;
         stateConfig = json;
         return created;
+    }
+
+    private EncoderSiteModelFactory Factory(SiteModelOptions encoders) =>
+        new(encoders.ImageWeights, encoders.Vocabulary, _ => ModelFolder) { TextWeights = encoders.TextWeights };
+
+    // The saved model's recorded encoders when there is one (checked against their sha256), else the options as given.
+    private (SiteModelOptions Options, SiteEncoders Identity) EncoderOptions(FederationConfig config, bool sameModel)
+    {
+        var recorded = sameModel ? SiteEncoders.Load(EncodersPath) : null;
+        if (recorded is not null) return (recorded.Resolve(options, EncodersPath), recorded);
+        return (options, SiteEncoders.Describe(config.Model, options));
+    }
+
+    // The package's weights, refused before anything trains on them when they expect other encoders than this site's.
+    private SafetensorsContent LoadGlobalWeights(FederationConfig config, string globalFolder)
+    {
+        string path = SiteFolder.Weights(globalFolder);
+        var weights = SafetensorsContent.Load(path, requireFinite: true);
+        try
+        {
+            var family = EncoderFamily.FromMetadata(weights.Metadata, path);
+            var modalities = new Learning.Data.ClientFolder(clientFolder).ReadInfo().Modalities;
+            family?.CheckSite(EncoderFamily.Of(config.Model), modalities, clientId, $"the global package {path}");
+        }
+        catch (InvalidDataException e)
+        {
+            weights.Dispose();
+            throw new CliException(e.Message);
+        }
+        return weights;
     }
 
     private static bool SameModel(string savedJson, FederationConfig config)

@@ -35,8 +35,8 @@ public static class FederationConfigChecks
             Check(model.ImageSize is >= 32 and <= 1024, $"model.imageSize: {model.ImageSize} is outside 32..1024.");
             Check(model.ImageWidth is > 0 and <= 4, $"model.imageWidth: {model.ImageWidth} is outside (0, 4].");
             Check(model.ImageNormMomentum is > 0 and <= 1, $"model.imageNormMomentum: {model.ImageNormMomentum} is outside (0, 1].");
-            Check(model.MaxTokens is >= 8 and <= 512, $"model.maxTokens: {model.MaxTokens} is outside 8..512.");
-            Check(model.TextPooling is "cls" or "mean" or "pooler", $"model.textPooling: '{model.TextPooling}' is not cls, mean or pooler.");
+            Check(model.MaxTokens is null or (>= 8 and <= 512), $"model.maxTokens: {model.MaxTokens} is outside 8..512.");
+            Check(model.TextPooling is null or "cls" or "mean" or "pooler", $"model.textPooling: '{model.TextPooling}' is not cls, mean or pooler.");
             Check(model.AdapterDim is >= 4 and <= 4096, $"model.adapterDim: {model.AdapterDim} is outside 4..4096.");
             Check(model.AttentionHeads >= 1 && model.AdapterDim % Math.Max(1, model.AttentionHeads) == 0,
                 $"model.attentionHeads: {model.AttentionHeads} must be ≥ 1 and divide adapterDim {model.AdapterDim}.");

@@ -121,12 +121,19 @@ public sealed class GlobalPackage : IDisposable
         foreach (var t in Vectors.Values) t.Dispose();
     }
 
-    private Dictionary<string, string> Metadata(string content) => new()
+    private Dictionary<string, string> Metadata(string content)
     {
-        ["format"] = "pt",
-        ["fedmm"] = $"global.{content}",
-        ["round"] = Round.ToString(CultureInfo.InvariantCulture),
-    };
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = "pt",
+            ["fedmm"] = $"global.{content}",
+            ["round"] = Round.ToString(CultureInfo.InvariantCulture),
+        };
+        // The weights state the encoders they were trained on: a site reads them before it trains.
+        if (content == "weights" && Report.Encoders is { } encoders)
+            foreach (var (key, value) in encoders.ToMetadata()) metadata[key] = value;
+        return metadata;
+    }
 
     private static void CheckRound(string file, IReadOnlyDictionary<string, string> metadata, int round)
     {

@@ -68,6 +68,7 @@ public static class RoundAggregator
                 Text = text?.Summary,
                 Pairing = pairing,
                 CarriedGroups = carriedGroups,
+                Encoders = EncoderFamily.Of(config.Model),
                 Timings = timings,
             };
             return new GlobalPackage(round, weights, vectors, report);

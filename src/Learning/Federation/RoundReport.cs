@@ -33,6 +33,9 @@ public sealed record RoundReport
     /// <summary>Parameter groups no site uploaded this round, kept from the previous global model.</summary>
     public IReadOnlyList<string> CarriedGroups { get; init; } = [];
 
+    /// <summary>The encoders the package's adapters expect; null in reports written before packages stated them.</summary>
+    public EncoderFamily? Encoders { get; init; }
+
     /// <summary>Seconds spent per step ("validate", "weights", "imageClusters", "textClusters", "pairing", "fusion", "total").</summary>
     public required IReadOnlyDictionary<string, double> Timings { get; init; }
 }

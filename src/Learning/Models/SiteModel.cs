@@ -39,6 +39,12 @@ public sealed class SiteModel : IDisposable
     /// <summary>The site's tokenizer (its own vocabulary); null for an image-only site.</summary>
     public Func<IReadOnlyList<string>, TokenizedTexts>? Tokenize { get; }
 
+    /// <summary>
+    /// Whether the text encoder is a pretrained one that local training leaves alone: its features
+    /// are computed once per split and cached, and it is neither trained nor saved with the site.
+    /// </summary>
+    public bool TextEncoderFrozen { get; init; }
+
     /// <summary>The modalities this model can encode.</summary>
     public Modalities Modalities =>
         (ImageEncoder is null ? Modalities.None : Modalities.Image) | (TextEncoder is null ? Modalities.None : Modalities.Text);

@@ -44,20 +44,34 @@ public sealed class WordPieceTextTokenizer
             throw new FileNotFoundException($"Vocabulary file '{vocabPath}' does not exist.", vocabPath);
         var lines = File.ReadLines(vocabPath).Select(l => l.TrimEnd('\r')).ToList();
         if (lines.Count > 0 && lines[^1].Length == 0) lines.RemoveAt(lines.Count - 1);
+        return FromTokens(lines, $"Vocabulary file '{vocabPath}'", vocabPath);
+    }
+
+    /// <summary>A tokenizer over <paramref name="tokens"/> (id = index); <paramref name="source"/> names them in errors.</summary>
+    public static WordPieceTextTokenizer FromVocabulary(IReadOnlyList<string> tokens, string source)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        return FromTokens(tokens, $"Vocabulary {source}", source);
+    }
+
+    private static WordPieceTextTokenizer FromTokens(IReadOnlyList<string> lines, string described, string source)
+    {
         var tokens = lines.ToHashSet(StringComparer.Ordinal);
         var missing = WordPieceVocabularyBuilder.SpecialTokens.Where(t => !tokens.Contains(t)).ToList();
         if (missing.Count > 0)
-            throw new InvalidDataException($"Vocabulary file '{vocabPath}' lacks the special token(s) {string.Join(", ", missing)}.");
+            throw new InvalidDataException($"{described} lacks the special token(s) {string.Join(", ", missing)}.");
         BertTokenizer inner;
         try
         {
-            inner = BertTokenizer.Create(vocabPath, WordPieceOnlyOptions());
+            // One token a line, LF: the library's own reader then agrees with the line numbers above.
+            using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n"));
+            inner = BertTokenizer.Create(stream, WordPieceOnlyOptions());
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
         {
-            throw new InvalidDataException($"Vocabulary file '{vocabPath}' could not be read: {e.Message}", e);
+            throw new InvalidDataException($"{described} could not be read: {e.Message}", e);
         }
-        return new WordPieceTextTokenizer(inner, vocabPath, lines.Count);
+        return new WordPieceTextTokenizer(inner, source, lines.Count);
     }
 
     // Basic tokenization is BertBasicTokenizer's; the library only applies WordPiece to each word.

@@ -8,8 +8,10 @@ namespace FedMM.Learning.Training;
 
 /// <summary>
 /// Builds site models with the real encoders: MobileNetV3 (torchvision weights when a path is given)
-/// and BERT trained from scratch on a WordPiece vocabulary, either a shared vocab.txt or one built
-/// from the site's own training text and kept in the site's folder.
+/// and BERT: pretrained (minilm-l6 from the MiniLM package, or a Hugging Face checkpoint folder),
+/// frozen unless <see cref="ModelConfig.TrainTextEncoder"/>; or trained from scratch on a WordPiece
+/// vocabulary, either a shared vocab.txt or one built from the site's own training text and kept in
+/// the site's folder.
 /// </summary>
 /// <param name="imageWeights">torchvision MobileNetV3 <c>features.*</c> weights (.safetensors or .pth); null: random init.</param>
 /// <param name="vocabulary">A vocab.txt every site uses; null: each site builds its own from its training text.</param>
@@ -21,6 +23,31 @@ public sealed class EncoderSiteModelFactory(string? imageWeights, string? vocabu
 
     /// <summary>File of a site's own vocabulary in its folder.</summary>
     public const string VocabularyFile = "vocab.txt";
+
+    /// <summary>
+    /// A Hugging Face BertModel checkpoint folder (config.json, model.safetensors or pytorch_model.bin,
+    /// vocab.txt) for the text encoder; its hidden size must be the federation's text feature width.
+    /// Null: minilm-l6 from the package, or tiny/mini from scratch.
+    /// </summary>
+    public string? TextWeights { get; init; }
+
+    private PretrainedBert? checkpoint;
+
+    /// <summary>
+    /// The pretrained text encoder sites of <paramref name="model"/> use: the checkpoint of
+    /// <see cref="TextWeights"/>, or MiniLM for minilm-l6; null when the text encoder trains from scratch.
+    /// Refuses a checkpoint whose width is not the federation's.
+    /// </summary>
+    public PretrainedBert? PretrainedText(ModelConfig model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (TextWeights is null) return model.PretrainedTextEncoder ? PretrainedBert.MiniLM() : null;
+        checkpoint ??= PretrainedBert.FromFolder(TextWeights);
+        if (checkpoint.Config.HiddenSize != model.TextFeatureDim)
+            throw new InvalidDataException(
+                $"Text encoder checkpoint {TextWeights} is {checkpoint.Config.HiddenSize} wide but the federation's text encoder {model.TextEncoder} is {model.TextFeatureDim} wide.");
+        return checkpoint;
+    }
 
     /// <inheritdoc />
     public SiteModel Create(FederationConfig config, SiteData data, int seed)
@@ -39,21 +66,34 @@ public sealed class EncoderSiteModelFactory(string? imageWeights, string? vocabu
         }
         BertEncoder? text = null;
         Func<IReadOnlyList<string>, TokenizedTexts>? tokenize = null;
+        bool frozen = false;
         if (data.Modalities.HasFlag(Modalities.Text))
         {
-            var vocabPath = vocabulary ?? BuildLocalVocabulary(data);
-            var tokenizer = WordPieceTextTokenizer.FromVocabFile(vocabPath);
-            int vocabSize = File.ReadLines(vocabPath).Count(line => line.Length > 0);
-            manual_seed(DeterministicSeed.For(seed, "text-encoder"));
-            text = BertEncoder.Create(config.Model, vocabSize);
-            int maxTokens = config.Model.MaxTokens;
+            WordPieceTextTokenizer tokenizer;
+            var pretrained = PretrainedText(config.Model);
+            if (pretrained is not null)
+            {
+                if (vocabulary is not null)
+                    throw new ArgumentException($"Site {data.ClientId}: a vocabulary ({vocabulary}) was given, but the pretrained text encoder {pretrained.Name} brings its own.");
+                tokenizer = WordPieceTextTokenizer.FromVocabulary(pretrained.Vocabulary, pretrained.Source);
+                text = BertEncoder.FromPretrained(pretrained, config.Model.TextPoolingMode);
+                frozen = !config.Model.TrainTextEncoder;
+            }
+            else
+            {
+                var vocabPath = vocabulary ?? BuildLocalVocabulary(data);
+                tokenizer = WordPieceTextTokenizer.FromVocabFile(vocabPath);
+                manual_seed(DeterministicSeed.For(seed, "text-encoder"));
+                text = BertEncoder.Create(config.Model, tokenizer.VocabularySize);
+            }
+            int maxTokens = config.Model.TokensPerText;
             tokenize = texts =>
             {
                 using var batch = tokenizer.Encode(texts, maxTokens);
                 return new TokenizedTexts(batch.InputIds.clone(), batch.AttentionMask.clone(), batch.TokenTypeIds.clone());
             };
         }
-        return new SiteModel(shared, image, text, tokenize);
+        return new SiteModel(shared, image, text, tokenize) { TextEncoderFrozen = frozen };
     }
 
     /// <summary>Seed of the shared part's initialisation: the federation's seed, the same at every site.</summary>

@@ -53,12 +53,12 @@ public static class LocalRound
         var incoming = shared.ExportWeights(SharedModel.GroupsFor(Modalities.Both));
 
         var encoderParameters = new List<TorchSharp.Modules.Parameter>();
-        if (model.TextEncoder is not null && data.Modalities.HasFlag(Modalities.Text))
+        if (model.TextEncoder is not null && !model.TextEncoderFrozen && data.Modalities.HasFlag(Modalities.Text))
             encoderParameters.AddRange(model.TextEncoder.parameters());
         if (model.ImageEncoder is not null && config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image))
             encoderParameters.AddRange(model.ImageEncoder.parameters());
         // Encoders the round trains are part of the incoming model too.
-        var incomingText = encoderParameters.Count > 0 ? Snapshot(model.TextEncoder) : null;
+        var incomingText = encoderParameters.Count > 0 && !model.TextEncoderFrozen ? Snapshot(model.TextEncoder) : null;
         var incomingImage = config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image) ? Snapshot(model.ImageEncoder) : null;
         double rateScale = Math.Pow(config.Round.LearningRateDecay, round - 1);
         using var sharedOptimizer = optim.AdamW(shared.parameters(), lr: config.Round.LearningRate * rateScale, weight_decay: config.Round.WeightDecay);
@@ -96,7 +96,7 @@ public static class LocalRound
                 Dispose(bestEncoder);
                 Dispose(bestImageEncoder);
                 bestShared = shared.ExportWeights(SharedModel.GroupsFor(Modalities.Both));
-                bestEncoder = Snapshot(model.TextEncoder);
+                bestEncoder = model.TextEncoderFrozen ? null : Snapshot(model.TextEncoder);
                 bestImageEncoder = Snapshot(trainedImageEncoder);
             }
         }
@@ -332,6 +332,8 @@ public static class LocalRound
 
     private static Tensor TextFeatures(SiteState site, SplitKind kind, Tensor index)
     {
+        var cached = site.TextFeaturesOf(kind);
+        if (cached is not null) return cached.index_select(0, index);
         var tokens = site.TokensOf(kind)!;
         return site.Model.TextEncoder!.call(
             tokens.InputIds.index_select(0, index),
@@ -367,7 +369,7 @@ public static class LocalRound
     private static void SetTraining(SiteState site, FederationConfig config, bool training)
     {
         site.Model.Shared.train(training);
-        site.Model.TextEncoder?.train(training);
+        site.Model.TextEncoder?.train(training && !site.Model.TextEncoderFrozen);
         // A frozen pretrained encoder keeps its batch-norm statistics: always in eval mode.
         site.Model.ImageEncoder?.train(training && config.Model.TrainImageEncoder);
     }

@@ -6,7 +6,7 @@ namespace FedMM.Learning.Training;
 
 /// <summary>
 /// What a site keeps between rounds and never uploads: its model with private encoders, the
-/// image features of its frozen encoder (computed once), its tokenized texts and its best local model.
+/// features of its frozen encoders (computed once), its tokenized texts and its best local model.
 /// </summary>
 public sealed class SiteState : IDisposable
 {
@@ -46,6 +46,15 @@ public sealed class SiteState : IDisposable
     /// <summary>Tokens of the common test's texts.</summary>
     internal TokenizedTexts? TestTokens { get; private set; }
 
+    /// <summary>Cached features of the training texts ([N, H]), when the text encoder is frozen.</summary>
+    internal Tensor? TrainTextFeatures { get; private set; }
+
+    /// <summary>Cached features of the validation texts.</summary>
+    internal Tensor? ValTextFeatures { get; private set; }
+
+    /// <summary>Cached features of the common test's texts.</summary>
+    internal Tensor? TestTextFeatures { get; private set; }
+
     /// <summary>
     /// The shared model the site received this round (the global package, or its own model before the
     /// first), frozen: with <see cref="RoundConfig.SummarySpace"/> "received" its adapters place the
@@ -69,6 +78,13 @@ public sealed class SiteState : IDisposable
         SplitKind.Train => TrainImageFeatures,
         SplitKind.Val => ValImageFeatures,
         _ => TestImageFeatures,
+    };
+
+    internal Tensor? TextFeaturesOf(SplitKind kind) => kind switch
+    {
+        SplitKind.Train => TrainTextFeatures,
+        SplitKind.Val => ValTextFeatures,
+        _ => TestTextFeatures,
     };
 
     internal TokenizedTexts? TokensOf(SplitKind kind) => kind switch
@@ -103,10 +119,10 @@ public sealed class SiteState : IDisposable
     /// <summary>Shared weights of the best local model of the last round (all groups), or null before the first.</summary>
     public Dictionary<string, Tensor>? BestSharedWeights { get; internal set; }
 
-    /// <summary>Builds the site's model and caches its frozen image features and tokens.</summary>
+    /// <summary>Builds the site's model and caches its tokens and the features of its frozen encoders.</summary>
     /// <remarks>
-    /// With a <paramref name="featureCache"/>, features are taken from it (keyed by site and split) and
-    /// owned by it; the image encoder must then not depend on the seed (pretrained and frozen).
+    /// With a <paramref name="featureCache"/>, features are taken from it (keyed by site, modality and
+    /// split) and owned by it; frozen encoders must then not depend on the seed (pretrained).
     /// </remarks>
     public static SiteState Create(SiteData data, FederationConfig config, ISiteModelFactory factory, ImageFeatureCache? featureCache = null)
     {
@@ -137,6 +153,18 @@ public sealed class SiteState : IDisposable
             state.TrainTokens = model.Tokenize!(data.Train.Texts.Select(t => t ?? "").ToList());
             state.ValTokens = model.Tokenize!(data.Val.Texts.Select(t => t ?? "").ToList());
             if (data.Test is not null) state.TestTokens = model.Tokenize!(data.Test.Texts.Select(t => t ?? "").ToList());
+            if (model.TextEncoderFrozen)
+            {
+                state.ownsFeatures = featureCache is null;
+                state.TrainTextFeatures = featureCache is null ? state.EncodeTextsFrozen(state.TrainTokens)
+                    : featureCache.GetOrAdd($"{data.ClientId}/text/train", () => state.EncodeTextsFrozen(state.TrainTokens));
+                state.ValTextFeatures = featureCache is null ? state.EncodeTextsFrozen(state.ValTokens)
+                    : featureCache.GetOrAdd($"{data.ClientId}/text/val", () => state.EncodeTextsFrozen(state.ValTokens));
+                if (state.TestTokens is { } testTokens)
+                    // Every site's frozen pretrained text encoder is the same, so the test features are shared too.
+                    state.TestTextFeatures = featureCache is null ? state.EncodeTextsFrozen(testTokens)
+                        : featureCache.GetOrAdd($"common-test/text/{data.Modalities.ToName()}", () => state.EncodeTextsFrozen(testTokens));
+            }
         }
         if (config.Round.LogitAdjustment > 0)
             state.LogPrior = tensor(data.Train.LabelPrior(classes).Select(p => (float)(config.Round.LogitAdjustment * Math.Log(p))).ToArray());
@@ -165,7 +193,7 @@ public sealed class SiteState : IDisposable
             best.LoadWeights(BestSharedWeights);
             best.save(Path.Combine(directory, BestSharedFile));
         }
-        Model.TextEncoder?.save(Path.Combine(directory, TextEncoderFile));
+        if (!Model.TextEncoderFrozen) Model.TextEncoder?.save(Path.Combine(directory, TextEncoderFile));
         if (Config.Model.TrainImageEncoder) Model.ImageEncoder?.save(Path.Combine(directory, ImageEncoderFile));
     }
 
@@ -183,7 +211,7 @@ public sealed class SiteState : IDisposable
             BestSharedWeights = weights;
         }
         var text = Path.Combine(directory, TextEncoderFile);
-        if (Model.TextEncoder is not null && File.Exists(text)) Load(Model.TextEncoder, text);
+        if (Model.TextEncoder is not null && !Model.TextEncoderFrozen && File.Exists(text)) Load(Model.TextEncoder, text);
         var image = Path.Combine(directory, ImageEncoderFile);
         if (Model.ImageEncoder is not null && Config.Model.TrainImageEncoder && File.Exists(image)) Load(Model.ImageEncoder, image);
     }
@@ -198,6 +226,24 @@ public sealed class SiteState : IDisposable
         {
             throw new InvalidDataException($"Site {Data.ClientId}: cannot restore private state from {path}: {error.Message}", error);
         }
+    }
+
+    private Tensor EncodeTextsFrozen(TokenizedTexts tokens)
+    {
+        var encoder = Model.TextEncoder!;
+        encoder.eval();
+        using var _ = no_grad();
+        var parts = new List<Tensor>();
+        const int chunk = 64;
+        long count = tokens.InputIds.shape[0];
+        for (long start = 0; start < count; start += chunk)
+        {
+            long length = Math.Min(chunk, count - start);
+            parts.Add(encoder.call(tokens.InputIds.narrow(0, start, length), tokens.AttentionMask.narrow(0, start, length), tokens.TokenTypeIds.narrow(0, start, length)));
+        }
+        var features = cat(parts, 0);
+        foreach (var part in parts) part.Dispose();
+        return features;
     }
 
     private Tensor? EncodeImagesFrozen(SiteSplit split)
@@ -229,6 +275,9 @@ public sealed class SiteState : IDisposable
             TrainImageFeatures?.Dispose();
             ValImageFeatures?.Dispose();
             TestImageFeatures?.Dispose();
+            TrainTextFeatures?.Dispose();
+            ValTextFeatures?.Dispose();
+            TestTextFeatures?.Dispose();
         }
         foreach (var tokens in new[] { TrainTokens, ValTokens, TestTokens })
         {

@@ -39,12 +39,13 @@ public sealed record BertConfig
     /// <summary>bert-mini: L4, H256, A4, I1024.</summary>
     public static BertConfig Mini(int vocabSize) => new() { VocabSize = vocabSize, HiddenSize = 256, Layers = 4, Heads = 4, IntermediateSize = 1024 };
 
-    /// <summary>The configuration named "tiny" or "mini".</summary>
+    /// <summary>The configuration named "tiny" or "mini" at <paramref name="vocabSize"/>, or "minilm-l6" (its own vocabulary).</summary>
     public static BertConfig Named(string name, int vocabSize) => name switch
     {
         "tiny" => Tiny(vocabSize),
         "mini" => Mini(vocabSize),
-        _ => throw new ArgumentException($"Unknown text encoder '{name}'; expected tiny or mini.", nameof(name)),
+        MiniLMPackage.EncoderName => MiniLMPackage.Config,
+        _ => throw new ArgumentException($"Unknown text encoder '{name}'; expected tiny, mini or {MiniLMPackage.EncoderName}.", nameof(name)),
     };
 
     /// <summary>Throws when the sizes cannot make a model.</summary>

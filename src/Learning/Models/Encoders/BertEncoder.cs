@@ -44,13 +44,30 @@ public sealed class BertEncoder : nn.Module<Tensor, Tensor, Tensor, Tensor>
     /// <summary>Width H of the pooled features.</summary>
     public long FeatureDim => Config.HiddenSize;
 
-    /// <summary>The encoder named by <see cref="ModelConfig.TextEncoder"/>, pooled by <see cref="ModelConfig.TextPooling"/>.</summary>
+    /// <summary>The encoder named by <see cref="ModelConfig.TextEncoder"/>, pooled by <see cref="ModelConfig.TextPoolingMode"/>, randomly initialised.</summary>
     public static BertEncoder Create(ModelConfig model, int vocabSize)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (model.MaxTokens > 512)
-            throw new ArgumentOutOfRangeException(nameof(model), model.MaxTokens, "MaxTokens exceeds BERT's 512 positions.");
-        return new BertEncoder(BertConfig.Named(model.TextEncoder, vocabSize), model.TextPooling);
+        if (model.TokensPerText > 512)
+            throw new ArgumentOutOfRangeException(nameof(model), model.TokensPerText, "MaxTokens exceeds BERT's 512 positions.");
+        return new BertEncoder(BertConfig.Named(model.TextEncoder, vocabSize), model.TextPoolingMode);
+    }
+
+    /// <summary>An encoder of <paramref name="pretrained"/>'s architecture holding its weights, pooled by <paramref name="pooling"/>.</summary>
+    public static BertEncoder FromPretrained(PretrainedBert pretrained, string pooling)
+    {
+        ArgumentNullException.ThrowIfNull(pretrained);
+        var encoder = new BertEncoder(pretrained.Config, pooling);
+        try
+        {
+            EncoderWeights.LoadStrict(encoder, pretrained.StateDict, pretrained.Source);
+        }
+        catch
+        {
+            encoder.Dispose();
+            throw;
+        }
+        return encoder;
     }
 
     /// <summary>Pooled features [B, H] of a tokenized batch.</summary>

