@@ -13,10 +13,13 @@ public static class DemoCommand
         var rounds = CommonOptions.Positive("--rounds", "Rounds to run.", 4);
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Folder for the run's data, logs and report (a new run-* folder inside).", DefaultValueFactory = _ => new DirectoryInfo("demo-out"), HelpName = "dir" };
         var weights = new Option<FileInfo?>("--image-weights") { Description = "torchvision MobileNetV3-small weights for the sites' image encoders (default: random initialisation).", HelpName = "file" };
-        var command = new Command("demo", "Start Azurite, the silo and the API on loopback, register 10 sites (2 image-only, 2 text-only, 6 image+text), run rounds with one agent process per site, and write the report.") { medpix, rounds, output, weights };
+        var textEncoder = new Option<string?>("--text-encoder") { Description = "The sites' text encoder: tiny or mini (trained from scratch), or minilm-l6 (pretrained all-MiniLM-L6-v2, frozen).", HelpName = "name" };
+        textEncoder.AcceptOnlyFromAmong("tiny", "mini", Learning.Models.Encoders.MiniLMPackage.EncoderName);
+        var command = new Command("demo", "Start Azurite, the silo and the API on loopback, register 10 sites (2 image-only, 2 text-only, 6 image+text), run rounds with one agent process per site, and write the report.") { medpix, rounds, output, weights, textEncoder };
         command.SetAction((parse, ct) => DemoRunner.RunAsync(
             new DemoOptions(parse.GetRequiredValue(output).FullName, parse.GetValue(rounds), parse.GetValue(medpix)?.FullName,
-                ImageWeights: parse.GetValue(weights) is { } w ? (w.Exists ? w.FullName : throw new Errors.CliException($"Image weights {w.FullName} do not exist.")) : null), ct));
+                ImageWeights: parse.GetValue(weights) is { } w ? (w.Exists ? w.FullName : throw new Errors.CliException($"Image weights {w.FullName} do not exist.")) : null,
+                TextEncoder: parse.GetValue(textEncoder)), ct));
         return command;
     }
 }

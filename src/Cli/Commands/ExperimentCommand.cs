@@ -31,7 +31,8 @@ public static class ExperimentCommand
         var strategies = new Option<string[]>("--strategies") { Description = "Strategies to run: fedmm, fedavg, local, centralized.", DefaultValueFactory = _ => ["fedmm", "fedavg", "local", "centralized"], AllowMultipleArgumentsPerToken = true, HelpName = "name" };
         var imageWeights = new Option<FileInfo?>("--image-weights") { Description = "torchvision MobileNetV3 weights for the image encoders (default: random initialisation).", HelpName = "file" };
         var vocab = new Option<FileInfo?>("--vocab") { Description = "Shared vocab.txt (default: each site builds its own from its training text).", HelpName = "file" };
-        var command = new Command("run", "Run the strategies × seeds on the client folders and write results and a report.") { data, output, config, rounds, seeds, strategies, imageWeights, vocab };
+        var textEncoder = new Option<string?>("--text-encoder") { Description = "Text encoder (tiny, mini or minilm-l6), overriding the config's model.textEncoder.", HelpName = "name" };
+        var command = new Command("run", "Run the strategies × seeds on the client folders and write results and a report.") { data, output, config, rounds, seeds, strategies, imageWeights, vocab, textEncoder };
         command.SetAction((parse, ct) => Task.Run(() =>
         {
             var chosen = parse.GetRequiredValue(strategies).SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries))
@@ -42,6 +43,7 @@ public static class ExperimentCommand
             if (!Directory.Exists(root)) throw new CliException($"Client root {root} does not exist.");
             string outFolder = parse.GetRequiredValue(output).FullName;
             var baseline = parse.GetValue(config) is { } file ? FederationConfigFile.Load(file.FullName) : new FederationConfig();
+            if (parse.GetValue(textEncoder) is { } named) baseline = baseline with { Model = baseline.Model with { TextEncoder = named } };
             AnsiConsole.MarkupLineInterpolated($"Loading {root} at {baseline.Model.ImageSize} px...");
             var (labels, sites) = ClientRootSites.Load(root, baseline.Model.ImageSize);
             var federation = baseline with { Name = "experiment", Labels = labels };

@@ -7,4 +7,5 @@ namespace FedMM.Cli.Demo;
 /// <param name="TrainPerSite">Synthetic training samples per site.</param>
 /// <param name="ValPerSite">Synthetic validation samples per site.</param>
 /// <param name="ImageWeights">torchvision MobileNetV3 weights every site's image encoder starts from; null: random.</param>
-public sealed record DemoOptions(string Output, int Rounds, string? MedPix, int TrainPerSite = 64, int ValPerSite = 24, string? ImageWeights = null);
+/// <param name="TextEncoder">The federation's text encoder (tiny, mini, minilm-l6); null: the demo's default.</param>
+public sealed record DemoOptions(string Output, int Rounds, string? MedPix, int TrainPerSite = 64, int ValPerSite = 24, string? ImageWeights = null, string? TextEncoder = null);

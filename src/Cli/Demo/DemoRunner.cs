@@ -34,6 +34,9 @@ public static class DemoRunner
 
         var root = PrepareData(options, Path.Combine(run, "data"), Plain);
         var config = Configure(root.ReadLabels(), options.Rounds, pretrainedImages: options.ImageWeights is not null);
+        // A pretrained text encoder keeps its own token limit and pooling (ModelConfig.TokensPerText, TextPoolingMode).
+        if (options.TextEncoder is { } textEncoder)
+            config = config with { Model = config.Model with { TextEncoder = textEncoder, MaxTokens = textEncoder is "tiny" or "mini" ? config.Model.MaxTokens : null } };
 
         var sites = new Dictionary<string, ChildProcess>();
         await using var service = await LocalService.StartAsync(repo, run, Plain, ct);
