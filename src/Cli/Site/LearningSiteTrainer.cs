@@ -152,7 +152,7 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
     {
         var recorded = sameModel ? SiteEncoders.Load(EncodersPath) : null;
         if (recorded is not null) return (recorded.Resolve(options, EncodersPath), recorded);
-        return (options, SiteEncoders.Describe(config.Model, options));
+        return (options, SiteEncoders.Describe(config.Model, options, new Learning.Data.ClientFolder(clientFolder).ReadInfo().Modalities));
     }
 
     // The package's weights, refused before anything trains on them when they expect other encoders than this site's.

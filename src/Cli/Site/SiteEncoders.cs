@@ -24,12 +24,14 @@ public sealed record SiteEncoders(EncoderIdentity? Image, EncoderIdentity? Text,
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
-    /// <summary>The identities of the encoders <paramref name="options"/> give a site of <paramref name="model"/>.</summary>
-    public static SiteEncoders Describe(ModelConfig model, SiteModelOptions options)
+    /// <summary>The identities of the encoders <paramref name="options"/> give a site of <paramref name="model"/> holding <paramref name="modalities"/>.</summary>
+    public static SiteEncoders Describe(ModelConfig model, SiteModelOptions options, Modalities modalities)
     {
-        var image = new EncoderIdentity(model.ImageEncoder, options.ImageWeights, options.ImageWeights is null ? null : FileSha256(options.ImageWeights));
-        EncoderIdentity text;
-        if (options.TextWeights is not null)
+        var image = !modalities.HasFlag(Modalities.Image) ? null
+            : new EncoderIdentity(model.ImageEncoder, options.ImageWeights, options.ImageWeights is null ? null : FileSha256(options.ImageWeights));
+        EncoderIdentity? text;
+        if (!modalities.HasFlag(Modalities.Text)) text = null;
+        else if (options.TextWeights is not null)
         {
             var weights = PretrainedBert.WeightsFiles.Select(f => Path.Combine(options.TextWeights, f)).FirstOrDefault(File.Exists)
                 ?? throw new CliException($"Text encoder checkpoint folder {options.TextWeights} has neither {string.Join(" nor ", PretrainedBert.WeightsFiles)}.");
@@ -48,13 +50,16 @@ public sealed record SiteEncoders(EncoderIdentity? Image, EncoderIdentity? Text,
     /// <summary>
     /// The options that rebuild the recorded encoders: each recorded file is used again, after a
     /// check that it still exists and still has its sha256. An option given on the command line must
-    /// name the recorded file (same bytes); it cannot switch a trained site to other encoders.
+    /// name the recorded file (same bytes); it cannot switch a trained site to other encoders. An
+    /// option for a modality the site does not hold is ignored, as the first training ignored it.
     /// </summary>
     public SiteModelOptions Resolve(SiteModelOptions given, string recordPath)
     {
         string? Use(EncoderIdentity? recorded, string? option, string what, string flag)
         {
-            if (recorded?.Weights is null)
+            // No record: the site does not hold this modality (or was built before vocabularies were recorded); the option has nothing to replace.
+            if (recorded is null) return null;
+            if (recorded.Weights is null)
             {
                 if (option is not null)
                     throw new CliException($"{recordPath}: this site's model was built without {what}; {flag} {option} would give it other encoders. Start a fresh model folder to change them.");
@@ -92,7 +97,7 @@ public sealed record SiteEncoders(EncoderIdentity? Image, EncoderIdentity? Text,
                 throw new CliException($"{recordPath}: text encoder weights {file} (sha256 {sha}) are not the ones this site's model was trained with ({Text.Weights}, sha256 {Text.Sha256}).");
             text = folder;
         }
-        else if (given.TextWeights is not null)
+        else if (Text is not null && given.TextWeights is not null)
             throw new CliException($"{recordPath}: this site's text encoder {Text?.Name ?? "(none)"} was not loaded from a checkpoint; --text-weights {given.TextWeights} would give it another one. Start a fresh model folder to change it.");
         return new SiteModelOptions(image, vocabulary, text);
     }
