@@ -3,8 +3,9 @@ using static TorchSharp.torch;
 namespace FedMM.Learning.Training;
 
 /// <summary>
-/// Features of a frozen, pretrained image encoder, computed once per site split and reused by every
-/// run that shares the encoder (all strategies and seeds of an experiment). Owns the tensors.
+/// Features of frozen, pretrained encoders (image, and text under "{site}/text/{split}"), computed
+/// once per site split and reused by every run that shares the encoder (all strategies and seeds of
+/// an experiment). Owns the tensors.
 /// </summary>
 public sealed class ImageFeatureCache : IDisposable
 {
