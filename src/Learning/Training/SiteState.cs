@@ -239,7 +239,10 @@ public sealed class SiteState : IDisposable
         for (long start = 0; start < count; start += chunk)
         {
             long length = Math.Min(chunk, count - start);
-            parts.Add(encoder.call(tokens.InputIds.narrow(0, start, length), tokens.AttentionMask.narrow(0, start, length), tokens.TokenTypeIds.narrow(0, start, length)));
+            // Columns past the chunk's longest text are padding only: masked out, so they change nothing but the cost.
+            using var mask = tokens.AttentionMask.narrow(0, start, length);
+            long width = Math.Max(1, mask.sum(1).max().item<long>());
+            parts.Add(encoder.call(tokens.InputIds.narrow(0, start, length).narrow(1, 0, width), mask.narrow(1, 0, width), tokens.TokenTypeIds.narrow(0, start, length).narrow(1, 0, width)));
         }
         var features = cat(parts, 0);
         foreach (var part in parts) part.Dispose();
