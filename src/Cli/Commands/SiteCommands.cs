@@ -159,13 +159,25 @@ public static class SiteCommands
         var data = DataOption();
         var local = LocalOption();
         var model = new ModelOptions();
-        var command = new Command("evaluate", "Evaluate the site's model (the last applied global package, or --local) on the site's val data.") { data, local };
+        var test = new Option<DirectoryInfo?>("--test")
+        {
+            Description = "Evaluate on this held-out folder instead of the site's val data: a CLIENT_ROOT's common_test (its test/ split), seen in the site's modalities.",
+            HelpName = "dir",
+        };
+        var command = new Command("evaluate", "Evaluate the site's model (the last applied global package, or --local) on the site's val data, or on a held-out --test folder.") { data, local, test };
         model.AddTo(command);
         command.SetAction((parse, ct) => Task.Run(() =>
         {
             var (trainer, global, describe) = Offline(parse, data, local, model);
             using (trainer)
             {
+                if (parse.GetValue(test) is { } folder)
+                {
+                    if (!folder.Exists) throw new CliException($"Test folder {folder.FullName} does not exist.");
+                    var (t, samples) = trainer.EvaluateTest(folder.FullName, global);
+                    AnsiConsole.MarkupLineInterpolated($"{describe} on {samples} test samples: accuracy [bold]{t.Accuracy:P1}[/], macro-F1 [bold]{t.MacroF1:F3}[/], loss {t.Loss:F3}");
+                    return 0;
+                }
                 var m = trainer.Evaluate(global);
                 AnsiConsole.MarkupLineInterpolated($"{describe} on val: accuracy [bold]{m.Accuracy:P1}[/], macro-F1 [bold]{m.MacroF1:F3}[/], loss {m.Loss:F3}");
             }

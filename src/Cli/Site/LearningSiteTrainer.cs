@@ -88,6 +88,37 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
     }
 
     /// <summary>
+    /// Metrics on a held-out test folder (a CLIENT_ROOT's common_test, <see cref="Learning.Data.ClientRoot.CommonTestFolderName"/>)
+    /// seen in the site's own modalities: of the global package in <paramref name="globalFolder"/>, else of
+    /// the site's best local model with fill-ins from <paramref name="vectorsFolder"/>'s global vectors when given.
+    /// Test samples the site cannot read (e.g. text-only samples at an image-only site) are left out.
+    /// </summary>
+    public (EvaluationMetrics Metrics, int Samples) EvaluateTest(string testFolder, string? globalFolder, string? vectorsFolder = null)
+    {
+        var config = SavedConfig();
+        var data = SiteDataLoader.Load(clientFolder, config);
+        var folder = new Learning.Data.ClientFolder(testFolder);
+        SiteSplit test;
+        try
+        {
+            test = SiteDataFolders.LoadCommonTest(folder, config.Labels, config.Model.ImageSize).Restrict(data.Modalities);
+        }
+        catch (Exception e) when (e is Learning.Data.DataFormatException or ArgumentException or IOException)
+        {
+            throw new CliException($"Test folder {testFolder}: {e.Message}");
+        }
+        if (test.Count == 0) throw new CliException($"Test folder {testFolder} holds no sample in this site's modalities ({data.Modalities.ToName()}).");
+        using var site = TrainingState.Create(data with { Test = test }, config, Factory(EncoderOptions(config, sameModel: true).Options));
+        site.LoadPrivate(ModelFolder);
+        using var weights = globalFolder is null ? null : LoadGlobalWeights(config, globalFolder);
+        if (weights is not null) site.Model.Shared.LoadWeights(weights.Tensors);
+        string? vectorsFrom = globalFolder ?? vectorsFolder;
+        using var vectors = vectorsFrom is null ? null : SafetensorsContent.Load(SiteFolder.Vectors(vectorsFrom), requireFinite: true);
+        using var fillIn = ModalityFillIn.For(config.Round, vectors?.Tensors);
+        return (LocalRound.Evaluate(site, SplitKind.Test, fillIn), test.Count);
+    }
+
+    /// <summary>
     /// Class probabilities for one image and/or text, by the global package in <paramref name="globalFolder"/>
     /// (or the best local model when null); a missing modality is filled in from the global vectors.
     /// </summary>
