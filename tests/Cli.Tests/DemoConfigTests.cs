@@ -19,6 +19,9 @@ public class DemoConfigTests
         Assert.True(config.Model.ImageWidth < 1.0);
         Assert.Equal(DemoRunner.SyntheticImageSize, config.Model.ImageSize);
         Assert.True(config.Model.TokensPerText >= 14, "the longest synthetic text is twelve words plus [CLS] and [SEP]");
+        // The pretrained text encoder by default: frozen, with its own pooling.
+        Assert.Equal("minilm-l6", config.Model.TextEncoder);
+        Assert.Equal("mean", config.Model.TextPoolingMode);
     }
 
     [Fact]

@@ -44,6 +44,24 @@ public sealed class EncoderIdentityTests : IDisposable
     }
 
     [Fact]
+    public async Task Evaluate_on_a_common_test_reads_only_the_site_modalities()
+    {
+        var (site, _, _, _) = await TrainedImageSite();
+        string test = Path.Combine(root, "data", Learning.Data.ClientRoot.CommonTestFolderName);
+        using var trainer = new LearningSiteTrainer(site, "site-0", new SiteModelOptions(null, null));
+        var (metrics, samples) = trainer.EvaluateTest(test, null);
+        // The synthetic common test holds 200 image+text samples; the image-only site reads all of them, as images.
+        Assert.Equal(200, samples);
+        Assert.InRange(metrics.Accuracy, 0, 1);
+
+        var (code, failure) = await Run("site", "evaluate", "--data", site, "--local", "--test", test);
+        Assert.True(code == 0, failure);
+        var (missing, error) = await Run("site", "evaluate", "--data", site, "--local", "--test", Path.Combine(root, "nowhere"));
+        Assert.NotEqual(0, missing);
+        Assert.Contains("nowhere", error);
+    }
+
+    [Fact]
     public async Task Later_commands_use_the_recorded_weights_without_being_told()
     {
         var (site, weights, _, trained) = await TrainedImageSite();

@@ -35,8 +35,9 @@ public static class DemoRunner
         var root = PrepareData(options, Path.Combine(run, "data"), Plain);
         var config = Configure(root.ReadLabels(), options.Rounds, pretrainedImages: options.ImageWeights is not null);
         // A pretrained text encoder keeps its own token limit and pooling (ModelConfig.TokensPerText, TextPoolingMode).
+        // Encoders trained from scratch read the synthetic texts (at most twelve words) in 16 tokens.
         if (options.TextEncoder is { } textEncoder)
-            config = config with { Model = config.Model with { TextEncoder = textEncoder, MaxTokens = textEncoder is "tiny" or "mini" ? config.Model.MaxTokens : null } };
+            config = config with { Model = config.Model with { TextEncoder = textEncoder, MaxTokens = textEncoder is "tiny" or "mini" ? 16 : null } };
 
         var sites = new Dictionary<string, ChildProcess>();
         await using var service = await LocalService.StartAsync(repo, run, Plain, ct);
@@ -66,6 +67,20 @@ public static class DemoRunner
             foreach (var round in rounds.Where(r => r.State != RoundStates.Completed))
                 Status($"[red]round {round.Round} {Markup.Escape(round.State)}[/]: {Markup.Escape(round.Reason ?? "no reason given")}");
             Status($"{completed}/{rounds.Count} rounds completed in {clock.Elapsed:mm\\:ss}; report [bold]{Markup.Escape(report)}[/]; logs {Markup.Escape(logs)}");
+            if (completed > 0 && root.CommonTest() is not null)
+            {
+                int last = rounds.Where(r => r.State == RoundStates.Completed).Max(r => r.Round);
+                string globalFolder = Path.Combine(run, "global", $"r{last:D4}");
+                Directory.CreateDirectory(globalFolder);
+                await api.DownloadGlobalArtifactAsync(FederationId, last, GlobalArtifacts.Weights, Site.SiteFolder.Weights(globalFolder), ct);
+                await api.DownloadGlobalArtifactAsync(FederationId, last, GlobalArtifacts.Vectors, Site.SiteFolder.Vectors(globalFolder), ct);
+                var scores = CommonTestComparison.Run(root, launches, config, options.Rounds, globalFolder,
+                    new Site.SiteModelOptions(options.ImageWeights, null), Path.Combine(run, "local-only"), Plain, ct);
+                Directory.CreateDirectory(reportFolder);
+                string table = Path.Combine(reportFolder, "common-test.md");
+                CommonTestComparison.Report(scores, table);
+                Status($"common test (held out) written to [bold]{Markup.Escape(table)}[/]");
+            }
             return completed == options.Rounds ? ExitCodes.Success : ExitCodes.Failure;
         }
         finally
@@ -83,8 +98,8 @@ public static class DemoRunner
     /// The demo's federation config: small model and quick rounds for a two-core CPU. Without
     /// pretrained image weights the sites train a half-width MobileNetV3 from scratch on small images
     /// (a frozen random encoder gives features no head can separate); with them the encoder keeps
-    /// torchvision's full width and stays frozen. The synthetic texts have at most twelve words, so
-    /// 16 tokens lose nothing and keep BERT-tiny's steps cheap.
+    /// torchvision's full width and stays frozen. Text goes through the frozen, pretrained
+    /// <see cref="DefaultTextEncoder"/>, its features computed once per site.
     /// </summary>
     public static FederationConfig Configure(IReadOnlyList<string> labels, int rounds, bool pretrainedImages = false) => new()
     {
@@ -96,7 +111,7 @@ public static class DemoRunner
             ImageWidth = pretrainedImages ? 1.0 : 0.5,
             TrainImageEncoder = !pretrainedImages,
             ImageNormMomentum = pretrainedImages ? 0.01 : 0.1,
-            MaxTokens = 16,
+            TextEncoder = DefaultTextEncoder,
             AdapterDim = 64,
             AttentionHeads = 4,
             FeedForwardDim = 128,
@@ -115,6 +130,12 @@ public static class DemoRunner
             KMeansIterations = 25,
         },
     };
+
+    /// <summary>
+    /// The demo's text encoder: the pretrained all-MiniLM-L6-v2, frozen, restored with the build; it
+    /// generalises from a few dozen texts per site where an encoder trained from scratch does not.
+    /// </summary>
+    public const string DefaultTextEncoder = "minilm-l6";
 
     /// <summary>Side of the synthetic images, which the demo's from-scratch image encoder reads at their own size.</summary>
     public const int SyntheticImageSize = 48;
