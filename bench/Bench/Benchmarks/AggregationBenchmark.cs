@@ -81,11 +81,13 @@ public sealed class AggregationBenchmark : IBenchmark
             vectors[$"{m.ToName()}.counts"] = Counts(1, 50, Centroids);
         }
         if (modalities == Modalities.Both)
-            vectors["cooccurrence"] = Counts(0, 10, Centroids, Centroids);
+            vectors["cooccurrence"] = Counts(0, 2, Centroids, Centroids);
 
+        // As on a real site, each modality's counts (and the co-occurrences) add up to at most the training samples.
+        int samples = (int)Math.Ceiling(vectors.Where(p => p.Key.EndsWith(".counts", StringComparison.Ordinal)).Max(p => p.Value.sum().item<float>()));
         var metrics = new SiteMetrics
         {
-            ClientId = $"site-{index:D4}", Round = 1, Modalities = modalities.ToName(), TrainSamples = 200 + index % 300, ValSamples = 50,
+            ClientId = $"site-{index:D4}", Round = 1, Modalities = modalities.ToName(), TrainSamples = samples, ValSamples = 50,
             Before = new EvaluationMetrics(0.4, 0.35, 1.1), After = new EvaluationMetrics(0.6, 0.4 + index % 40 / 100.0, 0.9),
         };
         return new SiteUpdate(metrics.ClientId, modalities, weights, vectors, metrics);
