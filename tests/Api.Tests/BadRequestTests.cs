@@ -92,6 +92,7 @@ public sealed class BadRequestTests(ApiFixture api)
         ["unknown part"] = new((a, w) => Upload(a, w, extraPart: "encoder"), 400, "'encoder'"),
         ["body not multipart"] = new((a, w) => a.UploadAsync(w.Tokens["img-site"], F, 1, "img-site", JsonContent.Create(new { weights = "x" })), 400, "must be multipart/form-data"),
         // Federation configs
+        ["config with an unknown robustness rule"] = new((a, w) => CreateWith(a, w.Config with { Round = w.Config.Round with { Robustness = new RobustnessConfig { Rule = "mode" } } }), 400, "round.robustness.rule: 'mode'"),
         ["config without labels"] = new((a, w) => CreateWith(a, w.Config with { Labels = [] }), 400, "labels"),
         ["config with duplicate labels"] = new((a, w) => CreateWith(a, w.Config with { Labels = ["a", "b", "a"] }), 400, "distinct"),
         ["config with unknown image encoder"] = new((a, w) => CreateWith(a, w.Config with { Model = w.Config.Model with { ImageEncoder = "resnet50" } }), 400, "imageEncoder"),
