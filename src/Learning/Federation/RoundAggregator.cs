@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using FedMM.Learning.Aggregation;
-using FedMM.Learning.Artifacts;
 using FedMM.Learning.Clustering;
 using FedMM.Learning.Pairing;
 using TorchSharp;
@@ -323,16 +321,14 @@ public static class RoundAggregator
     private static double LargestMagnitude(torch.Tensor tensor)
     {
         using var values = new DenseFloats(tensor);
-        double largest = 0;
-        foreach (float v in values.Values) largest = Math.Max(largest, Math.Abs((double)v));
-        return largest;
+        return values.MaxMagnitude().Value;
     }
 
     private static bool IsFinite(torch.Tensor tensor)
     {
         if (tensor.dtype != torch.ScalarType.Float32) return torch.isfinite(tensor).all().item<bool>();
         using var values = new DenseFloats(tensor);
-        return FiniteValues.FirstNonFinite(MemoryMarshal.AsBytes(values.Values), SafetensorsDType.F32) < 0;
+        return values.FirstNonFinite() < 0;
     }
 
     // The last check before a package leaves the aggregation: nothing non-finite is ever published.

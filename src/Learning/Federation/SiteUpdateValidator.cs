@@ -95,7 +95,7 @@ public static class SiteUpdateValidator
                 if (!previousMagnitudes.TryGetValue(name, out double before))
                 {
                     using var values = new DenseFloats(reference);
-                    before = MaxMagnitude(values.Values).Value;
+                    before = values.MaxMagnitude().Value;
                     previousMagnitudes[name] = before;
                 }
                 double limit = UpdateBounds.GrowthLimit(bounds, before);
@@ -180,26 +180,14 @@ public static class SiteUpdateValidator
         if (tensor.dtype != torch.ScalarType.Float32)
             throw new SiteUpdateException(client, round, $"{file} tensor '{name}' is {tensor.dtype}; FedMM artifacts are F32.");
         using var values = new DenseFloats(tensor);
-        long bad = FiniteValues.FirstNonFinite(MemoryMarshal.AsBytes(values.Values), SafetensorsDType.F32);
+        long bad = values.FirstNonFinite();
         if (bad >= 0)
             throw new SiteUpdateException(client, round, $"{file} tensor '{name}' holds NaN or infinite values (first at flat index {bad}).");
-        var largest = MaxMagnitude(values.Values);
+        var largest = values.MaxMagnitude();
         if (largest.Value > UpdateBounds.ValueLimit(bounds, file, name))
             throw new SiteUpdateException(client, round,
                 $"{file} tensor '{name}' holds {largest.Value:G6} (magnitude) at flat index {largest.Index}, beyond {UpdateBounds.ValueLimitSetting(bounds, file, name)}.");
         return largest;
-    }
-
-    private static (double Value, long Index) MaxMagnitude(ReadOnlySpan<float> values)
-    {
-        double largest = 0;
-        long index = 0;
-        for (int i = 0; i < values.Length; i++)
-        {
-            float magnitude = Math.Abs(values[i]);
-            if (magnitude > largest) { largest = magnitude; index = i; }
-        }
-        return (largest, index);
     }
 
     private static void ValidateSampleCounts(int round, SiteUpdate update, RobustnessConfig bounds)

@@ -135,6 +135,35 @@ public sealed class HostileUpdateTests(ServiceFixture fixture)
         Assert.Equal(1.0, Assert.Single(report.Contributions).Weights["fusion"], 9);
     }
 
+    [Fact]
+    public async Task A_stored_package_that_cannot_be_read_never_completes_its_round_nor_becomes_the_base()
+    {
+        var config = TestFederation.Config(minClients: 1, deadline: Long);
+        var (federation, _) = await TestFederation.CreateAsync(Grains, "unreadable", config, [("site-a", "image")]);
+        string fid = federation.GetPrimaryKeyString();
+        await federation.StartRoundsAsync(new RoundRequest(2, null));
+
+        // A package of this round already in storage (as an earlier run without the finiteness
+        // checks left it): a report, and weights holding +Inf.
+        var weights = new Dictionary<string, torch.Tensor> { ["fusion.bias"] = torch.tensor(new[] { float.PositiveInfinity }) };
+        using (var stream = new MemoryStream())
+        {
+            SafetensorsWriter.Write(stream, weights, new Dictionary<string, string> { ["round"] = "1" });
+            await Store.WriteAsync(ArtifactLayout.Global(fid, 1, ArtifactLayout.Weights), stream.ToArray());
+        }
+        await Store.WriteAsync(ArtifactLayout.Global(fid, 1, ArtifactLayout.Vectors), SiteUploads.ToBytes(new Dictionary<string, torch.Tensor>()));
+        await Store.WriteAsync(ArtifactLayout.Global(fid, 1, ArtifactLayout.Report), "{\"round\":1,\"participants\":[\"site-a\"],\"failures\":[],\"weighting\":\"fedavg\",\"contributionTemperature\":1,\"contributions\":[],\"timings\":{}}"u8.ToArray());
+        await SiteUploads.UploadAsync(Grains, Store, fid, 1, config, "site-a", Modalities.Image);
+
+        var view = await TestFederation.WaitForRoundAsync(federation, 1, v => v.State.IsFinal(), Wait);
+        Assert.Equal(RoundState.Failed, view.State);
+        Assert.Contains("cannot be read", view.Reason);
+        Assert.Null((await federation.GetAsync())!.LatestCompletedRound);
+        var next = await TestFederation.WaitForRoundAsync(federation, 2, v => v.State == RoundState.Collecting, Wait);
+        Assert.Null(next.GlobalRound);
+        await federation.CancelRoundAsync(2);
+    }
+
     private static (byte[] Weights, byte[] Vectors, byte[] Metrics) Rewrite(
         (byte[] Weights, byte[] Vectors, byte[] Metrics) files,
         Action<Dictionary<string, torch.Tensor>>? weights = null,
