@@ -83,10 +83,16 @@ public sealed class BadRequestTests(ApiFixture api)
         ["metrics of another round"] = new((a, w) => Upload(a, w, metrics: SiteUpdateFiles.MetricsFor("img-site", 2, Modalities.Image)), 400, "does not match round 1"),
         ["metrics with zero train samples"] = new((a, w) => Upload(a, w, metrics: SiteUpdateFiles.MetricsFor("img-site", 1, Modalities.Image, trainSamples: 0)), 400, "trainSamples 0 must be greater than 0"),
         ["metrics claiming other modalities"] = new((a, w) => Upload(a, w, metrics: SiteUpdateFiles.MetricsFor("img-site", 1, Modalities.Both)), 400, "registered for"),
+        // Robust aggregation bounds (round.robustness)
+        ["weight beyond maxAbsValue"] = new((a, w) => Upload(a, w, weights: Weights(w, bad: ("image_adapter.proj.weight", 1e30f)).ToArray()), 400, "beyond round.robustness.maxAbsValue"),
+        ["centroid count near float max"] = new((a, w) => Upload(a, w, vectors: new SafetensorsBytes().F32("image.centroids", [8, 128]).F32("image.counts", [8], fill: 3e38f).ToArray()), 400, "'image.counts' holds 3E+38 at element 0, beyond round.robustness.maxTrainSamples"),
+        ["trainSamples 2^31-1"] = new((a, w) => Upload(a, w, metrics: SiteUpdateFiles.MetricsFor("img-site", 1, Modalities.Image, trainSamples: int.MaxValue)), 400, "trainSamples 2147483647 exceeds round.robustness.maxTrainSamples"),
+        ["trainSamples beyond the site's centroid counts"] = new((a, w) => Upload(a, w, metrics: SiteUpdateFiles.MetricsFor("img-site", 1, Modalities.Image, trainSamples: 900_000)), 400, "more than its centroid counts account for"),
         ["missing metrics part"] = new((a, w) => Upload(a, w, omit: "metrics"), 400, "missing part(s) metrics"),
         ["unknown part"] = new((a, w) => Upload(a, w, extraPart: "encoder"), 400, "'encoder'"),
         ["body not multipart"] = new((a, w) => a.UploadAsync(w.Tokens["img-site"], F, 1, "img-site", JsonContent.Create(new { weights = "x" })), 400, "must be multipart/form-data"),
         // Federation configs
+        ["config with an unknown robustness rule"] = new((a, w) => CreateWith(a, w.Config with { Round = w.Config.Round with { Robustness = new RobustnessConfig { Rule = "mode" } } }), 400, "round.robustness.rule: 'mode'"),
         ["config without labels"] = new((a, w) => CreateWith(a, w.Config with { Labels = [] }), 400, "labels"),
         ["config with duplicate labels"] = new((a, w) => CreateWith(a, w.Config with { Labels = ["a", "b", "a"] }), 400, "distinct"),
         ["config with unknown image encoder"] = new((a, w) => CreateWith(a, w.Config with { Model = w.Config.Model with { ImageEncoder = "resnet50" } }), 400, "imageEncoder"),

@@ -18,7 +18,7 @@ namespace FedMM.Bench.Benchmarks;
 /// </summary>
 public sealed class UploadBenchmark : IBenchmark
 {
-    private const int Centroids = 32, Concurrency = 8;
+    private const int Centroids = 32, Concurrency = 8, TrainSamples = 120;
     private static readonly FederationConfig Config = new()
     {
         Name = "upload-bench",
@@ -99,14 +99,14 @@ public sealed class UploadBenchmark : IBenchmark
             if (modalities.HasFlag(Modalities.Image))
             {
                 tensors["image.centroids"] = randn(Centroids, d);
-                tensors["image.counts"] = full(Centroids, 3f);
+                tensors["image.counts"] = full(Centroids, TrainSamples / (float)Centroids);
             }
             if (modalities.HasFlag(Modalities.Text))
             {
                 tensors["text.centroids"] = randn(Centroids, d);
-                tensors["text.counts"] = full(Centroids, 3f);
+                tensors["text.counts"] = full(Centroids, TrainSamples / (float)Centroids);
             }
-            if (modalities == Modalities.Both) tensors["cooccurrence"] = full(Centroids, Centroids, 3f / Centroids);
+            if (modalities == Modalities.Both) tensors["cooccurrence"] = full(Centroids, Centroids, TrainSamples / (float)(Centroids * Centroids));
             SafetensorsWriter.Save(vectors, tensors);
         }
         return new Template(weights, vectors, new FileInfo(weights).Length + new FileInfo(vectors).Length);
@@ -120,7 +120,7 @@ public sealed class UploadBenchmark : IBenchmark
             ClientId = clientId,
             Round = 1,
             Modalities = modalities.ToName(),
-            TrainSamples = 120,
+            TrainSamples = TrainSamples,
             ValSamples = 30,
             Before = new EvaluationMetrics(0.4, 0.35, 1.2),
             After = new EvaluationMetrics(0.6, 0.55, 0.9),

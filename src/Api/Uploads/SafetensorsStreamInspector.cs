@@ -8,8 +8,9 @@ namespace FedMM.Api.Uploads;
 /// <summary>
 /// Validates a safetensors artifact while it streams past, chunk by chunk, holding only the header
 /// in memory: length prefix, header structure, tensor names/dtypes/shapes against an
-/// <see cref="ArtifactExpectation"/>, finite (and where asked positive) values, exact length and
-/// the size limit. Also computes the SHA-256 and byte count of what it saw.
+/// <see cref="ArtifactExpectation"/>, finite (and where asked positive) values within their
+/// magnitude bound, exact length and the size limit. Also computes the SHA-256 and byte count of
+/// what it saw, and the sum of every count tensor (positive or non-negative values).
 /// </summary>
 public sealed class SafetensorsStreamInspector : IDisposable
 {
@@ -22,7 +23,8 @@ public sealed class SafetensorsStreamInspector : IDisposable
     private byte[]? headerBytes;
     private int headerFilled;
     private SafetensorsHeader? header;
-    private ValueRule[] rules = [];
+    private TensorExpectation[] specs = [];
+    private readonly Dictionary<string, double> sums = new(StringComparer.Ordinal);
     private int entryIndex;
     private long dataPosition;
     private readonly byte[] carry = new byte[8];
@@ -45,6 +47,9 @@ public sealed class SafetensorsStreamInspector : IDisposable
 
     /// <summary>Sizes bound to the expectation's named dimensions (e.g. k_i), once the header is in.</summary>
     public IReadOnlyDictionary<int, long> NamedSizes { get; private set; } = new Dictionary<int, long>();
+
+    /// <summary>Sum of the values of each tensor with a <see cref="ValueRule.Positive"/> or <see cref="ValueRule.NonNegative"/> rule (counts), once streamed.</summary>
+    public IReadOnlyDictionary<string, double> CountSums => sums;
 
     /// <summary>Checks and hashes the next chunk; throws <see cref="UploadRejectedException"/> at the first fault.</summary>
     public void Consume(ReadOnlySpan<byte> chunk)
@@ -117,15 +122,15 @@ public sealed class SafetensorsStreamInspector : IDisposable
         }
         if (parsed.FileBytes > maxBytes)
             throw new UploadRejectedException(part, $"declares {parsed.FileBytes} bytes, larger than the limit of {maxBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
-        rules = MatchExpectation(parsed);
+        specs = MatchExpectation(parsed);
         header = parsed;
     }
 
-    private ValueRule[] MatchExpectation(SafetensorsHeader parsed)
+    private TensorExpectation[] MatchExpectation(SafetensorsHeader parsed)
     {
         var expected = expectation.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var sizes = new Dictionary<int, long>();
-        var result = new ValueRule[parsed.Tensors.Count];
+        var result = new TensorExpectation[parsed.Tensors.Count];
         for (int i = 0; i < parsed.Tensors.Count; i++)
         {
             var entry = parsed.Tensors[i];
@@ -143,7 +148,7 @@ public sealed class SafetensorsStreamInspector : IDisposable
             }
             if (!shapeMatches)
                 throw new UploadRejectedException(part, $"tensor '{entry.Name}' has shape {FormatShape(entry.Shape)}; expected {DescribeShape(spec, sizes)}.");
-            result[i] = spec.Values;
+            result[i] = spec;
         }
         var present = parsed.Tensors.Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
         var missing = expectation.Tensors.Where(t => t.Required && !present.Contains(t.Name)).Select(t => t.Name).ToList();
@@ -199,7 +204,9 @@ public sealed class SafetensorsStreamInspector : IDisposable
 
     private void CheckValues(SafetensorsEntry entry, ReadOnlySpan<float> values, long position)
     {
-        var rule = rules[entryIndex];
+        var spec = specs[entryIndex];
+        var rule = spec.Values;
+        double sum = 0;
         for (int i = 0; i < values.Length; i++)
         {
             float v = values[i];
@@ -215,7 +222,14 @@ public sealed class SafetensorsStreamInspector : IDisposable
                 string what = float.IsNaN(v) ? "NaN" : float.IsInfinity(v) ? "an infinite value" : $"{v} (must be {(rule == ValueRule.Positive ? "> 0" : ">= 0")})";
                 throw new UploadRejectedException(part, $"tensor '{entry.Name}' holds {what} at element {element}.");
             }
+            if (Math.Abs(v) > spec.MaxMagnitude)
+            {
+                long element = (position - entry.Begin) / 4 + i;
+                throw new UploadRejectedException(part, $"tensor '{entry.Name}' holds {v:G6} at element {element}, beyond {spec.MagnitudeSetting}.");
+            }
+            sum += v;
         }
+        if (rule != ValueRule.Finite) sums[entry.Name] = sums.GetValueOrDefault(entry.Name) + sum;
     }
 
     private static string FormatShape(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";

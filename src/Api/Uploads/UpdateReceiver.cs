@@ -6,6 +6,7 @@ using FedMM.Api.Configuration;
 using FedMM.Api.Requests;
 using FedMM.Api.Storage;
 using FedMM.Grains.Interfaces.Artifacts;
+using FedMM.Learning.Aggregation;
 using FedMM.Learning.Federation;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
@@ -41,6 +42,7 @@ public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOpti
         var boundary = Boundary(request);
         var reader = new MultipartReader(boundary, request.Body) { HeadersLengthLimit = 16 * 1024, BodyLengthLimit = null };
         var parts = new Dictionary<string, ReceivedPart>();
+        var countSums = new Dictionary<string, double>(StringComparer.Ordinal);
         (SiteMetrics Metrics, string Json)? metrics = null;
         var limits = options.Value;
         try
@@ -67,11 +69,11 @@ public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOpti
                     {
                         case "weights":
                             parts[name] = await ReceiveTensorsAsync(section.Body, name, ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Weights),
-                                UploadExpectations.Weights(sharedParameters, modalities), cancellationToken);
+                                UploadExpectations.Weights(sharedParameters, modalities, config.Round.Robustness ?? new RobustnessConfig()), cancellationToken);
                             break;
                         case "vectors":
                             parts[name] = await ReceiveTensorsAsync(section.Body, name, ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Vectors),
-                                UploadExpectations.Vectors(config, modalities), cancellationToken);
+                                UploadExpectations.Vectors(config, modalities), cancellationToken, countSums);
                             break;
                         case "metrics":
                             var bytes = await ReadSmallAsync(section.Body, name, limits.MaxMetricsBytes, cancellationToken);
@@ -99,6 +101,11 @@ public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOpti
             if (metrics is null) missing.Add("metrics");
             if (missing.Count > 0)
                 throw new UploadRejectedException("body", $"is missing part(s) {string.Join(", ", missing)}; an update has weights, vectors and metrics.");
+            // The claimed sample count must fit the cap and what the site's own centroid counts support.
+            double? cooccurrence = countSums.TryGetValue("cooccurrence", out var co) ? co : null;
+            if (UpdateBounds.SampleCountProblem(config.Round.Robustness ?? new RobustnessConfig(), metrics!.Value.Metrics.TrainSamples,
+                    countSums.Where(p => p.Key != "cooccurrence").ToDictionary(), cooccurrence) is { } problem)
+                throw new UploadRejectedException("metrics", problem);
 
             var metricsBytes = System.Text.Encoding.UTF8.GetBytes(metrics!.Value.Json);
             var metricsBlob = new StagedBlob(artifacts.BlockBlob(ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Metrics)), BlockSize);
@@ -108,7 +115,8 @@ public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOpti
         }
     }
 
-    private async Task<ReceivedPart> ReceiveTensorsAsync(Stream body, string part, string blobName, ArtifactExpectation expectation, CancellationToken cancellationToken)
+    private async Task<ReceivedPart> ReceiveTensorsAsync(
+        Stream body, string part, string blobName, ArtifactExpectation expectation, CancellationToken cancellationToken, Dictionary<string, double>? countSums = null)
     {
         var limits = options.Value;
         using var inspector = new SafetensorsStreamInspector(part, expectation, limits.MaxArtifactBytes, limits.MaxSafetensorsHeaderBytes);
@@ -123,6 +131,8 @@ public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOpti
                 await blob.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
             }
             string sha256 = inspector.Complete();
+            if (countSums is not null)
+                foreach (var (name, sum) in inspector.CountSums) countSums[name] = sum;
             await blob.CompleteStagingAsync(cancellationToken);
             return new ReceivedPart(part, blob, inspector.Length, sha256, "application/octet-stream");
         }

@@ -1,3 +1,4 @@
+using FedMM.Learning.Aggregation;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Api.Uploads;
@@ -12,22 +13,25 @@ public static class UploadExpectations
 
     /// <summary>
     /// The shared weights of a site: every parameter of the groups it trains (fusion always, image
-    /// and text adapters for the modalities it holds), F32, with their exact shapes.
+    /// and text adapters for the modalities it holds), F32, with their exact shapes, values within
+    /// round.robustness.maxAbsValue.
     /// </summary>
-    public static ArtifactExpectation Weights(IEnumerable<ExpectedParameter> parameters, Modalities modalities)
+    public static ArtifactExpectation Weights(IEnumerable<ExpectedParameter> parameters, Modalities modalities, RobustnessConfig? robustness = null)
     {
+        robustness ??= new RobustnessConfig();
         var groups = new HashSet<string> { "fusion" };
         if (modalities.HasFlag(Modalities.Image)) groups.Add("image");
         if (modalities.HasFlag(Modalities.Text)) groups.Add("text");
         return new ArtifactExpectation(
-            parameters.Where(p => groups.Contains(p.Group)).Select(p => new TensorExpectation(p.Name, "F32", p.Shape)).ToList(),
+            parameters.Where(p => groups.Contains(p.Group)).Select(p => Bounded(new TensorExpectation(p.Name, "F32", p.Shape), "weights", robustness)).ToList(),
             new Dictionary<int, (long, long, string)>());
     }
 
     /// <summary>
     /// The vector summaries of a site: per modality it holds, k centroids of width d (1 ≤ k ≤
     /// LocalClusters) with positive counts; co-assignment counts for image+text sites; per-sample
-    /// vectors only when the round asks for them.
+    /// vectors only when the round asks for them. Counts are bounded by round.robustness.maxTrainSamples,
+    /// vectors by round.robustness.maxAbsValue.
     /// </summary>
     public static ArtifactExpectation Vectors(FederationConfig config, Modalities modalities)
     {
@@ -59,6 +63,13 @@ public static class UploadExpectations
         }
         if (modalities == Modalities.Both)
             tensors.Add(new("cooccurrence", "F32", [-CentroidsImage, -CentroidsText], Values: ValueRule.NonNegative));
-        return new ArtifactExpectation(tensors, sizes);
+        var robustness = config.Round.Robustness ?? new RobustnessConfig();
+        return new ArtifactExpectation(tensors.Select(t => Bounded(t, "vectors", robustness)).ToList(), sizes);
     }
+
+    private static TensorExpectation Bounded(TensorExpectation tensor, string file, RobustnessConfig robustness) => tensor with
+    {
+        MaxMagnitude = UpdateBounds.ValueLimit(robustness, file, tensor.Name),
+        MagnitudeSetting = UpdateBounds.ValueLimitSetting(robustness, file, tensor.Name),
+    };
 }

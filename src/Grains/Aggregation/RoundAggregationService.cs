@@ -28,6 +28,7 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
         if (await store.ExistsAsync(report, cancellationToken))
         {
             logger.LogInformation("Round {Round} of {Federation}: global package already written; recording it", job.Round, job.FederationId);
+            await RequireReadableAsync(job, cancellationToken);
             return await OutcomeOfStoredPackageAsync(job, cancellationToken);
         }
 
@@ -157,29 +158,69 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
                 $"Round {job.Round} of federation '{job.FederationId}' has {count} {what} update(s) of {job.Participants.Count} participant(s); {job.Config.Round.MinClients} needed (minClients).");
     }
 
-    /// <summary>Writes the package, report last, and describes what was written.</summary>
+    /// <summary>
+    /// Serializes the whole package and reads it back as the next round and the sites will (finite
+    /// values, matching rounds) before anything is written, so a package that could not be read is
+    /// never stored; then writes it, report last: a package without its report is not published.
+    /// </summary>
     private async Task<AggregationOutcome> SaveAsync(AggregationJob job, GlobalPackage package, CancellationToken cancellationToken)
     {
-        var artifacts = new List<ArtifactRecord>
+        var files = new (string File, MemoryStream Content)[]
         {
-            await WriteGlobalAsync(job, ArtifactLayout.Weights, package.WriteWeights, cancellationToken),
-            await WriteGlobalAsync(job, ArtifactLayout.Vectors, package.WriteVectors, cancellationToken),
-            await WriteGlobalAsync(job, ArtifactLayout.Report, package.WriteReport, cancellationToken),
+            (ArtifactLayout.Weights, new MemoryStream()),
+            (ArtifactLayout.Vectors, new MemoryStream()),
+            (ArtifactLayout.Report, new MemoryStream()),
         };
+        try
+        {
+            try
+            {
+                package.WriteWeights(files[0].Content);
+                package.WriteVectors(files[1].Content);
+                package.WriteReport(files[2].Content);
+                using var check = GlobalPackage.Read(
+                    new MemoryStream(files[0].Content.GetBuffer(), 0, (int)files[0].Content.Length, writable: false),
+                    new MemoryStream(files[1].Content.GetBuffer(), 0, (int)files[1].Content.Length, writable: false),
+                    new MemoryStream(files[2].Content.GetBuffer(), 0, (int)files[2].Content.Length, writable: false));
+            }
+            catch (Exception e) when (e is SafetensorsFormatException or InvalidDataException or ArgumentException)
+            {
+                throw new RoundFailedException($"Round {job.Round} of federation '{job.FederationId}': the aggregated package cannot be written or read back ({e.Message}); nothing was written.");
+            }
+            var artifacts = new List<ArtifactRecord>();
+            foreach (var (file, content) in files)
+            {
+                content.Position = 0;
+                artifacts.Add(await store.WriteAsync(ArtifactLayout.Global(job.FederationId, job.Round, file), content, cancellationToken));
+            }
+            return Describe(job, package, artifacts);
+        }
+        finally
+        {
+            foreach (var (_, content) in files) content.Dispose();
+        }
+    }
+
+    /// <summary>A stored package becomes the round's result only if it reads as the next round will read it.</summary>
+    private async Task RequireReadableAsync(AggregationJob job, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var stored = await LoadGlobalAsync(job.FederationId, job.Round, cancellationToken);
+        }
+        catch (Exception e) when (e is SafetensorsFormatException or InvalidDataException or JsonException)
+        {
+            throw new RoundFailedException($"Round {job.Round} of federation '{job.FederationId}': its stored global package cannot be read ({e.Message}); it can be no round's base.");
+        }
+    }
+
+    private AggregationOutcome Describe(AggregationJob job, GlobalPackage package, List<ArtifactRecord> artifacts)
+    {
         var contributions = package.Report.Contributions.ToDictionary(
             c => c.ClientId, c => new ClientContribution(c.Score, new Dictionary<string, double>(c.Weights)));
         var failures = package.Report.Failures.Select(f => new ParticipantFailure(f.ClientId, f.Reason)).ToList();
         logger.LogInformation("Round {Round} of {Federation}: global package written ({Bytes} bytes)", job.Round, job.FederationId, artifacts.Sum(a => a.Size));
         return new AggregationOutcome(artifacts, contributions, failures);
-    }
-
-    private async Task<ArtifactRecord> WriteGlobalAsync(AggregationJob job, string file, Action<Stream> write, CancellationToken cancellationToken)
-    {
-        // The package is already in memory as tensors; its serialized form is of the same size.
-        using var buffer = new MemoryStream();
-        write(buffer);
-        buffer.Position = 0;
-        return await store.WriteAsync(ArtifactLayout.Global(job.FederationId, job.Round, file), buffer, cancellationToken);
     }
 
     /// <summary>Reads the global package of <paramref name="round"/>, which the round being aggregated started from.</summary>

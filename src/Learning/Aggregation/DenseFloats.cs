@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using FedMM.Learning.Artifacts;
 using TorchSharp;
 
 namespace FedMM.Learning.Aggregation;
@@ -29,6 +30,23 @@ internal sealed class DenseFloats : IDisposable
 
     /// <summary>The values in row-major order.</summary>
     public ReadOnlySpan<float> Values => dense.NumberOfElements == 0 ? [] : MemoryMarshal.Cast<byte, float>(dense.bytes);
+
+    /// <summary>Flat index of the first NaN or infinity, or −1 when every value is finite.</summary>
+    public long FirstNonFinite() => FiniteValues.FirstNonFinite(MemoryMarshal.AsBytes(Values), SafetensorsDType.F32);
+
+    /// <summary>The largest magnitude |v| and the flat index of its first occurrence (0 and 0 for no values).</summary>
+    public (double Value, long Index) MaxMagnitude()
+    {
+        var values = Values;
+        double largest = 0;
+        long index = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            float magnitude = Math.Abs(values[i]);
+            if (magnitude > largest) { largest = magnitude; index = i; }
+        }
+        return (largest, index);
+    }
 
     /// <summary>Frees the copy, if one was made.</summary>
     public void Dispose() => copy?.Dispose();

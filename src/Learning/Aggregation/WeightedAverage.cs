@@ -80,7 +80,7 @@ public static class WeightedAverage
     }
 
     // Every name maps to a group; all uploaders of a group upload the same names with the same shapes, all F32.
-    private static Dictionary<string, (ParameterGroup Group, long[] Shape, string Client)> Validate(IReadOnlyList<SiteTensors> sites)
+    internal static Dictionary<string, (ParameterGroup Group, long[] Shape, string Client)> Validate(IReadOnlyList<SiteTensors> sites)
     {
         var layout = new Dictionary<string, (ParameterGroup Group, long[] Shape, string Client)>(StringComparer.Ordinal);
         foreach (var site in sites)

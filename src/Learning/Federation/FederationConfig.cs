@@ -235,4 +235,49 @@ public sealed record RoundConfig
 
     /// <summary>Seed of everything random in the round.</summary>
     public int Seed { get; init; } = 42;
+
+    /// <summary>Bounds on what one site's update may do to the aggregate, and the aggregation rule.</summary>
+    public RobustnessConfig Robustness { get; init; } = new();
+}
+
+/// <summary>
+/// Robust aggregation (docs/API.md, "Robust aggregation"): bounds checked at upload and again before
+/// aggregation, optional clipping of each update's difference to the global weights, and the rule
+/// that combines the sites' shared weights.
+/// </summary>
+/// <remarks>
+/// The defaults leave honest updates untouched (the weighted mean, no clipping, bounds far above what
+/// training produces) and refuse only values that could overflow a step of the aggregation.
+/// </remarks>
+public sealed record RobustnessConfig
+{
+    /// <summary>The rules <see cref="Rule"/> accepts.</summary>
+    public static IReadOnlyList<string> Rules { get; } = ["mean", "trimmed-mean", "median"];
+
+    /// <summary>Largest magnitude of any uploaded weight, centroid or sample-vector value (0: no bound).</summary>
+    public double MaxAbsValue { get; init; } = 1e4;
+
+    /// <summary>
+    /// Per weights tensor: largest magnitude relative to the same tensor of the previous global
+    /// package, max|site| ≤ maxGrowth × max(max|global|, 1) (0: no bound; no bound before a package exists).
+    /// </summary>
+    public double MaxGrowth { get; init; } = 100;
+
+    /// <summary>Most training samples one site may claim; also bounds each centroid count.</summary>
+    public int MaxTrainSamples { get; init; } = 1_000_000;
+
+    /// <summary>
+    /// L2 norm to which each update's difference to the previous global weights is clipped (0: off;
+    /// has no effect before a global package exists).
+    /// </summary>
+    public double ClipNorm { get; init; }
+
+    /// <summary>
+    /// "mean" (the weighting's weighted mean), "trimmed-mean" (coordinate-wise, unweighted) or
+    /// "median" (coordinate-wise, unweighted).
+    /// </summary>
+    public string Rule { get; init; } = "mean";
+
+    /// <summary>Fraction of the sites dropped at each end per coordinate by "trimmed-mean", in [0, 0.5).</summary>
+    public double TrimFraction { get; init; } = 0.1;
 }

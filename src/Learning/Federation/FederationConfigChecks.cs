@@ -73,6 +73,17 @@ public static class FederationConfigChecks
             Check(round.LogitAdjustment >= 0 && round.LogitAdjustment <= 10, $"round.logitAdjustment: {round.LogitAdjustment} is outside [0, 10].");
             Check(round.FusedTargetWeight >= 0 && double.IsFinite(round.FusedTargetWeight), $"round.fusedTargetWeight: {round.FusedTargetWeight} must be ≥ 0.");
             Check(round.VectorNoise >= 0 && double.IsFinite(round.VectorNoise), $"round.vectorNoise: {round.VectorNoise} must be ≥ 0.");
+            var robust = round.Robustness;
+            if (robust is null) problems.Add("round.robustness: required.");
+            else
+            {
+                Check(robust.MaxAbsValue >= 0 && robust.MaxAbsValue <= 1e30, $"round.robustness.maxAbsValue: {robust.MaxAbsValue} is outside [0, 1e30] (0: no bound).");
+                Check(robust.MaxGrowth >= 0 && double.IsFinite(robust.MaxGrowth), $"round.robustness.maxGrowth: {robust.MaxGrowth} must be ≥ 0 (0: no bound).");
+                Check(robust.MaxTrainSamples >= 1, $"round.robustness.maxTrainSamples: {robust.MaxTrainSamples} must be ≥ 1.");
+                Check(robust.ClipNorm >= 0 && double.IsFinite(robust.ClipNorm), $"round.robustness.clipNorm: {robust.ClipNorm} must be ≥ 0 (0: off).");
+                Check(RobustnessConfig.Rules.Contains(robust.Rule), $"round.robustness.rule: '{robust.Rule}' is not {string.Join(", ", RobustnessConfig.Rules)}.");
+                Check(robust.TrimFraction is >= 0 and < 0.5, $"round.robustness.trimFraction: {robust.TrimFraction} is outside [0, 0.5).");
+            }
         }
 
         return problems;

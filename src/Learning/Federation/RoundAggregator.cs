@@ -13,13 +13,16 @@ namespace FedMM.Learning.Federation;
 /// Hungarian algorithm over the mixed cosine/co-occurrence cost, and fuse each pair with the aggregated
 /// head. Updates are processed in ordinal client order, so the same inputs in any order give
 /// bit-identical weights and vectors. Inputs are neither changed nor disposed.
+/// Every step's output is checked finite: a step that is not throws a <see cref="SiteUpdateException"/>
+/// blaming the update with the largest magnitudes among that step's inputs, so the caller can drop it
+/// and aggregate the others; what is returned holds only finite tensors and numbers.
 /// </summary>
 public static class RoundAggregator
 {
     /// <summary>Aggregates round <paramref name="round"/> into a new <see cref="GlobalPackage"/> the caller owns.</summary>
-    /// <exception cref="SiteUpdateException">An update is invalid (names the client).</exception>
+    /// <exception cref="SiteUpdateException">An update is invalid or made a step non-finite (names the client).</exception>
     /// <exception cref="ArgumentException">No updates, or the configuration cannot be applied.</exception>
-    /// <exception cref="InvalidOperationException">The fusion returned tensors of the wrong shape or non-finite values.</exception>
+    /// <exception cref="InvalidOperationException">The fusion returned tensors of the wrong shape.</exception>
     public static GlobalPackage Aggregate(
         int round, FederationConfig config, IReadOnlyList<SiteUpdate> updates, IReadOnlyList<SiteFailure> failures,
         IPairFusion fusion, GlobalPackage? previous)
@@ -41,7 +44,7 @@ public static class RoundAggregator
         var vectors = new Dictionary<string, torch.Tensor>(StringComparer.Ordinal);
         try
         {
-            var (contributions, carriedGroups) = AggregateWeights(config.Round, sites, previous, weights);
+            var (contributions, carriedGroups, clipped) = AggregateWeights(round, config.Round, sites, previous, weights);
             timings["weights"] = Lap();
 
             var image = ClusterModality(Modalities.Image, round, config.Round, sites, previous, vectors);
@@ -52,7 +55,7 @@ public static class RoundAggregator
             PairingSummary? pairing = null;
             if (image is not null && text is not null)
             {
-                pairing = PairAndFuse(config, sites, image, text, fusion, weights, vectors, timings, Lap);
+                pairing = PairAndFuse(round, config, sites, image, text, fusion, weights, vectors, timings, Lap);
             }
             timings["total"] = total.Elapsed.TotalSeconds;
 
@@ -64,6 +67,8 @@ public static class RoundAggregator
                 Weighting = config.Round.Weighting,
                 ContributionTemperature = config.Round.ContributionTemperature,
                 Contributions = contributions,
+                Rule = (config.Round.Robustness ?? new RobustnessConfig()).Rule,
+                Clipped = clipped,
                 Image = image?.Summary,
                 Text = text?.Summary,
                 Pairing = pairing,
@@ -71,6 +76,7 @@ public static class RoundAggregator
                 Encoders = EncoderFamily.Of(config.Model),
                 Timings = timings,
             };
+            RequirePublishable(weights, vectors);
             return new GlobalPackage(round, weights, vectors, report);
         }
         catch
@@ -81,15 +87,48 @@ public static class RoundAggregator
         }
     }
 
-    private static (List<SiteContribution>, List<string>) AggregateWeights(
-        RoundConfig config, List<SiteUpdate> sites, GlobalPackage? previous, Dictionary<string, torch.Tensor> weights)
+    private static (List<SiteContribution>, List<string>, List<ClippedUpdate>) AggregateWeights(
+        int round, RoundConfig config, List<SiteUpdate> sites, GlobalPackage? previous, Dictionary<string, torch.Tensor> weights)
     {
+        var robustness = config.Robustness ?? new RobustnessConfig();
         var contributors = sites.Select(s => new Contributor(
             s.ClientId, s.Metrics.TrainSamples, ContributionWeighting.Score(s.Metrics),
             s.Weights.Keys.Select(n => ParameterGroups.TryOf(n)!.Value).ToHashSet())).ToList();
         var groupWeights = ContributionWeighting.Compute(contributors, config.Weighting, config.ContributionTemperature);
-        foreach (var (name, tensor) in WeightedAverage.Average(sites.Select(s => new SiteTensors(s.ClientId, s.Weights)).ToList(), groupWeights))
-            weights.Add(name, tensor);
+
+        // Clipping needs the weights the sites started from; before the first package there are none.
+        var inputs = sites.Select(s => new SiteTensors(s.ClientId, s.Weights)).ToList();
+        var clipped = new List<ClippedUpdate>();
+        var owned = new List<SiteTensors>();
+        try
+        {
+            if (robustness.ClipNorm > 0 && previous is not null)
+            {
+                for (int i = 0; i < inputs.Count; i++)
+                {
+                    var result = UpdateClipping.Clip(inputs[i], previous.Weights, robustness.ClipNorm);
+                    if (!result.Clipped) continue;
+                    inputs[i] = result.Site;
+                    owned.Add(result.Site);
+                    clipped.Add(new ClippedUpdate(result.Site.ClientId, result.Norm, robustness.ClipNorm));
+                }
+            }
+            var combined = robustness.Rule is "trimmed-mean" or "median"
+                ? CoordinateWise.Aggregate(inputs, robustness.Rule, robustness.TrimFraction)
+                : WeightedAverage.Average(inputs, groupWeights);
+            foreach (var (name, tensor) in combined) weights.Add(name, tensor);
+        }
+        finally
+        {
+            foreach (var site in owned)
+                foreach (var tensor in site.Tensors.Values) tensor.Dispose();
+        }
+        foreach (var (name, tensor) in weights)
+        {
+            if (!IsFinite(tensor))
+                throw Blame(round, $"the shared weights ('{name}')",
+                    sites.Where(s => s.Weights.ContainsKey(name)).Select(s => (s, LargestMagnitude(s.Weights[name]))));
+        }
 
         // A group no site trained this round keeps its previous global value, so sites never lose it.
         var carried = new List<string>();
@@ -108,7 +147,7 @@ public static class RoundAggregator
         var contributions = sites.Select(s => new SiteContribution(
             s.ClientId, s.Modalities.ToName(), s.Metrics.TrainSamples, ContributionWeighting.Score(s.Metrics),
             groupWeights.Where(w => w.ClientId == s.ClientId).ToDictionary(w => w.Group.ToName(), w => w.Weight))).ToList();
-        return (contributions, carried);
+        return (contributions, carried, clipped);
     }
 
     // The global clusters of one modality and, per site, the global cluster of each of its centroids.
@@ -139,12 +178,25 @@ public static class RoundAggregator
         if (configured < 1) throw new ArgumentException($"{prefix} clusters must be at least 1 (configured {configured}).", nameof(config));
         // K cannot exceed the distinct centroids uploaded (few sites early on, or identical summaries).
         int k = Math.Min(configured, WeightedKMeans.CountDistinct(pointArray, countArray.Length, d, countArray));
-        var result = WeightedKMeans.Fit(pointArray, countArray.Length, d, countArray, new KMeansOptions
+        string step = $"the {prefix} clustering";
+        // Inertia sums count × squared distance: the update whose counts and centroids are largest dominates it.
+        var suspects = holders.Select(s => (s, ClusteringMagnitude(s, prefix))).ToList();
+        KMeansResult result;
+        try
         {
-            Clusters = k,
-            MaxIterations = config.KMeansIterations,
-            Seed = unchecked(config.Seed * 1_000_003 + round * 2 + (modality == Modalities.Image ? 0 : 1)),
-        });
+            result = WeightedKMeans.Fit(pointArray, countArray.Length, d, countArray, new KMeansOptions
+            {
+                Clusters = k,
+                MaxIterations = config.KMeansIterations,
+                Seed = unchecked(config.Seed * 1_000_003 + round * 2 + (modality == Modalities.Image ? 0 : 1)),
+            });
+        }
+        catch (ArgumentException e)
+        {
+            throw Blame(round, $"{step} ({e.Message})", suspects);
+        }
+        if (!result.Centers.All(float.IsFinite) || !result.Sizes.All(s => double.IsFinite(s) && float.IsFinite((float)s)) || !double.IsFinite(result.Inertia))
+            throw Blame(round, $"{step} (centers, sizes or inertia)", suspects);
 
         vectors[$"{prefix}.centers"] = torch.tensor(result.Centers, [k, d]);
         vectors[$"{prefix}.sizes"] = torch.tensor(result.Sizes.Select(s => (float)s).ToArray());
@@ -178,7 +230,7 @@ public static class RoundAggregator
     }
 
     private static PairingSummary PairAndFuse(
-        FederationConfig config, List<SiteUpdate> sites, ModalityClusters image, ModalityClusters text, IPairFusion fusion,
+        int round, FederationConfig config, List<SiteUpdate> sites, ModalityClusters image, ModalityClusters text, IPairFusion fusion,
         Dictionary<string, torch.Tensor> weights, Dictionary<string, torch.Tensor> vectors, Dictionary<string, double> timings, Func<double> lap)
     {
         if (image.Dimensions != text.Dimensions)
@@ -195,6 +247,11 @@ public static class RoundAggregator
         }
         var cost = PairingCost.Build(image.Centers, image.Clusters, text.Centers, text.Clusters, d,
             cooccurrence.Counts, config.Round.CooccurrenceWeight, out double effectiveWeight);
+        foreach (double c in cost)
+        {
+            if (!double.IsFinite(c))
+                throw Blame(round, "the pairing cost", sites.Select(s => (s, Math.Max(ClusteringMagnitude(s, "image"), ClusteringMagnitude(s, "text")))));
+        }
         var assignment = HungarianAlgorithm.Solve(cost);
         int pairs = assignment.Count;
 
@@ -212,9 +269,15 @@ public static class RoundAggregator
             var imageCenters = vectors["image.centers"].index_select(0, vectors["pairing.image"]);
             var textCenters = vectors["text.centers"].index_select(0, vectors["pairing.text"]);
             var (fused, probabilities) = fusion.FusePairs(weights, imageCenters, textCenters);
-            CheckFusionOutput("fused", fused, pairs, d);
+            CheckFusionShape("fused", fused, pairs, d);
             int classes = config.Labels.Count > 0 ? config.Labels.Count : (int)(probabilities.dim() == 2 ? probabilities.shape[1] : 0);
-            CheckFusionOutput("fused.probs", probabilities, pairs, classes);
+            CheckFusionShape("fused.probs", probabilities, pairs, classes);
+            // The fusion reads the averaged weights and both modalities' centers: any update may be at fault,
+            // and the one with the largest magnitudes is the one that can overflow it.
+            if (!IsFinite(fused) || !IsFinite(probabilities))
+                throw Blame(round, "the pair fusion", sites.Select(s => (s, Math.Max(
+                    s.Weights.Values.Max(LargestMagnitude),
+                    Math.Max(ClusteringMagnitude(s, "image"), ClusteringMagnitude(s, "text"))))));
             vectors["fused"] = fused.detach().cpu().to(torch.ScalarType.Float32).contiguous().clone().MoveToOuterDisposeScope();
             vectors["fused.probs"] = probabilities.detach().cpu().to(torch.ScalarType.Float32).contiguous().clone().MoveToOuterDisposeScope();
         }
@@ -229,11 +292,51 @@ public static class RoundAggregator
         };
     }
 
-    private static void CheckFusionOutput(string name, torch.Tensor tensor, int rows, int columns)
+    private static void CheckFusionShape(string name, torch.Tensor tensor, int rows, int columns)
     {
         if (tensor.dim() != 2 || tensor.shape[0] != rows || tensor.shape[1] != columns || columns < 1)
             throw new InvalidOperationException($"The pair fusion returned '{name}' of shape [{string.Join(", ", tensor.shape)}]; expected [{rows}, {columns}].");
-        if (!torch.isfinite(tensor).all().item<bool>())
-            throw new InvalidOperationException($"The pair fusion returned non-finite values in '{name}'.");
+    }
+
+    /// <summary>
+    /// The exception that excludes the update with the largest <paramref name="suspects"/> magnitude
+    /// (ties: the first in client order) for making <paramref name="step"/> non-finite.
+    /// </summary>
+    private static SiteUpdateException Blame(int round, string step, IEnumerable<(SiteUpdate Site, double Magnitude)> suspects)
+    {
+        var (site, magnitude) = suspects.Aggregate((best, next) => next.Magnitude > best.Magnitude ? next : best);
+        return new SiteUpdateException(site.ClientId, round,
+            $"its update made {step} non-finite; of that step's inputs it has the largest magnitude ({magnitude:G6}), so it is excluded.");
+    }
+
+    // log-scale size of a site's contribution to a modality's K-Means: largest count × largest squared coordinate.
+    private static double ClusteringMagnitude(SiteUpdate site, string prefix)
+    {
+        if (!site.Vectors.TryGetValue($"{prefix}.centroids", out var centroids) || !site.Vectors.TryGetValue($"{prefix}.counts", out var counts))
+            return 0;
+        double coordinate = Math.Max(1, LargestMagnitude(centroids));
+        return Math.Max(1, LargestMagnitude(counts)) * coordinate * coordinate;
+    }
+
+    private static double LargestMagnitude(torch.Tensor tensor)
+    {
+        using var values = new DenseFloats(tensor);
+        return values.MaxMagnitude().Value;
+    }
+
+    private static bool IsFinite(torch.Tensor tensor)
+    {
+        if (tensor.dtype != torch.ScalarType.Float32) return torch.isfinite(tensor).all().item<bool>();
+        using var values = new DenseFloats(tensor);
+        return values.FirstNonFinite() < 0;
+    }
+
+    // The last check before a package leaves the aggregation: nothing non-finite is ever published.
+    private static void RequirePublishable(Dictionary<string, torch.Tensor> weights, Dictionary<string, torch.Tensor> vectors)
+    {
+        foreach (var (file, tensors) in new[] { ("weights", weights), ("vectors", vectors) })
+            foreach (var (name, tensor) in tensors)
+                if (tensor.is_floating_point() && !IsFinite(tensor))
+                    throw new InvalidOperationException($"The global {file} tensor '{name}' holds non-finite values; the package is not published.");
     }
 }

@@ -9,7 +9,7 @@ public sealed record RoundReport
     /// <summary>Clients whose updates were aggregated, in aggregation (ordinal) order.</summary>
     public required IReadOnlyList<string> Participants { get; init; }
 
-    /// <summary>Participants that did not deliver a usable update, and why.</summary>
+    /// <summary>Participants that did not deliver a usable update, and why: no update by the deadline, unreadable blobs, a bound of round.robustness, or an update that made a step of the aggregation non-finite.</summary>
     public required IReadOnlyList<SiteFailure> Failures { get; init; }
 
     /// <summary>"contribution", "fedavg" or "uniform".</summary>
@@ -20,6 +20,12 @@ public sealed record RoundReport
 
     /// <summary>Per site: score, samples and normalised weight per parameter group.</summary>
     public required IReadOnlyList<SiteContribution> Contributions { get; init; }
+
+    /// <summary>How the shared weights were combined: "mean" (weighted by <see cref="Contributions"/>), "trimmed-mean" or "median" (coordinate-wise, unweighted).</summary>
+    public string Rule { get; init; } = "mean";
+
+    /// <summary>Updates whose difference to the previous global weights was clipped to round.robustness.clipNorm.</summary>
+    public IReadOnlyList<ClippedUpdate> Clipped { get; init; } = [];
 
     /// <summary>Global image clusters; null when no image information exists yet.</summary>
     public ClusterSummary? Image { get; init; }
@@ -42,6 +48,9 @@ public sealed record RoundReport
 
 /// <summary>One site's contribution: its score (macro-F1 after local training), samples and weight per group ("image", "text", "fusion").</summary>
 public sealed record SiteContribution(string ClientId, string Modalities, int Samples, double Score, IReadOnlyDictionary<string, double> Weights);
+
+/// <summary>A site's update clipped before aggregation: the L2 norm of its difference to the previous global weights, and the norm it was scaled to.</summary>
+public sealed record ClippedUpdate(string ClientId, double Norm, double ClippedTo);
 
 /// <summary>A modality's global clustering.</summary>
 public sealed record ClusterSummary

@@ -9,8 +9,10 @@ namespace FedMM.Learning.Federation;
 /// <summary>
 /// Checks a round's updates before any of them is used: identities, metrics, parameter groups against
 /// modalities, tensor names, dtypes, shapes (against <c>SharedModel.ParameterSpec</c> when the
-/// federation's labels are known, against each other, the model width and the previous package)
-/// and finite values. The first problem throws a <see cref="SiteUpdateException"/> naming the client.
+/// federation's labels are known, against each other, the model width and the previous package),
+/// finite values, and the bounds of <see cref="RobustnessConfig"/> (<see cref="UpdateBounds"/>): value
+/// magnitudes, growth against the previous package, sample counts against the cap and against the
+/// site's own centroid counts. The first problem throws a <see cref="SiteUpdateException"/> naming the client.
 /// </summary>
 public static class SiteUpdateValidator
 {
@@ -39,6 +41,8 @@ public static class SiteUpdateValidator
         ArgumentNullException.ThrowIfNull(updates);
         if (updates.Count == 0) throw new ArgumentException($"Round {round} has no updates to aggregate.", nameof(updates));
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        var bounds = config.Round.Robustness ?? new RobustnessConfig();
+        var previousMagnitudes = new Dictionary<string, double>(StringComparer.Ordinal);
         var shapes = new Dictionary<string, (long[] Shape, string Client)>(StringComparer.Ordinal);
         // With the class labels known, uploads are checked against the shared model's own parameter list.
         var spec = config.Labels.Count >= 2
@@ -51,8 +55,9 @@ public static class SiteUpdateValidator
             if (!seen.Add(update.ClientId)) throw new SiteUpdateException(update.ClientId, round, "more than one update in the round.");
             ValidateMetrics(round, update);
             if (spec is not null) ValidateAgainstSpec(round, update, spec);
-            ValidateWeights(round, update, shapes, previous);
-            ValidateVectors(round, config.Model.AdapterDim, update);
+            ValidateWeights(round, update, shapes, previous, bounds, previousMagnitudes);
+            ValidateVectors(round, config.Model.AdapterDim, update, bounds);
+            ValidateSampleCounts(round, update, bounds);
         }
     }
 
@@ -69,7 +74,9 @@ public static class SiteUpdateValidator
             throw new SiteUpdateException(update.ClientId, round, $"after.macroF1 is {score}; it must lie in [0, 1].");
     }
 
-    private static void ValidateWeights(int round, SiteUpdate update, Dictionary<string, (long[] Shape, string Client)> shapes, GlobalPackage? previous)
+    private static void ValidateWeights(
+        int round, SiteUpdate update, Dictionary<string, (long[] Shape, string Client)> shapes, GlobalPackage? previous,
+        RobustnessConfig bounds, Dictionary<string, double> previousMagnitudes)
     {
         var groups = new HashSet<ParameterGroup>();
         foreach (var (name, tensor) in update.Weights)
@@ -77,12 +84,25 @@ public static class SiteUpdateValidator
             var group = ParameterGroups.TryOf(name)
                 ?? throw new SiteUpdateException(update.ClientId, round, $"weights tensor '{name}' belongs to no shared group (image_adapter., text_adapter., fusion.).");
             groups.Add(group);
-            CheckTensor(round, update.ClientId, "weights", name, tensor);
+            var (magnitude, at) = CheckTensor(round, update.ClientId, "weights", name, tensor, bounds);
             if (shapes.TryGetValue(name, out var known) && !known.Shape.SequenceEqual(tensor.shape))
                 throw new SiteUpdateException(update.ClientId, round, $"weights tensor '{name}' has shape {Shape(tensor.shape)} but client '{known.Client}' uploaded {Shape(known.Shape)}.");
             shapes.TryAdd(name, (tensor.shape, update.ClientId));
             if (previous is not null && previous.Weights.TryGetValue(name, out var global) && !global.shape.SequenceEqual(tensor.shape))
                 throw new SiteUpdateException(update.ClientId, round, $"weights tensor '{name}' has shape {Shape(tensor.shape)} but the round {previous.Round} global model has {Shape(global.shape)}.");
+            if (previous is not null && previous.Weights.TryGetValue(name, out var reference))
+            {
+                if (!previousMagnitudes.TryGetValue(name, out double before))
+                {
+                    using var values = new DenseFloats(reference);
+                    before = values.MaxMagnitude().Value;
+                    previousMagnitudes[name] = before;
+                }
+                double limit = UpdateBounds.GrowthLimit(bounds, before);
+                if (magnitude > limit)
+                    throw new SiteUpdateException(update.ClientId, round,
+                        $"weights tensor '{name}' holds {magnitude:G6} (magnitude) at flat index {at}, beyond {limit:G6} = round.robustness.maxGrowth {bounds.MaxGrowth:G6} × max(1, {before:G6}, the largest magnitude of that tensor in the round {previous.Round} global model).");
+            }
         }
         Expect(ParameterGroup.Image, update.Modalities.HasFlag(Modalities.Image));
         Expect(ParameterGroup.Text, update.Modalities.HasFlag(Modalities.Text));
@@ -114,14 +134,14 @@ public static class SiteUpdateValidator
         }
     }
 
-    private static void ValidateVectors(int round, int dimensions, SiteUpdate update)
+    private static void ValidateVectors(int round, int dimensions, SiteUpdate update, RobustnessConfig bounds)
     {
         var allowed = AllowedVectorNames(update.Modalities);
         foreach (var (name, tensor) in update.Vectors)
         {
             if (!allowed.Contains(name))
                 throw new SiteUpdateException(update.ClientId, round, $"vectors tensor '{name}' is not expected from a {update.Modalities.ToName()} site (allowed: {string.Join(", ", allowed.Order())}).");
-            CheckTensor(round, update.ClientId, "vectors", name, tensor);
+            CheckTensor(round, update.ClientId, "vectors", name, tensor, bounds);
         }
         var clusters = new Dictionary<Modalities, long>();
         foreach (var m in new[] { Modalities.Image, Modalities.Text })
@@ -154,14 +174,37 @@ public static class SiteUpdateValidator
             : throw new SiteUpdateException(update.ClientId, round, $"vectors tensor '{name}' is missing (required from a {update.Modalities.ToName()} site).");
     }
 
-    private static void CheckTensor(int round, string client, string file, string name, torch.Tensor tensor)
+    // Finite, and within the magnitude bound of its kind; returns the largest magnitude and where it is.
+    private static (double Value, long Index) CheckTensor(int round, string client, string file, string name, torch.Tensor tensor, RobustnessConfig bounds)
     {
         if (tensor.dtype != torch.ScalarType.Float32)
             throw new SiteUpdateException(client, round, $"{file} tensor '{name}' is {tensor.dtype}; FedMM artifacts are F32.");
         using var values = new DenseFloats(tensor);
-        long bad = FiniteValues.FirstNonFinite(MemoryMarshal.AsBytes(values.Values), SafetensorsDType.F32);
+        long bad = values.FirstNonFinite();
         if (bad >= 0)
             throw new SiteUpdateException(client, round, $"{file} tensor '{name}' holds NaN or infinite values (first at flat index {bad}).");
+        var largest = values.MaxMagnitude();
+        if (largest.Value > UpdateBounds.ValueLimit(bounds, file, name))
+            throw new SiteUpdateException(client, round,
+                $"{file} tensor '{name}' holds {largest.Value:G6} (magnitude) at flat index {largest.Index}, beyond {UpdateBounds.ValueLimitSetting(bounds, file, name)}.");
+        return largest;
+    }
+
+    private static void ValidateSampleCounts(int round, SiteUpdate update, RobustnessConfig bounds)
+    {
+        var sums = new Dictionary<string, double>(StringComparer.Ordinal);
+        double? cooccurrence = null;
+        foreach (var (name, tensor) in update.Vectors)
+        {
+            if (!UpdateBounds.IsCount(name)) continue;
+            using var values = new DenseFloats(tensor);
+            double sum = 0;
+            foreach (float v in values.Values) sum += v;
+            if (name == "cooccurrence") cooccurrence = sum;
+            else sums[name] = sum;
+        }
+        if (UpdateBounds.SampleCountProblem(bounds, update.Metrics.TrainSamples, sums, cooccurrence) is { } problem)
+            throw new SiteUpdateException(update.ClientId, round, problem);
     }
 
     private static bool AllPositive(torch.Tensor tensor)

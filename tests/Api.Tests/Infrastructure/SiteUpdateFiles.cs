@@ -29,22 +29,28 @@ public sealed record SiteUpdateFiles(byte[] Weights, byte[] Vectors, byte[] Metr
         return weights;
     }
 
-    /// <summary>Centroids, counts and (image+text) co-occurrences.</summary>
-    public static SafetensorsBytes VectorsFor(FederationConfig config, Modalities modalities, int centroids, int seed = 1)
+    /// <summary>
+    /// Centroids, counts and (image+text) co-occurrences of <paramref name="trainSamples"/> samples:
+    /// as on a real site, each modality's counts add up to the samples (docs/API.md, robust aggregation).
+    /// </summary>
+    public static SafetensorsBytes VectorsFor(FederationConfig config, Modalities modalities, int centroids, int seed = 1, int trainSamples = DefaultTrainSamples)
     {
         long d = config.Model.AdapterDim;
         var vectors = new SafetensorsBytes();
         if (modalities.HasFlag(Modalities.Image))
-            vectors.F32("image.centroids", [centroids, d], seed: seed).F32("image.counts", [centroids], fill: 3f);
+            vectors.F32("image.centroids", [centroids, d], seed: seed).F32("image.counts", [centroids], fill: trainSamples / (float)centroids);
         if (modalities.HasFlag(Modalities.Text))
-            vectors.F32("text.centroids", [centroids, d], seed: seed + 1).F32("text.counts", [centroids], fill: 2f);
+            vectors.F32("text.centroids", [centroids, d], seed: seed + 1).F32("text.counts", [centroids], fill: trainSamples / (float)centroids);
         if (modalities == Modalities.Both)
-            vectors.F32("cooccurrence", [centroids, centroids], fill: 1f);
+            vectors.F32("cooccurrence", [centroids, centroids], fill: trainSamples / (float)(centroids * centroids));
         return vectors;
     }
 
+    /// <summary>Training samples of the generated updates.</summary>
+    public const int DefaultTrainSamples = 120;
+
     /// <summary>metrics.json for the site and round.</summary>
-    public static byte[] MetricsFor(string clientId, int round, Modalities modalities, int trainSamples = 120) =>
+    public static byte[] MetricsFor(string clientId, int round, Modalities modalities, int trainSamples = DefaultTrainSamples) =>
         JsonSerializer.SerializeToUtf8Bytes(new SiteMetrics
         {
             ClientId = clientId,

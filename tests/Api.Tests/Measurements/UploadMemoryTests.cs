@@ -33,7 +33,7 @@ public sealed class UploadMemoryTests(ApiFixture api, ITestOutputHelper output)
             long rows = megabytes * 1024 * 1024 / (128 * 4);
             var centroids = Enumerable.Range(0, 32 * 128).Select(i => (i % 13) * 0.01f).ToArray();
             var vectors = new GeneratedSafetensorsContent(
-                [("image.centroids", [32, 128], centroids), ("image.counts", [32], Enumerable.Repeat(5f, 32).ToArray())],
+                [("image.centroids", [32, 128], centroids), ("image.counts", [32], Enumerable.Repeat(SiteUpdateFiles.DefaultTrainSamples / 32f, 32).ToArray())],
                 "image.samples", rows, 128);
             var content = new MultipartFormDataContent
             {

@@ -36,9 +36,9 @@ public class RoundAggregatorTests
         Assert.All(v.Values.Where(t => t.dtype != torch.ScalarType.Int64), t => Assert.Equal(torch.ScalarType.Float32, t.dtype));
         Assert.Equal(1, fusion.Calls);
 
-        // Sizes are the total counts of the modality: image counts 1..5 on 8 sites, text 2 × 5 on 8 sites.
-        Assert.Equal(8 * 15, v["image.sizes"].sum().item<float>(), 3);
-        Assert.Equal(8 * 10, v["text.sizes"].sum().item<float>(), 3);
+        // Sizes are the total counts of the modality: the training samples of the 8 sites that hold it.
+        Assert.Equal(updates.Where(u => u.Modalities.HasFlag(Modalities.Image)).Sum(u => u.Metrics.TrainSamples), v["image.sizes"].sum().item<float>(), 2);
+        Assert.Equal(updates.Where(u => u.Modalities.HasFlag(Modalities.Text)).Sum(u => u.Metrics.TrainSamples), v["text.sizes"].sum().item<float>(), 2);
         // The pairing is a matching: distinct text clusters, and fused = mean of the paired centers.
         Assert.Equal(3, v["pairing.text"].unique().Item1.shape[0]);
         var expectedFused = (v["image.centers"].index_select(0, v["pairing.image"]) + v["text.centers"].index_select(0, v["pairing.text"])) / 2;

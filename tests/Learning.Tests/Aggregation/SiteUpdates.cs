@@ -25,19 +25,25 @@ internal static class SiteUpdates
         var weights = SharedModel.ParameterSpec(Config().Model, Classes)
             .Where(p => groups.Contains(p.Group))
             .ToDictionary(p => p.Name, p => Rand(p.Shape));
+        // As a real site's summary: every training sample lies in one centroid per modality it holds,
+        // so each modality's counts add up to the samples, and so do at most the co-occurrences.
         var vectors = new Dictionary<string, torch.Tensor>();
         if (modalities.HasFlag(Modalities.Image))
         {
             vectors["image.centroids"] = Rand(centroids, Width);
-            vectors["image.counts"] = torch.arange(1, centroids + 1, dtype: torch.float32);
+            vectors["image.counts"] = torch.arange(1, centroids + 1, dtype: torch.float32) * (samples / (centroids * (centroids + 1) / 2f));
         }
         if (modalities.HasFlag(Modalities.Text))
         {
             vectors["text.centroids"] = Rand(centroids, Width) + 3;
-            vectors["text.counts"] = torch.full(new long[] { centroids }, 2f);
+            vectors["text.counts"] = torch.full(new long[] { centroids }, samples / (float)centroids);
         }
         if (modalities == Modalities.Both)
-            vectors["cooccurrence"] = torch.randint(0, 5, new long[] { centroids, centroids }, generator: generator).to(torch.float32);
+        {
+            var cooccurrence = torch.randint(0, 5, new long[] { centroids, centroids }, generator: generator).to(torch.float32);
+            float total = cooccurrence.sum().item<float>();
+            vectors["cooccurrence"] = total <= samples ? cooccurrence : cooccurrence * (samples / total);
+        }
         var metrics = new SiteMetrics
         {
             ClientId = id, Round = round, Modalities = modalities.ToName(), TrainSamples = samples, ValSamples = 20,

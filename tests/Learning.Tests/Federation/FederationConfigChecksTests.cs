@@ -25,6 +25,21 @@ public class FederationConfigChecksTests
     }
 
     [Fact]
+    public void RobustnessSettingsAreCheckedByTheirField()
+    {
+        var config = new FederationConfig
+        {
+            Labels = ["a", "b"],
+            Round = new RoundConfig { Robustness = new RobustnessConfig { MaxAbsValue = -1, MaxGrowth = double.NaN, MaxTrainSamples = 0, ClipNorm = -0.5, Rule = "mode", TrimFraction = 0.5 } },
+        };
+        var problems = FederationConfigChecks.Problems(config);
+        Assert.Equal(6, problems.Count);
+        foreach (var field in new[] { "round.robustness.maxAbsValue: -1", "round.robustness.maxGrowth: NaN", "round.robustness.maxTrainSamples: 0",
+                     "round.robustness.clipNorm: -0.5", "round.robustness.rule: 'mode'", "round.robustness.trimFraction: 0.5" })
+            Assert.Contains(problems, p => p.StartsWith(field, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void PoolerPoolingIsAccepted()
         => Assert.Empty(FederationConfigChecks.Problems(new FederationConfig { Labels = ["a", "b"], Model = new ModelConfig { TextPooling = "pooler" } }));
 }

@@ -158,10 +158,20 @@ public sealed class RestartTests(ServiceFixture fixture)
                 .GetBlobClient(blobName).UploadAsync(BinaryData.FromString(crashed.ToJsonString()), overwrite: true);
             var store = new FedMM.Grains.Artifacts.BlobArtifactStore(
                 new Azure.Storage.Blobs.BlobServiceClient(ConnectionString).GetBlobContainerClient(names.Artifacts));
-            var weights = await store.WriteAsync(FedMM.Grains.Interfaces.Artifacts.ArtifactLayout.Global(fid, 1, "weights.safetensors"), "weights"u8.ToArray());
-            await store.WriteAsync(FedMM.Grains.Interfaces.Artifacts.ArtifactLayout.Global(fid, 1, "vectors.safetensors"), "vectors"u8.ToArray());
-            string report = """{"round":1,"participants":["site-image"],"failures":[{"clientId":"site-text","reason":"no update before the deadline"}],"contributions":[{"clientId":"site-image","modalities":"image","samples":40,"score":0.61,"weights":{"image":1.0,"fusion":1.0}}]}""";
-            await store.WriteAsync(FedMM.Grains.Interfaces.Artifacts.ArtifactLayout.Global(fid, 1, "report.json"), System.Text.Encoding.UTF8.GetBytes(report));
+            // A readable package: a stored one is recorded only if the next round could start from it.
+            using var package = new GlobalPackage(1,
+                new Dictionary<string, TorchSharp.torch.Tensor> { ["fusion.bias"] = TorchSharp.torch.zeros(2) },
+                new Dictionary<string, TorchSharp.torch.Tensor>(),
+                new RoundReport
+                {
+                    Round = 1, Participants = ["site-image"], Failures = [new SiteFailure("site-text", "no update before the deadline")],
+                    Weighting = "contribution", ContributionTemperature = 1, Timings = new Dictionary<string, double>(),
+                    Contributions = [new SiteContribution("site-image", "image", 40, 0.61, new Dictionary<string, double> { ["image"] = 1.0, ["fusion"] = 1.0 })],
+                });
+            byte[] Bytes(Action<Stream> write) { using var buffer = new MemoryStream(); write(buffer); return buffer.ToArray(); }
+            var weights = await store.WriteAsync(FedMM.Grains.Interfaces.Artifacts.ArtifactLayout.Global(fid, 1, "weights.safetensors"), Bytes(package.WriteWeights));
+            await store.WriteAsync(FedMM.Grains.Interfaces.Artifacts.ArtifactLayout.Global(fid, 1, "vectors.safetensors"), Bytes(package.WriteVectors));
+            await store.WriteAsync(FedMM.Grains.Interfaces.Artifacts.ArtifactLayout.Global(fid, 1, "report.json"), Bytes(package.WriteReport));
 
             await using var second = await ServiceCluster.StartAsync(ConnectionString, names);
             await WaitForPersistedStateAsync(second, key, s => s is "Completed" or "Failed", Wait);
