@@ -454,20 +454,8 @@ public sealed class RoundGrain(
             throw ServiceRequestException.Invalid($"{who}: metrics.trainSamples {metrics.TrainSamples} differs from sampleCount {submission.SampleCount}.");
     }
 
-    /// <summary>Applies <paramref name="change"/> and persists it; on a failed write the state is re-read so memory matches storage.</summary>
-    private async Task PersistAsync(Action<RoundGrainState> change)
-    {
-        change(round.State);
-        try
-        {
-            await round.WriteStateAsync();
-        }
-        catch
-        {
-            await round.ReadStateAsync();
-            throw;
-        }
-    }
+    /// <summary>Applies <paramref name="change"/> and persists it; a failed write leaves the state as it was stored.</summary>
+    private Task PersistAsync(Action<RoundGrainState> change) => round.ChangeAsync(change);
 
     private RoundView View() => new(
         S.FederationId ?? "",
