@@ -27,6 +27,31 @@ public interface IFederationGrain : IGrainWithStringKey
     [Alias("RegisterClient")]
     Task<ClientRegistration> RegisterClientAsync(string clientId, string modalities);
 
+    /// <summary>
+    /// Registers a client whose token stops being accepted at <paramref name="tokenExpiresAt"/> (null: never).
+    /// A revoked id is not registered again (Conflict); <see cref="RotateTokenAsync"/> reinstates it.
+    /// </summary>
+    [Alias("RegisterClientWithExpiry")]
+    Task<ClientRegistration> RegisterClientAsync(string clientId, string modalities, DateTimeOffset? tokenExpiresAt);
+
+    /// <summary>Revokes the client's current token (idempotent): from now on it is refused as revoked. NotFound for an unknown client.</summary>
+    [Alias("RevokeClient")]
+    Task<ClientView> RevokeClientAsync(string clientId);
+
+    /// <summary>
+    /// Issues the client a new token (returned once) that expires at <paramref name="expiresAt"/> (null: never); the old token is
+    /// refused as replaced from now on, and a revoked client is reinstated. NotFound for an unknown client.
+    /// </summary>
+    [Alias("RotateToken")]
+    Task<ClientRegistration> RotateTokenAsync(string clientId, DateTimeOffset? expiresAt);
+
+    /// <summary>
+    /// What <paramref name="token"/> is: the valid token of a client, a revoked, expired or replaced one, or unknown. With
+    /// <paramref name="clientId"/> only that client's tokens are considered.
+    /// </summary>
+    [Alias("CheckToken")]
+    Task<TokenCheck> CheckTokenAsync(string? clientId, string token);
+
     /// <summary>Every registered client with its round history, in registration order.</summary>
     [Alias("ListClients")]
     Task<IReadOnlyList<ClientView>> ListClientsAsync();

@@ -61,6 +61,20 @@ public sealed class AzuriteServer : IAsyncDisposable
         if (startedHere) await RunScriptAsync("stop.sh");
     }
 
+    /// <summary>Stops the instance (a storage outage); its data stay for <see cref="StartAgainAsync"/>. Only an instance started here can be stopped.</summary>
+    public async Task StopAsync()
+    {
+        if (!startedHere) throw new InvalidOperationException($"Azurite on port {BlobPort} was not started by these tests; stopping it would break whoever did.");
+        await RunScriptAsync("stop.sh");
+    }
+
+    /// <summary>Starts a stopped instance again over the same data folder (storage returns).</summary>
+    public async Task StartAgainAsync()
+    {
+        if (!startedHere) throw new InvalidOperationException($"Azurite on port {BlobPort} was not started by these tests.");
+        await RunScriptAsync("start.sh");
+    }
+
     private async Task RunScriptAsync(string script)
     {
         string path = System.IO.Path.Combine(RepositoryRoot.Path, "infra", "azurite", script);

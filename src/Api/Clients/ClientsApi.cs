@@ -11,13 +11,20 @@ namespace FedMM.Api.Clients;
 /// <summary>Body of POST /api/federations/{fid}/clients.</summary>
 /// <param name="ClientId">The new client's id.</param>
 /// <param name="Modalities">"image", "text" or "image+text".</param>
-public sealed record RegisterClientRequest(string? ClientId = null, string? Modalities = null);
+/// <param name="TokenExpiresAt">Optional: when the site's token stops being accepted (ISO 8601 with offset); absent: never.</param>
+public sealed record RegisterClientRequest(string? ClientId = null, string? Modalities = null, DateTimeOffset? TokenExpiresAt = null);
+
+/// <summary>Body of POST /api/federations/{fid}/clients/{cid}/token (optional).</summary>
+/// <param name="ExpiresAt">When the new token stops being accepted (ISO 8601 with offset); absent: never.</param>
+public sealed record RotateTokenRequest(DateTimeOffset? ExpiresAt = null);
 
 /// <summary>A client's part in one finished round.</summary>
 public sealed record ClientRoundResponse(int Round, RoundState RoundState, SiteMetrics? Metrics, ClientContribution? Contribution, string? Failure);
 
-/// <summary>A registered client with its history.</summary>
-public sealed record ClientResponse(string ClientId, string Modalities, DateTimeOffset RegisteredAt, IReadOnlyList<ClientRoundResponse> History)
+/// <summary>A registered client with its history and the state of its token.</summary>
+public sealed record ClientResponse(
+    string ClientId, string Modalities, DateTimeOffset RegisteredAt, IReadOnlyList<ClientRoundResponse> History,
+    DateTimeOffset? TokenExpiresAt, DateTimeOffset? RevokedAt)
 {
     /// <summary>Maps the grain's view.</summary>
     public static ClientResponse From(ClientView view) => new(
@@ -29,7 +36,9 @@ public sealed record ClientResponse(string ClientId, string Modalities, DateTime
             h.RoundState,
             h.MetricsJson is null ? null : JsonSerializer.Deserialize<SiteMetrics>(h.MetricsJson, ApiJson.Relaxed),
             h.Contribution,
-            h.Failure)).ToList());
+            h.Failure)).ToList(),
+        view.TokenExpiresAt,
+        view.RevokedAt);
 }
 
 /// <summary>Operator endpoints registering and listing a federation's client sites.</summary>
@@ -44,6 +53,13 @@ public static class ClientsApi
             .WithSummary("Register a client site; its token is returned once")
             .Accepts<RegisterClientRequest>("application/json");
         api.MapGet("/", ListClients).WithName("ListClients").WithSummary("List the clients with their per-round metrics and contributions");
+        api.MapPost("/{cid}/revoke", RevokeClient)
+            .WithName("RevokeClient")
+            .WithSummary("Revoke a site's token: every request with it is refused with 401 from now on");
+        api.MapPost("/{cid}/token", RotateToken)
+            .WithName("RotateClientToken")
+            .WithSummary("Issue a site a new token, returned once: the old one is refused with 401, a revoked site is reinstated")
+            .Accepts<RotateTokenRequest>("application/json");
         return app;
     }
 
@@ -57,9 +73,10 @@ public static class ClientsApi
         if (!Identifiers.IsValid(body.ClientId)) return RouteValues.Invalid("client id", body.ClientId);
         if (ModalityNames.TryParse(body.Modalities) is not { } modalities || modalities == Learning.Federation.Modalities.None)
             return Invalid($"modalities '{body.Modalities}' is not one of image, text, image+text.");
+        if (PastExpiry("tokenExpiresAt", body.TokenExpiresAt) is { } past) return Invalid(past);
         var federation = grains.GetGrain<IFederationGrain>(fid);
         if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
-        var registration = await federation.RegisterClientAsync(body.ClientId!, modalities.ToName());
+        var registration = await federation.RegisterClientAsync(body.ClientId!, modalities.ToName(), body.TokenExpiresAt);
         return TypedResults.Created($"/api/federations/{fid}/clients/{registration.ClientId}", registration);
     }
 
@@ -72,6 +89,39 @@ public static class ClientsApi
         var clients = await federation.ListClientsAsync();
         return TypedResults.Ok(clients.Select(ClientResponse.From).ToArray());
     }
+
+    /// <summary>POST /api/federations/{fid}/clients/{cid}/revoke.</summary>
+    public static async Task<Results<Ok<ClientResponse>, ProblemHttpResult>> RevokeClient(string fid, string cid, IGrainFactory grains)
+    {
+        if (RouteValues.Check(fid, cid) is { } invalid) return invalid;
+        var federation = grains.GetGrain<IFederationGrain>(fid);
+        if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
+        return TypedResults.Ok(ClientResponse.From(await federation.RevokeClientAsync(cid)));
+    }
+
+    /// <summary>POST /api/federations/{fid}/clients/{cid}/token.</summary>
+    public static async Task<Results<Ok<ClientRegistration>, ProblemHttpResult>> RotateToken(
+        string fid, string cid, HttpRequest request, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        if (RouteValues.Check(fid, cid) is { } invalid) return invalid;
+        var body = new RotateTokenRequest();
+        // The body is optional: no body (or no Content-Type) issues a token that never expires.
+        if (request.ContentLength is not 0 && request.HasJsonContentType())
+        {
+            var (read, problem) = await ApiJson.ReadBodyAsync<RotateTokenRequest>(request, 16 * 1024, cancellationToken);
+            if (read is null) return Invalid(problem!);
+            body = read;
+        }
+        if (PastExpiry("expiresAt", body.ExpiresAt) is { } past) return Invalid(past);
+        var federation = grains.GetGrain<IFederationGrain>(fid);
+        if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
+        return TypedResults.Ok(await federation.RotateTokenAsync(cid, body.ExpiresAt));
+    }
+
+    private static string? PastExpiry(string field, DateTimeOffset? expiresAt) =>
+        expiresAt is { } at && at <= DateTimeOffset.UtcNow
+            ? $"{field} {at:O} is not in the future; a token must be valid for some time, or leave {field} out for a token that does not expire."
+            : null;
 
     private static ProblemHttpResult Invalid(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid client registration", detail: detail);

@@ -1,4 +1,5 @@
 using FedMM.Grains.Interfaces;
+using FedMM.Grains.Interfaces.Models;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace FedMM.Api.Security;
@@ -6,7 +7,8 @@ namespace FedMM.Api.Security;
 /// <summary>
 /// Resolves site bearer tokens through the federation grain (which holds only their SHA-256
 /// hashes) and enforces that a site touches only its own task and update and its own federation's
-/// global package. The operator key is accepted where reads allow it.
+/// global package. The operator key is accepted where reads allow it. A token that was issued but
+/// is revoked, expired or replaced by a rotation is refused with 401 and says which.
 /// </summary>
 public sealed class SiteAuthorization(IGrainFactory grains)
 {
@@ -29,16 +31,28 @@ public sealed class SiteAuthorization(IGrainFactory grains)
             return (null, TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Site token required",
                 detail: "This endpoint needs the site's token as 'Authorization: Bearer <token>'" + (operatorAllowed ? " or the admin key." : ".")));
         string token = authorization[7..].Trim();
-        var federation = grains.GetGrain<IFederationGrain>(federationId);
-        if (clientId is not null)
+        var check = await grains.GetGrain<IFederationGrain>(federationId).CheckTokenAsync(clientId, token);
+        string owner = $"client '{check.ClientId}' in federation '{federationId}'";
+        return check.Status switch
         {
-            if (await federation.VerifyTokenAsync(clientId, token))
-                return (Caller.Site(federationId, clientId), null);
-            return (null, Forbidden($"The bearer token is not the token of client '{clientId}' in federation '{federationId}'."));
-        }
-        if (await federation.FindClientByTokenAsync(token) is { } owner)
-            return (Caller.Site(federationId, owner), null);
-        return (null, Forbidden($"The bearer token belongs to no client of federation '{federationId}'."));
+            TokenStatus.Valid => (Caller.Site(federationId, check.ClientId!), null),
+            TokenStatus.Revoked => (null, InvalidToken(context, "Site token revoked",
+                $"The bearer token of {owner} was revoked at {check.At:O}; the operator can issue a new one (fedmm client rotate-token).")),
+            TokenStatus.Expired => (null, InvalidToken(context, "Site token expired",
+                $"The bearer token of {owner} expired at {check.At:O}; the operator can issue a new one (fedmm client rotate-token).")),
+            TokenStatus.Replaced => (null, InvalidToken(context, "Site token replaced",
+                $"The bearer token of {owner} was replaced by a newer token (rotated); use the new token.")),
+            _ => (null, Forbidden(clientId is null
+                ? $"The bearer token belongs to no client of federation '{federationId}'."
+                : $"The bearer token is not the token of client '{clientId}' in federation '{federationId}'.")),
+        };
+    }
+
+    /// <summary>A 401 for a token that was issued but is no longer accepted, with the RFC 6750 challenge.</summary>
+    private static ProblemHttpResult InvalidToken(HttpContext context, string title, string detail)
+    {
+        context.Response.Headers.WWWAuthenticate = $"Bearer error=\"invalid_token\", error_description=\"{title}\"";
+        return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: title, detail: detail);
     }
 
     private static ProblemHttpResult Forbidden(string detail) =>

@@ -40,10 +40,13 @@ public sealed record RoundSummary(int Round, string State);
 public sealed record ClientContribution(double Score, IReadOnlyDictionary<string, double> GroupWeights);
 
 /// <summary>Body of POST /api/federations/{fid}/clients.</summary>
-public sealed record RegisterClientRequest(string ClientId, string Modalities);
+public sealed record RegisterClientRequest(string ClientId, string Modalities, DateTimeOffset? TokenExpiresAt = null);
 
-/// <summary>A freshly registered client with its secret token (shown once).</summary>
-public sealed record RegisteredClient(string ClientId, string Modalities, string Token);
+/// <summary>A freshly registered client (or a rotated token) with its secret token (shown once).</summary>
+public sealed record RegisteredClient(string ClientId, string Modalities, string Token, DateTimeOffset? TokenExpiresAt = null);
+
+/// <summary>Body of POST /api/federations/{fid}/clients/{cid}/token.</summary>
+public sealed record RotateTokenRequest(DateTimeOffset? ExpiresAt);
 
 /// <summary>What a client did in one round.</summary>
 public sealed record ClientRoundHistory
@@ -78,6 +81,12 @@ public sealed record ClientView
 
     /// <summary>Rounds it took part in.</summary>
     public IReadOnlyList<ClientRoundHistory> History { get; init; } = [];
+
+    /// <summary>When its token expires; null: never.</summary>
+    public DateTimeOffset? TokenExpiresAt { get; init; }
+
+    /// <summary>When its token was revoked; null while it is not.</summary>
+    public DateTimeOffset? RevokedAt { get; init; }
 }
 
 /// <summary>Body of POST /api/federations/{fid}/rounds.</summary>

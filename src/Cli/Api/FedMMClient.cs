@@ -61,8 +61,21 @@ public sealed class FedMMClient : IDisposable
 
     /// <summary>POST /api/federations/{fid}/clients; the token in the result is shown only once.</summary>
     public Task<RegisteredClient> RegisterClientAsync(string federationId, string clientId, Modalities modalities, CancellationToken ct = default)
+        => RegisterClientAsync(federationId, clientId, modalities, tokenExpiresAt: null, ct);
+
+    /// <summary>POST /api/federations/{fid}/clients with a token that stops being accepted at <paramref name="tokenExpiresAt"/> (null: never).</summary>
+    public Task<RegisteredClient> RegisterClientAsync(string federationId, string clientId, Modalities modalities, DateTimeOffset? tokenExpiresAt, CancellationToken ct = default)
         => SendJsonAsync<RegisteredClient>(HttpMethod.Post, $"api/federations/{Id(federationId)}/clients",
-            new RegisterClientRequest(Id(clientId), modalities.ToName()), idempotent: false, ct);
+            new RegisterClientRequest(Id(clientId), modalities.ToName(), tokenExpiresAt), idempotent: false, ct);
+
+    /// <summary>POST /api/federations/{fid}/clients/{cid}/revoke: the site's token is refused from now on (repeating it changes nothing).</summary>
+    public Task<ClientView> RevokeClientAsync(string federationId, string clientId, CancellationToken ct = default)
+        => SendJsonAsync<ClientView>(HttpMethod.Post, $"api/federations/{Id(federationId)}/clients/{Id(clientId)}/revoke", null, idempotent: true, ct);
+
+    /// <summary>POST /api/federations/{fid}/clients/{cid}/token: a new token (shown once); the old one is refused, a revoked site is reinstated.</summary>
+    public Task<RegisteredClient> RotateClientTokenAsync(string federationId, string clientId, DateTimeOffset? expiresAt, CancellationToken ct = default)
+        => SendJsonAsync<RegisteredClient>(HttpMethod.Post, $"api/federations/{Id(federationId)}/clients/{Id(clientId)}/token",
+            new RotateTokenRequest(expiresAt), idempotent: false, ct);
 
     /// <summary>GET /api/federations/{fid}/clients.</summary>
     public Task<IReadOnlyList<ClientView>> ListClientsAsync(string federationId, CancellationToken ct = default)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FedMM.Cli.Api;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Output;
 using FedMM.Learning.Federation;
@@ -6,15 +7,17 @@ using Spectre.Console;
 
 namespace FedMM.Cli.Commands;
 
-/// <summary>fedmm client register|list.</summary>
+/// <summary>fedmm client register|list|revoke|rotate-token.</summary>
 public static class ClientCommands
 {
     /// <summary>The client command group.</summary>
     public static Command Build()
     {
-        var group = new Command("client", "Register and list client sites (operator; needs the admin key).");
+        var group = new Command("client", "Register and list client sites, revoke and rotate their tokens (operator; needs the admin key).");
         group.Add(Register());
         group.Add(List());
+        group.Add(Revoke());
+        group.Add(RotateToken());
         return group;
     }
 
@@ -39,24 +42,80 @@ public static class ClientCommands
         var federation = CommonOptions.Federation();
         var clientId = CommonOptions.Client();
         var modalities = ModalitiesOption();
-        var tokenFile = new Option<FileInfo?>("--token-file") { Description = "Also write the site token to this file (mode 600), for `fedmm site run --token-file`.", HelpName = "file" };
+        var tokenFile = TokenFileOption();
+        var expiresAt = ExpiresAtOption("--token-expires-at");
         var json = CommonOptions.Json();
-        var command = new Command("register", "Register a site; prints its secret token once.") { federation, clientId, modalities, tokenFile, json };
+        var command = new Command("register", "Register a site; prints its secret token once.") { federation, clientId, modalities, expiresAt, tokenFile, json };
         api.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
             using var client = api.CreateOperatorClient(parse);
-            var registered = await client.RegisterClientAsync(parse.GetRequiredValue(federation), parse.GetRequiredValue(clientId), parse.GetValue(modalities), ct);
-            if (parse.GetValue(tokenFile) is { } file) TokenFile.Write(file.FullName, registered.Token);
-            if (parse.GetValue(json)) Print.Json(registered);
-            else
-            {
-                AnsiConsole.MarkupLineInterpolated($"Registered [bold]{registered.ClientId}[/] ({registered.Modalities}).");
-                AnsiConsole.MarkupLineInterpolated($"Token (shown once, keep it secret): [bold]{registered.Token}[/]");
-            }
+            var registered = await client.RegisterClientAsync(parse.GetRequiredValue(federation), parse.GetRequiredValue(clientId), parse.GetValue(modalities),
+                parse.GetValue(expiresAt), ct);
+            PrintToken(registered, $"Registered [bold]{Markup.Escape(registered.ClientId)}[/] ({registered.Modalities}).", parse.GetValue(tokenFile), parse.GetValue(json));
             return 0;
         });
         return command;
+    }
+
+    private static Command Revoke()
+    {
+        var api = new ApiOptions();
+        var federation = CommonOptions.Federation();
+        var clientId = CommonOptions.Client();
+        var json = CommonOptions.Json();
+        var command = new Command("revoke", "Revoke a site's token: every request with it is refused (401) until `rotate-token` issues a new one.") { federation, clientId, json };
+        api.AddTo(command);
+        command.SetAction(async (parse, ct) =>
+        {
+            using var client = api.CreateOperatorClient(parse);
+            var view = await client.RevokeClientAsync(parse.GetRequiredValue(federation), parse.GetRequiredValue(clientId), ct);
+            if (parse.GetValue(json)) Print.Json(view);
+            else AnsiConsole.MarkupLineInterpolated($"Token of [bold]{view.ClientId}[/] revoked at {view.RevokedAt:u}.");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command RotateToken()
+    {
+        var api = new ApiOptions();
+        var federation = CommonOptions.Federation();
+        var clientId = CommonOptions.Client();
+        var expiresAt = ExpiresAtOption("--expires-at");
+        var tokenFile = TokenFileOption();
+        var json = CommonOptions.Json();
+        var command = new Command("rotate-token", "Issue a site a new token (printed once); its old token is refused from now on, and a revoked site is reinstated.")
+            { federation, clientId, expiresAt, tokenFile, json };
+        api.AddTo(command);
+        command.SetAction(async (parse, ct) =>
+        {
+            using var client = api.CreateOperatorClient(parse);
+            var rotated = await client.RotateClientTokenAsync(parse.GetRequiredValue(federation), parse.GetRequiredValue(clientId), parse.GetValue(expiresAt), ct);
+            PrintToken(rotated, $"New token for [bold]{Markup.Escape(rotated.ClientId)}[/]; the old one is no longer accepted.", parse.GetValue(tokenFile), parse.GetValue(json));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Option<FileInfo?> TokenFileOption() =>
+        new("--token-file") { Description = "Also write the site token to this file (mode 600), for `fedmm site run --token-file`.", HelpName = "file" };
+
+    private static Option<DateTimeOffset?> ExpiresAtOption(string name) =>
+        new(name) { Description = "When the token stops being accepted (ISO 8601, e.g. 2027-06-30T00:00:00Z); default: never.", HelpName = "time" };
+
+    /// <summary>Prints a freshly issued token once (and writes it to the token file when asked).</summary>
+    private static void PrintToken(RegisteredClient issued, string headline, FileInfo? tokenFile, bool json)
+    {
+        if (tokenFile is not null) TokenFile.Write(tokenFile.FullName, issued.Token);
+        if (json)
+        {
+            Print.Json(issued);
+            return;
+        }
+        AnsiConsole.MarkupLine(headline);
+        AnsiConsole.MarkupLineInterpolated($"Token (shown once, keep it secret): [bold]{issued.Token}[/]");
+        if (issued.TokenExpiresAt is { } at) AnsiConsole.MarkupLineInterpolated($"It expires at {at:u}.");
     }
 
     private static Command List()

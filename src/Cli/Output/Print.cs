@@ -25,11 +25,12 @@ public static class Print
     /// <summary>A table of clients with their last round's metrics.</summary>
     public static void Clients(IEnumerable<ClientView> clients)
     {
-        var table = new Table().AddColumns("client", "modalities", "registered", "rounds", "last acc", "last macro-F1");
+        var table = new Table().AddColumns("client", "modalities", "registered", "token", "rounds", "last acc", "last macro-F1");
         foreach (var c in clients)
         {
             var last = c.History.Where(h => h.Metrics is not null).MaxBy(h => h.Round);
-            table.AddRow(Markup.Escape(c.ClientId), c.Modalities, c.RegisteredAt?.ToString("u") ?? "-", c.History.Count.ToString(),
+            string token = c.RevokedAt is { } revoked ? $"revoked {revoked:u}" : c.TokenExpiresAt is { } expires ? $"expires {expires:u}" : "valid";
+            table.AddRow(Markup.Escape(c.ClientId), c.Modalities, c.RegisteredAt?.ToString("u") ?? "-", token, c.History.Count.ToString(),
                 last?.Metrics is { } m ? $"{m.After.Accuracy:P1}" : "-", last?.Metrics is { } m2 ? $"{m2.After.MacroF1:F3}" : "-");
         }
         AnsiConsole.Write(table);

@@ -6,13 +6,17 @@ namespace FedMM.Grains.Interfaces.Models;
 /// <param name="Modalities">"image", "text" or "image+text".</param>
 /// <param name="RegisteredAt">Registration time.</param>
 /// <param name="History">One entry per finished round the client was a participant of, by round.</param>
+/// <param name="TokenExpiresAt">When the client's token expires; null: never.</param>
+/// <param name="RevokedAt">When the client's token was revoked; null while it is not.</param>
 [GenerateSerializer, Immutable, Alias("fedmm.client-view")]
 public sealed record ClientView(
     [property: Id(0)] string FederationId,
     [property: Id(1)] string ClientId,
     [property: Id(2)] string Modalities,
     [property: Id(3)] DateTimeOffset RegisteredAt,
-    [property: Id(4)] IReadOnlyList<ClientRoundRecord> History);
+    [property: Id(4)] IReadOnlyList<ClientRoundRecord> History,
+    [property: Id(5)] DateTimeOffset? TokenExpiresAt = null,
+    [property: Id(6)] DateTimeOffset? RevokedAt = null);
 
 /// <summary>A client's part in one finished round.</summary>
 /// <param name="Round">Round number.</param>

@@ -19,4 +19,7 @@ public sealed class ArtifactStoreOptions
 
     /// <summary>Azure table of cluster membership (AzureTable clustering).</summary>
     public string ClusteringTable { get; set; } = "FedMMCluster";
+
+    /// <summary>Azure table of the rounds' durable reminders (deadlines and recovery).</summary>
+    public string ReminderTable { get; set; } = "FedMMReminders";
 }

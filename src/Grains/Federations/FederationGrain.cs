@@ -38,9 +38,12 @@ public sealed class FederationGrain(
                 ? View()
                 : throw ServiceRequestException.Conflict($"federation '{Id}' already exists with a different config.");
         }
-        S.ConfigJson = canonical;
-        S.CreatedAt = clock.GetUtcNow();
-        await PersistAsync();
+        var createdAt = clock.GetUtcNow();
+        await PersistAsync(s =>
+        {
+            s.ConfigJson = canonical;
+            s.CreatedAt = createdAt;
+        });
         await GrainFactory.GetGrain<IFederationRegistryGrain>(GrainKeys.Registry).AddAsync(Id);
         logger.LogInformation("Federation {Federation} created", Id);
         return View();
@@ -55,25 +58,37 @@ public sealed class FederationGrain(
     }
 
     /// <inheritdoc />
-    public async Task<ClientRegistration> RegisterClientAsync(string clientId, string modalities)
+    public Task<ClientRegistration> RegisterClientAsync(string clientId, string modalities) =>
+        RegisterClientAsync(clientId, modalities, tokenExpiresAt: null);
+
+    /// <inheritdoc />
+    public async Task<ClientRegistration> RegisterClientAsync(string clientId, string modalities, DateTimeOffset? tokenExpiresAt)
     {
         RequireCreated();
         Identifiers.Require(clientId, "client id");
         var parsed = ModalityNames.TryParse(modalities)
             ?? throw ServiceRequestException.Invalid($"client '{clientId}': modalities '{modalities}' is not image, text or image+text.");
-        if (S.Clients.Exists(c => c.ClientId == clientId))
-            throw ServiceRequestException.Conflict($"client '{clientId}' is already registered in federation '{Id}'.");
+        if (S.Clients.Find(c => c.ClientId == clientId) is { } existing)
+        {
+            // A revoked id stays taken: its history and round records keep meaning the same site.
+            throw ServiceRequestException.Conflict(existing.RevokedAt is { } revokedAt
+                ? $"client '{clientId}' of federation '{Id}' is registered with a token revoked at {revokedAt:O}; a revoked id is not registered again: issue it a new token (POST /api/federations/{Id}/clients/{clientId}/token, fedmm client rotate-token), which reinstates it."
+                : $"client '{clientId}' is already registered in federation '{Id}'.");
+        }
+        var registeredAt = clock.GetUtcNow();
+        RequireFutureExpiry(clientId, tokenExpiresAt, registeredAt);
 
         string token = ClientTokens.Create();
         string tokenHash = ClientTokens.Hash(token);
-        var registeredAt = clock.GetUtcNow();
         // Client grain first: if the federation write then fails, a retry re-registers with a new token.
         await GrainFactory.GetGrain<IClientGrain>(GrainKeys.Client(Id, clientId))
             .RegisterAsync(parsed.ToName(), tokenHash, registeredAt);
-        S.Clients.Add(new RegisteredClient { ClientId = clientId, Modalities = parsed.ToName(), RegisteredAt = registeredAt, TokenHash = tokenHash });
-        await PersistAsync();
+        await PersistAsync(s => s.Clients.Add(new RegisteredClient
+        {
+            ClientId = clientId, Modalities = parsed.ToName(), RegisteredAt = registeredAt, TokenHash = tokenHash, TokenExpiresAt = tokenExpiresAt,
+        }));
         logger.LogInformation("Federation {Federation}: client {Client} registered ({Modalities})", Id, clientId, parsed.ToName());
-        return new ClientRegistration(clientId, parsed.ToName(), token);
+        return new ClientRegistration(clientId, parsed.ToName(), token, tokenExpiresAt);
     }
 
     /// <inheritdoc />
@@ -83,8 +98,68 @@ public sealed class FederationGrain(
         var calls = S.Clients.Select(c => (c, GrainFactory.GetGrain<IClientGrain>(GrainKeys.Client(Id, c.ClientId)).GetAsync())).ToList();
         var views = new List<ClientView>();
         foreach (var (client, call) in calls)
-            views.Add(await call ?? new ClientView(Id, client.ClientId, client.Modalities, client.RegisteredAt, []));
+            views.Add(WithToken(await call ?? new ClientView(Id, client.ClientId, client.Modalities, client.RegisteredAt, []), client));
         return views;
+    }
+
+    /// <inheritdoc />
+    public async Task<ClientView> RevokeClientAsync(string clientId)
+    {
+        var client = RequireClient(clientId);
+        if (client.RevokedAt is null)
+        {
+            var now = clock.GetUtcNow();
+            await PersistAsync(s => s.Clients.First(c => c.ClientId == clientId).RevokedAt = now);
+            logger.LogWarning("Federation {Federation}: token of client {Client} revoked", Id, clientId);
+        }
+        return await ClientViewAsync(clientId);
+    }
+
+    /// <inheritdoc />
+    public async Task<ClientRegistration> RotateTokenAsync(string clientId, DateTimeOffset? expiresAt)
+    {
+        var client = RequireClient(clientId);
+        RequireFutureExpiry(clientId, expiresAt, clock.GetUtcNow());
+        // A record from before the federation kept hashes has none to retire; its old token is then
+        // refused as unknown (403) rather than as replaced, since the client grain is no longer asked.
+        string? oldHash = client.TokenHash;
+        string token = ClientTokens.Create();
+        string tokenHash = ClientTokens.Hash(token);
+        await PersistAsync(s =>
+        {
+            var c = s.Clients.First(x => x.ClientId == clientId);
+            if (oldHash is not null)
+            {
+                c.RetiredTokenHashes.Add(oldHash);
+                if (c.RetiredTokenHashes.Count > RegisteredClient.MaxRetiredTokenHashes) c.RetiredTokenHashes.RemoveAt(0);
+            }
+            c.TokenHash = tokenHash;
+            c.TokenExpiresAt = expiresAt;
+            c.RevokedAt = null;
+        });
+        logger.LogInformation("Federation {Federation}: token of client {Client} rotated", Id, clientId);
+        return new ClientRegistration(clientId, client.Modalities, token, expiresAt);
+    }
+
+    /// <inheritdoc />
+    public async Task<TokenCheck> CheckTokenAsync(string? clientId, string token)
+    {
+        if (S.ConfigJson is null || string.IsNullOrEmpty(token)) return TokenCheck.Unknown;
+        string hash = ClientTokens.Hash(token);
+        var candidates = S.Clients.Where(c => clientId is null || c.ClientId == clientId).ToList();
+        foreach (var client in candidates)
+        {
+            if (client.TokenHash is not null && ClientTokens.HashesEqual(hash, client.TokenHash)) return StatusOf(client);
+            if (client.RetiredTokenHashes.Exists(h => ClientTokens.HashesEqual(hash, h))) return new TokenCheck(client.ClientId, TokenStatus.Replaced, null);
+        }
+        // Clients registered before the federation kept token hashes: ask their grains once and keep the hash.
+        foreach (var client in candidates.Where(c => c.TokenHash is null))
+        {
+            if (!await GrainFactory.GetGrain<IClientGrain>(GrainKeys.Client(Id, client.ClientId)).VerifyTokenAsync(token)) continue;
+            await PersistAsync(s => s.Clients.First(c => c.ClientId == client.ClientId).TokenHash = hash);
+            return StatusOf(client);
+        }
+        return TokenCheck.Unknown;
     }
 
     /// <inheritdoc />
@@ -100,10 +175,12 @@ public sealed class FederationGrain(
                 $"participants: {participants.Count} client(s) cannot reach minClients {config.Round.MinClients} of federation '{Id}'.");
 
         var numbers = Enumerable.Range(S.Rounds.Count + 1, request.Count).ToArray();
-        foreach (int number in numbers)
-            S.Rounds.Add(new RoundEntry { Round = number, State = RoundState.Queued, Participants = [.. participants], ConfigJson = S.ConfigJson! });
         // The numbers are taken once persisted; the round grains are (re)told their plan before they open.
-        await PersistAsync();
+        await PersistAsync(s =>
+        {
+            foreach (int number in numbers)
+                s.Rounds.Add(new RoundEntry { Round = number, State = RoundState.Queued, Participants = [.. participants], ConfigJson = s.ConfigJson! });
+        });
         foreach (int number in numbers)
             await RoundGrain(number).EnqueueAsync(PlanOf(S.Rounds[number - 1]));
         logger.LogInformation("Federation {Federation}: rounds {First}..{Last} queued with {Participants} participant(s)",
@@ -168,32 +245,12 @@ public sealed class FederationGrain(
     }
 
     /// <inheritdoc />
-    public async Task<bool> VerifyTokenAsync(string clientId, string token)
-    {
-        var client = S.ConfigJson is null ? null : S.Clients.Find(c => c.ClientId == clientId);
-        if (client is null || string.IsNullOrEmpty(token)) return false;
-        // The federation keeps the token hash itself; only records from before that ask the client grain.
-        if (client.TokenHash is not null) return ClientTokens.Matches(token, client.TokenHash);
-        return await GrainFactory.GetGrain<IClientGrain>(GrainKeys.Client(Id, clientId)).VerifyTokenAsync(token);
-    }
+    public async Task<bool> VerifyTokenAsync(string clientId, string token) =>
+        (await CheckTokenAsync(clientId, token)).Status == TokenStatus.Valid;
 
     /// <inheritdoc />
-    public async Task<string?> FindClientByTokenAsync(string token)
-    {
-        if (S.ConfigJson is null || string.IsNullOrEmpty(token)) return null;
-        string hash = ClientTokens.Hash(token);
-        var match = S.Clients.FirstOrDefault(c => c.TokenHash is not null && ClientTokens.HashesEqual(hash, c.TokenHash));
-        if (match is not null) return match.ClientId;
-        // Clients registered before the federation kept token hashes: ask their grains once and keep the hash.
-        foreach (var client in S.Clients.Where(c => c.TokenHash is null))
-        {
-            if (!await GrainFactory.GetGrain<IClientGrain>(GrainKeys.Client(Id, client.ClientId)).VerifyTokenAsync(token)) continue;
-            client.TokenHash = hash;
-            await PersistAsync();
-            return client.ClientId;
-        }
-        return null;
-    }
+    public async Task<string?> FindClientByTokenAsync(string token) =>
+        await CheckTokenAsync(null, token) is { Status: TokenStatus.Valid, ClientId: var clientId } ? clientId : null;
 
     /// <inheritdoc />
     public async Task OnRoundFinishedAsync(int round, RoundState state)
@@ -237,12 +294,13 @@ public sealed class FederationGrain(
 
     private async Task ApplyAsync(RoundView view)
     {
-        var entry = S.Rounds[view.Round - 1];
-        if (entry.State == view.State) return;
-        entry.State = view.State;
-        if (view.State == RoundState.Completed && (S.LatestCompletedRound is null || view.Round > S.LatestCompletedRound))
-            S.LatestCompletedRound = view.Round;
-        await PersistAsync();
+        if (S.Rounds[view.Round - 1].State == view.State) return;
+        await PersistAsync(s =>
+        {
+            s.Rounds[view.Round - 1].State = view.State;
+            if (view.State == RoundState.Completed && (s.LatestCompletedRound is null || view.Round > s.LatestCompletedRound))
+                s.LatestCompletedRound = view.Round;
+        });
         logger.LogInformation("Federation {Federation}: round {Round} is {State}", Id, view.Round, view.State);
     }
 
@@ -285,18 +343,39 @@ public sealed class FederationGrain(
         return S.Rounds[round - 1];
     }
 
-    private async Task PersistAsync()
+    /// <summary>Applies <paramref name="change"/> and persists it; a failed write leaves the state as it was stored.</summary>
+    private Task PersistAsync(Action<FederationState> change) => federation.ChangeAsync(change);
+
+    private RegisteredClient RequireClient(string clientId)
     {
-        try
-        {
-            await federation.WriteStateAsync();
-        }
-        catch
-        {
-            await federation.ReadStateAsync();
-            throw;
-        }
+        RequireCreated();
+        return S.Clients.Find(c => c.ClientId == clientId)
+            ?? throw ServiceRequestException.NotFound($"client '{clientId}' is not registered in federation '{Id}'.");
     }
+
+    private static void RequireFutureExpiry(string clientId, DateTimeOffset? expiresAt, DateTimeOffset now)
+    {
+        if (expiresAt is { } at && at <= now)
+            throw ServiceRequestException.Invalid($"client '{clientId}': token expiresAt {at:O} is not in the future (now {now:O}).");
+    }
+
+    private TokenCheck StatusOf(RegisteredClient client) => client switch
+    {
+        { RevokedAt: { } revokedAt } => new TokenCheck(client.ClientId, TokenStatus.Revoked, revokedAt),
+        { TokenExpiresAt: { } expiresAt } when expiresAt <= clock.GetUtcNow() => new TokenCheck(client.ClientId, TokenStatus.Expired, expiresAt),
+        _ => new TokenCheck(client.ClientId, TokenStatus.Valid, client.TokenExpiresAt),
+    };
+
+    private async Task<ClientView> ClientViewAsync(string clientId)
+    {
+        var client = RequireClient(clientId);
+        var view = await GrainFactory.GetGrain<IClientGrain>(GrainKeys.Client(Id, clientId)).GetAsync()
+            ?? new ClientView(Id, client.ClientId, client.Modalities, client.RegisteredAt, []);
+        return WithToken(view, client);
+    }
+
+    private static ClientView WithToken(ClientView view, RegisteredClient client) =>
+        view with { TokenExpiresAt = client.TokenExpiresAt, RevokedAt = client.RevokedAt };
 
     private FederationView View() => new(
         Id,

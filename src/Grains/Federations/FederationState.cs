@@ -38,6 +38,18 @@ public sealed class RegisteredClient
     /// found without asking every client; null in state written before it was kept here.
     /// </summary>
     public string? TokenHash { get; set; }
+
+    /// <summary>When the current token stops being accepted; null: it does not expire.</summary>
+    public DateTimeOffset? TokenExpiresAt { get; set; }
+
+    /// <summary>When the operator revoked the current token; null while it is not revoked. Rotating the token clears it.</summary>
+    public DateTimeOffset? RevokedAt { get; set; }
+
+    /// <summary>Hashes of tokens replaced by a rotation, oldest first, so their use is refused as "replaced", not as unknown.</summary>
+    public List<string> RetiredTokenHashes { get; set; } = [];
+
+    /// <summary>How many replaced token hashes are kept per client.</summary>
+    public const int MaxRetiredTokenHashes = 8;
 }
 
 /// <summary>The federation's record of one requested round; <see cref="State"/> mirrors the round grain's.</summary>

@@ -9,6 +9,7 @@ using FedMM.Grains.Interfaces.Models;
 using FedMM.Grains.Storage;
 using FedMM.Learning.Federation;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace FedMM.Grains.Rounds;
 
@@ -16,16 +17,22 @@ namespace FedMM.Grains.Rounds;
 /// One round: collects updates until every participant reported or the deadline passed, then
 /// aggregates off the grain scheduler. State transitions are persisted before they are
 /// acknowledged; on activation the deadline timer is re-armed and an interrupted aggregation or
-/// follow-up is resumed.
+/// follow-up is resumed. A durable reminder (stored beside the cluster's other tables) wakes the
+/// round at its deadline and every <see cref="RoundRecoveryOptions.RecoveryPeriod"/> until it has
+/// finished, so a round whose silo died resumes on a surviving silo without anyone calling it.
 /// </summary>
 [GrainType("fedmm-round")]
 public sealed class RoundGrain(
     [PersistentState("round", GrainStorageNames.Provider)] IPersistentState<RoundGrainState> round,
     RoundAggregationService aggregation,
     TimeProvider clock,
+    IOptions<RoundRecoveryOptions> recovery,
     ILogger<RoundGrain> logger)
-    : Grain, IRoundGrain
+    : Grain, IRoundGrain, IRemindable
 {
+    /// <summary>Name of the reminder that wakes an unfinished round.</summary>
+    public const string RecoveryReminder = "round-recovery";
+
     private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(10)];
 
     // Orders read-decide-write sequences between requests, the timer and the background
@@ -40,10 +47,33 @@ public sealed class RoundGrain(
     private DateTimeOffset Now => clock.GetUtcNow();
 
     /// <inheritdoc />
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         ResumeBackgroundWork();
-        return Task.CompletedTask;
+        // Rounds opened before reminders existed get theirs on their first activation.
+        if (S.State is RoundState.Collecting or RoundState.Aggregating)
+        {
+            try { await RegisterRecoveryReminderAsync(); }
+            catch (Exception e) { logger.LogWarning(e, "Round {Round} of {Federation}: could not register its recovery reminder", S.Round, S.FederationId); }
+        }
+    }
+
+    /// <summary>
+    /// The recovery reminder: closes a Collecting round whose deadline passed, resumes an
+    /// interrupted aggregation or follow-up, and removes itself once the round has finished and
+    /// its participants' history is written.
+    /// </summary>
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != RecoveryReminder) return;
+        bool finished = S.FederationId is null || S.State is RoundState.Queued
+            || (S.State.IsFinal() && S.ClientsNotified && followUpRun is not { IsCompleted: false });
+        if (finished)
+        {
+            if (await this.GetReminder(RecoveryReminder) is { } reminder) await this.UnregisterReminder(reminder);
+            return;
+        }
+        await PokeAsync();
     }
 
     /// <inheritdoc />
@@ -90,6 +120,8 @@ public sealed class RoundGrain(
             if (S.State != RoundState.Queued) return View();
             var config = FederationConfigJson.Parse(S.ConfigJson);
             var now = Now;
+            // Reminder first: if the round then fails to open, the reminder finds it Queued and removes itself.
+            await RegisterRecoveryReminderAsync(now + config.Round.Deadline);
             await PersistAsync(s =>
             {
                 s.State = RoundState.Collecting;
@@ -214,6 +246,17 @@ public sealed class RoundGrain(
                 StartFollowUps();
                 break;
         }
+    }
+
+    /// <summary>
+    /// Registers (or moves) the recovery reminder: first tick at the deadline while collecting, then
+    /// every recovery period.
+    /// </summary>
+    private Task RegisterRecoveryReminderAsync(DateTimeOffset? deadline = null)
+    {
+        var due = (deadline ?? S.Deadline ?? Now) - Now;
+        if (S.State == RoundState.Aggregating || due < TimeSpan.Zero) due = recovery.Value.RecoveryPeriod;
+        return this.RegisterOrUpdateReminder(RecoveryReminder, due, recovery.Value.RecoveryPeriod);
     }
 
     private void ArmDeadline()
@@ -454,20 +497,8 @@ public sealed class RoundGrain(
             throw ServiceRequestException.Invalid($"{who}: metrics.trainSamples {metrics.TrainSamples} differs from sampleCount {submission.SampleCount}.");
     }
 
-    /// <summary>Applies <paramref name="change"/> and persists it; on a failed write the state is re-read so memory matches storage.</summary>
-    private async Task PersistAsync(Action<RoundGrainState> change)
-    {
-        change(round.State);
-        try
-        {
-            await round.WriteStateAsync();
-        }
-        catch
-        {
-            await round.ReadStateAsync();
-            throw;
-        }
-    }
+    /// <summary>Applies <paramref name="change"/> and persists it; a failed write leaves the state as it was stored.</summary>
+    private Task PersistAsync(Action<RoundGrainState> change) => round.ChangeAsync(change);
 
     private RoundView View() => new(
         S.FederationId ?? "",

@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace FedMM.Silo.Hosting;
 
 /// <summary>How the silo joins its cluster (config section "Cluster"; not "Orleans", which Orleans itself reads for its own provider configuration).</summary>
@@ -27,6 +29,25 @@ public sealed class ClusterOptionsSection
     /// <summary>Localhost clustering: silo port of the primary silo (defaults to <see cref="SiloPort"/>, this silo).</summary>
     public int? PrimarySiloPort { get; set; }
 
+    /// <summary>
+    /// AzureTable clustering: the IP address this silo publishes in the membership table, where other
+    /// silos and clients reach it (e.g. 127.0.0.1 for a cluster of several silos on one machine).
+    /// Empty: the host's first non-loopback IPv4 address.
+    /// </summary>
+    public string? AdvertisedAddress { get; set; }
+
+    /// <summary>
+    /// AzureTable clustering: the IP address the silo and gateway ports are bound to ("0.0.0.0": every
+    /// interface, e.g. behind NAT or in a container). Empty: the advertised address.
+    /// </summary>
+    public string? ListenAddress { get; set; }
+
+    /// <summary>The parsed <see cref="AdvertisedAddress"/>; null when empty.</summary>
+    public IPAddress? AdvertisedIPAddress => ParseAddress(AdvertisedAddress);
+
+    /// <summary>The parsed <see cref="ListenAddress"/>; null when empty.</summary>
+    public IPAddress? ListenIPAddress => ParseAddress(ListenAddress);
+
     /// <summary>Every problem with these options, naming the key.</summary>
     public IReadOnlyList<string> Problems()
     {
@@ -40,8 +61,18 @@ public sealed class ClusterOptionsSection
         foreach (var (key, port) in new[] { ("SiloPort", (int?)SiloPort), ("GatewayPort", GatewayPort), ("PrimarySiloPort", PrimarySiloPort) })
             if (port is { } p && p is < 1 or > 65535) problems.Add($"Cluster:{key} {p} is outside 1..65535.");
         if (SiloPort == GatewayPort) problems.Add($"Cluster:SiloPort and Cluster:GatewayPort are both {SiloPort}.");
+        foreach (var (key, value) in new[] { ("AdvertisedAddress", AdvertisedAddress), ("ListenAddress", ListenAddress) })
+        {
+            if (!string.IsNullOrWhiteSpace(value) && !IPAddress.TryParse(value.Trim(), out _))
+                problems.Add($"Cluster:{key} '{value}' is not an IP address (e.g. 127.0.0.1, 10.0.0.5, 0.0.0.0).");
+        }
+        if (AdvertisedIPAddress is { } advertised && (advertised.Equals(IPAddress.Any) || advertised.Equals(IPAddress.IPv6Any)))
+            problems.Add($"Cluster:AdvertisedAddress '{AdvertisedAddress}' is the any-address; other silos cannot reach it (set it in Cluster:ListenAddress instead).");
         return problems;
     }
+
+    private static IPAddress? ParseAddress(string? value) =>
+        !string.IsNullOrWhiteSpace(value) && IPAddress.TryParse(value.Trim(), out var address) ? address : null;
 }
 
 /// <summary>Values of <see cref="ClusterOptionsSection.Mode"/>.</summary>

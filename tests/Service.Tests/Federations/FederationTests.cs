@@ -110,7 +110,9 @@ public sealed class FederationTests(ServiceFixture fixture)
         Assert.Null(await federation.FindClientByTokenAsync("not-a-token"));
         string kept = await GrainStateBlobs.ReadJsonAsync(fixture.Service.StateContainer, fid, "fedmm-federation");
         Assert.Contains(FedMM.Grains.Clients.ClientTokens.Hash(sites["site-text"].Token), kept);
-        Assert.DoesNotContain(FedMM.Grains.Clients.ClientTokens.Hash(sites["site-image"].Token), kept);
+        Assert.Contains(FedMM.Grains.Clients.ClientTokens.Hash(sites["site-image"].Token), kept);
+        // Only hashes of tokens that were presented and matched are kept.
+        Assert.DoesNotContain(FedMM.Grains.Clients.ClientTokens.Hash(sites["site-both"].Token), kept);
     }
 
     [Fact]

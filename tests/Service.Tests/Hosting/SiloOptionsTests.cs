@@ -1,7 +1,10 @@
+using System.Net;
 using FedMM.Silo.Hosting;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 
 namespace FedMM.Service.Tests.Hosting;
 
@@ -15,12 +18,47 @@ public sealed class SiloOptionsTests
     [InlineData("Cluster:Hosting", "Nomad", "Cluster:Hosting 'Nomad'")]
     [InlineData("Cluster:GatewayPort", "11111", "both 11111")]
     [InlineData("Cluster:SiloPort", "70000", "Cluster:SiloPort 70000")]
+    [InlineData("Cluster:AdvertisedAddress", "silo-1.local", "Cluster:AdvertisedAddress 'silo-1.local' is not an IP address")]
+    [InlineData("Cluster:ListenAddress", "300.1.1.1", "Cluster:ListenAddress '300.1.1.1' is not an IP address")]
+    [InlineData("Cluster:AdvertisedAddress", "0.0.0.0", "Cluster:AdvertisedAddress '0.0.0.0' is the any-address")]
     public void Wrong_cluster_settings_stop_the_silo_naming_the_key(string key, string value, string expected)
     {
         var builder = Host.CreateApplicationBuilder();
         var configuration = Config((key, value));
         var error = Assert.Throws<OptionsValidationException>(() => builder.UseOrleans(silo => silo.UseFedMMClustering(configuration)));
         Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void Table_clustering_advertises_and_binds_the_configured_addresses()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        var configuration = Config(("Cluster:Mode", "AzureTable"), ("Storage:ConnectionString", "UseDevelopmentStorage=true"),
+            ("Cluster:SiloPort", "11801"), ("Cluster:GatewayPort", "30801"),
+            ("Cluster:AdvertisedAddress", "127.0.0.1"), ("Cluster:ListenAddress", "0.0.0.0"));
+        builder.UseOrleans(silo => silo.UseFedMMClustering(configuration));
+        using var host = builder.Build();
+
+        var endpoints = host.Services.GetRequiredService<IOptions<EndpointOptions>>().Value;
+        Assert.Equal(IPAddress.Loopback, endpoints.AdvertisedIPAddress);
+        Assert.Equal((11801, 30801), (endpoints.SiloPort, endpoints.GatewayPort));
+        Assert.Equal(new IPEndPoint(IPAddress.Any, 11801), endpoints.SiloListeningEndpoint);
+        Assert.Equal(new IPEndPoint(IPAddress.Any, 30801), endpoints.GatewayListeningEndpoint);
+    }
+
+    [Fact]
+    public void Table_clustering_listens_where_it_advertises_unless_told_otherwise()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        var configuration = Config(("Cluster:Mode", "AzureTable"), ("Storage:ConnectionString", "UseDevelopmentStorage=true"),
+            ("Cluster:AdvertisedAddress", "127.0.0.1"));
+        builder.UseOrleans(silo => silo.UseFedMMClustering(configuration));
+        using var host = builder.Build();
+
+        var endpoints = host.Services.GetRequiredService<IOptions<EndpointOptions>>().Value;
+        Assert.Equal(IPAddress.Loopback, endpoints.AdvertisedIPAddress);
+        Assert.True(endpoints.SiloListeningEndpoint is null || endpoints.SiloListeningEndpoint.Address.Equals(IPAddress.Loopback),
+            $"silo listens on {endpoints.SiloListeningEndpoint}");
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Azure.Storage.Blobs;
 
 namespace FedMM.Service.Tests.Infrastructure;
@@ -15,6 +16,20 @@ public static class GrainStateBlobs
     /// <summary>Replaces the state blob's JSON, as an older version of the service would have left it.</summary>
     public static async Task WriteJsonAsync(BlobContainerClient container, string grainKey, string grainType, string json)
         => await container.GetBlobClient(await NameAsync(container, grainKey, grainType)).UploadAsync(BinaryData.FromString(json), overwrite: true);
+
+    /// <summary>Polls the persisted "state" of the grain <paramref name="grainKey"/> until <paramref name="done"/> holds; returns that state's JSON.</summary>
+    public static async Task<JsonObject> WaitForStateAsync(BlobContainerClient container, string grainKey, Func<string, bool> done, TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var state = JsonNode.Parse(await ReadJsonAsync(container, grainKey))!.AsObject();
+            string current = state["state"]!.GetValue<string>();
+            if (done(current)) return state;
+            if (DateTime.UtcNow > until) throw new TimeoutException($"Persisted state of {grainKey} still {current} after {timeout}.");
+            await Task.Delay(200);
+        }
+    }
 
     private static async Task<string> NameAsync(BlobContainerClient container, string grainKey, string? grainType)
     {

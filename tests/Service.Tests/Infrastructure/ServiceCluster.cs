@@ -35,8 +35,11 @@ public sealed class ServiceCluster : IAsyncDisposable
     /// <summary>The grain state container, for reading state blobs directly.</summary>
     public BlobContainerClient StateContainer { get; }
 
-    /// <summary>Starts a cluster of <paramref name="silos"/> silos over the given storage.</summary>
-    public static async Task<ServiceCluster> StartAsync(string connectionString, StorageNames names, int silos = 1)
+    /// <summary>
+    /// Starts a cluster of <paramref name="silos"/> silos over the given storage; the client waits
+    /// <paramref name="responseTimeout"/> (20 s) for a grain's answer.
+    /// </summary>
+    public static async Task<ServiceCluster> StartAsync(string connectionString, StorageNames names, int silos = 1, TimeSpan? responseTimeout = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -59,7 +62,7 @@ public sealed class ServiceCluster : IAsyncDisposable
                 o.NumVotesForDeathDeclaration = 1;
             });
         });
-        builder.ConfigureClient(client => client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(20)));
+        builder.ConfigureClient(client => client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = responseTimeout ?? TimeSpan.FromSeconds(20)));
         var cluster = builder.Build();
         await cluster.DeployAsync();
 

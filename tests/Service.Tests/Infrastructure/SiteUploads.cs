@@ -73,6 +73,15 @@ public static class SiteUploads
         IGrainFactory grains, BlobArtifactStore store, string federationId, int round, string clientId, int trainSamples,
         (byte[] Weights, byte[] Vectors, byte[] Metrics) files)
     {
+        var submission = await CommitAsync(store, federationId, round, clientId, trainSamples, files);
+        return await grains.GetGrain<IRoundGrain>(GrainKeys.Round(federationId, round)).SubmitAsync(submission);
+    }
+
+    /// <summary>Commits the given update files at their final names; returns what the API would report to the round grain.</summary>
+    public static async Task<SubmissionRecord> CommitAsync(
+        BlobArtifactStore store, string federationId, int round, string clientId, int trainSamples,
+        (byte[] Weights, byte[] Vectors, byte[] Metrics) files)
+    {
         var (weights, vectors, metrics) = files;
         var records = new List<ArtifactRecord>
         {
@@ -80,9 +89,8 @@ public static class SiteUploads
             await store.WriteAsync(ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Vectors), vectors),
             await store.WriteAsync(ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Metrics), metrics),
         };
-        var submission = new SubmissionRecord(clientId, round, records, trainSamples,
+        return new SubmissionRecord(clientId, round, records, trainSamples,
             System.Text.Encoding.UTF8.GetString(metrics), DateTimeOffset.UtcNow);
-        return await grains.GetGrain<IRoundGrain>(GrainKeys.Round(federationId, round)).SubmitAsync(submission);
     }
 
     /// <summary>Safetensors bytes of <paramref name="tensors"/>.</summary>

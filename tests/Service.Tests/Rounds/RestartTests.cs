@@ -80,7 +80,7 @@ public sealed class RestartTests(ServiceFixture fixture)
             // Only the silo's start-up resume can bring the round back: the test calls no grain and
             // watches the persisted state.
             await using var second = await ServiceCluster.StartAsync(ConnectionString, names);
-            var state = await WaitForPersistedStateAsync(second, GrainKeys.Round(fid, 1), s => s is "Completed" or "Failed", Wait);
+            var state = await GrainStateBlobs.WaitForStateAsync(second.StateContainer, GrainKeys.Round(fid, 1), s => s is "Completed" or "Failed", Wait);
             Assert.Equal("site-both", state["failures"]![0]!["clientId"]!.GetValue<string>());
 
             var view = await second.Grains.GetGrain<IFederationGrain>(fid).GetRoundAsync(1);
@@ -118,7 +118,7 @@ public sealed class RestartTests(ServiceFixture fixture)
                 .GetBlobClient(blobName).UploadAsync(BinaryData.FromString(crashed.ToJsonString()), overwrite: true);
 
             await using var second = await ServiceCluster.StartAsync(ConnectionString, names);
-            await WaitForPersistedStateAsync(second, key, s => s is "Completed" or "Failed", Wait);
+            await GrainStateBlobs.WaitForStateAsync(second.StateContainer, key, s => s is "Completed" or "Failed", Wait);
 
             var federationAfter = second.Grains.GetGrain<IFederationGrain>(fid);
             var view = await federationAfter.GetRoundAsync(1);
@@ -174,7 +174,7 @@ public sealed class RestartTests(ServiceFixture fixture)
             await store.WriteAsync(FedMM.Grains.Interfaces.Artifacts.ArtifactLayout.Global(fid, 1, "report.json"), Bytes(package.WriteReport));
 
             await using var second = await ServiceCluster.StartAsync(ConnectionString, names);
-            await WaitForPersistedStateAsync(second, key, s => s is "Completed" or "Failed", Wait);
+            await GrainStateBlobs.WaitForStateAsync(second.StateContainer, key, s => s is "Completed" or "Failed", Wait);
             var federationAfter = second.Grains.GetGrain<IFederationGrain>(fid);
             var view = await federationAfter.GetRoundAsync(1);
 
@@ -248,17 +248,4 @@ public sealed class RestartTests(ServiceFixture fixture)
     }
 
     private Task<(string BlobName, string Json)> ReadPersistedAsync(StorageNames names, string key) => ReadPersistedAsync(names, key, ConnectionString);
-
-    private static async Task<JsonObject> WaitForPersistedStateAsync(ServiceCluster service, string key, Func<string, bool> done, TimeSpan timeout)
-    {
-        var until = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            var state = JsonNode.Parse(await GrainStateBlobs.ReadJsonAsync(service.StateContainer, key))!.AsObject();
-            string current = state["state"]!.GetValue<string>();
-            if (done(current)) return state;
-            if (DateTime.UtcNow > until) throw new TimeoutException($"Persisted state of {key} still {current} after {timeout}.");
-            await Task.Delay(200);
-        }
-    }
 }
