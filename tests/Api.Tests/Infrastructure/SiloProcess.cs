@@ -21,8 +21,12 @@ public sealed class SiloProcess : IAsyncDisposable
 
     private SiloProcess(Process process) => this.process = process;
 
-    /// <summary>Starts the silo and waits until its gateway listens.</summary>
-    public static async Task<SiloProcess> StartAsync(string connectionString, string artifactContainer, string grainStateContainer)
+    /// <summary>
+    /// Starts the silo and waits until its gateway listens; other ports and cluster id give a second,
+    /// separate silo (a test that stops its own silo).
+    /// </summary>
+    public static async Task<SiloProcess> StartAsync(string connectionString, string artifactContainer, string grainStateContainer,
+        int siloPort = SiloPort, int gatewayPort = GatewayPort, string clusterId = "fedmm-api-tests")
     {
         // The silo runs from its own build output (same configuration as the tests): beside the
         // tests, the ASP.NET Core framework they use displaces package assemblies the silo needs.
@@ -36,10 +40,10 @@ public sealed class SiloProcess : IAsyncDisposable
             WorkingDirectory = siloOutput,
         };
         info.Environment["FEDMM_Cluster__Mode"] = "Localhost";
-        info.Environment["FEDMM_Cluster__SiloPort"] = SiloPort.ToString();
-        info.Environment["FEDMM_Cluster__GatewayPort"] = GatewayPort.ToString();
-        info.Environment["FEDMM_Cluster__ClusterId"] = "fedmm-api-tests";
-        info.Environment["FEDMM_Cluster__ServiceId"] = "fedmm-api-tests";
+        info.Environment["FEDMM_Cluster__SiloPort"] = siloPort.ToString();
+        info.Environment["FEDMM_Cluster__GatewayPort"] = gatewayPort.ToString();
+        info.Environment["FEDMM_Cluster__ClusterId"] = clusterId;
+        info.Environment["FEDMM_Cluster__ServiceId"] = clusterId;
         info.Environment["FEDMM_Storage__ConnectionString"] = connectionString;
         info.Environment["FEDMM_Storage__ArtifactContainer"] = artifactContainer;
         info.Environment["FEDMM_Storage__GrainStateContainer"] = grainStateContainer;
@@ -54,11 +58,11 @@ public sealed class SiloProcess : IAsyncDisposable
         {
             if (silo.process.HasExited)
                 throw new InvalidOperationException($"The silo exited during start-up ({silo.process.ExitCode}):\n{silo.Log}");
-            if (Listening(GatewayPort)) return silo;
+            if (Listening(gatewayPort)) return silo;
             await Task.Delay(200);
         }
         await silo.DisposeAsync();
-        throw new TimeoutException($"The silo gateway did not listen on {GatewayPort} within 90 s:\n{silo.Log}");
+        throw new TimeoutException($"The silo gateway did not listen on {gatewayPort} within 90 s:\n{silo.Log}");
     }
 
     /// <summary>Build output folder of src/<paramref name="project"/> in the tests' configuration.</summary>
@@ -80,6 +84,16 @@ public sealed class SiloProcess : IAsyncDisposable
     {
         if (line is null) return;
         lock (log) log.AppendLine(line);
+    }
+
+    /// <summary>Ends the silo at once, as a crash would; disposing afterwards is still fine.</summary>
+    public void Kill()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
     }
 
     /// <inheritdoc />
