@@ -11,7 +11,8 @@ namespace FedMM.Bench.Benchmarks;
 /// processes, the `fedmm` client with its retries): the API process's resident memory before,
 /// at its peak and after the burst, and the p99 of the per-site upload time (first request to
 /// acknowledged, retries after 503 included). Reference in the same run: the same burst against
-/// an API whose upload bound is lifted (1000 concurrent), i.e. the behaviour before the bound.
+/// an API whose upload bound is lifted (1000 concurrent) and whose Kestrel request buffer is back
+/// at its 1 MiB default, i.e. the behaviour before the bound.
 /// </summary>
 public sealed class UploadBurstBenchmark : IBenchmark
 {
@@ -34,8 +35,13 @@ public sealed class UploadBurstBenchmark : IBenchmark
         try
         {
             var templates = new[] { Modalities.Image, Modalities.Text, Modalities.Both }.ToDictionary(m => m, m => UploadBenchmark.WriteTemplate(folder, m));
-            var bounded = await BurstAsync(folder, templates, "bounded", null);
-            var unbounded = await BurstAsync(folder, templates, "unbounded", "1000");
+            var bounded = await BurstAsync(folder, templates, "bounded", []);
+            // The reference lifts the upload bound and restores Kestrel's default 1 MiB request buffer.
+            var unbounded = await BurstAsync(folder, templates, "unbounded", new()
+            {
+                ["FEDMM_Api__MaxConcurrentUploads"] = "1000",
+                ["Kestrel__Limits__MaxRequestBufferSize"] = "1048576",
+            });
             static string Memory(Burst b) => $"{b.BeforeBytes / 1e6:F0}→peak {b.PeakBytes / 1e6:F0}→{b.AfterBytes / 1e6:F0} MB";
             return
             [
@@ -52,10 +58,9 @@ public sealed class UploadBurstBenchmark : IBenchmark
     }
 
     // The API process inherits this process's environment; FEDMM_ variables override its settings.
-    private static async Task<Burst> BurstAsync(string folder, Dictionary<Modalities, UploadBenchmark.Template> templates, string name, string? uploadBound)
+    private static async Task<Burst> BurstAsync(string folder, Dictionary<Modalities, UploadBenchmark.Template> templates, string name, Dictionary<string, string> settings)
     {
-        Environment.SetEnvironmentVariable("FEDMM_Api__MaxConcurrentUploads", uploadBound);
-        Environment.SetEnvironmentVariable("FEDMM_Api__MaxQueuedUploads", uploadBound);
+        foreach (var (key, value) in settings) Environment.SetEnvironmentVariable(key, value);
         try
         {
             await using var service = await LocalService.StartAsync(RepositoryLayout.Locate(), Path.Combine(folder, name), _ => { }, CancellationToken.None);
@@ -109,8 +114,7 @@ public sealed class UploadBurstBenchmark : IBenchmark
         }
         finally
         {
-            Environment.SetEnvironmentVariable("FEDMM_Api__MaxConcurrentUploads", null);
-            Environment.SetEnvironmentVariable("FEDMM_Api__MaxQueuedUploads", null);
+            foreach (var key in settings.Keys) Environment.SetEnvironmentVariable(key, null);
         }
     }
 

@@ -37,11 +37,11 @@ public sealed class ApiOptions
 
     /// <summary>Most uploads waiting for a slot; beyond it an upload is answered 503 at once (a waiting upload still holds Kestrel's request buffer).</summary>
     [Range(0, 10000)]
-    public int MaxQueuedUploads { get; set; } = 64;
+    public int MaxQueuedUploads { get; set; } = 256;
 
     /// <summary>Longest an upload waits for a free slot (or for the same site's earlier upload) before 503/429 with Retry-After.</summary>
     [Range(0, 600)]
-    public int UploadQueueSeconds { get; set; } = 10;
+    public int UploadQueueSeconds { get; set; } = 60;
 
     /// <summary>Seconds a 503 (dependency down, uploads full) or 429 tells the caller to wait, in Retry-After.</summary>
     [Range(1, 3600)]

@@ -20,6 +20,12 @@ public sealed class StagedBlob : IAsyncDisposable
     /// <summary>Metadata key holding the SHA-256 of the content, so a repeated upload can be compared without reading it.</summary>
     public const string Sha256MetadataKey = "sha256";
 
+    // Blocks come from a pool of their own: the shared pool keeps an array per thread, and with
+    // dozens of thread-pool threads under a burst of uploads that kept hundreds of MiB of 4 MiB
+    // blocks alive. This pool keeps at most the arrays that were in use at once, which the upload
+    // bound (Api:MaxConcurrentUploads) limits.
+    private static readonly ArrayPool<byte> Blocks = ArrayPool<byte>.Create(maxArrayLength: 4 * 1024 * 1024, maxArraysPerBucket: 64);
+
     private readonly BlockBlobClient blob;
     private readonly int blockSize;
     private readonly string stagingId = Guid.NewGuid().ToString("N");
@@ -35,7 +41,7 @@ public sealed class StagedBlob : IAsyncDisposable
         this.blob = blob;
         this.blockSize = blockSize;
         this.store = store;
-        buffer = store ? ArrayPool<byte>.Shared.Rent(blockSize) : [];
+        buffer = store ? Blocks.Rent(blockSize) : [];
     }
 
     /// <summary>The final blob name.</summary>
@@ -168,7 +174,7 @@ public sealed class StagedBlob : IAsyncDisposable
     private void ReturnBuffer()
     {
         if (buffer.Length == 0) return;
-        ArrayPool<byte>.Shared.Return(buffer);
+        Blocks.Return(buffer);
         buffer = [];
     }
 
