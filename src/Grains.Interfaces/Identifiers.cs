@@ -3,10 +3,13 @@ using FedMM.Grains.Interfaces.Errors;
 
 namespace FedMM.Grains.Interfaces;
 
-/// <summary>The identifier rule shared by federation and client ids: <c>^[a-z0-9][a-z0-9-]{0,62}$</c>.</summary>
+/// <summary>
+/// The identifier rule shared by federation and client ids: <c>^[a-z0-9][a-z0-9-]{0,62}\z</c>.
+/// <c>\z</c>, not <c>$</c>: in .NET <c>$</c> also matches before a final newline, which let "id\n" through.
+/// </summary>
 public static partial class Identifiers
 {
-    [GeneratedRegex("^[a-z0-9][a-z0-9-]{0,62}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9-]{0,62}\z", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();
 
     /// <summary>True when <paramref name="id"/> is a valid federation or client id.</summary>

@@ -19,7 +19,9 @@ namespace FedMM.Bench.Benchmarks;
 public sealed class UploadBenchmark : IBenchmark
 {
     private const int Centroids = 32, Concurrency = 8, TrainSamples = 120;
-    private static readonly FederationConfig Config = new()
+
+    /// <summary>The federation config of the upload benchmarks.</summary>
+    internal static readonly FederationConfig Config = new()
     {
         Name = "upload-bench",
         Labels = ["a", "b", "c", "d", "e"],
@@ -82,10 +84,11 @@ public sealed class UploadBenchmark : IBenchmark
         return figures;
     }
 
-    private sealed record Template(string Weights, string Vectors, long Bytes);
+    /// <summary>A site's weights and vectors files and their total size.</summary>
+    internal sealed record Template(string Weights, string Vectors, long Bytes);
 
-    // One site's shared weights (its groups, real shapes) and vectors, written once per modality mix.
-    private static Template WriteTemplate(string folder, Modalities modalities)
+    /// <summary>One site's shared weights (its groups, real shapes) and vectors, written once per modality mix.</summary>
+    internal static Template WriteTemplate(string folder, Modalities modalities)
     {
         string name = modalities.ToName().Replace('+', '-');
         string weights = Path.Combine(folder, $"{name}.weights.safetensors"), vectors = Path.Combine(folder, $"{name}.vectors.safetensors");
@@ -112,7 +115,8 @@ public sealed class UploadBenchmark : IBenchmark
         return new Template(weights, vectors, new FileInfo(weights).Length + new FileInfo(vectors).Length);
     }
 
-    private static string WriteMetrics(string folder, string federation, string clientId, Modalities modalities)
+    /// <summary>metrics.json of one site for round 1.</summary>
+    internal static string WriteMetrics(string folder, string federation, string clientId, Modalities modalities)
     {
         string path = Path.Combine(folder, $"{federation}.{clientId}.metrics.json");
         File.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(new SiteMetrics

@@ -27,4 +27,23 @@ public sealed class ApiOptions
     /// <summary>Longest a site's task long-poll may wait, in seconds.</summary>
     [Range(0, 600)]
     public int MaxTaskWaitSeconds { get; set; } = 60;
+
+    /// <summary>
+    /// Most uploads read and stored at once; each holds up to three 4 MiB staging blocks and a read
+    /// buffer, so this bounds the API's upload memory (docs/API.md, "Limits").
+    /// </summary>
+    [Range(1, 1024)]
+    public int MaxConcurrentUploads { get; set; } = 8;
+
+    /// <summary>Most uploads waiting for a slot; beyond it an upload is answered 503 at once (a waiting upload still holds Kestrel's request buffer).</summary>
+    [Range(0, 10000)]
+    public int MaxQueuedUploads { get; set; } = 256;
+
+    /// <summary>Longest an upload waits for a free slot (or for the same site's earlier upload) before 503/429 with Retry-After.</summary>
+    [Range(0, 600)]
+    public int UploadQueueSeconds { get; set; } = 60;
+
+    /// <summary>Seconds a 503 (dependency down, uploads full) or 429 tells the caller to wait, in Retry-After.</summary>
+    [Range(1, 3600)]
+    public int RetryAfterSeconds { get; set; } = 5;
 }

@@ -1,17 +1,40 @@
 using FedMM.Grains.Interfaces.Errors;
+using FedMM.Api.Configuration;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Extensions.Options;
 
 namespace FedMM.Api.Errors;
 
 /// <summary>
 /// Turns a grain's <see cref="ServiceRequestException"/> into ProblemDetails with the matching
-/// status (400/404/409/403), and an oversize body into 413; everything else stays a 500.
+/// status (400/404/409/403), an oversize body into 413, and an unreachable silo or storage
+/// (<see cref="UnavailableDependency"/>) into 503 with Retry-After; everything else stays a 500.
 /// </summary>
-public sealed class ServiceExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
+public sealed class ServiceExceptionHandler(IProblemDetailsService problems, IOptions<ApiOptions> options, ILogger<ServiceExceptionHandler> logger) : IExceptionHandler
 {
     /// <inheritdoc />
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
+        if (UnavailableDependency.Of(exception) is { } dependency)
+        {
+            int retryAfter = options.Value.RetryAfterSeconds;
+            logger.LogWarning("{Method} {Path}: {Dependency} unavailable: {Message}", context.Request.Method, context.Request.Path, dependency, exception.Message);
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            string what = dependency == UnavailableDependency.Silo ? "The silo (Orleans cluster) is not reachable" : "Blob storage is not reachable";
+            return await problems.TryWriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                Exception = exception,
+                ProblemDetails =
+                {
+                    Status = StatusCodes.Status503ServiceUnavailable,
+                    Title = dependency == UnavailableDependency.Silo ? "Silo unavailable" : "Storage unavailable",
+                    Detail = $"{what}: {context.Request.Method} {context.Request.Path} changed nothing; retry after {retryAfter} s.",
+                    Extensions = { ["dependency"] = dependency },
+                },
+            });
+        }
         (int status, string title)? mapped = exception switch
         {
             ServiceRequestException { Kind: ServiceErrorKind.Invalid } => (StatusCodes.Status400BadRequest, "Invalid request"),

@@ -8,28 +8,40 @@ namespace FedMM.Api.Storage;
 
 /// <summary>
 /// A blob written as uncommitted blocks under its final name. Nothing is visible until
-/// <see cref="CommitAsync"/>, which creates the blob atomically and never overwrites an existing one;
-/// an abandoned staging leaves no blob (the service discards uncommitted blocks). Holds at most
-/// one block in memory; content that fits one block is uploaded in a single request at commit.
+/// <see cref="CommitAsync"/>, which creates the blob atomically and never overwrites an existing one.
+/// Disposing a staging that was not committed removes the blocks it staged (a refused or
+/// interrupted upload leaves nothing, and a later conditional upload of the name is not blocked by
+/// them). Holds at most one block in memory; content that fits one block is uploaded in a single
+/// request at commit. A staging made with <c>store: false</c> only counts bytes (an upload whose
+/// update is already recorded is read to compare, never stored).
 /// </summary>
 public sealed class StagedBlob : IAsyncDisposable
 {
     /// <summary>Metadata key holding the SHA-256 of the content, so a repeated upload can be compared without reading it.</summary>
     public const string Sha256MetadataKey = "sha256";
 
+    // Blocks come from a pool of their own: the shared pool keeps an array per thread, and with
+    // dozens of thread-pool threads under a burst of uploads that kept hundreds of MiB of 4 MiB
+    // blocks alive. This pool keeps at most the arrays that were in use at once, which the upload
+    // bound (Api:MaxConcurrentUploads) limits.
+    private static readonly ArrayPool<byte> Blocks = ArrayPool<byte>.Create(maxArrayLength: 4 * 1024 * 1024, maxArraysPerBucket: 64);
+
     private readonly BlockBlobClient blob;
     private readonly int blockSize;
     private readonly string stagingId = Guid.NewGuid().ToString("N");
     private readonly List<string> blockIds = [];
+    private readonly bool store;
     private byte[] buffer;
     private int filled;
+    private bool committed;
 
-    /// <summary>Starts staging <paramref name="blob"/> in blocks of <paramref name="blockSize"/> bytes.</summary>
-    public StagedBlob(BlockBlobClient blob, int blockSize)
+    /// <summary>Starts staging <paramref name="blob"/> in blocks of <paramref name="blockSize"/> bytes; with <paramref name="store"/> false nothing is written.</summary>
+    public StagedBlob(BlockBlobClient blob, int blockSize, bool store = true)
     {
         this.blob = blob;
         this.blockSize = blockSize;
-        buffer = ArrayPool<byte>.Shared.Rent(blockSize);
+        this.store = store;
+        buffer = store ? Blocks.Rent(blockSize) : [];
     }
 
     /// <summary>The final blob name.</summary>
@@ -41,6 +53,11 @@ public sealed class StagedBlob : IAsyncDisposable
     /// <summary>Appends bytes, staging a block whenever one is full.</summary>
     public async Task WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
+        if (!store)
+        {
+            Length += data.Length;
+            return;
+        }
         while (!data.IsEmpty)
         {
             int take = Math.Min(blockSize - filled, data.Length);
@@ -58,28 +75,46 @@ public sealed class StagedBlob : IAsyncDisposable
     /// </summary>
     public async Task<(bool Created, string? ExistingSha256)> CommitAsync(string sha256, string contentType, CancellationToken cancellationToken)
     {
+        if (!store) throw new InvalidOperationException($"Blob '{blob.Name}' was read without storing; it cannot be committed.");
         var headers = new BlobHttpHeaders { ContentType = contentType };
         var metadata = new Dictionary<string, string> { [Sha256MetadataKey] = sha256 };
         var createOnly = new BlobRequestConditions { IfNoneMatch = ETag.All };
         try
         {
-            if (blockIds.Count == 0 && buffer.Length > 0)
+            for (int attempt = 1; ; attempt++)
             {
-                // Content that fits one block was kept in memory: one conditional Put Blob.
-                using var content = new MemoryStream(buffer, 0, filled, writable: false);
-                await blob.UploadAsync(content, new BlobUploadOptions { HttpHeaders = headers, Metadata = metadata, Conditions = createOnly }, cancellationToken);
+                try
+                {
+                    if (blockIds.Count == 0 && buffer.Length > 0)
+                    {
+                        // Content that fits one block was kept in memory: one conditional Put Blob.
+                        using var content = new MemoryStream(buffer, 0, filled, writable: false);
+                        await blob.UploadAsync(content, new BlobUploadOptions { HttpHeaders = headers, Metadata = metadata, Conditions = createOnly }, cancellationToken);
+                    }
+                    else
+                    {
+                        await FlushRemainderAsync(cancellationToken);
+                        await blob.CommitBlockListAsync(blockIds, new CommitBlockListOptions { HttpHeaders = headers, Metadata = metadata, Conditions = createOnly }, cancellationToken);
+                    }
+                    committed = true;
+                    return (true, null);
+                }
+                catch (RequestFailedException e) when (e.Status is 409 or 412)
+                {
+                    try
+                    {
+                        var properties = await blob.GetPropertiesAsync(cancellationToken: cancellationToken);
+                        return (false, properties.Value.Metadata.TryGetValue(Sha256MetadataKey, out var existing) ? existing : null);
+                    }
+                    catch (RequestFailedException missing) when (missing.Status == 404 && attempt == 1 && blockIds.Count == 0)
+                    {
+                        // No blob, only blocks another upload staged under this name and never
+                        // committed (its process ended first): they refuse the conditional put. They
+                        // are nobody's content, so they are cleared and the put is tried once more.
+                        await DiscardStagedBlocksAsync(cancellationToken);
+                    }
+                }
             }
-            else
-            {
-                await FlushRemainderAsync(cancellationToken);
-                await blob.CommitBlockListAsync(blockIds, new CommitBlockListOptions { HttpHeaders = headers, Metadata = metadata, Conditions = createOnly }, cancellationToken);
-            }
-            return (true, null);
-        }
-        catch (RequestFailedException e) when (e.Status is 409 or 412)
-        {
-            var properties = await blob.GetPropertiesAsync(cancellationToken: cancellationToken);
-            return (false, properties.Value.Metadata.TryGetValue(Sha256MetadataKey, out var existing) ? existing : null);
         }
         finally
         {
@@ -105,7 +140,7 @@ public sealed class StagedBlob : IAsyncDisposable
     {
         if (buffer.Length == 0) return;
         if (filled > 0) await FlushBlockAsync(cancellationToken);
-        await DisposeAsync();
+        ReturnBuffer();
     }
 
     private async Task FlushBlockAsync(CancellationToken cancellationToken)
@@ -119,14 +154,45 @@ public sealed class StagedBlob : IAsyncDisposable
         filled = 0;
     }
 
-    /// <inheritdoc />
-    public ValueTask DisposeAsync()
+    /// <summary>Returns the buffer; a staging that was not committed also removes the blocks it staged.</summary>
+    public async ValueTask DisposeAsync()
     {
-        if (buffer.Length > 0)
+        ReturnBuffer();
+        if (committed || blockIds.Count == 0) return;
+        blockIds.Clear();
+        try
         {
-            ArrayPool<byte>.Shared.Return(buffer);
-            buffer = [];
+            // The request may have been aborted; the blocks are still removed.
+            await DiscardStagedBlocksAsync(CancellationToken.None);
         }
-        return ValueTask.CompletedTask;
+        catch (Exception e) when (e is RequestFailedException or AggregateException)
+        {
+            // Storage refused or is down: the service discards uncommitted blocks after a week.
+        }
+    }
+
+    private void ReturnBuffer()
+    {
+        if (buffer.Length == 0) return;
+        Blocks.Return(buffer);
+        buffer = [];
+    }
+
+    /// <summary>
+    /// Removes uncommitted blocks under the name when no blob exists there: committing an empty
+    /// block list (create-only) discards every uncommitted block, then the empty blob is deleted.
+    /// A committed blob (someone's update) is left as it is.
+    /// </summary>
+    private async Task DiscardStagedBlocksAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var empty = await blob.CommitBlockListAsync([], new CommitBlockListOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } }, cancellationToken);
+            await blob.DeleteIfExistsAsync(conditions: new BlobRequestConditions { IfMatch = empty.Value.ETag }, cancellationToken: cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.Status is 409 or 412)
+        {
+            // A committed blob holds the name; its uncommitted blocks go with its next commit or after a week.
+        }
     }
 }

@@ -33,11 +33,14 @@ public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOpti
     /// <summary>Most bytes a whole update request may have.</summary>
     public long MaxRequestBytes => 2 * options.Value.MaxArtifactBytes + options.Value.MaxMetricsBytes + 1024 * 1024;
 
-    /// <summary>Receives and validates the update of <paramref name="clientId"/> for round <paramref name="round"/>.</summary>
+    /// <summary>
+    /// Receives and validates the update of <paramref name="clientId"/> for round <paramref name="round"/>;
+    /// with <paramref name="store"/> false the parts are only validated and hashed (an update is already recorded).
+    /// </summary>
     public async Task<ReceivedUpdate> ReceiveAsync(
         HttpRequest request, string federationId, int round, string clientId,
         FederationConfig config, Modalities modalities, IReadOnlyList<ExpectedParameter> sharedParameters,
-        CancellationToken cancellationToken)
+        bool store, CancellationToken cancellationToken)
     {
         var boundary = Boundary(request);
         var reader = new MultipartReader(boundary, request.Body) { HeadersLengthLimit = 16 * 1024, BodyLengthLimit = null };
@@ -69,11 +72,11 @@ public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOpti
                     {
                         case "weights":
                             parts[name] = await ReceiveTensorsAsync(section.Body, name, ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Weights),
-                                UploadExpectations.Weights(sharedParameters, modalities, config.Round.Robustness ?? new RobustnessConfig()), cancellationToken);
+                                UploadExpectations.Weights(sharedParameters, modalities, config.Round.Robustness ?? new RobustnessConfig()), store, cancellationToken);
                             break;
                         case "vectors":
                             parts[name] = await ReceiveTensorsAsync(section.Body, name, ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Vectors),
-                                UploadExpectations.Vectors(config, modalities), cancellationToken, countSums);
+                                UploadExpectations.Vectors(config, modalities), store, cancellationToken, countSums);
                             break;
                         case "metrics":
                             var bytes = await ReadSmallAsync(section.Body, name, limits.MaxMetricsBytes, cancellationToken);
@@ -108,7 +111,8 @@ public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOpti
                 throw new UploadRejectedException("metrics", problem);
 
             var metricsBytes = System.Text.Encoding.UTF8.GetBytes(metrics!.Value.Json);
-            var metricsBlob = new StagedBlob(artifacts.BlockBlob(ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Metrics)), BlockSize);
+            // Metrics are a few KiB: a buffer of their size, not a 4 MiB block.
+            var metricsBlob = new StagedBlob(artifacts.BlockBlob(ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Metrics)), Math.Max(1, metricsBytes.Length), store);
             await metricsBlob.WriteAsync(metricsBytes, cancellationToken);
             var metricsPart = new ReceivedPart("metrics", metricsBlob, metricsBytes.Length, Convert.ToHexStringLower(SHA256.HashData(metricsBytes)), "application/json");
             return new ReceivedUpdate([parts["weights"], parts["vectors"], metricsPart], metrics.Value.Metrics, metrics.Value.Json);
@@ -116,11 +120,11 @@ public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOpti
     }
 
     private async Task<ReceivedPart> ReceiveTensorsAsync(
-        Stream body, string part, string blobName, ArtifactExpectation expectation, CancellationToken cancellationToken, Dictionary<string, double>? countSums = null)
+        Stream body, string part, string blobName, ArtifactExpectation expectation, bool store, CancellationToken cancellationToken, Dictionary<string, double>? countSums = null)
     {
         var limits = options.Value;
         using var inspector = new SafetensorsStreamInspector(part, expectation, limits.MaxArtifactBytes, limits.MaxSafetensorsHeaderBytes);
-        var blob = new StagedBlob(artifacts.BlockBlob(blobName), BlockSize);
+        var blob = new StagedBlob(artifacts.BlockBlob(blobName), BlockSize, store);
         var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
         try
         {

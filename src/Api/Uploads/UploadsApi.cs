@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FedMM.Api.Configuration;
 using FedMM.Api.Requests;
 using FedMM.Api.Rounds;
 using FedMM.Api.Security;
@@ -7,6 +8,7 @@ using FedMM.Grains.Interfaces.Models;
 using FedMM.Learning.Federation;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace FedMM.Api.Uploads;
 
@@ -34,7 +36,8 @@ public static class UploadsApi
     /// <summary>PUT /api/federations/{fid}/rounds/{r}/clients/{cid}/update.</summary>
     public static async Task<Results<Created<UpdateReceipt>, Ok<UpdateReceipt>, ProblemHttpResult>> PutUpdate(
         string fid, int r, string cid, HttpContext context, SiteAuthorization authorization, IGrainFactory grains,
-        UpdateReceiver receiver, SharedParameterCatalog catalog, ILoggerFactory loggers, CancellationToken cancellationToken)
+        UpdateReceiver receiver, UploadGate gate, SharedParameterCatalog catalog, IOptions<ApiOptions> options,
+        ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (RouteValues.Check(fid, cid, r) is { } invalid) return invalid;
         var (_, refusal) = await authorization.AuthorizeAsync(context, fid, cid, operatorAllowed: false);
@@ -43,9 +46,22 @@ public static class UploadsApi
         if (round is null || federation is null) return missing!;
         if (round.Participants.FirstOrDefault(p => p.ClientId == cid) is not { } participant)
             return Problem(StatusCodes.Status403Forbidden, "Not a participant", $"Client '{cid}' is not a participant of round {r} of federation '{fid}'.");
+
+        // One upload per (round, site) at a time: a second upload of the same site (an agent
+        // restarted while its old process still uploads) waits for the first and is then compared
+        // with what it recorded, so the two never commit to the same blob names at once.
+        using var siteLock = await gate.LockSiteAsync(fid, r, cid, cancellationToken);
+        if (siteLock is null)
+            return RetryLater(context, options, StatusCodes.Status429TooManyRequests, "Upload in progress",
+                $"Another upload of client '{cid}' for round {r} of federation '{fid}' is still running; retry when it has ended.");
+        using var slot = await gate.EnterAsync(cancellationToken);
+        if (slot is null)
+            return RetryLater(context, options, StatusCodes.Status503ServiceUnavailable, "Uploads busy",
+                $"The API is at its limit of {options.Value.MaxConcurrentUploads} concurrent uploads; the update of client '{cid}' for round {r} was not read.");
+
         var roundGrain = grains.GetGrain<IRoundGrain>(GrainKeys.Round(fid, r));
         // A retry of a recorded update stays a no-op (200) after the round has moved on, so the
-        // body is still read and compared; a first upload needs the round to be Collecting.
+        // body is still read and compared (not stored); a first upload needs the round to be Collecting.
         var previous = await roundGrain.GetSubmissionAsync(cid);
         if (round.State != RoundState.Collecting && previous is null)
             return Problem(StatusCodes.Status409Conflict, "Round not collecting", $"Round {r} of federation '{fid}' is {round.State}; updates are accepted only while it is Collecting.");
@@ -59,7 +75,7 @@ public static class UploadsApi
         try
         {
             update = await receiver.ReceiveAsync(context.Request, fid, r, cid, config, modalities,
-                catalog.For(config.Model, config.Labels.Count), cancellationToken);
+                catalog.For(config.Model, config.Labels.Count), store: previous is null, cancellationToken);
         }
         catch (UploadRejectedException e)
         {
@@ -69,7 +85,6 @@ public static class UploadsApi
         var records = update.Parts.Select(p => new ArtifactRecord(p.Kind, p.Blob.Name, p.Size, p.Sha256)).ToList();
         var submission = new SubmissionRecord(cid, r, records, update.Metrics.TrainSamples, update.MetricsJson, DateTimeOffset.UtcNow);
         var receipt = new UpdateReceipt(cid, r, records, update.Metrics.TrainSamples);
-        previous ??= await roundGrain.GetSubmissionAsync(cid);
         if (previous is not null)
         {
             foreach (var part in update.Parts) await part.Blob.DisposeAsync();
@@ -78,17 +93,27 @@ public static class UploadsApi
                 : Problem(StatusCodes.Status409Conflict, "Different update already recorded", $"Client '{cid}' already uploaded a different update for round {r}; a second, different upload is refused.");
         }
 
+        // Once the body is in, the commit runs to its end even if the site hangs up, so it never
+        // stops between parts.
         var created = new List<ReceivedPart>();
-        foreach (var part in update.Parts)
+        try
         {
-            var (wasCreated, existingSha256) = await part.Blob.CommitAsync(part.Sha256, part.ContentType, cancellationToken);
-            if (wasCreated) created.Add(part);
-            else if (existingSha256 != part.Sha256)
+            foreach (var part in update.Parts)
             {
-                await DeleteAsync(created, cancellationToken);
-                foreach (var rest in update.Parts) await rest.Blob.DisposeAsync();
-                return Problem(StatusCodes.Status409Conflict, "Different update already stored", $"Client '{cid}' already stored a different {part.Kind} for round {r}.");
+                var (wasCreated, existingSha256) = await part.Blob.CommitAsync(part.Sha256, part.ContentType, CancellationToken.None);
+                if (wasCreated) created.Add(part);
+                else if (existingSha256 != part.Sha256)
+                {
+                    await DeleteAsync(created, CancellationToken.None);
+                    foreach (var rest in update.Parts) await rest.Blob.DisposeAsync();
+                    return Problem(StatusCodes.Status409Conflict, "Different update already stored", $"Client '{cid}' already stored a different {part.Kind} for round {r}.");
+                }
             }
+        }
+        catch
+        {
+            foreach (var part in update.Parts) await part.Blob.DisposeAsync();
+            throw;
         }
         var result = await roundGrain.SubmitAsync(submission);
         switch (result.Outcome)
@@ -99,16 +124,24 @@ public static class UploadsApi
             case SubmissionOutcome.Identical:
                 return TypedResults.Ok(receipt);
             default:
-                await DeleteAsync(created, cancellationToken);
+                await DeleteAsync(created, CancellationToken.None);
                 return Problem(result.Outcome == SubmissionOutcome.NotParticipant ? StatusCodes.Status403Forbidden : StatusCodes.Status409Conflict,
                     "Update refused", $"Round {r} of federation '{fid}' refused the update of client '{cid}': {result.Detail}");
         }
     }
 
-    // Blobs this request created for an update the round then refused: removed so a refusal stores nothing.
+    // Blobs this request created for an update the round then refused: removed so a refusal stores
+    // nothing. Only this request's own blobs, and only while it holds the site's upload lock, so no
+    // other upload of this API can have reused them.
     private static async Task DeleteAsync(IEnumerable<ReceivedPart> parts, CancellationToken cancellationToken)
     {
         foreach (var part in parts) await part.Blob.DeleteAsync(cancellationToken);
+    }
+
+    private static ProblemHttpResult RetryLater(HttpContext context, IOptions<ApiOptions> options, int status, string title, string detail)
+    {
+        context.Response.Headers.RetryAfter = options.Value.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Problem(status, title, $"{detail} Retry after {options.Value.RetryAfterSeconds} s.");
     }
 
     private static ProblemHttpResult Problem(int status, string title, string detail) =>

@@ -372,6 +372,6 @@ public sealed partial class ClientFolder
     private static string CheckSplit(string split) =>
         split is Train or Val or Test ? split : throw new ArgumentException($"Unknown split '{split}'; a client folder has '{Train}' and '{Val}' (and the common test folder '{Test}').", nameof(split));
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\z")]
     private static partial Regex ClientIdPattern();
 }

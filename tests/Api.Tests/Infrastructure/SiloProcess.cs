@@ -14,19 +14,23 @@ public static class SiloProcess
     /// <summary>Gateway port the API's Orleans client connects to.</summary>
     public const int GatewayPort = 30611;
 
-    /// <summary>Starts the silo and waits until its gateway listens.</summary>
-    public static Task<SiloHostProcess> StartAsync(string connectionString, string artifactContainer, string grainStateContainer) =>
+    /// <summary>
+    /// Starts the silo and waits until its gateway listens; other ports and cluster id give a second,
+    /// separate silo (a test that stops its own silo).
+    /// </summary>
+    public static Task<SiloHostProcess> StartAsync(string connectionString, string artifactContainer, string grainStateContainer,
+        int siloPort = SiloPort, int gatewayPort = GatewayPort, string clusterId = "fedmm-api-tests") =>
         SiloHostProcess.StartAsync(new Dictionary<string, string>
         {
             ["Cluster:Mode"] = "Localhost",
-            ["Cluster:SiloPort"] = SiloPort.ToString(),
-            ["Cluster:GatewayPort"] = GatewayPort.ToString(),
-            ["Cluster:ClusterId"] = "fedmm-api-tests",
-            ["Cluster:ServiceId"] = "fedmm-api-tests",
+            ["Cluster:SiloPort"] = siloPort.ToString(),
+            ["Cluster:GatewayPort"] = gatewayPort.ToString(),
+            ["Cluster:ClusterId"] = clusterId,
+            ["Cluster:ServiceId"] = clusterId,
             ["Storage:ConnectionString"] = connectionString,
             ["Storage:ArtifactContainer"] = artifactContainer,
             ["Storage:GrainStateContainer"] = grainStateContainer,
-        }, GatewayPort);
+        }, gatewayPort);
 
     /// <summary>Build output folder of src/<paramref name="project"/> in the tests' configuration.</summary>
     public static string BuildOutputOf(string project) => BuildOutput.Of(project);

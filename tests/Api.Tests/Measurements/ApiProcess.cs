@@ -25,8 +25,9 @@ public sealed class ApiProcess : IAsyncDisposable
     /// <summary>The API's process id.</summary>
     public int ProcessId => process.Id;
 
-    /// <summary>Starts the API against the fixture's silo and Azurite and waits for /health/ready.</summary>
-    public static async Task<ApiProcess> StartAsync(string storageConnectionString, string artifactContainer, int port, long maxArtifactBytes)
+    /// <summary>Starts the API against the fixture's silo and Azurite and waits for /health/ready; <paramref name="settings"/> are further Api settings.</summary>
+    public static async Task<ApiProcess> StartAsync(string storageConnectionString, string artifactContainer, int port, long maxArtifactBytes,
+        IReadOnlyDictionary<string, string>? settings = null)
     {
         string output = SiloProcess.BuildOutputOf("Api");
         string dll = Path.Combine(output, "FedMM.Api.dll");
@@ -40,6 +41,7 @@ public sealed class ApiProcess : IAsyncDisposable
         info.Environment["FEDMM_Cluster__GatewayPort"] = SiloProcess.GatewayPort.ToString();
         info.Environment["FEDMM_Cluster__ClusterId"] = "fedmm-api-tests";
         info.Environment["FEDMM_Cluster__ServiceId"] = "fedmm-api-tests";
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>()) info.Environment[$"FEDMM_Api__{key}"] = value;
         var api = new ApiProcess(Process.Start(info)!, new Uri($"http://127.0.0.1:{port}"));
         api.process.OutputDataReceived += (_, e) => { lock (api.log) api.log.AppendLine(e.Data); };
         api.process.ErrorDataReceived += (_, e) => { lock (api.log) api.log.AppendLine(e.Data); };

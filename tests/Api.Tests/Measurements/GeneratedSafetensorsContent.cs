@@ -15,12 +15,17 @@ public sealed class GeneratedSafetensorsContent : HttpContent
     private readonly IReadOnlyList<byte[]> smallData;
     private readonly long rows;
     private readonly long columns;
+    private readonly long? interruptAfterBytes;
 
-    /// <summary>Small F32 tensors given in full, then <paramref name="largeName"/> [rows, columns] generated.</summary>
-    public GeneratedSafetensorsContent(IReadOnlyList<(string Name, long[] Shape, float[] Values)> small, string largeName, long rows, long columns)
+    /// <summary>
+    /// Small F32 tensors given in full, then <paramref name="largeName"/> [rows, columns] generated;
+    /// with <paramref name="interruptAfterBytes"/> the sender fails once about that many bytes are sent (a dropped connection).
+    /// </summary>
+    public GeneratedSafetensorsContent(IReadOnlyList<(string Name, long[] Shape, float[] Values)> small, string largeName, long rows, long columns, long? interruptAfterBytes = null)
     {
         this.rows = rows;
         this.columns = columns;
+        this.interruptAfterBytes = interruptAfterBytes;
         var entries = new Dictionary<string, object>();
         long offset = 0;
         var data = new List<byte[]>();
@@ -49,12 +54,14 @@ public sealed class GeneratedSafetensorsContent : HttpContent
         for (long c = 0; c < columns; c++) BinaryPrimitives.WriteSingleLittleEndian(row.AsSpan((int)c * 4), 0.001f * (c % 97));
         var block = new byte[Math.Max(1, 65536 / row.Length) * row.Length];
         for (int i = 0; i < block.Length; i += row.Length) row.CopyTo(block, i);
-        long remaining = rows * row.Length;
+        long remaining = rows * row.Length, sent = 0;
         while (remaining > 0)
         {
+            if (sent >= interruptAfterBytes) throw new IOException($"Upload interrupted after {sent} bytes of the large tensor.");
             int take = (int)Math.Min(block.Length, remaining);
             await stream.WriteAsync(block.AsMemory(0, take));
             remaining -= take;
+            sent += take;
         }
     }
 

@@ -1,0 +1,51 @@
+using Azure;
+
+namespace FedMM.Api.Errors;
+
+/// <summary>
+/// Which dependency an exception says is unreachable: the silos (Orleans gateway gone, message
+/// rejected, call timed out) or storage (a network failure or a 5xx from the blob service, also
+/// when it reached the API through a grain). Null for any other fault, which stays a 500.
+/// </summary>
+public static class UnavailableDependency
+{
+    /// <summary>Name used in problem details for the silos.</summary>
+    public const string Silo = "silo";
+
+    /// <summary>Name used in problem details for blob storage.</summary>
+    public const string Storage = "storage";
+
+    /// <summary>The unavailable dependency behind <paramref name="exception"/>, or null.</summary>
+    public static string? Of(Exception exception)
+    {
+        foreach (var e in Chain(exception))
+        {
+            switch (e)
+            {
+                case RequestFailedException { Status: 0 or >= 500 }:
+                    return Storage;
+                case Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException
+                    or Orleans.Runtime.GatewayTooBusyException or Orleans.Runtime.Messaging.ConnectionFailedException
+                    or Orleans.Networking.Shared.SocketConnectionException:
+                    return Silo;
+                case TimeoutException when e.Source?.StartsWith("Orleans", StringComparison.Ordinal) == true:
+                    return Silo;
+            }
+        }
+        return null;
+    }
+
+    // Storage faults arrive wrapped (the SDK's AggregateException after its retries, a grain's exception).
+    private static IEnumerable<Exception> Chain(Exception exception)
+    {
+        var pending = new Stack<Exception>([exception]);
+        for (int seen = 0; pending.Count > 0 && seen < 32; seen++)
+        {
+            var e = pending.Pop();
+            yield return e;
+            if (e is AggregateException aggregate)
+                foreach (var inner in aggregate.InnerExceptions) pending.Push(inner);
+            else if (e.InnerException is { } inner) pending.Push(inner);
+        }
+    }
+}

@@ -1,0 +1,272 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Azure;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
+using FedMM.Api.Storage;
+using FedMM.Api.Tests.Infrastructure;
+using FedMM.Api.Tests.Measurements;
+using FedMM.Learning.Federation;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace FedMM.Api.Tests.Uploads;
+
+/// <summary>
+/// The upload flow under races, retries and bursts: concurrent uploads of one site, a corrected
+/// retry after a refused or interrupted large upload, and the bound on concurrent uploads.
+/// </summary>
+[Collection(ApiCollection.Name)]
+public sealed class UploadFlowTests(ApiFixture api)
+{
+    private static readonly FederationConfig SampleConfig = ApiFixture.Config("upload flow") with { Round = new RoundConfig { UploadSampleVectors = true } };
+
+    [Fact]
+    public async Task Concurrent_uploads_of_one_site_record_one_update_and_keep_every_acknowledged_blob()
+    {
+        string fid = NewId("race");
+        await api.CreateFederationAsync(fid, SampleConfig);
+        var sites = Enumerable.Range(1, 12).Select(i => $"site-{i}").ToArray();
+        var tokens = new Dictionary<string, string>();
+        foreach (var site in sites) tokens[site] = await api.RegisterAsync(fid, site, Modalities.Image);
+        await api.StartRoundsAsync(fid, 1);
+
+        // Same weights, different vectors: the agent restarted while its old process still uploads.
+        // The first upload's vectors are large (slow to commit), the second's small, and the second
+        // starts a little later for each site, so in some site the second overtakes the first
+        // between its weights and its vectors.
+        var weights = SiteUpdateFiles.Valid(SampleConfig, "x", Modalities.Image, 1).Weights;
+        HttpContent Upload(string site, HttpContent vectors) => new MultipartFormDataContent
+        {
+            { new ByteArrayContent(weights), "weights", "weights.safetensors" },
+            { vectors, "vectors", "vectors.safetensors" },
+            { new ByteArrayContent(SiteUpdateFiles.MetricsFor(site, 1, Modalities.Image)), "metrics", "metrics.json" },
+        };
+        var pairs = sites.Select(async (site, i) =>
+        {
+            var first = api.UploadAsync(tokens[site], fid, 1, site, Upload(site, LargeVectors(rows: 3L * 1024 * 1024 / 512)));
+            await Task.Delay(4 * i);
+            var second = api.UploadAsync(tokens[site], fid, 1, site, Upload(site, new ByteArrayContent(SiteUpdateFiles.VectorsFor(SampleConfig, Modalities.Image, 8, seed: 2).ToArray())));
+            return (Site: site, Responses: await Task.WhenAll(first, second));
+        }).ToList();
+        await Task.WhenAll(pairs);
+
+        var failures = new List<string>();
+        foreach (var (site, responses) in pairs.Select(p => p.Result))
+        {
+            var created = responses.Where(r => r.StatusCode == HttpStatusCode.Created).ToList();
+            if (created.Count != 1 || responses.Count(r => r.StatusCode == HttpStatusCode.Conflict) != 1)
+            {
+                failures.Add($"{site}: expected one 201 and one 409, got {string.Join(", ", responses.Select(r => (int)r.StatusCode))}");
+                continue;
+            }
+            using var receipt = JsonDocument.Parse(await created[0].Content.ReadAsStringAsync());
+            foreach (var artifact in receipt.RootElement.GetProperty("artifacts").EnumerateArray())
+            {
+                string blobName = artifact.GetProperty("blobName").GetString()!, sha256 = artifact.GetProperty("sha256").GetString()!;
+                try
+                {
+                    var content = (await api.Artifacts.GetBlobClient(blobName).DownloadContentAsync()).Value.Content.ToArray();
+                    if (Convert.ToHexStringLower(SHA256.HashData(content)) != sha256)
+                        failures.Add($"{site}: acknowledged {blobName} holds other content than the 201 reported");
+                }
+                catch (RequestFailedException e) when (e.Status == 404)
+                {
+                    failures.Add($"{site}: acknowledged {blobName} is missing from storage");
+                }
+            }
+        }
+        using var round = JsonDocument.Parse(await api.Operator().GetStringAsync($"/api/federations/{fid}/rounds/1"));
+        var submitted = round.RootElement.GetProperty("submitted").EnumerateArray().Select(e => e.GetString()).ToHashSet();
+        failures.AddRange(sites.Where(s => !submitted.Contains(s)).Select(s => $"{s}: no update recorded"));
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
+    [Fact]
+    public async Task A_corrected_retry_after_a_refused_large_upload_is_stored_and_the_refusal_leaves_no_blocks()
+    {
+        await using var large = LargeUploads();
+        var (fid, token) = await OneSiteRoundAsync("refused");
+        // Vectors of 6 MiB (two staged blocks) pass; the metrics after them name another client.
+        var refused = await PutAsync(large, token, fid, LargeVectors(), SiteUpdateFiles.MetricsFor("other-site", 1, Modalities.Image));
+        await api.Expect(refused, 400);
+        await AssertNoStagedBlocksAsync(fid);
+
+        var retry = await PutAsync(large, token, fid, new ByteArrayContent(SmallUpdate().Vectors), SmallUpdate().Metrics);
+        await api.Expect(retry, 201);
+    }
+
+    [Fact]
+    public async Task A_corrected_retry_after_an_interrupted_large_upload_is_stored_and_the_interruption_leaves_no_blocks()
+    {
+        // Kestrel in its own process: the in-process test server never hands the endpoint a
+        // partial body, so a dropped connection must be a real one.
+        await using var large = await ApiProcess.StartAsync(api.StorageConnectionString, api.Artifacts.Name, 5793, 64L << 20);
+        var (fid, token) = await OneSiteRoundAsync("interrupted");
+        var client = Client(large.Address, token);
+        var interrupted = new MultipartFormDataContent
+        {
+            { new ByteArrayContent(SmallUpdate().Weights), "weights", "weights.safetensors" },
+            { LargeVectors(interruptAfterBytes: 5L << 20), "vectors", "vectors.safetensors" },
+            { new ByteArrayContent(SmallUpdate().Metrics), "metrics", "metrics.json" },
+        };
+        await Assert.ThrowsAnyAsync<Exception>(() => client.PutAsync(UpdatePath(fid, "big-site"), interrupted));
+        await WaitForNoStagedBlocksAsync(fid);
+
+        var retry = new MultipartFormDataContent
+        {
+            { new ByteArrayContent(SmallUpdate().Weights), "weights", "weights.safetensors" },
+            { new ByteArrayContent(SmallUpdate().Vectors), "vectors", "vectors.safetensors" },
+            { new ByteArrayContent(SmallUpdate().Metrics), "metrics", "metrics.json" },
+        };
+        await api.Expect(await client.PutAsync(UpdatePath(fid, "big-site"), retry), 201);
+    }
+
+    [Fact]
+    public async Task Uploads_beyond_the_concurrency_bound_are_answered_503_with_Retry_After_and_later_stored()
+    {
+        // Kestrel in its own process: the in-process test server reads a whole request body before
+        // the endpoint runs, so an upload could not hold its slot there.
+        await using var bounded = await ApiProcess.StartAsync(api.StorageConnectionString, api.Artifacts.Name, 5792, ApiFixture.MaxArtifactBytes,
+            new Dictionary<string, string> { ["MaxConcurrentUploads"] = "1", ["UploadQueueSeconds"] = "1" });
+        string fid = NewId("bound");
+        var config = ApiFixture.Config("bound");
+        await api.CreateFederationAsync(fid, config);
+        string slow = await api.RegisterAsync(fid, "slow-site", Modalities.Image), quick = await api.RegisterAsync(fid, "quick-site", Modalities.Image);
+        await api.StartRoundsAsync(fid, 1);
+
+        var slowFiles = SiteUpdateFiles.Valid(config, "slow-site", Modalities.Image, 1);
+        var release = new TaskCompletionSource();
+        var started = new TaskCompletionSource();
+        var held = new MultipartFormDataContent
+        {
+            { new HeldContent(slowFiles.Weights, started, release.Task), "weights", "weights.safetensors" },
+            { new ByteArrayContent(slowFiles.Vectors), "vectors", "vectors.safetensors" },
+            { new ByteArrayContent(slowFiles.Metrics), "metrics", "metrics.json" },
+        };
+        var slowUpload = Client(bounded.Address, slow).PutAsync(UpdatePath(fid, "slow-site"), held);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        // The slow upload's checks (token, round) are a few grain calls; then it holds the only slot.
+        await Task.Delay(3000);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var refused = await Client(bounded.Address, quick).PutAsync(UpdatePath(fid, "quick-site"), SiteUpdateFiles.Valid(config, "quick-site", Modalities.Image, 1).ToContent());
+        clock.Stop();
+        release.SetResult();
+        await api.Expect(refused, 503);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        Assert.NotNull(refused.Headers.RetryAfter);
+        Assert.Contains("concurrent uploads", await refused.Content.ReadAsStringAsync());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"the refusal took {clock.Elapsed.TotalSeconds:F1} s");
+
+        await api.Expect(await slowUpload, 201);
+        await api.Expect(await Client(bounded.Address, quick).PutAsync(UpdatePath(fid, "quick-site"), SiteUpdateFiles.Valid(config, "quick-site", Modalities.Image, 1).ToContent()), 201);
+    }
+
+    private WebApplicationFactory<Program> LargeUploads() =>
+        api.Factory.WithWebHostBuilder(web => web.UseSetting("Api:MaxArtifactBytes", (64L << 20).ToString()));
+
+    private async Task<(string Federation, string Token)> OneSiteRoundAsync(string prefix)
+    {
+        string fid = NewId(prefix);
+        await api.CreateFederationAsync(fid, SampleConfig);
+        string token = await api.RegisterAsync(fid, "big-site", Modalities.Image);
+        await api.StartRoundsAsync(fid, 1);
+        return (fid, token);
+    }
+
+    private static SiteUpdateFiles SmallUpdate() => SiteUpdateFiles.Valid(SampleConfig, "big-site", Modalities.Image, 1, centroids: 32);
+
+    private static GeneratedSafetensorsContent LargeVectors(long? interruptAfterBytes = null, long rows = 6L * 1024 * 1024 / (128 * 4))
+    {
+        var centroids = Enumerable.Range(0, 32 * 128).Select(i => (i % 13) * 0.01f).ToArray();
+        return new GeneratedSafetensorsContent(
+            [("image.centroids", [32, 128], centroids), ("image.counts", [32], Enumerable.Repeat(5f, 32).ToArray())],
+            "image.samples", rows, 128, interruptAfterBytes);
+    }
+
+    private static Task<HttpResponseMessage> PutAsync(WebApplicationFactory<Program> factory, string token, string fid, HttpContent vectors, byte[] metrics)
+    {
+        var content = new MultipartFormDataContent
+        {
+            { new ByteArrayContent(SmallUpdate().Weights), "weights", "weights.safetensors" },
+            { vectors, "vectors", "vectors.safetensors" },
+            { new ByteArrayContent(metrics), "metrics", "metrics.json" },
+        };
+        return Client(factory, token).PutAsync(UpdatePath(fid, "big-site"), content);
+    }
+
+    private async Task AssertNoStagedBlocksAsync(string fid)
+    {
+        foreach (var file in new[] { "weights", "vectors", "metrics" })
+        {
+            var blob = api.Artifacts.GetBlockBlobClient($"federations/{fid}/rounds/0001/updates/big-site/{file}.{(file == "metrics" ? "json" : "safetensors")}");
+            try
+            {
+                var blocks = (await blob.GetBlockListAsync(BlockListTypes.All)).Value;
+                Assert.Fail($"{blob.Name} still has {blocks.UncommittedBlocks.Count()} uncommitted and {blocks.CommittedBlocks.Count()} committed blocks after the upload failed");
+            }
+            catch (RequestFailedException e) when (e.Status == 404)
+            {
+                // Neither a blob nor staged blocks: what a failed upload must leave.
+            }
+        }
+    }
+
+    // The API notices a dropped body when its read fails, a moment after the client gave up.
+    private async Task WaitForNoStagedBlocksAsync(string fid)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await AssertNoStagedBlocksAsync(fid);
+                return;
+            }
+            catch (Exception) when (attempt < 50)
+            {
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    private static HttpClient Client(WebApplicationFactory<Program> factory, string token)
+    {
+        var client = factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    private static HttpClient Client(Uri address, string token)
+    {
+        var client = new HttpClient { BaseAddress = address };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    private static string UpdatePath(string fid, string cid) => $"/api/federations/{fid}/rounds/1/clients/{cid}/update";
+
+    private static string NewId(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..20];
+
+    // Sends the first bytes, then waits until the test lets it finish: an upload that holds its slot.
+    private sealed class HeldContent(byte[] bytes, TaskCompletionSource started, Task release) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            await stream.WriteAsync(bytes.AsMemory(0, 1024));
+            await stream.FlushAsync();
+            started.TrySetResult();
+            await release;
+            await stream.WriteAsync(bytes.AsMemory(1024));
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = bytes.Length;
+            return true;
+        }
+    }
+}
