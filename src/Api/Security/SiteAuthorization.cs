@@ -1,3 +1,4 @@
+using FedMM.Api.OperatorConsole;
 using FedMM.Grains.Interfaces;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -8,7 +9,7 @@ namespace FedMM.Api.Security;
 /// hashes) and enforces that a site touches only its own task and update and its own federation's
 /// global package. The operator key is accepted where reads allow it.
 /// </summary>
-public sealed class SiteAuthorization(IGrainFactory grains)
+public sealed class SiteAuthorization(IGrainFactory grains, SiteContacts contacts)
 {
     /// <summary>
     /// The caller of a request about <paramref name="federationId"/> (and <paramref name="clientId"/>
@@ -33,11 +34,11 @@ public sealed class SiteAuthorization(IGrainFactory grains)
         if (clientId is not null)
         {
             if (await federation.VerifyTokenAsync(clientId, token))
-                return (Caller.Site(federationId, clientId), null);
+                return (contacts.Seen(federationId, clientId), null);
             return (null, Forbidden($"The bearer token is not the token of client '{clientId}' in federation '{federationId}'."));
         }
         if (await federation.FindClientByTokenAsync(token) is { } owner)
-            return (Caller.Site(federationId, owner), null);
+            return (contacts.Seen(federationId, owner), null);
         return (null, Forbidden($"The bearer token belongs to no client of federation '{federationId}'."));
     }
 

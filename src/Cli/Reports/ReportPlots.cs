@@ -1,3 +1,4 @@
+using FedMM.Learning.Artifacts;
 using ScottPlot;
 
 namespace FedMM.Cli.Reports;

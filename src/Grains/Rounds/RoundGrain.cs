@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Azure;
 using FedMM.Grains.Aggregation;
@@ -6,6 +7,7 @@ using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Errors;
 using FedMM.Grains.Interfaces.Models;
+using FedMM.Grains.Interfaces.Telemetry;
 using FedMM.Grains.Storage;
 using FedMM.Learning.Federation;
 using Microsoft.Extensions.Logging;
@@ -307,6 +309,7 @@ public sealed class RoundGrain(
 
         AggregationOutcome? outcome = null;
         string? failure = null;
+        long started = Stopwatch.GetTimestamp();
         for (int attempt = 0; ; attempt++)
         {
             try
@@ -328,6 +331,7 @@ public sealed class RoundGrain(
             }
         }
 
+        FedMMMetrics.AggregationFinished(Stopwatch.GetElapsedTime(started), outcome is not null);
         await gate.WaitAsync();
         try
         {
@@ -457,10 +461,12 @@ public sealed class RoundGrain(
     /// <summary>Applies <paramref name="change"/> and persists it; on a failed write the state is re-read so memory matches storage.</summary>
     private async Task PersistAsync(Action<RoundGrainState> change)
     {
+        RoundState? before = S.FederationId is null ? null : S.State;
         change(round.State);
         try
         {
             await round.WriteStateAsync();
+            if (S.State != before) FedMMMetrics.RoundEntered(S.State);
         }
         catch
         {
