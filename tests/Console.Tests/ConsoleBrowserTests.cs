@@ -166,9 +166,17 @@ public class ConsoleBrowserTests(ConsoleFixture fixture)
 
             // Service metrics of the same run, as Prometheus scrapes them.
             using var http = new HttpClient();
+            using (var refused = new HttpRequestMessage(HttpMethod.Put, new Uri(fixture.Service.ApiAddress, $"/api/federations/console-run/rounds/2/clients/{sites[0].ClientId}/update")))
+            {
+                refused.Headers.Authorization = new("Bearer", "not-the-token-of-this-site");
+                refused.Content = new MultipartFormDataContent { { new StringContent("{}"), "metrics", "metrics.json" } };
+                using var answer = await http.SendAsync(refused);
+                Assert.Equal(System.Net.HttpStatusCode.Forbidden, answer.StatusCode);
+            }
             string apiMetrics = await http.GetStringAsync(new Uri(fixture.Service.ApiAddress, "/metrics"));
             Assert.Matches(@"fedmm_uploads_total\{[^}]*outcome=""accepted""[^}]*\} 6", apiMetrics);
             Assert.Matches(@"fedmm_upload_bytes_total\{[^}]*outcome=""accepted""[^}]*\} [1-9]", apiMetrics);
+            Assert.Matches(@"fedmm_uploads_total\{[^}]*outcome=""refused""[^}]*reason=""forbidden""[^}]*\} 1", apiMetrics);
             Assert.Matches(@"fedmm_sites_active\{[^}]*\} 3", apiMetrics);
             Assert.Contains("http_server_request_duration_seconds", apiMetrics);
             string siloMetrics = await http.GetStringAsync(fixture.Service.SiloMetricsAddress);

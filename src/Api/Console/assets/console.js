@@ -280,8 +280,11 @@ function roundsPage({ fid }) {
       const failures = r.failures.map(f => `${f.clientId}: ${f.reason}`);
       let excluded = [];
       if (r.state === "Completed") {
+        // The report also names updates the aggregation excluded or clipped (docs/ARTIFACTS.md).
         const report = await reportOf(fid, r.round);
-        excluded = (report.excluded || report.excludedUpdates || []).map(x => `${x.clientId ?? "?"}: ${x.reason ?? JSON.stringify(x)}`);
+        excluded = [
+          ...(report.failures || []).map(f => `${f.clientId}: ${f.reason}`).filter(f => !failures.includes(f)).map(f => `excluded ${f}`),
+          ...(report.clipped || []).map(c => `clipped ${c.clientId}: norm ${fmt3(c.norm)} to ${fmt3(c.clippedTo)}`)];
       }
       const actions = h("div", { class: "actions" });
       if (r.state === "Queued" || r.state === "Collecting")
@@ -299,7 +302,7 @@ function roundsPage({ fid }) {
         h("td", {}, `${r.submitted.length} of ${participants.length}`, h("br"), h("span", { class: "muted" }, r.submitted.join(", ") || "none yet")),
         h("td", { class: "num" }, r.minClients),
         h("td", {}, countdown(r.deadline, r.state)),
-        h("td", {}, [...failures, ...excluded.map(x => `excluded ${x}`), r.reason].filter(Boolean).join("; ") || "—"),
+        h("td", {}, [...failures, ...excluded, r.reason].filter(Boolean).join("; ") || "—"),
         h("td", {}, actions)));
     }
     list.replaceChildren(rounds.length === 0 ? h("p", {}, "No round yet.") :
