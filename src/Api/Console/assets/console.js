@@ -350,7 +350,7 @@ function learningPage({ fid }) {
   const accuracy = lineChart("chart-accuracy", "accuracy per group", "Mean validation accuracy per round of each site group, site model after training (solid) and global package received (dashed)");
   const f1 = lineChart("chart-f1", "macro-F1 per group", "Mean validation macro-F1 per round of each site group, site model after training (solid) and global package received (dashed)");
   const perSite = lineChart("chart-sites", "accuracy per site", "Validation accuracy per round of every site's model after training");
-  const weights = lineChart("chart-weights", "contribution weight per site", "Aggregation weight per round of every site, mean over its parameter groups");
+  const weights = lineChart("chart-weights", "contribution weight per site (fusion group)", "Aggregation weight per round of every site in the fusion parameter group, which every site takes part in");
   weights.chart.options.scales.y.title.text = "weight";
   const heat = h("div", { id: "pairing" });
   main.append(h("h1", {}, `Federation ${fid}: learning`),
@@ -375,7 +375,8 @@ function learningPage({ fid }) {
     setData(perSite, rounds, clients.map((c, i) => ({ label: `${c.clientId} (${c.modalities})`, colour: SITE_COLOURS[i % SITE_COLOURS.length], data: rounds.map(r => at(c, r)?.after.accuracy ?? null) })));
     setData(weights, rounds, clients.map((c, i) => ({
       label: c.clientId, colour: SITE_COLOURS[i % SITE_COLOURS.length],
-      data: rounds.map(r => { const w = c.history.find(x => x.round === r)?.contribution?.groupWeights; return w ? mean(Object.values(w)) : null; }),
+      // The fusion group holds every site, so its weight compares all of them (as in the report).
+      data: rounds.map(r => c.history.find(x => x.round === r)?.contribution?.groupWeights?.fusion ?? null),
     })));
     const last = federation.latestCompletedRound;
     if (!last) { heat.replaceChildren(h("p", {}, "No completed round yet.")); return; }
