@@ -1,9 +1,9 @@
 using FedMM.Api.Artifacts;
 using FedMM.Api.Clients;
-using FedMM.Api.OperatorConsole;
 using FedMM.Api.Federations;
 using FedMM.Api.Health;
 using FedMM.Api.Hosting;
+using FedMM.Api.OperatorConsole;
 using FedMM.Api.Rounds;
 using FedMM.Api.SiteTasks;
 using FedMM.Api.Telemetry;

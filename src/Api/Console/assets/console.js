@@ -219,18 +219,29 @@ function sitesPage({ fid }) {
   });
   main.append(h("h1", {}, `Federation ${fid}: sites`), sites, form, tokenBox, h("h2", {}, "Configuration (read-only)"), config);
   poll(async () => {
-    const [federation, list] = await Promise.all([
+    const [federation, list, clients] = await Promise.all([
       api(`/api/federations/${encodeURIComponent(fid)}`),
-      api(`/api/federations/${encodeURIComponent(fid)}/sites`)]);
+      api(`/api/federations/${encodeURIComponent(fid)}/sites`),
+      api(`/api/federations/${encodeURIComponent(fid)}/clients`)]);
     config.textContent = JSON.stringify(federation.config, null, 2);
+    // Token state appears where the API reports revocation and expiry of site tokens.
+    const tokens = new Map(clients.filter(c => "revokedAt" in c).map(c => [c.clientId, tokenState(c)]));
+    const headings = ["Site", "Modalities", "Registered", "Last contact", "Rounds taken part", "Rounds missed", ...(tokens.size ? ["Token"] : [])];
     sites.replaceChildren(list.length === 0 ? h("p", {}, "No site registered yet.") :
       h("table", {}, h("caption", {}, "Registered sites"),
-        h("thead", {}, h("tr", {}, ...["Site", "Modalities", "Registered", "Last contact", "Rounds taken part", "Rounds missed"].map(t => h("th", { scope: "col" }, t)))),
+        h("thead", {}, h("tr", {}, ...headings.map(t => h("th", { scope: "col" }, t)))),
         h("tbody", {}, list.map(s => h("tr", {},
           h("th", { scope: "row" }, s.clientId), h("td", {}, s.modalities), h("td", {}, fmtTime(s.registeredAt)),
           h("td", {}, s.lastContact ? fmtTime(s.lastContact) : "not since the API started"),
-          h("td", { class: "num" }, s.roundsTakenPart), h("td", { class: "num" }, s.roundsMissed))))));
+          h("td", { class: "num" }, s.roundsTakenPart), h("td", { class: "num" }, s.roundsMissed),
+          tokens.size ? h("td", {}, tokens.get(s.clientId) ?? "—") : null)))));
   });
+}
+
+function tokenState(client) {
+  if (client.revokedAt) return `revoked ${fmtTime(client.revokedAt)}`;
+  if (client.tokenExpiresAt && new Date(client.tokenExpiresAt) <= Date.now()) return `expired ${fmtTime(client.tokenExpiresAt)}`;
+  return client.tokenExpiresAt ? `active until ${fmtTime(client.tokenExpiresAt)}` : "active";
 }
 
 function timeline(state) {
