@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the pinned Azurite (the service, API and
-# end-to-end tests start their own instances of it), restores, builds and tests.
+# end-to-end tests start their own instances of it) and Debian's chromium (the console's browser
+# tests), restores, builds and tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -10,6 +11,13 @@ command -v npm >/dev/null || { echo "test: Node.js 20+ with npm is required for 
 if [[ ! -x infra/azurite/node_modules/.bin/azurite ]]; then
   echo "test: installing Azurite (npm ci in infra/azurite)"
   (cd infra/azurite && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The console's browser tests (tests/Console.Tests) drive Debian's Chromium; Playwright never downloads one.
+if [[ ! -x /usr/bin/chromium ]]; then
+  echo "test: installing Debian's chromium for the console's browser tests"
+  if [[ $(id -u) -eq 0 ]]; then apt-get update && apt-get install -y chromium
+  else sudo apt-get update && sudo apt-get install -y chromium; fi
 fi
 
 dotnet test FedMM.sln "$@"

@@ -3,13 +3,16 @@ using FedMM.Api.Clients;
 using FedMM.Api.Federations;
 using FedMM.Api.Health;
 using FedMM.Api.Hosting;
+using FedMM.Api.OperatorConsole;
 using FedMM.Api.Rounds;
 using FedMM.Api.SiteTasks;
+using FedMM.Api.Telemetry;
 using FedMM.Api.Uploads;
 using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddFedMMApi();
+builder.AddFedMMTelemetry();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -24,6 +27,8 @@ app.MapSiteTasksApi();
 app.MapArtifactsApi();
 app.MapUploadsApi();
 app.MapHealthApi();
+app.MapConsole();
+app.MapFedMMTelemetry();
 
 app.Run();
 

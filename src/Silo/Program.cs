@@ -10,6 +10,7 @@ OpenMpWaitPolicy.Apply();
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
 // FEDMM_-prefixed variables (FEDMM_Storage__ConnectionString) win over the standard ones.
 builder.Configuration.AddEnvironmentVariables("FEDMM_");
+builder.AddFedMMTelemetry();
 builder.UseOrleans(silo => silo
     .UseFedMMClustering(builder.Configuration)
     .AddFedMMGrains(builder.Configuration));

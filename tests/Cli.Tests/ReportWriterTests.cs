@@ -1,3 +1,4 @@
+using FedMM.Learning.Artifacts;
 using FedMM.Cli.Reports;
 using FedMM.Learning.Federation;
 
@@ -32,11 +33,11 @@ public class ReportWriterTests
 
         string text = File.ReadAllText(markdown);
         // Round 3, image-only: accuracies 0.6 and 0.8 → mean 0.700 ± 0.100.
-        Assert.Contains("| - | 3 | image-only | 2 | 0.700 ± 0.100 |", text);
-        Assert.Contains("| - | 3 | text-only | 1 | 0.700 ± 0.000 |", text);
+        Assert.Contains("\n| 3 | image-only | 2 | 0.700 ± 0.100 |", text);
+        Assert.Contains("\n| 3 | text-only | 1 | 0.700 ± 0.000 |", text);
         // Round 2's global package was measured at every site: 0.45; round 3's was not.
-        Assert.Contains("| - | 2 | image-only | 2 | 0.600 ± 0.100 | 0.500 ± 0.050 | 0.450 |", text);
-        Assert.Contains("| - | 3 | image-only | 2 | 0.700 ± 0.100 | 0.600 ± 0.050 | - |", text);
+        Assert.Contains("\n| 2 | image-only | 2 | 0.600 ± 0.100 | 0.500 ± 0.050 | 0.450 |", text);
+        Assert.Contains("\n| 3 | image-only | 2 | 0.700 ± 0.100 | 0.600 ± 0.050 | - |", text);
         foreach (var png in new[] { "accuracy.png", "macro_f1.png", "contributions.png", "pairing_cost.png" })
         {
             Assert.Contains($"]({png})", text);
@@ -50,6 +51,42 @@ public class ReportWriterTests
         Assert.Equal(1 + 9, groupRows.Length);
         Assert.Contains(",3,image-only,2,0.7", string.Join('\n', groupRows));
     }
+
+    [Fact]
+    public void A_run_without_settings_has_no_empty_setting_column()
+    {
+        string folder = Directory.CreateTempSubdirectory("fedmm-report").FullName;
+        string text = File.ReadAllText(ReportWriter.Write(SmallRun(), folder));
+        Assert.DoesNotContain("setting", text);
+        Assert.DoesNotContain("\n| - |", text);
+        Assert.Contains("\n| round | group | sites |", text);
+        Assert.Contains("\n| site | group | site accuracy |", text);
+    }
+
+    [Fact]
+    public void Settings_keep_their_column()
+    {
+        var run = SmallRun();
+        var withSettings = run with { Results = [.. run.Results.Select(r => r with { Setting = "fedmm" })] };
+        string text = File.ReadAllText(ReportWriter.Write(withSettings, Directory.CreateTempSubdirectory("fedmm-report").FullName));
+        Assert.Contains("| fedmm | 3 | image-only | 2 | 0.700 ± 0.100 |", text);
+    }
+
+    [Fact]
+    public void The_group_plots_legend_sits_beside_the_data_not_on_it()
+    {
+        var groups = GroupMetrics.Compute(SmallRun().Results);
+        var plot = ReportPlots.GroupMetricPlot(groups, g => g.Accuracy, g => g.GlobalAccuracy, "Accuracy", "unit run");
+        Assert.False(plot.Legend.IsVisible, "a legend inside the data area covers lines");
+        Assert.Contains(plot.Axes.GetPanels(), p => p.GetType().Name == "LegendPanel");
+    }
+
+    [Theory]
+    [InlineData("demo", "FedMM demo", "FedMM demo")]
+    [InlineData("e2e-run", "tiny", "tiny (federation e2e-run)")]
+    [InlineData("demo", "demo", "demo")]
+    public void A_service_runs_title_names_the_run_once(string id, string name, string title) =>
+        Assert.Equal(title, ServiceRunCollector.Title(id, name));
 
     [Fact]
     public void Refuses_an_empty_run()

@@ -37,6 +37,8 @@ public static class ApiServices
         });
         services.AddHostedService<ArtifactContainerInitializer>();
         services.AddSingleton<SiteAuthorization>();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<OperatorConsole.SiteContacts>();
         services.AddSingleton<UpdateReceiver>();
         services.AddSingleton<UploadGate>();
         services.AddSingleton<SharedParameterCatalog>();

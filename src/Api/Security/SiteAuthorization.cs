@@ -1,3 +1,4 @@
+using FedMM.Api.OperatorConsole;
 using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Models;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -10,7 +11,7 @@ namespace FedMM.Api.Security;
 /// global package. The operator key is accepted where reads allow it. A token that was issued but
 /// is revoked, expired or replaced by a rotation is refused with 401 and says which.
 /// </summary>
-public sealed class SiteAuthorization(IGrainFactory grains)
+public sealed class SiteAuthorization(IGrainFactory grains, SiteContacts contacts)
 {
     /// <summary>
     /// The caller of a request about <paramref name="federationId"/> (and <paramref name="clientId"/>
@@ -35,7 +36,7 @@ public sealed class SiteAuthorization(IGrainFactory grains)
         string owner = $"client '{check.ClientId}' in federation '{federationId}'";
         return check.Status switch
         {
-            TokenStatus.Valid => (Caller.Site(federationId, check.ClientId!), null),
+            TokenStatus.Valid => (contacts.Seen(federationId, check.ClientId!), null),
             TokenStatus.Revoked => (null, InvalidToken(context, "Site token revoked",
                 $"The bearer token of {owner} was revoked at {check.At:O}; the operator can issue a new one (fedmm client rotate-token).")),
             TokenStatus.Expired => (null, InvalidToken(context, "Site token expired",

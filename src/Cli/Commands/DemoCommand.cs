@@ -15,11 +15,12 @@ public static class DemoCommand
         var weights = new Option<FileInfo?>("--image-weights") { Description = "torchvision MobileNetV3-small weights for the sites' image encoders (default: random initialisation).", HelpName = "file" };
         var textEncoder = new Option<string?>("--text-encoder") { Description = "The sites' text encoder: tiny or mini (trained from scratch), or minilm-l6 (pretrained all-MiniLM-L6-v2, frozen).", HelpName = "name" };
         textEncoder.AcceptOnlyFromAmong("tiny", "mini", Learning.Models.Encoders.MiniLMPackage.EncoderName);
-        var command = new Command("demo", "Start Azurite, the silo and the API on loopback, register 10 sites (2 image-only, 2 text-only, 6 image+text), run rounds with one agent process per site, and write the report.") { medpix, rounds, output, weights, textEncoder };
+        var keepRunning = new Option<bool>("--keep-running") { Description = "After the report, keep the service and its web console up until Ctrl+C." };
+        var command = new Command("demo", "Start Azurite, the silo and the API on loopback, register 10 sites (2 image-only, 2 text-only, 6 image+text), run rounds with one agent process per site, and write the report.") { medpix, rounds, output, weights, textEncoder, keepRunning };
         command.SetAction((parse, ct) => DemoRunner.RunAsync(
             new DemoOptions(parse.GetRequiredValue(output).FullName, parse.GetValue(rounds), parse.GetValue(medpix)?.FullName,
                 ImageWeights: parse.GetValue(weights) is { } w ? (w.Exists ? w.FullName : throw new Errors.CliException($"Image weights {w.FullName} do not exist.")) : null,
-                TextEncoder: parse.GetValue(textEncoder)), ct));
+                TextEncoder: parse.GetValue(textEncoder), KeepRunning: parse.GetValue(keepRunning)), ct));
         return command;
     }
 }

@@ -8,4 +8,5 @@ namespace FedMM.Cli.Demo;
 /// <param name="ValPerSite">Synthetic validation samples per site.</param>
 /// <param name="ImageWeights">torchvision MobileNetV3 weights every site's image encoder starts from; null: random.</param>
 /// <param name="TextEncoder">The federation's text encoder (tiny, mini, minilm-l6); null: the demo's default.</param>
-public sealed record DemoOptions(string Output, int Rounds, string? MedPix, int TrainPerSite = 64, int ValPerSite = 24, string? ImageWeights = null, string? TextEncoder = null);
+/// <param name="KeepRunning">After the report, keep Azurite, the silo and the API (and the console) up until Ctrl+C.</param>
+public sealed record DemoOptions(string Output, int Rounds, string? MedPix, int TrainPerSite = 64, int ValPerSite = 24, string? ImageWeights = null, string? TextEncoder = null, bool KeepRunning = false);

@@ -45,6 +45,7 @@ public static class DemoRunner
         {
             using var api = new FedMMClient(service.ApiAddress, new ApiCredentials(service.AdminKey, null), RetryPolicy.Default,
                 message => Console.Error.WriteLine($"warning: {message}"));
+            Status($"web console [bold]{service.ConsoleAddress}[/], operator key [bold]{service.AdminKey}[/]");
             await api.CreateFederationAsync(FederationId, config, ct);
             var launches = await RegisterSitesAsync(api, root, Path.Combine(run, "tokens"), ct);
             Status($"federation [bold]{FederationId}[/] with {launches.Count} sites: " +
@@ -81,6 +82,7 @@ public static class DemoRunner
                 CommonTestComparison.Report(scores, table);
                 Status($"common test (held out) written to [bold]{Markup.Escape(table)}[/]");
             }
+            if (options.KeepRunning) await KeepRunningAsync(service, Status, ct);
             return completed == options.Rounds ? ExitCodes.Success : ExitCodes.Failure;
         }
         finally
@@ -92,6 +94,17 @@ public static class DemoRunner
             }
             Plain("stopping the API, the silo and Azurite");
         }
+    }
+
+    // The finished federation stays on view in the console until the user presses Ctrl+C.
+    private static async Task KeepRunningAsync(LocalService service, Action<string> status, CancellationToken ct)
+    {
+        status($"the service keeps running: web console [bold]{service.ConsoleAddress}[/], operator key [bold]{service.AdminKey}[/]; Ctrl+C stops it");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
     }
 
     /// <summary>

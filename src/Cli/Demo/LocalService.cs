@@ -33,6 +33,12 @@ public sealed class LocalService : IAsyncDisposable
     /// <summary>The API process.</summary>
     public ChildProcess? Api { get; private set; }
 
+    /// <summary>The silo's Prometheus scraping address (docs/CONSOLE.md).</summary>
+    public Uri SiloMetricsAddress { get; private set; } = null!;
+
+    /// <summary>The operator console's address.</summary>
+    public Uri ConsoleAddress => new(ApiAddress, "/console/");
+
     /// <summary>Storage connection string of this instance's Azurite.</summary>
     public string StorageConnectionString { get; private set; } = "";
 
@@ -44,7 +50,7 @@ public sealed class LocalService : IAsyncDisposable
     /// <summary>Starts Azurite, the silo and the API; logs and Azurite data go under <paramref name="workFolder"/>.</summary>
     public static async Task<LocalService> StartAsync(RepositoryLayout repo, string workFolder, Action<string> status, CancellationToken ct)
     {
-        var ports = FreePorts.Take(6);
+        var ports = FreePorts.Take(7);
         var azurite = new Dictionary<string, string>
         {
             ["AZURITE_BLOB_PORT"] = ports[0].ToString(),
@@ -78,6 +84,7 @@ public sealed class LocalService : IAsyncDisposable
         int siloPort = ports[3];
         gatewayPort = ports[4];
         apiPort = ports[5];
+        SiloMetricsAddress = new Uri($"http://localhost:{ports[6]}/metrics");
         // Silo and API read the same "Cluster" section (the API as the silo's client).
         siloEnvironment = new Dictionary<string, string>
         {
@@ -87,6 +94,7 @@ public sealed class LocalService : IAsyncDisposable
             ["FEDMM_Cluster__SiloPort"] = siloPort.ToString(),
             ["FEDMM_Cluster__GatewayPort"] = gatewayPort.ToString(),
             ["FEDMM_Storage__ConnectionString"] = StorageConnectionString,
+            ["FEDMM_Metrics__PrometheusPort"] = ports[6].ToString(),
             ["DOTNET_ENVIRONMENT"] = "Production",
         };
         apiEnvironment = new Dictionary<string, string>(siloEnvironment)

@@ -1,3 +1,4 @@
+using FedMM.Learning.Artifacts;
 using ScottPlot;
 
 namespace FedMM.Cli.Reports;
@@ -7,9 +8,14 @@ public static class ReportPlots
 {
     private const int Width = 900, Height = 540;
 
-    /// <summary>One line per (setting, group): the group mean of a metric per round; dashed: the global package where measured.</summary>
+    /// <summary>One line per (setting, group): the group mean of a metric per round; dashed: the global package where measured; the legend to the right of the data.</summary>
     public static void GroupMetric(IReadOnlyList<GroupRoundMetrics> groups, Func<GroupRoundMetrics, double> metric, Func<GroupRoundMetrics, double?> globalMetric,
-        string metricName, string title, string path)
+        string metricName, string title, string path) =>
+        GroupMetricPlot(groups, metric, globalMetric, metricName, title).SavePng(path, Width + 260, Height);
+
+    /// <summary>The plot <see cref="GroupMetric"/> saves.</summary>
+    public static Plot GroupMetricPlot(IReadOnlyList<GroupRoundMetrics> groups, Func<GroupRoundMetrics, double> metric, Func<GroupRoundMetrics, double?> globalMetric,
+        string metricName, string title)
     {
         var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
@@ -38,8 +44,9 @@ public static class ReportPlots
         plot.YLabel($"val {metricName.ToLowerInvariant()}, mean over sites");
         plot.Axes.SetLimitsY(0, 1.05);
         IntegerRounds(plot, groups.Select(g => g.Round));
-        plot.ShowLegend(Alignment.LowerRight);
-        plot.SavePng(path, Width, Height);
+        // Beside the data area, never on it: lines reach every corner as accuracy rises.
+        plot.ShowLegend(Edge.Right);
+        return plot;
     }
 
     /// <summary>One line per site: its aggregation weight in each round.</summary>

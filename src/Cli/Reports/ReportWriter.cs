@@ -48,16 +48,18 @@ public static class ReportWriter
     private static string Markdown(RunHistory history, IReadOnlyList<GroupRoundMetrics> groups, List<(string Title, string File)> plots)
     {
         var md = new StringBuilder();
+        // A service run has no settings; its tables leave the column out rather than fill it with "-".
+        bool settings = history.Results.Any(r => r.Setting is not null);
         md.AppendLine($"# {history.Title}").AppendLine();
         md.AppendLine($"Rounds: {history.RoundNumbers.Count}; sites: {history.Results.Select(r => r.ClientId).Distinct().Count()}.").AppendLine();
         if (groups.Count > 0)
         {
             md.AppendLine("## Validation metrics per site group").AppendLine();
             md.AppendLine("Site model: each site's model after its local training (mean ± std over the group's sites). Global package: the round's aggregated package applied at each site, where measured.").AppendLine();
-            md.AppendLine("| setting | round | group | sites | site accuracy | site macro-F1 | global package accuracy | global package macro-F1 |");
-            md.AppendLine("|---|---:|---|---:|---:|---:|---:|---:|");
+            md.AppendLine(SettingColumn(settings, "setting") + "| round | group | sites | site accuracy | site macro-F1 | global package accuracy | global package macro-F1 |");
+            md.AppendLine(SettingColumn(settings, "---") + "|---:|---|---:|---:|---:|---:|---:|");
             foreach (var g in groups)
-                md.AppendLine(Invariant($"| {g.Setting ?? "-"} | {g.Round} | {g.Group} | {g.Sites} | {g.Accuracy:F3} ± {g.AccuracyStd:F3} | {g.MacroF1:F3} ± {g.MacroF1Std:F3} | {Optional(g.GlobalAccuracy)} | {Optional(g.GlobalMacroF1)} |"));
+                md.AppendLine(SettingColumn(settings, g.Setting ?? "-") + Invariant($"| {g.Round} | {g.Group} | {g.Sites} | {g.Accuracy:F3} ± {g.AccuracyStd:F3} | {g.MacroF1:F3} ± {g.MacroF1Std:F3} | {Optional(g.GlobalAccuracy)} | {Optional(g.GlobalMacroF1)} |"));
             md.AppendLine();
         }
         int last = history.Results.Count > 0 ? history.Results.Max(r => r.Round) : 0;
@@ -65,10 +67,10 @@ public static class ReportWriter
         if (lastResults.Count > 0)
         {
             md.AppendLine($"## Sites in round {last}").AppendLine();
-            md.AppendLine("| setting | site | group | site accuracy | site macro-F1 | global package accuracy | contribution weight |");
-            md.AppendLine("|---|---|---|---:|---:|---:|---:|");
+            md.AppendLine(SettingColumn(settings, "setting") + "| site | group | site accuracy | site macro-F1 | global package accuracy | contribution weight |");
+            md.AppendLine(SettingColumn(settings, "---") + "|---|---|---:|---:|---:|---:|");
             foreach (var r in lastResults)
-                md.AppendLine(Invariant($"| {r.Setting ?? "-"} | {r.ClientId} | {r.Group} | {r.Site.Accuracy:F3} | {r.Site.MacroF1:F3} | {Optional(r.Global?.Accuracy)} | {Optional(r.ContributionWeight)} |"));
+                md.AppendLine(SettingColumn(settings, r.Setting ?? "-") + Invariant($"| {r.ClientId} | {r.Group} | {r.Site.Accuracy:F3} | {r.Site.MacroF1:F3} | {Optional(r.Global?.Accuracy)} | {Optional(r.ContributionWeight)} |"));
             md.AppendLine();
         }
         foreach (var (title, file) in plots)
@@ -92,6 +94,9 @@ public static class ReportWriter
             csv.AppendLine(Invariant($"{g.Setting},{g.Round},{g.Group},{g.Sites},{g.Accuracy},{g.AccuracyStd},{g.MacroF1},{g.MacroF1Std},{g.GlobalAccuracy},{g.GlobalMacroF1}"));
         File.WriteAllText(path, csv.ToString());
     }
+
+    // The leading "| setting " cell of a row, when the run compares settings.
+    private static string SettingColumn(bool settings, string cell) => settings ? $"| {cell} " : "";
 
     private static string Optional(double? value) => value is { } v ? v.ToString("F3", CultureInfo.InvariantCulture) : "-";
 

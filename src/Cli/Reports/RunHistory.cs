@@ -1,3 +1,4 @@
+using FedMM.Learning.Artifacts;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Cli.Reports;
@@ -27,13 +28,6 @@ public sealed record SiteRoundResult(int Round, string ClientId, Modalities Moda
     /// <summary>"image-only", "text-only" or "image+text".</summary>
     public string Group => SiteGroups.Of(Modalities);
 }
-
-/// <summary>The image/text pairing an aggregation chose, with the cost matrix it solved.</summary>
-/// <param name="Round">Round number.</param>
-/// <param name="Cost">Cost [K_img, K_txt]; row = image cluster, column = text cluster.</param>
-/// <param name="ImageClusters">Image cluster of pair p.</param>
-/// <param name="TextClusters">Text cluster of pair p.</param>
-public sealed record RoundPairing(int Round, double[,] Cost, IReadOnlyList<int> ImageClusters, IReadOnlyList<int> TextClusters);
 
 /// <summary>Naming of the three site groups the evaluation compares.</summary>
 public static class SiteGroups

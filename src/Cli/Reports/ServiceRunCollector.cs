@@ -1,3 +1,4 @@
+using FedMM.Learning.Artifacts;
 using FedMM.Cli.Api;
 using FedMM.Learning.Federation;
 
@@ -47,6 +48,13 @@ public static class ServiceRunCollector
                 results.Add(new SiteRoundResult(entry.Round, site.ClientId, modalities, entry.Metrics!.After, global, weight));
             }
         }
-        return new RunHistory($"federation {federation.Id} ({federation.Config.Name})", results, pairings);
+        return new RunHistory(Title(federation.Id, federation.Config.Name), results, pairings);
     }
+
+    /// <summary>
+    /// The report title of federation <paramref name="federationId"/> named <paramref name="name"/>:
+    /// the name, with the id only when the name does not already say it ("FedMM demo", not "federation demo (FedMM demo)").
+    /// </summary>
+    public static string Title(string federationId, string name) =>
+        name.Contains(federationId, StringComparison.OrdinalIgnoreCase) ? name : $"{name} (federation {federationId})";
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Azure;
 using FedMM.Grains.Aggregation;
@@ -6,6 +7,7 @@ using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Errors;
 using FedMM.Grains.Interfaces.Models;
+using FedMM.Grains.Interfaces.Telemetry;
 using FedMM.Grains.Storage;
 using FedMM.Learning.Federation;
 using Microsoft.Extensions.Logging;
@@ -350,6 +352,7 @@ public sealed class RoundGrain(
 
         AggregationOutcome? outcome = null;
         string? failure = null;
+        long started = Stopwatch.GetTimestamp();
         for (int attempt = 0; ; attempt++)
         {
             try
@@ -371,6 +374,7 @@ public sealed class RoundGrain(
             }
         }
 
+        FedMMMetrics.AggregationFinished(Stopwatch.GetElapsedTime(started), outcome is not null);
         await gate.WaitAsync();
         try
         {
@@ -498,7 +502,12 @@ public sealed class RoundGrain(
     }
 
     /// <summary>Applies <paramref name="change"/> and persists it; a failed write leaves the state as it was stored.</summary>
-    private Task PersistAsync(Action<RoundGrainState> change) => round.ChangeAsync(change);
+    private async Task PersistAsync(Action<RoundGrainState> change)
+    {
+        RoundState? before = S.FederationId is null ? null : S.State;
+        await round.ChangeAsync(change);
+        if (S.State != before) FedMMMetrics.RoundEntered(S.State);
+    }
 
     private RoundView View() => new(
         S.FederationId ?? "",

@@ -118,7 +118,7 @@ public class FederationRunTests(ServiceFixture fixture)
             var reported = await Cli("round", "report", "--api", fixture.Service.ApiAddress.ToString(), "--admin-key", fixture.Service.AdminKey, "-f", "e2e-run", "--out", reportFolder);
             Assert.True(reported.Code == 0, reported.Error);
             string markdown = File.ReadAllText(Path.Combine(reportFolder, "report.md"));
-            foreach (var group in new[] { "image-only", "text-only", "image+text" }) Assert.Contains($"| - | 2 | {group} | 1 |", markdown);
+            foreach (var group in new[] { "image-only", "text-only", "image+text" }) Assert.Contains($"\n| 2 | {group} | 1 |", markdown);
             foreach (var png in new[] { "accuracy.png", "macro_f1.png", "contributions.png", "pairing_cost.png" })
                 Assert.True(new FileInfo(Path.Combine(reportFolder, png)).Length > 5000, png);
             Assert.True(File.Exists(Path.Combine(reportFolder, "rounds", "0001", "report.json")));

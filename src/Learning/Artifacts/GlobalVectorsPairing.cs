@@ -1,6 +1,4 @@
-using FedMM.Learning.Artifacts;
-
-namespace FedMM.Cli.Reports;
+namespace FedMM.Learning.Artifacts;
 
 /// <summary>Reads the pairing an aggregation chose from a global vectors.safetensors (docs/ARTIFACTS.md).</summary>
 public static class GlobalVectorsPairing
@@ -30,3 +28,10 @@ public static class GlobalVectorsPairing
             ? t.to_type(TorchSharp.torch.ScalarType.Int64).data<long>().ToArray().Select(v => (int)v).ToList()
             : throw new InvalidDataException($"{path}: has pairing.cost but no {name}.");
 }
+
+/// <summary>The image/text pairing an aggregation chose, with the cost matrix it solved.</summary>
+/// <param name="Round">Round number.</param>
+/// <param name="Cost">Cost [K_img, K_txt]; row = image cluster, column = text cluster.</param>
+/// <param name="ImageClusters">Image cluster of pair p.</param>
+/// <param name="TextClusters">Text cluster of pair p.</param>
+public sealed record RoundPairing(int Round, double[,] Cost, IReadOnlyList<int> ImageClusters, IReadOnlyList<int> TextClusters);
