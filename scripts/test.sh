@@ -16,8 +16,9 @@ fi
 # The console's browser tests (tests/Console.Tests) drive Debian's Chromium; Playwright never downloads one.
 if [[ ! -x /usr/bin/chromium ]]; then
   echo "test: installing Debian's chromium for the console's browser tests"
+  export DEBIAN_FRONTEND=noninteractive
   if [[ $(id -u) -eq 0 ]]; then apt-get update && apt-get install -y chromium
-  else sudo apt-get update && sudo apt-get install -y chromium; fi
+  else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi
 fi
 
 dotnet test FedMM.sln "$@"

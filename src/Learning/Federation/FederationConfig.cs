@@ -224,6 +224,17 @@ public sealed record RoundConfig
     /// </summary>
     public double FusedTargetWeight { get; init; } = 0.5;
 
+    /// <summary>
+    /// Whether a site fills in only from pairs with cross-site evidence: image+text samples that
+    /// co-occur in them (pairing.cooccurrence &gt; 0), or paired centers at cosine similarity of at least
+    /// <see cref="PairEvidenceCosine"/> (meaningful once the alignment objective has aligned the two
+    /// spaces). A sample whose nearest clusters have no such pair gets the missing embedding.
+    /// </summary>
+    public bool RequirePairEvidence { get; init; }
+
+    /// <summary>Cosine similarity of paired centers that counts as evidence under <see cref="RequirePairEvidence"/>.</summary>
+    public double PairEvidenceCosine { get; init; } = 0.5;
+
     /// <summary>Whether sites use the global vectors at all (false: FedAvg, missing embedding only).</summary>
     public bool UseGlobalVectors { get; init; } = true;
 

@@ -71,6 +71,7 @@ public static class FederationConfigChecks
             Check(round.AlignmentWeight >= 0 && double.IsFinite(round.AlignmentWeight), $"round.alignmentWeight: {round.AlignmentWeight} must be ≥ 0.");
             Check(round.AlignmentTemperature > 0 && double.IsFinite(round.AlignmentTemperature), $"round.alignmentTemperature: {round.AlignmentTemperature} must be > 0.");
             Check(round.LogitAdjustment >= 0 && round.LogitAdjustment <= 10, $"round.logitAdjustment: {round.LogitAdjustment} is outside [0, 10].");
+            Check(round.PairEvidenceCosine is >= -1 and <= 1, $"round.pairEvidenceCosine: {round.PairEvidenceCosine} is outside [-1, 1].");
             Check(round.FusedTargetWeight >= 0 && double.IsFinite(round.FusedTargetWeight), $"round.fusedTargetWeight: {round.FusedTargetWeight} must be ≥ 0.");
             Check(round.VectorNoise >= 0 && double.IsFinite(round.VectorNoise), $"round.vectorNoise: {round.VectorNoise} must be ≥ 0.");
             var robust = round.Robustness;

@@ -262,6 +262,8 @@ public static class RoundAggregator
         vectors["pairing.image"] = torch.tensor(assignment.Rows.Select(r => (long)r).ToArray());
         vectors["pairing.text"] = torch.tensor(assignment.Columns.Select(c => (long)c).ToArray());
         vectors["pairing.cost"] = torch.tensor(costF32, [image.Clusters, text.Clusters]);
+        // How many image+text samples back each chosen pair: the cross-site evidence a site may require before it uses a pair.
+        vectors["pairing.cooccurrence"] = torch.tensor(Enumerable.Range(0, pairs).Select(p => (float)cooccurrence.Counts[assignment.Rows[p], assignment.Columns[p]]).ToArray());
         timings["pairing"] = lap();
 
         using (var scope = torch.NewDisposeScope())

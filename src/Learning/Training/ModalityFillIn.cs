@@ -28,7 +28,9 @@ public sealed class ModalityFillIn : IDisposable
     /// Reads <c>image.centers</c>, <c>text.centers</c>, <c>pairing.image</c>, <c>pairing.text</c> and,
     /// when present, <c>fused.probs</c> from <paramref name="globalVectors"/> (null or incomplete: no fill-in available).
     /// </summary>
-    public ModalityFillIn(IReadOnlyDictionary<string, Tensor>? globalVectors, string mode, double temperature)
+    /// <param name="evidenceCosine">When set, only pairs with co-occurring samples (pairing.cooccurrence &gt; 0) or paired
+    /// centers at least this cosine-similar are used (<see cref="RoundConfig.RequirePairEvidence"/>).</param>
+    public ModalityFillIn(IReadOnlyDictionary<string, Tensor>? globalVectors, string mode, double temperature, double? evidenceCosine = null)
     {
         soft = mode switch
         {
@@ -52,19 +54,39 @@ public sealed class ModalityFillIn : IDisposable
             throw new ArgumentException($"Global vectors: image.centers [{string.Join(", ", imageCenters.shape)}] and text.centers [{string.Join(", ", textCenters.shape)}] must be [K, d] with the same d.", nameof(globalVectors));
         CheckIndices("pairing.image", pairImage, imageCenters.shape[0]);
         CheckIndices("pairing.text", pairText, textCenters.shape[0]);
-        pairedImageCenters = imageCenters.to_type(ScalarType.Float32).index_select(0, pairImage.to_type(ScalarType.Int64)).detach();
-        pairedTextCenters = textCenters.to_type(ScalarType.Float32).index_select(0, pairText.to_type(ScalarType.Int64)).detach();
-        if (globalVectors.TryGetValue("fused.probs", out var probabilities))
+        using var scope = NewDisposeScope();
+        var images = imageCenters.to_type(ScalarType.Float32).index_select(0, pairImage.to_type(ScalarType.Int64)).detach();
+        var texts = textCenters.to_type(ScalarType.Float32).index_select(0, pairText.to_type(ScalarType.Int64)).detach();
+        Tensor? probabilities = null;
+        if (globalVectors.TryGetValue("fused.probs", out var fused))
         {
-            if (probabilities.dim() != 2 || probabilities.shape[0] != pairImage.numel())
-                throw new ArgumentException($"Global vectors: fused.probs [{string.Join(", ", probabilities.shape)}] must be [{pairImage.numel()}, C], one row per pair.", nameof(globalVectors));
-            pairProbabilities = probabilities.to_type(ScalarType.Float32).detach().clone();
+            if (fused.dim() != 2 || fused.shape[0] != pairImage.numel())
+                throw new ArgumentException($"Global vectors: fused.probs [{string.Join(", ", fused.shape)}] must be [{pairImage.numel()}, C], one row per pair.", nameof(globalVectors));
+            probabilities = fused.to_type(ScalarType.Float32).detach();
         }
+        if (evidenceCosine is double threshold)
+        {
+            var supported = nn.functional.cosine_similarity(images, texts, 1).ge(threshold);
+            if (globalVectors.TryGetValue("pairing.cooccurrence", out var counts))
+            {
+                if (counts.numel() != pairImage.numel())
+                    throw new ArgumentException($"Global vectors: pairing.cooccurrence has {counts.numel()} entries for {pairImage.numel()} pairs.", nameof(globalVectors));
+                supported = supported.logical_or(counts.to_type(ScalarType.Float32).gt(0));
+            }
+            var keep = supported.nonzero().squeeze(1);
+            if (keep.numel() == 0) return;
+            images = images.index_select(0, keep);
+            texts = texts.index_select(0, keep);
+            probabilities = probabilities?.index_select(0, keep);
+        }
+        pairedImageCenters = images.clone().MoveToOuterDisposeScope();
+        pairedTextCenters = texts.clone().MoveToOuterDisposeScope();
+        pairProbabilities = probabilities?.clone().MoveToOuterDisposeScope();
     }
 
     /// <summary>Creates the fill-in a round's settings ask for (none when the site does not use global vectors).</summary>
     public static ModalityFillIn For(RoundConfig round, IReadOnlyDictionary<string, Tensor>? globalVectors)
-        => new(round.UseGlobalVectors ? globalVectors : null, round.FillIn, round.FillInTemperature);
+        => new(round.UseGlobalVectors ? globalVectors : null, round.FillIn, round.FillInTemperature, round.RequirePairEvidence ? round.PairEvidenceCosine : null);
 
     /// <summary>Whether global vectors of both modalities and a pairing are available.</summary>
     public bool Available => pairedImageCenters is not null;

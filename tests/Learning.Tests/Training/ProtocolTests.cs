@@ -115,6 +115,33 @@ public class ProtocolTests
     }
 
     [Fact]
+    public void WithEvidenceRequiredOnlyCooccurringOrAlignedPairsFillIn()
+    {
+        var vectors = new Dictionary<string, Tensor>
+        {
+            ["image.centers"] = tensor(new float[] { 1, 0, 0, 1 }, [2, 2]),
+            ["text.centers"] = tensor(new float[] { 0, 1, 0, 2 }, [2, 2]),
+            ["pairing.image"] = tensor(new long[] { 0, 1 }),
+            ["pairing.text"] = tensor(new long[] { 0, 1 }),
+            // Neither pair has co-occurring samples; pair 0's centers are orthogonal, pair 1's point the same way.
+            ["pairing.cooccurrence"] = tensor(new float[] { 0, 0 }),
+        };
+        using var image = tensor(new float[] { 1, 0 }, [1, 2]);
+        using (var any = new ModalityFillIn(vectors, "hard", 1.0))
+            Assert.True(any.TextFromImage(image).Same(tensor(new float[] { 0, 1 }, [1, 2])));
+        // Only pair 1 is supported (cosine 1 ≥ 0.5), so the image near cluster 0 takes pair 1's text.
+        using (var aligned = new ModalityFillIn(vectors, "hard", 1.0, evidenceCosine: 0.5))
+            Assert.True(aligned.TextFromImage(image).Same(tensor(new float[] { 0, 2 }, [1, 2])));
+        vectors["text.centers"] = tensor(new float[] { 0, 1, 1, 0 }, [2, 2]);
+        using (var none = new ModalityFillIn(vectors, "hard", 1.0, evidenceCosine: 0.5))
+            Assert.False(none.Available);
+        // Co-occurrence is evidence whatever the cosine.
+        vectors["pairing.cooccurrence"] = tensor(new float[] { 4, 0 });
+        using (var cooccurring = new ModalityFillIn(vectors, "hard", 1.0, evidenceCosine: 0.5))
+            Assert.True(cooccurring.TextFromImage(tensor(new float[] { 0, 1 }, [1, 2])).Same(tensor(new float[] { 0, 1 }, [1, 2])));
+    }
+
+    [Fact]
     public void AlignmentPullsPairedImageAndTextTogether()
     {
         static double PairedCosine(double weight)
