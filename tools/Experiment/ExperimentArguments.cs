@@ -58,6 +58,8 @@ internal sealed record ExperimentArguments
           --alignment-weight X    image–text InfoNCE weight at image+text sites (default 0.1; 0: off)
           --logit-adjustment X    τ of the label-prior logit adjustment (default 1; 0: off)
           --fused-target-weight X weight of the fused pairs' class distributions as soft targets (default 0.5; 0: off)
+          --require-pair-evidence true|false  fill in only from pairs with co-occurring samples or aligned centers (default false)
+          --pair-evidence-cosine X  cosine of paired centers that counts as evidence (default 0.5)
         """;
 
     public static ExperimentArguments Parse(string[] args)
@@ -118,6 +120,8 @@ internal sealed record ExperimentArguments
                 AlignmentWeight = Double("alignment-weight", round.AlignmentWeight),
                 LogitAdjustment = Double("logit-adjustment", round.LogitAdjustment),
                 FusedTargetWeight = Double("fused-target-weight", round.FusedTargetWeight),
+                RequirePairEvidence = Take("require-pair-evidence") is { } evidence ? bool.Parse(evidence) : round.RequirePairEvidence,
+                PairEvidenceCosine = Double("pair-evidence-cosine", round.PairEvidenceCosine),
             },
         };
         if (values.Count > 0) throw new ArgumentException($"Unknown option --{values.Keys.First()}.");

@@ -184,7 +184,7 @@ public sealed class UploadFlowTests(ApiFixture api)
     {
         var centroids = Enumerable.Range(0, 32 * 128).Select(i => (i % 13) * 0.01f).ToArray();
         return new GeneratedSafetensorsContent(
-            [("image.centroids", [32, 128], centroids), ("image.counts", [32], Enumerable.Repeat(5f, 32).ToArray())],
+            [("image.centroids", [32, 128], centroids), ("image.counts", [32], Enumerable.Repeat(SiteUpdateFiles.DefaultTrainSamples / 32f, 32).ToArray())],
             "image.samples", rows, 128, interruptAfterBytes);
     }
 

@@ -32,7 +32,8 @@ public class RoundAggregatorTests
         Assert.Equal(new long[] { 4, 3 }, v["pairing.cost"].shape);
         Assert.Equal(new long[] { 3, Width }, v["fused"].shape);
         Assert.Equal(new long[] { 3, Classes }, v["fused.probs"].shape);
-        Assert.Equal(9, v.Count);
+        Assert.Equal(new long[] { 3 }, v["pairing.cooccurrence"].shape);
+        Assert.Equal(10, v.Count);
         Assert.All(v.Values.Where(t => t.dtype != torch.ScalarType.Int64), t => Assert.Equal(torch.ScalarType.Float32, t.dtype));
         Assert.Equal(1, fusion.Calls);
 
