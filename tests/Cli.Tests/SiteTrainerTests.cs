@@ -10,6 +10,7 @@ using FedMM.Learning.Training;
 namespace FedMM.Cli.Tests;
 
 /// <summary>The site trainer on real (tiny) synthetic client folders with the real encoders.</summary>
+[Collection(SequentialTorchRandom.Name)]
 public class SiteTrainerTests
 {
     internal static FederationConfig TinyConfig(IReadOnlyList<string> labels) => new()
