@@ -83,7 +83,7 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
         var config = SavedConfig();
         if (globalFolder is not null) return ApplyGlobal(config, globalFolder);
         var site = Ensure(config);
-        using var fillIn = new ModalityFillIn(null, config.Round.FillIn, config.Round.FillInTemperature);
+        using var fillIn = ModalityFillIn.For(config.Round, null);
         return LocalRound.Evaluate(site, fillIn);
     }
 
@@ -148,7 +148,7 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
         site.LoadPrivate(ModelFolder);
         using var vectors = globalFolder is null ? null : SafetensorsContent.Load(SiteFolder.Vectors(globalFolder), requireFinite: true);
         if (weights is not null) site.Model.Shared.LoadWeights(weights.Tensors);
-        using var fillIn = new ModalityFillIn(config.Round.UseGlobalVectors ? vectors?.Tensors : null, config.Round.FillIn, config.Round.FillInTemperature);
+        using var fillIn = ModalityFillIn.For(config.Round, vectors?.Tensors);
         using var logits = LocalRound.ValidationLogits(site, fillIn);
         var probabilities = nn.functional.softmax(logits[0], 0).to_type(ScalarType.Float64).data<double>().ToArray();
         return config.Labels.Select((label, i) => (label, probabilities[i])).OrderByDescending(p => p.Item2).ToList();
