@@ -159,13 +159,15 @@ public class FederationRunTests(ServiceFixture fixture)
         var victim = sites.Single(s => s.Modalities == "image+text");
         try
         {
-            // Kill the image+text site while it trains round 1.
+            // Kill the image+text site while round 1 collects, before it can upload: as soon as the round
+            // is open. (Waiting for its "training" log line raced with a fast site that uploaded first.)
             var clock = Stopwatch.StartNew();
-            while (!processes[victim.ClientId].Tail().Contains("round 1: training"))
+            while ((await api.GetRoundAsync("e2e-kill", 1)).State != "Collecting")
             {
-                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(3), $"{victim.ClientId} never started training: {processes[victim.ClientId].Tail()}");
-                await Task.Delay(200);
+                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(3), "round 1 never started collecting");
+                await Task.Delay(100);
             }
+            Assert.DoesNotContain(victim.ClientId, (await api.GetRoundAsync("e2e-kill", 1)).Submitted);
             processes[victim.ClientId].Kill();
             Assert.True(await processes[victim.ClientId].WaitForExitAsync(TimeSpan.FromSeconds(10)));
 
