@@ -47,7 +47,7 @@ public static class ClientsApi
     /// <summary>Maps /api/federations/{fid}/clients.</summary>
     public static IEndpointRouteBuilder MapClientsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/federations/{fid}/clients").WithTags("Clients").RequireOperatorKey();
+        var api = app.MapGroup("/api/federations/{fid}/clients").WithTags("Clients").RequireAuthorization(ApiAuthorization.Operator);
         api.MapPost("/", RegisterClient)
             .WithName("RegisterClient")
             .WithSummary("Register a client site; its token is returned once")
@@ -67,7 +67,6 @@ public static class ClientsApi
     public static async Task<Results<Created<ClientRegistration>, ProblemHttpResult>> RegisterClient(
         string fid, HttpRequest request, IGrainFactory grains, CancellationToken cancellationToken)
     {
-        if (RouteValues.Check(fid) is { } invalid) return invalid;
         var (body, problem) = await ApiJson.ReadBodyAsync<RegisterClientRequest>(request, 16 * 1024, cancellationToken);
         if (body is null) return Invalid(problem!);
         if (!Identifiers.IsValid(body.ClientId)) return RouteValues.Invalid("client id", body.ClientId);
@@ -83,7 +82,6 @@ public static class ClientsApi
     /// <summary>GET /api/federations/{fid}/clients.</summary>
     public static async Task<Results<Ok<ClientResponse[]>, ProblemHttpResult>> ListClients(string fid, IGrainFactory grains)
     {
-        if (RouteValues.Check(fid) is { } invalid) return invalid;
         var federation = grains.GetGrain<IFederationGrain>(fid);
         if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
         var clients = await federation.ListClientsAsync();
@@ -93,7 +91,6 @@ public static class ClientsApi
     /// <summary>POST /api/federations/{fid}/clients/{cid}/revoke.</summary>
     public static async Task<Results<Ok<ClientResponse>, ProblemHttpResult>> RevokeClient(string fid, string cid, IGrainFactory grains)
     {
-        if (RouteValues.Check(fid, cid) is { } invalid) return invalid;
         var federation = grains.GetGrain<IFederationGrain>(fid);
         if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
         return TypedResults.Ok(ClientResponse.From(await federation.RevokeClientAsync(cid)));
@@ -103,7 +100,6 @@ public static class ClientsApi
     public static async Task<Results<Ok<ClientRegistration>, ProblemHttpResult>> RotateToken(
         string fid, string cid, HttpRequest request, IGrainFactory grains, CancellationToken cancellationToken)
     {
-        if (RouteValues.Check(fid, cid) is { } invalid) return invalid;
         var body = new RotateTokenRequest();
         // The body is optional: no body (or no Content-Type) issues a token that never expires.
         if (request.ContentLength is not 0 && request.HasJsonContentType())

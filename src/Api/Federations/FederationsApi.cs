@@ -14,7 +14,7 @@ public static class FederationsApi
     /// <summary>Maps /api/federations.</summary>
     public static IEndpointRouteBuilder MapFederationsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/federations").WithTags("Federations").RequireOperatorKey();
+        var api = app.MapGroup("/api/federations").WithTags("Federations").RequireAuthorization(ApiAuthorization.Operator);
         api.MapPost("/", CreateFederation)
             .WithName("CreateFederation")
             .WithSummary("Create a federation from a validated config (id generated when absent)")
@@ -54,7 +54,6 @@ public static class FederationsApi
     /// <summary>GET /api/federations/{fid}.</summary>
     public static async Task<Results<Ok<FederationResponse>, ProblemHttpResult>> GetFederation(string fid, IGrainFactory grains)
     {
-        if (RouteValues.Check(fid) is { } invalid) return invalid;
         var view = await grains.GetGrain<IFederationGrain>(fid).GetAsync();
         return view is null ? NotFound(fid) : TypedResults.Ok(FederationResponse.From(view));
     }

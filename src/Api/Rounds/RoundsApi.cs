@@ -25,7 +25,7 @@ public static class RoundsApi
     /// <summary>Maps /api/federations/{fid}/rounds.</summary>
     public static IEndpointRouteBuilder MapRoundsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/federations/{fid}/rounds").WithTags("Rounds").RequireOperatorKey();
+        var api = app.MapGroup("/api/federations/{fid}/rounds").WithTags("Rounds").RequireAuthorization(ApiAuthorization.Operator);
         api.MapPost("/", StartRounds)
             .WithName("StartRounds")
             .WithSummary("Queue one or more rounds; they run one after another")
@@ -41,7 +41,6 @@ public static class RoundsApi
     public static async Task<Results<Accepted<StartRoundsResponse>, ProblemHttpResult>> StartRounds(
         string fid, HttpRequest request, IGrainFactory grains, CancellationToken cancellationToken)
     {
-        if (RouteValues.Check(fid) is { } invalid) return invalid;
         StartRoundsRequest body = new(null, null);
         if (request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0)
         {
@@ -73,7 +72,6 @@ public static class RoundsApi
     /// <summary>GET /api/federations/{fid}/rounds.</summary>
     public static async Task<Results<Ok<IReadOnlyList<RoundView>>, ProblemHttpResult>> ListRounds(string fid, IGrainFactory grains)
     {
-        if (RouteValues.Check(fid) is { } invalid) return invalid;
         var federation = grains.GetGrain<IFederationGrain>(fid);
         if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
         return TypedResults.Ok(await federation.GetRoundsAsync());
@@ -82,7 +80,6 @@ public static class RoundsApi
     /// <summary>GET /api/federations/{fid}/rounds/{r}.</summary>
     public static async Task<Results<Ok<RoundView>, ProblemHttpResult>> GetRound(string fid, int r, IGrainFactory grains)
     {
-        if (RouteValues.Check(fid, round: r) is { } invalid) return invalid;
         var (round, refusal) = await FindRoundAsync(grains, fid, r);
         return round is null ? refusal! : TypedResults.Ok(round);
     }
@@ -91,7 +88,6 @@ public static class RoundsApi
     public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetReport(
         string fid, int r, IGrainFactory grains, ArtifactContainer artifacts, CancellationToken cancellationToken)
     {
-        if (RouteValues.Check(fid, round: r) is { } invalid) return invalid;
         var (round, refusal) = await FindRoundAsync(grains, fid, r);
         if (round is null) return refusal!;
         if (round.State != RoundState.Completed)
@@ -103,7 +99,6 @@ public static class RoundsApi
     /// <summary>POST /api/federations/{fid}/rounds/{r}/cancel.</summary>
     public static async Task<Results<Ok<RoundView>, ProblemHttpResult>> CancelRound(string fid, int r, IGrainFactory grains)
     {
-        if (RouteValues.Check(fid, round: r) is { } invalid) return invalid;
         var (round, refusal) = await FindRoundAsync(grains, fid, r);
         if (round is null) return refusal!;
         return TypedResults.Ok(await grains.GetGrain<IFederationGrain>(fid).CancelRoundAsync(r));

@@ -1,37 +1,42 @@
+using System.Text.Encodings.Web;
 using FedMM.Api.Configuration;
-using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 
 namespace FedMM.Api.Security;
 
-/// <summary>The X-Api-Key check of operator endpoints: missing → 401, wrong → 403.</summary>
+/// <summary>The admin key of operator endpoints: missing → 401, wrong → 403 (docs/API.md).</summary>
 public static class OperatorKey
 {
     /// <summary>Header carrying the admin key.</summary>
     public const string Header = "X-Api-Key";
 
-    /// <summary>Null when the request carries the right admin key, otherwise the refusal.</summary>
-    public static ProblemHttpResult? Check(HttpContext context)
-    {
-        var presented = context.Request.Headers[Header].ToString();
-        if (string.IsNullOrEmpty(presented))
-            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Admin key required",
-                detail: $"This operator endpoint needs the admin key in the {Header} header.");
-        var expected = context.RequestServices.GetRequiredService<IOptions<ApiOptions>>().Value.AdminKey;
-        return SecretComparison.FixedTimeEquals(presented, expected)
-            ? null
-            : TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Wrong admin key",
-                detail: $"The {Header} header does not hold the admin key.");
-    }
+    /// <summary>True when the request carries the admin key header, whatever its value.</summary>
+    public static bool IsPresented(HttpContext context) => context.Request.Headers.ContainsKey(Header);
 
-    /// <summary>True when the request carries the right admin key.</summary>
-    public static bool IsPresentedCorrectly(HttpContext context) =>
-        context.Request.Headers.ContainsKey(Header) && Check(context) is null;
+    /// <summary>The 401 of a request without the admin key on an operator endpoint.</summary>
+    public static CredentialsRefusal Missing() => new(StatusCodes.Status401Unauthorized, "Admin key required",
+        $"This operator endpoint needs the admin key in the {Header} header.");
+}
 
-    /// <summary>Requires the admin key on every endpoint of a group.</summary>
-    public static RouteGroupBuilder RequireOperatorKey(this RouteGroupBuilder group)
+/// <summary>
+/// Authenticates the operator by the <see cref="OperatorKey.Header"/> header, compared in constant
+/// time with <c>Api:AdminKey</c>. No header: no result (another scheme or the challenge answers);
+/// an empty header is a missing key (401); a wrong key fails with 403.
+/// </summary>
+public sealed class OperatorKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> schemeOptions, ILoggerFactory loggers, UrlEncoder encoder, IOptions<ApiOptions> api)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, loggers, encoder)
+{
+    /// <inheritdoc />
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        group.AddEndpointFilter(async (invocation, next) => Check(invocation.HttpContext) ?? await next(invocation));
-        return group;
+        if (!OperatorKey.IsPresented(Context)) return Task.FromResult(AuthenticateResult.NoResult());
+        string presented = Request.Headers[OperatorKey.Header].ToString();
+        if (string.IsNullOrEmpty(presented)) return Task.FromResult(AuthenticateResult.Fail(OperatorKey.Missing()));
+        return Task.FromResult(SecretComparison.FixedTimeEquals(presented, api.Value.AdminKey)
+            ? AuthenticateResult.Success(new AuthenticationTicket(Caller.Operator.ToPrincipal(Scheme.Name), Scheme.Name))
+            : AuthenticateResult.Fail(new CredentialsRefusal(StatusCodes.Status403Forbidden, "Wrong admin key",
+                $"The {OperatorKey.Header} header does not hold the admin key.")));
     }
 }
