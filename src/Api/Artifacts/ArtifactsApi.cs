@@ -19,10 +19,13 @@ public static class ArtifactsApi
         var api = app.MapGroup("/api/federations/{fid}").WithTags("Artifacts").RequireAuthorization(ApiAuthorization.OwnSiteOrOperator);
         api.MapGet("/rounds/{r:int}/global/{artifact}", GetGlobalArtifact)
             .WithName("GetGlobalArtifact")
-            .WithSummary("Download weights.safetensors, vectors.safetensors or report.json of a completed round");
+            .WithSummary("Download weights.safetensors, vectors.safetensors or report.json of a completed round")
+            .Produces(StatusCodes.Status200OK, responseType: null, contentType: "application/octet-stream", additionalContentTypes: ["application/json"])
+            .ProducesProblem(StatusCodes.Status404NotFound);
         api.MapGet("/global/latest", GetLatestGlobal)
             .WithName("GetLatestGlobal")
-            .WithSummary("The latest completed round, whose global package is the current one");
+            .WithSummary("The latest completed round, whose global package is the current one")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

@@ -51,15 +51,22 @@ public static class ClientsApi
         api.MapPost("/", RegisterClient)
             .WithName("RegisterClient")
             .WithSummary("Register a client site; its token is returned once")
-            .Accepts<RegisterClientRequest>("application/json");
-        api.MapGet("/", ListClients).WithName("ListClients").WithSummary("List the clients with their per-round metrics and contributions");
+            .Accepts<RegisterClientRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        api.MapGet("/", ListClients).WithName("ListClients").WithSummary("List the clients with their per-round metrics and contributions")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         api.MapPost("/{cid}/revoke", RevokeClient)
             .WithName("RevokeClient")
-            .WithSummary("Revoke a site's token: every request with it is refused with 401 from now on");
+            .WithSummary("Revoke a site's token: every request with it is refused with 401 from now on")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         api.MapPost("/{cid}/token", RotateToken)
             .WithName("RotateClientToken")
             .WithSummary("Issue a site a new token, returned once: the old one is refused with 401, a revoked site is reinstated")
-            .Accepts<RotateTokenRequest>("application/json");
+            .Accepts<RotateTokenRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

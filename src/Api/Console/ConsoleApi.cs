@@ -62,8 +62,10 @@ public static class ConsoleApi
             },
         });
         var api = app.MapGroup("/api/federations/{fid}").WithTags("Console").RequireAuthorization(ApiAuthorization.Operator);
-        api.MapGet("/sites", ListSites).WithName("ListSiteStatus").WithSummary("Sites with last contact and rounds taken part in");
-        api.MapGet("/rounds/{r:int}/pairing", GetPairing).WithName("GetRoundPairing").WithSummary("A completed round's image/text pairing cost matrix and chosen pairs");
+        api.MapGet("/sites", ListSites).WithName("ListSiteStatus").WithSummary("Sites with last contact and rounds taken part in")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/rounds/{r:int}/pairing", GetPairing).WithName("GetRoundPairing").WithSummary("A completed round's image/text pairing cost matrix and chosen pairs")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         return app;
     }
 

@@ -18,9 +18,12 @@ public static class FederationsApi
         api.MapPost("/", CreateFederation)
             .WithName("CreateFederation")
             .WithSummary("Create a federation from a validated config (id generated when absent)")
-            .Accepts<CreateFederationRequest>("application/json");
+            .Accepts<CreateFederationRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         api.MapGet("/", ListFederations).WithName("ListFederations").WithSummary("List every federation");
-        api.MapGet("/{fid}", GetFederation).WithName("GetFederation").WithSummary("Read one federation with its clients and rounds");
+        api.MapGet("/{fid}", GetFederation).WithName("GetFederation").WithSummary("Read one federation with its clients and rounds")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

@@ -28,7 +28,7 @@ public static class ApiServices
         services.AddProblemDetails();
         services.AddExceptionHandler<ServiceExceptionHandler>();
         services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
-        services.AddOpenApi();
+        services.AddApiDocument();
 
         services.AddSingleton(sp =>
         {

@@ -29,11 +29,21 @@ public static class RoundsApi
         api.MapPost("/", StartRounds)
             .WithName("StartRounds")
             .WithSummary("Queue one or more rounds; they run one after another")
-            .Accepts<StartRoundsRequest>("application/json");
-        api.MapGet("/", ListRounds).WithName("ListRounds").WithSummary("List every requested round");
-        api.MapGet("/{r:int}", GetRound).WithName("GetRound").WithSummary("Read one round's state, participants, submissions and failures");
-        api.MapGet("/{r:int}/report", GetReport).WithName("GetRoundReport").WithSummary("Download a completed round's report.json");
-        api.MapPost("/{r:int}/cancel", CancelRound).WithName("CancelRound").WithSummary("Cancel a queued or collecting round");
+            .Accepts<StartRoundsRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        api.MapGet("/", ListRounds).WithName("ListRounds").WithSummary("List every requested round")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/{r:int}", GetRound).WithName("GetRound").WithSummary("Read one round's state, participants, submissions and failures")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/{r:int}/report", GetReport).WithName("GetRoundReport").WithSummary("Download a completed round's report.json")
+            .Produces(StatusCodes.Status200OK, contentType: "application/json")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        api.MapPost("/{r:int}/cancel", CancelRound).WithName("CancelRound").WithSummary("Cancel a queued or collecting round")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return app;
     }
 

@@ -36,7 +36,8 @@ public static class SiteTasksApi
         app.MapGroup("/api/federations/{fid}/clients/{cid}").WithTags("Site tasks").RequireAuthorization(ApiAuthorization.OwnSiteOrOperator)
             .MapGet("/task", GetTask)
             .WithName("GetSiteTask")
-            .WithSummary("The site's next step; long-polls up to waitSeconds while the answer is 'wait'");
+            .WithSummary("The site's next step; long-polls up to waitSeconds while the answer is 'wait'")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

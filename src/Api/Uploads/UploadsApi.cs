@@ -29,7 +29,11 @@ public static class UploadsApi
             .MapPut("/update", PutUpdate)
             .WithName("PutSiteUpdate")
             .WithSummary("Upload a site's update: multipart/form-data with weights, vectors (safetensors) and metrics (JSON)")
-            .DisableAntiforgery();
+            .DisableAntiforgery()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .AddOpenApiOperationTransformer(UpdateUploadDocument.DescribeAsync);
         return app;
     }
 
