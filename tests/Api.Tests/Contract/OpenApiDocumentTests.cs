@@ -53,7 +53,7 @@ public sealed class OpenApiDocumentTests(ApiFixture api)
 
         var upload = paths.GetProperty("/api/federations/{fid}/rounds/{r}/clients/{cid}/update").GetProperty("put");
         var form = upload.GetProperty("requestBody").GetProperty("content").GetProperty("multipart/form-data").GetProperty("schema");
-        Assert.Equal(["metrics", "vectors", "weights"], form.GetProperty("required").EnumerateArray().Select(e => e.GetString()).Order().ToArray());
+        Assert.Equal(["metrics", "vectors", "weights"], form.GetProperty("required").EnumerateArray().Select(e => e.GetString()!).Order().ToArray());
         string[] statuses = [.. upload.GetProperty("responses").EnumerateObject().Select(r => r.Name).Order()];
         Assert.Equal(["200", "201", "400", "401", "403", "404", "409", "413", "429", "503"], statuses);
         foreach (var status in statuses.Where(s => s[0] is '4' or '5'))
