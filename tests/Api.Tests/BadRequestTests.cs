@@ -35,6 +35,9 @@ public sealed class BadRequestTests(ApiFixture api)
         ["upload with wrong token"] = new((a, w) => a.UploadAsync("wrong", F, 1, "img-site", w.ImageSiteUpdate().ToContent()), 403, "not the token of client 'img-site'"),
         ["site writing for another site"] = new((a, w) => a.UploadAsync(w.Tokens["txt-site"], F, 1, "img-site", w.ImageSiteUpdate().ToContent()), 403, "not the token of client 'img-site'"),
         ["upload with the admin key instead of a token"] = new((a, w) => a.Operator().PutAsync(UpdatePath(F, 1, "img-site"), w.ImageSiteUpdate().ToContent()), 403, "cannot write a site's update"),
+        ["upload with the admin key beside the site's own token"] = new((a, w) => WithKeyAndToken(a, w.Tokens["img-site"]).PutAsync(UpdatePath(F, 1, "img-site"), w.ImageSiteUpdate().ToContent()), 403, "cannot write a site's update"),
+        ["invalid identifier without credentials"] = new((a, w) => a.Anonymous().GetAsync("/api/federations/No_Such"), 400, "not a valid identifier"),
+        ["site token on an invalid client id"] = new((a, w) => a.Site(w.Tokens["img-site"]).GetAsync($"/api/federations/{F}/clients/img-site%0A/task"), 400, "not a valid identifier"),
         ["global package with a token of another federation"] = new((a, w) => a.Site(w.Tokens["solo-site"]).GetAsync($"/api/federations/{F}/global/latest"), 403, "belongs to no client"),
         // Unknown federation, round, client
         ["unknown federation"] = new((a, w) => a.Operator().GetAsync("/api/federations/no-such-fed"), 404, "does not exist"),
@@ -136,6 +139,13 @@ public sealed class BadRequestTests(ApiFixture api)
     {
         var client = api.Anonymous();
         client.DefaultRequestHeaders.Add("X-Api-Key", "wrong-key-wrong-key");
+        return client;
+    }
+
+    private static HttpClient WithKeyAndToken(ApiFixture api, string token)
+    {
+        var client = api.Site(token);
+        client.DefaultRequestHeaders.Add("X-Api-Key", ApiFixture.AdminKey);
         return client;
     }
 

@@ -14,13 +14,16 @@ public static class FederationsApi
     /// <summary>Maps /api/federations.</summary>
     public static IEndpointRouteBuilder MapFederationsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/federations").WithTags("Federations").RequireOperatorKey();
+        var api = app.MapGroup("/api/federations").WithTags("Federations").RequireAuthorization(ApiAuthorization.Operator);
         api.MapPost("/", CreateFederation)
             .WithName("CreateFederation")
             .WithSummary("Create a federation from a validated config (id generated when absent)")
-            .Accepts<CreateFederationRequest>("application/json");
+            .Accepts<CreateFederationRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         api.MapGet("/", ListFederations).WithName("ListFederations").WithSummary("List every federation");
-        api.MapGet("/{fid}", GetFederation).WithName("GetFederation").WithSummary("Read one federation with its clients and rounds");
+        api.MapGet("/{fid}", GetFederation).WithName("GetFederation").WithSummary("Read one federation with its clients and rounds")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 
@@ -54,7 +57,6 @@ public static class FederationsApi
     /// <summary>GET /api/federations/{fid}.</summary>
     public static async Task<Results<Ok<FederationResponse>, ProblemHttpResult>> GetFederation(string fid, IGrainFactory grains)
     {
-        if (RouteValues.Check(fid) is { } invalid) return invalid;
         var view = await grains.GetGrain<IFederationGrain>(fid).GetAsync();
         return view is null ? NotFound(fid) : TypedResults.Ok(FederationResponse.From(view));
     }

@@ -25,23 +25,24 @@ public static class UploadsApi
     /// <summary>Maps PUT /api/federations/{fid}/rounds/{r}/clients/{cid}/update.</summary>
     public static IEndpointRouteBuilder MapUploadsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGroup("/api/federations/{fid}/rounds/{r:int}/clients/{cid}").WithTags("Uploads")
+        app.MapGroup("/api/federations/{fid}/rounds/{r:int}/clients/{cid}").WithTags("Uploads").RequireAuthorization(ApiAuthorization.OwnSite)
             .MapPut("/update", PutUpdate)
             .WithName("PutSiteUpdate")
             .WithSummary("Upload a site's update: multipart/form-data with weights, vectors (safetensors) and metrics (JSON)")
-            .DisableAntiforgery();
+            .DisableAntiforgery()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .AddOpenApiOperationTransformer(UpdateUploadDocument.DescribeAsync);
         return app;
     }
 
     /// <summary>PUT /api/federations/{fid}/rounds/{r}/clients/{cid}/update.</summary>
     public static async Task<Results<Created<UpdateReceipt>, Ok<UpdateReceipt>, ProblemHttpResult>> PutUpdate(
-        string fid, int r, string cid, HttpContext context, SiteAuthorization authorization, IGrainFactory grains,
+        string fid, int r, string cid, HttpContext context, IGrainFactory grains,
         UpdateReceiver receiver, UploadGate gate, SharedParameterCatalog catalog, IOptions<ApiOptions> options,
         ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        if (RouteValues.Check(fid, cid, r) is { } invalid) return invalid;
-        var (_, refusal) = await authorization.AuthorizeAsync(context, fid, cid, operatorAllowed: false);
-        if (refusal is not null) return refusal;
         var (round, federation, missing) = await RoundsApi.FindRoundInFederationAsync(grains, fid, r);
         if (round is null || federation is null) return missing!;
         if (round.Participants.FirstOrDefault(p => p.ClientId == cid) is not { } participant)
