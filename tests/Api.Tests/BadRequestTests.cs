@@ -1,9 +1,11 @@
+using FedMM.Learning.Models;
 using System.Buffers.Binary;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using FedMM.Api.Tests.Infrastructure;
 using FedMM.Api.Uploads;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Api.Tests;
@@ -159,9 +161,9 @@ public sealed class BadRequestTests(ApiFixture api)
     private static SafetensorsBytes Weights(BadRequestWorld world, string? skip = null, string? reshape = null, string? f16 = null,
         (string Name, float Value)? bad = null, Modalities modalities = Modalities.Image)
     {
-        var parameters = new SharedParameterCatalog().For(world.Config.Model, world.Config.Labels.Count);
+        var parameters = SharedModel.ParameterShapes(world.Config.Model, world.Config.Labels.Count);
         var bytes = new SafetensorsBytes();
-        foreach (var p in UploadExpectations.Weights(parameters, modalities).Tensors)
+        foreach (var p in UpdateContract.Weights(parameters, modalities).Tensors)
         {
             long[] shape = [.. p.Shape];
             long count = shape.Aggregate(1L, (x, y) => x * y);

@@ -1,4 +1,5 @@
 using FedMM.Cli.Site;
+using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Data.Synthetic;
 using FedMM.Learning.Federation;

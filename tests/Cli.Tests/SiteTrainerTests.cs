@@ -1,5 +1,6 @@
 using System.Text.Json;
 using FedMM.Cli.Site;
+using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Data.Synthetic;
 using FedMM.Learning.Experiments;

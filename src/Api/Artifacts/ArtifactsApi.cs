@@ -1,8 +1,8 @@
 using FedMM.Api.Requests;
 using FedMM.Api.Rounds;
 using FedMM.Api.Security;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
-using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Models;
 using Microsoft.AspNetCore.Http.HttpResults;
 

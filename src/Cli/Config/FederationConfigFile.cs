@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using FedMM.Cli.Errors;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;

@@ -3,6 +3,7 @@ using FedMM.Cli.Api;
 using FedMM.Cli.Commands;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Reports;
+using FedMM.Contracts;
 using FedMM.Learning.Data;
 using FedMM.Learning.Data.Synthetic;
 using FedMM.Learning.Federation;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using FedMM.Cli.Errors;
+using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Training;

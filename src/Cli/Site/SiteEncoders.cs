@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using FedMM.Cli.Errors;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models.Encoders;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using FedMM.Contracts;
 
 namespace FedMM.Learning.Federation;
 

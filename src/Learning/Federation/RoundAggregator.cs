@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FedMM.Contracts;
 using FedMM.Learning.Aggregation;
 using FedMM.Learning.Clustering;
 using FedMM.Learning.Pairing;

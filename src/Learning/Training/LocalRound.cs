@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
 using TorchSharp;

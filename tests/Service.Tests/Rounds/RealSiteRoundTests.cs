@@ -1,7 +1,7 @@
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Grains.Artifacts;
 using FedMM.Grains.Interfaces;
-using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Grains.Storage;
 using FedMM.Learning.Aggregation;
@@ -64,7 +64,7 @@ public sealed class RealSiteRoundTests(ServiceFixture fixture) : IDisposable
         // A site builds its model from the config its task carries, as a real site does.
         var task = await federation.GetTaskAsync("site-image");
         Assert.Equal((SiteTaskAction.Train, 1, (int?)null), (task.Action, task.Round, task.GlobalRound));
-        var config = JsonSerializer.Deserialize<FederationConfig>(task.ConfigJson, ServiceJson.Options)!;
+        var config = task.Config;
         Assert.Equal(labels, config.Labels);
 
         var factory = new EncoderSiteModelFactory(null, null, id => Path.Combine(folder, "sites", id));
@@ -154,7 +154,7 @@ public sealed class RealSiteRoundTests(ServiceFixture fixture) : IDisposable
     private async Task UploadAsync(string fid, int round, SiteUpdate update)
     {
         var files = (SiteUploads.ToBytes(update.Weights.ToDictionary()), SiteUploads.ToBytes(update.Vectors.ToDictionary()),
-            JsonSerializer.SerializeToUtf8Bytes(update.Metrics, ServiceJson.Options));
+            JsonSerializer.SerializeToUtf8Bytes(update.Metrics, ContractJson.Options));
         var result = await SiteUploads.UploadAsync(Grains, Store, fid, round, update.ClientId, update.Metrics.TrainSamples, files);
         Assert.True(result.Outcome == SubmissionOutcome.Accepted, $"{update.ClientId}, round {round}: {result.Outcome} {result.Detail}");
     }

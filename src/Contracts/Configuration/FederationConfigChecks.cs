@@ -1,6 +1,4 @@
-using FedMM.Learning.Models;
-
-namespace FedMM.Learning.Federation;
+namespace FedMM.Contracts;
 
 /// <summary>
 /// Range and consistency checks of a <see cref="FederationConfig"/>: the one rule set the silo, the
@@ -65,7 +63,7 @@ public static class FederationConfigChecks
             Check(round.ModalityDropout is >= 0 and <= 1, $"round.modalityDropout: {round.ModalityDropout} is outside [0, 1].");
             Check(round.Weighting is "contribution" or "fedavg" or "uniform", $"round.weighting: '{round.Weighting}' is not contribution, fedavg or uniform.");
             Check(round.LearningRateDecay is > 0 and <= 1, $"round.learningRateDecay: {round.LearningRateDecay} must be within (0, 1].");
-            Check(SharedModel.IsPersonalLayers(round.PersonalLayers), $"round.personalLayers: '{round.PersonalLayers}' is not none, output or classifier.");
+            Check(round.PersonalLayers is "none" or "output" or "classifier", $"round.personalLayers: '{round.PersonalLayers}' is not none, output or classifier.");
             Check(round.ContributionTemperature > 0 && double.IsFinite(round.ContributionTemperature), $"round.contributionTemperature: {round.ContributionTemperature} must be > 0.");
             Check(round.SummarySpace is "received" or "local", $"round.summarySpace: '{round.SummarySpace}' is not received or local.");
             Check(round.AlignmentWeight >= 0 && double.IsFinite(round.AlignmentWeight), $"round.alignmentWeight: {round.AlignmentWeight} must be ≥ 0.");
