@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Cli.Config;
 using FedMM.Cli.Errors;
 
@@ -35,7 +36,7 @@ public class FederationConfigFileTests
             """));
         Assert.Equal(["normal", "pneumonia", "12"], yaml.Labels);
         Assert.Equal(64, yaml.Model.ImageSize);
-        Assert.Equal("mini", yaml.Model.TextEncoder);
+        Assert.Equal(TextEncoderKind.Mini, yaml.Model.TextEncoder);
         Assert.Equal(TimeSpan.FromMinutes(5), yaml.Round.Deadline);
         Assert.False(yaml.Round.UseGlobalVectors);
         Assert.Equal(0.005, yaml.Round.LearningRate);

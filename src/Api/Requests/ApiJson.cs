@@ -42,7 +42,7 @@ public static class ApiJson
         }
         catch (JsonException e)
         {
-            return (null, $"The JSON body is invalid: {e.Message}");
+            return (null, $"The JSON body is invalid: {ContractJson.Field("body", e.Path)}: {e.Message}");
         }
     }
 }

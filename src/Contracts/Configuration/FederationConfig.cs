@@ -31,7 +31,7 @@ public sealed record ModelConfig
 {
     /// <summary>"mobilenet_v3_small" or "mobilenet_v3_large".</summary>
     [Id(0)]
-    public string ImageEncoder { get; init; } = "mobilenet_v3_small";
+    public ImageEncoderKind ImageEncoder { get; init; } = ImageEncoderKind.MobileNetV3Small;
 
     /// <summary>Square input size in pixels.</summary>
     [Id(1)]
@@ -47,7 +47,7 @@ public sealed record ModelConfig
     /// package the build restores.
     /// </summary>
     [Id(3)]
-    public string TextEncoder { get; init; } = "tiny";
+    public TextEncoderKind TextEncoder { get; init; } = TextEncoderKind.Tiny;
 
     /// <summary>Tokens per text, [CLS] and [SEP] included; null: the encoder's own, <see cref="TokensPerText"/>.</summary>
     [Id(4)]
@@ -58,7 +58,7 @@ public sealed record ModelConfig
     /// null: the encoder's own, <see cref="TextPoolingMode"/>.
     /// </summary>
     [Id(5)]
-    public string? TextPooling { get; init; }
+    public TextPooling? TextPooling { get; init; }
 
     /// <summary>
     /// Whether local training updates a pretrained text encoder (minilm-l6, or a site's checkpoint).
@@ -109,7 +109,7 @@ public sealed record ModelConfig
 
     /// <summary>Whether the text encoder is pretrained whatever the site: minilm-l6.</summary>
     [JsonIgnore]
-    public bool PretrainedTextEncoder => TextEncoder == EncoderWidths.MiniLM;
+    public bool PretrainedTextEncoder => TextEncoder == TextEncoderKind.MiniLML6;
 
     /// <summary>
     /// The token limit in effect: <see cref="MaxTokens"/> when set, else 128 for minilm-l6 (MedPix
@@ -123,7 +123,7 @@ public sealed record ModelConfig
     /// trained with mask-aware mean pooling) and "cls" for the encoders trained from scratch.
     /// </summary>
     [JsonIgnore]
-    public string TextPoolingMode => TextPooling ?? (PretrainedTextEncoder ? "mean" : "cls");
+    public TextPooling TextPoolingMode => TextPooling ?? (PretrainedTextEncoder ? Contracts.TextPooling.Mean : Contracts.TextPooling.Cls);
 
 }
 
@@ -194,7 +194,7 @@ public sealed record RoundConfig
 
     /// <summary>"hard" (paired center of the nearest cluster) or "soft" (distance-softmax mix).</summary>
     [Id(13)]
-    public string FillIn { get; init; } = "soft";
+    public FillIn FillIn { get; init; } = FillIn.Soft;
 
     /// <summary>Temperature τ of the soft fill-in.</summary>
     [Id(14)]
@@ -206,7 +206,7 @@ public sealed record RoundConfig
 
     /// <summary>"contribution", "fedavg" (samples only) or "uniform".</summary>
     [Id(16)]
-    public string Weighting { get; init; } = "contribution";
+    public Weighting Weighting { get; init; } = Weighting.Contribution;
 
     /// <summary>Temperature τ of contribution weights ∝ samples × exp(score / τ).</summary>
     /// <remarks>
@@ -226,7 +226,7 @@ public sealed record RoundConfig
     /// averaged over all sites forgets that prior each round (docs/RESULTS.md, "Personalisation").
     /// </remarks>
     [Id(18)]
-    public string PersonalLayers { get; init; } = "none";
+    public PersonalLayers PersonalLayers { get; init; } = PersonalLayers.None;
 
     /// <summary>
     /// Adapters a site summarises its representations with and looks up its stand-ins with:
@@ -234,7 +234,7 @@ public sealed record RoundConfig
     /// round, so every site's centroids live in one space) or "local" (its locally trained adapters).
     /// </summary>
     [Id(19)]
-    public string SummarySpace { get; init; } = "received";
+    public SummarySpace SummarySpace { get; init; } = SummarySpace.Received;
 
     /// <summary>
     /// Weight of the image–text alignment objective (symmetric InfoNCE between the image and text
@@ -312,9 +312,6 @@ public sealed record RoundConfig
 [GenerateSerializer, Immutable, Alias("fedmm.robustness-config")]
 public sealed record RobustnessConfig
 {
-    /// <summary>The rules <see cref="Rule"/> accepts.</summary>
-    public static IReadOnlyList<string> Rules { get; } = ["mean", "trimmed-mean", "median"];
-
     /// <summary>Largest magnitude of any uploaded weight, centroid or sample-vector value (0: no bound).</summary>
     [Id(0)]
     public double MaxAbsValue { get; init; } = 1e4;
@@ -342,7 +339,7 @@ public sealed record RobustnessConfig
     /// "median" (coordinate-wise, unweighted).
     /// </summary>
     [Id(4)]
-    public string Rule { get; init; } = "mean";
+    public AggregationRule Rule { get; init; } = AggregationRule.Mean;
 
     /// <summary>Fraction of the sites dropped at each end per coordinate by "trimmed-mean", in [0, 0.5).</summary>
     [Id(5)]

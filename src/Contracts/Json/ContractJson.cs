@@ -17,7 +17,7 @@ public static class ContractJson
 
     /// <summary>
     /// Parses <paramref name="json"/> as <typeparamref name="T"/>, or throws a <see cref="FormatException"/>
-    /// that names <paramref name="what"/> and the JSON path at fault.
+    /// that names the field at fault as <paramref name="what"/> and its path ("config.round.fillIn: …").
     /// </summary>
     public static T Parse<T>(ReadOnlySpan<byte> json, string what) where T : class
     {
@@ -27,8 +27,15 @@ public static class ContractJson
         }
         catch (JsonException e)
         {
-            throw new FormatException($"{what}{(e.Path is null ? "" : $" at {e.Path}")}: {e.Message}", e);
+            throw new FormatException($"{Field(what, e.Path)}: {e.Message}", e);
         }
+    }
+
+    /// <summary>A JSON path ("$.round.fillIn") as a field name below <paramref name="what"/> ("config.round.fillIn").</summary>
+    public static string Field(string what, string? path)
+    {
+        string below = path is null || path == "$" ? "" : path.TrimStart('$').TrimStart('.');
+        return below.Length == 0 ? what : what.Length == 0 ? below : $"{what}.{below}";
     }
 
     /// <inheritdoc cref="Parse{T}(ReadOnlySpan{byte}, string)"/>
@@ -38,8 +45,21 @@ public static class ContractJson
     private static JsonSerializerOptions Create()
     {
         var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
-        options.Converters.Add(new JsonStringEnumConverter());
+        options.Converters.Add(new EnumNames());
         options.MakeReadOnly(populateMissingResolver: true);
         return options;
+    }
+
+    // Enums as their names; a config choice keeps its own converter (ChoiceConverter, declared on
+    // the type), which a converter in the options would otherwise take precedence over.
+    private sealed class EnumNames : JsonConverterFactory
+    {
+        private readonly JsonStringEnumConverter names = new();
+
+        public override bool CanConvert(Type typeToConvert) =>
+            names.CanConvert(typeToConvert) && !typeToConvert.IsDefined(typeof(JsonConverterAttribute), inherit: false);
+
+        public override JsonConverter? CreateConverter(Type typeToConvert, JsonSerializerOptions options) =>
+            names.CreateConverter(typeToConvert, options);
     }
 }

@@ -121,20 +121,16 @@ public sealed class SharedModel : nn.Module
         }
     }
 
-    /// <summary>Whether <paramref name="layers"/> is a valid <see cref="FedMM.Contracts.RoundConfig.PersonalLayers"/> value.</summary>
-    public static bool IsPersonalLayers(string layers) => layers is "none" or "output" or "classifier";
-
     /// <summary>Whether parameter <paramref name="name"/> stays with the site under <see cref="FedMM.Contracts.RoundConfig.PersonalLayers"/> = <paramref name="layers"/>.</summary>
-    public static bool IsPersonal(string name, string layers) => layers switch
+    public static bool IsPersonal(string name, PersonalLayers layers) => layers switch
     {
-        "none" => false,
-        "output" => name.StartsWith("fusion.classifier.output.", StringComparison.Ordinal),
-        "classifier" => name.StartsWith("fusion.classifier.", StringComparison.Ordinal),
-        _ => throw new ArgumentException($"Personal layers '{layers}' is not none, output or classifier.", nameof(layers)),
+        PersonalLayers.Output => name.StartsWith("fusion.classifier.output.", StringComparison.Ordinal),
+        PersonalLayers.Classifier => name.StartsWith("fusion.classifier.", StringComparison.Ordinal),
+        _ => false,
     };
 
     /// <summary>Copies the personal parameters (<see cref="IsPersonal"/>) of <paramref name="own"/> into the model; the rest stays.</summary>
-    public void KeepPersonal(IReadOnlyDictionary<string, Tensor> own, string layers)
+    public void KeepPersonal(IReadOnlyDictionary<string, Tensor> own, PersonalLayers layers)
     {
         var current = state_dict();
         using (no_grad())

@@ -38,7 +38,7 @@ public sealed class RealSiteRoundTests(ServiceFixture fixture) : IDisposable
     {
         Name = "real sites",
         Labels = labels,
-        Model = new ModelConfig { ImageSize = ImageSize, ImageWidth = 0.5, TextEncoder = "tiny", MaxTokens = 16, AdapterDim = 16, AttentionHeads = 2, FeedForwardDim = 32 },
+        Model = new ModelConfig { ImageSize = ImageSize, ImageWidth = 0.5, TextEncoder = TextEncoderKind.Tiny, MaxTokens = 16, AdapterDim = 16, AttentionHeads = 2, FeedForwardDim = 32 },
         Round = new RoundConfig
         {
             MinClients = 3, Deadline = TimeSpan.FromMinutes(3), LocalEpochs = 1, BatchSize = 8,
@@ -74,7 +74,7 @@ public sealed class RealSiteRoundTests(ServiceFixture fixture) : IDisposable
             // Round 1: every site trains from scratch and uploads its real update.
             var first = new Dictionary<string, SiteUpdate>();
             foreach (var state in states)
-                first[state.Data.ClientId] = LocalRound.Run(state, config, 1, null, null);
+                first[state.Data.ClientId] = LocalRound.Run(state, 1, null, null);
             try
             {
                 using var package = await AggregateAndDownloadAsync(federation, 1, first, config);
@@ -102,7 +102,7 @@ public sealed class RealSiteRoundTests(ServiceFixture fixture) : IDisposable
                 try
                 {
                     foreach (var state in states)
-                        second[state.Data.ClientId] = LocalRound.Run(state, config, 2, package.Weights, package.Vectors);
+                        second[state.Data.ClientId] = LocalRound.Run(state, 2, package.Weights, package.Vectors);
 
                     var imageSite = second["site-image"];
                     Assert.Equal(2, imageSite.Metrics.Round);

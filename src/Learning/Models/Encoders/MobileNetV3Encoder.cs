@@ -60,7 +60,7 @@ public sealed class MobileNetV3Encoder : nn.Module<Tensor, Tensor>
     public static MobileNetV3Encoder Create(ModelConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var encoder = new MobileNetV3Encoder(config.ImageEncoder, config.ImageWidth);
+        var encoder = new MobileNetV3Encoder(config.ImageEncoder.JsonName(), config.ImageWidth);
         if (config.ImageNormMomentum != DefaultNormMomentum)
             foreach (var module in encoder.modules())
                 if (module is BatchNorm2d norm) norm.momentum = config.ImageNormMomentum;
@@ -91,7 +91,7 @@ public sealed class MobileNetV3Encoder : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Width of the pooled features of <paramref name="variant"/> at <paramref name="widthMultiplier"/>, without building the model.</summary>
-    public static long FeatureWidth(string variant, double widthMultiplier = 1.0) => EncoderWidths.ImageFeatures(variant, widthMultiplier);
+    public static long FeatureWidth(ImageEncoderKind variant, double widthMultiplier = 1.0) => EncoderWidths.ImageFeatures(variant, widthMultiplier);
 
     internal static long MakeDivisible(double value, int divisor = 8) => EncoderWidths.MakeDivisible(value, divisor);
 
