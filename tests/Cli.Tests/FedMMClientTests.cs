@@ -1,6 +1,7 @@
 using System.Net;
 using FedMM.Cli.Api;
 using FedMM.Cli.Errors;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Cli.Tests;

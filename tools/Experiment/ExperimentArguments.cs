@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using System.Globalization;
 using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;
@@ -96,9 +97,9 @@ internal sealed record ExperimentArguments
             Model = model with
             {
                 ImageSize = Int("image-size", model.ImageSize),
-                TextEncoder = Take("text-encoder") ?? model.TextEncoder,
+                TextEncoder = Take("text-encoder") is { } textEncoder ? Choices.Parse<TextEncoderKind>(textEncoder) : model.TextEncoder,
                 MaxTokens = Take("max-tokens") is { } tokens ? int.Parse(tokens, CultureInfo.InvariantCulture) : model.MaxTokens,
-                TextPooling = Take("text-pooling") ?? model.TextPooling,
+                TextPooling = Take("text-pooling") is { } pooling ? Choices.Parse<TextPooling>(pooling) : model.TextPooling,
             },
             Round = round with
             {
@@ -106,17 +107,17 @@ internal sealed record ExperimentArguments
                 BatchSize = Int("batch", round.BatchSize),
                 LearningRate = Double("lr", round.LearningRate),
                 EncoderLearningRate = Double("encoder-lr", round.EncoderLearningRate),
-                FillIn = Take("fill-in") ?? round.FillIn,
+                FillIn = Take("fill-in") is { } fillIn ? Choices.Parse<FillIn>(fillIn) : round.FillIn,
                 ModalityDropout = Double("modality-dropout", round.ModalityDropout),
-                Weighting = Take("weighting") ?? round.Weighting,
+                Weighting = Take("weighting") is { } weighting ? Choices.Parse<Weighting>(weighting) : round.Weighting,
                 ContributionTemperature = Double("contribution-temperature", round.ContributionTemperature),
-                PersonalLayers = Take("personal-layers") ?? round.PersonalLayers,
+                PersonalLayers = Take("personal-layers") is { } personalLayers ? Choices.Parse<PersonalLayers>(personalLayers) : round.PersonalLayers,
                 LearningRateDecay = Double("lr-decay", round.LearningRateDecay),
                 LocalClusters = Int("local-clusters", round.LocalClusters),
                 CooccurrenceWeight = Double("cooccurrence-weight", round.CooccurrenceWeight),
                 ImageClusters = globalClusters,
                 TextClusters = globalClusters,
-                SummarySpace = Take("summary-space") ?? round.SummarySpace,
+                SummarySpace = Take("summary-space") is { } summarySpace ? Choices.Parse<SummarySpace>(summarySpace) : round.SummarySpace,
                 AlignmentWeight = Double("alignment-weight", round.AlignmentWeight),
                 LogitAdjustment = Double("logit-adjustment", round.LogitAdjustment),
                 FusedTargetWeight = Double("fused-target-weight", round.FusedTargetWeight),

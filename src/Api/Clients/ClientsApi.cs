@@ -1,9 +1,10 @@
+using System.Text.Json.Serialization;
 using System.Text.Json;
 using FedMM.Api.Requests;
 using FedMM.Api.Security;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Models;
-using FedMM.Learning.Federation;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace FedMM.Api.Clients;
@@ -12,10 +13,12 @@ namespace FedMM.Api.Clients;
 /// <param name="ClientId">The new client's id.</param>
 /// <param name="Modalities">"image", "text" or "image+text".</param>
 /// <param name="TokenExpiresAt">Optional: when the site's token stops being accepted (ISO 8601 with offset); absent: never.</param>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record RegisterClientRequest(string? ClientId = null, string? Modalities = null, DateTimeOffset? TokenExpiresAt = null);
 
 /// <summary>Body of POST /api/federations/{fid}/clients/{cid}/token (optional).</summary>
 /// <param name="ExpiresAt">When the new token stops being accepted (ISO 8601 with offset); absent: never.</param>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record RotateTokenRequest(DateTimeOffset? ExpiresAt = null);
 
 /// <summary>A client's part in one finished round.</summary>
@@ -34,7 +37,7 @@ public sealed record ClientResponse(
         view.History.Select(h => new ClientRoundResponse(
             h.Round,
             h.RoundState,
-            h.MetricsJson is null ? null : JsonSerializer.Deserialize<SiteMetrics>(h.MetricsJson, ApiJson.Relaxed),
+            h.Metrics,
             h.Contribution,
             h.Failure)).ToList(),
         view.TokenExpiresAt,
@@ -77,7 +80,7 @@ public static class ClientsApi
         var (body, problem) = await ApiJson.ReadBodyAsync<RegisterClientRequest>(request, 16 * 1024, cancellationToken);
         if (body is null) return Invalid(problem!);
         if (!Identifiers.IsValid(body.ClientId)) return RouteValues.Invalid("client id", body.ClientId);
-        if (ModalityNames.TryParse(body.Modalities) is not { } modalities || modalities == Learning.Federation.Modalities.None)
+        if (ModalityNames.TryParse(body.Modalities) is not { } modalities || modalities == FedMM.Contracts.Modalities.None)
             return Invalid($"modalities '{body.Modalities}' is not one of image, text, image+text.");
         if (PastExpiry("tokenExpiresAt", body.TokenExpiresAt) is { } past) return Invalid(past);
         var federation = grains.GetGrain<IFederationGrain>(fid);

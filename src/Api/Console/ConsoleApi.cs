@@ -2,10 +2,9 @@ using FedMM.Api.Artifacts;
 using FedMM.Api.Clients;
 using FedMM.Api.Rounds;
 using FedMM.Api.Security;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
-using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Models;
-using FedMM.Learning.Artifacts;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.FileProviders;
 
@@ -77,7 +76,7 @@ public static class ConsoleApi
         var clients = await federation.ListClientsAsync();
         return TypedResults.Ok(clients.Select(c => new SiteStatusResponse(
             c.ClientId, c.Modalities, c.RegisteredAt, contacts.LastContact(fid, c.ClientId),
-            c.History.Count(h => h.MetricsJson is not null), c.History.Count(h => h.MetricsJson is null))).ToArray());
+            c.History.Count(h => h.Metrics is not null), c.History.Count(h => h.Metrics is null))).ToArray());
     }
 
     /// <summary>GET /api/federations/{fid}/rounds/{r}/pairing.</summary>

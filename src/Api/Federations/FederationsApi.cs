@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using System.Text.Json;
 using FedMM.Api.Requests;
 using FedMM.Api.Security;
@@ -40,7 +41,7 @@ public static class FederationsApi
 
         var federation = grains.GetGrain<IFederationGrain>(id);
         var existing = await federation.GetAsync();
-        var view = await federation.CreateAsync(JsonSerializer.Serialize(body.Config, ApiJson.Relaxed));
+        var view = await federation.CreateAsync(body.Config);
         await grains.GetGrain<IFederationRegistryGrain>(GrainKeys.Registry).AddAsync(id);
         var response = FederationResponse.From(view);
         return existing is null ? TypedResults.Created($"/api/federations/{id}", response) : TypedResults.Ok(response);

@@ -41,7 +41,7 @@ public static class ApiServices
         services.AddSingleton<OperatorConsole.SiteContacts>();
         services.AddSingleton<UpdateReceiver>();
         services.AddSingleton<UploadGate>();
-        services.AddSingleton<SharedParameterCatalog>();
+        services.AddSingleton<UploadService>();
         services.AddApiHealthChecks();
 
         var orleans = builder.Configuration.GetSection(OrleansClientOptions.Section).Get<OrleansClientOptions>() ?? new OrleansClientOptions();

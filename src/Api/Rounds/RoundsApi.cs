@@ -1,8 +1,9 @@
+using System.Text.Json.Serialization;
 using FedMM.Api.Artifacts;
 using FedMM.Api.Requests;
 using FedMM.Api.Security;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
-using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Models;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -11,6 +12,7 @@ namespace FedMM.Api.Rounds;
 /// <summary>Body of POST /api/federations/{fid}/rounds.</summary>
 /// <param name="Rounds">How many rounds to queue (default 1, at most 100).</param>
 /// <param name="Participants">Client ids taking part (default: every registered client).</param>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record StartRoundsRequest(int? Rounds = null, IReadOnlyList<string>? Participants = null);
 
 /// <summary>The rounds queued by a request.</summary>

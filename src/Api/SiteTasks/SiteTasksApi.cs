@@ -2,9 +2,9 @@ using System.Text.Json;
 using FedMM.Api.Configuration;
 using FedMM.Api.Requests;
 using FedMM.Api.Security;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Models;
-using FedMM.Learning.Federation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -21,7 +21,7 @@ public sealed record SiteTaskResponse(string Action, int? Round, FederationConfi
     public static SiteTaskResponse From(SiteTask task) => new(
         task.Action.ToString().ToLowerInvariant(),
         task.Round,
-        JsonSerializer.Deserialize<FederationConfig>(task.ConfigJson, ApiJson.Relaxed)!,
+        task.Config,
         task.GlobalRound);
 }
 

@@ -1,5 +1,5 @@
 using FedMM.Api.Hosting;
-using FedMM.Learning.Federation;
+using FedMM.Contracts;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 

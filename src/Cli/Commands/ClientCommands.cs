@@ -2,6 +2,7 @@ using System.CommandLine;
 using FedMM.Cli.Api;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Output;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using Spectre.Console;
 

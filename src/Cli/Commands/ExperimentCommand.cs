@@ -2,6 +2,7 @@ using System.CommandLine;
 using FedMM.Cli.Config;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Reports;
+using FedMM.Contracts;
 using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Training;
@@ -43,7 +44,7 @@ public static class ExperimentCommand
             if (!Directory.Exists(root)) throw new CliException($"Client root {root} does not exist.");
             string outFolder = parse.GetRequiredValue(output).FullName;
             var baseline = parse.GetValue(config) is { } file ? FederationConfigFile.Load(file.FullName) : new FederationConfig();
-            if (parse.GetValue(textEncoder) is { } named) baseline = baseline with { Model = baseline.Model with { TextEncoder = named } };
+            if (parse.GetValue(textEncoder) is { } named) baseline = baseline with { Model = baseline.Model with { TextEncoder = Choices.Parse<TextEncoderKind>(named) } };
             AnsiConsole.MarkupLineInterpolated($"Loading {root} at {baseline.Model.ImageSize} px...");
             var (labels, sites) = ClientRootSites.Load(root, baseline.Model.ImageSize);
             var federation = baseline with { Name = "experiment", Labels = labels };

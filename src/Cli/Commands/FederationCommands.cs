@@ -2,6 +2,7 @@ using System.CommandLine;
 using FedMM.Cli.Config;
 using FedMM.Cli.Output;
 using Spectre.Console;
+using FedMM.Contracts;
 
 namespace FedMM.Cli.Commands;
 

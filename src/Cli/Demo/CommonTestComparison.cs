@@ -1,4 +1,5 @@
 using FedMM.Cli.Site;
+using FedMM.Contracts;
 using FedMM.Learning.Data;
 using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;

@@ -3,6 +3,7 @@ using FedMM.Cli.Api;
 using FedMM.Cli.Output;
 using Spectre.Console;
 using Spectre.Console.Rendering;
+using FedMM.Contracts;
 
 namespace FedMM.Cli.Demo;
 

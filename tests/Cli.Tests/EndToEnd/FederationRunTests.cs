@@ -3,6 +3,7 @@ using System.Text.Json;
 using FedMM.Cli.Api;
 using FedMM.Cli.Demo;
 using FedMM.Cli.Site;
+using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Data;
 using FedMM.Learning.Data.Synthetic;

@@ -1,4 +1,5 @@
 using Azure.Data.Tables;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Learning.Federation;
@@ -97,7 +98,7 @@ public sealed class TwoSiloRecoveryTests(ServiceFixture fixture)
             Assert.Equal("Completed", state["state"]!.GetValue<string>());
             Assert.Equal("site-both", state["failures"]![0]!["clientId"]!.GetValue<string>());
             foreach (var file in new[] { "weights.safetensors", "vectors.safetensors", "report.json" })
-                Assert.NotNull(await artifacts.DescribeAsync(FedMM.Grains.Interfaces.Artifacts.ArtifactLayout.Global(fid, 1, file)));
+                Assert.NotNull(await artifacts.DescribeAsync(FedMM.Contracts.ArtifactLayout.Global(fid, 1, file)));
 
             // A finished round's reminder removes itself on its next tick, so the reminder table
             // does not grow with every round the service has ever run.

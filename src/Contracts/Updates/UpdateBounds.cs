@@ -1,6 +1,5 @@
-using FedMM.Learning.Federation;
 
-namespace FedMM.Learning.Aggregation;
+namespace FedMM.Contracts;
 
 /// <summary>
 /// The bounds of <see cref="RobustnessConfig"/> that one update must respect, as one rule set for the

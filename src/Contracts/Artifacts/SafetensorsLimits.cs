@@ -1,4 +1,4 @@
-namespace FedMM.Learning.Artifacts;
+namespace FedMM.Contracts;
 
 /// <summary>Bounds a reader enforces before it reads any tensor data.</summary>
 public sealed record SafetensorsLimits

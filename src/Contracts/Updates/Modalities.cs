@@ -1,4 +1,4 @@
-namespace FedMM.Learning.Federation;
+namespace FedMM.Contracts;
 
 /// <summary>Which modalities a site holds or a sample carries.</summary>
 [Flags]

@@ -1,7 +1,7 @@
-namespace FedMM.Grains.Interfaces.Artifacts;
+namespace FedMM.Contracts;
 
 /// <summary>
-/// Blob names of the artifact container (DESIGN §4), shared by the API (which writes updates) and
+/// Blob names of the artifact container (docs/ARTIFACTS.md), shared by the API (which writes updates) and
 /// the grains (which read updates and write global packages).
 /// </summary>
 public static class ArtifactLayout

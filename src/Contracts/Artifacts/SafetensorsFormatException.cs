@@ -1,4 +1,4 @@
-namespace FedMM.Learning.Artifacts;
+namespace FedMM.Contracts;
 
 /// <summary>A safetensors stream that is malformed, inconsistent, over a limit or holds non-finite values.</summary>
 public sealed class SafetensorsFormatException : FormatException

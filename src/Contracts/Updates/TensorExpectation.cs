@@ -1,4 +1,4 @@
-namespace FedMM.Api.Uploads;
+namespace FedMM.Contracts;
 
 /// <summary>What values of a tensor must satisfy besides being finite.</summary>
 public enum ValueRule

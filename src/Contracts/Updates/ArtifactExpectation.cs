@@ -1,4 +1,4 @@
-namespace FedMM.Api.Uploads;
+namespace FedMM.Contracts;
 
 /// <summary>The tensors a safetensors artifact must hold, and the ranges of its named sizes.</summary>
 public sealed record ArtifactExpectation(

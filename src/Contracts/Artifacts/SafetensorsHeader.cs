@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json;
 
-namespace FedMM.Learning.Artifacts;
+namespace FedMM.Contracts;
 
 /// <summary>
 /// The validated header of a safetensors file: tensors in data order, string metadata, sizes.

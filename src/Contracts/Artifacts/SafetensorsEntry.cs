@@ -1,4 +1,4 @@
-namespace FedMM.Learning.Artifacts;
+namespace FedMM.Contracts;
 
 /// <summary>One tensor as a header describes it; offsets are relative to the start of the data section.</summary>
 public sealed record SafetensorsEntry(string Name, SafetensorsDType DType, long[] Shape, long Begin, long End)
