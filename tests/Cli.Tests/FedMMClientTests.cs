@@ -1,7 +1,7 @@
 using System.Net;
-using FedMM.Cli.Api;
 using FedMM.Cli.Errors;
 using FedMM.Learning.Federation;
+using FedMM.Site.Api;
 
 namespace FedMM.Cli.Tests;
 

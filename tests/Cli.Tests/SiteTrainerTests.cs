@@ -1,11 +1,11 @@
 using System.Text.Json;
-using FedMM.Cli.Site;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Data.Synthetic;
 using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
 using FedMM.Learning.Training;
+using FedMM.Site;
 
 namespace FedMM.Cli.Tests;
 

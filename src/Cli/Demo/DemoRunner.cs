@@ -1,11 +1,11 @@
 using System.Diagnostics;
-using FedMM.Cli.Api;
 using FedMM.Cli.Commands;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Reports;
 using FedMM.Learning.Data;
 using FedMM.Learning.Data.Synthetic;
 using FedMM.Learning.Federation;
+using FedMM.Site.Api;
 using Spectre.Console;
 
 namespace FedMM.Cli.Demo;

@@ -1,6 +1,6 @@
 using FedMM.Learning.Artifacts;
-using FedMM.Cli.Api;
 using FedMM.Learning.Federation;
+using FedMM.Site.Api;
 
 namespace FedMM.Cli.Reports;
 

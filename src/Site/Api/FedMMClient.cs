@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using FedMM.Learning.Federation;
 
-namespace FedMM.Cli.Api;
+namespace FedMM.Site.Api;
 
 /// <summary>
 /// Typed client of the FedMM REST API (docs/API.md). Idempotent calls retry with backoff;

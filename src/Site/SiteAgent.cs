@@ -1,7 +1,7 @@
 using System.Net;
-using FedMM.Cli.Api;
+using FedMM.Site.Api;
 
-namespace FedMM.Cli.Site;
+namespace FedMM.Site;
 
 /// <summary>
 /// The site loop behind `fedmm site run`: ask for a task, train when told, upload, remember
@@ -71,7 +71,7 @@ public sealed class SiteAgent(FedMMClient api, string federationId, string clien
     {
         var state = AgentProgress.Load(folder.Root, federationId, clientId);
         int r = round ?? await api.GetLatestGlobalRoundAsync(federationId, ct)
-            ?? throw new Errors.CliException($"Federation {federationId} has no completed round yet.");
+            ?? throw new SiteException($"Federation {federationId} has no completed round yet.");
         string globalFolder = await DownloadGlobalAsync(r, ct);
         await trainer.ApplyGlobalAsync(globalFolder, ct);
         (state with { LastAppliedGlobalRound = r }).Save(folder.Root);

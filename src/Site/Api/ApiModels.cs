@@ -1,6 +1,6 @@
 using FedMM.Learning.Federation;
 
-namespace FedMM.Cli.Api;
+namespace FedMM.Site.Api;
 
 /// <summary>Body of POST /api/federations.</summary>
 public sealed record CreateFederationRequest(string? Id, FederationConfig Config);

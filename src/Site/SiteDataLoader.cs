@@ -2,7 +2,7 @@ using FedMM.Learning.Data;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Training;
 
-namespace FedMM.Cli.Site;
+namespace FedMM.Site;
 
 /// <summary>Loads one client folder into memory as the trainer's <see cref="SiteData"/>.</summary>
 public static class SiteDataLoader
@@ -17,7 +17,7 @@ public static class SiteDataLoader
     public static SiteData Load(string clientFolder, FederationConfig config)
     {
         var folder = new ClientFolder(clientFolder);
-        if (!File.Exists(folder.InfoPath)) throw new Errors.CliException($"{folder.Path} is not a client folder: {ClientFolder.InfoFileName} is missing.");
+        if (!File.Exists(folder.InfoPath)) throw new SiteException($"{folder.Path} is not a client folder: {ClientFolder.InfoFileName} is missing.");
         return SiteDataFolders.Load(folder, config.Labels, config.Model.ImageSize);
     }
 }
