@@ -9,7 +9,7 @@ public static class SiteDataLoader
 {
     /// <summary>
     /// The site's train and val splits with images at the federation's input size and labels in the
-    /// federation's order. The data is keyed by the folder's own id (client_info.json), not by the
+    /// federation's order. The data is keyed by the folder's own id (client.json), not by the
     /// id the site is registered under: a site's random streams are seeded from it, so the same
     /// folder trains the same way here and in the in-process experiment runner.
     /// Bad data throws <see cref="DataFormatException"/> naming file, line and field.

@@ -5,7 +5,4 @@ public sealed record SafetensorsEntry(string Name, SafetensorsDType DType, long[
 {
     /// <summary>Bytes of data.</summary>
     public long Length => End - Begin;
-
-    /// <summary>Number of elements (product of the shape; 1 for a scalar).</summary>
-    public long ElementCount => Length / DType.Size();
 }
