@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs the FedMM evaluation protocol on MedPix 2.0 in one process and writes results.json,
-# results.csv and summary.md (docs/RESULTS.md reports them).
+# Runs the FedMM evaluation protocol on MedPix 2.0 in one process (`fedmm experiment run`, built
+# Release) and writes results.json, results.csv, summary.md and the report (docs/RESULTS.md reports them).
 #
-#   scripts/experiment-medpix.sh [OUT_DIR] [extra FedMM.Experiment options…]
+#   scripts/experiment-medpix.sh [OUT_DIR] [extra options of `fedmm experiment run`…]
 #
 # Protocol (docs/RESULTS.md, "Protocol"): 3 Dirichlet partitions (α = 0.5, import seeds 1, 2, 3) of
 # the MedPix training split into 10 sites (2 image-only, 2 text-only, 6 image+text), each site's
@@ -24,9 +24,14 @@ WEIGHTS="$SHARED/weights/mobilenet_v3_small_imagenet1k_v1_features.safetensors"
 for path in "$MEDPIX/Descriptions.json" "$WEIGHTS"; do
   [[ -e "$path" ]] || { echo "missing $path (set SHARED to the folder holding data/ and weights/)" >&2; exit 1; }
 done
-dotnet build -c Release tools/Experiment >/dev/null
-dotnet run -c Release --no-build --project tools/Experiment -- \
-  --medpix "$MEDPIX" --client-root "$OUT/client-roots" --alpha 0.5 --partitions 1,2,3 \
-  --image-weights "$WEIGHTS" --image-size 128 --text-encoder minilm-l6 \
-  --rounds 10 --seeds 1,2 --strategies fedmm,fedavg,local,centralized,fedmm-repeat \
-  --epochs 5 --lr-decay 0.8 --weighting fedavg --out "$OUT" "$@"
+# The protocol's settings; an option given after OUT_DIR replaces the protocol's value for it.
+protocol=(--medpix "$MEDPIX" --client-root "$OUT/client-roots" --alpha 0.5 --partitions 1,2,3
+  --image-weights "$WEIGHTS" --image-size 128 --text-encoder minilm-l6
+  --rounds 10 --seeds 1,2 --strategies fedmm,fedavg,local,centralized,fedmm-repeat
+  --epochs 5 --lr-decay 0.8 --weighting fedavg --out "$OUT")
+args=()
+for ((i = 0; i < ${#protocol[@]}; i += 2)); do
+  [[ " $* " == *" ${protocol[i]} "* ]] || args+=("${protocol[i]}" "${protocol[i + 1]}")
+done
+dotnet build -c Release src/Cli >/dev/null
+dotnet src/Cli/bin/Release/net10.0/linux-x64/fedmm.dll experiment run "${args[@]}" "$@"

@@ -6,17 +6,13 @@ namespace FedMM.Grains.Interfaces;
 [Alias("FedMM.IClientGrain")]
 public interface IClientGrain : IGrainWithStringKey
 {
-    /// <summary>Stores the registration with the SHA-256 hash of the token; Conflict when already registered.</summary>
+    /// <summary>Stores the registration (the federation grain keeps the token's hash); a repeat replaces it.</summary>
     [Alias("Register")]
-    Task RegisterAsync(string modalities, string tokenSha256, DateTimeOffset registeredAt);
+    Task RegisterAsync(string modalities, DateTimeOffset registeredAt);
 
     /// <summary>The client, or null when it is not registered.</summary>
     [Alias("Get")]
     Task<ClientView?> GetAsync();
-
-    /// <summary>True when the SHA-256 of <paramref name="token"/> equals the stored hash (constant-time compare).</summary>
-    [Alias("VerifyToken")]
-    Task<bool> VerifyTokenAsync(string token);
 
     /// <summary>Records (or replaces, on a repeat) the client's part in a finished round.</summary>
     [Alias("RecordRound")]

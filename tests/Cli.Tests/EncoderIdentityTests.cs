@@ -1,9 +1,9 @@
-using FedMM.Cli.Site;
 using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Data.Synthetic;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models.Encoders;
+using FedMM.Site;
 using static TorchSharp.torch;
 
 namespace FedMM.Cli.Tests;
@@ -123,11 +123,11 @@ public sealed class EncoderIdentityTests : IDisposable
         }
         using var trainer = new LearningSiteTrainer(site, "site-0", new SiteModelOptions(weights, null));
         string update = Path.Combine(site, "updates", "r0002");
-        var refused = await Assert.ThrowsAsync<Errors.CliException>(() => trainer.TrainAsync(config, 2, global, update, CancellationToken.None));
+        var refused = await Assert.ThrowsAsync<SiteException>(() => trainer.TrainAsync(config, 2, global, update, CancellationToken.None));
         Assert.Contains("mobilenet_v3_large", refused.Message);
         Assert.Contains("site-0", refused.Message);
         Assert.False(Directory.Exists(update));
-        Assert.Contains("mobilenet_v3_large", Assert.Throws<Errors.CliException>(() => trainer.Evaluate(global)).Message);
+        Assert.Contains("mobilenet_v3_large", Assert.Throws<SiteException>(() => trainer.Evaluate(global)).Message);
     }
 
     public void Dispose()

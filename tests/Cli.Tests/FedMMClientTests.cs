@@ -1,8 +1,8 @@
 using System.Net;
-using FedMM.Cli.Api;
 using FedMM.Cli.Errors;
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
+using FedMM.Site.Api;
 
 namespace FedMM.Cli.Tests;
 

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using FedMM.Cli.Site;
 using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Data.Synthetic;
@@ -7,6 +6,7 @@ using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
 using FedMM.Learning.Training;
+using FedMM.Site;
 
 namespace FedMM.Cli.Tests;
 

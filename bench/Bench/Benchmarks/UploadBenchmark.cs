@@ -1,11 +1,11 @@
 using FedMM.Contracts;
 using System.Diagnostics;
 using System.Text.Json;
-using FedMM.Cli.Api;
 using FedMM.Cli.Demo;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
+using FedMM.Site.Api;
 using static TorchSharp.torch;
 
 namespace FedMM.Bench.Benchmarks;

@@ -1,9 +1,9 @@
 using FedMM.Contracts;
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using FedMM.Cli.Api;
 using FedMM.Cli.Demo;
 using FedMM.Learning.Federation;
+using FedMM.Site.Api;
 
 namespace FedMM.Bench.Benchmarks;
 

@@ -1,9 +1,9 @@
 using System.CommandLine;
-using FedMM.Cli.Api;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Output;
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
+using FedMM.Site.Api;
 using Spectre.Console;
 
 namespace FedMM.Cli.Commands;

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using FedMM.Cli.Api;
+using FedMM.Site.Api;
 
 namespace FedMM.Cli.Commands;
 

@@ -2,6 +2,8 @@ using System.CommandLine;
 using FedMM.Cli.Config;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Reports;
+using FedMM.Learning.Data;
+using FedMM.Learning.Data.MedPix;
 using FedMM.Contracts;
 using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;
@@ -10,7 +12,7 @@ using Spectre.Console;
 
 namespace FedMM.Cli.Commands;
 
-/// <summary>fedmm experiment run|report: the evaluation protocol in-process, and its report.</summary>
+/// <summary>fedmm experiment run|report|combine: the evaluation protocol in-process (docs/RESULTS.md, "Protocol"), its report, and runs split over processes joined.</summary>
 public static class ExperimentCommand
 {
     /// <summary>The experiment command group.</summary>
@@ -19,50 +21,103 @@ public static class ExperimentCommand
         var group = new Command("experiment", "Compare FedMM with FedAvg, local-only and centralized training in one process on the same client folders, over seeds.");
         group.Add(Run());
         group.Add(Report());
+        group.Add(Combine());
         return group;
     }
 
     private static Command Run()
     {
-        var data = new Option<DirectoryInfo>("--data", "-d") { Description = "CLIENT_ROOT (labels.json and client_N folders), e.g. from `fedmm data synthetic`.", Required = true, HelpName = "dir" };
-        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Folder for results.json, results.csv, summary.md and the report with plots.", Required = true, HelpName = "dir" };
-        var config = new Option<FileInfo?>("--config") { Description = "Federation config (JSON or YAML) for model and round settings; labels come from the data.", HelpName = "file" };
-        var rounds = CommonOptions.Positive("--rounds", "Rounds per run.", 5);
-        var seeds = new Option<int[]>("--seeds") { Description = "Seeds; every strategy runs once per seed.", DefaultValueFactory = _ => [1, 2, 3], AllowMultipleArgumentsPerToken = true, HelpName = "n" };
-        var strategies = new Option<string[]>("--strategies") { Description = "Strategies to run: fedmm, fedavg, local, centralized.", DefaultValueFactory = _ => ["fedmm", "fedavg", "local", "centralized"], AllowMultipleArgumentsPerToken = true, HelpName = "name" };
-        var imageWeights = new Option<FileInfo?>("--image-weights") { Description = "torchvision MobileNetV3 weights for the image encoders (default: random initialisation).", HelpName = "file" };
-        var vocab = new Option<FileInfo?>("--vocab") { Description = "Shared vocab.txt (default: each site builds its own from its training text).", HelpName = "file" };
-        var textEncoder = new Option<string?>("--text-encoder") { Description = "Text encoder (tiny, mini or minilm-l6), overriding the config's model.textEncoder.", HelpName = "name" };
-        var command = new Command("run", "Run the strategies × seeds on the client folders and write results and a report.") { data, output, config, rounds, seeds, strategies, imageWeights, vocab, textEncoder };
-        command.SetAction((parse, ct) => Task.Run(() =>
+        var options = new ExperimentOptions();
+        var command = new Command("run", "Run the strategies × seeds on the client folders (or on MedPix partitions) and write results and a report.");
+        foreach (var option in options.All) command.Add(option);
+        command.SetAction((parse, ct) => Task.Run(() => RunExperiment(options.Read(parse), ct), ct));
+        return command;
+    }
+
+    private static int RunExperiment(ExperimentSettings settings, CancellationToken ct)
+    {
+        if (settings.Threads is { } threads) TorchSharp.torch.set_num_threads(threads);
+        // With --medpix one CLIENT_ROOT per partition (the import's seed) under --data; otherwise --data is the one partition, numbered 0.
+        var partitions = settings.MedPix is null
+            ? [(Partition: 0, Root: settings.Data)]
+            : settings.Partitions.Select(p => (Partition: p, Root: Path.Combine(settings.Data, $"p{p}"))).ToList();
+        if (settings.MedPix is null && !Directory.Exists(settings.Data)) throw new CliException($"Client root {settings.Data} does not exist.");
+        var rows = new List<Learning.Experiments.SiteRoundResult>();
+        ExperimentPlan? plan = null;
+        ExperimentResults? results = null;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        foreach (var (partition, root) in partitions)
         {
-            var chosen = parse.GetRequiredValue(strategies).SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries))
-                .Select(s => { try { return Strategies.Parse(s); } catch (ArgumentException e) { throw CliException.Usage(e.Message); } }).Distinct().ToList();
-            var seedList = parse.GetRequiredValue(seeds);
-            if (seedList.Length == 0) throw CliException.Usage("--seeds needs at least one seed.");
-            string root = parse.GetRequiredValue(data).FullName;
-            if (!Directory.Exists(root)) throw new CliException($"Client root {root} does not exist.");
-            string outFolder = parse.GetRequiredValue(output).FullName;
-            var baseline = parse.GetValue(config) is { } file ? FederationConfigFile.Load(file.FullName) : new FederationConfig();
-            if (parse.GetValue(textEncoder) is { } named) baseline = baseline with { Model = baseline.Model with { TextEncoder = Choices.Parse<TextEncoderKind>(named) } };
-            AnsiConsole.MarkupLineInterpolated($"Loading {root} at {baseline.Model.ImageSize} px...");
-            var (labels, sites) = ClientRootSites.Load(root, baseline.Model.ImageSize);
-            var federation = baseline with { Name = "experiment", Labels = labels };
-            FederationConfigFile.Validate(federation, parse.GetValue(config)?.FullName ?? "defaults");
-            var plan = new ExperimentPlan { Config = federation, Rounds = parse.GetValue(rounds), Seeds = seedList, Strategies = chosen };
-            string siteFolders = Path.Combine(outFolder, "sites");
-            var factory = new EncoderSiteModelFactory(parse.GetValue(imageWeights)?.FullName, parse.GetValue(vocab)?.FullName, id => Path.Combine(siteFolders, id));
+            if (settings.MedPix is not null) ImportMedPix(settings, partition, root);
+            AnsiConsole.MarkupLineInterpolated($"Loading {root} at {settings.Config.Model.ImageSize} px...");
+            var (labels, sites) = ClientRootSites.Load(root, settings.Config.Model.ImageSize);
+            Console.Out.WriteLine($"{sites.Count} sites, {labels.Count} classes, common test {(sites[0].Test is { } test ? $"{test.Count} samples" : "none")}: "
+                + string.Join(", ", sites.Select(s => $"{s.ClientId} {s.Modalities.ToName()} {s.Train.Count}/{s.Val.Count}")));
+            var federation = settings.Config with { Name = "experiment", Labels = labels };
+            FederationConfigFile.Validate(federation, settings.ConfigSource);
+            plan ??= new ExperimentPlan { Config = federation, Rounds = settings.Rounds, Seeds = settings.Seeds, Strategies = settings.Strategies };
+            string siteFolders = settings.MedPix is null ? Path.Combine(settings.Output, "sites") : Path.Combine(settings.Output, "sites", $"p{partition}");
+            var factory = new EncoderSiteModelFactory(settings.ImageWeights, settings.Vocabulary, id => Path.Combine(siteFolders, id));
             var runner = new ExperimentRunner(factory, ExperimentServers.For);
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            var progress = new ConsoleProgress(p => Console.Out.WriteLine($"{clock.Elapsed:hh\\:mm\\:ss} {p.Strategy.ToName()} seed {p.Seed} round {p.Round}/{p.Rounds}: {p.Message}"));
-            var results = runner.Run(sites, plan, progress, ct);
-            results.Write(outFolder);
-            var history = ExperimentResultsReader.FromRows(results.Rows, $"experiment on {Path.GetFileName(root)}");
-            string report = ReportWriter.Write(history, Path.Combine(outFolder, "report"));
-            Console.Out.WriteLine(results.Markdown());
-            AnsiConsole.MarkupLineInterpolated($"Results in [bold]{outFolder}[/]; report [bold]{report}[/].");
+            string where = settings.MedPix is null ? "" : $" p{partition}";
+            var progress = new ConsoleProgress(p => Console.Out.WriteLine($"{clock.Elapsed:hh\\:mm\\:ss}{where} {p.Strategy.ToName()} seed {p.Seed} round {p.Round}/{p.Rounds}: {p.Message}"));
+            // Frozen encoder features are computed once per partition and shared by every strategy and seed.
+            using var features = new ImageFeatureCache();
+            // One strategy and seed at a time, writing what is done after each, so a long run that is
+            // stopped early still leaves its finished runs on disk.
+            foreach (var strategy in plan.Strategies)
+            {
+                foreach (int seed in plan.Seeds)
+                {
+                    var run = plan with { Config = federation, Strategies = [strategy], Seeds = [seed] };
+                    rows.AddRange(runner.Run(sites, run, progress, ct, partition, features).Rows);
+                    results = new ExperimentResults(plan, rows.ToList(), clock.Elapsed.TotalSeconds);
+                    results.Write(settings.Output);
+                }
+            }
+        }
+        var history = ExperimentResultsReader.FromRows(results!.Rows, $"experiment on {Path.GetFileName(settings.Data)}");
+        string report = ReportWriter.Write(history, Path.Combine(settings.Output, "report"));
+        Console.Out.WriteLine(results.Markdown());
+        AnsiConsole.MarkupLineInterpolated($"Results in [bold]{settings.Output}[/]; report [bold]{report}[/].");
+        return 0;
+    }
+
+    // A partition already imported (its labels.json exists) is used as it is.
+    private static void ImportMedPix(ExperimentSettings settings, int partition, string root)
+    {
+        if (File.Exists(Path.Combine(root, ClientRoot.LabelsFileName))) return;
+        if (!Directory.Exists(settings.MedPix)) throw new CliException($"MedPix folder {settings.MedPix} does not exist.");
+        AnsiConsole.MarkupLineInterpolated($"Importing MedPix 2.0 from {settings.MedPix} into {root} (α = {settings.Alpha}, partition seed {partition})...");
+        var report = MedPixImporter.Import(settings.MedPix!, root,
+            new MedPixImportOptions { DirichletAlpha = settings.Alpha, Seed = partition, ValFraction = settings.ValFraction });
+        Console.Out.WriteLine(report.Describe());
+    }
+
+    private static Command Combine()
+    {
+        var runs = new Argument<DirectoryInfo[]>("runs") { Description = "Output folders of earlier `fedmm experiment run`s (same settings, other seeds, strategies or partitions).", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Folder for the joined results.csv and summary.md.", Required = true, HelpName = "dir" };
+        var command = new Command("combine", "Join the results.csv of runs split over processes into one results.csv and summary.md.") { runs, output };
+        command.SetAction(parse =>
+        {
+            var rows = parse.GetRequiredValue(runs).SelectMany(dir => ExperimentResults.ReadCsv(Path.Combine(dir.FullName, "results.csv"))).ToList();
+            if (rows.Count == 0) throw new CliException("The runs hold no result rows.");
+            var plan = new ExperimentPlan
+            {
+                Config = new FederationConfig { Labels = ["?", "?"] },
+                Rounds = rows.Max(r => r.Round),
+                Seeds = rows.Select(r => r.Seed).Distinct().Order().ToList(),
+                Strategies = rows.Select(r => Strategies.Parse(r.Strategy)).Distinct().ToList(),
+            };
+            var joined = new ExperimentResults(plan, rows, 0);
+            string outFolder = parse.GetRequiredValue(output).FullName;
+            Directory.CreateDirectory(outFolder);
+            File.WriteAllText(Path.Combine(outFolder, "results.csv"), joined.Csv());
+            File.WriteAllText(Path.Combine(outFolder, "summary.md"), joined.Markdown());
+            Console.Out.WriteLine(joined.Markdown());
             return 0;
-        }, ct));
+        });
         return command;
     }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FedMM.Cli.Config;
 using FedMM.Cli.Output;
+using FedMM.Site.Api;
 using Spectre.Console;
 using FedMM.Contracts;
 
@@ -31,7 +32,7 @@ public static class FederationCommands
         {
             var federationConfig = FederationConfigFile.Load(parse.GetRequiredValue(config).FullName);
             string? requested = parse.GetValue(id);
-            if (requested is not null && !Api.ApiIdentifiers.IsValid(requested))
+            if (requested is not null && !ApiIdentifiers.IsValid(requested))
                 throw Errors.CliException.Usage($"--id '{requested}' is not a valid id: lower-case letters, digits and '-'.");
             using var client = api.CreateOperatorClient(parse);
             var created = await client.CreateFederationAsync(requested, federationConfig, ct);

@@ -1,6 +1,6 @@
 using System.CommandLine;
-using FedMM.Cli.Api;
 using FedMM.Cli.Errors;
+using FedMM.Site.Api;
 using Spectre.Console;
 
 namespace FedMM.Cli.Commands;

@@ -1,8 +1,8 @@
 using System.CommandLine;
-using FedMM.Cli.Api;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Output;
 using FedMM.Cli.Reports;
+using FedMM.Site.Api;
 using Spectre.Console;
 
 namespace FedMM.Cli.Commands;

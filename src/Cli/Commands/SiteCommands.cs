@@ -1,7 +1,8 @@
 using System.CommandLine;
 using FedMM.Cli.Errors;
-using FedMM.Cli.Site;
 using FedMM.Learning.Data;
+using FedMM.Site;
+using FedMM.Site.Api;
 using Spectre.Console;
 
 namespace FedMM.Cli.Commands;
@@ -62,7 +63,7 @@ public static class SiteCommands
         }
     }
 
-    private static (SiteAgent Agent, LearningSiteTrainer Trainer, Site.SiteFolder Folder) Agent(ParseResult parse, SiteOptions site, ModelOptions model, Api.FedMMClient client)
+    private static (SiteAgent Agent, LearningSiteTrainer Trainer, SiteFolder Folder) Agent(ParseResult parse, SiteOptions site, ModelOptions model, FedMMClient client)
     {
         string data = site.DataFolder(parse);
         string cid = parse.GetRequiredValue(site.Client);

@@ -29,17 +29,23 @@ public static class FederationConfigFile
             ".yaml" or ".yml" => YamlToJson(text, path),
             _ => throw new CliException($"Federation config {path}: unknown extension '{extension}'; use .json, .yaml or .yml."),
         };
+        return FromJson(node, path);
+    }
+
+    /// <summary>Reads and checks a config given as JSON; <paramref name="source"/> names where it came from in errors.</summary>
+    public static FederationConfig FromJson(JsonNode? node, string source)
+    {
         FederationConfig config;
         try
         {
             config = node.Deserialize<FederationConfig>(ContractJson.Options)
-                ?? throw new CliException($"Federation config {path} is empty.");
+                ?? throw new CliException($"Federation config {source} is empty.");
         }
         catch (JsonException e)
         {
-            throw new CliException($"Federation config {path}: {Describe(e)}");
+            throw new CliException($"Federation config {source}: {Describe(e)}");
         }
-        Validate(config, path);
+        Validate(config, source);
         return config;
     }
 

@@ -1,9 +1,9 @@
-using FedMM.Cli.Site;
 using FedMM.Contracts;
 using FedMM.Learning.Data;
 using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Training;
+using FedMM.Site;
 using Spectre.Console;
 
 namespace FedMM.Cli.Demo;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using FedMM.Cli.Api;
 using FedMM.Cli.Commands;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Reports;
@@ -7,6 +6,7 @@ using FedMM.Contracts;
 using FedMM.Learning.Data;
 using FedMM.Learning.Data.Synthetic;
 using FedMM.Learning.Federation;
+using FedMM.Site.Api;
 using Spectre.Console;
 
 namespace FedMM.Cli.Demo;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using FedMM.Cli.Api;
 using FedMM.Cli.Output;
+using FedMM.Site.Api;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 using FedMM.Contracts;

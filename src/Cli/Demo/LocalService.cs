@@ -124,13 +124,6 @@ public sealed class LocalService : IAsyncDisposable
         status("service ready");
     }
 
-    /// <summary>Stops and restarts the API process (same port and settings); returns when it is ready again.</summary>
-    public async Task RestartApiAsync(Action<string> status, CancellationToken ct)
-    {
-        if (Api is not null) { await Api.StopAsync(TimeSpan.FromSeconds(10)); Api.Dispose(); }
-        await StartApiAsync(status, ct);
-    }
-
     /// <summary>Waits until GET /health/ready answers 200; fails early, with the log tail, when the silo or API exits.</summary>
     public async Task WaitReadyAsync(TimeSpan timeout, CancellationToken ct)
     {

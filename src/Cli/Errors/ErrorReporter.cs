@@ -1,5 +1,6 @@
 using System.Text.Json;
-using FedMM.Cli.Api;
+using FedMM.Site;
+using FedMM.Site.Api;
 
 namespace FedMM.Cli.Errors;
 
@@ -16,6 +17,7 @@ public static class ErrorReporter
         return error switch
         {
             CliException cli => (cli.Message, cli.ExitCode),
+            SiteException site => (site.Message, ExitCodes.Failure),
             // Bad data names file, line and field in its first line; the rest lists further problems.
             FedMM.Learning.Data.DataFormatException data => (FirstLine(data.Message) + (data.TotalErrors > 1 ? $" (and {data.TotalErrors - 1} more problem(s))" : ""), ExitCodes.Failure),
             ApiException api => (api.Message, ExitCodes.Failure),

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using FedMM.Cli.Api;
+using FedMM.Site.Api;
 using Spectre.Console;
 using FedMM.Contracts;
 

@@ -1,7 +1,7 @@
 using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
-using FedMM.Cli.Api;
 using FedMM.Learning.Federation;
+using FedMM.Site.Api;
 
 namespace FedMM.Cli.Reports;
 

@@ -7,7 +7,7 @@ using FedMM.Learning.Federation;
 
 namespace FedMM.Grains.Clients;
 
-/// <summary>One site of a federation: registration, token hash and round history.</summary>
+/// <summary>One site of a federation: registration and round history (the federation grain keeps its token hash).</summary>
 [GrainType("fedmm-client")]
 public sealed class ClientGrain(
     [PersistentState("client", GrainStorageNames.Provider)] IPersistentState<ClientState> client)
@@ -23,16 +23,13 @@ public sealed class ClientGrain(
     }
 
     /// <inheritdoc />
-    public async Task RegisterAsync(string modalities, string tokenSha256, DateTimeOffset registeredAt)
+    public async Task RegisterAsync(string modalities, DateTimeOffset registeredAt)
     {
         var parsed = ModalityNames.TryParse(modalities)
             ?? throw ServiceRequestException.Invalid($"client '{Key.ClientId}': modalities '{modalities}' is not image, text or image+text.");
-        if (tokenSha256 is not { Length: 64 } || !tokenSha256.All(Uri.IsHexDigit))
-            throw ServiceRequestException.Invalid($"client '{Key.ClientId}': the token hash must be 64 hex digits.");
         // The federation grain decides whether an id is taken; a repeat here is its retry after a
         // failure between the two writes, so the newest registration wins.
         client.State.Modalities = parsed.ToName();
-        client.State.TokenSha256 = tokenSha256.ToLowerInvariant();
         client.State.RegisteredAt = registeredAt;
         client.State.History.Clear();
         await client.WriteStateAsync();
@@ -44,10 +41,6 @@ public sealed class ClientGrain(
             ? null
             : new ClientView(Key.FederationId, Key.ClientId, client.State.Modalities, client.State.RegisteredAt,
                 client.State.History.OrderBy(h => h.Round).ToArray()));
-
-    /// <inheritdoc />
-    public Task<bool> VerifyTokenAsync(string token) => Task.FromResult(
-        client.State.TokenSha256 is { } hash && !string.IsNullOrEmpty(token) && ClientTokens.Matches(token, hash));
 
     /// <inheritdoc />
     public async Task RecordRoundAsync(ClientRoundRecord record)

@@ -9,9 +9,6 @@ public sealed class ClientState
     /// <summary>"image", "text" or "image+text"; null until registered.</summary>
     public string? Modalities { get; set; }
 
-    /// <summary>SHA-256 (hex) of the site's token.</summary>
-    public string? TokenSha256 { get; set; }
-
     /// <summary>Registration time.</summary>
     public DateTimeOffset RegisteredAt { get; set; }
 

@@ -12,9 +12,6 @@ public static class ClientTokens
     /// <summary>Lower-case hex SHA-256 of the token's UTF-8 bytes.</summary>
     public static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 
-    /// <summary>Constant-time comparison of <paramref name="token"/>'s hash with <paramref name="expectedHash"/>.</summary>
-    public static bool Matches(string token, string expectedHash) => HashesEqual(Hash(token), expectedHash);
-
     /// <summary>Constant-time comparison of two token hashes (hash a token once, compare it with many).</summary>
     public static bool HashesEqual(string hash, string expectedHash) =>
         CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(hash), Encoding.ASCII.GetBytes(expectedHash));

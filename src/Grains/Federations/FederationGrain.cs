@@ -83,7 +83,7 @@ public sealed class FederationGrain(
         string tokenHash = ClientTokens.Hash(token);
         // Client grain first: if the federation write then fails, a retry re-registers with a new token.
         await GrainFactory.GetGrain<IClientGrain>(GrainKeys.Client(Id, clientId))
-            .RegisterAsync(parsed.ToName(), tokenHash, registeredAt);
+            .RegisterAsync(parsed.ToName(), registeredAt);
         await PersistAsync(s => s.Clients.Add(new RegisteredClient
         {
             ClientId = clientId, Modalities = parsed.ToName(), RegisteredAt = registeredAt, TokenHash = tokenHash, TokenExpiresAt = tokenExpiresAt,
@@ -143,7 +143,9 @@ public sealed class FederationGrain(
     }
 
     /// <inheritdoc />
-    public async Task<TokenCheck> CheckTokenAsync(string? clientId, string token)
+    public Task<TokenCheck> CheckTokenAsync(string? clientId, string token) => Task.FromResult(CheckToken(clientId, token));
+
+    private TokenCheck CheckToken(string? clientId, string token)
     {
         if (S.Config is null || string.IsNullOrEmpty(token)) return TokenCheck.Unknown;
         string hash = ClientTokens.Hash(token);
@@ -153,13 +155,12 @@ public sealed class FederationGrain(
             if (client.TokenHash is not null && ClientTokens.HashesEqual(hash, client.TokenHash)) return StatusOf(client);
             if (client.RetiredTokenHashes.Exists(h => ClientTokens.HashesEqual(hash, h))) return new TokenCheck(client.ClientId, TokenStatus.Replaced, null);
         }
-        // Clients registered before the federation kept token hashes: ask their grains once and keep the hash.
-        foreach (var client in candidates.Where(c => c.TokenHash is null))
-        {
-            if (!await GrainFactory.GetGrain<IClientGrain>(GrainKeys.Client(Id, client.ClientId)).VerifyTokenAsync(token)) continue;
-            await PersistAsync(s => s.Clients.First(c => c.ClientId == client.ClientId).TokenHash = hash);
-            return StatusOf(client);
-        }
+        // A client registered before the federation kept token hashes has none to match, so its token
+        // is refused until the operator rotates it. The site only hears "unknown token"; the log says why.
+        var unhashed = candidates.Where(c => c.TokenHash is null).Select(c => c.ClientId).ToList();
+        if (unhashed.Count > 0)
+            logger.LogWarning("Federation {Federation}: token refused; client(s) {Clients} have no stored token hash (state written before the federation kept hashes): rotate their tokens (fedmm client rotate-token)",
+                Id, string.Join(", ", unhashed));
         return TokenCheck.Unknown;
     }
 

@@ -38,8 +38,8 @@ public sealed class RegisteredClient
     public DateTimeOffset RegisteredAt { get; set; }
 
     /// <summary>
-    /// Lower-case hex SHA-256 of the client's token (the client grain holds the same), so a token is
-    /// found without asking every client; null in state written before it was kept here.
+    /// Lower-case hex SHA-256 of the client's token, its only record; null in state written before it
+    /// was kept here, and such a client's token is refused until the operator rotates it.
     /// </summary>
     public string? TokenHash { get; set; }
 

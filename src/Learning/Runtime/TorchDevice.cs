@@ -3,8 +3,8 @@ using TorchSharp;
 namespace FedMM.Learning.Runtime;
 
 /// <summary>
-/// The one place that decides where tensors live. A CUDA build swaps the libtorch package and
-/// sets FEDMM_DEVICE=cuda; nothing else changes.
+/// The one place that decides where tensors live. A CUDA build swaps the libtorch package
+/// (-p:TorchBackend=cuda, README "GPU build") and sets FEDMM_DEVICE=cuda; nothing else changes.
 /// </summary>
 public static class TorchDevice
 {
@@ -19,7 +19,7 @@ public static class TorchDevice
         if (string.Equals(requested, "cuda", StringComparison.OrdinalIgnoreCase))
         {
             if (!torch.cuda.is_available())
-                throw new InvalidOperationException("FEDMM_DEVICE=cuda, but this build of libtorch has no CUDA device available.");
+                throw new InvalidOperationException("FEDMM_DEVICE=cuda, but this build's libtorch sees no CUDA device (the GPU build is dotnet build -p:TorchBackend=cuda; README, \"GPU build\").");
             return torch.CUDA;
         }
         return torch.CPU;

@@ -38,9 +38,6 @@ public sealed class TextBatch : IDisposable
     /// <summary>Tokens per text T.</summary>
     public long Length => InputIds.shape[1];
 
-    /// <summary>The same batch on another device (the tensors are copied).</summary>
-    public TextBatch To(Device device) => new(InputIds.to(device), AttentionMask.to(device), TokenTypeIds.to(device));
-
     /// <inheritdoc />
     public void Dispose()
     {

@@ -1,14 +1,14 @@
 using System.Diagnostics;
 using System.Text.Json;
-using FedMM.Cli.Api;
 using FedMM.Cli.Demo;
-using FedMM.Cli.Site;
 using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Data;
 using FedMM.Learning.Data.Synthetic;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
+using FedMM.Site;
+using FedMM.Site.Api;
 
 namespace FedMM.Cli.Tests.EndToEnd;
 

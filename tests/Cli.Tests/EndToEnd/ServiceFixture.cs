@@ -1,5 +1,5 @@
-using FedMM.Cli.Api;
 using FedMM.Cli.Demo;
+using FedMM.Site.Api;
 
 namespace FedMM.Cli.Tests.EndToEnd;
 

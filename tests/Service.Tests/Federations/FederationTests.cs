@@ -85,10 +85,14 @@ public sealed class FederationTests(ServiceFixture fixture)
         Assert.Equal(["site-image", "site-text", "site-both"], clients.Select(c => c.ClientId));
         Assert.Equal(["image", "text", "image+text"], clients.Select(c => c.Modalities));
 
-        // The client grain's state is plain JSON holding the SHA-256 of the token, never the token.
+        // The federation grain's state is plain JSON holding the SHA-256 of the token, never the token;
+        // the client grain's holds neither.
+        string federationState = await GrainStateBlobs.ReadJsonAsync(fixture.Service.StateContainer, fid, "fedmm-federation");
+        Assert.DoesNotContain(image.Token, federationState);
+        Assert.Contains(FedMM.Grains.Clients.ClientTokens.Hash(image.Token), federationState);
         string state = await GrainStateBlobs.ReadJsonAsync(fixture.Service.StateContainer, GrainKeys.Client(fid, "site-image"));
         Assert.DoesNotContain(image.Token, state);
-        Assert.Contains(FedMM.Grains.Clients.ClientTokens.Hash(image.Token), state);
+        Assert.DoesNotContain(FedMM.Grains.Clients.ClientTokens.Hash(image.Token), state);
         Assert.Equal("image", JsonDocument.Parse(state).RootElement.GetProperty("modalities").GetString());
     }
 
@@ -103,25 +107,35 @@ public sealed class FederationTests(ServiceFixture fixture)
         Assert.Null(await other.FindClientByTokenAsync(sites["site-image"].Token));
         Assert.Equal("site-image", await other.FindClientByTokenAsync(otherSites["site-image"].Token));
 
-        // State written before the federation kept token hashes: the clients' grains are asked once
-        // and the hash is kept from then on.
+    }
+
+    [Fact]
+    public async Task A_client_without_a_stored_token_hash_is_refused_until_its_token_is_rotated()
+    {
+        var (federation, sites) = await TestFederation.CreateAsync(Grains, "unhashed", TestFederation.Config(1, TimeSpan.FromMinutes(5)), TestFederation.ThreeSites);
+        // State written before the federation kept token hashes: no client has one.
         string fid = federation.GetPrimaryKeyString();
         var state = JsonNode.Parse(await GrainStateBlobs.ReadJsonAsync(fixture.Service.StateContainer, fid, "fedmm-federation"))!.AsObject();
         Assert.Contains(FedMM.Grains.Clients.ClientTokens.Hash(sites["site-text"].Token), state.ToJsonString());
-        Assert.DoesNotContain(sites["site-text"].Token, state.ToJsonString());
         foreach (var client in state["clients"]!.AsArray()) client!.AsObject().Remove("tokenHash");
         await GrainStateBlobs.WriteJsonAsync(fixture.Service.StateContainer, fid, "fedmm-federation", state.ToJsonString());
         await Grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
 
-        Assert.True(await federation.VerifyTokenAsync("site-image", sites["site-image"].Token));
-        Assert.False(await federation.VerifyTokenAsync("site-image", sites["site-text"].Token));
-        Assert.Equal("site-text", await federation.FindClientByTokenAsync(sites["site-text"].Token));
-        Assert.Null(await federation.FindClientByTokenAsync("not-a-token"));
+        // The old tokens match nothing: the grain no longer asks the clients' grains for them.
+        Assert.False(await federation.VerifyTokenAsync("site-image", sites["site-image"].Token));
+        Assert.Null(await federation.FindClientByTokenAsync(sites["site-text"].Token));
+        Assert.Equal(TokenStatus.Unknown, (await federation.CheckTokenAsync("site-text", sites["site-text"].Token)).Status);
+        Assert.Equal(["site-image", "site-text", "site-both"], (await federation.ListClientsAsync()).Select(c => c.ClientId));
+
+        // The operator's rotation gives the site a token that works; its old one stays refused.
+        var rotated = await federation.RotateTokenAsync("site-text", null);
+        Assert.Equal("site-text", await federation.FindClientByTokenAsync(rotated.Token));
+        Assert.True(await federation.VerifyTokenAsync("site-text", rotated.Token));
+        Assert.Null(await federation.FindClientByTokenAsync(sites["site-text"].Token));
+        Assert.False(await federation.VerifyTokenAsync("site-image", sites["site-image"].Token));
         string kept = await GrainStateBlobs.ReadJsonAsync(fixture.Service.StateContainer, fid, "fedmm-federation");
-        Assert.Contains(FedMM.Grains.Clients.ClientTokens.Hash(sites["site-text"].Token), kept);
-        Assert.Contains(FedMM.Grains.Clients.ClientTokens.Hash(sites["site-image"].Token), kept);
-        // Only hashes of tokens that were presented and matched are kept.
-        Assert.DoesNotContain(FedMM.Grains.Clients.ClientTokens.Hash(sites["site-both"].Token), kept);
+        Assert.Contains(FedMM.Grains.Clients.ClientTokens.Hash(rotated.Token), kept);
+        Assert.DoesNotContain(rotated.Token, kept);
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
 
-namespace FedMM.Cli.Api;
+namespace FedMM.Site.Api;
 
 /// <summary>Body of POST /api/federations.</summary>
 public sealed record CreateFederationRequest(string? Id, FederationConfig Config);

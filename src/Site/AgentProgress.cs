@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace FedMM.Cli.Site;
+namespace FedMM.Site;
 
 /// <summary>
 /// The agent's progress, kept in the site folder as state.json so a restarted agent (or one

@@ -5,7 +5,7 @@ using System.Text.Json;
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
 
-namespace FedMM.Cli.Api;
+namespace FedMM.Site.Api;
 
 /// <summary>
 /// Typed client of the FedMM REST API (docs/API.md). Idempotent calls retry with backoff;
@@ -94,10 +94,6 @@ public sealed class FedMMClient : IDisposable
     /// <summary>GET /api/federations/{fid}/rounds/{r}.</summary>
     public Task<RoundView> GetRoundAsync(string federationId, int round, CancellationToken ct = default)
         => SendJsonAsync<RoundView>(HttpMethod.Get, $"api/federations/{Id(federationId)}/rounds/{Round(round)}", null, idempotent: true, ct);
-
-    /// <summary>GET /api/federations/{fid}/rounds/{r}/report: the round's report.json.</summary>
-    public Task<JsonDocument> GetRoundReportAsync(string federationId, int round, CancellationToken ct = default)
-        => SendJsonAsync<JsonDocument>(HttpMethod.Get, $"api/federations/{Id(federationId)}/rounds/{Round(round)}/report", null, idempotent: true, ct);
 
     /// <summary>POST /api/federations/{fid}/rounds/{r}/cancel (cancelling twice changes nothing, so it retries).</summary>
     public Task<RoundView> CancelRoundAsync(string federationId, int round, CancellationToken ct = default)

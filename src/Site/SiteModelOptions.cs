@@ -1,4 +1,4 @@
-namespace FedMM.Cli.Site;
+namespace FedMM.Site;
 
 /// <summary>Where a site's encoders start from; null: not given (the site's recorded encoders, else the defaults).</summary>
 /// <param name="ImageWeights">torchvision MobileNetV3 weights (.safetensors or .pth); default: random initialisation.</param>

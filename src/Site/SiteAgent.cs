@@ -1,8 +1,8 @@
 using System.Net;
-using FedMM.Cli.Api;
+using FedMM.Site.Api;
 using FedMM.Contracts;
 
-namespace FedMM.Cli.Site;
+namespace FedMM.Site;
 
 /// <summary>
 /// The site loop behind `fedmm site run`: ask for a task, train when told, upload, remember
@@ -72,7 +72,7 @@ public sealed class SiteAgent(FedMMClient api, string federationId, string clien
     {
         var state = AgentProgress.Load(folder.Root, federationId, clientId);
         int r = round ?? await api.GetLatestGlobalRoundAsync(federationId, ct)
-            ?? throw new Errors.CliException($"Federation {federationId} has no completed round yet.");
+            ?? throw new SiteException($"Federation {federationId} has no completed round yet.");
         string globalFolder = await DownloadGlobalAsync(r, ct);
         await trainer.ApplyGlobalAsync(globalFolder, ct);
         (state with { LastAppliedGlobalRound = r }).Save(folder.Root);

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace FedMM.Cli.Api;
+namespace FedMM.Site.Api;
 
 /// <summary>
 /// Exponential backoff for idempotent calls: retried on connection failures, timeouts, 5xx,

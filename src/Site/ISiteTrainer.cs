@@ -1,7 +1,7 @@
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
 
-namespace FedMM.Cli.Site;
+namespace FedMM.Site;
 
 /// <summary>The site's local round: train from a global package (or none) and write an update folder.</summary>
 public interface ISiteTrainer

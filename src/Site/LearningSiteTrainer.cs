@@ -1,5 +1,4 @@
 using System.Text.Json;
-using FedMM.Cli.Errors;
 using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Federation;
@@ -7,7 +6,7 @@ using FedMM.Learning.Training;
 using static TorchSharp.torch;
 using TrainingState = FedMM.Learning.Training.SiteState;
 
-namespace FedMM.Cli.Site;
+namespace FedMM.Site;
 
 /// <summary>
 /// The site's model work through FedMM.Learning: <see cref="LocalRound.Run"/> (the function the
@@ -106,9 +105,9 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
         }
         catch (Exception e) when (e is Learning.Data.DataFormatException or ArgumentException or IOException)
         {
-            throw new CliException($"Test folder {testFolder}: {e.Message}");
+            throw new SiteException($"Test folder {testFolder}: {e.Message}");
         }
-        if (test.Count == 0) throw new CliException($"Test folder {testFolder} holds no sample in this site's modalities ({data.Modalities.ToName()}).");
+        if (test.Count == 0) throw new SiteException($"Test folder {testFolder} holds no sample in this site's modalities ({data.Modalities.ToName()}).");
         using var site = TrainingState.Create(data with { Test = test }, config, Factory(EncoderOptions(config, sameModel: true).Options));
         site.LoadPrivate(ModelFolder);
         using var weights = globalFolder is null ? null : LoadGlobalWeights(config, globalFolder);
@@ -128,16 +127,16 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
         var config = SavedConfig();
         var data = SiteDataLoader.Load(clientFolder, config);
         if (imagePath is not null && !data.Modalities.HasFlag(Modalities.Image))
-            throw new CliException($"Site {clientId} holds text only: it has no image encoder to read {imagePath}.");
+            throw new SiteException($"Site {clientId} holds text only: it has no image encoder to read {imagePath}.");
         if (text is not null && !data.Modalities.HasFlag(Modalities.Text))
-            throw new CliException($"Site {clientId} holds images only: it has no text encoder for --text.");
+            throw new SiteException($"Site {clientId} holds images only: it has no text encoder for --text.");
         Tensor? image = null;
         if (data.Modalities.HasFlag(Modalities.Image))
         {
             image = zeros(1, 3, config.Model.ImageSize, config.Model.ImageSize);
             if (imagePath is not null)
             {
-                if (!File.Exists(imagePath)) throw new CliException($"Image {imagePath} does not exist.");
+                if (!File.Exists(imagePath)) throw new SiteException($"Image {imagePath} does not exist.");
                 using var pixels = new Learning.Data.Images.ImageTransform(config.Model.ImageSize).ApplyTensor(imagePath);
                 image[0].copy_(pixels);
             }
@@ -201,7 +200,7 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
         catch (InvalidDataException e)
         {
             weights.Dispose();
-            throw new CliException(e.Message);
+            throw new SiteException(e.Message);
         }
         return weights;
     }
@@ -214,9 +213,9 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
 
     private FederationConfig SavedConfig()
     {
-        if (!File.Exists(ConfigPath)) throw new CliException($"Site folder {clientFolder} has no trained model yet ({ConfigPath} missing); run `fedmm site train` or `site run` first.");
+        if (!File.Exists(ConfigPath)) throw new SiteException($"Site folder {clientFolder} has no trained model yet ({ConfigPath} missing); run `fedmm site train` or `site run` first.");
         return JsonSerializer.Deserialize<FederationConfig>(File.ReadAllText(ConfigPath), Json)
-            ?? throw new CliException($"{ConfigPath} is empty.");
+            ?? throw new SiteException($"{ConfigPath} is empty.");
     }
 
     /// <inheritdoc/>

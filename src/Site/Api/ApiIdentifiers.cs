@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace FedMM.Cli.Api;
+namespace FedMM.Site.Api;
 
 /// <summary>The API's identifier rule for federation and client ids.</summary>
 public static partial class ApiIdentifiers

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace FedMM.Cli.Api;
+namespace FedMM.Site.Api;
 
 /// <summary>The API refused a request; <see cref="Exception.Message"/> carries its ProblemDetails detail.</summary>
 public sealed class ApiException(HttpStatusCode status, string method, string path, string? title, string? detail)
