@@ -7,6 +7,7 @@ using FedMM.Api.Health;
 using FedMM.Api.Requests;
 using FedMM.Api.Security;
 using FedMM.Api.Uploads;
+using FedMM.Storage;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 
@@ -33,8 +34,9 @@ public static class ApiServices
         services.AddSingleton(sp =>
         {
             var storage = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
-            return new ArtifactContainer(new BlobServiceClient(storage.ConnectionString, StorageClientOptions()).GetBlobContainerClient(storage.ArtifactContainer));
+            return new BlobArtifactStore(new BlobServiceClient(storage.ConnectionString, StorageClientOptions()).GetBlobContainerClient(storage.ArtifactContainer));
         });
+        services.AddSingleton<ArtifactContainer>();
         services.AddHostedService<ArtifactContainerInitializer>();
         services.AddSingleton<SiteAuthorization>();
         services.AddSingleton(TimeProvider.System);

@@ -1,6 +1,7 @@
 using Azure.Storage.Blobs;
 using FedMM.Grains.Aggregation;
 using FedMM.Grains.Artifacts;
+using FedMM.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;

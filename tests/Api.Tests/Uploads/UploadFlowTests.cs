@@ -6,10 +6,10 @@ using System.Text.Json;
 using Azure;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
-using FedMM.Api.Storage;
 using FedMM.Api.Tests.Infrastructure;
 using FedMM.Api.Tests.Measurements;
 using FedMM.Learning.Federation;
+using FedMM.Storage;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 

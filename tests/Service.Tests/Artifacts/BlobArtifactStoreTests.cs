@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
-using FedMM.Grains.Artifacts;
 using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Service.Tests.Infrastructure;
+using FedMM.Storage;
 
 namespace FedMM.Service.Tests.Artifacts;
 

@@ -1,7 +1,7 @@
-using FedMM.Grains.Artifacts;
 using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Learning.Artifacts;
+using FedMM.Storage;
 
 namespace FedMM.Service.Tests.Infrastructure;
 

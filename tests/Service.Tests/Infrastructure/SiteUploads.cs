@@ -1,5 +1,4 @@
 using System.Text.Json;
-using FedMM.Grains.Artifacts;
 using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Models;
@@ -7,6 +6,7 @@ using FedMM.Grains.Storage;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
+using FedMM.Storage;
 using TorchSharp;
 
 namespace FedMM.Service.Tests.Infrastructure;

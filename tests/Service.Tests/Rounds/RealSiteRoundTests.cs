@@ -1,5 +1,4 @@
 using System.Text.Json;
-using FedMM.Grains.Artifacts;
 using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Models;
@@ -11,6 +10,7 @@ using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
 using FedMM.Learning.Training;
 using FedMM.Service.Tests.Infrastructure;
+using FedMM.Storage;
 using static TorchSharp.torch;
 
 namespace FedMM.Service.Tests.Rounds;

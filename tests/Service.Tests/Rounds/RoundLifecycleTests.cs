@@ -1,10 +1,10 @@
-using FedMM.Grains.Artifacts;
 using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Errors;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Learning.Federation;
 using FedMM.Service.Tests.Infrastructure;
+using FedMM.Storage;
 
 namespace FedMM.Service.Tests.Rounds;
 
