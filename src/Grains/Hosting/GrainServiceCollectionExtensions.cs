@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 
 namespace FedMM.Grains.Hosting;
 
-/// <summary>Registers what the grains need besides Orleans: the artifact store, the aggregation service, a clock.</summary>
+/// <summary>Registers what the grains need besides Orleans: the artifact store, the aggregation service and its runner, a clock.</summary>
 public static class GrainServiceCollectionExtensions
 {
     /// <summary>Adds the grains' services; <see cref="ArtifactStoreOptions"/> must be configured (section "Storage").</summary>
@@ -22,6 +22,7 @@ public static class GrainServiceCollectionExtensions
             return new BlobArtifactStore(container);
         });
         services.AddSingleton<RoundAggregationService>();
+        services.AddSingleton<AggregationRunner>();
         return services;
     }
 }
