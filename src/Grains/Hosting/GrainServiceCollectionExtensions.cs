@@ -18,7 +18,7 @@ public static class GrainServiceCollectionExtensions
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<ArtifactStoreOptions>>().Value;
-            var container = new BlobServiceClient(options.ConnectionString).GetBlobContainerClient(options.ArtifactContainer);
+            var container = new BlobServiceClient(options.ConnectionString, StorageClientOptions.Blobs()).GetBlobContainerClient(options.ArtifactContainer);
             return new BlobArtifactStore(container);
         });
         services.AddSingleton<RoundAggregationService>();
