@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using FedMM.Api.Tests.Infrastructure;
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
+using FedMM.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 
@@ -12,12 +13,14 @@ namespace FedMM.Api.Tests;
 /// <summary>
 /// A silo or storage that is down: operator reads, task polls and uploads answer 503
 /// problem+json naming the dependency, with Retry-After, within 5 s. The silo here is the test's
-/// own (other ports, own cluster) and storage is a dead port, so the shared fixture stays intact.
+/// own (other ports, own cluster) and storage is a dead port or an Azurite of the test's own that
+/// it stops, so the shared fixture stays intact.
 /// </summary>
 [Collection(ApiCollection.Name)]
 public sealed class OutageTests(ApiFixture api)
 {
     private const int OwnSiloPort = 11612, OwnGatewayPort = 30612;
+    private const int OutageBlobPort = 10740, OutageSiloPort = 11613, OutageGatewayPort = 30613;
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(5);
 
     [Fact]
@@ -75,6 +78,47 @@ public sealed class OutageTests(ApiFixture api)
         await api.Expect(await api.UploadAsync(token, fid, 1, "site-a", SiteUpdateFiles.Valid(config, "site-a", Modalities.Image, 1).ToContent()), 201);
     }
 
+    [Fact]
+    public async Task With_storage_stopped_behind_a_running_silo_what_needs_storage_answers_503_within_5_s_and_what_it_holds_is_still_served()
+    {
+        // An Azurite of the test's own, shared by its own silo and API, stopped once the federation is running.
+        await using var azurite = await AzuriteServer.StartAsync(OutageBlobPort, "api-storage-outage");
+        string cluster = "fedmm-storage-outage", run = Guid.NewGuid().ToString("N")[..8];
+        string artifacts = $"outage-artifacts-{run}", state = $"outage-state-{run}";
+        await using var silo = await SiloProcess.StartAsync(azurite.ConnectionString, artifacts, state, OutageSiloPort, OutageGatewayPort, cluster);
+        await using var own = api.Factory.WithWebHostBuilder(web =>
+        {
+            web.UseSetting("Storage:ConnectionString", azurite.ConnectionString);
+            web.UseSetting("Storage:ArtifactContainer", artifacts);
+            web.UseSetting("Cluster:GatewayPort", OutageGatewayPort.ToString());
+            web.UseSetting("Cluster:ClusterId", cluster);
+            web.UseSetting("Cluster:ServiceId", cluster);
+        });
+        var config = ApiFixture.Config("storage outage behind a silo");
+        var admin = Operator(own);
+        await api.Expect(await admin.PostAsJsonAsync("/api/federations", new { id = "storage-stopped", config }), 201);
+        var registered = await admin.PostAsJsonAsync("/api/federations/storage-stopped/clients", new { clientId = "site-a", modalities = "image" });
+        await api.Expect(registered, 201);
+        string token = (await registered.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("token").GetString()!;
+        await api.Expect(await admin.PostAsJsonAsync("/api/federations/storage-stopped/rounds", new { rounds = 1 }), 202);
+
+        await azurite.StopAsync();
+
+        var site = own.CreateClient();
+        site.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        var failures = new List<string>();
+        // What the silo holds in memory needs no storage and is still served.
+        await ExpectAnsweredAsync("operator read of an active federation", () => admin.GetAsync("/api/federations/storage-stopped"), failures);
+        await ExpectAnsweredAsync("task poll", () => site.GetAsync("/api/federations/storage-stopped/clients/site-a/task"), failures);
+        // Everything that reads or writes storage is refused quickly, naming it.
+        await ExpectUnavailableAsync("operator read of a federation not in memory", () => admin.GetAsync("/api/federations/storage-never"), "storage", failures);
+        await ExpectUnavailableAsync("round request", () => admin.PostAsJsonAsync("/api/federations/storage-stopped/rounds", new { rounds = 1 }), "storage", failures);
+        await ExpectUnavailableAsync("registration", () => admin.PostAsJsonAsync("/api/federations/storage-stopped/clients", new { clientId = "site-b", modalities = "image" }), "storage", failures);
+        await ExpectUnavailableAsync("upload", () => site.PutAsync("/api/federations/storage-stopped/rounds/1/clients/site-a/update",
+            SiteUpdateFiles.Valid(config, "site-a", Modalities.Image, 1).ToContent()), "storage", failures);
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
     private static async Task ExpectUnavailableAsync(string what, Func<Task<HttpResponseMessage>> send, string dependency, List<string> failures)
     {
         var clock = Stopwatch.StartNew();
@@ -98,6 +142,14 @@ public sealed class OutageTests(ApiFixture api)
             if (!body.Contains(dependency, StringComparison.OrdinalIgnoreCase)) failures.Add($"{what}: the problem does not name the {dependency}: {body}");
             if (clock.Elapsed > Bound) failures.Add($"{what}: answered after {clock.Elapsed.TotalSeconds:F1} s");
         }
+    }
+
+    private static async Task ExpectAnsweredAsync(string what, Func<Task<HttpResponseMessage>> send, List<string> failures)
+    {
+        var clock = Stopwatch.StartNew();
+        var response = await send();
+        if ((int)response.StatusCode != 200 || clock.Elapsed > Bound)
+            failures.Add($"{what}: {(int)response.StatusCode} after {clock.Elapsed.TotalSeconds:F1} s: {await response.Content.ReadAsStringAsync()}");
     }
 
     private static HttpClient Operator(WebApplicationFactory<Program> factory)

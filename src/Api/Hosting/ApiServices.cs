@@ -7,6 +7,7 @@ using FedMM.Api.Health;
 using FedMM.Api.Requests;
 using FedMM.Api.Security;
 using FedMM.Api.Uploads;
+using FedMM.Storage;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 
@@ -33,8 +34,9 @@ public static class ApiServices
         services.AddSingleton(sp =>
         {
             var storage = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
-            return new ArtifactContainer(new BlobServiceClient(storage.ConnectionString, StorageClientOptions()).GetBlobContainerClient(storage.ArtifactContainer));
+            return new BlobArtifactStore(new BlobServiceClient(storage.ConnectionString, StorageClientOptions.Blobs()).GetBlobContainerClient(storage.ArtifactContainer));
         });
+        services.AddSingleton<ArtifactContainer>();
         services.AddHostedService<ArtifactContainerInitializer>();
         services.AddApiAuthorization();
         services.AddSingleton(TimeProvider.System);
@@ -67,19 +69,5 @@ public static class ApiServices
             }
         });
         return builder;
-    }
-
-    // Few, short retries: storage that refuses connections is reported (503) within about a second
-    // instead of after the SDK's default back-off of 20-30 s; a stalled request ends after the
-    // network timeout, which a 4 MiB block on a working link never reaches.
-    private static BlobClientOptions StorageClientOptions()
-    {
-        var options = new BlobClientOptions();
-        options.Retry.MaxRetries = 2;
-        options.Retry.Mode = Azure.Core.RetryMode.Exponential;
-        options.Retry.Delay = TimeSpan.FromMilliseconds(200);
-        options.Retry.MaxDelay = TimeSpan.FromSeconds(1);
-        options.Retry.NetworkTimeout = TimeSpan.FromSeconds(20);
-        return options;
     }
 }

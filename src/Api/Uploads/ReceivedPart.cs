@@ -1,4 +1,4 @@
-using FedMM.Api.Storage;
+using FedMM.Storage;
 
 namespace FedMM.Api.Uploads;
 

@@ -1,11 +1,10 @@
 using System.Buffers;
 using System.Security.Cryptography;
 using System.Text.Json;
-using FedMM.Api.Artifacts;
 using FedMM.Api.Configuration;
 using FedMM.Api.Requests;
-using FedMM.Api.Storage;
 using FedMM.Contracts;
+using FedMM.Storage;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -18,10 +17,10 @@ namespace FedMM.Api.Uploads;
 /// uncommitted <see cref="StagedBlob"/>, so at most one read buffer and one block per part are
 /// in memory. Throws <see cref="UploadRejectedException"/> at the first fault; nothing is committed here.
 /// </summary>
-public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOptions> options)
+public sealed class UpdateReceiver(BlobArtifactStore artifacts, IOptions<ApiOptions> options)
 {
     /// <summary>Size of the blocks staged to storage.</summary>
-    public const int BlockSize = 4 * 1024 * 1024;
+    public const int BlockSize = BlobArtifactStore.BlockSize;
 
     private const int ReadBufferSize = 128 * 1024;
 
@@ -109,7 +108,7 @@ public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOpti
 
             var metricsBytes = JsonSerializer.SerializeToUtf8Bytes(metrics, ContractJson.Options);
             // Metrics are a few KiB: a buffer of their size, not a 4 MiB block.
-            var metricsBlob = new StagedBlob(artifacts.BlockBlob(ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Metrics)), Math.Max(1, metricsBytes.Length), store);
+            var metricsBlob = artifacts.Stage(ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Metrics), Math.Max(1, metricsBytes.Length), store);
             await metricsBlob.WriteAsync(metricsBytes, cancellationToken);
             var metricsPart = new ReceivedPart("metrics", metricsBlob, metricsBytes.Length, Convert.ToHexStringLower(SHA256.HashData(metricsBytes)), "application/json");
             return new ReceivedUpdate([parts["weights"], parts["vectors"], metricsPart], metrics);
@@ -132,7 +131,7 @@ public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOpti
     {
         var limits = options.Value;
         using var inspector = new SafetensorsStreamInspector(part, expectation, limits.MaxArtifactBytes, limits.MaxSafetensorsHeaderBytes);
-        var blob = new StagedBlob(artifacts.BlockBlob(blobName), BlockSize, store);
+        var blob = artifacts.Stage(blobName, BlockSize, store);
         var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
         try
         {

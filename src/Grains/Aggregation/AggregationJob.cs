@@ -26,3 +26,6 @@ public sealed record AggregationOutcome(
     IReadOnlyList<ArtifactRecord> GlobalArtifacts,
     IReadOnlyDictionary<string, ClientContribution> Contributions,
     IReadOnlyList<ParticipantFailure> Failures);
+
+/// <summary>How an aggregation run ended: with an <see cref="Outcome"/>, or with the <see cref="Failure"/> that fails the round.</summary>
+public sealed record AggregationResult(AggregationOutcome? Outcome, string? Failure);

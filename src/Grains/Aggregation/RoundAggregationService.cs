@@ -1,18 +1,19 @@
 using System.Text.Json;
 using FedMM.Contracts;
 using FedMM.Grains.Artifacts;
+using FedMM.Grains.Interfaces.Models;
 using FedMM.Grains.Storage;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models.Fusion;
-using FedMM.Grains.Interfaces.Models;
+using FedMM.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace FedMM.Grains.Aggregation;
 
 /// <summary>
-/// Builds a round's global package from its recorded updates: verifies every update's blobs
-/// against the recorded sizes and hashes, enforces the quorum, runs
+/// Builds a round's global package from its recorded updates: loads every update's blobs, hashing
+/// each while it loads and refusing bytes that differ from the recorded sizes and hashes, enforces the quorum, runs
 /// <see cref="RoundAggregator.Aggregate"/> and writes the global package. The only place the grains touch the learning math.
 /// Runs off the grain scheduler; it reads and writes blobs only, never grain state, and is
 /// idempotent: inputs are immutable blobs and global blobs are written if-absent.
@@ -32,22 +33,7 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
             return await OutcomeOfStoredPackageAsync(job, cancellationToken);
         }
 
-        var failures = new List<ParticipantFailure>(job.Failures);
-        var usable = new List<SubmissionRecord>();
-        foreach (var submission in job.Submissions)
-        {
-            string? problem = await VerifyAsync(submission, cancellationToken);
-            if (problem is null) usable.Add(submission);
-            else
-            {
-                logger.LogWarning("Round {Round} of {Federation}: update of {Client} is unusable: {Problem}", job.Round, job.FederationId, submission.ClientId, problem);
-                failures.Add(new ParticipantFailure(submission.ClientId, problem));
-            }
-        }
-
-        RequireQuorum(job, usable.Count, "usable");
-
-        return await AggregateVerifiedAsync(job, usable, failures, cancellationToken);
+        return await AggregateUpdatesAsync(job, new List<ParticipantFailure>(job.Failures), cancellationToken);
     }
 
     /// <summary>The outcome of a package already in storage: its blobs, and contributions and failures from its report.</summary>
@@ -76,44 +62,29 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
         return new AggregationOutcome(artifacts, contributions, failures);
     }
 
-    /// <summary>Checks that an update's blobs still have the recorded sizes and SHA-256; returns the problem or null.</summary>
-    private async Task<string?> VerifyAsync(SubmissionRecord submission, CancellationToken cancellationToken)
-    {
-        foreach (var artifact in submission.Artifacts)
-        {
-            ArtifactRecord stored;
-            try
-            {
-                stored = await store.DescribeAsync(artifact.BlobName, cancellationToken);
-            }
-            catch (ArtifactNotFoundException)
-            {
-                return $"blob '{artifact.BlobName}' of its update is missing from storage.";
-            }
-            if (stored.Size != artifact.Size || stored.Sha256 != artifact.Sha256)
-                return $"blob '{artifact.BlobName}' no longer matches the recorded upload (size {stored.Size} vs {artifact.Size}, sha256 {stored.Sha256} vs {artifact.Sha256}).";
-        }
-        return null;
-    }
-
     /// <summary>
-    /// Loads the verified updates and the previous global package, runs
-    /// <see cref="RoundAggregator.Aggregate"/> with the shared model's pair fusion and writes the
-    /// global package (weights, vectors, then the report last). An update the aggregator refuses
-    /// becomes that client's failure and the rest are aggregated again while the quorum holds.
+    /// Loads the updates (each blob read once, checked against its recorded size and SHA-256 as it
+    /// loads) and the previous global package, runs <see cref="RoundAggregator.Aggregate"/> with the
+    /// shared model's pair fusion and writes the global package (weights, vectors, then the report
+    /// last). An update that is missing, changed, unreadable or refused by the aggregator becomes
+    /// that client's failure and the rest are aggregated while the quorum holds.
     /// </summary>
-    private async Task<AggregationOutcome> AggregateVerifiedAsync(
-        AggregationJob job, IReadOnlyList<SubmissionRecord> usable, List<ParticipantFailure> failures, CancellationToken cancellationToken)
+    private async Task<AggregationOutcome> AggregateUpdatesAsync(AggregationJob job, List<ParticipantFailure> failures, CancellationToken cancellationToken)
     {
         var updates = new List<SiteUpdate>();
         try
         {
-            foreach (var submission in usable)
+            foreach (var submission in job.Submissions)
             {
                 var participant = job.Participants.First(p => p.ClientId == submission.ClientId);
                 try
                 {
                     updates.Add(await LoadUpdateAsync(submission, participant, cancellationToken));
+                }
+                catch (UnusableUpdateException e)
+                {
+                    logger.LogWarning("Round {Round} of {Federation}: update of {Client} is unusable: {Problem}", job.Round, job.FederationId, submission.ClientId, e.Message);
+                    failures.Add(new ParticipantFailure(submission.ClientId, e.Message));
                 }
                 catch (Exception e) when (e is SafetensorsFormatException or JsonException)
                 {
@@ -238,14 +209,21 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
         foreach (var tensor in update.Vectors.Values) tensor.Dispose();
     }
 
-    /// <summary>Reads one update's blobs into a <see cref="SiteUpdate"/> (tensors on the CPU, owned by the caller).</summary>
+    /// <summary>
+    /// Reads one update's blobs into a <see cref="SiteUpdate"/> (tensors on the CPU, owned by the
+    /// caller), hashing each blob as it loads; <see cref="UnusableUpdateException"/> when a blob is
+    /// missing or its bytes differ from the recorded upload.
+    /// </summary>
     private async Task<SiteUpdate> LoadUpdateAsync(SubmissionRecord submission, Participant participant, CancellationToken cancellationToken)
     {
+        // The metrics' content travels in the record; their blob is only checked.
+        await using (var metricsBlob = await OpenRecordedAsync(ArtifactOf(submission, ArtifactLayout.Metrics), cancellationToken))
+            await RequireRecordedAsync(metricsBlob, ArtifactOf(submission, ArtifactLayout.Metrics), cancellationToken);
         SafetensorsContent? weights = null;
         try
         {
-            weights = await ReadTensorsAsync(BlobOf(submission, ArtifactLayout.Weights), cancellationToken);
-            using var vectors = await ReadTensorsAsync(BlobOf(submission, ArtifactLayout.Vectors), cancellationToken);
+            weights = await ReadRecordedTensorsAsync(ArtifactOf(submission, ArtifactLayout.Weights), cancellationToken);
+            using var vectors = await ReadRecordedTensorsAsync(ArtifactOf(submission, ArtifactLayout.Vectors), cancellationToken);
             var metrics = submission.Metrics ?? throw new JsonException("metrics are null.");
             var modalities = ModalityNames.TryParse(participant.Modalities)
                 ?? throw new JsonException($"modalities '{participant.Modalities}' are not image, text or image+text.");
@@ -262,12 +240,56 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
         }
     }
 
-    private async Task<SafetensorsContent> ReadTensorsAsync(string blobName, CancellationToken cancellationToken)
+    /// <summary>Reads a recorded tensor blob in one pass that also hashes it; the content is returned only when the bytes are the recorded ones.</summary>
+    private async Task<SafetensorsContent> ReadRecordedTensorsAsync(ArtifactRecord recorded, CancellationToken cancellationToken)
     {
-        await using var stream = await store.OpenReadAsync(blobName, cancellationToken);
-        return SafetensorsContent.Read(stream, requireFinite: true);
+        await using var stream = await OpenRecordedAsync(recorded, cancellationToken);
+        SafetensorsContent content;
+        try
+        {
+            content = SafetensorsContent.Read(stream, requireFinite: true);
+        }
+        catch (SafetensorsFormatException)
+        {
+            // Bytes that differ from the upload are reported as changed, not as a format fault.
+            await RequireRecordedAsync(stream, recorded, cancellationToken);
+            throw;
+        }
+        try
+        {
+            await RequireRecordedAsync(stream, recorded, cancellationToken);
+            return content;
+        }
+        catch
+        {
+            content.Dispose();
+            throw;
+        }
     }
 
-    private static string BlobOf(SubmissionRecord submission, string file) =>
-        submission.Artifacts.First(a => a.Kind == ArtifactLayout.KindOf(file)).BlobName;
+    private async Task<HashingStream> OpenRecordedAsync(ArtifactRecord recorded, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await store.OpenHashedReadAsync(recorded.BlobName, cancellationToken);
+        }
+        catch (ArtifactNotFoundException)
+        {
+            throw new UnusableUpdateException($"blob '{recorded.BlobName}' of its update is missing from storage.");
+        }
+    }
+
+    /// <summary>Reads what is left of <paramref name="stream"/> and requires the size and SHA-256 of all of it to be the recorded ones.</summary>
+    private static async Task RequireRecordedAsync(HashingStream stream, ArtifactRecord recorded, CancellationToken cancellationToken)
+    {
+        var (size, sha256) = await stream.CompleteAsync(cancellationToken);
+        if (size != recorded.Size || sha256 != recorded.Sha256)
+            throw new UnusableUpdateException($"blob '{recorded.BlobName}' no longer matches the recorded upload (size {size} vs {recorded.Size}, sha256 {sha256} vs {recorded.Sha256}).");
+    }
+
+    private static ArtifactRecord ArtifactOf(SubmissionRecord submission, string file) =>
+        submission.Artifacts.First(a => a.Kind == ArtifactLayout.KindOf(file));
+
+    /// <summary>An update whose blobs are missing or are no longer the bytes its round recorded.</summary>
+    private sealed class UnusableUpdateException(string problem) : Exception(problem);
 }

@@ -1,5 +1,5 @@
-using FedMM.Grains.Artifacts;
 using FedMM.Grains.Interfaces;
+using FedMM.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace FedMM.Grains.Hosting;

@@ -5,6 +5,7 @@ using FedMM.Grains.Artifacts;
 using FedMM.Grains.Hosting;
 using FedMM.Grains.Rounds;
 using FedMM.Grains.Storage;
+using FedMM.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -114,7 +115,7 @@ public static partial class SiloBuilderExtensions
         silo.AddAzureBlobGrainStorage(GrainStorageNames.Provider, (OptionsBuilder<AzureBlobStorageOptions> builder) =>
             builder.Configure<IOptions<ArtifactStoreOptions>>((blob, storage) =>
             {
-                blob.BlobServiceClient = new BlobServiceClient(storage.Value.ConnectionString);
+                blob.BlobServiceClient = new BlobServiceClient(storage.Value.ConnectionString, StorageClientOptions.Blobs());
                 blob.ContainerName = storage.Value.GrainStateContainer;
                 blob.GrainStorageSerializer = new JsonGrainStorageSerializer();
             }));

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using FedMM.Contracts;
 using FedMM.Grains.Artifacts;
 using FedMM.Service.Tests.Infrastructure;
+using FedMM.Storage;
 
 namespace FedMM.Service.Tests.Artifacts;
 

@@ -2,6 +2,7 @@ using FedMM.Contracts;
 using FedMM.Grains.Artifacts;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Learning.Artifacts;
+using FedMM.Storage;
 
 namespace FedMM.Service.Tests.Infrastructure;
 

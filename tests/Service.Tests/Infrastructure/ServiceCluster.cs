@@ -1,6 +1,6 @@
 using Azure.Storage.Blobs;
-using FedMM.Grains.Artifacts;
 using FedMM.Silo.Hosting;
+using FedMM.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;

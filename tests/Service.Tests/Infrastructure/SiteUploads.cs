@@ -7,6 +7,7 @@ using FedMM.Grains.Storage;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
+using FedMM.Storage;
 using TorchSharp;
 
 namespace FedMM.Service.Tests.Infrastructure;

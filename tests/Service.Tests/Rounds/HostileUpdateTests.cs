@@ -7,6 +7,7 @@ using FedMM.Grains.Storage;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Federation;
 using FedMM.Service.Tests.Infrastructure;
+using FedMM.Storage;
 using TorchSharp;
 
 namespace FedMM.Service.Tests.Rounds;
@@ -163,6 +164,38 @@ public sealed class HostileUpdateTests(ServiceFixture fixture)
         Assert.Null(next.GlobalRound);
         await federation.CancelRoundAsync(2);
     }
+
+    [Fact]
+    public async Task Update_blobs_changed_after_they_were_recorded_exclude_their_site_even_when_they_still_read_as_an_update()
+    {
+        var config = TestFederation.Config(minClients: 1, deadline: Long);
+        var (federation, _) = await TestFederation.CreateAsync(Grains, "changedblobs", config, TestFederation.ThreeSites);
+        string fid = federation.GetPrimaryKeyString();
+        await federation.StartRoundsAsync(new RoundRequest(1, null));
+
+        // Recorded as uploaded, then replaced behind the store's back: site-image's weights by
+        // another well-formed update's, site-text's vectors by a truncated copy.
+        var image = await SiteUploads.CommitAsync(Store, fid, 1, "site-image", 40, SiteUploads.Build(config, "site-image", 1, Modalities.Image, 40, seed: 1));
+        var other = SiteUploads.Build(config, "site-image", 1, Modalities.Image, 40, seed: 7);
+        await OverwriteAsync(ArtifactLayout.Update(fid, 1, "site-image", ArtifactLayout.Weights), other.Weights);
+        var textFiles = SiteUploads.Build(config, "site-text", 1, Modalities.Text, 40, seed: 2);
+        var text = await SiteUploads.CommitAsync(Store, fid, 1, "site-text", 40, textFiles);
+        await OverwriteAsync(ArtifactLayout.Update(fid, 1, "site-text", ArtifactLayout.Vectors), textFiles.Vectors[..(textFiles.Vectors.Length / 2)]);
+        var round = Grains.GetGrain<IRoundGrain>(GrainKeys.Round(fid, 1));
+        Assert.Equal(SubmissionOutcome.Accepted, (await round.SubmitAsync(image)).Outcome);
+        Assert.Equal(SubmissionOutcome.Accepted, (await round.SubmitAsync(text)).Outcome);
+        await SiteUploads.UploadAsync(Grains, Store, fid, 1, config, "site-both", Modalities.Both, seed: 3);
+
+        var view = await TestFederation.WaitForRoundAsync(federation, 1, v => v.State.IsFinal(), Wait);
+        Assert.Equal(RoundState.Completed, view.State);
+        var report = await ReportAsync(fid, 1);
+        Assert.Equal(["site-both"], report.Participants);
+        Assert.Contains("weights.safetensors' no longer matches the recorded upload", Assert.Single(report.Failures, f => f.ClientId == "site-image").Reason);
+        Assert.Contains("vectors.safetensors' no longer matches the recorded upload", Assert.Single(report.Failures, f => f.ClientId == "site-text").Reason);
+    }
+
+    private Task OverwriteAsync(string blobName, byte[] content) =>
+        Store.Container.GetBlobClient(blobName).UploadAsync(new BinaryData(content), overwrite: true);
 
     private static (byte[] Weights, byte[] Vectors, byte[] Metrics) Rewrite(
         (byte[] Weights, byte[] Vectors, byte[] Metrics) files,

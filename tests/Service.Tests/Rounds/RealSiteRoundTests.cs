@@ -11,6 +11,7 @@ using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
 using FedMM.Learning.Training;
 using FedMM.Service.Tests.Infrastructure;
+using FedMM.Storage;
 using static TorchSharp.torch;
 
 namespace FedMM.Service.Tests.Rounds;

@@ -157,7 +157,7 @@ public sealed class RestartTests(ServiceFixture fixture)
             crashed["state"] = "Aggregating";
             await new Azure.Storage.Blobs.BlobServiceClient(ConnectionString).GetBlobContainerClient(names.State)
                 .GetBlobClient(blobName).UploadAsync(BinaryData.FromString(crashed.ToJsonString()), overwrite: true);
-            var store = new FedMM.Grains.Artifacts.BlobArtifactStore(
+            var store = new FedMM.Storage.BlobArtifactStore(
                 new Azure.Storage.Blobs.BlobServiceClient(ConnectionString).GetBlobContainerClient(names.Artifacts));
             // A readable package: a stored one is recorded only if the next round could start from it.
             using var package = new GlobalPackage(1,

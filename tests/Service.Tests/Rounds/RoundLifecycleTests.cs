@@ -5,6 +5,7 @@ using FedMM.Grains.Interfaces.Errors;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Learning.Federation;
 using FedMM.Service.Tests.Infrastructure;
+using FedMM.Storage;
 
 namespace FedMM.Service.Tests.Rounds;
 

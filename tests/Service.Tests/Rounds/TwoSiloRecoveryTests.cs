@@ -70,7 +70,7 @@ public sealed class TwoSiloRecoveryTests(ServiceFixture fixture)
             }).Build();
             await client.StartAsync();
             var grains = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<IClusterClient>(client.Services);
-            var artifacts = new FedMM.Grains.Artifacts.BlobArtifactStore(
+            var artifacts = new FedMM.Storage.BlobArtifactStore(
                 new Azure.Storage.Blobs.BlobServiceClient(connectionString).GetBlobContainerClient(names.Artifacts));
             await artifacts.EnsureContainerAsync();
 

@@ -1,5 +1,5 @@
 using FedMM.Contracts;
-using FedMM.Grains.Artifacts;
+using FedMM.Storage;
 using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Service.Tests.Infrastructure;

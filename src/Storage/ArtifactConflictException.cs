@@ -1,4 +1,4 @@
-namespace FedMM.Grains.Artifacts;
+namespace FedMM.Storage;
 
 /// <summary>An immutable artifact already exists with different content.</summary>
 public sealed class ArtifactConflictException(string blobName, string existingSha256, string newSha256)

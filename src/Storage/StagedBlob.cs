@@ -4,7 +4,7 @@ using Azure;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 
-namespace FedMM.Api.Storage;
+namespace FedMM.Storage;
 
 /// <summary>
 /// A blob written as uncommitted blocks under its final name. Nothing is visible until
@@ -17,13 +17,17 @@ namespace FedMM.Api.Storage;
 /// </summary>
 public sealed class StagedBlob : IAsyncDisposable
 {
-    /// <summary>Metadata key holding the SHA-256 of the content, so a repeated upload can be compared without reading it.</summary>
+    /// <summary>
+    /// Metadata key holding the SHA-256 of the content, written in the create-only commit, so a
+    /// repeated write can be told from a conflicting one without reading it; it is trusted for
+    /// nothing else (the rule is on <see cref="BlobArtifactStore"/>).
+    /// </summary>
     public const string Sha256MetadataKey = "sha256";
 
     // Blocks come from a pool of their own: the shared pool keeps an array per thread, and with
     // dozens of thread-pool threads under a burst of uploads that kept hundreds of MiB of 4 MiB
     // blocks alive. This pool keeps at most the arrays that were in use at once, which the upload
-    // bound (Api:MaxConcurrentUploads) limits.
+    // bound (Api:MaxConcurrentUploads) and the one aggregation per round limit.
     private static readonly ArrayPool<byte> Blocks = ArrayPool<byte>.Create(maxArrayLength: 4 * 1024 * 1024, maxArraysPerBucket: 64);
 
     private readonly BlockBlobClient blob;

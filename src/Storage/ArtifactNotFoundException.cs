@@ -1,4 +1,4 @@
-namespace FedMM.Grains.Artifacts;
+namespace FedMM.Storage;
 
 /// <summary>An artifact that should exist is missing from blob storage.</summary>
 public sealed class ArtifactNotFoundException(string blobName)
