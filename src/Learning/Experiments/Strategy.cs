@@ -3,7 +3,7 @@ using FedMM.Learning.Federation;
 
 namespace FedMM.Learning.Experiments;
 
-/// <summary>How an experiment trains the sites (DESIGN §5, evaluation protocol).</summary>
+/// <summary>How an experiment trains the sites (docs/RESULTS.md, "Protocol").</summary>
 public enum Strategy
 {
     /// <summary>Full FedMM: contribution-weighted aggregation, global vectors fill in missing modalities.</summary>

@@ -8,7 +8,7 @@ using TorchSharp;
 namespace FedMM.Learning.Federation;
 
 /// <summary>
-/// Server-side aggregation of a round as a pure function of its inputs (docs/ARTIFACTS.md, DESIGN §5):
+/// Server-side aggregation of a round as a pure function of its inputs (docs/ARTIFACTS.md, docs/ARCHITECTURE.md):
 /// validate the updates, weigh the sites per parameter group, average the shared weights, cluster the
 /// uploaded centroids per modality with weighted K-Means, pair image and text clusters with the
 /// Hungarian algorithm over the mixed cosine/co-occurrence cost, and fuse each pair with the aggregated
