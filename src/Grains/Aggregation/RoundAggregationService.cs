@@ -66,7 +66,7 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
                     var (size, sha256) = await content.CompleteAsync(cancellationToken);
                     artifacts.Add(new ArtifactRecord(ArtifactLayout.KindOf(name[(name.LastIndexOf('/') + 1)..]), name, size, sha256));
                 }
-                return Describe(job, package, artifacts);
+                return Describe(package, artifacts);
             }
         }
         finally
@@ -177,7 +177,8 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
                 content.Position = 0;
                 artifacts.Add(await store.WriteAsync(ArtifactLayout.Global(job.FederationId, job.Round, file), content, cancellationToken));
             }
-            return Describe(job, package, artifacts);
+            logger.LogInformation("Round {Round} of {Federation}: global package written ({Bytes} bytes)", job.Round, job.FederationId, artifacts.Sum(a => a.Size));
+            return Describe(package, artifacts);
         }
         finally
         {
@@ -185,12 +186,11 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
         }
     }
 
-    private AggregationOutcome Describe(AggregationJob job, GlobalPackage package, List<ArtifactRecord> artifacts)
+    private static AggregationOutcome Describe(GlobalPackage package, List<ArtifactRecord> artifacts)
     {
         var contributions = package.Report.Contributions.ToDictionary(
             c => c.ClientId, c => new ClientContribution(c.Score, new Dictionary<string, double>(c.Weights)));
         var failures = package.Report.Failures.Select(f => new ParticipantFailure(f.ClientId, f.Reason)).ToList();
-        logger.LogInformation("Round {Round} of {Federation}: global package written ({Bytes} bytes)", job.Round, job.FederationId, artifacts.Sum(a => a.Size));
         return new AggregationOutcome(artifacts, contributions, failures);
     }
 
