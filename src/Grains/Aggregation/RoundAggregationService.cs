@@ -29,37 +29,51 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
         if (await store.ExistsAsync(report, cancellationToken))
         {
             logger.LogInformation("Round {Round} of {Federation}: global package already written; recording it", job.Round, job.FederationId);
-            await RequireReadableAsync(job, cancellationToken);
             return await OutcomeOfStoredPackageAsync(job, cancellationToken);
         }
 
         return await AggregateUpdatesAsync(job, new List<ParticipantFailure>(job.Failures), cancellationToken);
     }
 
-    /// <summary>The outcome of a package already in storage: its blobs, and contributions and failures from its report.</summary>
+    /// <summary>
+    /// The outcome of a package already in storage, each blob read once: the package is loaded as
+    /// the next round will load it (one it cannot read becomes no round's result) while its blobs
+    /// are hashed; contributions and failures come from its report.
+    /// </summary>
     private async Task<AggregationOutcome> OutcomeOfStoredPackageAsync(AggregationJob job, CancellationToken cancellationToken)
     {
-        var artifacts = new List<ArtifactRecord>();
-        foreach (var file in ArtifactLayout.GlobalFiles)
-            artifacts.Add(await store.DescribeAsync(ArtifactLayout.Global(job.FederationId, job.Round, file), cancellationToken));
-        byte[] report = await store.ReadAllBytesAsync(artifacts[^1].BlobName, cancellationToken);
-        using var document = JsonDocument.Parse(report);
-        var root = document.RootElement;
-
-        var contributions = new Dictionary<string, ClientContribution>();
-        if (root.TryGetProperty("contributions", out var list))
-            foreach (var item in list.EnumerateArray())
+        var blobs = new List<(string Name, HashingStream Content)>();
+        try
+        {
+            foreach (var file in ArtifactLayout.GlobalFiles)
             {
-                var weights = new Dictionary<string, double>();
-                if (item.TryGetProperty("weights", out var groups))
-                    foreach (var group in groups.EnumerateObject()) weights[group.Name] = group.Value.GetDouble();
-                contributions[item.GetProperty("clientId").GetString()!] = new ClientContribution(item.GetProperty("score").GetDouble(), weights);
+                string name = ArtifactLayout.Global(job.FederationId, job.Round, file);
+                blobs.Add((name, await store.OpenHashedReadAsync(name, cancellationToken)));
             }
-        var failures = new List<ParticipantFailure>();
-        if (root.TryGetProperty("failures", out var failed))
-            foreach (var item in failed.EnumerateArray())
-                failures.Add(new ParticipantFailure(item.GetProperty("clientId").GetString()!, item.GetProperty("reason").GetString() ?? ""));
-        return new AggregationOutcome(artifacts, contributions, failures);
+            GlobalPackage package;
+            try
+            {
+                package = GlobalPackage.Read(blobs[0].Content, blobs[1].Content, blobs[2].Content);
+            }
+            catch (Exception e) when (e is SafetensorsFormatException or InvalidDataException or JsonException)
+            {
+                throw new RoundFailedException($"Round {job.Round} of federation '{job.FederationId}': its stored global package cannot be read ({e.Message}); it can be no round's base.");
+            }
+            using (package)
+            {
+                var artifacts = new List<ArtifactRecord>();
+                foreach (var (name, content) in blobs)
+                {
+                    var (size, sha256) = await content.CompleteAsync(cancellationToken);
+                    artifacts.Add(new ArtifactRecord(ArtifactLayout.KindOf(name[(name.LastIndexOf('/') + 1)..]), name, size, sha256));
+                }
+                return Describe(package, artifacts);
+            }
+        }
+        finally
+        {
+            foreach (var (_, content) in blobs) await content.DisposeAsync();
+        }
     }
 
     /// <summary>
@@ -164,7 +178,8 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
                 content.Position = 0;
                 artifacts.Add(await store.WriteAsync(ArtifactLayout.Global(job.FederationId, job.Round, file), content, cancellationToken));
             }
-            return Describe(job, package, artifacts);
+            logger.LogInformation("Round {Round} of {Federation}: global package written ({Bytes} bytes)", job.Round, job.FederationId, artifacts.Sum(a => a.Size));
+            return Describe(package, artifacts);
         }
         finally
         {
@@ -172,25 +187,11 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
         }
     }
 
-    /// <summary>A stored package becomes the round's result only if it reads as the next round will read it.</summary>
-    private async Task RequireReadableAsync(AggregationJob job, CancellationToken cancellationToken)
-    {
-        try
-        {
-            using var stored = await LoadGlobalAsync(job.FederationId, job.Round, cancellationToken);
-        }
-        catch (Exception e) when (e is SafetensorsFormatException or InvalidDataException or JsonException)
-        {
-            throw new RoundFailedException($"Round {job.Round} of federation '{job.FederationId}': its stored global package cannot be read ({e.Message}); it can be no round's base.");
-        }
-    }
-
-    private AggregationOutcome Describe(AggregationJob job, GlobalPackage package, List<ArtifactRecord> artifacts)
+    private static AggregationOutcome Describe(GlobalPackage package, List<ArtifactRecord> artifacts)
     {
         var contributions = package.Report.Contributions.ToDictionary(
             c => c.ClientId, c => new ClientContribution(c.Score, new Dictionary<string, double>(c.Weights)));
         var failures = package.Report.Failures.Select(f => new ParticipantFailure(f.ClientId, f.Reason)).ToList();
-        logger.LogInformation("Round {Round} of {Federation}: global package written ({Bytes} bytes)", job.Round, job.FederationId, artifacts.Sum(a => a.Size));
         return new AggregationOutcome(artifacts, contributions, failures);
     }
 
