@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the pinned Azurite (the service, API and
-# end-to-end tests start their own instances of it) and Debian's chromium (the console's browser
-# tests), restores, builds and tests.
+# end-to-end tests start their own instances of it), the pinned Redocly CLI (the API tests lint the
+# served OpenAPI document with it) and Debian's chromium (the console's browser tests), restores,
+# builds and tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 command -v dotnet >/dev/null || { echo "test: the .NET 10 SDK is required (dotnet not found)" >&2; exit 1; }
-command -v npm >/dev/null || { echo "test: Node.js 20+ with npm is required for Azurite" >&2; exit 1; }
+command -v npm >/dev/null || { echo "test: Node.js 20.19+ with npm is required for Azurite and Redocly" >&2; exit 1; }
 if [[ ! -x infra/azurite/node_modules/.bin/azurite ]]; then
   echo "test: installing Azurite (npm ci in infra/azurite)"
   (cd infra/azurite && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [[ ! -x tools/openapi/node_modules/.bin/redocly ]]; then
+  echo "test: installing Redocly CLI (npm ci in tools/openapi)"
+  (cd tools/openapi && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 # The console's browser tests (tests/Console.Tests) drive Debian's Chromium; Playwright never downloads one.

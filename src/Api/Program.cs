@@ -5,6 +5,7 @@ using FedMM.Api.Health;
 using FedMM.Api.Hosting;
 using FedMM.Api.OperatorConsole;
 using FedMM.Api.Rounds;
+using FedMM.Api.Security;
 using FedMM.Api.SiteTasks;
 using FedMM.Api.Telemetry;
 using FedMM.Api.Uploads;
@@ -17,6 +18,7 @@ builder.AddFedMMTelemetry();
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseRouting();
 app.MapOpenApi();
 app.MapScalarApiReference();
 
@@ -29,6 +31,7 @@ app.MapUploadsApi();
 app.MapHealthApi();
 app.MapConsole();
 app.MapFedMMTelemetry();
+app.UseApiAuthorization();
 
 app.Run();
 

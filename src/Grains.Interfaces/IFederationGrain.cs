@@ -1,4 +1,6 @@
+using FedMM.Contracts;
 using Orleans.Concurrency;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces.Models;
 
 namespace FedMM.Grains.Interfaces;
@@ -12,12 +14,11 @@ namespace FedMM.Grains.Interfaces;
 public interface IFederationGrain : IGrainWithStringKey
 {
     /// <summary>
-    /// Creates the federation from a FederationConfig given as JSON (camelCase, System.Text.Json web
-    /// defaults); the config is validated here. Repeating the call with the same config returns the
-    /// existing federation; a different config is a Conflict.
+    /// Creates the federation; the config is validated here (Invalid names each field at fault).
+    /// Repeating the call with the same config returns the existing federation; a different config is a Conflict.
     /// </summary>
     [Alias("Create")]
-    Task<FederationView> CreateAsync(string configJson);
+    Task<FederationView> CreateAsync(FederationConfig config);
 
     /// <summary>The federation, or null when it was never created.</summary>
     [Alias("Get")]

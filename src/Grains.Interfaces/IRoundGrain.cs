@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces.Models;
 
 namespace FedMM.Grains.Interfaces;
@@ -28,9 +29,25 @@ public interface IRoundGrain : IGrainWithStringKey
     Task<SubmissionRecord?> GetSubmissionAsync(string clientId);
 
     /// <summary>
+    /// Everything an upload of <paramref name="clientId"/> needs (state, participation, config, shared
+    /// parameter shapes, a recorded update) in one call; closes collection first when the deadline has
+    /// passed. When the site may store an update, <paramref name="uploadId"/> gets the (round, site)
+    /// upload lease for <paramref name="leaseDuration"/> unless another upload holds it, so two uploads
+    /// of one site never commit to the same blob names at once, whichever API process runs them; the
+    /// lease expires, so a crashed API process cannot block a site.
+    /// </summary>
+    [Alias("BeginUpload")]
+    Task<UploadContext> BeginUploadAsync(string clientId, Guid uploadId, TimeSpan leaseDuration);
+
+    /// <summary>Releases the upload lease of <paramref name="uploadId"/> when it still holds it; an upload that stops before it submits calls this.</summary>
+    [Alias("EndUpload")]
+    Task EndUploadAsync(string clientId, Guid uploadId);
+
+    /// <summary>
     /// Records an update whose blobs are already committed at their final names
-    /// (<see cref="Artifacts.ArtifactLayout.Update"/>). Identical repeat → Identical (no change);
+    /// (<see cref="FedMM.Contracts.ArtifactLayout.Update"/>). Identical repeat → Identical (no change);
     /// different content → Conflict. Aggregates at once when every participant has reported.
+    /// Whatever the outcome, the site's upload lease ends: after a submission no upload can store anything new.
     /// </summary>
     [Alias("Submit")]
     Task<SubmissionResult> SubmitAsync(SubmissionRecord submission);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Training;
@@ -36,7 +37,7 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
         using var weights = globalFolder is null ? null : LoadGlobalWeights(config, globalFolder);
         var site = Ensure(config);
         using var vectors = globalFolder is null ? null : SafetensorsContent.Load(SiteFolder.Vectors(globalFolder), requireFinite: true);
-        var update = LocalRound.Run(site, config, round, weights?.Tensors, vectors?.Tensors);
+        var update = LocalRound.Run(site, round, weights?.Tensors, vectors?.Tensors);
         try
         {
             // Written beside, then renamed: a crash never leaves a half update that looks complete.

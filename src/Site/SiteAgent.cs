@@ -1,4 +1,5 @@
 using System.Net;
+using FedMM.Contracts;
 using FedMM.Site.Api;
 
 namespace FedMM.Site;
@@ -90,7 +91,7 @@ public sealed class SiteAgent(FedMMClient api, string federationId, string clien
         return globalFolder;
     }
 
-    private async Task<AgentProgress> TrainAndUploadAsync(AgentProgress state, SiteTask task, int round, Learning.Federation.FederationConfig config, CancellationToken ct)
+    private async Task<AgentProgress> TrainAndUploadAsync(AgentProgress state, SiteTask task, int round, FedMM.Contracts.FederationConfig config, CancellationToken ct)
     {
         string? globalFolder = null;
         if (task.GlobalRound is { } g)

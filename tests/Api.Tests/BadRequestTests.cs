@@ -1,9 +1,11 @@
+using FedMM.Learning.Models;
 using System.Buffers.Binary;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using FedMM.Api.Tests.Infrastructure;
 using FedMM.Api.Uploads;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Api.Tests;
@@ -35,6 +37,9 @@ public sealed class BadRequestTests(ApiFixture api)
         ["upload with wrong token"] = new((a, w) => a.UploadAsync("wrong", F, 1, "img-site", w.ImageSiteUpdate().ToContent()), 403, "not the token of client 'img-site'"),
         ["site writing for another site"] = new((a, w) => a.UploadAsync(w.Tokens["txt-site"], F, 1, "img-site", w.ImageSiteUpdate().ToContent()), 403, "not the token of client 'img-site'"),
         ["upload with the admin key instead of a token"] = new((a, w) => a.Operator().PutAsync(UpdatePath(F, 1, "img-site"), w.ImageSiteUpdate().ToContent()), 403, "cannot write a site's update"),
+        ["upload with the admin key beside the site's own token"] = new((a, w) => WithKeyAndToken(a, w.Tokens["img-site"]).PutAsync(UpdatePath(F, 1, "img-site"), w.ImageSiteUpdate().ToContent()), 403, "cannot write a site's update"),
+        ["invalid identifier without credentials"] = new((a, w) => a.Anonymous().GetAsync("/api/federations/No_Such"), 400, "not a valid identifier"),
+        ["site token on an invalid client id"] = new((a, w) => a.Site(w.Tokens["img-site"]).GetAsync($"/api/federations/{F}/clients/img-site%0A/task"), 400, "not a valid identifier"),
         ["global package with a token of another federation"] = new((a, w) => a.Site(w.Tokens["solo-site"]).GetAsync($"/api/federations/{F}/global/latest"), 403, "belongs to no client"),
         // Unknown federation, round, client
         ["unknown federation"] = new((a, w) => a.Operator().GetAsync("/api/federations/no-such-fed"), 404, "does not exist"),
@@ -92,12 +97,12 @@ public sealed class BadRequestTests(ApiFixture api)
         ["unknown part"] = new((a, w) => Upload(a, w, extraPart: "encoder"), 400, "'encoder'"),
         ["body not multipart"] = new((a, w) => a.UploadAsync(w.Tokens["img-site"], F, 1, "img-site", JsonContent.Create(new { weights = "x" })), 400, "must be multipart/form-data"),
         // Federation configs
-        ["config with an unknown robustness rule"] = new((a, w) => CreateWith(a, w.Config with { Round = w.Config.Round with { Robustness = new RobustnessConfig { Rule = "mode" } } }), 400, "round.robustness.rule: 'mode'"),
+        ["config with an unknown robustness rule"] = new((a, w) => CreateWithChoice(a, w.Config, "round.robustness.rule", "mode"), 400, "round.robustness.rule: 'mode'"),
         ["config without labels"] = new((a, w) => CreateWith(a, w.Config with { Labels = [] }), 400, "labels"),
         ["config with duplicate labels"] = new((a, w) => CreateWith(a, w.Config with { Labels = ["a", "b", "a"] }), 400, "distinct"),
-        ["config with unknown image encoder"] = new((a, w) => CreateWith(a, w.Config with { Model = w.Config.Model with { ImageEncoder = "resnet50" } }), 400, "imageEncoder"),
+        ["config with unknown image encoder"] = new((a, w) => CreateWithChoice(a, w.Config, "model.imageEncoder", "resnet50"), 400, "imageEncoder"),
         ["config with K < 1"] = new((a, w) => CreateWith(a, w.Config with { Round = w.Config.Round with { LocalClusters = 0 } }), 400, "localClusters"),
-        ["config with unknown personal layers"] = new((a, w) => CreateWith(a, w.Config with { Round = w.Config.Round with { PersonalLayers = "head" } }), 400, "personalLayers"),
+        ["config with unknown personal layers"] = new((a, w) => CreateWithChoice(a, w.Config, "round.personalLayers", "head"), 400, "personalLayers"),
         ["config with minClients < 1"] = new((a, w) => CreateWith(a, w.Config with { Round = w.Config.Round with { MinClients = 0 } }), 400, "minClients"),
         ["config with BatchNorm momentum above 1"] = new((a, w) => CreateWith(a, w.Config with { Model = w.Config.Model with { ImageNormMomentum = 1.5 } }), 400, "imageNormMomentum"),
         ["config with heads not dividing d"] = new((a, w) => CreateWith(a, w.Config with { Model = w.Config.Model with { AttentionHeads = 3 } }), 400, "attentionHeads"),
@@ -139,8 +144,25 @@ public sealed class BadRequestTests(ApiFixture api)
         return client;
     }
 
+    private static HttpClient WithKeyAndToken(ApiFixture api, string token)
+    {
+        var client = api.Site(token);
+        client.DefaultRequestHeaders.Add("X-Api-Key", ApiFixture.AdminKey);
+        return client;
+    }
+
     private static Task<HttpResponseMessage> CreateWith(ApiFixture api, FederationConfig config) =>
         api.Operator().PostAsJsonAsync("/api/federations", new { id = $"cfg-{Guid.NewGuid():N}"[..12], config });
+
+    // The config as JSON with one choice set to a name no choice has, as a hand-written request sends it.
+    private static Task<HttpResponseMessage> CreateWithChoice(ApiFixture api, FederationConfig config, string field, string value)
+    {
+        var json = System.Text.Json.JsonSerializer.SerializeToNode(config, ContractJson.Options)!;
+        var path = field.Split('.');
+        var parent = path[..^1].Aggregate(json, (node, name) => node[name]!);
+        parent[path[^1]] = value;
+        return api.Operator().PostAsJsonAsync("/api/federations", new { id = $"cfg-{Guid.NewGuid():N}"[..12], config = json });
+    }
 
     /// <summary>img-site's update for round 1 with some parts replaced, omitted or added.</summary>
     private static Task<HttpResponseMessage> Upload(ApiFixture api, BadRequestWorld world,
@@ -159,9 +181,9 @@ public sealed class BadRequestTests(ApiFixture api)
     private static SafetensorsBytes Weights(BadRequestWorld world, string? skip = null, string? reshape = null, string? f16 = null,
         (string Name, float Value)? bad = null, Modalities modalities = Modalities.Image)
     {
-        var parameters = new SharedParameterCatalog().For(world.Config.Model, world.Config.Labels.Count);
+        var parameters = SharedModel.ParameterShapes(world.Config.Model, world.Config.Labels.Count);
         var bytes = new SafetensorsBytes();
-        foreach (var p in UploadExpectations.Weights(parameters, modalities).Tensors)
+        foreach (var p in UpdateContract.Weights(parameters, modalities).Tensors)
         {
             long[] shape = [.. p.Shape];
             long count = shape.Aggregate(1L, (x, y) => x * y);

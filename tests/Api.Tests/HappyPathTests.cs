@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
 using FedMM.Api.Tests.Infrastructure;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Api.Tests;

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Cli.Config;
 using FedMM.Cli.Demo;
 using FedMM.Learning.Data.Synthetic;
@@ -20,8 +21,8 @@ public class DemoConfigTests
         Assert.Equal(DemoRunner.SyntheticImageSize, config.Model.ImageSize);
         Assert.True(config.Model.TokensPerText >= 14, "the longest synthetic text is twelve words plus [CLS] and [SEP]");
         // The pretrained text encoder by default: frozen, with its own pooling.
-        Assert.Equal("minilm-l6", config.Model.TextEncoder);
-        Assert.Equal("mean", config.Model.TextPoolingMode);
+        Assert.Equal(TextEncoderKind.MiniLML6, config.Model.TextEncoder);
+        Assert.Equal(TextPooling.Mean, config.Model.TextPoolingMode);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Data.Synthetic;
 using FedMM.Learning.Federation;
@@ -114,7 +115,7 @@ public sealed class EncoderIdentityTests : IDisposable
         var (site, weights, config, _) = await TrainedImageSite();
         string global = Path.Combine(root, "global");
         Directory.CreateDirectory(global);
-        var other = EncoderFamily.Of(config.Model with { ImageEncoder = "mobilenet_v3_large" });
+        var other = EncoderFamily.Of(config.Model with { ImageEncoder = ImageEncoderKind.MobileNetV3Large });
         using (var w = zeros(2))
         {
             SafetensorsWriter.Save(SiteFolder.Weights(global), new Dictionary<string, Tensor> { ["x"] = w }, other.ToMetadata());

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.RegularExpressions;
 using FedMM.Cli.Commands;
 using FedMM.Cli.Errors;
+using FedMM.Contracts;
 using FedMM.Learning.Experiments;
 
 namespace FedMM.Cli.Tests;
@@ -45,10 +46,10 @@ public partial class ExperimentOptionsTests
         Assert.Equal([1, 2], settings.Seeds);
         Assert.Equal([Strategy.FedMM, Strategy.FedAvg, Strategy.Local, Strategy.Centralized, Strategy.FedMMRepeat], settings.Strategies);
         Assert.Equal(128, settings.Config.Model.ImageSize);
-        Assert.Equal("minilm-l6", settings.Config.Model.TextEncoder);
+        Assert.Equal(TextEncoderKind.MiniLML6, settings.Config.Model.TextEncoder);
         Assert.Equal(5, settings.Config.Round.LocalEpochs);
         Assert.Equal(0.8, settings.Config.Round.LearningRateDecay);
-        Assert.Equal("fedavg", settings.Config.Round.Weighting);
+        Assert.Equal(Weighting.FedAvg, settings.Config.Round.Weighting);
         Assert.Empty(settings.Config.Labels);
     }
 
@@ -77,19 +78,19 @@ public partial class ExperimentOptionsTests
 
         var (model, round) = (settings.Config.Model, settings.Config.Round);
         Assert.Equal(96, model.MaxTokens);
-        Assert.Equal("mean", model.TextPooling);
+        Assert.Equal(TextPooling.Mean, model.TextPooling);
         Assert.Equal(16, round.BatchSize);
         Assert.Equal(0.002, round.LearningRate);
         Assert.Equal(0.0002, round.EncoderLearningRate);
-        Assert.Equal("hard", round.FillIn);
+        Assert.Equal(FillIn.Hard, round.FillIn);
         Assert.Equal(0.1, round.ModalityDropout);
         Assert.Equal(0.5, round.ContributionTemperature);
-        Assert.Equal("classifier", round.PersonalLayers);
+        Assert.Equal(PersonalLayers.Classifier, round.PersonalLayers);
         Assert.Equal(0, round.CooccurrenceWeight);
         Assert.Equal(24, round.LocalClusters);
         Assert.Equal(12, round.ImageClusters);
         Assert.Equal(12, round.TextClusters);
-        Assert.Equal("local", round.SummarySpace);
+        Assert.Equal(SummarySpace.Local, round.SummarySpace);
         Assert.Equal(0.2, round.AlignmentWeight);
         Assert.Equal(0, round.LogitAdjustment);
         Assert.Equal(0.25, round.FusedTargetWeight);
@@ -159,7 +160,7 @@ public partial class ExperimentOptionsTests
     public async Task Combine_joins_the_results_of_runs_split_over_processes()
     {
         string root = Directory.CreateTempSubdirectory("fedmm-exp-combine").FullName;
-        var config = new Learning.Federation.FederationConfig { Labels = ["a", "b"] };
+        var config = new FederationConfig { Labels = ["a", "b"] };
         foreach (var (folder, strategy) in new[] { ("a", Strategy.FedMM), ("b", Strategy.Local) })
         {
             var rows = new List<SiteRoundResult>();

@@ -1,5 +1,6 @@
 using System.Net;
 using FedMM.Cli.Errors;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Site.Api;
 

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Cli.Config;
 using FedMM.Cli.Errors;
 
@@ -35,7 +36,7 @@ public class FederationConfigFileTests
             """));
         Assert.Equal(["normal", "pneumonia", "12"], yaml.Labels);
         Assert.Equal(64, yaml.Model.ImageSize);
-        Assert.Equal("mini", yaml.Model.TextEncoder);
+        Assert.Equal(TextEncoderKind.Mini, yaml.Model.TextEncoder);
         Assert.Equal(TimeSpan.FromMinutes(5), yaml.Round.Deadline);
         Assert.False(yaml.Round.UseGlobalVectors);
         Assert.Equal(0.005, yaml.Round.LearningRate);
@@ -45,12 +46,20 @@ public class FederationConfigFileTests
     [Fact]
     public void Invalid_values_are_named_by_field()
     {
-        string path = Write("f.yaml", "labels: [a]\nround:\n  weighting: median\n  localEpochs: 0\n  personalLayers: head\n");
+        string path = Write("f.yaml", "labels: [a]\nround:\n  localEpochs: 0\n");
         var error = Assert.Throws<CliException>(() => FederationConfigFile.Load(path));
         Assert.Contains("labels", error.Message);
-        Assert.Contains("round.weighting: 'median'", error.Message);
         Assert.Contains("round.localEpochs", error.Message);
-        Assert.Contains("round.personalLayers: 'head'", error.Message);
+    }
+
+    // A choice is an enum: a name it does not have stops the read there, naming the field and the names accepted.
+    [Theory]
+    [InlineData("weighting: median", "round.weighting: 'median' is not contribution, fedavg or uniform")]
+    [InlineData("personalLayers: head", "round.personalLayers: 'head' is not none, output or classifier")]
+    public void An_unknown_choice_is_named_by_field(string line, string expected)
+    {
+        string path = Write("f.yaml", $"labels: [a, b]\nround:\n  {line}\n");
+        Assert.Contains(expected, Assert.Throws<CliException>(() => FederationConfigFile.Load(path)).Message);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Data.Synthetic;
 using FedMM.Learning.Experiments;
@@ -76,7 +77,7 @@ public class SiteTrainerTests
         var (_, sites) = ClientRootSites.Load(root, config.Model.ImageSize);
         var factory = new EncoderSiteModelFactory(null, null, id => Path.Combine(root, "..", "runner", id));
         using var state = SiteState.Create(sites[2], config, factory);
-        var expected = LocalRound.Run(state, config, 1, null, null);
+        var expected = LocalRound.Run(state, 1, null, null);
 
         using var weights = SafetensorsContent.Load(SiteFolder.Weights(update));
         Assert.Equal(expected.Weights.Keys.Order(), weights.Tensors.Keys.Order());

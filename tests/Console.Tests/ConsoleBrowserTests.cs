@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using FedMM.Cli.Demo;
+using FedMM.Contracts;
 using FedMM.Learning.Data;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Data.Synthetic;

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
 using FedMM.Learning.Models.Fusion;
@@ -41,7 +42,7 @@ public sealed class AggregationBenchmark : IBenchmark
             // The robust rules sort every coordinate over the sites: measured against the weighted mean of the same run.
             foreach (var rule in new[] { "trimmed-mean", "median" })
             {
-                var robust = config with { Round = config.Round with { Robustness = new RobustnessConfig { Rule = rule } } };
+                var robust = config with { Round = config.Round with { Robustness = new RobustnessConfig { Rule = Choices.Parse<AggregationRule>(rule) } } };
                 double robustSeconds = BenchmarkData.MedianSeconds(repetitions, () =>
                 {
                     using var package = RoundAggregator.Aggregate(1, robust, updates, [], new SharedModelPairFusion(Model, Classes), null);

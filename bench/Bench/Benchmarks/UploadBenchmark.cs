@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using System.Diagnostics;
 using System.Text.Json;
 using FedMM.Cli.Demo;

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using FedMM.Cli.Demo;

@@ -1,8 +1,7 @@
-using FedMM.Api.Requests;
 using FedMM.Api.Rounds;
 using FedMM.Api.Security;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
-using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Models;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -17,24 +16,23 @@ public static class ArtifactsApi
     /// <summary>Maps the global package endpoints.</summary>
     public static IEndpointRouteBuilder MapArtifactsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/federations/{fid}").WithTags("Artifacts");
+        var api = app.MapGroup("/api/federations/{fid}").WithTags("Artifacts").RequireAuthorization(ApiAuthorization.OwnSiteOrOperator);
         api.MapGet("/rounds/{r:int}/global/{artifact}", GetGlobalArtifact)
             .WithName("GetGlobalArtifact")
-            .WithSummary("Download weights.safetensors, vectors.safetensors or report.json of a completed round");
+            .WithSummary("Download weights.safetensors, vectors.safetensors or report.json of a completed round")
+            .Produces(StatusCodes.Status200OK, responseType: null, contentType: "application/octet-stream", additionalContentTypes: ["application/json"])
+            .ProducesProblem(StatusCodes.Status404NotFound);
         api.MapGet("/global/latest", GetLatestGlobal)
             .WithName("GetLatestGlobal")
-            .WithSummary("The latest completed round, whose global package is the current one");
+            .WithSummary("The latest completed round, whose global package is the current one")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 
     /// <summary>GET /api/federations/{fid}/rounds/{r}/global/{artifact}.</summary>
     public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetGlobalArtifact(
-        string fid, int r, string artifact, HttpContext context, SiteAuthorization authorization,
-        IGrainFactory grains, ArtifactContainer artifacts, CancellationToken cancellationToken)
+        string fid, int r, string artifact, IGrainFactory grains, ArtifactContainer artifacts, CancellationToken cancellationToken)
     {
-        if (RouteValues.Check(fid, round: r) is { } invalid) return invalid;
-        var (_, refusal) = await authorization.AuthorizeAsync(context, fid, null, operatorAllowed: true);
-        if (refusal is not null) return refusal;
         if (!ArtifactLayout.GlobalFiles.Contains(artifact))
             return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown artifact",
                 detail: $"'{artifact}' is not a global artifact; expected one of {string.Join(", ", ArtifactLayout.GlobalFiles)}.");
@@ -49,11 +47,8 @@ public static class ArtifactsApi
 
     /// <summary>GET /api/federations/{fid}/global/latest.</summary>
     public static async Task<Results<Ok<LatestGlobalResponse>, ProblemHttpResult>> GetLatestGlobal(
-        string fid, HttpContext context, SiteAuthorization authorization, IGrainFactory grains)
+        string fid, IGrainFactory grains)
     {
-        if (RouteValues.Check(fid) is { } invalid) return invalid;
-        var (_, refusal) = await authorization.AuthorizeAsync(context, fid, null, operatorAllowed: true);
-        if (refusal is not null) return refusal;
         var view = await grains.GetGrain<IFederationGrain>(fid).GetAsync();
         if (view is null) return Federations.FederationsApi.NotFound(fid);
         return view.LatestCompletedRound is { } latest

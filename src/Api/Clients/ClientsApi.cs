@@ -1,9 +1,10 @@
+using System.Text.Json.Serialization;
 using System.Text.Json;
 using FedMM.Api.Requests;
 using FedMM.Api.Security;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Models;
-using FedMM.Learning.Federation;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace FedMM.Api.Clients;
@@ -12,10 +13,12 @@ namespace FedMM.Api.Clients;
 /// <param name="ClientId">The new client's id.</param>
 /// <param name="Modalities">"image", "text" or "image+text".</param>
 /// <param name="TokenExpiresAt">Optional: when the site's token stops being accepted (ISO 8601 with offset); absent: never.</param>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record RegisterClientRequest(string? ClientId = null, string? Modalities = null, DateTimeOffset? TokenExpiresAt = null);
 
 /// <summary>Body of POST /api/federations/{fid}/clients/{cid}/token (optional).</summary>
 /// <param name="ExpiresAt">When the new token stops being accepted (ISO 8601 with offset); absent: never.</param>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record RotateTokenRequest(DateTimeOffset? ExpiresAt = null);
 
 /// <summary>A client's part in one finished round.</summary>
@@ -34,7 +37,7 @@ public sealed record ClientResponse(
         view.History.Select(h => new ClientRoundResponse(
             h.Round,
             h.RoundState,
-            h.MetricsJson is null ? null : JsonSerializer.Deserialize<SiteMetrics>(h.MetricsJson, ApiJson.Relaxed),
+            h.Metrics,
             h.Contribution,
             h.Failure)).ToList(),
         view.TokenExpiresAt,
@@ -47,19 +50,26 @@ public static class ClientsApi
     /// <summary>Maps /api/federations/{fid}/clients.</summary>
     public static IEndpointRouteBuilder MapClientsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/federations/{fid}/clients").WithTags("Clients").RequireOperatorKey();
+        var api = app.MapGroup("/api/federations/{fid}/clients").WithTags("Clients").RequireAuthorization(ApiAuthorization.Operator);
         api.MapPost("/", RegisterClient)
             .WithName("RegisterClient")
             .WithSummary("Register a client site; its token is returned once")
-            .Accepts<RegisterClientRequest>("application/json");
-        api.MapGet("/", ListClients).WithName("ListClients").WithSummary("List the clients with their per-round metrics and contributions");
+            .Accepts<RegisterClientRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        api.MapGet("/", ListClients).WithName("ListClients").WithSummary("List the clients with their per-round metrics and contributions")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         api.MapPost("/{cid}/revoke", RevokeClient)
             .WithName("RevokeClient")
-            .WithSummary("Revoke a site's token: every request with it is refused with 401 from now on");
+            .WithSummary("Revoke a site's token: every request with it is refused with 401 from now on")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         api.MapPost("/{cid}/token", RotateToken)
             .WithName("RotateClientToken")
             .WithSummary("Issue a site a new token, returned once: the old one is refused with 401, a revoked site is reinstated")
-            .Accepts<RotateTokenRequest>("application/json");
+            .Accepts<RotateTokenRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 
@@ -67,11 +77,10 @@ public static class ClientsApi
     public static async Task<Results<Created<ClientRegistration>, ProblemHttpResult>> RegisterClient(
         string fid, HttpRequest request, IGrainFactory grains, CancellationToken cancellationToken)
     {
-        if (RouteValues.Check(fid) is { } invalid) return invalid;
         var (body, problem) = await ApiJson.ReadBodyAsync<RegisterClientRequest>(request, 16 * 1024, cancellationToken);
         if (body is null) return Invalid(problem!);
         if (!Identifiers.IsValid(body.ClientId)) return RouteValues.Invalid("client id", body.ClientId);
-        if (ModalityNames.TryParse(body.Modalities) is not { } modalities || modalities == Learning.Federation.Modalities.None)
+        if (ModalityNames.TryParse(body.Modalities) is not { } modalities || modalities == FedMM.Contracts.Modalities.None)
             return Invalid($"modalities '{body.Modalities}' is not one of image, text, image+text.");
         if (PastExpiry("tokenExpiresAt", body.TokenExpiresAt) is { } past) return Invalid(past);
         var federation = grains.GetGrain<IFederationGrain>(fid);
@@ -83,7 +92,6 @@ public static class ClientsApi
     /// <summary>GET /api/federations/{fid}/clients.</summary>
     public static async Task<Results<Ok<ClientResponse[]>, ProblemHttpResult>> ListClients(string fid, IGrainFactory grains)
     {
-        if (RouteValues.Check(fid) is { } invalid) return invalid;
         var federation = grains.GetGrain<IFederationGrain>(fid);
         if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
         var clients = await federation.ListClientsAsync();
@@ -93,7 +101,6 @@ public static class ClientsApi
     /// <summary>POST /api/federations/{fid}/clients/{cid}/revoke.</summary>
     public static async Task<Results<Ok<ClientResponse>, ProblemHttpResult>> RevokeClient(string fid, string cid, IGrainFactory grains)
     {
-        if (RouteValues.Check(fid, cid) is { } invalid) return invalid;
         var federation = grains.GetGrain<IFederationGrain>(fid);
         if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
         return TypedResults.Ok(ClientResponse.From(await federation.RevokeClientAsync(cid)));
@@ -103,7 +110,6 @@ public static class ClientsApi
     public static async Task<Results<Ok<ClientRegistration>, ProblemHttpResult>> RotateToken(
         string fid, string cid, HttpRequest request, IGrainFactory grains, CancellationToken cancellationToken)
     {
-        if (RouteValues.Check(fid, cid) is { } invalid) return invalid;
         var body = new RotateTokenRequest();
         // The body is optional: no body (or no Content-Type) issues a token that never expires.
         if (request.ContentLength is not 0 && request.HasJsonContentType())

@@ -43,6 +43,13 @@ public sealed class ApiOptions
     [Range(0, 600)]
     public int UploadQueueSeconds { get; set; } = 60;
 
+    /// <summary>
+    /// Longest one upload holds its site's upload lease (granted by the round grain, shared by every
+    /// API process); a crashed API process blocks the site's uploads at most this long.
+    /// </summary>
+    [Range(10, 3600)]
+    public int UploadLeaseSeconds { get; set; } = 300;
+
     /// <summary>Seconds a 503 (dependency down, uploads full) or 429 tells the caller to wait, in Retry-After.</summary>
     [Range(1, 3600)]
     public int RetryAfterSeconds { get; set; } = 5;

@@ -1,12 +1,10 @@
 using FedMM.Api.Artifacts;
 using FedMM.Api.Clients;
-using FedMM.Api.Requests;
 using FedMM.Api.Rounds;
 using FedMM.Api.Security;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
-using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Models;
-using FedMM.Learning.Artifacts;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.FileProviders;
 
@@ -62,29 +60,29 @@ public static class ConsoleApi
                 file.Context.Response.Headers.CacheControl = "no-cache";
             },
         });
-        var api = app.MapGroup("/api/federations/{fid}").WithTags("Console").RequireOperatorKey();
-        api.MapGet("/sites", ListSites).WithName("ListSiteStatus").WithSummary("Sites with last contact and rounds taken part in");
-        api.MapGet("/rounds/{r:int}/pairing", GetPairing).WithName("GetRoundPairing").WithSummary("A completed round's image/text pairing cost matrix and chosen pairs");
+        var api = app.MapGroup("/api/federations/{fid}").WithTags("Console").RequireAuthorization(ApiAuthorization.Operator);
+        api.MapGet("/sites", ListSites).WithName("ListSiteStatus").WithSummary("Sites with last contact and rounds taken part in")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/rounds/{r:int}/pairing", GetPairing).WithName("GetRoundPairing").WithSummary("A completed round's image/text pairing cost matrix and chosen pairs")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         return app;
     }
 
     /// <summary>GET /api/federations/{fid}/sites.</summary>
     public static async Task<Results<Ok<SiteStatusResponse[]>, ProblemHttpResult>> ListSites(string fid, IGrainFactory grains, SiteContacts contacts)
     {
-        if (RouteValues.Check(fid) is { } invalid) return invalid;
         var federation = grains.GetGrain<IFederationGrain>(fid);
         if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
         var clients = await federation.ListClientsAsync();
         return TypedResults.Ok(clients.Select(c => new SiteStatusResponse(
             c.ClientId, c.Modalities, c.RegisteredAt, contacts.LastContact(fid, c.ClientId),
-            c.History.Count(h => h.MetricsJson is not null), c.History.Count(h => h.MetricsJson is null))).ToArray());
+            c.History.Count(h => h.Metrics is not null), c.History.Count(h => h.Metrics is null))).ToArray());
     }
 
     /// <summary>GET /api/federations/{fid}/rounds/{r}/pairing.</summary>
     public static async Task<Results<Ok<PairingResponse>, ProblemHttpResult>> GetPairing(
         string fid, int r, IGrainFactory grains, ArtifactContainer artifacts, CancellationToken cancellationToken)
     {
-        if (RouteValues.Check(fid, round: r) is { } invalid) return invalid;
         var (round, refusal) = await RoundsApi.FindRoundAsync(grains, fid, r);
         if (round is null) return refusal!;
         if (round.State != RoundState.Completed)

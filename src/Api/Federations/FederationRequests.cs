@@ -1,13 +1,15 @@
+using System.Text.Json.Serialization;
 using System.Text.Json;
 using FedMM.Api.Requests;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces.Models;
-using FedMM.Learning.Federation;
 
 namespace FedMM.Api.Federations;
 
 /// <summary>Body of POST /api/federations.</summary>
 /// <param name="Id">Federation id; generated when absent.</param>
 /// <param name="Config">The federation's configuration.</param>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record CreateFederationRequest(string? Id = null, FederationConfig? Config = null);
 
 /// <summary>A registered client as listed in a federation.</summary>
@@ -26,7 +28,7 @@ public sealed record FederationResponse(
     /// <summary>Maps the grain's view.</summary>
     public static FederationResponse From(FederationView view) => new(
         view.Id,
-        JsonSerializer.Deserialize<FederationConfig>(view.ConfigJson, ApiJson.Relaxed)!,
+        view.Config,
         view.CreatedAt,
         view.Clients.Select(c => new ClientSummary(c.ClientId, c.Modalities)).ToList(),
         view.Rounds,

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using System.Text.Json;
 using FedMM.Api.Requests;
 using FedMM.Api.Security;
@@ -14,13 +15,16 @@ public static class FederationsApi
     /// <summary>Maps /api/federations.</summary>
     public static IEndpointRouteBuilder MapFederationsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/federations").WithTags("Federations").RequireOperatorKey();
+        var api = app.MapGroup("/api/federations").WithTags("Federations").RequireAuthorization(ApiAuthorization.Operator);
         api.MapPost("/", CreateFederation)
             .WithName("CreateFederation")
             .WithSummary("Create a federation from a validated config (id generated when absent)")
-            .Accepts<CreateFederationRequest>("application/json");
+            .Accepts<CreateFederationRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         api.MapGet("/", ListFederations).WithName("ListFederations").WithSummary("List every federation");
-        api.MapGet("/{fid}", GetFederation).WithName("GetFederation").WithSummary("Read one federation with its clients and rounds");
+        api.MapGet("/{fid}", GetFederation).WithName("GetFederation").WithSummary("Read one federation with its clients and rounds")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 
@@ -37,7 +41,7 @@ public static class FederationsApi
 
         var federation = grains.GetGrain<IFederationGrain>(id);
         var existing = await federation.GetAsync();
-        var view = await federation.CreateAsync(JsonSerializer.Serialize(body.Config, ApiJson.Relaxed));
+        var view = await federation.CreateAsync(body.Config);
         await grains.GetGrain<IFederationRegistryGrain>(GrainKeys.Registry).AddAsync(id);
         var response = FederationResponse.From(view);
         return existing is null ? TypedResults.Created($"/api/federations/{id}", response) : TypedResults.Ok(response);
@@ -54,7 +58,6 @@ public static class FederationsApi
     /// <summary>GET /api/federations/{fid}.</summary>
     public static async Task<Results<Ok<FederationResponse>, ProblemHttpResult>> GetFederation(string fid, IGrainFactory grains)
     {
-        if (RouteValues.Check(fid) is { } invalid) return invalid;
         var view = await grains.GetGrain<IFederationGrain>(fid).GetAsync();
         return view is null ? NotFound(fid) : TypedResults.Ok(FederationResponse.From(view));
     }

@@ -28,7 +28,7 @@ public static class ApiServices
         services.AddProblemDetails();
         services.AddExceptionHandler<ServiceExceptionHandler>();
         services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
-        services.AddOpenApi();
+        services.AddApiDocument();
 
         services.AddSingleton(sp =>
         {
@@ -36,12 +36,12 @@ public static class ApiServices
             return new ArtifactContainer(new BlobServiceClient(storage.ConnectionString, StorageClientOptions()).GetBlobContainerClient(storage.ArtifactContainer));
         });
         services.AddHostedService<ArtifactContainerInitializer>();
-        services.AddSingleton<SiteAuthorization>();
+        services.AddApiAuthorization();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<OperatorConsole.SiteContacts>();
         services.AddSingleton<UpdateReceiver>();
         services.AddSingleton<UploadGate>();
-        services.AddSingleton<SharedParameterCatalog>();
+        services.AddSingleton<UploadService>();
         services.AddApiHealthChecks();
 
         var orleans = builder.Configuration.GetSection(OrleansClientOptions.Section).Get<OrleansClientOptions>() ?? new OrleansClientOptions();

@@ -1,28 +1,22 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using FedMM.Contracts;
 
 namespace FedMM.Api.Requests;
 
-/// <summary>JSON conventions of the API: web defaults (camelCase), enums as names, unknown request fields refused.</summary>
+/// <summary>
+/// JSON of the API: <see cref="ContractJson.Options"/>. Request bodies refuse unknown fields through
+/// their types' [JsonUnmappedMemberHandling], so typos in field names are reported.
+/// </summary>
 public static class ApiJson
 {
-    /// <summary>Options for request bodies and stored JSON (configs, metrics): strict, so typos in field names are reported.</summary>
-    public static readonly JsonSerializerOptions Strict = Configure(new JsonSerializerOptions(JsonSerializerDefaults.Web)
+    /// <summary>Gives ASP.NET's own serializer options (responses, typed results) the settings of <see cref="ContractJson.Options"/>.</summary>
+    public static void Configure(JsonSerializerOptions options)
     {
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        RespectNullableAnnotations = true,
-        RespectRequiredConstructorParameters = true,
-        MaxDepth = 16,
-    });
-
-    /// <summary>Options for JSON the service wrote itself (grain views): web defaults, tolerant of fields added later.</summary>
-    public static readonly JsonSerializerOptions Relaxed = Configure(new JsonSerializerOptions(JsonSerializerDefaults.Web));
-
-    /// <summary>Adds the API's converters to <paramref name="options"/>.</summary>
-    public static JsonSerializerOptions Configure(JsonSerializerOptions options)
-    {
-        options.Converters.Add(new JsonStringEnumConverter());
-        return options;
+        options.PropertyNamingPolicy = ContractJson.Options.PropertyNamingPolicy;
+        options.PropertyNameCaseInsensitive = ContractJson.Options.PropertyNameCaseInsensitive;
+        options.NumberHandling = ContractJson.Options.NumberHandling;
+        foreach (var converter in ContractJson.Options.Converters) options.Converters.Add(converter);
     }
 
     /// <summary>
@@ -43,12 +37,12 @@ public static class ApiJson
         }
         try
         {
-            var value = JsonSerializer.Deserialize<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), Strict);
+            var value = JsonSerializer.Deserialize<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), ContractJson.Options);
             return value is null ? (null, "The JSON body is empty (null).") : (value, null);
         }
         catch (JsonException e)
         {
-            return (null, $"The JSON body is invalid: {e.Message}");
+            return (null, $"The JSON body is invalid: {ContractJson.Field("body", e.Path)}: {e.Message}");
         }
     }
 }

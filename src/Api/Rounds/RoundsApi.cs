@@ -1,8 +1,9 @@
+using System.Text.Json.Serialization;
 using FedMM.Api.Artifacts;
 using FedMM.Api.Requests;
 using FedMM.Api.Security;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
-using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Models;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -11,6 +12,7 @@ namespace FedMM.Api.Rounds;
 /// <summary>Body of POST /api/federations/{fid}/rounds.</summary>
 /// <param name="Rounds">How many rounds to queue (default 1, at most 100).</param>
 /// <param name="Participants">Client ids taking part (default: every registered client).</param>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record StartRoundsRequest(int? Rounds = null, IReadOnlyList<string>? Participants = null);
 
 /// <summary>The rounds queued by a request.</summary>
@@ -25,15 +27,25 @@ public static class RoundsApi
     /// <summary>Maps /api/federations/{fid}/rounds.</summary>
     public static IEndpointRouteBuilder MapRoundsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/federations/{fid}/rounds").WithTags("Rounds").RequireOperatorKey();
+        var api = app.MapGroup("/api/federations/{fid}/rounds").WithTags("Rounds").RequireAuthorization(ApiAuthorization.Operator);
         api.MapPost("/", StartRounds)
             .WithName("StartRounds")
             .WithSummary("Queue one or more rounds; they run one after another")
-            .Accepts<StartRoundsRequest>("application/json");
-        api.MapGet("/", ListRounds).WithName("ListRounds").WithSummary("List every requested round");
-        api.MapGet("/{r:int}", GetRound).WithName("GetRound").WithSummary("Read one round's state, participants, submissions and failures");
-        api.MapGet("/{r:int}/report", GetReport).WithName("GetRoundReport").WithSummary("Download a completed round's report.json");
-        api.MapPost("/{r:int}/cancel", CancelRound).WithName("CancelRound").WithSummary("Cancel a queued or collecting round");
+            .Accepts<StartRoundsRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        api.MapGet("/", ListRounds).WithName("ListRounds").WithSummary("List every requested round")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/{r:int}", GetRound).WithName("GetRound").WithSummary("Read one round's state, participants, submissions and failures")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/{r:int}/report", GetReport).WithName("GetRoundReport").WithSummary("Download a completed round's report.json")
+            .Produces(StatusCodes.Status200OK, contentType: "application/json")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        api.MapPost("/{r:int}/cancel", CancelRound).WithName("CancelRound").WithSummary("Cancel a queued or collecting round")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return app;
     }
 
@@ -41,7 +53,6 @@ public static class RoundsApi
     public static async Task<Results<Accepted<StartRoundsResponse>, ProblemHttpResult>> StartRounds(
         string fid, HttpRequest request, IGrainFactory grains, CancellationToken cancellationToken)
     {
-        if (RouteValues.Check(fid) is { } invalid) return invalid;
         StartRoundsRequest body = new(null, null);
         if (request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0)
         {
@@ -73,7 +84,6 @@ public static class RoundsApi
     /// <summary>GET /api/federations/{fid}/rounds.</summary>
     public static async Task<Results<Ok<IReadOnlyList<RoundView>>, ProblemHttpResult>> ListRounds(string fid, IGrainFactory grains)
     {
-        if (RouteValues.Check(fid) is { } invalid) return invalid;
         var federation = grains.GetGrain<IFederationGrain>(fid);
         if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
         return TypedResults.Ok(await federation.GetRoundsAsync());
@@ -82,7 +92,6 @@ public static class RoundsApi
     /// <summary>GET /api/federations/{fid}/rounds/{r}.</summary>
     public static async Task<Results<Ok<RoundView>, ProblemHttpResult>> GetRound(string fid, int r, IGrainFactory grains)
     {
-        if (RouteValues.Check(fid, round: r) is { } invalid) return invalid;
         var (round, refusal) = await FindRoundAsync(grains, fid, r);
         return round is null ? refusal! : TypedResults.Ok(round);
     }
@@ -91,7 +100,6 @@ public static class RoundsApi
     public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetReport(
         string fid, int r, IGrainFactory grains, ArtifactContainer artifacts, CancellationToken cancellationToken)
     {
-        if (RouteValues.Check(fid, round: r) is { } invalid) return invalid;
         var (round, refusal) = await FindRoundAsync(grains, fid, r);
         if (round is null) return refusal!;
         if (round.State != RoundState.Completed)
@@ -103,7 +111,6 @@ public static class RoundsApi
     /// <summary>POST /api/federations/{fid}/rounds/{r}/cancel.</summary>
     public static async Task<Results<Ok<RoundView>, ProblemHttpResult>> CancelRound(string fid, int r, IGrainFactory grains)
     {
-        if (RouteValues.Check(fid, round: r) is { } invalid) return invalid;
         var (round, refusal) = await FindRoundAsync(grains, fid, r);
         if (round is null) return refusal!;
         return TypedResults.Ok(await grains.GetGrain<IFederationGrain>(fid).CancelRoundAsync(r));

@@ -2,9 +2,9 @@ using System.Text.Json;
 using FedMM.Api.Configuration;
 using FedMM.Api.Requests;
 using FedMM.Api.Security;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Models;
-using FedMM.Learning.Federation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -21,7 +21,7 @@ public sealed record SiteTaskResponse(string Action, int? Round, FederationConfi
     public static SiteTaskResponse From(SiteTask task) => new(
         task.Action.ToString().ToLowerInvariant(),
         task.Round,
-        JsonSerializer.Deserialize<FederationConfig>(task.ConfigJson, ApiJson.Relaxed)!,
+        task.Config,
         task.GlobalRound);
 }
 
@@ -33,25 +33,23 @@ public static class SiteTasksApi
     /// <summary>Maps GET /api/federations/{fid}/clients/{cid}/task.</summary>
     public static IEndpointRouteBuilder MapSiteTasksApi(this IEndpointRouteBuilder app)
     {
-        app.MapGroup("/api/federations/{fid}/clients/{cid}").WithTags("Site tasks")
+        app.MapGroup("/api/federations/{fid}/clients/{cid}").WithTags("Site tasks").RequireAuthorization(ApiAuthorization.OwnSiteOrOperator)
             .MapGet("/task", GetTask)
             .WithName("GetSiteTask")
-            .WithSummary("The site's next step; long-polls up to waitSeconds while the answer is 'wait'");
+            .WithSummary("The site's next step; long-polls up to waitSeconds while the answer is 'wait'")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 
     /// <summary>GET /api/federations/{fid}/clients/{cid}/task?waitSeconds=N.</summary>
     public static async Task<Results<Ok<SiteTaskResponse>, ProblemHttpResult>> GetTask(
-        string fid, string cid, int? waitSeconds, HttpContext context, SiteAuthorization authorization,
-        IGrainFactory grains, IOptions<ApiOptions> options, CancellationToken cancellationToken)
+        string fid, string cid, int? waitSeconds, IGrainFactory grains,
+        IOptions<ApiOptions> options, CancellationToken cancellationToken)
     {
-        if (RouteValues.Check(fid, cid) is { } invalid) return invalid;
         int maxWait = options.Value.MaxTaskWaitSeconds;
         if (waitSeconds is { } w && (w < 0 || w > maxWait))
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid wait",
                 detail: $"waitSeconds {w} must be 0 to {maxWait}.");
-        var (_, refusal) = await authorization.AuthorizeAsync(context, fid, cid, operatorAllowed: true);
-        if (refusal is not null) return refusal;
 
         var federation = grains.GetGrain<IFederationGrain>(fid);
         var until = DateTimeOffset.UtcNow.AddSeconds(waitSeconds ?? 0);

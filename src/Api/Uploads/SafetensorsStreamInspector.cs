@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using FedMM.Learning.Artifacts;
+using FedMM.Contracts;
 
 namespace FedMM.Api.Uploads;
 

@@ -5,9 +5,7 @@ using FedMM.Api.Artifacts;
 using FedMM.Api.Configuration;
 using FedMM.Api.Requests;
 using FedMM.Api.Storage;
-using FedMM.Grains.Interfaces.Artifacts;
-using FedMM.Learning.Aggregation;
-using FedMM.Learning.Federation;
+using FedMM.Contracts;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -28,7 +26,7 @@ public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOpti
     private const int ReadBufferSize = 128 * 1024;
 
     /// <summary>A received, validated update: its staged parts and metrics.</summary>
-    public sealed record ReceivedUpdate(IReadOnlyList<ReceivedPart> Parts, SiteMetrics Metrics, string MetricsJson);
+    public sealed record ReceivedUpdate(IReadOnlyList<ReceivedPart> Parts, SiteMetrics Metrics);
 
     /// <summary>Most bytes a whole update request may have.</summary>
     public long MaxRequestBytes => 2 * options.Value.MaxArtifactBytes + options.Value.MaxMetricsBytes + 1024 * 1024;
@@ -39,14 +37,14 @@ public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOpti
     /// </summary>
     public async Task<ReceivedUpdate> ReceiveAsync(
         HttpRequest request, string federationId, int round, string clientId,
-        FederationConfig config, Modalities modalities, IReadOnlyList<ExpectedParameter> sharedParameters,
+        FederationConfig config, Modalities modalities, IReadOnlyList<ParameterShape> sharedParameters,
         bool store, CancellationToken cancellationToken)
     {
         var boundary = Boundary(request);
         var reader = new MultipartReader(boundary, request.Body) { HeadersLengthLimit = 16 * 1024, BodyLengthLimit = null };
         var parts = new Dictionary<string, ReceivedPart>();
         var countSums = new Dictionary<string, double>(StringComparer.Ordinal);
-        (SiteMetrics Metrics, string Json)? metrics = null;
+        SiteMetrics? metrics = null;
         var limits = options.Value;
         try
         {
@@ -72,16 +70,15 @@ public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOpti
                     {
                         case "weights":
                             parts[name] = await ReceiveTensorsAsync(section.Body, name, ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Weights),
-                                UploadExpectations.Weights(sharedParameters, modalities, config.Round.Robustness ?? new RobustnessConfig()), store, cancellationToken);
+                                UpdateContract.Weights(sharedParameters, modalities, config.Round.Robustness ?? new RobustnessConfig()), store, cancellationToken);
                             break;
                         case "vectors":
                             parts[name] = await ReceiveTensorsAsync(section.Body, name, ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Vectors),
-                                UploadExpectations.Vectors(config, modalities), store, cancellationToken, countSums);
+                                UpdateContract.Vectors(config, modalities), store, cancellationToken, countSums);
                             break;
                         case "metrics":
                             var bytes = await ReadSmallAsync(section.Body, name, limits.MaxMetricsBytes, cancellationToken);
-                            var parsed = MetricsValidator.Validate(bytes, clientId, round, modalities);
-                            metrics = (parsed, JsonSerializer.Serialize(parsed, ApiJson.Relaxed));
+                            metrics = ReadMetrics(bytes, clientId, round, modalities);
                             break;
                         default:
                             throw new UploadRejectedException(name, "is not a part of an update; send exactly weights, vectors and metrics.");
@@ -106,17 +103,28 @@ public sealed class UpdateReceiver(ArtifactContainer artifacts, IOptions<ApiOpti
                 throw new UploadRejectedException("body", $"is missing part(s) {string.Join(", ", missing)}; an update has weights, vectors and metrics.");
             // The claimed sample count must fit the cap and what the site's own centroid counts support.
             double? cooccurrence = countSums.TryGetValue("cooccurrence", out var co) ? co : null;
-            if (UpdateBounds.SampleCountProblem(config.Round.Robustness ?? new RobustnessConfig(), metrics!.Value.Metrics.TrainSamples,
+            if (UpdateBounds.SampleCountProblem(config.Round.Robustness ?? new RobustnessConfig(), metrics.TrainSamples,
                     countSums.Where(p => p.Key != "cooccurrence").ToDictionary(), cooccurrence) is { } problem)
                 throw new UploadRejectedException("metrics", problem);
 
-            var metricsBytes = System.Text.Encoding.UTF8.GetBytes(metrics!.Value.Json);
+            var metricsBytes = JsonSerializer.SerializeToUtf8Bytes(metrics, ContractJson.Options);
             // Metrics are a few KiB: a buffer of their size, not a 4 MiB block.
             var metricsBlob = new StagedBlob(artifacts.BlockBlob(ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Metrics)), Math.Max(1, metricsBytes.Length), store);
             await metricsBlob.WriteAsync(metricsBytes, cancellationToken);
             var metricsPart = new ReceivedPart("metrics", metricsBlob, metricsBytes.Length, Convert.ToHexStringLower(SHA256.HashData(metricsBytes)), "application/json");
-            return new ReceivedUpdate([parts["weights"], parts["vectors"], metricsPart], metrics.Value.Metrics, metrics.Value.Json);
+            return new ReceivedUpdate([parts["weights"], parts["vectors"], metricsPart], metrics);
         }
+    }
+
+    // The metrics as the site sent them, checked against the route and the site's registration.
+    private static SiteMetrics ReadMetrics(ReadOnlySpan<byte> json, string clientId, int round, Modalities registered)
+    {
+        SiteMetrics metrics;
+        try { metrics = ContractJson.Parse<SiteMetrics>(json, "metrics"); }
+        catch (FormatException e) { throw new UploadRejectedException("metrics", $"is not valid SiteMetrics JSON: {e.Message}"); }
+        return UpdateContract.MetricsProblem(metrics, clientId, round, registered) is { } problem
+            ? throw new UploadRejectedException("metrics", problem)
+            : metrics;
     }
 
     private async Task<ReceivedPart> ReceiveTensorsAsync(

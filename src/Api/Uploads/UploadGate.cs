@@ -6,14 +6,12 @@ namespace FedMM.Api.Uploads;
 /// <summary>
 /// Admission of uploads: at most <see cref="ApiOptions.MaxConcurrentUploads"/> read and stored at
 /// once (so the API's upload memory is bounded), at most <see cref="ApiOptions.MaxQueuedUploads"/>
-/// waiting, each at most <see cref="ApiOptions.UploadQueueSeconds"/>; and one upload at a time per
-/// (federation, round, client), so two uploads of one site never interleave their commits to the
-/// same blob names.
+/// waiting, each at most <see cref="ApiOptions.UploadQueueSeconds"/>. One upload at a time per
+/// (round, site) is the round grain's upload lease (<see cref="UploadService"/>), so it holds across API processes.
 /// </summary>
 public sealed class UploadGate(IOptions<ApiOptions> options)
 {
     private readonly SemaphoreSlim slots = new(options.Value.MaxConcurrentUploads, options.Value.MaxConcurrentUploads);
-    private readonly Dictionary<string, (SemaphoreSlim Lock, int Users)> sites = [];
     private int waiting;
 
     private TimeSpan QueueWait => TimeSpan.FromSeconds(options.Value.UploadQueueSeconds);
@@ -40,41 +38,7 @@ public sealed class UploadGate(IOptions<ApiOptions> options)
         }
     }
 
-    /// <summary>The lock of one site's upload for one round, or null when its earlier upload still runs after the queue wait.</summary>
-    public async Task<IDisposable?> LockSiteAsync(string federationId, int round, string clientId, CancellationToken cancellationToken)
-    {
-        string key = $"{federationId}/{round}/{clientId}";
-        SemaphoreSlim siteLock;
-        lock (sites)
-        {
-            var entry = sites.TryGetValue(key, out var found) ? found : (new SemaphoreSlim(1, 1), 0);
-            sites[key] = (entry.Item1, entry.Item2 + 1);
-            siteLock = entry.Item1;
-        }
-        bool entered = false;
-        try
-        {
-            entered = await siteLock.WaitAsync(QueueWait, cancellationToken);
-        }
-        finally
-        {
-            if (!entered) Leave(key);
-        }
-        return entered ? new Held(siteLock, () => Leave(key)) : null;
-    }
-
-    // The entry goes when its last user leaves, so the table holds only sites uploading now.
-    private void Leave(string key)
-    {
-        lock (sites)
-        {
-            var (siteLock, users) = sites[key];
-            if (users == 1) sites.Remove(key);
-            else sites[key] = (siteLock, users - 1);
-        }
-    }
-
-    private sealed class Held(SemaphoreSlim semaphore, Action? then = null) : IDisposable
+    private sealed class Held(SemaphoreSlim semaphore) : IDisposable
     {
         private int released;
 
@@ -82,7 +46,6 @@ public sealed class UploadGate(IOptions<ApiOptions> options)
         {
             if (Interlocked.Exchange(ref released, 1) == 1) return;
             semaphore.Release();
-            then?.Invoke();
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Output;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Site.Api;
 using Spectre.Console;

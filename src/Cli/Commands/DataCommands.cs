@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FedMM.Cli.Errors;
+using FedMM.Contracts;
 using FedMM.Learning.Data;
 using FedMM.Learning.Data.MedPix;
 using FedMM.Learning.Data.Synthetic;
@@ -70,7 +71,7 @@ public static class DataCommands
         foreach (var client in root.Clients())
         {
             var info = client.ReadInfo();
-            table.AddRow(Markup.Escape(Path.GetFileName(client.Path)), Markup.Escape(info.Id), FedMM.Learning.Federation.ModalityNames.ToName(info.Modalities));
+            table.AddRow(Markup.Escape(Path.GetFileName(client.Path)), Markup.Escape(info.Id), FedMM.Contracts.ModalityNames.ToName(info.Modalities));
         }
         AnsiConsole.MarkupLineInterpolated($"Wrote [bold]{root.Path}[/] with labels {string.Join(", ", root.ReadLabels())}:");
         AnsiConsole.Write(table);
@@ -108,7 +109,7 @@ public static class DataCommands
             };
             var report = MedPixImporter.Import(folder.FullName, parse.GetRequiredValue(output).FullName, options);
             var table = new Table().AddColumns("site", "modalities", "train", "val");
-            foreach (var site in report.Sites) table.AddRow(Markup.Escape(site.Id), FedMM.Learning.Federation.ModalityNames.ToName(site.Modalities), site.Train.ToString(), site.Val.ToString());
+            foreach (var site in report.Sites) table.AddRow(Markup.Escape(site.Id), FedMM.Contracts.ModalityNames.ToName(site.Modalities), site.Train.ToString(), site.Val.ToString());
             AnsiConsole.MarkupLineInterpolated($"Imported MedPix into [bold]{report.Root}[/]: labels {string.Join(", ", report.Labels)}; {report.DroppedWithoutText} record(s) without text dropped.");
             AnsiConsole.Write(table);
             return 0;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using FedMM.Cli.Config;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Reports;
+using FedMM.Contracts;
 using FedMM.Learning.Data;
 using FedMM.Learning.Data.MedPix;
 using FedMM.Learning.Experiments;

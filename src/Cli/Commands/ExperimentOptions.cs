@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using FedMM.Cli.Config;
 using FedMM.Cli.Errors;
+using FedMM.Contracts;
 using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;
 

@@ -3,6 +3,7 @@ using FedMM.Cli.Config;
 using FedMM.Cli.Output;
 using FedMM.Site.Api;
 using Spectre.Console;
+using FedMM.Contracts;
 
 namespace FedMM.Cli.Commands;
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using FedMM.Cli.Errors;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -11,19 +12,11 @@ namespace FedMM.Cli.Config;
 
 /// <summary>
 /// Reads a <see cref="FederationConfig"/> from a .json, .yaml or .yml file. YAML is converted to
-/// JSON first so both go through one deserializer; unknown fields are refused (a misspelt
-/// "localEpoch" must not silently fall back to the default).
+/// JSON first so both go through one deserializer (<see cref="ContractJson.Options"/>); unknown fields
+/// are refused by the config's types (a misspelt "localEpoch" must not silently fall back to the default).
 /// </summary>
 public static class FederationConfigFile
 {
-    private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
-    {
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true,
-        WriteIndented = true,
-    };
-
     /// <summary>Loads and checks the file at <paramref name="path"/>.</summary>
     public static FederationConfig Load(string path)
     {
@@ -45,7 +38,7 @@ public static class FederationConfigFile
         FederationConfig config;
         try
         {
-            config = node.Deserialize<FederationConfig>(Options)
+            config = node.Deserialize<FederationConfig>(ContractJson.Options)
                 ?? throw new CliException($"Federation config {source} is empty.");
         }
         catch (JsonException e)
@@ -57,7 +50,13 @@ public static class FederationConfigFile
     }
 
     /// <summary>Writes <paramref name="config"/> as indented JSON (the format <see cref="Load"/> reads).</summary>
-    public static string ToJson(FederationConfig config) => JsonSerializer.Serialize(config, Options);
+    public static string ToJson(FederationConfig config)
+    {
+        using var text = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(text, new JsonWriterOptions { Indented = true }))
+            JsonSerializer.Serialize(writer, config, ContractJson.Options);
+        return System.Text.Encoding.UTF8.GetString(text.ToArray());
+    }
 
     /// <summary>Checks what the file cannot express by types alone; names the field that is wrong.</summary>
     public static void Validate(FederationConfig config, string source)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using FedMM.Cli.Commands;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Reports;
+using FedMM.Contracts;
 using FedMM.Learning.Data;
 using FedMM.Learning.Data.Synthetic;
 using FedMM.Learning.Federation;
@@ -36,8 +37,11 @@ public static class DemoRunner
         var config = Configure(root.ReadLabels(), options.Rounds, pretrainedImages: options.ImageWeights is not null);
         // A pretrained text encoder keeps its own token limit and pooling (ModelConfig.TokensPerText, TextPoolingMode).
         // Encoders trained from scratch read the synthetic texts (at most twelve words) in 16 tokens.
-        if (options.TextEncoder is { } textEncoder)
-            config = config with { Model = config.Model with { TextEncoder = textEncoder, MaxTokens = textEncoder is "tiny" or "mini" ? 16 : null } };
+        if (options.TextEncoder is { } named)
+        {
+            var textEncoder = Choices.Parse<TextEncoderKind>(named);
+            config = config with { Model = config.Model with { TextEncoder = textEncoder, MaxTokens = textEncoder is TextEncoderKind.Tiny or TextEncoderKind.Mini ? 16 : null } };
+        }
 
         var sites = new Dictionary<string, ChildProcess>();
         await using var service = await LocalService.StartAsync(repo, run, Plain, ct);
@@ -148,7 +152,7 @@ public static class DemoRunner
     /// The demo's text encoder: the pretrained all-MiniLM-L6-v2, frozen, restored with the build; it
     /// generalises from a few dozen texts per site where an encoder trained from scratch does not.
     /// </summary>
-    public const string DefaultTextEncoder = "minilm-l6";
+    public const TextEncoderKind DefaultTextEncoder = TextEncoderKind.MiniLML6;
 
     /// <summary>Side of the synthetic images, which the demo's from-scratch image encoder reads at their own size.</summary>
     public const int SyntheticImageSize = 48;

@@ -3,6 +3,7 @@ using FedMM.Cli.Output;
 using FedMM.Site.Api;
 using Spectre.Console;
 using Spectre.Console.Rendering;
+using FedMM.Contracts;
 
 namespace FedMM.Cli.Demo;
 

@@ -1,3 +1,5 @@
+using FedMM.Contracts;
+
 namespace FedMM.Cli.Demo;
 
 /// <summary>A registered site and the folder it trains on.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using ExperimentRow = FedMM.Learning.Experiments.SiteRoundResult;
 

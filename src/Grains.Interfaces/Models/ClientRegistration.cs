@@ -1,3 +1,5 @@
+using FedMM.Contracts;
+
 namespace FedMM.Grains.Interfaces.Models;
 
 /// <summary>The answer to a registration: the only time the site's token is ever returned.</summary>

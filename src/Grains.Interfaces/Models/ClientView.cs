@@ -1,3 +1,6 @@
+using System.Text.Json.Serialization;
+using FedMM.Contracts;
+
 namespace FedMM.Grains.Interfaces.Models;
 
 /// <summary>A registered client and what it did in each finished round.</summary>
@@ -21,14 +24,14 @@ public sealed record ClientView(
 /// <summary>A client's part in one finished round.</summary>
 /// <param name="Round">Round number.</param>
 /// <param name="RoundState">How the round ended (Completed, Failed or Cancelled).</param>
-/// <param name="MetricsJson">The SiteMetrics it uploaded (JSON, camelCase); null when it uploaded nothing.</param>
+/// <param name="Metrics">The metrics it uploaded (stored as JSON text under "metricsJson"); null when it uploaded nothing.</param>
 /// <param name="Contribution">Its contribution to the aggregate; null when it was not aggregated.</param>
 /// <param name="Failure">Why it has no update in this round; null when it has one.</param>
 [GenerateSerializer, Immutable, Alias("fedmm.client-round-record")]
 public sealed record ClientRoundRecord(
     [property: Id(0)] int Round,
     [property: Id(1)] RoundState RoundState,
-    [property: Id(2)] string? MetricsJson,
+    [property: Id(2), JsonPropertyName("metricsJson"), JsonConverter(typeof(JsonTextConverter<SiteMetrics>))] SiteMetrics? Metrics,
     [property: Id(3)] ClientContribution? Contribution,
     [property: Id(4)] string? Failure);
 

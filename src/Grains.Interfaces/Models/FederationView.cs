@@ -1,8 +1,10 @@
+using FedMM.Contracts;
+
 namespace FedMM.Grains.Interfaces.Models;
 
 /// <summary>A federation as operators see it.</summary>
 /// <param name="Id">Federation identifier.</param>
-/// <param name="ConfigJson">Its FederationConfig as JSON (camelCase), validated at creation.</param>
+/// <param name="Config">Its config, validated at creation.</param>
 /// <param name="CreatedAt">Creation time.</param>
 /// <param name="Clients">Registered clients with their modalities, in registration order.</param>
 /// <param name="Rounds">Every requested round with its state, by number.</param>
@@ -11,7 +13,7 @@ namespace FedMM.Grains.Interfaces.Models;
 [GenerateSerializer, Immutable, Alias("fedmm.federation-view")]
 public sealed record FederationView(
     [property: Id(0)] string Id,
-    [property: Id(1)] string ConfigJson,
+    [property: Id(1)] FederationConfig Config,
     [property: Id(2)] DateTimeOffset CreatedAt,
     [property: Id(3)] IReadOnlyList<Participant> Clients,
     [property: Id(4)] IReadOnlyList<RoundSummary> Rounds,

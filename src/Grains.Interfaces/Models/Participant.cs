@@ -1,3 +1,5 @@
+using FedMM.Contracts;
+
 namespace FedMM.Grains.Interfaces.Models;
 
 /// <summary>A client taking part in a round, with the modalities it was registered for.</summary>

@@ -1,3 +1,6 @@
+using System.Text.Json.Serialization;
+using FedMM.Contracts;
+
 namespace FedMM.Grains.Interfaces.Models;
 
 /// <summary>
@@ -8,7 +11,7 @@ namespace FedMM.Grains.Interfaces.Models;
 /// <param name="Round">Round the update belongs to.</param>
 /// <param name="Artifacts">The update's blobs, one per kind: weights, vectors, metrics.</param>
 /// <param name="SampleCount">Training samples (the FedAvg weight), &gt; 0.</param>
-/// <param name="MetricsJson">The site's SiteMetrics as JSON (camelCase), as validated by the API.</param>
+/// <param name="Metrics">The site's metrics, as validated by the API (stored as JSON text under "metricsJson", the shape of state written before).</param>
 /// <param name="SubmittedAt">When the API reported it; not part of the identity of an update.</param>
 [GenerateSerializer, Immutable, Alias("fedmm.submission-record")]
 public sealed record SubmissionRecord(
@@ -16,7 +19,7 @@ public sealed record SubmissionRecord(
     [property: Id(1)] int Round,
     [property: Id(2)] IReadOnlyList<ArtifactRecord> Artifacts,
     [property: Id(3)] int SampleCount,
-    [property: Id(4)] string MetricsJson,
+    [property: Id(4), JsonPropertyName("metricsJson"), JsonConverter(typeof(JsonTextConverter<SiteMetrics>))] SiteMetrics Metrics,
     [property: Id(5)] DateTimeOffset SubmittedAt)
 {
     /// <summary>True when both describe the same content (same blobs, sizes, hashes and sample count).</summary>

@@ -1,6 +1,6 @@
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Grains.Artifacts;
-using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Storage;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Federation;
@@ -246,8 +246,7 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
         {
             weights = await ReadTensorsAsync(BlobOf(submission, ArtifactLayout.Weights), cancellationToken);
             using var vectors = await ReadTensorsAsync(BlobOf(submission, ArtifactLayout.Vectors), cancellationToken);
-            var metrics = JsonSerializer.Deserialize<SiteMetrics>(submission.MetricsJson, ServiceJson.Options)
-                ?? throw new JsonException("metrics are null.");
+            var metrics = submission.Metrics ?? throw new JsonException("metrics are null.");
             var modalities = ModalityNames.TryParse(participant.Modalities)
                 ?? throw new JsonException($"modalities '{participant.Modalities}' are not image, text or image+text.");
             // Detach the tensors from their SafetensorsContent so disposing it keeps them alive.

@@ -1,4 +1,4 @@
-using FedMM.Grains.Interfaces.Artifacts;
+using FedMM.Contracts;
 
 namespace FedMM.Grains.Artifacts;
 

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Errors;
 using FedMM.Grains.Interfaces.Models;

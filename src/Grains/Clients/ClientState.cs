@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces.Models;
 
 namespace FedMM.Grains.Clients;

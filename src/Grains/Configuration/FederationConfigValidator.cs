@@ -1,3 +1,5 @@
+using FedMM.Contracts;
+using System.Text.Json;
 using FedMM.Grains.Interfaces.Errors;
 using FedMM.Learning.Federation;
 
@@ -13,4 +15,8 @@ public static class FederationConfigValidator
         if (problems.Count > 0)
             throw ServiceRequestException.Invalid(string.Join(" ", problems.Select(p => "config." + p)));
     }
+
+    /// <summary>Whether two configs are the same, field by field (records compare their lists by reference).</summary>
+    public static bool SameConfig(FederationConfig a, FederationConfig b) =>
+        JsonSerializer.Serialize(a, ContractJson.Options) == JsonSerializer.Serialize(b, ContractJson.Options);
 }

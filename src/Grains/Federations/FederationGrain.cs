@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Grains.Clients;
 using FedMM.Grains.Configuration;
 using FedMM.Grains.Interfaces;
@@ -28,20 +29,20 @@ public sealed class FederationGrain(
     private string Id => this.GetPrimaryKeyString();
 
     /// <inheritdoc />
-    public async Task<FederationView> CreateAsync(string configJson)
+    public async Task<FederationView> CreateAsync(FederationConfig config)
     {
         Identifiers.Require(Id, "federation id");
-        string canonical = FederationConfigJson.Write(FederationConfigJson.Parse(configJson));
-        if (S.ConfigJson is not null)
+        FederationConfigValidator.Validate(config);
+        if (S.Config is not null)
         {
-            return S.ConfigJson == canonical
+            return FederationConfigValidator.SameConfig(S.Config, config)
                 ? View()
                 : throw ServiceRequestException.Conflict($"federation '{Id}' already exists with a different config.");
         }
         var createdAt = clock.GetUtcNow();
         await PersistAsync(s =>
         {
-            s.ConfigJson = canonical;
+            s.Config = config;
             s.CreatedAt = createdAt;
         });
         await GrainFactory.GetGrain<IFederationRegistryGrain>(GrainKeys.Registry).AddAsync(Id);
@@ -52,7 +53,7 @@ public sealed class FederationGrain(
     /// <inheritdoc />
     public async Task<FederationView?> GetAsync()
     {
-        if (S.ConfigJson is null) return null;
+        if (S.Config is null) return null;
         await RefreshAsync();
         return View();
     }
@@ -146,7 +147,7 @@ public sealed class FederationGrain(
 
     private TokenCheck CheckToken(string? clientId, string token)
     {
-        if (S.ConfigJson is null || string.IsNullOrEmpty(token)) return TokenCheck.Unknown;
+        if (S.Config is null || string.IsNullOrEmpty(token)) return TokenCheck.Unknown;
         string hash = ClientTokens.Hash(token);
         var candidates = S.Clients.Where(c => clientId is null || c.ClientId == clientId).ToList();
         foreach (var client in candidates)
@@ -170,7 +171,7 @@ public sealed class FederationGrain(
         if (request.Count is < 1 or > MaxRoundsPerRequest)
             throw ServiceRequestException.Invalid($"rounds: {request.Count} is outside 1..{MaxRoundsPerRequest}.");
         var participants = ResolveParticipants(request.Participants);
-        var config = FederationConfigJson.Parse(S.ConfigJson);
+        var config = S.Config!;
         if (participants.Count < config.Round.MinClients)
             throw ServiceRequestException.Invalid(
                 $"participants: {participants.Count} client(s) cannot reach minClients {config.Round.MinClients} of federation '{Id}'.");
@@ -180,7 +181,7 @@ public sealed class FederationGrain(
         await PersistAsync(s =>
         {
             foreach (int number in numbers)
-                s.Rounds.Add(new RoundEntry { Round = number, State = RoundState.Queued, Participants = [.. participants], ConfigJson = s.ConfigJson! });
+                s.Rounds.Add(new RoundEntry { Round = number, State = RoundState.Queued, Participants = [.. participants], Config = s.Config! });
         });
         foreach (int number in numbers)
             await RoundGrain(number).EnqueueAsync(PlanOf(S.Rounds[number - 1]));
@@ -237,12 +238,12 @@ public sealed class FederationGrain(
             bool train = view is { State: RoundState.Collecting }
                 && view.Participants.Any(p => p.ClientId == clientId)
                 && !view.Submitted.Contains(clientId);
-            return new SiteTask(train ? SiteTaskAction.Train : SiteTaskAction.Wait, current.Round, current.ConfigJson, view?.GlobalRound);
+            return new SiteTask(train ? SiteTaskAction.Train : SiteTaskAction.Wait, current.Round, current.Config, view?.GlobalRound);
         }
         bool anyQueued = S.Rounds.Exists(r => r.State == RoundState.Queued);
         bool anyFinished = S.Rounds.Exists(r => r.State.IsFinal());
         var action = !anyQueued && anyFinished ? SiteTaskAction.Done : SiteTaskAction.Wait;
-        return new SiteTask(action, null, S.ConfigJson!, S.LatestCompletedRound);
+        return new SiteTask(action, null, S.Config!, S.LatestCompletedRound);
     }
 
     /// <inheritdoc />
@@ -256,14 +257,14 @@ public sealed class FederationGrain(
     /// <inheritdoc />
     public async Task OnRoundFinishedAsync(int round, RoundState state)
     {
-        if (S.ConfigJson is null) return;
+        if (S.Config is null) return;
         await RefreshAsync();
     }
 
     /// <inheritdoc />
     public async Task ResumeAsync()
     {
-        if (S.ConfigJson is null) return;
+        if (S.Config is null) return;
         await RefreshAsync();
     }
 
@@ -322,17 +323,17 @@ public sealed class FederationGrain(
         return requested.Select(id => S.Clients.First(c => c.ClientId == id)).Select(c => new Participant(c.ClientId, c.Modalities)).ToList();
     }
 
-    private RoundPlan PlanOf(RoundEntry entry) => new(Id, entry.Round, entry.ConfigJson, [.. entry.Participants]);
+    private RoundPlan PlanOf(RoundEntry entry) => new(Id, entry.Round, entry.Config, [.. entry.Participants]);
 
     private RoundView QueuedView(RoundEntry entry) => new(
         Id, entry.Round, entry.State, [.. entry.Participants], [], [],
-        FederationConfigJson.Parse(entry.ConfigJson).Round.MinClients, null, null, null, null, null, []);
+        entry.Config.Round.MinClients, null, null, null, null, null, []);
 
     private IRoundGrain RoundGrain(int round) => GrainFactory.GetGrain<IRoundGrain>(GrainKeys.Round(Id, round));
 
     private void RequireCreated()
     {
-        if (S.ConfigJson is null)
+        if (S.Config is null)
             throw ServiceRequestException.NotFound($"federation '{Id}' does not exist.");
     }
 
@@ -380,7 +381,7 @@ public sealed class FederationGrain(
 
     private FederationView View() => new(
         Id,
-        S.ConfigJson!,
+        S.Config!,
         S.CreatedAt,
         S.Clients.Select(c => new Participant(c.ClientId, c.Modalities)).ToArray(),
         S.Rounds.Select(r => new RoundSummary(r.Round, r.State)).ToArray(),

@@ -1,3 +1,6 @@
+using FedMM.Contracts;
+using System.Text.Json.Serialization;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces.Models;
 
 namespace FedMM.Grains.Federations;
@@ -5,8 +8,9 @@ namespace FedMM.Grains.Federations;
 /// <summary>Persisted state of a federation grain.</summary>
 public sealed class FederationState
 {
-    /// <summary>Canonical FederationConfig JSON; null until created.</summary>
-    public string? ConfigJson { get; set; }
+    /// <summary>The config, validated at creation; null until created. Stored as JSON text (the shape of state written before).</summary>
+    [JsonPropertyName("configJson"), JsonConverter(typeof(JsonTextConverter<FederationConfig>))]
+    public FederationConfig? Config { get; set; }
 
     /// <summary>Creation time.</summary>
     public DateTimeOffset CreatedAt { get; set; }
@@ -64,6 +68,7 @@ public sealed class RoundEntry
     /// <summary>Participants frozen when the round was requested.</summary>
     public List<Participant> Participants { get; set; } = [];
 
-    /// <summary>Config frozen when the round was requested.</summary>
-    public string ConfigJson { get; set; } = "";
+    /// <summary>Config frozen when the round was requested; stored as JSON text.</summary>
+    [JsonPropertyName("configJson"), JsonConverter(typeof(JsonTextConverter<FederationConfig>))]
+    public FederationConfig Config { get; set; } = new();
 }

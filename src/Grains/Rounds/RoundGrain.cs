@@ -1,15 +1,15 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Azure;
+using FedMM.Contracts;
 using FedMM.Grains.Aggregation;
 using FedMM.Grains.Configuration;
 using FedMM.Grains.Interfaces;
-using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Errors;
 using FedMM.Grains.Interfaces.Models;
-using FedMM.Grains.Interfaces.Telemetry;
 using FedMM.Grains.Storage;
+using FedMM.Grains.Interfaces.Telemetry;
 using FedMM.Learning.Federation;
+using FedMM.Learning.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -43,6 +43,10 @@ public sealed class RoundGrain(
     private IGrainTimer? deadlineTimer;
     private Task? aggregationRun;
     private Task? followUpRun;
+
+    // Upload leases per client: in memory, since a lease is short and one lost with the activation
+    // only lets a second upload start sooner (its commits still never overwrite a blob).
+    private readonly Dictionary<string, (Guid Upload, DateTimeOffset Until)> uploadLeases = [];
 
     private RoundGrainState S => round.State;
 
@@ -86,14 +90,14 @@ public sealed class RoundGrain(
             throw ServiceRequestException.Invalid($"round plan for '{plan.FederationId}/{plan.Round}' sent to round grain '{this.GetPrimaryKeyString()}'.");
         if (plan.Participants.Count == 0)
             throw ServiceRequestException.Invalid($"round {plan.Round} of federation '{plan.FederationId}': at least one participant is required.");
-        var config = FederationConfigJson.Parse(plan.ConfigJson);
+        var config = plan.Config;
 
         await gate.WaitAsync();
         try
         {
             if (S.FederationId is not null)
             {
-                bool same = S.ConfigJson == plan.ConfigJson && S.Participants.SequenceEqual(plan.Participants);
+                bool same = FederationConfigValidator.SameConfig(S.Config!, plan.Config) && S.Participants.SequenceEqual(plan.Participants);
                 return same
                     ? View()
                     : throw ServiceRequestException.Conflict($"round {plan.Round} of federation '{plan.FederationId}' is already queued with another plan.");
@@ -102,7 +106,7 @@ public sealed class RoundGrain(
             {
                 s.FederationId = plan.FederationId;
                 s.Round = plan.Round;
-                s.ConfigJson = plan.ConfigJson;
+                s.Config = plan.Config;
                 s.MinClients = config.Round.MinClients;
                 s.Participants = [.. plan.Participants];
                 s.State = RoundState.Queued;
@@ -120,7 +124,7 @@ public sealed class RoundGrain(
         {
             RequireQueued();
             if (S.State != RoundState.Queued) return View();
-            var config = FederationConfigJson.Parse(S.ConfigJson);
+            var config = S.Config!;
             var now = Now;
             // Reminder first: if the round then fails to open, the reminder finds it Queued and removes itself.
             await RegisterRecoveryReminderAsync(now + config.Round.Deadline);
@@ -147,6 +151,43 @@ public sealed class RoundGrain(
         Task.FromResult(S.Submissions.Find(s => s.ClientId == clientId));
 
     /// <inheritdoc />
+    public async Task<UploadContext> BeginUploadAsync(string clientId, Guid uploadId, TimeSpan leaseDuration)
+    {
+        await gate.WaitAsync();
+        try
+        {
+            RequireQueued();
+            if (S.State == RoundState.Collecting && Now >= S.Deadline)
+                await CloseCollectionAsync();
+            var participant = S.Participants.Find(p => p.ClientId == clientId);
+            var recorded = S.Submissions.Find(s => s.ClientId == clientId);
+            var lease = participant is null || recorded is not null || S.State != RoundState.Collecting
+                ? UploadLease.NotNeeded
+                : TakeUploadLease(clientId, uploadId, leaseDuration);
+            var config = S.Config!;
+            return new UploadContext(S.State, participant, config, SharedModel.ParameterShapes(config.Model, config.Labels.Count), recorded, lease);
+        }
+        finally { gate.Release(); }
+    }
+
+    /// <inheritdoc />
+    public Task EndUploadAsync(string clientId, Guid uploadId)
+    {
+        if (uploadLeases.TryGetValue(clientId, out var held) && held.Upload == uploadId)
+            uploadLeases.Remove(clientId);
+        return Task.CompletedTask;
+    }
+
+    private UploadLease TakeUploadLease(string clientId, Guid uploadId, TimeSpan duration)
+    {
+        var now = Now;
+        if (uploadLeases.TryGetValue(clientId, out var held) && held.Upload != uploadId && held.Until > now)
+            return UploadLease.HeldByAnother;
+        uploadLeases[clientId] = (uploadId, now + duration);
+        return UploadLease.Granted;
+    }
+
+    /// <inheritdoc />
     public async Task<SubmissionResult> SubmitAsync(SubmissionRecord submission)
     {
         await gate.WaitAsync();
@@ -155,6 +196,7 @@ public sealed class RoundGrain(
         try
         {
             RequireQueued();
+            uploadLeases.Remove(submission.ClientId);
             string who = $"round {S.Round} of federation '{S.FederationId}', client '{submission.ClientId}'";
             var existing = S.Submissions.Find(s => s.ClientId == submission.ClientId);
             if (existing is not null)
@@ -346,7 +388,7 @@ public sealed class RoundGrain(
     private async Task RunAggregationAsync()
     {
         var job = new AggregationJob(
-            S.FederationId!, S.Round, FederationConfigJson.Parse(S.ConfigJson), [.. S.Participants],
+            S.FederationId!, S.Round, S.Config!, [.. S.Participants],
             [.. S.Submissions], [.. S.Failures], S.GlobalRound);
         logger.LogInformation("Round {Round} of {Federation}: aggregating {Count} update(s)", job.Round, job.FederationId, job.Submissions.Count);
 
@@ -457,7 +499,7 @@ public sealed class RoundGrain(
         var failure = S.Failures.Find(f => f.ClientId == clientId)?.Reason;
         if (failure is null && submission is null) failure = S.Reason ?? $"round {S.State}";
         S.Contributions.TryGetValue(clientId, out var contribution);
-        return new ClientRoundRecord(S.Round, S.State, submission?.MetricsJson, contribution, failure);
+        return new ClientRoundRecord(S.Round, S.State, submission?.Metrics, contribution, failure);
     }
 
     private void RequireQueued()
@@ -488,15 +530,10 @@ public sealed class RoundGrain(
                 throw ServiceRequestException.Invalid($"{who}: artifact {artifact.Kind} sha256 must be 64 lower-case hex digits.");
         }
 
-        SiteMetrics? metrics;
-        try { metrics = JsonSerializer.Deserialize<SiteMetrics>(submission.MetricsJson, ServiceJson.Options); }
-        catch (JsonException e) { throw ServiceRequestException.Invalid($"{who}: metrics{(e.Path is null ? "" : $" at {e.Path}")}: {e.Message}"); }
-        if (metrics is null)
-            throw ServiceRequestException.Invalid($"{who}: metrics are required.");
-        if (metrics.ClientId != submission.ClientId || metrics.Round != S.Round)
-            throw ServiceRequestException.Invalid($"{who}: metrics name client '{metrics.ClientId}', round {metrics.Round}.");
-        if (ModalityNames.TryParse(metrics.Modalities) is not { } modalities || modalities.ToName() != participant.Modalities)
-            throw ServiceRequestException.Invalid($"{who}: metrics.modalities '{metrics.Modalities}' differs from the registered '{participant.Modalities}'.");
+        var registered = ModalityNames.TryParse(participant.Modalities) ?? Modalities.None;
+        if (UpdateContract.MetricsProblem(submission.Metrics, submission.ClientId, S.Round, registered) is { } problem)
+            throw ServiceRequestException.Invalid($"{who}: metrics: {problem}");
+        var metrics = submission.Metrics!;
         if (metrics.TrainSamples != submission.SampleCount)
             throw ServiceRequestException.Invalid($"{who}: metrics.trainSamples {metrics.TrainSamples} differs from sampleCount {submission.SampleCount}.");
     }

@@ -1,3 +1,6 @@
+using FedMM.Contracts;
+using System.Text.Json.Serialization;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces.Models;
 
 namespace FedMM.Grains.Rounds;
@@ -11,8 +14,9 @@ public sealed class RoundGrainState
     /// <summary>Round number.</summary>
     public int Round { get; set; }
 
-    /// <summary>The frozen FederationConfig (JSON).</summary>
-    public string ConfigJson { get; set; } = "";
+    /// <summary>The frozen config; null until queued. Stored as JSON text (the shape of state written before).</summary>
+    [JsonPropertyName("configJson"), JsonConverter(typeof(JsonTextConverter<FederationConfig>))]
+    public FederationConfig? Config { get; set; }
 
     /// <summary>Updates needed at the deadline.</summary>
     public int MinClients { get; set; }

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using System.Text.Json;
 using Orleans.Storage;
 
@@ -8,10 +9,10 @@ public sealed class JsonGrainStorageSerializer : IGrainStorageSerializer
 {
     /// <inheritdoc />
     public BinaryData Serialize<T>(T? input) =>
-        new(JsonSerializer.SerializeToUtf8Bytes(input, ServiceJson.Options));
+        new(JsonSerializer.SerializeToUtf8Bytes(input, ContractJson.Options));
 
     /// <inheritdoc />
     public T Deserialize<T>(BinaryData input) =>
-        JsonSerializer.Deserialize<T>(input.ToMemory().Span, ServiceJson.Options)
+        JsonSerializer.Deserialize<T>(input.ToMemory().Span, ContractJson.Options)
         ?? throw new JsonException($"Grain state of type {typeof(T).Name} deserialized to null.");
 }

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using System.Text.Json;
 
 namespace FedMM.Grains.Storage;
@@ -16,7 +17,7 @@ public static class PersistentStateChanges
     public static async Task ChangeAsync<T>(this IPersistentState<T> state, Action<T> change)
     {
         // A copy, not a re-read: when storage is down the re-read fails too and the change would stay.
-        byte[] stored = JsonSerializer.SerializeToUtf8Bytes(state.State, ServiceJson.Options);
+        byte[] stored = JsonSerializer.SerializeToUtf8Bytes(state.State, ContractJson.Options);
         change(state.State);
         try
         {
@@ -24,7 +25,7 @@ public static class PersistentStateChanges
         }
         catch
         {
-            state.State = JsonSerializer.Deserialize<T>(stored, ServiceJson.Options)!;
+            state.State = JsonSerializer.Deserialize<T>(stored, ContractJson.Options)!;
             throw;
         }
     }

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Learning.Aggregation;
@@ -14,9 +15,6 @@ public sealed record GroupWeight(string ClientId, ParameterGroup Group, int Samp
 /// </summary>
 public static class ContributionWeighting
 {
-    /// <summary>The weighting names <see cref="RoundConfig.Weighting"/> accepts.</summary>
-    public static IReadOnlyList<string> Known { get; } = ["contribution", "fedavg", "uniform"];
-
     /// <summary>
     /// A site's contribution score: macro-F1 of its model after local training on its own validation
     /// data. Macro-F1 rather than accuracy because site label distributions are skewed (non-IID
@@ -26,13 +24,11 @@ public static class ContributionWeighting
     public static double Score(SiteMetrics metrics) => metrics.After.MacroF1;
 
     /// <summary>Weights of every contributor in every group it uploaded, in contributor order per group.</summary>
-    /// <exception cref="ArgumentException">Unknown weighting, bad temperature, or a contributor with a bad score or sample count (named).</exception>
-    public static IReadOnlyList<GroupWeight> Compute(IReadOnlyList<Contributor> contributors, string weighting, double temperature)
+    /// <exception cref="ArgumentException">A bad temperature, or a contributor with a bad score or sample count (named).</exception>
+    public static IReadOnlyList<GroupWeight> Compute(IReadOnlyList<Contributor> contributors, Weighting weighting, double temperature)
     {
         ArgumentNullException.ThrowIfNull(contributors);
-        if (!Known.Contains(weighting))
-            throw new ArgumentException($"Unknown weighting '{weighting}'; expected one of {string.Join(", ", Known)}.", nameof(weighting));
-        if (weighting == "contribution" && !(temperature > 0 && double.IsFinite(temperature)))
+        if (weighting == Weighting.Contribution && !(temperature > 0 && double.IsFinite(temperature)))
             throw new ArgumentException($"The contribution temperature must be positive and finite (was {temperature}).", nameof(temperature));
         foreach (var c in contributors)
         {
@@ -50,8 +46,8 @@ public static class ContributionWeighting
             double bestScore = members.Max(c => c.Score);
             var raw = members.Select(c => weighting switch
             {
-                "contribution" => c.Samples * Math.Exp((c.Score - bestScore) / temperature),
-                "fedavg" => (double)c.Samples,
+                Weighting.Contribution => c.Samples * Math.Exp((c.Score - bestScore) / temperature),
+                Weighting.FedAvg => (double)c.Samples,
                 _ => 1.0,
             }).ToArray();
             double total = raw.Sum();

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using TorchSharp;
 
 namespace FedMM.Learning.Aggregation;
@@ -16,11 +17,11 @@ public static class CoordinateWise
     /// Sites are read in the given order; the result does not depend on it.
     /// </summary>
     /// <exception cref="ArgumentException">Unknown rule, a trim fraction outside [0, 0.5), or tensors that do not line up (named as by <see cref="WeightedAverage"/>).</exception>
-    public static Dictionary<string, torch.Tensor> Aggregate(IReadOnlyList<SiteTensors> sites, string rule, double trimFraction)
+    public static Dictionary<string, torch.Tensor> Aggregate(IReadOnlyList<SiteTensors> sites, AggregationRule rule, double trimFraction)
     {
         ArgumentNullException.ThrowIfNull(sites);
-        if (rule is not ("trimmed-mean" or "median"))
-            throw new ArgumentException($"Unknown coordinate-wise rule '{rule}'; expected trimmed-mean or median.", nameof(rule));
+        if (rule is not (AggregationRule.TrimmedMean or AggregationRule.Median))
+            throw new ArgumentException($"'{rule.JsonName()}' is not a coordinate-wise rule; expected trimmed-mean or median.", nameof(rule));
         if (trimFraction is not (>= 0 and < 0.5))
             throw new ArgumentException($"The trim fraction must lie in [0, 0.5) (was {trimFraction}).", nameof(trimFraction));
         var layout = WeightedAverage.Validate(sites);
@@ -41,7 +42,7 @@ public static class CoordinateWise
             for (int j = 0; j < combined.Length; j++)
             {
                 for (int s = 0; s < holders.Count; s++) column[s] = holders[s][j];
-                combined[j] = (float)(rule == "median" ? Median(column) : TrimmedMean(column, trim));
+                combined[j] = (float)(rule == AggregationRule.Median ? Median(column) : TrimmedMean(column, trim));
             }
             results[i] = combined;
         });

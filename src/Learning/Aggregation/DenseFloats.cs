@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using TorchSharp;
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using TorchSharp;
+using FedMM.Contracts;
 
 namespace FedMM.Learning.Artifacts;
 
@@ -64,7 +65,7 @@ public static class SafetensorsWriter
             foreach (var name in names)
             {
                 var tensor = tensors[name];
-                var dtype = SafetensorsDTypes.FromScalarType(tensor.dtype, name);
+                var dtype = SafetensorsTorchTypes.FromScalarType(tensor.dtype, name);
                 long bytes = tensor.NumberOfElements * dtype.Size();
                 writer.WriteStartObject(name);
                 writer.WriteString("dtype", dtype.ToString());

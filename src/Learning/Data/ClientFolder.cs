@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Learning.Data;

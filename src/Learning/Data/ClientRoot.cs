@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using FedMM.Contracts;
 
 namespace FedMM.Learning.Data;
 
@@ -70,7 +71,7 @@ public sealed class ClientRoot
     {
         var folder = new ClientFolder(System.IO.Path.Combine(Path, CommonTestFolderName));
         Directory.CreateDirectory(folder.ImagesPath(ClientFolder.Test));
-        folder.WriteInfo(new ClientInfo(CommonTestId, Federation.Modalities.Both));
+        folder.WriteInfo(new ClientInfo(CommonTestId, FedMM.Contracts.Modalities.Both));
         return folder;
     }
 

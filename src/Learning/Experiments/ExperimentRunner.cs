@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Training;
 using static TorchSharp.torch;
@@ -87,7 +88,7 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
                     run.Cancellation.ThrowIfCancellationRequested();
                     try
                     {
-                        var update = LocalRound.Run(state, config, round, server.Weights, server.Vectors);
+                        var update = LocalRound.Run(state, round, server.Weights, server.Vectors);
                         updates.Add(update);
                         // The site's model (the better of the incoming one and its best epoch), with the
                         // fill-ins of the package it trained with.
@@ -130,7 +131,7 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
                 foreach (var state in states)
                 {
                     run.Cancellation.ThrowIfCancellationRequested();
-                    var update = LocalRound.Run(state, config, round, null, null);
+                    var update = LocalRound.Run(state, round, null, null);
                     DisposeTensors(update);
                     rows.AddRange(Evaluations(run, round, state, SiteEvaluation, noFillIn));
                 }
@@ -156,7 +157,7 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
         for (int round = 1; round <= run.Rounds; round++)
         {
             run.Cancellation.ThrowIfCancellationRequested();
-            var update = LocalRound.Run(state, config, round, null, null);
+            var update = LocalRound.Run(state, round, null, null);
             DisposeTensors(update);
             // The pooled model (best epoch) on each site's own val samples …
             using (var logits = LocalRound.Logits(state, SplitKind.Val, noFillIn))

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Learning.Experiments;
@@ -40,7 +41,7 @@ public static class Strategies
     /// <summary>The federation configuration a strategy runs with, derived from the experiment's base one.</summary>
     public static FederationConfig Configure(this Strategy strategy, FederationConfig baseline, int seed) => strategy switch
     {
-        Strategy.FedAvg => baseline with { Round = baseline.Round with { Seed = seed, Weighting = "fedavg", UseGlobalVectors = false } },
+        Strategy.FedAvg => baseline with { Round = baseline.Round with { Seed = seed, Weighting = Weighting.FedAvg, UseGlobalVectors = false } },
         Strategy.Local or Strategy.Centralized => baseline with { Round = baseline.Round with { Seed = seed, UseGlobalVectors = false } },
         Strategy.FedMMRepeat => baseline with { Round = baseline.Round with { Seed = seed + RepeatSeedOffset } },
         _ => baseline with { Round = baseline.Round with { Seed = seed } },

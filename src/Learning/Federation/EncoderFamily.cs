@@ -1,4 +1,5 @@
 using System.Globalization;
+using FedMM.Contracts;
 
 namespace FedMM.Learning.Federation;
 
@@ -22,7 +23,7 @@ public sealed record EncoderFamily(string ImageEncoder, int ImageFeatures, strin
     public static EncoderFamily Of(ModelConfig model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return new EncoderFamily(model.ImageEncoder, model.ImageFeatureDim, model.TextEncoder, model.TextFeatureDim);
+        return new EncoderFamily(model.ImageEncoder.JsonName(), model.ImageFeatureDim, model.TextEncoder.JsonName(), model.TextFeatureDim);
     }
 
     /// <summary>The safetensors metadata entries that state this family.</summary>

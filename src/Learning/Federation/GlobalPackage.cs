@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using TorchSharp;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FedMM.Contracts;
 using FedMM.Learning.Aggregation;
 using FedMM.Learning.Clustering;
 using FedMM.Learning.Pairing;
@@ -64,10 +65,10 @@ public static class RoundAggregator
                 Round = round,
                 Participants = sites.Select(s => s.ClientId).ToList(),
                 Failures = failures.ToList(),
-                Weighting = config.Round.Weighting,
+                Weighting = config.Round.Weighting.JsonName(),
                 ContributionTemperature = config.Round.ContributionTemperature,
                 Contributions = contributions,
-                Rule = (config.Round.Robustness ?? new RobustnessConfig()).Rule,
+                Rule = (config.Round.Robustness ?? new RobustnessConfig()).Rule.JsonName(),
                 Clipped = clipped,
                 Image = image?.Summary,
                 Text = text?.Summary,
@@ -113,7 +114,7 @@ public static class RoundAggregator
                     clipped.Add(new ClippedUpdate(result.Site.ClientId, result.Norm, robustness.ClipNorm));
                 }
             }
-            var combined = robustness.Rule is "trimmed-mean" or "median"
+            var combined = robustness.Rule is AggregationRule.TrimmedMean or AggregationRule.Median
                 ? CoordinateWise.Aggregate(inputs, robustness.Rule, robustness.TrimFraction)
                 : WeightedAverage.Average(inputs, groupWeights);
             foreach (var (name, tensor) in combined) weights.Add(name, tensor);

@@ -1,3 +1,5 @@
+using FedMM.Contracts;
+
 namespace FedMM.Learning.Federation;
 
 /// <summary>What a round's aggregation did (global/report.json): who took part, with what weight, clusters, pairing, timings.</summary>

@@ -1,4 +1,5 @@
 using TorchSharp;
+using FedMM.Contracts;
 
 namespace FedMM.Learning.Federation;
 

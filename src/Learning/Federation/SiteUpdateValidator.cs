@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using FedMM.Contracts;
 using FedMM.Learning.Aggregation;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Models;
@@ -16,22 +17,6 @@ namespace FedMM.Learning.Federation;
 /// </summary>
 public static class SiteUpdateValidator
 {
-    /// <summary>Names a site with the given modalities may upload in vectors.safetensors.</summary>
-    public static IReadOnlySet<string> AllowedVectorNames(Modalities modalities)
-    {
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var m in new[] { Modalities.Image, Modalities.Text })
-        {
-            if (!modalities.HasFlag(m)) continue;
-            string prefix = m.ToName();
-            names.Add($"{prefix}.centroids");
-            names.Add($"{prefix}.counts");
-            names.Add($"{prefix}.samples");
-        }
-        if (modalities == Modalities.Both) names.Add("cooccurrence");
-        return names;
-    }
-
     /// <summary>Validates all updates of <paramref name="round"/>; see the type summary.</summary>
     /// <exception cref="SiteUpdateException">An update is invalid.</exception>
     /// <exception cref="ArgumentException">There are no updates.</exception>
@@ -63,15 +48,10 @@ public static class SiteUpdateValidator
 
     private static void ValidateMetrics(int round, SiteUpdate update)
     {
-        var m = update.Metrics ?? throw new SiteUpdateException(update.ClientId, round, "metrics are missing.");
-        if (m.ClientId != update.ClientId) throw new SiteUpdateException(update.ClientId, round, $"metrics.json names client '{m.ClientId}'.");
-        if (m.Round != round) throw new SiteUpdateException(update.ClientId, round, $"metrics.json is for round {m.Round}.");
-        if (m.TrainSamples < 1) throw new SiteUpdateException(update.ClientId, round, $"trainSamples is {m.TrainSamples}; at least 1 is needed.");
         if (update.Modalities is not (Modalities.Image or Modalities.Text or Modalities.Both))
             throw new SiteUpdateException(update.ClientId, round, $"modalities {update.Modalities} is not image, text or image+text.");
-        double score = ContributionWeighting.Score(m);
-        if (!double.IsFinite(score) || score < 0 || score > 1)
-            throw new SiteUpdateException(update.ClientId, round, $"after.macroF1 is {score}; it must lie in [0, 1].");
+        if (UpdateContract.MetricsProblem(update.Metrics, update.ClientId, round, update.Modalities) is { } problem)
+            throw new SiteUpdateException(update.ClientId, round, $"metrics.json: {problem}");
     }
 
     private static void ValidateWeights(
@@ -136,7 +116,7 @@ public static class SiteUpdateValidator
 
     private static void ValidateVectors(int round, int dimensions, SiteUpdate update, RobustnessConfig bounds)
     {
-        var allowed = AllowedVectorNames(update.Modalities);
+        var allowed = UpdateContract.VectorNames(update.Modalities);
         foreach (var (name, tensor) in update.Vectors)
         {
             if (!allowed.Contains(name))

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Aggregation;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models.Fusion;
@@ -61,6 +62,17 @@ public sealed class SharedModel : nn.Module
         => ParameterGroups.TryOf(name)
            ?? throw new ArgumentException($"'{name}' is not a shared parameter: names start with image_adapter., text_adapter. or fusion.", nameof(name));
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(ModelConfig, int), IReadOnlyList<ParameterShape>> Shapes = new();
+
+    /// <summary>
+    /// <see cref="ParameterSpec"/> as the update contract names it, cached per model config and class
+    /// count: every upload of a round asks for the same list, and building it instantiates the model once.
+    /// </summary>
+    public static IReadOnlyList<ParameterShape> ParameterShapes(ModelConfig config, int classes) =>
+        Shapes.GetOrAdd((config, classes), key => ParameterSpec(key.Item1, key.Item2)
+            .Select(p => new ParameterShape(p.Name, p.Shape, p.Group.ToName()))
+            .ToList());
+
     /// <summary>The groups a site holding <paramref name="modalities"/> trains and uploads.</summary>
     public static IReadOnlySet<ParameterGroup> GroupsFor(Modalities modalities)
     {
@@ -109,20 +121,16 @@ public sealed class SharedModel : nn.Module
         }
     }
 
-    /// <summary>Whether <paramref name="layers"/> is a valid <see cref="Federation.RoundConfig.PersonalLayers"/> value.</summary>
-    public static bool IsPersonalLayers(string layers) => layers is "none" or "output" or "classifier";
-
-    /// <summary>Whether parameter <paramref name="name"/> stays with the site under <see cref="Federation.RoundConfig.PersonalLayers"/> = <paramref name="layers"/>.</summary>
-    public static bool IsPersonal(string name, string layers) => layers switch
+    /// <summary>Whether parameter <paramref name="name"/> stays with the site under <see cref="FedMM.Contracts.RoundConfig.PersonalLayers"/> = <paramref name="layers"/>.</summary>
+    public static bool IsPersonal(string name, PersonalLayers layers) => layers switch
     {
-        "none" => false,
-        "output" => name.StartsWith("fusion.classifier.output.", StringComparison.Ordinal),
-        "classifier" => name.StartsWith("fusion.classifier.", StringComparison.Ordinal),
-        _ => throw new ArgumentException($"Personal layers '{layers}' is not none, output or classifier.", nameof(layers)),
+        PersonalLayers.Output => name.StartsWith("fusion.classifier.output.", StringComparison.Ordinal),
+        PersonalLayers.Classifier => name.StartsWith("fusion.classifier.", StringComparison.Ordinal),
+        _ => false,
     };
 
     /// <summary>Copies the personal parameters (<see cref="IsPersonal"/>) of <paramref name="own"/> into the model; the rest stays.</summary>
-    public void KeepPersonal(IReadOnlyDictionary<string, Tensor> own, string layers)
+    public void KeepPersonal(IReadOnlyDictionary<string, Tensor> own, PersonalLayers layers)
     {
         var current = state_dict();
         using (no_grad())

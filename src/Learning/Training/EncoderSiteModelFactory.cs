@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
 using FedMM.Learning.Models.Encoders;
@@ -76,7 +77,7 @@ public sealed class EncoderSiteModelFactory(string? imageWeights, string? vocabu
                 if (vocabulary is not null)
                     throw new ArgumentException($"Site {data.ClientId}: a vocabulary ({vocabulary}) was given, but the pretrained text encoder {pretrained.Name} brings its own.");
                 tokenizer = WordPieceTextTokenizer.FromVocabulary(pretrained.Vocabulary, pretrained.Source);
-                text = BertEncoder.FromPretrained(pretrained, config.Model.TextPoolingMode);
+                text = BertEncoder.FromPretrained(pretrained, config.Model.TextPoolingMode.JsonName());
                 frozen = !config.Model.TrainTextEncoder;
             }
             else

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
 using TorchSharp;
@@ -17,7 +18,7 @@ public static class LocalRound
     private const int EvaluationBatch = 128;
 
     /// <summary>
-    /// Runs round <paramref name="round"/> on <paramref name="site"/>. <paramref name="globalWeights"/>
+    /// Runs round <paramref name="round"/> on <paramref name="site"/> with the config it was built for. <paramref name="globalWeights"/>
     /// and <paramref name="globalVectors"/> come from the previous global package (null before the first).
     /// </summary>
     /// <remarks>
@@ -27,11 +28,12 @@ public static class LocalRound
     /// </remarks>
     public static SiteUpdate Run(
         SiteState site,
-        FederationConfig config,
         int round,
         IReadOnlyDictionary<string, Tensor>? globalWeights,
         IReadOnlyDictionary<string, Tensor>? globalVectors)
     {
+        // The site was built for this config (its model, data and encoders follow it), so it is the one config of the round.
+        var config = site.Config;
         var clock = Stopwatch.StartNew();
         var data = site.Data;
         var model = site.Model;
@@ -250,7 +252,7 @@ public static class LocalRound
         long batch = rows.Length;
 
         // Stand-ins are looked up with the adapters the global centers were built with.
-        var lookup = site.Config.Round.SummarySpace == "received" ? site.Received : null;
+        var lookup = site.Config.Round.SummarySpace == SummarySpace.Received ? site.Received : null;
         Tensor? LookupImage() => image is null ? null : lookup is null ? image : lookup.ImageAdapter.call(imageFeatures!);
         Tensor? LookupText() => text is null ? null : lookup is null ? text : lookup.TextAdapter.call(textFeatures!);
         Tensor? lookupImage = null, lookupText = null;
@@ -350,7 +352,7 @@ public static class LocalRound
         var textRows = Enumerable.Range(0, split.Count).Where(split.HasText).ToArray();
         using var scope = NewDisposeScope();
         // "received": the adapters every site got this round, so all sites' centroids share one space.
-        var adapters = config.SummarySpace == "received" && site.Received is not null ? site.Received : site.Model.Shared;
+        var adapters = config.SummarySpace == SummarySpace.Received && site.Received is not null ? site.Received : site.Model.Shared;
         Tensor? image = imageRows.Length == 0 ? null : Batched(imageRows, rows => adapters.ImageAdapter.call(ImageFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
         Tensor? text = textRows.Length == 0 ? null : Batched(textRows, rows => adapters.TextAdapter.call(TextFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
         var vectors = RepresentationSummary.Summarise(image, imageRows, text, textRows, config, seed);

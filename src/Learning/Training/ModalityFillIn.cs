@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using static TorchSharp.torch;
 
@@ -30,14 +31,9 @@ public sealed class ModalityFillIn : IDisposable
     /// </summary>
     /// <param name="evidenceCosine">When set, only pairs with co-occurring samples (pairing.cooccurrence &gt; 0) or paired
     /// centers at least this cosine-similar are used (<see cref="RoundConfig.RequirePairEvidence"/>).</param>
-    public ModalityFillIn(IReadOnlyDictionary<string, Tensor>? globalVectors, string mode, double temperature, double? evidenceCosine = null)
+    public ModalityFillIn(IReadOnlyDictionary<string, Tensor>? globalVectors, FillIn mode, double temperature, double? evidenceCosine = null)
     {
-        soft = mode switch
-        {
-            "soft" => true,
-            "hard" => false,
-            _ => throw new ArgumentException($"FillIn '{mode}' is not known; expected hard or soft.", nameof(mode)),
-        };
+        soft = mode == FillIn.Soft;
         if (soft && !(temperature > 0))
             throw new ArgumentException($"FillInTemperature must be > 0 for soft fill-in, got {temperature}.", nameof(temperature));
         this.temperature = temperature;

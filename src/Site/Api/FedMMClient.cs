@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Site.Api;

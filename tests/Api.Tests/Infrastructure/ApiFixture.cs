@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Azure.Storage.Blobs;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Testing;
 using Microsoft.AspNetCore.Hosting;

@@ -1,5 +1,7 @@
+using FedMM.Learning.Models;
 using System.Text.Json;
 using FedMM.Api.Uploads;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Api.Tests.Infrastructure;
@@ -13,7 +15,7 @@ public sealed record SiteUpdateFiles(byte[] Weights, byte[] Vectors, byte[] Metr
     /// </summary>
     public static SiteUpdateFiles Valid(FederationConfig config, string clientId, Modalities modalities, int round, int centroids = 8, int seed = 1)
     {
-        var parameters = new SharedParameterCatalog().For(config.Model, config.Labels.Count);
+        var parameters = SharedModel.ParameterShapes(config.Model, config.Labels.Count);
         return new SiteUpdateFiles(
             WeightsFor(parameters, modalities, seed).ToArray(),
             VectorsFor(config, modalities, centroids, seed).ToArray(),
@@ -21,10 +23,10 @@ public sealed record SiteUpdateFiles(byte[] Weights, byte[] Vectors, byte[] Metr
     }
 
     /// <summary>Weights of the groups a site with <paramref name="modalities"/> trains.</summary>
-    public static SafetensorsBytes WeightsFor(IEnumerable<ExpectedParameter> parameters, Modalities modalities, int seed = 1)
+    public static SafetensorsBytes WeightsFor(IEnumerable<ParameterShape> parameters, Modalities modalities, int seed = 1)
     {
         var weights = new SafetensorsBytes();
-        foreach (var p in UploadExpectations.Weights(parameters, modalities).Tensors)
+        foreach (var p in UpdateContract.Weights(parameters, modalities).Tensors)
             weights.F32(p.Name, [.. p.Shape], seed: seed);
         return weights;
     }

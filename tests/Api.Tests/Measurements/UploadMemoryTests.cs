@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using FedMM.Api.Tests.Infrastructure;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using Xunit.Abstractions;
 

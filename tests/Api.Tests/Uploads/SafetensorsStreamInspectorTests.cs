@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using System.Security.Cryptography;
 using FedMM.Api.Tests.Infrastructure;
 using FedMM.Api.Uploads;

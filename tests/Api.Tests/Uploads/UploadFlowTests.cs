@@ -9,9 +9,11 @@ using Azure.Storage.Blobs.Specialized;
 using FedMM.Api.Storage;
 using FedMM.Api.Tests.Infrastructure;
 using FedMM.Api.Tests.Measurements;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace FedMM.Api.Tests.Uploads;
 
@@ -166,6 +168,72 @@ public sealed class UploadFlowTests(ApiFixture api)
         await api.Expect(await Client(bounded.Address, quick).PutAsync(UpdatePath(fid, "quick-site"), SiteUpdateFiles.Valid(config, "quick-site", Modalities.Image, 1).ToContent()), 201);
     }
 
+    [Fact]
+    public async Task Two_API_processes_uploading_one_site_at_once_record_one_update_and_the_second_is_told_to_retry()
+    {
+        // Two API processes on one cluster: the site's upload lease lives in the round grain, so the
+        // second process learns of the first's upload (a per-process lock would let both commit).
+        var settings = new Dictionary<string, string> { ["UploadQueueSeconds"] = "1" };
+        await using var first = await ApiProcess.StartAsync(api.StorageConnectionString, api.Artifacts.Name, 5794, ApiFixture.MaxArtifactBytes, settings);
+        await using var second = await ApiProcess.StartAsync(api.StorageConnectionString, api.Artifacts.Name, 5795, ApiFixture.MaxArtifactBytes, settings);
+        string fid = NewId("twohosts");
+        var config = ApiFixture.Config("two hosts");
+        await api.CreateFederationAsync(fid, config);
+        string token = await api.RegisterAsync(fid, "shared-site", Modalities.Image);
+        await api.StartRoundsAsync(fid, 1);
+
+        var held = SiteUpdateFiles.Valid(config, "shared-site", Modalities.Image, 1);
+        var release = new TaskCompletionSource();
+        var started = new TaskCompletionSource();
+        var slowUpload = Client(first.Address, token).PutAsync(UpdatePath(fid, "shared-site"), new MultipartFormDataContent
+        {
+            { new HeldContent(held.Weights, started, release.Task), "weights", "weights.safetensors" },
+            { new ByteArrayContent(held.Vectors), "vectors", "vectors.safetensors" },
+            { new ByteArrayContent(held.Metrics), "metrics", "metrics.json" },
+        });
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        // The first upload's checks (token, upload context and lease) are two grain calls; then it reads the held body.
+        await Task.Delay(3000);
+
+        var other = SiteUpdateFiles.Valid(config, "shared-site", Modalities.Image, 1, seed: 9);
+        var refused = await Client(second.Address, token).PutAsync(UpdatePath(fid, "shared-site"), other.ToContent());
+        release.SetResult();
+        await api.Expect(refused, 429);
+        Assert.NotNull(refused.Headers.RetryAfter);
+        Assert.Contains("still running", await refused.Content.ReadAsStringAsync());
+
+        var stored = await slowUpload;
+        await api.Expect(stored, 201);
+        using var receipt = JsonDocument.Parse(await stored.Content.ReadAsStringAsync());
+        foreach (var artifact in receipt.RootElement.GetProperty("artifacts").EnumerateArray())
+        {
+            var content = (await api.Artifacts.GetBlobClient(artifact.GetProperty("blobName").GetString()).DownloadContentAsync()).Value.Content.ToArray();
+            Assert.Equal(artifact.GetProperty("sha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(content)));
+        }
+        // The refused site retries through the second process: the update is recorded, so a different one is refused.
+        await api.Expect(await Client(second.Address, token).PutAsync(UpdatePath(fid, "shared-site"), other.ToContent()), 409);
+        using var round = JsonDocument.Parse(await api.Operator().GetStringAsync($"/api/federations/{fid}/rounds/1"));
+        Assert.Equal(["shared-site"], round.RootElement.GetProperty("submitted").EnumerateArray().Select(e => e.GetString()).ToArray());
+    }
+
+    [Fact]
+    public async Task A_stored_upload_makes_two_grain_calls_besides_the_token_check()
+    {
+        var calls = new GrainCallLog();
+        await using var counted = api.Factory.WithWebHostBuilder(web => web.ConfigureServices(services => services.AddSingleton<IOutgoingGrainCallFilter>(calls)));
+        var (fid, token) = await OneSiteRoundAsync("calls");
+        var client = Client(counted, token);
+        // Warm up the API's cluster client, then count one upload alone.
+        await client.GetAsync($"/api/federations/{fid}/clients/big-site/task");
+        calls.Clear();
+
+        await api.Expect(await client.PutAsync(UpdatePath(fid, "big-site"), SmallUpdate().ToContent()), 201);
+
+        var uploadCalls = calls.Calls.Where(c => !c.Contains("CheckToken", StringComparison.Ordinal)).ToList();
+        Assert.True(uploadCalls.Count <= 2, $"an upload made {uploadCalls.Count} grain calls besides the token check: {string.Join(", ", uploadCalls)}");
+        Assert.Equal(["IRoundGrain.BeginUploadAsync", "IRoundGrain.SubmitAsync"], uploadCalls);
+    }
+
     private WebApplicationFactory<Program> LargeUploads() =>
         api.Factory.WithWebHostBuilder(web => web.UseSetting("Api:MaxArtifactBytes", (64L << 20).ToString()));
 
@@ -252,6 +320,22 @@ public sealed class UploadFlowTests(ApiFixture api)
     private static string NewId(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..20];
 
     // Sends the first bytes, then waits until the test lets it finish: an upload that holds its slot.
+    // Every grain call the API's cluster client makes, as Interface.Method.
+    private sealed class GrainCallLog : IOutgoingGrainCallFilter
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> calls = new();
+
+        public IReadOnlyList<string> Calls => [.. calls];
+
+        public void Clear() => calls.Clear();
+
+        public async Task Invoke(IOutgoingGrainCallContext context)
+        {
+            calls.Enqueue($"{context.InterfaceMethod?.DeclaringType?.Name}.{context.MethodName}");
+            await context.Invoke();
+        }
+    }
+
     private sealed class HeldContent(byte[] bytes, TaskCompletionSource started, Task release) : HttpContent
     {
         protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Aggregation;
 using FedMM.Learning.Federation;
 
@@ -16,7 +17,7 @@ public class ContributionWeightingTests
     public void ContributionWeightsFollowSamplesTimesExpScoreOverTemperature()
     {
         var sites = new[] { new Contributor("a", 100, 0.5, Both), new Contributor("b", 50, 0.7, Both) };
-        var weights = ContributionWeighting.Compute(sites, "contribution", 0.1);
+        var weights = ContributionWeighting.Compute(sites, Weighting.Contribution, 0.1);
         double a = 100 * Math.Exp(5), b = 50 * Math.Exp(7);
         Assert.Equal(a / (a + b), WeightOf(weights, "a", ParameterGroup.Fusion), 12);
         Assert.Equal(b / (a + b), WeightOf(weights, "b", ParameterGroup.Image), 12);
@@ -27,10 +28,10 @@ public class ContributionWeightingTests
     public void FedAvgUsesSamplesAndUniformIsEqual()
     {
         var sites = new[] { new Contributor("a", 30, 0.1, Both), new Contributor("b", 10, 0.9, Both) };
-        var fedavg = ContributionWeighting.Compute(sites, "fedavg", 0.1);
+        var fedavg = ContributionWeighting.Compute(sites, Weighting.FedAvg, 0.1);
         Assert.Equal(0.75, WeightOf(fedavg, "a", ParameterGroup.Text), 15);
         Assert.Equal(0.25, WeightOf(fedavg, "b", ParameterGroup.Text), 15);
-        var uniform = ContributionWeighting.Compute(sites, "uniform", 0.1);
+        var uniform = ContributionWeighting.Compute(sites, Weighting.Uniform, 0.1);
         Assert.All(uniform, w => Assert.Equal(0.5, w.Weight, 15));
     }
 
@@ -43,7 +44,7 @@ public class ContributionWeightingTests
             new Contributor("txt", 30, 0.5, TextOnly),
             new Contributor("both", 30, 0.5, Both),
         };
-        var weights = ContributionWeighting.Compute(sites, "fedavg", 0.1);
+        var weights = ContributionWeighting.Compute(sites, Weighting.FedAvg, 0.1);
         Assert.Equal(0.25, WeightOf(weights, "img", ParameterGroup.Image), 15);
         Assert.Equal(0.75, WeightOf(weights, "both", ParameterGroup.Image), 15);
         Assert.Equal(0.5, WeightOf(weights, "txt", ParameterGroup.Text), 15);
@@ -57,7 +58,7 @@ public class ContributionWeightingTests
     [Fact]
     public void HigherScoreGetsMoreWeightAtEqualSamples()
     {
-        var weights = ContributionWeighting.Compute([new Contributor("low", 20, 0.2, Both), new Contributor("high", 20, 0.3, Both)], "contribution", 0.1);
+        var weights = ContributionWeighting.Compute([new Contributor("low", 20, 0.2, Both), new Contributor("high", 20, 0.3, Both)], Weighting.Contribution, 0.1);
         Assert.Equal(Math.E / (1 + Math.E), WeightOf(weights, "high", ParameterGroup.Fusion), 12);
     }
 
@@ -75,10 +76,10 @@ public class ContributionWeightingTests
     [Fact]
     public void BadInputIsRefusedNamingTheClient()
     {
-        Assert.Contains("'x'", Assert.Throws<ArgumentException>(() => ContributionWeighting.Compute([new Contributor("x", 0, 0.5, Both)], "fedavg", 1)).Message);
-        Assert.Contains("'y'", Assert.Throws<ArgumentException>(() => ContributionWeighting.Compute([new Contributor("y", 3, double.NaN, Both)], "fedavg", 1)).Message);
-        Assert.Contains("'y'", Assert.Throws<ArgumentException>(() => ContributionWeighting.Compute([new Contributor("y", 3, 1.5, Both)], "fedavg", 1)).Message);
-        Assert.Contains("contribution, fedavg, uniform", Assert.Throws<ArgumentException>(() => ContributionWeighting.Compute([], "median", 1)).Message);
-        Assert.Contains("temperature", Assert.Throws<ArgumentException>(() => ContributionWeighting.Compute([], "contribution", 0)).Message);
+        Assert.Contains("'x'", Assert.Throws<ArgumentException>(() => ContributionWeighting.Compute([new Contributor("x", 0, 0.5, Both)], Weighting.FedAvg, 1)).Message);
+        Assert.Contains("'y'", Assert.Throws<ArgumentException>(() => ContributionWeighting.Compute([new Contributor("y", 3, double.NaN, Both)], Weighting.FedAvg, 1)).Message);
+        Assert.Contains("'y'", Assert.Throws<ArgumentException>(() => ContributionWeighting.Compute([new Contributor("y", 3, 1.5, Both)], Weighting.FedAvg, 1)).Message);
+        Assert.Contains("contribution, fedavg or uniform", Assert.Throws<ArgumentException>(() => Choices.Parse<Weighting>("median")).Message);
+        Assert.Contains("temperature", Assert.Throws<ArgumentException>(() => ContributionWeighting.Compute([], Weighting.Contribution, 0)).Message);
     }
 }

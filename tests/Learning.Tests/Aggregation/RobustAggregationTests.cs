@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Aggregation;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models.Fusion;
@@ -48,18 +49,18 @@ public class RobustAggregationTests
             new SiteTensors("txt", new Dictionary<string, torch.Tensor> { ["text_adapter.w"] = T(4), ["fusion.b"] = T(2, 20) }),
             new SiteTensors("both", new Dictionary<string, torch.Tensor> { ["image_adapter.w"] = T(5, 0), ["text_adapter.w"] = T(6), ["fusion.b"] = T(300, -30) }),
         };
-        var median = CoordinateWise.Aggregate(sites, "median", 0);
+        var median = CoordinateWise.Aggregate(sites, AggregationRule.Median, 0);
         Assert.Equal(new[] { 3f, 4f }, median["image_adapter.w"].data<float>().ToArray());
         Assert.Equal(new[] { 5f }, median["text_adapter.w"].data<float>().ToArray());
         Assert.Equal(new[] { 2f, 10f }, median["fusion.b"].data<float>().ToArray());
 
         // β = 0.34 of 3 sites drops one at each end; of 2 sites none.
-        var trimmed = CoordinateWise.Aggregate(sites, "trimmed-mean", 0.34);
+        var trimmed = CoordinateWise.Aggregate(sites, AggregationRule.TrimmedMean, 0.34);
         Assert.Equal(new[] { 2f, 10f }, trimmed["fusion.b"].data<float>().ToArray());
         Assert.Equal(new[] { 3f, 4f }, trimmed["image_adapter.w"].data<float>().ToArray());
-        var untrimmed = CoordinateWise.Aggregate(sites, "trimmed-mean", 0);
+        var untrimmed = CoordinateWise.Aggregate(sites, AggregationRule.TrimmedMean, 0);
         Assert.Equal(new[] { 101f, 0f }, untrimmed["fusion.b"].data<float>().ToArray());
-        Assert.Throws<ArgumentException>(() => CoordinateWise.Aggregate(sites, "mode", 0));
+        Assert.Throws<ArgumentException>(() => CoordinateWise.Aggregate(sites, AggregationRule.Mean, 0));
     }
 
     [Fact]
@@ -89,7 +90,7 @@ public class RobustAggregationTests
         var outlier = Site("zz-outlier", Modalities.Both, 99);
         updates.Add(SiteUpdates.With(outlier, weight: "fusion.classifier.output.bias", weightValue: torch.full(Classes, 5000f)));
         using var mean = RoundAggregator.Aggregate(1, Config(), updates, [], new AverageOfCentersFusion(), null);
-        using var median = RoundAggregator.Aggregate(1, With(new RobustnessConfig { Rule = "median" }), updates, [], new AverageOfCentersFusion(), null);
+        using var median = RoundAggregator.Aggregate(1, With(new RobustnessConfig { Rule = AggregationRule.Median }), updates, [], new AverageOfCentersFusion(), null);
 
         // 11 uploads of the fusion group: the median is the 6th value of each coordinate.
         var stacked = torch.stack(updates.Select(u => u.Weights["fusion.classifier.output.bias"]).ToArray());

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models.Fusion;
 using TorchSharp;

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
 using TorchSharp;
@@ -13,7 +14,7 @@ internal static class SiteUpdates
     {
         Labels = ["a", "b", "c"],
         Model = new ModelConfig { AdapterDim = Width },
-        Round = new RoundConfig { ImageClusters = imageClusters, TextClusters = textClusters, Weighting = weighting, CooccurrenceWeight = 0.5 },
+        Round = new RoundConfig { ImageClusters = imageClusters, TextClusters = textClusters, Weighting = Choices.Parse<Weighting>(weighting), CooccurrenceWeight = 0.5 },
     };
 
     public static SiteUpdate Site(string id, Modalities modalities, int seed, int round = 1, int centroids = 5, int samples = 100, double macroF1 = 0.6)

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Aggregation;
 using TorchSharp;
 
@@ -39,7 +40,7 @@ public class WeightedAverageTests
         var weights = ContributionWeighting.Compute(
             [new Contributor("img", 10, 0.5, new HashSet<ParameterGroup> { ParameterGroup.Image, ParameterGroup.Fusion }),
              new Contributor("txt", 1000, 0.9, new HashSet<ParameterGroup> { ParameterGroup.Text, ParameterGroup.Fusion })],
-            "contribution", 0.1);
+            Weighting.Contribution, 0.1);
         var result = WeightedAverage.Average([new SiteTensors("img", image), new SiteTensors("txt", text)], weights);
         Assert.Equal(new[] { 1f, 1f }, result["image_adapter.w"].data<float>().ToArray());
         Assert.Equal(new[] { 1e6f, 1e6f }, result["text_adapter.w"].data<float>().ToArray());

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Data;
 using FedMM.Learning.Federation;
 

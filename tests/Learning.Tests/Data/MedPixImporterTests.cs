@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Learning.Data;
 using FedMM.Learning.Data.MedPix;
 using FedMM.Learning.Federation;

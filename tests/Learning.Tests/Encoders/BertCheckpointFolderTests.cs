@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models.Encoders;
@@ -71,9 +72,9 @@ public sealed class BertCheckpointFolderTests : IDisposable
         var path = Path.Combine(folder, "bert-128");
         using var _ = Write(path, Small with { HiddenSize = 128, Heads = 2 }, prefixed: true);
         var factory = new EncoderSiteModelFactory(null, null, id => Path.Combine(folder, id)) { TextWeights = path };
-        var tiny = new ModelConfig { TextEncoder = "tiny" };
+        var tiny = new ModelConfig { TextEncoder = TextEncoderKind.Tiny };
         Assert.Equal(128, factory.PretrainedText(tiny)!.Config.HiddenSize);
-        var mini = Assert.Throws<InvalidDataException>(() => factory.PretrainedText(new ModelConfig { TextEncoder = "mini" }));
+        var mini = Assert.Throws<InvalidDataException>(() => factory.PretrainedText(new ModelConfig { TextEncoder = TextEncoderKind.Mini }));
         Assert.Contains("128 wide", mini.Message);
         Assert.Contains("256 wide", mini.Message);
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models.Encoders;
 using FedMM.Learning.Text;
@@ -33,7 +34,7 @@ public class BertEncoderTests
     [Fact]
     public void BertTinyWithTheUncasedVocabularyHas4385920Parameters()
     {
-        using var encoder = BertEncoder.Create(new ModelConfig { TextEncoder = "tiny" }, 30_522);
+        using var encoder = BertEncoder.Create(new ModelConfig { TextEncoder = TextEncoderKind.Tiny }, 30_522);
         Assert.Equal(4_385_920, encoder.parameters().Sum(p => p.numel()));
         Assert.Equal(128, encoder.FeatureDim);
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models.Encoders;
 using FedMM.Learning.Text;
@@ -70,7 +71,7 @@ public class MiniLMEncoderTests
     {
         var reference = Load();
         var tokenizer = WordPieceTextTokenizer.FromVocabulary(PretrainedBert.MiniLM().Vocabulary, "MiniLM");
-        using var encoder = BertEncoder.FromPretrained(PretrainedBert.MiniLM(), new ModelConfig { TextEncoder = MiniLMPackage.EncoderName }.TextPoolingMode);
+        using var encoder = BertEncoder.FromPretrained(PretrainedBert.MiniLM(), new ModelConfig { TextEncoder = TextEncoderKind.MiniLML6 }.TextPoolingMode.JsonName());
         encoder.eval();
         using var noGrad = no_grad();
         using var tight = tokenizer.Encode(reference.Sentences, reference.InputIds[0].Length);
@@ -112,13 +113,13 @@ public class MiniLMEncoderTests
     [Fact]
     public void ConfigDefaultsFollowTheEncoder()
     {
-        var minilm = new ModelConfig { TextEncoder = MiniLMPackage.EncoderName };
+        var minilm = new ModelConfig { TextEncoder = TextEncoderKind.MiniLML6 };
         Assert.Equal(384, minilm.TextFeatureDim);
-        Assert.Equal("mean", minilm.TextPoolingMode);
+        Assert.Equal(TextPooling.Mean, minilm.TextPoolingMode);
         Assert.Equal(128, minilm.TokensPerText);
-        Assert.Equal("cls", new ModelConfig().TextPoolingMode);
+        Assert.Equal(TextPooling.Cls, new ModelConfig().TextPoolingMode);
         Assert.Equal(64, new ModelConfig().TokensPerText);
-        Assert.Equal("cls", (minilm with { TextPooling = "cls" }).TextPoolingMode);
+        Assert.Equal(TextPooling.Cls, (minilm with { TextPooling = TextPooling.Cls }).TextPoolingMode);
         Assert.Empty(FederationConfigChecks.Problems(new FederationConfig { Labels = ["a", "b"], Model = minilm }));
     }
 

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Data.Synthetic;
 using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;
@@ -22,7 +23,7 @@ public sealed class MiniLMSiteTests : IDisposable
         var config = new FederationConfig
         {
             Labels = labels,
-            Model = model ?? new ModelConfig { TextEncoder = MiniLMPackage.EncoderName, ImageSize = 32, AdapterDim = 16, AttentionHeads = 2, FeedForwardDim = 32, MaxTokens = 16 },
+            Model = model ?? new ModelConfig { TextEncoder = TextEncoderKind.MiniLML6, ImageSize = 32, AdapterDim = 16, AttentionHeads = 2, FeedForwardDim = 32, MaxTokens = 16 },
             Round = new RoundConfig { Seed = 3, LocalEpochs = 2, BatchSize = 8 },
         };
         return (config, sites[0]);
@@ -41,7 +42,7 @@ public sealed class MiniLMSiteTests : IDisposable
         var encoderBefore = site.Model.TextEncoder!.state_dict().ToDictionary(e => e.Key, e => e.Value.clone());
         var sharedBefore = site.Model.Shared.ExportWeights(Models.SharedModel.GroupsFor(Modalities.Text));
 
-        var update = LocalRound.Run(site, config, 1, null, null);
+        var update = LocalRound.Run(site, 1, null, null);
 
         foreach (var (name, tensor) in site.Model.TextEncoder.state_dict())
             Assert.True(tensor.allclose(encoderBefore[name], rtol: 0, atol: 0), $"{name} changed although the encoder is frozen");
@@ -50,10 +51,10 @@ public sealed class MiniLMSiteTests : IDisposable
         // Training reads the cached features only: an encoder broken after they were computed changes nothing.
         using (var _ = no_grad())
             foreach (var parameter in site.Model.TextEncoder.parameters()) parameter.fill_(float.NaN);
-        var fromBroken = LocalRound.Run(site, config, 2, null, null);
+        var fromBroken = LocalRound.Run(site, 2, null, null);
         using var intact = SiteState.Create(data, config, Factory());
-        LocalRound.Run(intact, config, 1, null, null);
-        var reference = LocalRound.Run(intact, config, 2, null, null);
+        LocalRound.Run(intact, 1, null, null);
+        var reference = LocalRound.Run(intact, 2, null, null);
         Assert.False(double.IsNaN(fromBroken.Metrics.After.Loss));
         Assert.Equal(reference.Metrics.After.Loss, fromBroken.Metrics.After.Loss);
         Assert.Equal(reference.Metrics.After.MacroF1, fromBroken.Metrics.After.MacroF1);
@@ -72,7 +73,7 @@ public sealed class MiniLMSiteTests : IDisposable
         using var tiny = SiteState.Create(tinyData, tinyConfig, Factory());
         Assert.False(tiny.Model.TextEncoderFrozen);
         var before = tiny.Model.TextEncoder!.state_dict().ToDictionary(e => e.Key, e => e.Value.clone());
-        LocalRound.Run(tiny, tinyConfig, 1, null, null);
+        LocalRound.Run(tiny, 1, null, null);
         Assert.Contains(tiny.Model.TextEncoder.state_dict(), e => !e.Value.allclose(before[e.Key], rtol: 0, atol: 0));
     }
 

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models.Encoders;
 using TorchSharp;
@@ -39,7 +40,7 @@ public class MobileNetV3EncoderTests
     // Expected figures are torchvision 0.14's (features only).
     public void FeatureWidthAndParameterCountAreTorchvisions(string variant, double width, long featureDim, long parameters)
     {
-        using var encoder = MobileNetV3Encoder.Create(new ModelConfig { ImageEncoder = variant, ImageWidth = width });
+        using var encoder = MobileNetV3Encoder.Create(new ModelConfig { ImageEncoder = Choices.Parse<ImageEncoderKind>(variant), ImageWidth = width });
         Assert.Equal(featureDim, encoder.FeatureDim);
         Assert.Equal(parameters, encoder.parameters().Sum(p => p.numel()));
         Assert.All(encoder.state_dict().Keys, k => Assert.StartsWith("features.", k));

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;
 
@@ -84,10 +85,10 @@ public class ExperimentResultsTests
         Assert.Equal(Strategy.FedAvg, Strategies.Parse(" FedAvg "));
         Assert.Throws<ArgumentException>(() => Strategies.Parse("fedprox"));
         var config = Strategy.FedAvg.Configure(new FederationConfig(), 9);
-        Assert.Equal(("fedavg", false, 9), (config.Round.Weighting, config.Round.UseGlobalVectors, config.Round.Seed));
+        Assert.Equal((Weighting.FedAvg, false, 9), (config.Round.Weighting, config.Round.UseGlobalVectors, config.Round.Seed));
         var fedmm = Strategy.FedMM.Configure(new FederationConfig(), 3);
         Assert.True(fedmm.Round.UseGlobalVectors);
-        Assert.Equal("contribution", fedmm.Round.Weighting);
+        Assert.Equal(Weighting.Contribution, fedmm.Round.Weighting);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Learning.Tests.Federation;
@@ -14,14 +15,34 @@ public class FederationConfigChecksTests
         var config = new FederationConfig
         {
             Labels = ["a", "a"],
-            Model = new ModelConfig { TextPooling = "max", AttentionHeads = 3 },
-            Round = new RoundConfig { Weighting = "median", LearningRateDecay = 0, PersonalLayers = "head", Deadline = TimeSpan.FromDays(31) },
+            Model = new ModelConfig { AttentionHeads = 3 },
+            Round = new RoundConfig { LearningRateDecay = 0, Deadline = TimeSpan.FromDays(31) },
         };
         var problems = FederationConfigChecks.Problems(config);
-        Assert.Equal(7, problems.Count);
-        foreach (var field in new[] { "labels:", "model.textPooling: 'max'", "model.attentionHeads: 3", "round.weighting: 'median'",
-                     "round.learningRateDecay: 0", "round.personalLayers: 'head'", "round.deadline:" })
+        Assert.Equal(4, problems.Count);
+        foreach (var field in new[] { "labels:", "model.attentionHeads: 3", "round.learningRateDecay: 0", "round.deadline:" })
             Assert.Contains(problems, p => p.StartsWith(field, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("""{"model":{"textPooling":"max"}}""", "config.model.textPooling: 'max' is not cls, mean or pooler.")]
+    [InlineData("""{"round":{"weighting":"median"}}""", "config.round.weighting: 'median' is not contribution, fedavg or uniform.")]
+    [InlineData("""{"round":{"personalLayers":"head"}}""", "config.round.personalLayers: 'head' is not none, output or classifier.")]
+    [InlineData("""{"round":{"robustness":{"rule":"mode"}}}""", "config.round.robustness.rule: 'mode' is not mean, trimmed-mean or median.")]
+    [InlineData("""{"round":{"fillIn":2}}""", "config.round.fillIn: 'Number' is not hard or soft.")]
+    public void AnUnknownChoiceIsRefusedByItsFieldWhenTheConfigIsRead(string json, string problem)
+        => Assert.Equal(problem, Assert.Throws<FormatException>(() => ContractJson.Parse<FederationConfig>(json, "config")).Message);
+
+    [Theory]
+    [InlineData("""{"model":{"textEncoder":"minilm-l6","imageEncoder":"mobilenet_v3_large","textPooling":"pooler"},"round":{"robustness":{"rule":"trimmed-mean"}}}""")]
+    public void ChoicesKeepTheirJsonNames(string json)
+    {
+        var config = ContractJson.Parse<FederationConfig>(json, "config");
+        Assert.Equal((TextEncoderKind.MiniLML6, ImageEncoderKind.MobileNetV3Large, TextPooling.Pooler, AggregationRule.TrimmedMean),
+            (config.Model.TextEncoder, config.Model.ImageEncoder, config.Model.TextPooling, config.Round.Robustness.Rule));
+        string written = System.Text.Json.JsonSerializer.Serialize(config, ContractJson.Options);
+        foreach (var name in new[] { "\"minilm-l6\"", "\"mobilenet_v3_large\"", "\"pooler\"", "\"trimmed-mean\"", "\"soft\"", "\"contribution\"", "\"none\"", "\"received\"" })
+            Assert.Contains(name, written);
     }
 
     [Fact]
@@ -30,16 +51,16 @@ public class FederationConfigChecksTests
         var config = new FederationConfig
         {
             Labels = ["a", "b"],
-            Round = new RoundConfig { Robustness = new RobustnessConfig { MaxAbsValue = -1, MaxGrowth = double.NaN, MaxTrainSamples = 0, ClipNorm = -0.5, Rule = "mode", TrimFraction = 0.5 } },
+            Round = new RoundConfig { Robustness = new RobustnessConfig { MaxAbsValue = -1, MaxGrowth = double.NaN, MaxTrainSamples = 0, ClipNorm = -0.5, TrimFraction = 0.5 } },
         };
         var problems = FederationConfigChecks.Problems(config);
-        Assert.Equal(6, problems.Count);
+        Assert.Equal(5, problems.Count);
         foreach (var field in new[] { "round.robustness.maxAbsValue: -1", "round.robustness.maxGrowth: NaN", "round.robustness.maxTrainSamples: 0",
-                     "round.robustness.clipNorm: -0.5", "round.robustness.rule: 'mode'", "round.robustness.trimFraction: 0.5" })
+                     "round.robustness.clipNorm: -0.5", "round.robustness.trimFraction: 0.5" })
             Assert.Contains(problems, p => p.StartsWith(field, StringComparison.Ordinal));
     }
 
     [Fact]
     public void PoolerPoolingIsAccepted()
-        => Assert.Empty(FederationConfigChecks.Problems(new FederationConfig { Labels = ["a", "b"], Model = new ModelConfig { TextPooling = "pooler" } }));
+        => Assert.Empty(FederationConfigChecks.Problems(new FederationConfig { Labels = ["a", "b"], Model = new ModelConfig { TextPooling = TextPooling.Pooler } }));
 }

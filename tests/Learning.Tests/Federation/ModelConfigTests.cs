@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models.Encoders;
 
@@ -12,7 +13,7 @@ public class ModelConfigTests
     [InlineData("mobilenet_v3_small", 0.25, 144)]
     public void ImageFeatureDimEqualsTheBuiltEncodersWidth(string encoder, double width, int expected)
     {
-        var config = new ModelConfig { ImageEncoder = encoder, ImageWidth = width };
+        var config = new ModelConfig { ImageEncoder = Choices.Parse<ImageEncoderKind>(encoder), ImageWidth = width };
         using var built = new MobileNetV3Encoder(encoder, width);
 
         Assert.Equal(expected, config.ImageFeatureDim);
@@ -22,9 +23,9 @@ public class ModelConfigTests
     [Fact]
     public void UnknownEncodersAreNamedInTheError()
     {
-        var error = Assert.Throws<ArgumentException>(() => new ModelConfig { ImageEncoder = "resnet" }.ImageFeatureDim);
-        Assert.Contains("resnet", error.Message);
-        var textError = Assert.Throws<ArgumentException>(() => new ModelConfig { TextEncoder = "base" }.TextFeatureDim);
-        Assert.Contains("base", textError.Message);
+        var error = Assert.Throws<FormatException>(() => ContractJson.Parse<ModelConfig>("""{"imageEncoder":"resnet"}""", "model"));
+        Assert.Contains("model.imageEncoder: 'resnet'", error.Message);
+        var textError = Assert.Throws<FormatException>(() => ContractJson.Parse<ModelConfig>("""{"textEncoder":"base"}""", "model"));
+        Assert.Contains("model.textEncoder: 'base'", textError.Message);
     }
 }

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Aggregation;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
 using FedMM.Learning.Tests.Fusion;
@@ -16,7 +17,7 @@ public class LocalRoundTests
     {
         var config = TinySites.Config();
         using var site = SiteState.Create(TinySites.Site("client_0", Modalities.Image), config, Factory);
-        var update = LocalRound.Run(site, config, round: 1, null, null);
+        var update = LocalRound.Run(site, round: 1, null, null);
 
         Assert.Equal("client_0", update.ClientId);
         Assert.DoesNotContain(update.Weights.Keys, k => k.StartsWith("text_adapter."));
@@ -37,7 +38,7 @@ public class LocalRoundTests
     {
         var config = TinySites.Config();
         using var site = SiteState.Create(TinySites.Site("client_5", Modalities.Both), config, Factory);
-        var update = LocalRound.Run(site, config, round: 1, null, null);
+        var update = LocalRound.Run(site, round: 1, null, null);
 
         var cooccurrence = update.Vectors["cooccurrence"];
         Assert.Equal(update.Vectors["image.centroids"].shape[0], cooccurrence.shape[0]);
@@ -53,7 +54,7 @@ public class LocalRoundTests
     {
         var config = TinySites.Config() with { Round = TinySites.Config().Round with { LocalEpochs = 12 } };
         using var site = SiteState.Create(TinySites.Site("client_2", Modalities.Text), config, Factory);
-        var update = LocalRound.Run(site, config, round: 1, null, null);
+        var update = LocalRound.Run(site, round: 1, null, null);
 
         Assert.True(update.Metrics.After.Accuracy > update.Metrics.Before.Accuracy, $"before {update.Metrics.Before}, after {update.Metrics.After}");
         Assert.True(update.Metrics.After.Accuracy >= 0.9, $"after {update.Metrics.After}");
@@ -67,7 +68,7 @@ public class LocalRoundTests
         SiteUpdate RunOnce()
         {
             using var site = SiteState.Create(TinySites.Site("client_6", Modalities.Both), config, Factory);
-            return LocalRound.Run(site, config, round: 2, null, null);
+            return LocalRound.Run(site, round: 2, null, null);
         }
         var first = RunOnce();
         var second = RunOnce();
@@ -77,7 +78,7 @@ public class LocalRoundTests
 
         var other = config with { Round = config.Round with { Seed = 8 } };
         using var site3 = SiteState.Create(TinySites.Site("client_6", Modalities.Both), other, Factory);
-        var third = LocalRound.Run(site3, other, round: 2, null, null);
+        var third = LocalRound.Run(site3, round: 2, null, null);
         Assert.False(first.Weights["fusion.gate.gate.weight"].Same(third.Weights["fusion.gate.gate.weight"]));
     }
 
@@ -90,7 +91,7 @@ public class LocalRoundTests
         using var _ = no_grad();
         var rows = new[] { 0, 1, 2 };
 
-        using (var none = new ModalityFillIn(null, "hard", 0.5))
+        using (var none = new ModalityFillIn(null, FillIn.Hard, 0.5))
         {
             var (image, text, presence) = Batch(LocalRound.Represent(site, SplitKind.Val, rows, none, 0, null));
             Assert.True(text.Same(site.Model.Shared.TextAdapter.Missing(3)));
@@ -104,7 +105,7 @@ public class LocalRoundTests
             ["pairing.image"] = tensor(new long[] { 0, 2 }),
             ["pairing.text"] = tensor(new long[] { 1, 0 }),
         };
-        using var fill = new ModalityFillIn(global, "hard", 0.5);
+        using var fill = new ModalityFillIn(global, FillIn.Hard, 0.5);
         var (image2, text2, presence2) = Batch(LocalRound.Represent(site, SplitKind.Val, rows, fill, 0, null));
         Assert.True(text2.Same(fill.TextFromImage(image2)));
         Assert.True(text2.gt(3).all().item<bool>(), "fill-ins are the global text centers");
@@ -116,7 +117,7 @@ public class LocalRoundTests
     {
         var config = TinySites.Config();
         using var site = SiteState.Create(TinySites.Site("client_4", Modalities.Both, train: 60), config, Factory);
-        using var none = new ModalityFillIn(null, "hard", 0.5);
+        using var none = new ModalityFillIn(null, FillIn.Hard, 0.5);
         using var _ = no_grad();
         var rows = Enumerable.Range(0, 60).ToArray();
         var (_, _, presence) = Batch(LocalRound.Represent(site, SplitKind.Train, rows, none, 0.5, new Random(3)));
@@ -134,15 +135,15 @@ public class LocalRoundTests
     [InlineData("classifier", false, true)]
     public void PersonalLayersStayWithTheSiteWhenTheGlobalPackageIsLoaded(string layers, bool zeroOutputOnly, bool keepsOwnModel)
     {
-        var config = TinySites.Config() with { Round = TinySites.Config().Round with { PersonalLayers = layers } };
+        var config = TinySites.Config() with { Round = TinySites.Config().Round with { PersonalLayers = Choices.Parse<PersonalLayers>(layers) } };
         using var site = SiteState.Create(TinySites.Site("client_5", Modalities.Both), config, Factory);
-        var first = LocalRound.Run(site, config, round: 1, null, null);
+        var first = LocalRound.Run(site, round: 1, null, null);
 
         // The global package is the site's own best model with its classifier wiped out.
         var global = first.Weights.ToDictionary(w => w.Key, w => w.Value.clone());
         foreach (var name in global.Keys.Where(n => n.StartsWith(zeroOutputOnly ? "fusion.classifier.output." : "fusion.classifier.")).ToList())
             global[name] = zeros_like(global[name]);
-        var second = LocalRound.Run(site, config, round: 2, global, null);
+        var second = LocalRound.Run(site, round: 2, global, null);
 
         if (keepsOwnModel)
         {
@@ -167,8 +168,8 @@ public class LocalRoundTests
         {
             var config = TinySites.Config() with { Round = TinySites.Config().Round with { LearningRateDecay = decay } };
             using var site = SiteState.Create(TinySites.Site("client_5", Modalities.Both), config, Factory);
-            var received = LocalRound.Run(site, config, round: 1, null, null).Weights;
-            var update = LocalRound.Run(site, config, round, received, null);
+            var received = LocalRound.Run(site, round: 1, null, null).Weights;
+            var update = LocalRound.Run(site, round, received, null);
             return update.Weights.Max(w => (w.Value - received[w.Key]).abs().max().item<float>());
         }
 
@@ -197,7 +198,7 @@ public class LocalRoundTests
         var shuffled = data.Val.Labels.ToArray();
         new Random(seed).Shuffle(shuffled);
         using var site = SiteState.Create(data with { Val = data.Val with { Labels = shuffled } }, config, Factory);
-        var update = LocalRound.Run(site, config, round: 1, null, null);
+        var update = LocalRound.Run(site, round: 1, null, null);
 
         using var noFillIn = new ModalityFillIn(null, config.Round.FillIn, config.Round.FillInTemperature);
         Assert.Equal(update.Metrics.After, LocalRound.Evaluate(site, noFillIn));
@@ -206,11 +207,12 @@ public class LocalRoundTests
     [Fact]
     public void UnknownPersonalLayersAreRefusedByName()
     {
-        var error = Assert.Throws<ArgumentException>(() => SharedModel.IsPersonal("fusion.classifier.output.weight", "head"));
+        // A name no PersonalLayers holds never reaches the model: it is refused where it is read.
+        var error = Assert.Throws<ArgumentException>(() => Choices.Parse<PersonalLayers>("head"));
         Assert.Contains("'head'", error.Message);
-        Assert.True(SharedModel.IsPersonal("fusion.classifier.hidden.weight", "classifier"));
-        Assert.False(SharedModel.IsPersonal("fusion.classifier.hidden.weight", "output"));
-        Assert.False(SharedModel.IsPersonal("fusion.gate.gate.weight", "classifier"));
+        Assert.True(SharedModel.IsPersonal("fusion.classifier.hidden.weight", PersonalLayers.Classifier));
+        Assert.False(SharedModel.IsPersonal("fusion.classifier.hidden.weight", PersonalLayers.Output));
+        Assert.False(SharedModel.IsPersonal("fusion.gate.gate.weight", PersonalLayers.Classifier));
     }
 
     [Fact]
@@ -218,7 +220,7 @@ public class LocalRoundTests
     {
         var config = TinySites.Config();
         using var a = SiteState.Create(TinySites.Site("client_5", Modalities.Both), config, Factory);
-        var update = LocalRound.Run(a, config, 1, null, null);
+        var update = LocalRound.Run(a, 1, null, null);
         using var b = SiteState.Create(TinySites.Site("client_5", Modalities.Both), config, Factory);
         var metrics = LocalRound.Apply(b, config, update.Weights, null);
         Assert.True(b.Model.Shared.ExportWeights(SharedModel.GroupsFor(Modalities.Both))["fusion.gate.gate.weight"].Same(update.Weights["fusion.gate.gate.weight"]));
@@ -252,9 +254,9 @@ public class SiteStatePersistenceTests
         try
         {
             using var trained = SiteState.Create(TinySites.Site("client_3", Modalities.Both), config, factory);
-            LocalRound.Run(trained, config, 1, null, null);
+            LocalRound.Run(trained, 1, null, null);
             trained.SavePrivate(directory);
-            using var none = new ModalityFillIn(null, "hard", 0.5);
+            using var none = new ModalityFillIn(null, FillIn.Hard, 0.5);
             using var expected = LocalRound.ValidationLogits(trained, none);
 
             using var restored = SiteState.Create(TinySites.Site("client_3", Modalities.Both), config, factory);

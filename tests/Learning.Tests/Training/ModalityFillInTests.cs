@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Training;
 using static TorchSharp.torch;
 using FedMM.Learning.Tests.Fusion;
@@ -19,7 +20,7 @@ public class ModalityFillInTests
     [Fact]
     public void HardFillInTakesThePairedCenterOfTheNearestPairedCluster()
     {
-        using var fill = new ModalityFillIn(Global(), "hard", 0.5);
+        using var fill = new ModalityFillIn(Global(), FillIn.Hard, 0.5);
         Assert.True(fill.Available);
         var text = fill.TextFromImage(tensor(new float[,] { { 9, 1 }, { 1, 8 }, { 1, 0 } }));
         // (1, 0) is nearest to unpaired cluster 0, so the nearest *paired* one (image 1) decides.
@@ -32,7 +33,7 @@ public class ModalityFillInTests
     [Fact]
     public void SoftFillInMixesPairedCentersByDistanceSoftmax()
     {
-        using var fill = new ModalityFillIn(Global(), "soft", 2.0);
+        using var fill = new ModalityFillIn(Global(), FillIn.Soft, 2.0);
         var query = tensor(new float[,] { { 5, 5 } }); // equidistant from image 1 and 2
         var text = fill.TextFromImage(query);
         Assert.True(text.allclose(tensor(new float[,] { { 0, 0 } }), 1e-5, 1e-5));
@@ -48,13 +49,13 @@ public class ModalityFillInTests
     [Fact]
     public void WithoutGlobalVectorsOfBothModalitiesNothingIsAvailable()
     {
-        using var none = new ModalityFillIn(null, "soft", 0.5);
+        using var none = new ModalityFillIn(null, FillIn.Soft, 0.5);
         Assert.False(none.Available);
         Assert.Throws<InvalidOperationException>(() => none.TextFromImage(zeros(1, 2)));
 
         var imageOnly = Global();
         imageOnly.Remove("text.centers");
-        using var partial = new ModalityFillIn(imageOnly, "hard", 0.5);
+        using var partial = new ModalityFillIn(imageOnly, FillIn.Hard, 0.5);
         Assert.False(partial.Available);
     }
 
@@ -63,9 +64,9 @@ public class ModalityFillInTests
     {
         var bad = Global();
         bad["pairing.text"] = tensor(new long[] { 0, 5 });
-        var error = Assert.Throws<ArgumentException>(() => new ModalityFillIn(bad, "hard", 0.5));
+        var error = Assert.Throws<ArgumentException>(() => new ModalityFillIn(bad, FillIn.Hard, 0.5));
         Assert.Contains("pairing.text", error.Message);
-        Assert.Throws<ArgumentException>(() => new ModalityFillIn(Global(), "nearest", 0.5));
-        Assert.Throws<ArgumentException>(() => new ModalityFillIn(Global(), "soft", 0));
+        Assert.Throws<ArgumentException>(() => Choices.Parse<FillIn>("nearest"));
+        Assert.Throws<ArgumentException>(() => new ModalityFillIn(Global(), FillIn.Soft, 0));
     }
 }

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
 using FedMM.Learning.Tests.Fusion;
@@ -19,12 +20,12 @@ public class ProtocolTests
     {
         var config = Config(r => r with { LocalEpochs = 8, LogitAdjustment = 0 });
         using var trainer = SiteState.Create(TinySites.Site("client_4", Modalities.Both), config, Factory);
-        var good = LocalRound.Run(trainer, config, 1, null, null);
+        var good = LocalRound.Run(trainer, 1, null, null);
 
         // A learning rate this large wrecks the model in its first steps: every epoch is worse than what came in.
         var wrecking = Config(r => r with { LocalEpochs = 2, LearningRate = 50, LogitAdjustment = 0 });
         using var site = SiteState.Create(TinySites.Site("client_4", Modalities.Both), wrecking, Factory);
-        var update = LocalRound.Run(site, wrecking, 2, good.Weights, null);
+        var update = LocalRound.Run(site, 2, good.Weights, null);
 
         Assert.True(update.Metrics.Before.MacroF1 > update.Metrics.After.MacroF1, $"before {update.Metrics.Before}, after {update.Metrics.After}");
         Assert.True(site.KeptIncoming);
@@ -46,7 +47,7 @@ public class ProtocolTests
         // The common test here is the val split itself, so the two sets of logits differ only by the prior.
         data = data with { Test = data.Val };
         using var site = SiteState.Create(data, config, Factory);
-        LocalRound.Run(site, config, 1, null, null);
+        LocalRound.Run(site, 1, null, null);
         using var none = ModalityFillIn.For(config.Round, null);
 
         using var val = LocalRound.Logits(site, SplitKind.Val, none);
@@ -79,9 +80,9 @@ public class ProtocolTests
     {
         static Tensor Centroids(string space, double rate)
         {
-            var config = Config(r => r with { SummarySpace = space, LearningRate = rate });
+            var config = Config(r => r with { SummarySpace = Choices.Parse<SummarySpace>(space), LearningRate = rate });
             using var site = SiteState.Create(TinySites.Site("client_4", Modalities.Both), config, Factory);
-            var update = LocalRound.Run(site, config, 1, null, null);
+            var update = LocalRound.Run(site, 1, null, null);
             return update.Vectors["image.centroids"];
         }
         // Received: centroids come from the adapters the site received, whatever it learns this round.
@@ -100,7 +101,7 @@ public class ProtocolTests
             ["pairing.text"] = tensor(new long[] { 2, 0 }),
             ["fused.probs"] = tensor(new float[] { 0.9f, 0.1f, 0.2f, 0.8f }, [2, 2]),
         };
-        using var fill = new ModalityFillIn(vectors, "hard", 1.0);
+        using var fill = new ModalityFillIn(vectors, FillIn.Hard, 1.0);
         Assert.True(fill.HasTargets);
         using var image = tensor(new float[] { 9, 9, 1, 0 }, [2, 2]);
         // Nearest image cluster 1 → pair 1 → text center 0; image cluster 0 → pair 0 → text center 2.
@@ -110,7 +111,7 @@ public class ProtocolTests
         Assert.True(fill.TargetsFromText(text).Same(tensor(new float[] { 0.9f, 0.1f }, [1, 2])));
 
         vectors["fused.probs"] = tensor(new float[] { 1, 0, 0, 1, 0, 0 }, [3, 2]);
-        var error = Assert.Throws<ArgumentException>(() => new ModalityFillIn(vectors, "hard", 1.0));
+        var error = Assert.Throws<ArgumentException>(() => new ModalityFillIn(vectors, FillIn.Hard, 1.0));
         Assert.Contains("fused.probs", error.Message);
     }
 
@@ -127,17 +128,17 @@ public class ProtocolTests
             ["pairing.cooccurrence"] = tensor(new float[] { 0, 0 }),
         };
         using var image = tensor(new float[] { 1, 0 }, [1, 2]);
-        using (var any = new ModalityFillIn(vectors, "hard", 1.0))
+        using (var any = new ModalityFillIn(vectors, FillIn.Hard, 1.0))
             Assert.True(any.TextFromImage(image).Same(tensor(new float[] { 0, 1 }, [1, 2])));
         // Only pair 1 is supported (cosine 1 ≥ 0.5), so the image near cluster 0 takes pair 1's text.
-        using (var aligned = new ModalityFillIn(vectors, "hard", 1.0, evidenceCosine: 0.5))
+        using (var aligned = new ModalityFillIn(vectors, FillIn.Hard, 1.0, evidenceCosine: 0.5))
             Assert.True(aligned.TextFromImage(image).Same(tensor(new float[] { 0, 2 }, [1, 2])));
         vectors["text.centers"] = tensor(new float[] { 0, 1, 1, 0 }, [2, 2]);
-        using (var none = new ModalityFillIn(vectors, "hard", 1.0, evidenceCosine: 0.5))
+        using (var none = new ModalityFillIn(vectors, FillIn.Hard, 1.0, evidenceCosine: 0.5))
             Assert.False(none.Available);
         // Co-occurrence is evidence whatever the cosine.
         vectors["pairing.cooccurrence"] = tensor(new float[] { 4, 0 });
-        using (var cooccurring = new ModalityFillIn(vectors, "hard", 1.0, evidenceCosine: 0.5))
+        using (var cooccurring = new ModalityFillIn(vectors, FillIn.Hard, 1.0, evidenceCosine: 0.5))
             Assert.True(cooccurring.TextFromImage(tensor(new float[] { 0, 1 }, [1, 2])).Same(tensor(new float[] { 0, 1 }, [1, 2])));
     }
 
@@ -148,7 +149,7 @@ public class ProtocolTests
         {
             var config = Config(r => r with { AlignmentWeight = weight, LocalEpochs = 6, ModalityDropout = 0 });
             using var site = SiteState.Create(TinySites.Site("client_4", Modalities.Both, train: 48), config, Factory);
-            LocalRound.Run(site, config, 1, null, null);
+            LocalRound.Run(site, 1, null, null);
             site.Model.Shared.eval();
             using var none = ModalityFillIn.For(config.Round, null);
             using var _ = no_grad();

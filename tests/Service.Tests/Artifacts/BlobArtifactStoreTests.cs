@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
+using FedMM.Contracts;
 using FedMM.Grains.Artifacts;
-using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Service.Tests.Infrastructure;
 
 namespace FedMM.Service.Tests.Artifacts;

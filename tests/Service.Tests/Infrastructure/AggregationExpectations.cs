@@ -1,5 +1,5 @@
+using FedMM.Contracts;
 using FedMM.Grains.Artifacts;
-using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Learning.Artifacts;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Grains.Artifacts;
 using FedMM.Grains.Interfaces;
-using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Grains.Storage;
 using FedMM.Learning.Artifacts;
@@ -59,7 +59,7 @@ public static class SiteUploads
             Epochs = config.Round.LocalEpochs,
             Seconds = 1.5,
         };
-        return (ToBytes(weights), ToBytes(vectors), JsonSerializer.SerializeToUtf8Bytes(metrics, ServiceJson.Options));
+        return (ToBytes(weights), ToBytes(vectors), JsonSerializer.SerializeToUtf8Bytes(metrics, ContractJson.Options));
     }
 
     /// <summary>Commits a site's update blobs and reports them to round <paramref name="round"/>.</summary>
@@ -90,7 +90,7 @@ public static class SiteUploads
             await store.WriteAsync(ArtifactLayout.Update(federationId, round, clientId, ArtifactLayout.Metrics), metrics),
         };
         return new SubmissionRecord(clientId, round, records, trainSamples,
-            System.Text.Encoding.UTF8.GetString(metrics), DateTimeOffset.UtcNow);
+            ContractJson.Parse<SiteMetrics>(metrics, "metrics.json"), DateTimeOffset.UtcNow);
     }
 
     /// <summary>Safetensors bytes of <paramref name="tensors"/>.</summary>

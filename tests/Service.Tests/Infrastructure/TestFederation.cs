@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Grains.Storage;
@@ -21,9 +22,6 @@ public static class TestFederation
         Round = new RoundConfig { MinClients = minClients, Deadline = deadline, LocalClusters = 2, ImageClusters = 2, TextClusters = 2, KMeansIterations = 5 },
     };
 
-    /// <summary>JSON of a config, as the API sends it.</summary>
-    public static string Json(FederationConfig config) => JsonSerializer.Serialize(config, ServiceJson.Options);
-
     /// <summary>A fresh federation id.</summary>
     public static string NewId(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 13, 63)];
 
@@ -33,7 +31,7 @@ public static class TestFederation
     {
         string id = NewId(prefix);
         var federation = grains.GetGrain<IFederationGrain>(id);
-        await federation.CreateAsync(Json(config));
+        await federation.CreateAsync(config);
         var registrations = new Dictionary<string, ClientRegistration>();
         foreach (var (clientId, modalities) in sites)
             registrations[clientId] = await federation.RegisterClientAsync(clientId, modalities);

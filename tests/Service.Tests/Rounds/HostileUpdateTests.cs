@@ -1,7 +1,7 @@
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Grains.Artifacts;
 using FedMM.Grains.Interfaces;
-using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Grains.Storage;
 using FedMM.Learning.Artifacts;
@@ -181,7 +181,7 @@ public sealed class HostileUpdateTests(ServiceFixture fixture)
         }
         byte[] metricsBytes = files.Metrics;
         if (metrics is not null)
-            metricsBytes = JsonSerializer.SerializeToUtf8Bytes(metrics(JsonSerializer.Deserialize<SiteMetrics>(files.Metrics, ServiceJson.Options)!), ServiceJson.Options);
+            metricsBytes = JsonSerializer.SerializeToUtf8Bytes(metrics(JsonSerializer.Deserialize<SiteMetrics>(files.Metrics, ContractJson.Options)!), ContractJson.Options);
         return (Change(files.Weights, weights), Change(files.Vectors, vectors), metricsBytes);
     }
 

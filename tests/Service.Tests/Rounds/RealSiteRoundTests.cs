@@ -1,7 +1,7 @@
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Grains.Artifacts;
 using FedMM.Grains.Interfaces;
-using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Grains.Storage;
 using FedMM.Learning.Aggregation;
@@ -38,7 +38,7 @@ public sealed class RealSiteRoundTests(ServiceFixture fixture) : IDisposable
     {
         Name = "real sites",
         Labels = labels,
-        Model = new ModelConfig { ImageSize = ImageSize, ImageWidth = 0.5, TextEncoder = "tiny", MaxTokens = 16, AdapterDim = 16, AttentionHeads = 2, FeedForwardDim = 32 },
+        Model = new ModelConfig { ImageSize = ImageSize, ImageWidth = 0.5, TextEncoder = TextEncoderKind.Tiny, MaxTokens = 16, AdapterDim = 16, AttentionHeads = 2, FeedForwardDim = 32 },
         Round = new RoundConfig
         {
             MinClients = 3, Deadline = TimeSpan.FromMinutes(3), LocalEpochs = 1, BatchSize = 8,
@@ -64,7 +64,7 @@ public sealed class RealSiteRoundTests(ServiceFixture fixture) : IDisposable
         // A site builds its model from the config its task carries, as a real site does.
         var task = await federation.GetTaskAsync("site-image");
         Assert.Equal((SiteTaskAction.Train, 1, (int?)null), (task.Action, task.Round, task.GlobalRound));
-        var config = JsonSerializer.Deserialize<FederationConfig>(task.ConfigJson, ServiceJson.Options)!;
+        var config = task.Config;
         Assert.Equal(labels, config.Labels);
 
         var factory = new EncoderSiteModelFactory(null, null, id => Path.Combine(folder, "sites", id));
@@ -74,7 +74,7 @@ public sealed class RealSiteRoundTests(ServiceFixture fixture) : IDisposable
             // Round 1: every site trains from scratch and uploads its real update.
             var first = new Dictionary<string, SiteUpdate>();
             foreach (var state in states)
-                first[state.Data.ClientId] = LocalRound.Run(state, config, 1, null, null);
+                first[state.Data.ClientId] = LocalRound.Run(state, 1, null, null);
             try
             {
                 using var package = await AggregateAndDownloadAsync(federation, 1, first, config);
@@ -102,7 +102,7 @@ public sealed class RealSiteRoundTests(ServiceFixture fixture) : IDisposable
                 try
                 {
                     foreach (var state in states)
-                        second[state.Data.ClientId] = LocalRound.Run(state, config, 2, package.Weights, package.Vectors);
+                        second[state.Data.ClientId] = LocalRound.Run(state, 2, package.Weights, package.Vectors);
 
                     var imageSite = second["site-image"];
                     Assert.Equal(2, imageSite.Metrics.Round);
@@ -154,7 +154,7 @@ public sealed class RealSiteRoundTests(ServiceFixture fixture) : IDisposable
     private async Task UploadAsync(string fid, int round, SiteUpdate update)
     {
         var files = (SiteUploads.ToBytes(update.Weights.ToDictionary()), SiteUploads.ToBytes(update.Vectors.ToDictionary()),
-            JsonSerializer.SerializeToUtf8Bytes(update.Metrics, ServiceJson.Options));
+            JsonSerializer.SerializeToUtf8Bytes(update.Metrics, ContractJson.Options));
         var result = await SiteUploads.UploadAsync(Grains, Store, fid, round, update.ClientId, update.Metrics.TrainSamples, files);
         Assert.True(result.Outcome == SubmissionOutcome.Accepted, $"{update.ClientId}, round {round}: {result.Outcome} {result.Detail}");
     }

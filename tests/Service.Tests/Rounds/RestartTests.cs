@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Learning.Federation;
@@ -169,9 +170,9 @@ public sealed class RestartTests(ServiceFixture fixture)
                     Contributions = [new SiteContribution("site-image", "image", 40, 0.61, new Dictionary<string, double> { ["image"] = 1.0, ["fusion"] = 1.0 })],
                 });
             byte[] Bytes(Action<Stream> write) { using var buffer = new MemoryStream(); write(buffer); return buffer.ToArray(); }
-            var weights = await store.WriteAsync(FedMM.Grains.Interfaces.Artifacts.ArtifactLayout.Global(fid, 1, "weights.safetensors"), Bytes(package.WriteWeights));
-            await store.WriteAsync(FedMM.Grains.Interfaces.Artifacts.ArtifactLayout.Global(fid, 1, "vectors.safetensors"), Bytes(package.WriteVectors));
-            await store.WriteAsync(FedMM.Grains.Interfaces.Artifacts.ArtifactLayout.Global(fid, 1, "report.json"), Bytes(package.WriteReport));
+            var weights = await store.WriteAsync(FedMM.Contracts.ArtifactLayout.Global(fid, 1, "weights.safetensors"), Bytes(package.WriteWeights));
+            await store.WriteAsync(FedMM.Contracts.ArtifactLayout.Global(fid, 1, "vectors.safetensors"), Bytes(package.WriteVectors));
+            await store.WriteAsync(FedMM.Contracts.ArtifactLayout.Global(fid, 1, "report.json"), Bytes(package.WriteReport));
 
             await using var second = await ServiceCluster.StartAsync(ConnectionString, names);
             await GrainStateBlobs.WaitForStateAsync(second.StateContainer, key, s => s is "Completed" or "Failed", Wait);

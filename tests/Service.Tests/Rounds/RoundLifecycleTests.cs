@@ -1,6 +1,6 @@
+using FedMM.Contracts;
 using FedMM.Grains.Artifacts;
 using FedMM.Grains.Interfaces;
-using FedMM.Grains.Interfaces.Artifacts;
 using FedMM.Grains.Interfaces.Errors;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Learning.Federation;
@@ -51,7 +51,7 @@ public sealed class RoundLifecycleTests(ServiceFixture fixture)
         {
             var record = Assert.Single(client.History);
             Assert.Equal(RoundState.Completed, record.RoundState);
-            Assert.Contains($"\"clientId\":\"{client.ClientId}\"", record.MetricsJson);
+            Assert.Equal(client.ClientId, record.Metrics?.ClientId);
             Assert.NotNull(record.Contribution);
             Assert.Contains("fusion", record.Contribution!.GroupWeights.Keys);
         }
@@ -82,7 +82,7 @@ public sealed class RoundLifecycleTests(ServiceFixture fixture)
         await AggregationExpectations.AssertAggregatedAsync(view, Store);
 
         var history = (await WaitForHistoryAsync(federation, 1)).Single(c => c.ClientId == "site-text").History.Single();
-        Assert.Null(history.MetricsJson);
+        Assert.Null(history.Metrics);
         Assert.Contains("no update before the deadline", history.Failure);
     }
 
@@ -159,7 +159,8 @@ public sealed class RoundLifecycleTests(ServiceFixture fixture)
             [new ArtifactRecord("weights", "elsewhere/weights.safetensors", 10, new string('a', 64)),
              new ArtifactRecord("vectors", ArtifactLayout.Update(fid, 1, "site-a", ArtifactLayout.Vectors), 10, new string('b', 64)),
              new ArtifactRecord("metrics", ArtifactLayout.Update(fid, 1, "site-a", ArtifactLayout.Metrics), 10, new string('c', 64))],
-            40, "{}", DateTimeOffset.UtcNow);
+            40, new SiteMetrics { ClientId = "site-a", Round = 1, Modalities = "image", TrainSamples = 40, ValSamples = 0, Before = new(0, 0, 0), After = new(0, 0, 0) },
+            DateTimeOffset.UtcNow);
         var wrongName = await Assert.ThrowsAsync<ServiceRequestException>(() => round.SubmitAsync(record));
         Assert.Contains("must be stored at", wrongName.Message);
 

@@ -1,4 +1,5 @@
 using Azure.Data.Tables;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Learning.Federation;
@@ -87,6 +88,7 @@ public sealed class TwoSiloRecoveryTests(ServiceFixture fixture)
             int hostIndex = Array.FindIndex(Ports, p => p.Silo == host.Endpoint.Port);
             Assert.True(hostIndex >= 0, $"the round is active on {host}, not on one of the test silos");
             Assert.Equal(RoundState.Collecting, (await round.GetAsync())!.State);
+            Assert.Equal(1, await CountReminderRowsAsync(new TableServiceClient(connectionString).GetTableClient(reminderTable)));
             await silos[hostIndex].KillAsync();
 
             // From here on nothing calls the service: only the persisted state is watched.
@@ -96,7 +98,12 @@ public sealed class TwoSiloRecoveryTests(ServiceFixture fixture)
             Assert.Equal("Completed", state["state"]!.GetValue<string>());
             Assert.Equal("site-both", state["failures"]![0]!["clientId"]!.GetValue<string>());
             foreach (var file in new[] { "weights.safetensors", "vectors.safetensors", "report.json" })
-                Assert.NotNull(await artifacts.DescribeAsync(FedMM.Grains.Interfaces.Artifacts.ArtifactLayout.Global(fid, 1, file)));
+                Assert.NotNull(await artifacts.DescribeAsync(FedMM.Contracts.ArtifactLayout.Global(fid, 1, file)));
+
+            // A finished round's reminder removes itself on its next tick, so the reminder table
+            // does not grow with every round the service has ever run.
+            Assert.True(await ReminderRowsVanishAsync(new TableServiceClient(connectionString).GetTableClient(reminderTable), TimeSpan.FromSeconds(60)),
+                $"the recovery reminder of round 1 of '{fid}' is still in table '{reminderTable}' a minute after the round completed");
             await client.StopAsync();
         }
         finally
@@ -106,6 +113,24 @@ public sealed class TwoSiloRecoveryTests(ServiceFixture fixture)
             var tables = new TableServiceClient(connectionString);
             await tables.DeleteTableAsync(clusteringTable);
             await tables.DeleteTableAsync(reminderTable);
+        }
+    }
+
+    private static async Task<int> CountReminderRowsAsync(TableClient table)
+    {
+        int rows = 0;
+        await foreach (var _ in table.QueryAsync<TableEntity>($"ReminderName eq '{FedMM.Grains.Rounds.RoundGrain.RecoveryReminder}'")) rows++;
+        return rows;
+    }
+
+    private static async Task<bool> ReminderRowsVanishAsync(TableClient table, TimeSpan timeout)
+    {
+        var until = DateTimeOffset.UtcNow + timeout;
+        while (true)
+        {
+            if (await CountReminderRowsAsync(table) == 0) return true;
+            if (DateTimeOffset.UtcNow > until) return false;
+            await Task.Delay(TimeSpan.FromSeconds(1));
         }
     }
 }

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Data.Images;
 using FedMM.Learning.Federation;
 using TorchSharp;

@@ -1,4 +1,5 @@
 using System.Text;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Learning.Data.MedPix;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using FedMM.Contracts;
 using FedMM.Learning.Data.Images;
 using FedMM.Learning.Data.Partitioning;
 using FedMM.Learning.Federation;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using FedMM.Contracts;
 using FedMM.Learning.Data.Partitioning;
 using FedMM.Learning.Federation;
 using SkiaSharp;

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Text;
 using TorchSharp;
@@ -50,7 +51,7 @@ public sealed class BertEncoder : nn.Module<Tensor, Tensor, Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(model);
         if (model.TokensPerText > 512)
             throw new ArgumentOutOfRangeException(nameof(model), model.TokensPerText, "MaxTokens exceeds BERT's 512 positions.");
-        return new BertEncoder(BertConfig.Named(model.TextEncoder, vocabSize), model.TextPoolingMode);
+        return new BertEncoder(BertConfig.Named(model.TextEncoder.JsonName(), vocabSize), model.TextPoolingMode.JsonName());
     }
 
     /// <summary>An encoder of <paramref name="pretrained"/>'s architecture holding its weights, pooled by <paramref name="pooling"/>.</summary>

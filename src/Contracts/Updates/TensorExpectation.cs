@@ -1,0 +1,27 @@
+namespace FedMM.Contracts;
+
+/// <summary>What values of a tensor must satisfy besides being finite.</summary>
+public enum ValueRule
+{
+    /// <summary>Any finite number (floats) or any value (integers).</summary>
+    Finite,
+
+    /// <summary>Finite and greater than zero.</summary>
+    Positive,
+
+    /// <summary>Finite and zero or more.</summary>
+    NonNegative,
+}
+
+/// <summary>
+/// One tensor an artifact must (or may) contain: dtype and shape, where a negative dimension
+/// is a named size that must agree across the artifact's tensors (e.g. k_i in image.centroids and image.counts),
+/// and the largest magnitude its values may have (<paramref name="MaxMagnitude"/>, from the setting <paramref name="MagnitudeSetting"/>).
+/// </summary>
+public sealed record TensorExpectation(
+    string Name, string Dtype, IReadOnlyList<long> Shape, bool Required = true, ValueRule Values = ValueRule.Finite,
+    double MaxMagnitude = double.PositiveInfinity, string MagnitudeSetting = "")
+{
+    /// <summary>Shape as text, named sizes as k1, k2, ...</summary>
+    public string ShapeText => "[" + string.Join(", ", Shape.Select(d => d < 0 ? $"k{-d}" : d.ToString())) + "]";
+}

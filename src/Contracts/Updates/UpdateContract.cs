@@ -1,0 +1,126 @@
+namespace FedMM.Contracts;
+
+/// <summary>
+/// What a site's update must be (docs/ARTIFACTS.md, docs/API.md): the tensors its weights and vectors
+/// hold for its modalities, with dtype, shape and value rules, and the rules its metrics.json obeys.
+/// The API checks uploads against it while they stream in; the round grain and the aggregation
+/// check what they are handed with the same rules.
+/// </summary>
+public static class UpdateContract
+{
+    private const int CentroidsImage = 1, CentroidsText = 2, SamplesImage = 3, SamplesText = 4;
+
+    /// <summary>
+    /// The shared weights of a site: every parameter of the groups it trains (fusion always, image
+    /// and text adapters for the modalities it holds), F32, with their exact shapes, values within
+    /// round.robustness.maxAbsValue.
+    /// </summary>
+    public static ArtifactExpectation Weights(IEnumerable<ParameterShape> parameters, Modalities modalities, RobustnessConfig? robustness = null)
+    {
+        robustness ??= new RobustnessConfig();
+        var groups = new HashSet<string> { "fusion" };
+        if (modalities.HasFlag(Modalities.Image)) groups.Add("image");
+        if (modalities.HasFlag(Modalities.Text)) groups.Add("text");
+        return new ArtifactExpectation(
+            parameters.Where(p => groups.Contains(p.Group)).Select(p => Bounded(new TensorExpectation(p.Name, "F32", p.Shape), "weights", robustness)).ToList(),
+            new Dictionary<int, (long, long, string)>());
+    }
+
+    /// <summary>
+    /// The vector summaries of a site: per modality it holds, k centroids of width d (1 ≤ k ≤
+    /// LocalClusters) with positive counts; co-assignment counts for image+text sites; per-sample
+    /// vectors only when the round asks for them. Counts are bounded by round.robustness.maxTrainSamples,
+    /// vectors by round.robustness.maxAbsValue.
+    /// </summary>
+    public static ArtifactExpectation Vectors(FederationConfig config, Modalities modalities)
+    {
+        long d = config.Model.AdapterDim;
+        long k = config.Round.LocalClusters;
+        var tensors = new List<TensorExpectation>();
+        var sizes = new Dictionary<int, (long, long, string)>();
+        if (modalities.HasFlag(Modalities.Image))
+        {
+            tensors.Add(new("image.centroids", "F32", [-CentroidsImage, d]));
+            tensors.Add(new("image.counts", "F32", [-CentroidsImage], Values: ValueRule.Positive));
+            sizes[CentroidsImage] = (1, k, "image centroids");
+            if (config.Round.UploadSampleVectors)
+            {
+                tensors.Add(new("image.samples", "F32", [-SamplesImage, d], Required: false));
+                sizes[SamplesImage] = (1, long.MaxValue, "image sample vectors");
+            }
+        }
+        if (modalities.HasFlag(Modalities.Text))
+        {
+            tensors.Add(new("text.centroids", "F32", [-CentroidsText, d]));
+            tensors.Add(new("text.counts", "F32", [-CentroidsText], Values: ValueRule.Positive));
+            sizes[CentroidsText] = (1, k, "text centroids");
+            if (config.Round.UploadSampleVectors)
+            {
+                tensors.Add(new("text.samples", "F32", [-SamplesText, d], Required: false));
+                sizes[SamplesText] = (1, long.MaxValue, "text sample vectors");
+            }
+        }
+        if (modalities == Modalities.Both)
+            tensors.Add(new("cooccurrence", "F32", [-CentroidsImage, -CentroidsText], Values: ValueRule.NonNegative));
+        var robustness = config.Round.Robustness ?? new RobustnessConfig();
+        return new ArtifactExpectation(tensors.Select(t => Bounded(t, "vectors", robustness)).ToList(), sizes);
+    }
+
+    /// <summary>Names a site with the given modalities may upload in vectors.safetensors (samples whatever the round asks).</summary>
+    public static IReadOnlySet<string> VectorNames(Modalities modalities)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var m in new[] { Modalities.Image, Modalities.Text })
+        {
+            if (!modalities.HasFlag(m)) continue;
+            string prefix = m.ToName();
+            names.Add($"{prefix}.centroids");
+            names.Add($"{prefix}.counts");
+            names.Add($"{prefix}.samples");
+        }
+        if (modalities == Modalities.Both) names.Add("cooccurrence");
+        return names;
+    }
+
+    /// <summary>
+    /// The first problem of a site's metrics for <paramref name="clientId"/>, round <paramref name="round"/>
+    /// and the modalities it is registered for, naming the field; null when they pass.
+    /// </summary>
+    public static string? MetricsProblem(SiteMetrics? metrics, string clientId, int round, Modalities registered)
+    {
+        if (metrics is null) return "metrics are required.";
+        if (metrics.ClientId != clientId)
+            return $"clientId '{metrics.ClientId}' does not match the client '{clientId}' of the route.";
+        if (metrics.Round != round)
+            return $"round {metrics.Round} does not match round {round} of the route.";
+        if (ModalityNames.TryParse(metrics.Modalities) != registered)
+            return $"modalities '{metrics.Modalities}' does not match the modalities '{registered.ToName()}' client '{clientId}' is registered for.";
+        if (metrics.TrainSamples <= 0)
+            return $"trainSamples {metrics.TrainSamples} must be greater than 0.";
+        if (metrics.ValSamples < 0)
+            return $"valSamples {metrics.ValSamples} must not be negative.";
+        if (metrics.Epochs < 0)
+            return $"epochs {metrics.Epochs} must not be negative.";
+        if (!double.IsFinite(metrics.Seconds) || metrics.Seconds < 0)
+            return $"seconds {metrics.Seconds} must be finite and not negative.";
+        return EvaluationProblem("before", metrics.Before) ?? EvaluationProblem("after", metrics.After);
+    }
+
+    private static string? EvaluationProblem(string field, EvaluationMetrics? evaluation)
+    {
+        if (evaluation is null) return $"{field} is required.";
+        if (evaluation.Accuracy is < 0 or > 1 || double.IsNaN(evaluation.Accuracy))
+            return $"{field}.accuracy {evaluation.Accuracy} must be in [0, 1].";
+        if (evaluation.MacroF1 is < 0 or > 1 || double.IsNaN(evaluation.MacroF1))
+            return $"{field}.macroF1 {evaluation.MacroF1} must be in [0, 1].";
+        if (!double.IsFinite(evaluation.Loss) || evaluation.Loss < 0)
+            return $"{field}.loss {evaluation.Loss} must be finite and not negative.";
+        return null;
+    }
+
+    private static TensorExpectation Bounded(TensorExpectation tensor, string file, RobustnessConfig robustness) => tensor with
+    {
+        MaxMagnitude = UpdateBounds.ValueLimit(robustness, file, tensor.Name),
+        MagnitudeSetting = UpdateBounds.ValueLimitSetting(robustness, file, tensor.Name),
+    };
+}

@@ -1,0 +1,89 @@
+using FedMM.Contracts;
+using FedMM.Grains.Artifacts;
+using FedMM.Grains.Interfaces;
+using FedMM.Grains.Interfaces.Models;
+using FedMM.Service.Tests.Infrastructure;
+
+namespace FedMM.Service.Tests.Rounds;
+
+/// <summary>
+/// The round grain's upload context and (round, site) upload lease: one call answers everything an
+/// upload needs; one upload of a site at a time, whichever API process asks; the lease ends at
+/// submission or release and expires on its own.
+/// </summary>
+[Collection(ServiceCollection.Name)]
+public sealed class UploadLeaseTests(ServiceFixture fixture)
+{
+    private static readonly TimeSpan Long = TimeSpan.FromMinutes(2);
+    private IGrainFactory Grains => fixture.Service.Grains;
+    private BlobArtifactStore Store => fixture.Service.Artifacts;
+
+    [Fact]
+    public async Task The_upload_context_holds_state_participation_config_shapes_and_the_lease()
+    {
+        var config = TestFederation.Config(minClients: 1, deadline: Long);
+        var (federation, _) = await TestFederation.CreateAsync(Grains, "context", config, [("site-a", "image"), ("site-b", "text")]);
+        await federation.StartRoundsAsync(new RoundRequest(1, ["site-a"]));
+        var round = Grains.GetGrain<IRoundGrain>(GrainKeys.Round(federation.GetPrimaryKeyString(), 1));
+
+        var context = await round.BeginUploadAsync("site-a", Guid.NewGuid(), Long);
+        Assert.Equal(RoundState.Collecting, context.State);
+        Assert.Equal(new Participant("site-a", "image"), context.Participant);
+        Assert.Equal(config.Model.AdapterDim, context.Config.Model.AdapterDim);
+        Assert.Contains(context.SharedParameters, p => p.Group == "image" && p.Name.StartsWith("image_adapter.", StringComparison.Ordinal));
+        Assert.Contains(context.SharedParameters, p => p.Group == "fusion");
+        Assert.Null(context.Recorded);
+        Assert.Equal(UploadLease.Granted, context.Lease);
+
+        var outsider = await round.BeginUploadAsync("site-b", Guid.NewGuid(), Long);
+        Assert.Null(outsider.Participant);
+        Assert.Equal(UploadLease.NotNeeded, outsider.Lease);
+        await federation.CancelRoundAsync(1);
+    }
+
+    [Fact]
+    public async Task A_second_upload_waits_for_the_first_to_submit_or_end_and_then_sees_the_recorded_update()
+    {
+        var config = TestFederation.Config(minClients: 2, deadline: Long);
+        var (federation, _) = await TestFederation.CreateAsync(Grains, "lease", config, [("site-a", "image"), ("site-b", "text")]);
+        await federation.StartRoundsAsync(new RoundRequest(1, null));
+        string fid = federation.GetPrimaryKeyString();
+        var round = Grains.GetGrain<IRoundGrain>(GrainKeys.Round(fid, 1));
+        Guid first = Guid.NewGuid(), second = Guid.NewGuid();
+
+        Assert.Equal(UploadLease.Granted, (await round.BeginUploadAsync("site-a", first, Long)).Lease);
+        Assert.Equal(UploadLease.HeldByAnother, (await round.BeginUploadAsync("site-a", second, Long)).Lease);
+        // The holder asking again keeps its lease; another site is not affected.
+        Assert.Equal(UploadLease.Granted, (await round.BeginUploadAsync("site-a", first, Long)).Lease);
+        Assert.Equal(UploadLease.Granted, (await round.BeginUploadAsync("site-b", second, Long)).Lease);
+
+        // Ending a lease it does not hold changes nothing; the holder's end frees it.
+        await round.EndUploadAsync("site-a", second);
+        Assert.Equal(UploadLease.HeldByAnother, (await round.BeginUploadAsync("site-a", second, Long)).Lease);
+        await round.EndUploadAsync("site-a", first);
+        Assert.Equal(UploadLease.Granted, (await round.BeginUploadAsync("site-a", second, Long)).Lease);
+
+        // A submission ends the lease; the next upload compares with the recorded update and needs none.
+        Assert.Equal(SubmissionOutcome.Accepted, (await SiteUploads.UploadAsync(Grains, Store, fid, 1, config, "site-a", Modalities.Image)).Outcome);
+        var after = await round.BeginUploadAsync("site-a", Guid.NewGuid(), Long);
+        Assert.NotNull(after.Recorded);
+        Assert.Equal(UploadLease.NotNeeded, after.Lease);
+        await federation.CancelRoundAsync(1);
+    }
+
+    [Fact]
+    public async Task A_lease_expires_so_an_upload_whose_process_died_blocks_its_site_only_briefly()
+    {
+        var config = TestFederation.Config(minClients: 1, deadline: Long);
+        var (federation, _) = await TestFederation.CreateAsync(Grains, "expiry", config, [("site-a", "image")]);
+        await federation.StartRoundsAsync(new RoundRequest(1, null));
+        var round = Grains.GetGrain<IRoundGrain>(GrainKeys.Round(federation.GetPrimaryKeyString(), 1));
+
+        Assert.Equal(UploadLease.Granted, (await round.BeginUploadAsync("site-a", Guid.NewGuid(), TimeSpan.FromSeconds(1))).Lease);
+        var waiting = Guid.NewGuid();
+        Assert.Equal(UploadLease.HeldByAnother, (await round.BeginUploadAsync("site-a", waiting, Long)).Lease);
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(UploadLease.Granted, (await round.BeginUploadAsync("site-a", waiting, Long)).Lease);
+        await federation.CancelRoundAsync(1);
+    }
+}
