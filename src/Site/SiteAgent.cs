@@ -1,6 +1,6 @@
 using System.Net;
-using FedMM.Site.Api;
 using FedMM.Contracts;
+using FedMM.Site.Api;
 
 namespace FedMM.Site;
 

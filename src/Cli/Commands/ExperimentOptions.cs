@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using FedMM.Cli.Config;
 using FedMM.Contracts;
 using FedMM.Cli.Errors;
+using FedMM.Contracts;
 using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;
 
