@@ -1,7 +1,6 @@
 using FedMM.Contracts;
-using Orleans.Concurrency;
-using FedMM.Contracts;
 using FedMM.Grains.Interfaces.Models;
+using Orleans.Concurrency;
 
 namespace FedMM.Grains.Interfaces;
 

@@ -1,4 +1,3 @@
-using FedMM.Learning.Models;
 using System.Buffers.Binary;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -7,6 +6,7 @@ using FedMM.Api.Tests.Infrastructure;
 using FedMM.Api.Uploads;
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
+using FedMM.Learning.Models;
 
 namespace FedMM.Api.Tests;
 

@@ -1,6 +1,6 @@
-using FedMM.Contracts;
 using FedMM.Cli.Config;
 using FedMM.Cli.Demo;
+using FedMM.Contracts;
 using FedMM.Learning.Data.Synthetic;
 
 namespace FedMM.Cli.Tests;

@@ -1,6 +1,6 @@
-using FedMM.Contracts;
 using FedMM.Cli.Config;
 using FedMM.Cli.Errors;
+using FedMM.Contracts;
 
 namespace FedMM.Cli.Tests;
 

@@ -1,6 +1,6 @@
+using FedMM.Cli.Reports;
 using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
-using FedMM.Cli.Reports;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Cli.Tests;

@@ -3,8 +3,8 @@ using System.Text.Json;
 using FedMM.Cli.Demo;
 using FedMM.Contracts;
 using FedMM.Learning.Data;
-using FedMM.Learning.Federation;
 using FedMM.Learning.Data.Synthetic;
+using FedMM.Learning.Federation;
 using Microsoft.Playwright;
 
 namespace FedMM.OperatorConsole.Tests;

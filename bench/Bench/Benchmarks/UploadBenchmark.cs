@@ -1,7 +1,7 @@
-using FedMM.Contracts;
 using System.Diagnostics;
 using System.Text.Json;
 using FedMM.Cli.Demo;
+using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;

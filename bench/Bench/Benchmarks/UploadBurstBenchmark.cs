@@ -1,7 +1,7 @@
-using FedMM.Contracts;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using FedMM.Cli.Demo;
+using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Site.Api;
 

@@ -1,5 +1,5 @@
-using System.Text.Json.Serialization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using FedMM.Api.Requests;
 using FedMM.Api.Security;
 using FedMM.Contracts;

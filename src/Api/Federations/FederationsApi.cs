@@ -1,7 +1,7 @@
-using FedMM.Contracts;
 using System.Text.Json;
 using FedMM.Api.Requests;
 using FedMM.Api.Security;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
 using Microsoft.AspNetCore.Http.HttpResults;
 

@@ -102,7 +102,7 @@ public sealed class UpdateReceiver(BlobArtifactStore artifacts, IOptions<ApiOpti
                 throw new UploadRejectedException("body", $"is missing part(s) {string.Join(", ", missing)}; an update has weights, vectors and metrics.");
             // The claimed sample count must fit the cap and what the site's own centroid counts support.
             double? cooccurrence = countSums.TryGetValue("cooccurrence", out var co) ? co : null;
-            if (UpdateBounds.SampleCountProblem(config.Round.Robustness ?? new RobustnessConfig(), metrics.TrainSamples,
+            if (UpdateBounds.SampleCountProblem(config.Round.Robustness ?? new RobustnessConfig(), metrics!.TrainSamples,
                     countSums.Where(p => p.Key != "cooccurrence").ToDictionary(), cooccurrence) is { } problem)
                 throw new UploadRejectedException("metrics", problem);
 

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FedMM.Cli.Config;
-using FedMM.Contracts;
 using FedMM.Cli.Errors;
 using FedMM.Contracts;
 using FedMM.Learning.Experiments;

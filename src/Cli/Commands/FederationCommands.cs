@@ -1,9 +1,9 @@
 using System.CommandLine;
 using FedMM.Cli.Config;
 using FedMM.Cli.Output;
+using FedMM.Contracts;
 using FedMM.Site.Api;
 using Spectre.Console;
-using FedMM.Contracts;
 
 namespace FedMM.Cli.Commands;
 

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using FedMM.Cli.Output;
+using FedMM.Contracts;
 using FedMM.Site.Api;
 using Spectre.Console;
 using Spectre.Console.Rendering;
-using FedMM.Contracts;
 
 namespace FedMM.Cli.Demo;
 

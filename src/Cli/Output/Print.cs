@@ -1,7 +1,7 @@
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Site.Api;
 using Spectre.Console;
-using FedMM.Contracts;
 
 namespace FedMM.Cli.Output;
 

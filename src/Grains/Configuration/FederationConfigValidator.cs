@@ -1,5 +1,5 @@
-using FedMM.Contracts;
 using System.Text.Json;
+using FedMM.Contracts;
 using FedMM.Grains.Interfaces.Errors;
 using FedMM.Learning.Federation;
 

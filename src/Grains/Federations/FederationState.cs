@@ -1,4 +1,3 @@
-using FedMM.Contracts;
 using System.Text.Json.Serialization;
 using FedMM.Contracts;
 using FedMM.Grains.Interfaces.Models;

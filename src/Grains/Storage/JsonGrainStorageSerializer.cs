@@ -1,5 +1,5 @@
-using FedMM.Contracts;
 using System.Text.Json;
+using FedMM.Contracts;
 using Orleans.Storage;
 
 namespace FedMM.Grains.Storage;

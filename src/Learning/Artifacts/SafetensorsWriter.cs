@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using TorchSharp;
 using FedMM.Contracts;
+using TorchSharp;
 
 namespace FedMM.Learning.Artifacts;
 

@@ -1,5 +1,5 @@
-using TorchSharp;
 using FedMM.Contracts;
+using TorchSharp;
 
 namespace FedMM.Learning.Federation;
 

@@ -1,8 +1,8 @@
-using FedMM.Learning.Models;
 using System.Text.Json;
 using FedMM.Api.Uploads;
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
+using FedMM.Learning.Models;
 
 namespace FedMM.Api.Tests.Infrastructure;
 

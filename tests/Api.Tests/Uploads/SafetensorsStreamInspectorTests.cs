@@ -1,7 +1,7 @@
-using FedMM.Contracts;
 using System.Security.Cryptography;
 using FedMM.Api.Tests.Infrastructure;
 using FedMM.Api.Uploads;
+using FedMM.Contracts;
 
 namespace FedMM.Api.Tests.Uploads;
 

@@ -213,7 +213,7 @@ public sealed class UploadFlowTests(ApiFixture api)
         // The refused site retries through the second process: the update is recorded, so a different one is refused.
         await api.Expect(await Client(second.Address, token).PutAsync(UpdatePath(fid, "shared-site"), other.ToContent()), 409);
         using var round = JsonDocument.Parse(await api.Operator().GetStringAsync($"/api/federations/{fid}/rounds/1"));
-        Assert.Equal(["shared-site"], round.RootElement.GetProperty("submitted").EnumerateArray().Select(e => e.GetString()).ToArray());
+        Assert.Equal(["shared-site"], round.RootElement.GetProperty("submitted").EnumerateArray().Select(e => e.GetString()!).ToArray());
     }
 
     [Fact]

@@ -1,9 +1,9 @@
 using FedMM.Contracts;
-using FedMM.Learning.Tests.Training;
 using FedMM.Learning.Data.Synthetic;
 using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Tests.Fusion;
+using FedMM.Learning.Tests.Training;
 using FedMM.Learning.Training;
 using static TorchSharp.torch;
 

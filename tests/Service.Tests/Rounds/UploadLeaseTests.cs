@@ -1,8 +1,8 @@
 using FedMM.Contracts;
-using FedMM.Storage;
 using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Service.Tests.Infrastructure;
+using FedMM.Storage;
 
 namespace FedMM.Service.Tests.Rounds;
 
