@@ -16,9 +16,6 @@ public sealed class UploadGate(IOptions<ApiOptions> options)
 
     private TimeSpan QueueWait => TimeSpan.FromSeconds(options.Value.UploadQueueSeconds);
 
-    /// <summary>Uploads being read and stored now.</summary>
-    public int Running => options.Value.MaxConcurrentUploads - slots.CurrentCount;
-
     /// <summary>A slot for one upload, or null when none frees up in time or the queue is full.</summary>
     public async Task<IDisposable?> EnterAsync(CancellationToken cancellationToken)
     {
