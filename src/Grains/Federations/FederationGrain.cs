@@ -177,14 +177,13 @@ public sealed class FederationGrain(
                 $"participants: {participants.Count} client(s) cannot reach minClients {config.Round.MinClients} of federation '{Id}'.");
 
         var numbers = Enumerable.Range(S.Rounds.Count + 1, request.Count).ToArray();
-        // The numbers are taken once persisted; the round grains are (re)told their plan before they open.
-        await PersistAsync(s =>
-        {
-            foreach (int number in numbers)
-                s.Rounds.Add(new RoundEntry { Round = number, State = RoundState.Queued, Participants = [.. participants], Config = s.Config! });
-        });
-        foreach (int number in numbers)
-            await RoundGrain(number).EnqueueAsync(PlanOf(S.Rounds[number - 1]));
+        var entries = numbers.Select(number => new RoundEntry { Round = number, State = RoundState.Queued, Participants = [.. participants], Config = S.Config! }).ToList();
+        // Each round grain holds its plan before the federation records the round, so a request that
+        // fails part-way leaves no round the operator can see (a retry would start it a second time);
+        // a plan left in a round grain is replaced when its number is used again.
+        foreach (var entry in entries)
+            await RoundGrain(entry.Round).EnqueueAsync(PlanOf(entry));
+        await PersistAsync(s => s.Rounds.AddRange(entries));
         logger.LogInformation("Federation {Federation}: rounds {First}..{Last} queued with {Participants} participant(s)",
             Id, numbers[0], numbers[^1], participants.Count);
         await OpenNextAsync();

@@ -84,8 +84,9 @@ public sealed class RoundGrain(
 
         return await GatedAsync(async () =>
         {
-            if (S.FederationId is not null)
-                return S.HasPlan(plan) ? S.ToView() : throw ServiceRequestException.Conflict($"round {plan.Round} of federation '{plan.FederationId}' is already queued with another plan.");
+            if (S.HasPlan(plan)) return S.ToView();
+            if (S.FederationId is not null && S.State != RoundState.Queued)
+                throw ServiceRequestException.Conflict($"round {plan.Round} of federation '{plan.FederationId}' is already {S.State}; its plan cannot change.");
             await PersistAsync(s => s.Queue(plan, config.Round.MinClients));
             return S.ToView();
         });

@@ -76,10 +76,14 @@ public sealed class RoundGrainState
     public bool HasPlan(RoundPlan plan) =>
         Config is not null && FederationConfigValidator.SameConfig(Config, plan.Config) && Participants.SequenceEqual(plan.Participants);
 
-    /// <summary>The first transition: the round is queued with its plan, not yet collecting.</summary>
+    /// <summary>
+    /// The first transition: the round is queued with its plan, not yet collecting. A queued round
+    /// takes a new plan: the federation records a round only after its grain holds the plan, so a
+    /// plan whose federation write failed is replaced when the number is used again.
+    /// </summary>
     public void Queue(RoundPlan plan, int minClients)
     {
-        if (FederationId is not null) throw new InvalidOperationException($"Round {Round} of '{FederationId}' is already queued.");
+        if (FederationId is not null && State != RoundState.Queued) throw new InvalidOperationException($"Round {Round} of '{FederationId}' is already {State}.");
         FederationId = plan.FederationId;
         Round = plan.Round;
         Config = plan.Config;

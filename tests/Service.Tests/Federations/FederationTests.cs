@@ -173,4 +173,26 @@ public sealed class FederationTests(ServiceFixture fixture)
 
         Assert.Empty(await federation.GetRoundsAsync());
     }
+
+    [Fact]
+    public async Task A_plan_left_in_a_round_grain_by_a_start_that_failed_part_way_is_replaced_when_its_number_is_used()
+    {
+        var config = TestFederation.Config(1, TimeSpan.FromMinutes(5));
+        var (federation, _) = await TestFederation.CreateAsync(Grains, "replan", config, TestFederation.ThreeSites);
+        string fid = federation.GetPrimaryKeyString();
+        // A start that told round 1's grain its plan and then failed before the federation recorded the round.
+        var round = Grains.GetGrain<IRoundGrain>(GrainKeys.Round(fid, 1));
+        await round.EnqueueAsync(new RoundPlan(fid, 1, config, [new Participant("site-image", "image")]));
+        Assert.Empty(await federation.GetRoundsAsync());
+
+        var started = await federation.StartRoundsAsync(new RoundRequest(1, ["site-text", "site-both"]));
+
+        Assert.Equal([1], started);
+        var view = await federation.GetRoundAsync(1);
+        Assert.Equal(["site-text", "site-both"], view.Participants.Select(p => p.ClientId));
+        Assert.Equal(RoundState.Collecting, view.State);
+        // Once the round has opened its plan is fixed.
+        var refused = await Assert.ThrowsAsync<ServiceRequestException>(() => round.EnqueueAsync(new RoundPlan(fid, 1, config, [new Participant("site-image", "image")])));
+        Assert.Equal(ServiceErrorKind.Conflict, refused.Kind);
+    }
 }

@@ -47,6 +47,18 @@ public sealed class RoundGrainStateTests
     }
 
     [Fact]
+    public void A_queued_round_takes_a_new_plan_until_it_opens()
+    {
+        var round = new RoundGrainState();
+        round.Queue(Plan() with { Participants = Sites[..1] }, minClients: 1);
+
+        round.Queue(Plan(), minClients: 2);
+
+        Assert.True(round.HasPlan(Plan()));
+        Assert.Equal((RoundState.Queued, 2, 3), (round.State, round.MinClients, round.Participants.Count));
+    }
+
+    [Fact]
     public void A_transition_from_the_wrong_state_is_refused_and_changes_nothing()
     {
         var round = Collecting();
