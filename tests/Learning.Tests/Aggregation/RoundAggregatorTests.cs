@@ -49,6 +49,22 @@ public class RoundAggregatorTests
     }
 
     [Fact]
+    public void ReportJsonKeepsItsFormat()
+    {
+        // report.json (docs/ARTIFACTS.md): indented, camelCase fields, read back by the same rules.
+        using var package = RoundAggregator.Aggregate(1, Config(), TenSites(), [new SiteFailure("late", "no update before the deadline")], new AverageOfCentersFusion(), null);
+        string text = System.Text.Encoding.UTF8.GetString(Bytes(package.WriteReport)).ReplaceLineEndings("\n");
+        Assert.StartsWith("{\n  \"round\": 1,\n  \"participants\": [\n    \"both-0\",", text);
+        Assert.Contains("\"failures\": [\n    {\n      \"clientId\": \"late\",\n      \"reason\": \"no update before the deadline\"\n    }\n  ],\n  \"weighting\": \"contribution\",", text);
+        Assert.Contains("\"modalities\": \"image\\u002Btext\"", text);
+        Assert.Contains("\"carriedGroups\": [],", text);
+        Assert.Contains("\"rule\": \"mean\",", text);
+        var read = JsonSerializer.Deserialize<RoundReport>(text, ContractJson.Options)!;
+        Assert.Equal(package.Report.Participants, read.Participants);
+        Assert.Equal(package.Report.Pairing!.Pairs, read.Pairing!.Pairs);
+    }
+
+    [Fact]
     public void SameInputsInAnyOrderGiveBitIdenticalOutputs()
     {
         var updates = TenSites();
