@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FedMM.Contracts;
 
 namespace FedMM.Site;
 
@@ -29,7 +30,6 @@ public sealed record AgentProgress
     /// <summary>When this was written.</summary>
     public DateTimeOffset UpdatedAt { get; init; } = DateTimeOffset.UtcNow;
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     /// <summary>The state in <paramref name="siteFolder"/>, or a fresh one; refuses a folder that belongs to another site.</summary>
     public static AgentProgress Load(string siteFolder, string federationId, string clientId)
@@ -39,7 +39,7 @@ public sealed record AgentProgress
         AgentProgress? state;
         try
         {
-            state = JsonSerializer.Deserialize<AgentProgress>(File.ReadAllText(path), Json);
+            state = JsonSerializer.Deserialize<AgentProgress>(File.ReadAllText(path), ContractJson.Options);
         }
         catch (JsonException e)
         {
@@ -58,7 +58,7 @@ public sealed record AgentProgress
         if (!File.Exists(path)) return null;
         try
         {
-            return JsonSerializer.Deserialize<AgentProgress>(File.ReadAllText(path), Json);
+            return JsonSerializer.Deserialize<AgentProgress>(File.ReadAllText(path), ContractJson.Options);
         }
         catch (JsonException e)
         {
@@ -72,7 +72,7 @@ public sealed record AgentProgress
         Directory.CreateDirectory(siteFolder);
         string path = Path.Combine(siteFolder, FileName);
         string temp = path + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(this with { UpdatedAt = DateTimeOffset.UtcNow }, Json));
+        File.WriteAllText(temp, JsonSerializer.Serialize(this with { UpdatedAt = DateTimeOffset.UtcNow }, ContractJson.Indented));
         File.Move(temp, path, overwrite: true);
     }
 }

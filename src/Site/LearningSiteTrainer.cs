@@ -17,7 +17,6 @@ namespace FedMM.Site;
 /// </summary>
 public sealed class LearningSiteTrainer(string clientFolder, string clientId, SiteModelOptions options) : ISiteTrainer, IDisposable
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
     private TrainingState? state;
     private string? stateConfig;
 
@@ -47,7 +46,7 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
             SafetensorsWriter.Save(SiteFolder.Weights(staging), update.Weights);
             SafetensorsWriter.Save(SiteFolder.Vectors(staging), update.Vectors);
             // The data (and its seeds) carry the folder's id; the service knows the site by its registered id.
-            File.WriteAllText(SiteFolder.Metrics(staging), JsonSerializer.Serialize(update.Metrics with { ClientId = clientId }, Json));
+            File.WriteAllText(SiteFolder.Metrics(staging), JsonSerializer.Serialize(update.Metrics with { ClientId = clientId }, ContractJson.Indented));
             if (Directory.Exists(updateFolder)) Directory.Delete(updateFolder, recursive: true);
             Directory.Move(staging, updateFolder);
         }
@@ -157,7 +156,7 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
     // One model per federation config: a new round with the same config keeps the in-memory model.
     private TrainingState Ensure(FederationConfig config)
     {
-        string json = JsonSerializer.Serialize(config, Json);
+        string json = JsonSerializer.Serialize(config, ContractJson.Indented);
         if (state is not null && stateConfig == json) return state;
         state?.Dispose();
         state = null;
@@ -207,14 +206,14 @@ public sealed class LearningSiteTrainer(string clientFolder, string clientId, Si
 
     private static bool SameModel(string savedJson, FederationConfig config)
     {
-        var saved = JsonSerializer.Deserialize<FederationConfig>(savedJson, Json);
+        var saved = JsonSerializer.Deserialize<FederationConfig>(savedJson, ContractJson.Options);
         return saved is not null && saved.Model == config.Model && saved.Labels.SequenceEqual(config.Labels);
     }
 
     private FederationConfig SavedConfig()
     {
         if (!File.Exists(ConfigPath)) throw new SiteException($"Site folder {clientFolder} has no trained model yet ({ConfigPath} missing); run `fedmm site train` or `site run` first.");
-        return JsonSerializer.Deserialize<FederationConfig>(File.ReadAllText(ConfigPath), Json)
+        return JsonSerializer.Deserialize<FederationConfig>(File.ReadAllText(ConfigPath), ContractJson.Options)
             ?? throw new SiteException($"{ConfigPath} is empty.");
     }
 

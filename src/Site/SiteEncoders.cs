@@ -22,7 +22,6 @@ public sealed record SiteEncoders(EncoderIdentity? Image, EncoderIdentity? Text,
     /// <summary>File name inside the site's model folder.</summary>
     public const string FileName = "encoders.json";
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     /// <summary>The identities of the encoders <paramref name="options"/> give a site of <paramref name="model"/> holding <paramref name="modalities"/>.</summary>
     public static SiteEncoders Describe(ModelConfig model, SiteModelOptions options, Modalities modalities)
@@ -108,7 +107,7 @@ public sealed record SiteEncoders(EncoderIdentity? Image, EncoderIdentity? Text,
         if (!File.Exists(path)) return null;
         try
         {
-            return JsonSerializer.Deserialize<SiteEncoders>(File.ReadAllText(path), Json)
+            return JsonSerializer.Deserialize<SiteEncoders>(File.ReadAllText(path), ContractJson.Options)
                 ?? throw new SiteException($"{path} is empty; delete the model folder to start the site afresh.");
         }
         catch (JsonException e)
@@ -118,7 +117,7 @@ public sealed record SiteEncoders(EncoderIdentity? Image, EncoderIdentity? Text,
     }
 
     /// <summary>Writes the record to <paramref name="path"/>.</summary>
-    public void Save(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json));
+    public void Save(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, ContractJson.Indented));
 
     /// <summary>Lower-case hex sha256 of a file.</summary>
     public static string FileSha256(string path)

@@ -38,6 +38,33 @@ public class ClientTokenCommandTests
     }
 
     [Fact]
+    public async Task Rotate_token_without_an_expiry_sends_an_empty_body_and_prints_the_reply_indented()
+    {
+        var seen = new List<Seen>();
+        using var server = Recording(seen, """{"clientId":"site-a","modalities":"image+text","token":"new-token-456","tokenExpiresAt":null}""");
+        string tokenFile = Path.Combine(Path.GetTempPath(), $"fedmm-token-{Guid.NewGuid():N}");
+        var stdout = new StringWriter();
+        var console = Console.Out;
+        try
+        {
+            Console.SetOut(stdout);
+            int code = await CliApp.RunAsync(
+                ["client", "rotate-token", "-f", "fed", "-c", "site-a", "--token-file", tokenFile, "--json", "--api", server.Address.ToString(), "--admin-key", "k"],
+                new StringWriter(), new StringWriter());
+
+            Assert.Equal(0, code);
+            // An absent optional field is left out of a request body, not sent as null.
+            Assert.Equal("{}", Assert.Single(seen).Body);
+            Assert.Contains("{\n  \"clientId\": \"site-a\",\n  \"modalities\": \"image\\u002Btext\",", stdout.ToString().ReplaceLineEndings("\n"));
+        }
+        finally
+        {
+            Console.SetOut(console);
+            File.Delete(tokenFile);
+        }
+    }
+
+    [Fact]
     public async Task Revoke_posts_to_the_revoke_endpoint()
     {
         var seen = new List<Seen>();

@@ -10,7 +10,10 @@ namespace FedMM.Api.Requests;
 /// </summary>
 public static class ApiJson
 {
-    /// <summary>Gives ASP.NET's own serializer options (responses, typed results) the settings of <see cref="ContractJson.Options"/>.</summary>
+    /// <summary>
+    /// Gives ASP.NET's own serializer options (responses, typed results) the settings of <see cref="ContractJson.Options"/>:
+    /// ASP.NET owns that instance (JsonOptions.SerializerOptions cannot be replaced), so the settings are copied, not a second set.
+    /// </summary>
     public static void Configure(JsonSerializerOptions options)
     {
         options.PropertyNamingPolicy = ContractJson.Options.PropertyNamingPolicy;

@@ -7,9 +7,9 @@ namespace FedMM.Api.Uploads;
 
 /// <summary>
 /// Validates a safetensors artifact while it streams past, chunk by chunk, holding only the header
-/// in memory: length prefix, header structure, tensor names/dtypes/shapes against an
-/// <see cref="ArtifactExpectation"/>, finite (and where asked positive) values within their
-/// magnitude bound, exact length and the size limit. Also computes the SHA-256 and byte count of
+/// in memory: length prefix, header structure, exact length and the size limit here; tensor
+/// names/dtypes/shapes against an <see cref="ArtifactExpectation"/> and the values as they pass
+/// by the contract's <see cref="UpdateValidator"/>, the same check the aggregation runs. Also computes the SHA-256 and byte count of
 /// what it saw, and the sum of every count tensor (positive or non-negative values).
 /// </summary>
 public sealed class SafetensorsStreamInspector : IDisposable
@@ -126,46 +126,14 @@ public sealed class SafetensorsStreamInspector : IDisposable
         header = parsed;
     }
 
+    // The contract's one check of names, dtypes and shapes (UpdateValidator), before any data is read.
     private TensorExpectation[] MatchExpectation(SafetensorsHeader parsed)
     {
-        var expected = expectation.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
-        var sizes = new Dictionary<int, long>();
-        var result = new TensorExpectation[parsed.Tensors.Count];
-        for (int i = 0; i < parsed.Tensors.Count; i++)
-        {
-            var entry = parsed.Tensors[i];
-            if (!expected.TryGetValue(entry.Name, out var spec))
-                throw new UploadRejectedException(part, $"has unexpected tensor '{entry.Name}'; expected {string.Join(", ", expectation.Tensors.Select(t => t.Name))}.");
-            if (entry.DType.ToString() != spec.Dtype)
-                throw new UploadRejectedException(part, $"tensor '{entry.Name}' has dtype {entry.DType}; expected {spec.Dtype}.");
-            bool shapeMatches = entry.Shape.Length == spec.Shape.Count;
-            for (int d = 0; shapeMatches && d < entry.Shape.Length; d++)
-            {
-                long want = spec.Shape[d];
-                if (want >= 0) shapeMatches = entry.Shape[d] == want;
-                else if (sizes.TryGetValue((int)-want, out long bound)) shapeMatches = entry.Shape[d] == bound;
-                else sizes[(int)-want] = entry.Shape[d];
-            }
-            if (!shapeMatches)
-                throw new UploadRejectedException(part, $"tensor '{entry.Name}' has shape {FormatShape(entry.Shape)}; expected {DescribeShape(spec, sizes)}.");
-            result[i] = spec;
-        }
-        var present = parsed.Tensors.Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
-        var missing = expectation.Tensors.Where(t => t.Required && !present.Contains(t.Name)).Select(t => t.Name).ToList();
-        if (missing.Count > 0)
-            throw new UploadRejectedException(part, $"is missing tensor(s) {string.Join(", ", missing)}.");
-        foreach (var (key, size) in sizes)
-        {
-            if (expectation.NamedSizes.TryGetValue(key, out var range) && (size < range.Min || size > range.Max))
-                throw new UploadRejectedException(part, $"has {size} {range.Meaning}; expected {range.Min} to {range.Max}.");
-        }
-        NamedSizes = sizes;
-        return result;
+        if (UpdateValidator.HeaderProblem(expectation, parsed.Tensors.Select(e => (e.Name, e.DType, e.Shape)), out var match) is { } problem)
+            throw new UploadRejectedException(part, problem);
+        NamedSizes = match.NamedSizes;
+        return parsed.Tensors.Select(e => match.Tensors[e.Name]).ToArray();
     }
-
-    private string DescribeShape(TensorExpectation spec, Dictionary<int, long> sizes) =>
-        FormatShape(spec.Shape.Select(d => d >= 0 ? d : sizes.GetValueOrDefault((int)-d, -1)))
-            .Replace("-1", "k");
 
     private void ScanData(ReadOnlySpan<byte> data)
     {
@@ -205,34 +173,11 @@ public sealed class SafetensorsStreamInspector : IDisposable
     private void CheckValues(SafetensorsEntry entry, ReadOnlySpan<float> values, long position)
     {
         var spec = specs[entryIndex];
-        var rule = spec.Values;
-        double sum = 0;
-        for (int i = 0; i < values.Length; i++)
-        {
-            float v = values[i];
-            bool ok = rule switch
-            {
-                ValueRule.Positive => v > 0 && float.IsFinite(v),
-                ValueRule.NonNegative => v >= 0 && float.IsFinite(v),
-                _ => float.IsFinite(v),
-            };
-            if (!ok)
-            {
-                long element = (position - entry.Begin) / 4 + i;
-                string what = float.IsNaN(v) ? "NaN" : float.IsInfinity(v) ? "an infinite value" : $"{v} (must be {(rule == ValueRule.Positive ? "> 0" : ">= 0")})";
-                throw new UploadRejectedException(part, $"tensor '{entry.Name}' holds {what} at element {element}.");
-            }
-            if (Math.Abs(v) > spec.MaxMagnitude)
-            {
-                long element = (position - entry.Begin) / 4 + i;
-                throw new UploadRejectedException(part, $"tensor '{entry.Name}' holds {v:G6} at element {element}, beyond {spec.MagnitudeSetting}.");
-            }
-            sum += v;
-        }
-        if (rule != ValueRule.Finite) sums[entry.Name] = sums.GetValueOrDefault(entry.Name) + sum;
+        double sum = sums.GetValueOrDefault(entry.Name);
+        if (UpdateValidator.ValuesProblem(spec, values, (position - entry.Begin) / 4, ref sum) is { } problem)
+            throw new UploadRejectedException(part, problem);
+        if (spec.Values != ValueRule.Finite) sums[entry.Name] = sum;
     }
-
-    private static string FormatShape(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
 
     /// <inheritdoc />
     public void Dispose() => hash.Dispose();

@@ -209,7 +209,7 @@ internal sealed class ExperimentOptions
     private static ConfigSetting Setting<T>(string name, string description, string helpName, params string[] fields)
     {
         var option = new Option<T>(name) { Description = description, HelpName = helpName };
-        return new ConfigSetting(option, fields, parse => parse.GetResult(option) is null ? null : JsonSerializer.SerializeToNode(parse.GetValue(option)));
+        return new ConfigSetting(option, fields, parse => parse.GetResult(option) is null ? null : JsonSerializer.SerializeToNode(parse.GetValue(option), ContractJson.Options));
     }
 
     // "1,2,3", "1 2 3" and repeated options all give 1, 2, 3.

@@ -8,10 +8,8 @@ namespace FedMM.Cli.Output;
 /// <summary>How operator commands show API objects: Spectre tables, or JSON with --json.</summary>
 public static class Print
 {
-    private static readonly JsonSerializerOptions Indented = new(FedMMClient.Json) { WriteIndented = true };
-
     /// <summary>Writes <paramref name="value"/> as indented JSON to stdout.</summary>
-    public static void Json<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, Indented));
+    public static void Json<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, ContractJson.Indented));
 
     /// <summary>A table of federations.</summary>
     public static void Federations(IEnumerable<FederationView> federations)

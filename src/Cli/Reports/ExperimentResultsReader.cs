@@ -8,8 +8,6 @@ namespace FedMM.Cli.Reports;
 /// <summary>Turns an experiment's rows (results.json of the experiment runner) into a report's run history.</summary>
 public static class ExperimentResultsReader
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     /// <summary>Reads the <c>rows</c> of results.json at <paramref name="path"/>.</summary>
     public static RunHistory Load(string path)
     {
@@ -20,7 +18,7 @@ public static class ExperimentResultsReader
             using var document = JsonDocument.Parse(File.ReadAllText(path));
             if (!document.RootElement.TryGetProperty("rows", out var array) || array.ValueKind != JsonValueKind.Array)
                 throw new InvalidDataException($"{path}: no \"rows\" array; is this an experiment's results.json?");
-            rows = array.Deserialize<List<ExperimentRow>>(Json);
+            rows = array.Deserialize<List<ExperimentRow>>(ContractJson.Options);
         }
         catch (JsonException e)
         {

@@ -9,11 +9,18 @@ namespace FedMM.Contracts;
 /// Types a person writes (<see cref="FederationConfig"/>, <see cref="SiteMetrics"/>, request bodies)
 /// refuse unknown fields themselves ([JsonUnmappedMemberHandling]), so a misspelt field is an error
 /// there while state the service wrote stays readable after a field is dropped.
+/// Files people read (report.json, results.json, a site's model and progress files, the CLI's
+/// --json output) are written with <see cref="Indented"/>, the same settings with line breaks;
+/// a format that differs otherwise declares it on its type ([JsonPropertyName], [JsonConverter],
+/// [JsonIgnore]) or, for escaping and layout, in the JsonWriterOptions of its writer.
 /// </summary>
 public static class ContractJson
 {
     /// <summary>The options; read-only.</summary>
     public static JsonSerializerOptions Options { get; } = Create();
+
+    /// <summary><see cref="Options"/> writing indented JSON, for files people read; read-only.</summary>
+    public static JsonSerializerOptions Indented { get; } = CreateIndented();
 
     /// <summary>
     /// Parses <paramref name="json"/> as <typeparamref name="T"/>, or throws a <see cref="FormatException"/>
@@ -46,6 +53,13 @@ public static class ContractJson
     {
         var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
         options.Converters.Add(new EnumNames());
+        options.MakeReadOnly(populateMissingResolver: true);
+        return options;
+    }
+
+    private static JsonSerializerOptions CreateIndented()
+    {
+        var options = new JsonSerializerOptions(Options) { WriteIndented = true };
         options.MakeReadOnly(populateMissingResolver: true);
         return options;
     }

@@ -3,8 +3,8 @@ namespace FedMM.Contracts;
 /// <summary>
 /// What a site's update must be (docs/ARTIFACTS.md, docs/API.md): the tensors its weights and vectors
 /// hold for its modalities, with dtype, shape and value rules, and the rules its metrics.json obeys.
-/// The API checks uploads against it while they stream in; the round grain and the aggregation
-/// check what they are handed with the same rules.
+/// <see cref="UpdateValidator"/> checks tensors against it: the API while an upload streams in, the
+/// aggregation on what it loaded; the round grain and both of them check metrics with <see cref="MetricsProblem"/>.
 /// </summary>
 public static class UpdateContract
 {
@@ -64,22 +64,6 @@ public static class UpdateContract
             tensors.Add(new("cooccurrence", "F32", [-CentroidsImage, -CentroidsText], Values: ValueRule.NonNegative));
         var robustness = config.Round.Robustness ?? new RobustnessConfig();
         return new ArtifactExpectation(tensors.Select(t => Bounded(t, "vectors", robustness)).ToList(), sizes);
-    }
-
-    /// <summary>Names a site with the given modalities may upload in vectors.safetensors (samples whatever the round asks).</summary>
-    public static IReadOnlySet<string> VectorNames(Modalities modalities)
-    {
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var m in new[] { Modalities.Image, Modalities.Text })
-        {
-            if (!modalities.HasFlag(m)) continue;
-            string prefix = m.ToName();
-            names.Add($"{prefix}.centroids");
-            names.Add($"{prefix}.counts");
-            names.Add($"{prefix}.samples");
-        }
-        if (modalities == Modalities.Both) names.Add("cooccurrence");
-        return names;
     }
 
     /// <summary>

@@ -86,7 +86,7 @@ public sealed partial class ClientFolder
         };
         if (info.Labels is not null) document["labels"] = info.Labels;
         Directory.CreateDirectory(Path);
-        DataJson.WriteText(InfoPath, JsonSerializer.Serialize(document, DataJson.Indented) + "\n");
+        DataJson.WriteText(InfoPath, DataJson.Indented(document) + "\n");
     }
 
     /// <summary>Writes a split's samples.jsonl (one compact JSON object a line); images are the caller's to place.</summary>
@@ -94,7 +94,7 @@ public sealed partial class ClientFolder
     {
         Directory.CreateDirectory(ImagesPath(split));
         var text = new StringBuilder();
-        foreach (var sample in samples) text.Append(JsonSerializer.Serialize(sample, DataJson.Compact)).Append('\n');
+        foreach (var sample in samples) text.Append(DataJson.Compact(sample)).Append('\n');
         DataJson.WriteText(ManifestPath(split), text.ToString());
     }
 

@@ -39,7 +39,7 @@ public sealed class ClientRoot
     {
         var problems = LabelProblems(labels);
         if (problems is not null) throw new ArgumentException($"Cannot write {LabelsPath}: {problems}", nameof(labels));
-        DataJson.WriteText(LabelsPath, JsonSerializer.Serialize(labels, DataJson.Indented) + "\n");
+        DataJson.WriteText(LabelsPath, DataJson.Indented(labels) + "\n");
     }
 
     /// <summary>Reads and checks labels.json.</summary>

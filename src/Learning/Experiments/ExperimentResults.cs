@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using FedMM.Contracts;
 
 namespace FedMM.Learning.Experiments;
 
@@ -42,13 +42,6 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
 {
     private const string CsvHeader = "strategy,partition,seed,round,client,group,evaluation,split,accuracy,macro_f1,loss,prior_accuracy";
     private const string OldCsvHeader = "strategy,seed,round,client,group,evaluation,accuracy,macro_f1,loss";
-
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-    };
 
     /// <summary>
     /// The comparisons the protocol reports: FedMM against local-only and FedAvg (site models and, with
@@ -167,7 +160,7 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
             JsonSerializer.Serialize(new
             {
                 plan = Plan, seconds = Seconds, rows = Rows, summaries = Summaries(), lateRounds = LateRoundSummaries(), paired = PairedComparisons(),
-            }, Json));
+            }, ContractJson.Indented));
         File.WriteAllText(Path.Combine(directory, "results.csv"), Csv());
         File.WriteAllText(Path.Combine(directory, "summary.md"), Markdown());
     }

@@ -1,9 +1,12 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Learning.Experiments;
 
 /// <summary>How an experiment trains the sites (docs/RESULTS.md, "Protocol").</summary>
+[JsonConverter(typeof(StrategyJsonNames))]
 public enum Strategy
 {
     /// <summary>Full FedMM: contribution-weighted aggregation, global vectors fill in missing modalities.</summary>
@@ -17,6 +20,12 @@ public enum Strategy
     /// <summary>FedMM again with other seeds: the A/A control, whose difference from <see cref="FedMM"/> is noise only.</summary>
     FedMMRepeat,
 }
+
+/// <summary>
+/// <see cref="Strategy"/> in JSON: camelCase member names ("fedMM", "fedMMRepeat"), as results.json
+/// has always listed the plan's strategies; rows name strategies by <see cref="Strategies.ToName"/>.
+/// </summary>
+public sealed class StrategyJsonNames() : JsonStringEnumConverter<Strategy>(JsonNamingPolicy.CamelCase);
 
 /// <summary>Names and configuration of the <see cref="Strategy"/> values.</summary>
 public static class Strategies

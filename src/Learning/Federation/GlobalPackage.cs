@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using TorchSharp;
@@ -21,13 +20,6 @@ public sealed class GlobalPackage : IDisposable
 
     /// <summary>File name of the report in a package folder.</summary>
     public const string ReportFile = "report.json";
-
-    /// <summary>How report.json is written and read: camelCase, indented, enums as strings.</summary>
-    public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
-    {
-        WriteIndented = true,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-    };
 
     /// <summary>Creates a package; it takes ownership of the tensors.</summary>
     public GlobalPackage(int round, IReadOnlyDictionary<string, torch.Tensor> weights, IReadOnlyDictionary<string, torch.Tensor> vectors, RoundReport report)
@@ -57,7 +49,7 @@ public sealed class GlobalPackage : IDisposable
     public void WriteVectors(Stream stream) => SafetensorsWriter.Write(stream, Vectors, Metadata("vectors"));
 
     /// <summary>Writes report.json (UTF-8, camelCase).</summary>
-    public void WriteReport(Stream stream) => JsonSerializer.Serialize(stream, Report, JsonOptions);
+    public void WriteReport(Stream stream) => JsonSerializer.Serialize(stream, Report, ContractJson.Indented);
 
     /// <summary>Writes the three files into <paramref name="folder"/> (created if missing).</summary>
     public void Save(string folder)
@@ -76,7 +68,7 @@ public sealed class GlobalPackage : IDisposable
         RoundReport parsed;
         try
         {
-            parsed = JsonSerializer.Deserialize<RoundReport>(report, JsonOptions) ?? throw new InvalidDataException("report.json is null.");
+            parsed = JsonSerializer.Deserialize<RoundReport>(report, ContractJson.Options) ?? throw new InvalidDataException("report.json is null.");
         }
         catch (JsonException e)
         {

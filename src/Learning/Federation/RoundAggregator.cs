@@ -37,7 +37,7 @@ public static class RoundAggregator
         var watch = Stopwatch.StartNew();
         double Lap() { double s = watch.Elapsed.TotalSeconds; watch.Restart(); return s; }
 
-        SiteUpdateValidator.Validate(round, config, updates, previous);
+        RoundUpdateChecks.Check(round, config, updates, previous);
         var sites = updates.OrderBy(u => u.ClientId, StringComparer.Ordinal).ToList();
         timings["validate"] = Lap();
 

@@ -1,10 +1,15 @@
+using System.Text.Json.Serialization;
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
 
 namespace FedMM.Site.Api;
 
 /// <summary>Body of POST /api/federations.</summary>
-public sealed record CreateFederationRequest(string? Id, FederationConfig Config);
+/// <remarks>
+/// Request bodies leave an optional field out rather than send null, so a body carries only what the
+/// operator chose (the fields are declared so, as <see cref="ContractJson.Options"/> writes nulls).
+/// </remarks>
+public sealed record CreateFederationRequest([property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Id, FederationConfig Config);
 
 /// <summary>A federation as the API shows it.</summary>
 public sealed record FederationView
@@ -41,13 +46,13 @@ public sealed record RoundSummary(int Round, string State);
 public sealed record ClientContribution(double Score, IReadOnlyDictionary<string, double> GroupWeights);
 
 /// <summary>Body of POST /api/federations/{fid}/clients.</summary>
-public sealed record RegisterClientRequest(string ClientId, string Modalities, DateTimeOffset? TokenExpiresAt = null);
+public sealed record RegisterClientRequest(string ClientId, string Modalities, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? TokenExpiresAt = null);
 
 /// <summary>A freshly registered client (or a rotated token) with its secret token (shown once).</summary>
 public sealed record RegisteredClient(string ClientId, string Modalities, string Token, DateTimeOffset? TokenExpiresAt = null);
 
 /// <summary>Body of POST /api/federations/{fid}/clients/{cid}/token.</summary>
-public sealed record RotateTokenRequest(DateTimeOffset? ExpiresAt);
+public sealed record RotateTokenRequest([property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? ExpiresAt);
 
 /// <summary>What a client did in one round.</summary>
 public sealed record ClientRoundHistory
@@ -91,7 +96,7 @@ public sealed record ClientView
 }
 
 /// <summary>Body of POST /api/federations/{fid}/rounds.</summary>
-public sealed record StartRoundsRequest(int? Rounds, IReadOnlyList<string>? Participants);
+public sealed record StartRoundsRequest([property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Rounds, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Participants);
 
 /// <summary>Rounds queued by POST /api/federations/{fid}/rounds.</summary>
 public sealed record StartedRounds(IReadOnlyList<int> Rounds);

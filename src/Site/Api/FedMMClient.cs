@@ -13,12 +13,6 @@ namespace FedMM.Site.Api;
 /// </summary>
 public sealed class FedMMClient : IDisposable
 {
-    /// <summary>JSON settings of the API: camelCase, case-insensitive reads.</summary>
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
-    };
-
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(100);
     private static readonly TimeSpan TransferTimeout = TimeSpan.FromMinutes(30);
 
@@ -178,11 +172,11 @@ public sealed class FedMMClient : IDisposable
         => SendAsync(() =>
         {
             var request = new HttpRequestMessage(method, path);
-            if (body is not null) request.Content = JsonContent.Create(body, body.GetType(), options: Json);
+            if (body is not null) request.Content = JsonContent.Create(body, body.GetType(), options: ContractJson.Options);
             return request;
         }, idempotent, timeout ?? RequestTimeout, ct, async (response, token) =>
         {
-            var value = await response.Content.ReadFromJsonAsync<T>(Json, token);
+            var value = await response.Content.ReadFromJsonAsync<T>(ContractJson.Options, token);
             return value ?? throw new ApiException(response.StatusCode, method.Method, "/" + path, "Empty response", $"the API returned no {typeof(T).Name}");
         });
 

@@ -134,9 +134,9 @@ public class RobustAggregationTests
         }
         var both = good.Single(u => u.ClientId == "both-2");
         Refused(SiteUpdates.With(both, weight: "fusion.classifier.output.bias", weightValue: T(1, 2e4f, 3)),
-            "weights tensor 'fusion.classifier.output.bias' holds 20000 (magnitude) at flat index 1, beyond round.robustness.maxAbsValue 10000");
-        Refused(SiteUpdates.With(both, vector: "text.centroids", vectorValue: torch.full(new long[] { 5, Width }, -3e4f)), "'text.centroids' holds 30000");
-        Refused(SiteUpdates.With(both, vector: "image.counts", vectorValue: torch.full(5, 3e38f)), "'image.counts' holds 3E+38 (magnitude) at flat index 0, beyond round.robustness.maxTrainSamples 1000000");
+            "weights: tensor 'fusion.classifier.output.bias' holds 20000 at element 1, beyond round.robustness.maxAbsValue 10000");
+        Refused(SiteUpdates.With(both, vector: "text.centroids", vectorValue: torch.full(new long[] { 5, Width }, -3e4f)), "vectors: tensor 'text.centroids' holds -30000 at element 0, beyond round.robustness.maxAbsValue");
+        Refused(SiteUpdates.With(both, vector: "image.counts", vectorValue: torch.full(5, 3e38f)), "vectors: tensor 'image.counts' holds 3E+38 at element 0, beyond round.robustness.maxTrainSamples 1000000");
         Refused(both with { Metrics = both.Metrics with { TrainSamples = int.MaxValue } }, "trainSamples 2147483647 exceeds round.robustness.maxTrainSamples 1000000");
         Refused(both with { Metrics = both.Metrics with { TrainSamples = 900_000 } }, "more than its centroid counts account for");
         Refused(both with { Metrics = both.Metrics with { TrainSamples = 10 } }, "'image.counts' counts");

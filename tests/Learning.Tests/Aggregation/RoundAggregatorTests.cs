@@ -49,6 +49,22 @@ public class RoundAggregatorTests
     }
 
     [Fact]
+    public void ReportJsonKeepsItsFormat()
+    {
+        // report.json (docs/ARTIFACTS.md): indented, camelCase fields, read back by the same rules.
+        using var package = RoundAggregator.Aggregate(1, Config(), TenSites(), [new SiteFailure("late", "no update before the deadline")], new AverageOfCentersFusion(), null);
+        string text = System.Text.Encoding.UTF8.GetString(Bytes(package.WriteReport)).ReplaceLineEndings("\n");
+        Assert.StartsWith("{\n  \"round\": 1,\n  \"participants\": [\n    \"both-0\",", text);
+        Assert.Contains("\"failures\": [\n    {\n      \"clientId\": \"late\",\n      \"reason\": \"no update before the deadline\"\n    }\n  ],\n  \"weighting\": \"contribution\",", text);
+        Assert.Contains("\"modalities\": \"image\\u002Btext\"", text);
+        Assert.Contains("\"carriedGroups\": [],", text);
+        Assert.Contains("\"rule\": \"mean\",", text);
+        var read = JsonSerializer.Deserialize<RoundReport>(text, ContractJson.Options)!;
+        Assert.Equal(package.Report.Participants, read.Participants);
+        Assert.Equal(package.Report.Pairing!.Pairs, read.Pairing!.Pairs);
+    }
+
+    [Fact]
     public void SameInputsInAnyOrderGiveBitIdenticalOutputs()
     {
         var updates = TenSites();
@@ -165,19 +181,19 @@ public class RoundAggregatorTests
         var both = good.Single(u => u.ClientId == "both-2");
         var nan = both.Weights["fusion.classifier.output.bias"].clone();
         nan[1] = torch.tensor(float.NaN);
-        Refused(With(both, weight: "fusion.classifier.output.bias", weightValue: nan), "'fusion.classifier.output.bias' holds NaN or infinite values (first at flat index 1)");
-        Refused(With(good.Single(u => u.ClientId == "txt-1"), weight: "image_adapter.missing", weightValue: torch.zeros(Width)), "does not train image_adapter.");
-        Refused(With(both, weight: "fusion.classifier.output.weight", weightValue: torch.zeros(Classes, Width + 1)), "has shape [3, 9] but the shared model expects [3, 8]");
-        Refused(With(both, weight: "fusion.extra.weight", weightValue: torch.zeros(Width)), "'fusion.extra.weight' is not a parameter of the shared model");
+        Refused(With(both, weight: "fusion.classifier.output.bias", weightValue: nan), "weights: tensor 'fusion.classifier.output.bias' holds NaN at element 1");
+        Refused(With(good.Single(u => u.ClientId == "txt-1"), weight: "image_adapter.missing", weightValue: torch.zeros(Width)), "weights: unexpected tensor 'image_adapter.missing'");
+        Refused(With(both, weight: "fusion.classifier.output.weight", weightValue: torch.zeros(Classes, Width + 1)), "weights: tensor 'fusion.classifier.output.weight' has shape [3, 9]; expected [3, 8]");
+        Refused(With(both, weight: "fusion.extra.weight", weightValue: torch.zeros(Width)), "weights: unexpected tensor 'fusion.extra.weight'");
         string textParameter = good.Single(u => u.ClientId == "txt-0").Weights.Keys.First(k => k.StartsWith("text_adapter.", StringComparison.Ordinal));
-        Refused(With(both, weight: textParameter, remove: true), $"'{textParameter}' is missing");
-        Refused(With(both, vector: "image.centroids", remove: true), "'image.centroids' is missing");
-        Refused(With(both, vector: "text.counts", vectorValue: torch.zeros(5)), "count ≤ 0");
-        Refused(With(both, vector: "cooccurrence", vectorValue: torch.zeros(5, 4)), "'cooccurrence' has shape [5, 4]");
-        Refused(With(good.Single(u => u.ClientId == "img-0"), vector: "cooccurrence", vectorValue: torch.zeros(5, 5)), "not expected");
-        Refused(With(both, vector: "image.centroids", vectorValue: torch.zeros(5, Width + 1)), $"expected [k ≥ 1, {Width}]");
+        Refused(With(both, weight: textParameter, remove: true), $"weights: missing tensor(s) {textParameter}");
+        Refused(With(both, vector: "image.centroids", remove: true), "vectors: missing tensor(s) image.centroids");
+        Refused(With(both, vector: "text.counts", vectorValue: torch.zeros(5)), "vectors: tensor 'text.counts' holds 0 (must be > 0) at element 0");
+        Refused(With(both, vector: "cooccurrence", vectorValue: torch.zeros(5, 4)), "vectors: tensor 'cooccurrence' has shape [5, 4]; expected [5, 5]");
+        Refused(With(good.Single(u => u.ClientId == "img-0"), vector: "cooccurrence", vectorValue: torch.zeros(5, 5)), "vectors: unexpected tensor 'cooccurrence'");
+        Refused(With(both, vector: "image.centroids", vectorValue: torch.zeros(5, Width + 1)), $"vectors: tensor 'image.centroids' has shape [5, 9]; expected [k, {Width}]");
         Refused(both with { Metrics = both.Metrics with { Round = 7 } }, "round 7");
-        Refused(With(both, weight: "fusion.classifier.output.bias", weightValue: torch.zeros(Classes, dtype: torch.float64)), "Float64");
+        Refused(With(both, weight: "fusion.classifier.output.bias", weightValue: torch.zeros(Classes, dtype: torch.float64)), "weights: tensor 'fusion.classifier.output.bias' has dtype F64; expected F32");
     }
 
     [Fact]
@@ -189,7 +205,7 @@ public class RoundAggregatorTests
         var both = updates.Single(u => u.ClientId == "both-3");
         updates[updates.IndexOf(both)] = With(both, weight: "fusion.classifier.output.bias", weightValue: torch.zeros(Classes + 1));
         var e = Assert.Throws<SiteUpdateException>(() => RoundAggregator.Aggregate(1, config, updates, [], new AverageOfCentersFusion(), null));
-        Assert.Contains("has shape [4] but client 'both-0' uploaded [3]", e.Message);
+        Assert.Contains("tensor 'fusion.classifier.output.bias' has shape [4] but client 'both-0' uploaded [3]", e.Message);
     }
 
     [Fact]

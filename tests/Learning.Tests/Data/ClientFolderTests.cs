@@ -26,6 +26,22 @@ public class ClientFolderTests
     }
 
     [Fact]
+    public void WrittenFilesKeepTheirBytes()
+    {
+        // The data files are read by people and other tools: indented documents, one compact object
+        // a line, non-ASCII and '+' unescaped, LF line ends.
+        using var temp = new TempDirectory();
+        var root = ClientRoot.Create(temp.Path, ["cat", "dög"]);
+        var folder = ClientFolder.Create(root.Client(0).Path, new ClientInfo("site-a", Modalities.Both, ["cat", "dög"]));
+        folder.WriteSplit("train", [new Sample("a", "dög", "images/a.png", "ünïcode + text"), new Sample("b", "cat", Text: "t")]);
+
+        Assert.Equal("[\n  \"cat\",\n  \"dög\"\n]\n", File.ReadAllText(root.LabelsPath));
+        Assert.Equal("{\n  \"id\": \"site-a\",\n  \"modalities\": \"image+text\",\n  \"labels\": [\n    \"cat\",\n    \"dög\"\n  ]\n}\n", File.ReadAllText(folder.InfoPath));
+        Assert.Equal("{\"id\":\"a\",\"label\":\"dög\",\"image\":\"images/a.png\",\"text\":\"ünïcode + text\"}\n{\"id\":\"b\",\"label\":\"cat\",\"text\":\"t\"}\n",
+            File.ReadAllText(folder.ManifestPath("train")));
+    }
+
+    [Fact]
     public void WrittenFolderLoadsBackWithLabelsFromClientRoot()
     {
         using var temp = new TempDirectory();

@@ -80,6 +80,32 @@ public class ExperimentResultsTests
     }
 
     [Fact]
+    public void ResultsJsonKeepsItsFormat()
+    {
+        // results.json: indented, camelCase fields, strategies camelCase as it has always been written.
+        var plan = new ExperimentPlan { Config = new FederationConfig { Labels = ["a", "b"] }, Rounds = 1, Seeds = [1], Strategies = [Strategy.FedMM, Strategy.FedAvg, Strategy.FedMMRepeat] };
+        var results = new ExperimentResults(plan, [new("fedmm", 1, 1, "client_0", "image+text", "site", 0.5, 0.4, 1.0)], 3);
+        var directory = Path.Combine(Path.GetTempPath(), $"fedmm-results-{Guid.NewGuid():N}");
+        try
+        {
+            results.Write(directory);
+            string text = File.ReadAllText(Path.Combine(directory, "results.json"));
+            Assert.StartsWith("{\n  \"plan\": {\n    \"config\": {", text.ReplaceLineEndings("\n"));
+            Assert.Contains("\"strategies\": [\n      \"fedMM\",\n      \"fedAvg\",\n      \"fedMMRepeat\"\n    ]", text.ReplaceLineEndings("\n"));
+            Assert.Contains("\"group\": \"image\\u002Btext\"", text);
+            using var json = System.Text.Json.JsonDocument.Parse(text);
+            var row = json.RootElement.GetProperty("rows")[0];
+            Assert.Equal(0.4, row.GetProperty("macroF1").GetDouble());
+            Assert.Equal("site", row.GetProperty("evaluation").GetString());
+            Assert.Equal(3, json.RootElement.GetProperty("seconds").GetDouble());
+        }
+        finally
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, true);
+        }
+    }
+
+    [Fact]
     public void StrategiesParseAndConfigureTheirBaselines()
     {
         Assert.Equal(Strategy.FedAvg, Strategies.Parse(" FedAvg "));

@@ -225,7 +225,7 @@ public sealed class HostileUpdateTests(ServiceFixture fixture)
     }
 
     private async Task<RoundReport> ReportAsync(string fid, int round) =>
-        JsonSerializer.Deserialize<RoundReport>(await Store.ReadAllBytesAsync(ArtifactLayout.Global(fid, round, ArtifactLayout.Report)), GlobalPackage.JsonOptions)!;
+        JsonSerializer.Deserialize<RoundReport>(await Store.ReadAllBytesAsync(ArtifactLayout.Global(fid, round, ArtifactLayout.Report)), ContractJson.Options)!;
 
     private async Task AssertPackageFiniteAsync(string fid, int round)
     {

@@ -1,0 +1,69 @@
+using FedMM.Contracts;
+
+namespace FedMM.Learning.Tests.Federation;
+
+/// <summary>The one check of an update's tensors, as the upload stream and the aggregation both run it.</summary>
+public class UpdateValidatorTests
+{
+    private static readonly FederationConfig Config = new()
+    {
+        Labels = ["a", "b"],
+        Model = new ModelConfig { AdapterDim = 4 },
+        Round = new RoundConfig { LocalClusters = 6 },
+    };
+
+    private static (string, SafetensorsDType, long[]) F32(string name, params long[] shape) => (name, SafetensorsDType.F32, shape);
+
+    [Fact]
+    public void AnImageTextSitesVectorsMatchWithTheirNamedSizes()
+    {
+        var problem = UpdateValidator.HeaderProblem(UpdateContract.Vectors(Config, Modalities.Both),
+            [F32("cooccurrence", 5, 3), F32("text.counts", 3), F32("image.counts", 5), F32("text.centroids", 3, 4), F32("image.centroids", 5, 4)], out var match);
+        Assert.Null(problem);
+        Assert.Equal(5, match.NamedSizes[1]);
+        Assert.Equal(3, match.NamedSizes[2]);
+        Assert.Equal(ValueRule.NonNegative, match.Tensors["cooccurrence"].Values);
+    }
+
+    [Fact]
+    public void TheFirstProblemIsTheSameWhateverTheOrderOfTheTensors()
+    {
+        // The co-occurrence disagrees with the text centroids: whichever comes first in the file, the
+        // centroids bind k and the co-occurrence is named.
+        (string, SafetensorsDType, long[])[] tensors =
+            [F32("image.centroids", 5, 4), F32("image.counts", 5), F32("text.centroids", 3, 4), F32("text.counts", 3), F32("cooccurrence", 5, 4)];
+        var expected = "tensor 'cooccurrence' has shape [5, 4]; expected [5, 3].";
+        Assert.Equal(expected, UpdateValidator.HeaderProblem(UpdateContract.Vectors(Config, Modalities.Both), tensors, out _));
+        Assert.Equal(expected, UpdateValidator.HeaderProblem(UpdateContract.Vectors(Config, Modalities.Both), tensors.Reverse(), out _));
+    }
+
+    [Fact]
+    public void NamesDtypesShapesAndRangesAreRefusedNamingTheTensor()
+    {
+        var image = UpdateContract.Vectors(Config, Modalities.Image);
+        Assert.Equal("unexpected tensor 'text.counts'; expected image.centroids, image.counts.",
+            UpdateValidator.HeaderProblem(image, [F32("image.centroids", 5, 4), F32("image.counts", 5), F32("text.counts", 5)], out _));
+        Assert.Equal("missing tensor(s) image.counts.", UpdateValidator.HeaderProblem(image, [F32("image.centroids", 5, 4)], out _));
+        Assert.Equal("tensor 'image.counts' has dtype F64; expected F32.",
+            UpdateValidator.HeaderProblem(image, [F32("image.centroids", 5, 4), ("image.counts", SafetensorsDType.F64, [5])], out _));
+        Assert.Equal("tensor 'image.centroids' has shape [5, 3]; expected [k, 4].",
+            UpdateValidator.HeaderProblem(image, [F32("image.centroids", 5, 3), F32("image.counts", 5)], out _));
+        Assert.Equal("has 7 image centroids; expected 1 to 6.",
+            UpdateValidator.HeaderProblem(image, [F32("image.centroids", 7, 4), F32("image.counts", 7)], out _));
+    }
+
+    [Fact]
+    public void ValuesArrivingInPiecesAreCheckedAndSummedAsOne()
+    {
+        var counts = UpdateContract.Vectors(Config, Modalities.Image).Tensors.Single(t => t.Name == "image.counts");
+        double sum = 0;
+        Assert.Null(UpdateValidator.ValuesProblem(counts, [1f, 2f], 0, ref sum));
+        Assert.Null(UpdateValidator.ValuesProblem(counts, [3f], 2, ref sum));
+        Assert.Equal(6, sum);
+        Assert.Equal("tensor 'image.counts' holds 0 (must be > 0) at element 4.", UpdateValidator.ValuesProblem(counts, [4f, 0f], 3, ref sum));
+        Assert.Equal(6, sum);
+        Assert.Equal("tensor 'image.counts' holds NaN at element 3.", UpdateValidator.ValuesProblem(counts, [float.NaN], 3, ref sum));
+        Assert.Equal("tensor 'image.counts' holds 2E+06 at element 3, beyond round.robustness.maxTrainSamples 1000000.",
+            UpdateValidator.ValuesProblem(counts, [2e6f], 3, ref sum));
+    }
+}
