@@ -80,14 +80,12 @@ public sealed class RoundGrain(
             throw ServiceRequestException.Invalid($"round plan for '{plan.FederationId}/{plan.Round}' sent to round grain '{this.GetPrimaryKeyString()}'.");
         if (plan.Participants.Count == 0)
             throw ServiceRequestException.Invalid($"round {plan.Round} of federation '{plan.FederationId}': at least one participant is required.");
-        var config = plan.Config;
-
         return await GatedAsync(async () =>
         {
             if (S.HasPlan(plan)) return S.ToView();
             if (S.FederationId is not null && S.State != RoundState.Queued)
                 throw ServiceRequestException.Conflict($"round {plan.Round} of federation '{plan.FederationId}' is already {S.State}; its plan cannot change.");
-            await PersistAsync(s => s.Queue(plan, config.Round.MinClients));
+            await PersistAsync(s => s.Queue(plan, plan.Config.Round.MinClients));
             return S.ToView();
         });
     }
