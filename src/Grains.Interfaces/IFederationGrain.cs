@@ -76,14 +76,6 @@ public interface IFederationGrain : IGrainWithStringKey
     [Alias("GetTask")]
     Task<SiteTask> GetTaskAsync(string clientId);
 
-    /// <summary>True when <paramref name="token"/> is the token issued to <paramref name="clientId"/>; false for unknown clients.</summary>
-    [Alias("VerifyToken")]
-    Task<bool> VerifyTokenAsync(string clientId, string token);
-
-    /// <summary>The client whose token <paramref name="token"/> is, or null when it belongs to no client of the federation.</summary>
-    [Alias("FindClientByToken")]
-    Task<string?> FindClientByTokenAsync(string token);
-
     /// <summary>Called by a round grain when its round reached a final state; opens the next queued round.</summary>
     [Alias("OnRoundFinished"), OneWay]
     Task OnRoundFinishedAsync(int round, RoundState state);

@@ -246,14 +246,6 @@ public sealed class FederationGrain(
     }
 
     /// <inheritdoc />
-    public async Task<bool> VerifyTokenAsync(string clientId, string token) =>
-        (await CheckTokenAsync(clientId, token)).Status == TokenStatus.Valid;
-
-    /// <inheritdoc />
-    public async Task<string?> FindClientByTokenAsync(string token) =>
-        await CheckTokenAsync(null, token) is { Status: TokenStatus.Valid, ClientId: var clientId } ? clientId : null;
-
-    /// <inheritdoc />
     public async Task OnRoundFinishedAsync(int round, RoundState state)
     {
         if (S.Config is null) return;

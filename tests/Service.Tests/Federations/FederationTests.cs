@@ -13,6 +13,14 @@ public sealed class FederationTests(ServiceFixture fixture)
 {
     private IGrainFactory Grains => fixture.Service.Grains;
 
+    // Whether the token is the current, accepted token of clientId, as the API's site authentication asks it.
+    private static async Task<bool> VerifyTokenAsync(IFederationGrain federation, string clientId, string token) =>
+        await federation.CheckTokenAsync(clientId, token) is { Status: TokenStatus.Valid, ClientId: var owner } && owner == clientId;
+
+    // The client whose accepted token this is, asked without a client id (the global-package routes).
+    private static async Task<string?> FindClientByTokenAsync(IFederationGrain federation, string token) =>
+        await federation.CheckTokenAsync(null, token) is { Status: TokenStatus.Valid, ClientId: var clientId } ? clientId : null;
+
     [Fact]
     public async Task Creating_is_idempotent_for_the_same_config_and_a_conflict_for_another()
     {
@@ -76,10 +84,10 @@ public sealed class FederationTests(ServiceFixture fixture)
         Assert.True(image.Token.Length >= 40);
         Assert.Equal(3, sites.Values.Select(s => s.Token).Distinct().Count());
 
-        Assert.True(await federation.VerifyTokenAsync("site-image", image.Token));
-        Assert.False(await federation.VerifyTokenAsync("site-image", sites["site-text"].Token));
-        Assert.False(await federation.VerifyTokenAsync("site-image", ""));
-        Assert.False(await federation.VerifyTokenAsync("nobody", image.Token));
+        Assert.True(await VerifyTokenAsync(federation, "site-image", image.Token));
+        Assert.False(await VerifyTokenAsync(federation, "site-image", sites["site-text"].Token));
+        Assert.False(await VerifyTokenAsync(federation, "site-image", ""));
+        Assert.False(await VerifyTokenAsync(federation, "nobody", image.Token));
 
         var clients = await federation.ListClientsAsync();
         Assert.Equal(["site-image", "site-text", "site-both"], clients.Select(c => c.ClientId));
@@ -100,12 +108,12 @@ public sealed class FederationTests(ServiceFixture fixture)
     public async Task A_token_finds_its_client_and_no_other()
     {
         var (federation, sites) = await TestFederation.CreateAsync(Grains, "findtoken", TestFederation.Config(1, TimeSpan.FromMinutes(5)), TestFederation.ThreeSites);
-        foreach (var (id, site) in sites) Assert.Equal(id, await federation.FindClientByTokenAsync(site.Token));
-        Assert.Null(await federation.FindClientByTokenAsync(sites["site-image"].Token + "x"));
-        Assert.Null(await federation.FindClientByTokenAsync(""));
+        foreach (var (id, site) in sites) Assert.Equal(id, await FindClientByTokenAsync(federation, site.Token));
+        Assert.Null(await FindClientByTokenAsync(federation, sites["site-image"].Token + "x"));
+        Assert.Null(await FindClientByTokenAsync(federation, ""));
         var (other, otherSites) = await TestFederation.CreateAsync(Grains, "findtoken2", TestFederation.Config(1, TimeSpan.FromMinutes(5)), [("site-image", "image")]);
-        Assert.Null(await other.FindClientByTokenAsync(sites["site-image"].Token));
-        Assert.Equal("site-image", await other.FindClientByTokenAsync(otherSites["site-image"].Token));
+        Assert.Null(await FindClientByTokenAsync(other, sites["site-image"].Token));
+        Assert.Equal("site-image", await FindClientByTokenAsync(other, otherSites["site-image"].Token));
 
     }
 
@@ -122,17 +130,17 @@ public sealed class FederationTests(ServiceFixture fixture)
         await Grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
 
         // The old tokens match nothing: the grain no longer asks the clients' grains for them.
-        Assert.False(await federation.VerifyTokenAsync("site-image", sites["site-image"].Token));
-        Assert.Null(await federation.FindClientByTokenAsync(sites["site-text"].Token));
+        Assert.False(await VerifyTokenAsync(federation, "site-image", sites["site-image"].Token));
+        Assert.Null(await FindClientByTokenAsync(federation, sites["site-text"].Token));
         Assert.Equal(TokenStatus.Unknown, (await federation.CheckTokenAsync("site-text", sites["site-text"].Token)).Status);
         Assert.Equal(["site-image", "site-text", "site-both"], (await federation.ListClientsAsync()).Select(c => c.ClientId));
 
         // The operator's rotation gives the site a token that works; its old one stays refused.
         var rotated = await federation.RotateTokenAsync("site-text", null);
-        Assert.Equal("site-text", await federation.FindClientByTokenAsync(rotated.Token));
-        Assert.True(await federation.VerifyTokenAsync("site-text", rotated.Token));
-        Assert.Null(await federation.FindClientByTokenAsync(sites["site-text"].Token));
-        Assert.False(await federation.VerifyTokenAsync("site-image", sites["site-image"].Token));
+        Assert.Equal("site-text", await FindClientByTokenAsync(federation, rotated.Token));
+        Assert.True(await VerifyTokenAsync(federation, "site-text", rotated.Token));
+        Assert.Null(await FindClientByTokenAsync(federation, sites["site-text"].Token));
+        Assert.False(await VerifyTokenAsync(federation, "site-image", sites["site-image"].Token));
         string kept = await GrainStateBlobs.ReadJsonAsync(fixture.Service.StateContainer, fid, "fedmm-federation");
         Assert.Contains(FedMM.Grains.Clients.ClientTokens.Hash(rotated.Token), kept);
         Assert.DoesNotContain(rotated.Token, kept);
