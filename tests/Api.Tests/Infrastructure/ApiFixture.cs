@@ -24,7 +24,7 @@ public sealed class ApiFixture : IAsyncLifetime
 
     private readonly string runId = Guid.NewGuid().ToString("N")[..8];
     private AzuriteServer? azurite;
-    private SiloHostProcess? silo;
+    private HostProcess? silo;
     private WebApplicationFactory<Program>? factory;
 
     /// <summary>Blob port of the API tests' Azurite (queue and table follow), apart from the other test projects'.</summary>

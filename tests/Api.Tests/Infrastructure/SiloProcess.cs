@@ -18,7 +18,7 @@ public static class SiloProcess
     /// Starts the silo and waits until its gateway listens; other ports and cluster id give a second,
     /// separate silo (a test that stops its own silo).
     /// </summary>
-    public static Task<SiloHostProcess> StartAsync(string connectionString, string artifactContainer, string grainStateContainer,
+    public static Task<HostProcess> StartAsync(string connectionString, string artifactContainer, string grainStateContainer,
         int siloPort = SiloPort, int gatewayPort = GatewayPort, string clusterId = "fedmm-api-tests") =>
         SiloHostProcess.StartAsync(new Dictionary<string, string>
         {
@@ -31,7 +31,4 @@ public static class SiloProcess
             ["Storage:ArtifactContainer"] = artifactContainer,
             ["Storage:GrainStateContainer"] = grainStateContainer,
         }, gatewayPort);
-
-    /// <summary>Build output folder of src/<paramref name="project"/> in the tests' configuration.</summary>
-    public static string BuildOutputOf(string project) => BuildOutput.Of(project);
 }

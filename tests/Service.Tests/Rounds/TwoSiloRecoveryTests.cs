@@ -29,7 +29,7 @@ public sealed class TwoSiloRecoveryTests(ServiceFixture fixture)
         var names = StorageNames.Unique();
         string run = names.ServiceId.Replace("-", "", StringComparison.Ordinal);
         string clusteringTable = $"c{run}", reminderTable = $"r{run}";
-        var silos = new List<SiloHostProcess>();
+        var silos = new List<HostProcess>();
         try
         {
             foreach (var (siloPort, gatewayPort) in Ports)
