@@ -23,13 +23,14 @@ public static class PersistentStateChanges
         // A copy, not a re-read: when storage is down the re-read fails too and the change would stay.
         byte[] before = JsonSerializer.SerializeToUtf8Bytes(state.State, ContractJson.Options);
         change(state.State);
-        byte[] changed = JsonSerializer.SerializeToUtf8Bytes(state.State, ContractJson.Options);
         try
         {
             await state.WriteStateAsync();
         }
         catch (Exception failure)
         {
+            // A failed write leaves the changed state in place; it is serialized only on this path.
+            byte[] changed = JsonSerializer.SerializeToUtf8Bytes(state.State, ContractJson.Options);
             try
             {
                 // Also refreshes the ETag, so the next write is not refused for the one that landed.
