@@ -22,6 +22,27 @@ public sealed record FederationConfig
     /// <summary>How a round trains and aggregates.</summary>
     [Id(3)]
     public RoundConfig Round { get; init; } = new();
+
+    /// <summary>What protects the patients behind what a site uploads (docs/PRIVACY.md).</summary>
+    [Id(4)]
+    public PrivacyConfig Privacy { get; init; } = new();
+}
+
+/// <summary>
+/// Protection of what leaves a site (docs/PRIVACY.md). Every setting protects by default; an
+/// unprotected setting has to be asked for by name.
+/// </summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+[GenerateSerializer, Immutable, Alias("fedmm.privacy-config")]
+public sealed record PrivacyConfig
+{
+    /// <summary>
+    /// Fewest samples any uploaded or published summary vector may rest on: smaller clusters are
+    /// merged into their nearest neighbour of the same class, or withheld when the whole group is
+    /// smaller.
+    /// </summary>
+    [Id(0)]
+    public int MinSupport { get; init; } = 5;
 }
 
 /// <summary>Architecture: private encoders and the shared adapters and fusion head.</summary>

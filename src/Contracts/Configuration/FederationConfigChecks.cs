@@ -78,6 +78,10 @@ public static class FederationConfigChecks
             }
         }
 
+        var privacy = config.Privacy;
+        if (privacy is null) problems.Add("privacy: required.");
+        else Check(privacy.MinSupport >= 1, $"privacy.minSupport: {privacy.MinSupport} must be ≥ 1.");
+
         return problems;
     }
 }
