@@ -111,7 +111,7 @@ internal sealed class ExperimentOptions
         Setting<double?>("--lr", "Learning rate of the shared part (round.learningRate).", "x", "round.learningRate"),
         Setting<double?>("--encoder-lr", "Learning rate of the text encoder (round.encoderLearningRate).", "x", "round.encoderLearningRate"),
         Setting<double?>("--lr-decay", "Both learning rates × x once per round (round.learningRateDecay).", "x", "round.learningRateDecay"),
-        Setting<string?>("--fill-in", "Fill-in of a missing modality: hard or soft (round.fillIn).", "name", "round.fillIn"),
+        Setting<string?>("--fill-in", "Fill-in of a missing modality: hard, soft or uniform (round.fillIn).", "name", "round.fillIn"),
         Setting<double?>("--modality-dropout", "Modality dropout of image+text sites (round.modalityDropout).", "x", "round.modalityDropout"),
         Setting<string?>("--weighting", "FedMM's aggregation weights: contribution, fedavg or uniform (round.weighting).", "name", "round.weighting"),
         Setting<double?>("--contribution-temperature", "τ of the contribution weighting (round.contributionTemperature).", "x", "round.contributionTemperature"),

@@ -93,6 +93,12 @@ public enum FillIn
 
     /// <summary>A distance-softmax mix of paired centers.</summary>
     [JsonStringEnumMemberName("soft")] Soft,
+
+    /// <summary>
+    /// The plain mean of the paired centers, whatever the present modality: a stand-in that carries
+    /// no information about the sample. The control that tells whether a stand-in's content helps.
+    /// </summary>
+    [JsonStringEnumMemberName("uniform")] Uniform,
 }
 
 /// <summary>How sites' updates are weighted in the mean (<c>round.weighting</c>).</summary>

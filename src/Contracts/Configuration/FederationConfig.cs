@@ -213,7 +213,7 @@ public sealed record RoundConfig
     [Id(12)]
     public double CooccurrenceWeight { get; init; } = 0.5;
 
-    /// <summary>"hard" (paired center of the nearest cluster) or "soft" (distance-softmax mix).</summary>
+    /// <summary>"hard" (paired center of the nearest cluster), "soft" (distance-softmax mix) or "uniform" (the plain mean of the paired centers, the same for every sample: a control that carries no sample information).</summary>
     [Id(13)]
     public FillIn FillIn { get; init; } = FillIn.Soft;
 

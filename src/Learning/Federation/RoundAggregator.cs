@@ -53,10 +53,16 @@ public static class RoundAggregator
             var text = ClusterModality(Modalities.Text, round, config.Round, sites, previous, vectors);
             timings["textClusters"] = Lap();
 
+            // Under "received" summaries every site summarised with the adapters of the package it
+            // trained from, so the centres live in that package's space, not in this round's: they are
+            // fused with that package's head, and the package records those adapters so that sites
+            // look their stand-ins up in the same space.
+            var space = config.Round.SummarySpace == SummarySpace.Received && previous is not null ? previous.Weights : null;
+            if (space is not null) RecordSpace(space, vectors);
             PairingSummary? pairing = null;
             if (image is not null && text is not null)
             {
-                pairing = PairAndFuse(round, config, sites, image, text, fusion, weights, vectors, timings, Lap);
+                pairing = PairAndFuse(round, config, sites, image, text, fusion, space ?? weights, vectors, timings, Lap);
             }
             timings["total"] = total.Elapsed.TotalSeconds;
 
@@ -232,7 +238,7 @@ public static class RoundAggregator
 
     private static PairingSummary PairAndFuse(
         int round, FederationConfig config, List<SiteUpdate> sites, ModalityClusters image, ModalityClusters text, IPairFusion fusion,
-        Dictionary<string, torch.Tensor> weights, Dictionary<string, torch.Tensor> vectors, Dictionary<string, double> timings, Func<double> lap)
+        IReadOnlyDictionary<string, torch.Tensor> weights, Dictionary<string, torch.Tensor> vectors, Dictionary<string, double> timings, Func<double> lap)
     {
         if (image.Dimensions != text.Dimensions)
             throw new InvalidOperationException($"Image centers have width {image.Dimensions} but text centers {text.Dimensions}.");
@@ -293,6 +299,19 @@ public static class RoundAggregator
             Pairs = Enumerable.Range(0, pairs).Select(p => new ClusterPair(assignment.Rows[p], assignment.Columns[p], cost[assignment.Rows[p], assignment.Columns[p]])).ToList(),
             TotalCost = assignment.TotalCost,
         };
+    }
+
+    /// <summary>Prefix of the adapters, in the global vectors, that the centres were summarised with.</summary>
+    public const string SpacePrefix = "space.";
+
+    // The image and text adapters of the package the round's sites summarised with, under "space.".
+    private static void RecordSpace(IReadOnlyDictionary<string, torch.Tensor> space, Dictionary<string, torch.Tensor> vectors)
+    {
+        foreach (var (name, tensor) in space.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            if (ParameterGroups.TryOf(name) is ParameterGroup.Image or ParameterGroup.Text)
+                vectors[SpacePrefix + name] = tensor.detach().cpu().clone();
+        }
     }
 
     private static void CheckFusionShape(string name, torch.Tensor tensor, int rows, int columns)

@@ -251,8 +251,11 @@ public static class LocalRound
         var textMask = tensor(hasText).unsqueeze(1);
         long batch = rows.Length;
 
-        // Stand-ins are looked up with the adapters the global centers were built with.
-        var lookup = site.Config.Round.SummarySpace == SummarySpace.Received ? site.Received : null;
+        // Stand-ins are looked up with the adapters the global centers were built with: those the package
+        // records, else (a package of the first round) the adapters the site received.
+        var lookup = site.Config.Round.SummarySpace == SummarySpace.Received
+            ? (fillIn.Available ? fillIn.CentreSpace(site.Config.Model, site.Config.Labels.Count) : null) ?? site.Received
+            : null;
         Tensor? LookupImage() => image is null ? null : lookup is null ? image : lookup.ImageAdapter.call(imageFeatures!);
         Tensor? LookupText() => text is null ? null : lookup is null ? text : lookup.TextAdapter.call(textFeatures!);
         Tensor? lookupImage = null, lookupText = null;
@@ -262,8 +265,8 @@ public static class LocalRound
             lookupImage = LookupImage();
             lookupText = LookupText();
         }
-        Tensor imageFill = fillIn.Available && lookupText is not null ? fillIn.ImageFromText(lookupText) : shared.ImageAdapter.Missing(batch);
-        Tensor textFill = fillIn.Available && lookupImage is not null ? fillIn.TextFromImage(lookupImage) : shared.TextAdapter.Missing(batch);
+        Tensor imageFill = fillIn.Available && lookupText is not null ? fillIn.ImageFromText(lookupText, shared.ImageAdapter.Missing(batch)) : shared.ImageAdapter.Missing(batch);
+        Tensor textFill = fillIn.Available && lookupImage is not null ? fillIn.TextFromImage(lookupImage, shared.TextAdapter.Missing(batch)) : shared.TextAdapter.Missing(batch);
         var finalImage = image is null ? imageFill : where(imageMask, image, imageFill);
         var finalText = text is null ? textFill : where(textMask, text, textFill);
         var presence = cat([imageMask, textMask], 1).to_type(ScalarType.Float32);
@@ -325,14 +328,14 @@ public static class LocalRound
         return loss;
     }
 
-    private static Tensor ImageFeatures(SiteState site, SplitKind kind, Tensor index)
+    internal static Tensor ImageFeatures(SiteState site, SplitKind kind, Tensor index)
     {
         var cached = site.ImageFeaturesOf(kind);
         if (cached is not null) return cached.index_select(0, index);
         return site.Model.ImageEncoder!.call(site.Split(kind).Images!.index_select(0, index));
     }
 
-    private static Tensor TextFeatures(SiteState site, SplitKind kind, Tensor index)
+    internal static Tensor TextFeatures(SiteState site, SplitKind kind, Tensor index)
     {
         var cached = site.TextFeaturesOf(kind);
         if (cached is not null) return cached.index_select(0, index);

@@ -56,6 +56,14 @@ public sealed class FederatedRunTests : IDisposable
         Assert.Contains(server.WeightNames[^1], n => n.StartsWith("text_adapter."));
         Assert.Contains(server.WeightNames[^1], n => n.StartsWith("image_adapter."));
 
+        // Round 2's centres were summarised with round 1's adapters: the package records exactly those,
+        // and round 1's package (summarised with the initial model, which no package holds) records none.
+        Assert.DoesNotContain(server.VectorNames[0], n => n.StartsWith(RoundAggregator.SpacePrefix));
+        var adapters = server.FirstWeights!.Where(w => w.Key.StartsWith("image_adapter.") || w.Key.StartsWith("text_adapter.")).ToList();
+        Assert.NotEmpty(adapters);
+        Assert.Equal(adapters.Select(a => RoundAggregator.SpacePrefix + a.Key).Order(), server.LastVectors!.Keys.Where(k => k.StartsWith(RoundAggregator.SpacePrefix)).Order());
+        Assert.All(adapters, a => Assert.True(a.Value.eq(server.LastVectors[RoundAggregator.SpacePrefix + a.Key]).all().item<bool>(), a.Key));
+
         // 2 rounds × 3 sites × (site model, global package) × (own val, common test).
         Assert.Equal(24, results.Rows.Count);
         Assert.Equal(12, results.Rows.Count(r => r.Split == ExperimentRunner.TestSplit));
@@ -70,7 +78,11 @@ public sealed class FederatedRunTests : IDisposable
         {
             var rows = Enumerable.Range(0, 4).ToArray();
             var (image, text, presence) = Batch(LocalRound.Represent(site, SplitKind.Val, rows, fill, 0, null));
-            Assert.True(text.Same(fill.TextFromImage(image)));
+            // Looked up with the adapters the centres were summarised with, not with the site's own.
+            var space = fill.CentreSpace(config.Model, config.Labels.Count);
+            Assert.NotNull(space);
+            using var features = LocalRound.ImageFeatures(site, SplitKind.Val, tensor(rows.Select(r => (long)r).ToArray()));
+            Assert.True(text.Same(fill.TextFromImage(space.ImageAdapter.call(features), site.Model.Shared.TextAdapter.Missing(4))));
             Assert.False(text.Same(site.Model.Shared.TextAdapter.Missing(4)));
             Assert.True(presence[.., 1].eq(0).all().item<bool>());
         }
@@ -96,6 +108,7 @@ public sealed class FederatedRunTests : IDisposable
         public List<string[]> WeightNames { get; } = [];
         public List<string[]> VectorNames { get; } = [];
         public Dictionary<string, Tensor>? LastVectors { get; private set; }
+        public Dictionary<string, Tensor>? FirstWeights { get; private set; }
 
         public IReadOnlyDictionary<string, Tensor>? Weights => inner.Weights;
         public IReadOnlyDictionary<string, Tensor>? Vectors => inner.Vectors;
@@ -107,6 +120,7 @@ public sealed class FederatedRunTests : IDisposable
             WeightNames.Add(inner.Weights!.Keys.ToArray());
             VectorNames.Add(inner.Vectors!.Keys.ToArray());
             LastVectors = inner.Vectors!.ToDictionary(v => v.Key, v => v.Value.clone());
+            FirstWeights ??= inner.Weights!.ToDictionary(w => w.Key, w => w.Value.clone());
         }
 
         public void Dispose() => inner.Dispose();

@@ -29,7 +29,7 @@ public class FederationConfigChecksTests
     [InlineData("""{"round":{"weighting":"median"}}""", "config.round.weighting: 'median' is not contribution, fedavg or uniform.")]
     [InlineData("""{"round":{"personalLayers":"head"}}""", "config.round.personalLayers: 'head' is not none, output or classifier.")]
     [InlineData("""{"round":{"robustness":{"rule":"mode"}}}""", "config.round.robustness.rule: 'mode' is not mean, trimmed-mean or median.")]
-    [InlineData("""{"round":{"fillIn":2}}""", "config.round.fillIn: 'Number' is not hard or soft.")]
+    [InlineData("""{"round":{"fillIn":2}}""", "config.round.fillIn: 'Number' is not hard, soft or uniform.")]
     public void AnUnknownChoiceIsRefusedByItsFieldWhenTheConfigIsRead(string json, string problem)
         => Assert.Equal(problem, Assert.Throws<FormatException>(() => ContractJson.Parse<FederationConfig>(json, "config")).Message);
 
