@@ -82,7 +82,7 @@ internal sealed class ExperimentOptions
 
     public Option<string[]> Strategies { get; } = new("--strategies")
     {
-        Description = "Strategies, e.g. fedmm,fedavg: fedmm, fedavg, local, centralized, fedmm-repeat (FedMM with other seeds: the A/A control).",
+        Description = "Strategies, e.g. fedmm,fedavg: fedmm, fedavg, local, centralized, fedmm-repeat (FedMM with other seeds: the A/A control), fedavg-cal (FedAvg with server calibration).",
         DefaultValueFactory = _ => ["fedmm", "fedavg", "local", "centralized"], AllowMultipleArgumentsPerToken = true, HelpName = "name",
     };
 
@@ -124,6 +124,7 @@ internal sealed class ExperimentOptions
         Setting<double?>("--logit-adjustment", "τ of the label-prior logit adjustment; 0: off (round.logitAdjustment).", "x", "round.logitAdjustment"),
         Setting<double?>("--fused-target-weight", "Weight of the fused pairs' class distributions as soft targets; 0: off (round.fusedTargetWeight).", "x", "round.fusedTargetWeight"),
         Setting<bool?>("--require-pair-evidence", "Fill in only from pairs with co-occurring samples or aligned centers: true or false (round.requirePairEvidence).", "bool", "round.requirePairEvidence"),
+        Setting<int?>("--calibration-steps", "Server calibration steps of the classifier on class-balanced virtual features; 0: off (round.calibration.steps).", "n", "round.calibration.steps"),
         Setting<double?>("--pair-evidence-cosine", "Cosine of paired centers that counts as evidence (round.pairEvidenceCosine).", "x", "round.pairEvidenceCosine"),
     ];
 
@@ -191,8 +192,9 @@ internal sealed class ExperimentOptions
         {
             foreach (string field in setting.Fields)
             {
-                var (section, name) = (field[..field.IndexOf('.')], field[(field.IndexOf('.') + 1)..]);
-                node[section]![name] = value!.DeepClone();
+                var path = field.Split('.');
+                var parent = path[..^1].Aggregate((JsonNode)node, (n, part) => n[part]!);
+                parent[path[^1]] = value!.DeepClone();
             }
         }
         source += " with " + string.Join(' ', given.Select(g => g.Setting.Option.Name));

@@ -318,6 +318,38 @@ public sealed record RoundConfig
     /// <summary>Bounds on what one site's update may do to the aggregate, and the aggregation rule.</summary>
     [Id(30)]
     public RobustnessConfig Robustness { get; init; } = new();
+
+    /// <summary>Server calibration of the aggregated classifier on class-balanced virtual features (off by default).</summary>
+    [Id(31)]
+    public CalibrationConfig Calibration { get; init; } = new();
+}
+
+/// <summary>
+/// Server calibration (docs/ARTIFACTS.md, "Calibration"): every site uploads, per modality and class,
+/// the count, mean and variance of its frozen encoder features (classes with fewer than
+/// <see cref="PrivacyConfig.MinSupport"/> samples withheld); the server pools them, draws class-balanced
+/// virtual features for each modality pattern (image+text, image only, text only), maps them through
+/// the aggregated adapters and fusion, and fine-tunes the aggregated classifier on them.
+/// </summary>
+/// <remarks>
+/// Off until the evaluation protocol shows it helps every site group (docs/RESULTS.md). It needs frozen
+/// encoders: with a trained encoder the features of two sites, or of two rounds, are not comparable.
+/// </remarks>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+[GenerateSerializer, Immutable, Alias("fedmm.calibration-config")]
+public sealed record CalibrationConfig
+{
+    /// <summary>Gradient steps on the classifier per round; 0 turns calibration (and the class statistics upload) off.</summary>
+    [Id(0)]
+    public int Steps { get; init; }
+
+    /// <summary>Virtual features drawn per class and modality pattern at each step.</summary>
+    [Id(1)]
+    public int SamplesPerClass { get; init; } = 32;
+
+    /// <summary>Learning rate of the classifier's fine-tuning (Adam).</summary>
+    [Id(2)]
+    public double LearningRate { get; init; } = 1e-3;
 }
 
 /// <summary>

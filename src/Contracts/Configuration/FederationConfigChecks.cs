@@ -76,6 +76,16 @@ public static class FederationConfigChecks
                 Check(robust.ClipNorm >= 0 && double.IsFinite(robust.ClipNorm), $"round.robustness.clipNorm: {robust.ClipNorm} must be ≥ 0 (0: off).");
                 Check(robust.TrimFraction is >= 0 and < 0.5, $"round.robustness.trimFraction: {robust.TrimFraction} is outside [0, 0.5).");
             }
+            var calibration = round.Calibration;
+            if (calibration is null) problems.Add("round.calibration: required.");
+            else
+            {
+                Check(calibration.Steps is >= 0 and <= 10_000, $"round.calibration.steps: {calibration.Steps} is outside 0..10000 (0: off).");
+                Check(calibration.SamplesPerClass is >= 1 and <= 4096, $"round.calibration.samplesPerClass: {calibration.SamplesPerClass} is outside 1..4096.");
+                Check(calibration.LearningRate is > 0 and <= 1, $"round.calibration.learningRate: {calibration.LearningRate} is outside (0, 1].");
+                if (calibration.Steps > 0 && config.Model is { } m && (m.TrainImageEncoder || m.TrainTextEncoder))
+                    problems.Add("round.calibration.steps: calibration needs frozen encoders (model.trainImageEncoder and model.trainTextEncoder false): trained encoders make the sites' feature statistics incomparable.");
+            }
         }
 
         var privacy = config.Privacy;

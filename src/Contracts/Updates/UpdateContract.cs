@@ -11,6 +11,15 @@ public static class UpdateContract
     private const int CentroidsImage = 1, CentroidsText = 2, SamplesImage = 3, SamplesText = 4;
 
     /// <summary>
+    /// Infix of the per-class feature statistics a site uploads under round.calibration
+    /// ("image.class.counts", "image.class.means", "image.class.vars", likewise for text).
+    /// </summary>
+    public const string ClassInfix = ".class.";
+
+    /// <summary>Whether a vectors tensor is one of the per-class feature statistics.</summary>
+    public static bool IsClassStatistic(string name) => name.Contains(ClassInfix, StringComparison.Ordinal);
+
+    /// <summary>
     /// The shared weights of a site: every parameter of the groups it trains (fusion always, image
     /// and text adapters for the modalities it holds), F32, with their exact shapes, values within
     /// round.robustness.maxAbsValue.
@@ -29,7 +38,8 @@ public static class UpdateContract
     /// <summary>
     /// The vector summaries of a site: per modality it holds, k centroids of width d (1 ≤ k ≤
     /// LocalClusters) with positive counts; co-assignment counts for image+text sites; per-sample
-    /// vectors only when the round asks for them. Counts are bounded by round.robustness.maxTrainSamples,
+    /// vectors only when the round asks for them; with round.calibration on, per modality and class the
+    /// count, mean and variance of its encoder features. Counts are bounded by round.robustness.maxTrainSamples,
     /// vectors by round.robustness.maxAbsValue.
     /// </summary>
     public static ArtifactExpectation Vectors(FederationConfig config, Modalities modalities)
@@ -62,6 +72,18 @@ public static class UpdateContract
         }
         if (modalities == Modalities.Both)
             tensors.Add(new("cooccurrence", "F32", [-CentroidsImage, -CentroidsText], Values: ValueRule.NonNegative));
+        if (config.Round.Calibration is { Steps: > 0 })
+        {
+            long classes = config.Labels.Count;
+            foreach (var (modality, width) in new[] { (Modalities.Image, (long)config.Model.ImageFeatureDim), (Modalities.Text, (long)config.Model.TextFeatureDim) })
+            {
+                if (!modalities.HasFlag(modality)) continue;
+                string prefix = $"{modality.ToName()}{ClassInfix}";
+                tensors.Add(new(prefix + "counts", "F32", [classes], Values: ValueRule.NonNegative));
+                tensors.Add(new(prefix + "means", "F32", [classes, width]));
+                tensors.Add(new(prefix + "vars", "F32", [classes, width], Values: ValueRule.NonNegative));
+            }
+        }
         var robustness = config.Round.Robustness ?? new RobustnessConfig();
         return new ArtifactExpectation(tensors.Select(t => Bounded(t, "vectors", robustness)).ToList(), sizes);
     }

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using FedMM.Contracts;
 using FedMM.Learning.Aggregation;
+using FedMM.Learning.Calibration;
 using FedMM.Learning.Clustering;
 using FedMM.Learning.Pairing;
+using FedMM.Learning.Training;
 using TorchSharp;
 
 namespace FedMM.Learning.Federation;
@@ -47,6 +49,8 @@ public static class RoundAggregator
         {
             var (contributions, carriedGroups, clipped) = AggregateWeights(round, config.Round, sites, previous, weights);
             timings["weights"] = Lap();
+            var calibration = Calibrate(round, config, sites, weights, vectors);
+            if (calibration is not null) timings["calibration"] = Lap();
 
             var image = ClusterModality(Modalities.Image, round, config.Round, sites, previous, vectors);
             timings["imageClusters"] = Lap();
@@ -81,6 +85,7 @@ public static class RoundAggregator
                 Pairing = pairing,
                 CarriedGroups = carriedGroups,
                 Encoders = EncoderFamily.Of(config.Model),
+                Calibration = calibration,
                 Timings = timings,
             };
             RequirePublishable(weights, vectors);
@@ -299,6 +304,39 @@ public static class RoundAggregator
             Pairs = Enumerable.Range(0, pairs).Select(p => new ClusterPair(assignment.Rows[p], assignment.Columns[p], cost[assignment.Rows[p], assignment.Columns[p]])).ToList(),
             TotalCost = assignment.TotalCost,
         };
+    }
+
+    // Pools the sites' per-class feature statistics, publishes them and calibrates the aggregated
+    // classifier on them (round.calibration); null when calibration is off or had nothing to work on.
+    private static CalibrationSummary? Calibrate(
+        int round, FederationConfig config, List<SiteUpdate> sites, Dictionary<string, torch.Tensor> weights, Dictionary<string, torch.Tensor> vectors)
+    {
+        if (config.Round.Calibration is not { Steps: > 0 }) return null;
+        var pooled = new Dictionary<Modalities, ClassStatistics>();
+        try
+        {
+            foreach (var modality in new[] { Modalities.Image, Modalities.Text })
+            {
+                var parts = sites.Select(s => ClassStatistics.From(s.Vectors, modality)).OfType<ClassStatistics>().ToList();
+                try
+                {
+                    if (parts.Count == 0) continue;
+                    var statistics = ClassStatistics.Pool(parts);
+                    pooled[modality] = statistics;
+                    statistics.AddTo(vectors, modality);
+                }
+                finally
+                {
+                    foreach (var part in parts) part.Dispose();
+                }
+            }
+            return ServerCalibration.Calibrate(config, weights, pooled.GetValueOrDefault(Modalities.Image), pooled.GetValueOrDefault(Modalities.Text),
+                DeterministicSeed.For(config.Round.Seed, "calibration", round: round));
+        }
+        finally
+        {
+            foreach (var statistics in pooled.Values) statistics.Dispose();
+        }
     }
 
     /// <summary>Prefix of the adapters, in the global vectors, that the centres were summarised with.</summary>

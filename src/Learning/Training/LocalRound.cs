@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using FedMM.Contracts;
+using FedMM.Learning.Calibration;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
 using TorchSharp;
@@ -359,6 +360,26 @@ public static class LocalRound
         Tensor? image = imageRows.Length == 0 ? null : Batched(imageRows, rows => adapters.ImageAdapter.call(ImageFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
         Tensor? text = textRows.Length == 0 ? null : Batched(textRows, rows => adapters.TextAdapter.call(TextFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
         var vectors = RepresentationSummary.Summarise(image, imageRows, text, textRows, config, seed);
+        if (config.Calibration is { Steps: > 0 })
+        {
+            // Server calibration: per class, statistics of the frozen encoders' features (no adapter),
+            // withholding every class with fewer than privacy.minSupport samples.
+            int classes = site.Config.Labels.Count, minSupport = site.Config.Privacy?.MinSupport ?? 1;
+            if (imageRows.Length > 0)
+            {
+                using var statistics = ClassStatistics.Of(
+                    Batched(imageRows, rows => ImageFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))),
+                    imageRows.Select(r => split.Labels[r]).ToArray(), classes, minSupport);
+                statistics.AddTo(vectors, Modalities.Image);
+            }
+            if (textRows.Length > 0)
+            {
+                using var statistics = ClassStatistics.Of(
+                    Batched(textRows, rows => TextFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))),
+                    textRows.Select(r => split.Labels[r]).ToArray(), classes, minSupport);
+                statistics.AddTo(vectors, Modalities.Text);
+            }
+        }
         foreach (var tensor in vectors.Values) tensor.MoveToOuterDisposeScope();
         return vectors;
     }

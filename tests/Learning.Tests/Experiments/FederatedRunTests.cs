@@ -30,12 +30,12 @@ public sealed class FederatedRunTests : IDisposable
         return (config, sites);
     }
 
-    private (ExperimentResults Results, List<RecordingServer> Servers) RunFedMM(FederationConfig config, IReadOnlyList<SiteData> sites)
+    private (ExperimentResults Results, List<RecordingServer> Servers) RunFedMM(FederationConfig config, IReadOnlyList<SiteData> sites, Strategy strategy = Strategy.FedMM)
     {
         var servers = new List<RecordingServer>();
         var factory = new EncoderSiteModelFactory(null, null, id => Path.Combine(folder, "sites", id));
         var runner = new ExperimentRunner(factory, c => { var s = new RecordingServer(new RoundAggregatorServer(c)); servers.Add(s); return s; });
-        var plan = new ExperimentPlan { Config = config, Rounds = 2, Seeds = [11], Strategies = [Strategy.FedMM] };
+        var plan = new ExperimentPlan { Config = config, Rounds = 2, Seeds = [11], Strategies = [strategy] };
         var reports = new List<ExperimentProgress>();
         var results = runner.Run(sites, plan, new InlineProgress(reports.Add));
         Assert.Equal([1, 2], reports.Select(r => r.Round));
@@ -102,6 +102,27 @@ public sealed class FederatedRunTests : IDisposable
     }
 
     /// <summary>Passes every call to the real server and remembers what its packages held.</summary>
+    [Fact]
+    public void FedAvgWithCalibrationSendsClassStatisticsAndPublishesACalibratedHead()
+    {
+        var (config, sites) = Federation();
+        var (results, servers) = RunFedMM(config with { Privacy = new PrivacyConfig { MinSupport = 2 } }, sites, Strategy.FedAvgCalibrated);
+
+        var server = Assert.Single(servers);
+        Assert.Equal(2, server.Reports.Count);
+        Assert.All(server.Reports, report =>
+        {
+            Assert.NotNull(report.Calibration);
+            Assert.Equal(Strategies.CalibrationSteps, report.Calibration.Steps);
+            Assert.Equal(3, report.Calibration.ImageClasses.Count);
+            Assert.Equal(3, report.Calibration.TextClasses.Count);
+        });
+        // Two image sites and two text sites of 24 training samples each, every class represented.
+        Assert.Equal(48f, server.LastVectors!["image.class.counts"].sum().item<float>());
+        Assert.Equal(48f, server.LastVectors["text.class.counts"].sum().item<float>());
+        Assert.All(results.Rows, r => Assert.Equal("fedavg-cal", r.Strategy));
+    }
+
     private sealed class RecordingServer(IServerAggregation inner) : IServerAggregation
     {
         public List<int> Rounds { get; } = [];
@@ -109,6 +130,7 @@ public sealed class FederatedRunTests : IDisposable
         public List<string[]> VectorNames { get; } = [];
         public Dictionary<string, Tensor>? LastVectors { get; private set; }
         public Dictionary<string, Tensor>? FirstWeights { get; private set; }
+        public List<RoundReport> Reports { get; } = [];
 
         public IReadOnlyDictionary<string, Tensor>? Weights => inner.Weights;
         public IReadOnlyDictionary<string, Tensor>? Vectors => inner.Vectors;
@@ -121,6 +143,7 @@ public sealed class FederatedRunTests : IDisposable
             VectorNames.Add(inner.Vectors!.Keys.ToArray());
             LastVectors = inner.Vectors!.ToDictionary(v => v.Key, v => v.Value.clone());
             FirstWeights ??= inner.Weights!.ToDictionary(w => w.Key, w => w.Value.clone());
+            if (inner is RoundAggregatorServer { Package: { } package }) Reports.Add(package.Report);
         }
 
         public void Dispose() => inner.Dispose();

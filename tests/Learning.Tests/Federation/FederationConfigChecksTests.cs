@@ -61,6 +61,29 @@ public class FederationConfigChecksTests
     }
 
     [Fact]
+    public void CalibrationSettingsAreCheckedByTheirFieldAndNeedFrozenEncoders()
+    {
+        var bad = new FederationConfig
+        {
+            Labels = ["a", "b"],
+            Round = new RoundConfig { Calibration = new CalibrationConfig { Steps = -1, SamplesPerClass = 0, LearningRate = 0 } },
+        };
+        var problems = FederationConfigChecks.Problems(bad);
+        Assert.Equal(3, problems.Count);
+        foreach (var field in new[] { "round.calibration.steps: -1", "round.calibration.samplesPerClass: 0", "round.calibration.learningRate: 0" })
+            Assert.Contains(problems, p => p.StartsWith(field, StringComparison.Ordinal));
+
+        var trained = new FederationConfig
+        {
+            Labels = ["a", "b"],
+            Model = new ModelConfig { TrainTextEncoder = true },
+            Round = new RoundConfig { Calibration = new CalibrationConfig { Steps = 10 } },
+        };
+        Assert.StartsWith("round.calibration.steps: calibration needs frozen encoders", Assert.Single(FederationConfigChecks.Problems(trained)));
+        Assert.Empty(FederationConfigChecks.Problems(trained with { Round = new RoundConfig() }));
+    }
+
+    [Fact]
     public void PoolerPoolingIsAccepted()
         => Assert.Empty(FederationConfigChecks.Problems(new FederationConfig { Labels = ["a", "b"], Model = new ModelConfig { TextPooling = TextPooling.Pooler } }));
 }
