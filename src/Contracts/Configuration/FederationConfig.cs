@@ -322,6 +322,17 @@ public sealed record RoundConfig
     /// <summary>Server calibration of the aggregated classifier on class-balanced virtual features (off by default).</summary>
     [Id(31)]
     public CalibrationConfig Calibration { get; init; } = new();
+
+    /// <summary>
+    /// Whether a sample without an image (a text-only site's) gets an image stand-in from the global
+    /// vectors; false: the learned missing embedding, and no fused soft target for it.
+    /// </summary>
+    [Id(32)]
+    public bool FillMissingImage { get; init; } = true;
+
+    /// <summary>Whether a sample without text (an image-only site's) gets a text stand-in from the global vectors; false: the learned missing embedding.</summary>
+    [Id(33)]
+    public bool FillMissingText { get; init; } = true;
 }
 
 /// <summary>

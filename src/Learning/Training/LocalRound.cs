@@ -266,8 +266,9 @@ public static class LocalRound
             lookupImage = LookupImage();
             lookupText = LookupText();
         }
-        Tensor imageFill = fillIn.Available && lookupText is not null ? fillIn.ImageFromText(lookupText, shared.ImageAdapter.Missing(batch)) : shared.ImageAdapter.Missing(batch);
-        Tensor textFill = fillIn.Available && lookupImage is not null ? fillIn.TextFromImage(lookupImage, shared.TextAdapter.Missing(batch)) : shared.TextAdapter.Missing(batch);
+        bool fillImage = site.Config.Round.FillMissingImage, fillText = site.Config.Round.FillMissingText;
+        Tensor imageFill = fillImage && fillIn.Available && lookupText is not null ? fillIn.ImageFromText(lookupText, shared.ImageAdapter.Missing(batch)) : shared.ImageAdapter.Missing(batch);
+        Tensor textFill = fillText && fillIn.Available && lookupImage is not null ? fillIn.TextFromImage(lookupImage, shared.TextAdapter.Missing(batch)) : shared.TextAdapter.Missing(batch);
         var finalImage = image is null ? imageFill : where(imageMask, image, imageFill);
         var finalText = text is null ? textFill : where(textMask, text, textFill);
         var presence = cat([imageMask, textMask], 1).to_type(ScalarType.Float32);
@@ -285,8 +286,8 @@ public static class LocalRound
         if (random is not null && fillIn.Available && fillIn.HasTargets)
         {
             // A sample whose image was filled in from its text takes the text's pairs' distribution, and vice versa.
-            var fromText = Enumerable.Range(0, rows.Length).Select(i => !hasImage[i] && hasText[i]).ToArray();
-            var fromImage = Enumerable.Range(0, rows.Length).Select(i => !hasText[i] && hasImage[i]).ToArray();
+            var fromText = Enumerable.Range(0, rows.Length).Select(i => fillImage && !hasImage[i] && hasText[i]).ToArray();
+            var fromImage = Enumerable.Range(0, rows.Length).Select(i => fillText && !hasText[i] && hasImage[i]).ToArray();
             if (fromText.Any(f => f) || fromImage.Any(f => f))
             {
                 using var noGrad = no_grad();
