@@ -31,7 +31,7 @@ public sealed record SiteEncoders(EncoderIdentity? Image, EncoderIdentity? Text,
         else if (model.ImageEncoder == ImageEncoderKind.ResNet18)
         {
             if (options.ImageWeights is not null)
-                throw new SiteException($"The image encoder {model.ImageEncoder.JsonName()} brings its own weights ({PretrainedResNet18.PackageLabel}); --image-weights {options.ImageWeights} is for mobilenet_v3_small and mobilenet_v3_large.");
+                throw new SiteException($"The image encoder {model.ImageEncoder.JsonName()} brings its own weights ({PretrainedResNet18.PackageLabel}); image weights {options.ImageWeights} (--image-weights or FEDMM_IMAGE_WEIGHTS) are for mobilenet_v3_small and mobilenet_v3_large.");
             image = new EncoderIdentity(model.ImageEncoder.JsonName(), PretrainedResNet18.PackageLabel, PretrainedResNet18.Packaged().Sha256);
         }
         else image = new EncoderIdentity(model.ImageEncoder.JsonName(), options.ImageWeights, options.ImageWeights is null ? null : FileSha256(options.ImageWeights));
