@@ -17,11 +17,11 @@ namespace FedMM.Learning.Models.Encoders;
 /// It computes what the ImageNet-pretrained network of Microsoft.ML.DnnImageFeaturizer.ResNet18
 /// computes (<see cref="PretrainedResNet18"/>): that network was trained on BGR pixels in 0..255 less a
 /// per-pixel mean image, so <see cref="forward"/> undoes the ImageNet normalisation, swaps the channels
-/// and subtracts the mean image (resized to H×W where H×W is not 224×224) before the network. Its
-/// strided convolutions and max-pool pad as CNTK, which trained it, does ("same" padding: ⌈side / stride⌉
-/// outputs, an odd pixel of padding at the top and left), which is what the package's graph has
-/// written out for 224×224; on even sides that is torchvision's symmetric padding shifted by one pixel
-/// at the bottom and right, on odd sides it is torchvision's padding.
+/// and subtracts the mean image (resized to H×W where H×W is not 224×224) before the network. The
+/// graph pads as CNTK, which trained it, does ("same" padding: ⌈side / stride⌉ outputs, one pixel less
+/// after the image than before, written out for 224×224 as pads [3, 3, 2, 2] for the stem); for these
+/// kernels and strides that reads exactly the windows torchvision's symmetric padding reads at any
+/// side (the extra pixel after is never reached), so the encoder pads as torchvision does.
 /// </remarks>
 public sealed class ResNet18Encoder : nn.Module<Tensor, Tensor>
 {
@@ -47,7 +47,7 @@ public sealed class ResNet18Encoder : nn.Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(meanImage);
         if (meanImage.ndim != 3 || meanImage.shape[0] != 3)
             throw new ArgumentException($"The mean image must be [3, H, W] (BGR), got [{string.Join(", ", meanImage.shape)}].", nameof(meanImage));
-        conv1 = nn.Conv2d(3, 64, 7, stride: 2, padding: 0L, bias: false);
+        conv1 = nn.Conv2d(3, 64, 7, stride: 2, padding: 3L, bias: false);
         bn1 = nn.BatchNorm2d(64, eps: NormEps, momentum: normMomentum);
         layer1 = Layer(64, 64, 1, BlocksPerLayer[0], normMomentum);
         layer2 = Layer(64, 128, 2, BlocksPerLayer[1], normMomentum);
@@ -101,28 +101,10 @@ public sealed class ResNet18Encoder : nn.Module<Tensor, Tensor>
     public Tensor ForwardCentred(Tensor centred)
     {
         using var scope = NewDisposeScope();
-        var x = nn.functional.relu(bn1.call(conv1.call(SamePadding(centred, 7, 2))));
-        // Zero padding is the max-pool's −∞ padding here: the input is ≥ 0 after the ReLU.
-        x = nn.functional.max_pool2d(SamePadding(x, 3, 2), 3, 2);
+        var x = nn.functional.relu(bn1.call(conv1.call(centred)));
+        x = nn.functional.max_pool2d(x, 3, 2, padding: 1);
         x = layer4.call(layer3.call(layer2.call(layer1.call(x))));
         return nn.functional.adaptive_avg_pool2d(x, 1).flatten(1).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// <paramref name="input"/> padded with zeros for a <paramref name="kernel"/>×<paramref name="kernel"/>
-    /// window at <paramref name="stride"/> as CNTK's "same" padding does: ⌈side / stride⌉ outputs, the
-    /// larger half of the padding before (224 → 3 before and 2 after for the 7×7 stem, 1 and 0 for 3×3).
-    /// </summary>
-    internal static Tensor SamePadding(Tensor input, long kernel, long stride)
-    {
-        (long Before, long After) Side(long size)
-        {
-            long total = Math.Max(0, ((size + stride - 1) / stride - 1) * stride + kernel - size);
-            return ((total + 1) / 2, total / 2);
-        }
-        var (top, bottom) = Side(input.shape[2]);
-        var (left, right) = Side(input.shape[3]);
-        return nn.functional.pad(input, [left, right, top, bottom]);
     }
 
     private static Sequential Layer(long input, long output, long stride, int blocks, double normMomentum) =>
@@ -183,13 +165,10 @@ public sealed class ResNet18Encoder : nn.Module<Tensor, Tensor>
         private readonly Conv2d conv2;
         private readonly BatchNorm2d bn2;
         private readonly Sequential? downsample;
-        private readonly long stride;
 
         public BasicBlock(long input, long output, long stride, double normMomentum) : base(nameof(BasicBlock))
         {
-            this.stride = stride;
-            // A strided 3×3 convolution pads in forward, as CNTK does (SamePadding).
-            conv1 = nn.Conv2d(input, output, 3, stride: stride, padding: stride == 1 ? 1L : 0L, bias: false);
+            conv1 = nn.Conv2d(input, output, 3, stride: stride, padding: 1L, bias: false);
             bn1 = nn.BatchNorm2d(output, eps: NormEps, momentum: normMomentum);
             conv2 = nn.Conv2d(output, output, 3, stride: 1, padding: 1L, bias: false);
             bn2 = nn.BatchNorm2d(output, eps: NormEps, momentum: normMomentum);
@@ -201,8 +180,7 @@ public sealed class ResNet18Encoder : nn.Module<Tensor, Tensor>
         public override Tensor forward(Tensor input)
         {
             using var scope = NewDisposeScope();
-            var padded = stride == 1 ? input : SamePadding(input, 3, stride);
-            var x = nn.functional.relu(bn1.call(conv1.call(padded)));
+            var x = nn.functional.relu(bn1.call(conv1.call(input)));
             x = bn2.call(conv2.call(x));
             var shortcut = downsample is null ? input : downsample.call(input);
             return nn.functional.relu(x.add_(shortcut)).MoveToOuterDisposeScope();
