@@ -34,7 +34,7 @@ internal sealed record ExperimentSettings
     /// <summary>Strategies to compare.</summary>
     public required IReadOnlyList<Strategy> Strategies { get; init; }
 
-    /// <summary>torchvision MobileNetV3 weights for the image encoders; null: random initialisation.</summary>
+    /// <summary>torchvision MobileNetV3 weights for the image encoders; null: random initialisation (MobileNetV3) or the package's weights (resnet18).</summary>
     public string? ImageWeights { get; init; }
 
     /// <summary>Shared vocab.txt; null: each site builds its own.</summary>
@@ -86,7 +86,7 @@ internal sealed class ExperimentOptions
         DefaultValueFactory = _ => ["fedmm", "fedavg", "local", "centralized"], AllowMultipleArgumentsPerToken = true, HelpName = "name",
     };
 
-    public Option<FileInfo?> ImageWeights { get; } = new("--image-weights") { Description = "torchvision MobileNetV3 weights for the image encoders (default: random initialisation).", HelpName = "file" };
+    public Option<FileInfo?> ImageWeights { get; } = new("--image-weights") { Description = "torchvision MobileNetV3 weights for the image encoders (default: random initialisation; resnet18 brings its own).", HelpName = "file" };
 
     public Option<FileInfo?> Vocabulary { get; } = new("--vocab") { Description = "Shared vocab.txt (default: each site builds its own from its training text).", HelpName = "file" };
 
@@ -102,6 +102,7 @@ internal sealed class ExperimentOptions
 
     private readonly IReadOnlyList<ConfigSetting> settings =
     [
+        Setting<string?>("--image-encoder", "Image encoder: mobilenet_v3_small or mobilenet_v3_large (from --image-weights, else trained from scratch), or resnet18 (ImageNet-pretrained, restored by the build) (model.imageEncoder).", "name", "model.imageEncoder"),
         Setting<int?>("--image-size", "Image input size (model.imageSize).", "n", "model.imageSize"),
         Setting<string?>("--text-encoder", "Text encoder: tiny, mini or minilm-l6 (model.textEncoder).", "name", "model.textEncoder"),
         Setting<int?>("--max-tokens", "Tokens per text (model.maxTokens).", "n", "model.maxTokens"),
@@ -159,6 +160,9 @@ internal sealed class ExperimentOptions
         if (parse.GetValue(Threads) is < 1) throw CliException.Usage($"--threads must be at least 1 (got {parse.GetValue(Threads)}).");
 
         var (config, source) = ReadConfig(parse);
+        var imageWeights = parse.GetValue(ImageWeights)?.FullName;
+        if (imageWeights is not null && config.Model.ImageEncoder == ImageEncoderKind.ResNet18)
+            throw CliException.Usage($"--image-weights {imageWeights} is for mobilenet_v3_small and mobilenet_v3_large; the image encoder {config.Model.ImageEncoder.JsonName()} ({source}) brings its own pretrained weights.");
         return new ExperimentSettings
         {
             Data = parse.GetRequiredValue(Data).FullName,
@@ -168,7 +172,7 @@ internal sealed class ExperimentOptions
             Rounds = parse.GetValue(Rounds),
             Seeds = seeds,
             Strategies = strategies,
-            ImageWeights = parse.GetValue(ImageWeights)?.FullName,
+            ImageWeights = imageWeights,
             Vocabulary = parse.GetValue(Vocabulary)?.FullName,
             MedPix = medPix,
             Alpha = alpha,

@@ -50,7 +50,11 @@ public sealed record PrivacyConfig
 [GenerateSerializer, Immutable, Alias("fedmm.model-config")]
 public sealed record ModelConfig
 {
-    /// <summary>"mobilenet_v3_small" or "mobilenet_v3_large".</summary>
+    /// <summary>
+    /// "mobilenet_v3_small" or "mobilenet_v3_large" (torchvision layout; pretrained from a weights file, or
+    /// trained from scratch), or "resnet18": ImageNet-pretrained ResNet-18 from the
+    /// Microsoft.ML.DnnImageFeaturizer.ResNet18 package the build restores.
+    /// </summary>
     [Id(0)]
     public ImageEncoderKind ImageEncoder { get; init; } = ImageEncoderKind.MobileNetV3Small;
 
@@ -58,7 +62,7 @@ public sealed record ModelConfig
     [Id(1)]
     public int ImageSize { get; init; } = 128;
 
-    /// <summary>Width multiplier of MobileNetV3 (1.0 for torchvision's pretrained weights).</summary>
+    /// <summary>Width multiplier of MobileNetV3 (1.0 for torchvision's pretrained weights); resnet18 has width 1.0 only.</summary>
     [Id(2)]
     public double ImageWidth { get; init; } = 1.0;
 
@@ -120,7 +124,7 @@ public sealed record ModelConfig
     [Id(12)]
     public double ImageNormMomentum { get; init; } = 0.01;
 
-    /// <summary>Feature width of the image encoder: 576 (small) or 960 (large) at width 1.0.</summary>
+    /// <summary>Feature width of the image encoder: 576 (small) or 960 (large) at width 1.0, 512 (resnet18).</summary>
     [JsonIgnore]
     public int ImageFeatureDim => (int)EncoderWidths.ImageFeatures(ImageEncoder, ImageWidth);
 

@@ -31,6 +31,8 @@ public static class FederationConfigChecks
         {
             Check(model.ImageSize is >= 32 and <= 1024, $"model.imageSize: {model.ImageSize} is outside 32..1024.");
             Check(model.ImageWidth is > 0 and <= 4, $"model.imageWidth: {model.ImageWidth} is outside (0, 4].");
+            Check(model.ImageEncoder != ImageEncoderKind.ResNet18 || model.ImageWidth == 1.0,
+                $"model.imageWidth: {model.ImageWidth}, but the pretrained resnet18 has one width; leave imageWidth at 1.");
             Check(model.ImageNormMomentum is > 0 and <= 1, $"model.imageNormMomentum: {model.ImageNormMomentum} is outside (0, 1].");
             Check(model.MaxTokens is null or (>= 8 and <= 512), $"model.maxTokens: {model.MaxTokens} is outside 8..512.");
             Check(model.AdapterDim is >= 4 and <= 4096, $"model.adapterDim: {model.AdapterDim} is outside 4..4096.");
