@@ -125,7 +125,7 @@ internal sealed class ExperimentOptions
         Setting<double?>("--logit-adjustment", "τ of the label-prior logit adjustment; 0: off (round.logitAdjustment).", "x", "round.logitAdjustment"),
         Setting<double?>("--fused-target-weight", "Weight of the fused pairs' class distributions as soft targets; 0: off (round.fusedTargetWeight).", "x", "round.fusedTargetWeight"),
         Setting<bool?>("--require-pair-evidence", "Fill in only from pairs with co-occurring samples or aligned centers: true or false (round.requirePairEvidence).", "bool", "round.requirePairEvidence"),
-        Setting<bool?>("--fill-missing-image", "Text-only samples get an image stand-in from the global vectors: true or false (round.fillMissingImage).", "bool", "round.fillMissingImage"),
+        Setting<bool?>("--fill-missing-image", "Text-only samples get an image stand-in from the global vectors: true or false, default false (round.fillMissingImage).", "bool", "round.fillMissingImage"),
         Setting<bool?>("--fill-missing-text", "Image-only samples get a text stand-in from the global vectors: true or false (round.fillMissingText).", "bool", "round.fillMissingText"),
         Setting<int?>("--calibration-steps", "Server calibration steps of the classifier on class-balanced virtual features; 0: off (round.calibration.steps).", "n", "round.calibration.steps"),
         Setting<double?>("--pair-evidence-cosine", "Cosine of paired centers that counts as evidence (round.pairEvidenceCosine).", "x", "round.pairEvidenceCosine"),

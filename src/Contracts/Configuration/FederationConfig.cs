@@ -329,10 +329,15 @@ public sealed record RoundConfig
 
     /// <summary>
     /// Whether a sample without an image (a text-only site's) gets an image stand-in from the global
-    /// vectors; false: the learned missing embedding, and no fused soft target for it.
+    /// vectors; false (default): the learned missing embedding, and no fused soft target for it.
     /// </summary>
+    /// <remarks>
+    /// Off by default because the evaluation protocol shows it hurts text-only sites: −4.5 macro-F1
+    /// [−5.7, −3.3] against FedAvg with it, −0.7 [−3.2, +1.9] without; image-only sites pay for turning
+    /// it off (−3.8 [−5.2, −2.4] against FedMM with it), docs/RESULTS.md.
+    /// </remarks>
     [Id(32)]
-    public bool FillMissingImage { get; init; } = true;
+    public bool FillMissingImage { get; init; }
 
     /// <summary>Whether a sample without text (an image-only site's) gets a text stand-in from the global vectors; false: the learned missing embedding.</summary>
     [Id(33)]

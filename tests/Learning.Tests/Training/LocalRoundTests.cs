@@ -119,6 +119,34 @@ public class LocalRoundTests
     }
 
     [Fact]
+    public void ByDefaultATextOnlySiteKeepsTheMissingImageEmbeddingUnlessImageStandInsAreAskedFor()
+    {
+        var config = TinySites.Config();
+        var global = new Dictionary<string, Tensor>
+        {
+            ["image.centers"] = randn(3, 16) + 5,
+            ["text.centers"] = randn(2, 16),
+            ["pairing.image"] = tensor(new long[] { 0, 2 }),
+            ["pairing.text"] = tensor(new long[] { 1, 0 }),
+        };
+        using var fill = new ModalityFillIn(global, FillIn.Hard, 0.5);
+        using var _ = no_grad();
+        var rows = new[] { 0, 1, 2 };
+
+        using var site = SiteState.Create(TinySites.Site("client_2", Modalities.Text), config, Factory);
+        site.Model.Shared.eval();
+        var (image, _, _) = Batch(LocalRound.Represent(site, SplitKind.Val, rows, fill, 0, null));
+        Assert.True(image.Same(site.Model.Shared.ImageAdapter.Missing(3)));
+
+        using var asked = SiteState.Create(TinySites.Site("client_2", Modalities.Text), config with { Round = config.Round with { FillMissingImage = true } }, Factory);
+        asked.Model.Shared.eval();
+        var (image2, _, _) = Batch(LocalRound.Represent(asked, SplitKind.Val, rows, fill, 0, null));
+        // Hard fill-in: every stand-in is one of the paired image centers (0 or 2).
+        for (int i = 0; i < 3; i++)
+            Assert.True(new[] { 0L, 2L }.Any(c => image2[i].allclose(global["image.centers"][c])), $"row {i} is not a paired image center");
+    }
+
+    [Fact]
     public void ModalityDropoutReplacesOneRealModalityAndMarksIt()
     {
         var config = TinySites.Config();
