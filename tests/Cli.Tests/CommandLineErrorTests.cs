@@ -17,6 +17,7 @@ public class CommandLineErrorTests
     [InlineData("round")]
     [InlineData("round", "start", "--federation", "Bad_Id")]
     [InlineData("client", "register", "-f", "fed", "-c", "site-1", "-m", "audio")]
+    [InlineData("client", "register", "-f", "fed", "-c", "site-1", "-m", "image", "--samples", "0")]
     [InlineData("round", "start", "-f", "fed", "--rounds", "0")]
     [InlineData("round", "start", "-f", "fed", "--rounds", "many")]
     [InlineData("site", "predict", "--data", ".")]
