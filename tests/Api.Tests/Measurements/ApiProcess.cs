@@ -46,6 +46,9 @@ public sealed class ApiProcess : IAsyncDisposable
     /// <inheritdoc cref="HostProcess.StatusBytes"/>
     public long StatusBytes(string field) => host.StatusBytes(field);
 
+    /// <inheritdoc cref="HostProcess.KillAsync"/>
+    public Task KillAsync() => host.KillAsync();
+
     /// <inheritdoc />
     public ValueTask DisposeAsync() => host.DisposeAsync();
 
