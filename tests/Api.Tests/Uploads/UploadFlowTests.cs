@@ -284,7 +284,8 @@ public sealed class UploadFlowTests(ApiFixture api, ITestOutputHelper output)
 
         await api.Expect(await client.PutAsync(UpdatePath(fid, "big-site"), SmallUpdate().ToContent()), 201);
 
-        var uploadCalls = calls.Calls.Where(c => !c.Contains("CheckToken", StringComparison.Ordinal)).ToList();
+        // Lease renewals are timed (one per third of Api:UploadLeaseSeconds), not per upload: a slow machine may add one.
+        var uploadCalls = calls.Calls.Where(c => !c.Contains("CheckToken", StringComparison.Ordinal) && !c.Contains("RenewUpload", StringComparison.Ordinal)).ToList();
         Assert.True(uploadCalls.Count <= 2, $"an upload made {uploadCalls.Count} grain calls besides the token check: {string.Join(", ", uploadCalls)}");
         Assert.Equal(["IRoundGrain.BeginUploadAsync", "IRoundGrain.SubmitAsync"], uploadCalls);
     }
