@@ -34,6 +34,13 @@ public interface IFederationGrain : IGrainWithStringKey
     [Alias("RegisterClientWithExpiry")]
     Task<ClientRegistration> RegisterClientAsync(string clientId, string modalities, DateTimeOffset? tokenExpiresAt);
 
+    /// <summary>
+    /// Registers a client as <see cref="RegisterClientAsync(string, string, DateTimeOffset?)"/> does, declaring the size of its
+    /// training set (null: none, otherwise ≥ 1): a round weighs a larger claim of that site as <paramref name="expectedSamples"/>.
+    /// </summary>
+    [Alias("RegisterClientWithSamples")]
+    Task<ClientRegistration> RegisterClientAsync(string clientId, string modalities, DateTimeOffset? tokenExpiresAt, int? expectedSamples);
+
     /// <summary>Revokes the client's current token (idempotent): from now on it is refused as revoked. NotFound for an unknown client.</summary>
     [Alias("RevokeClient")]
     Task<ClientView> RevokeClientAsync(string clientId);

@@ -39,6 +39,14 @@ public interface IRoundGrain : IGrainWithStringKey
     [Alias("BeginUpload")]
     Task<UploadContext> BeginUploadAsync(string clientId, Guid uploadId, TimeSpan leaseDuration);
 
+    /// <summary>
+    /// Extends the upload lease of <paramref name="uploadId"/> to <paramref name="leaseDuration"/> from now while it holds it;
+    /// false when it no longer does. An upload renews its lease while its stream is alive, so a lease can be short and one
+    /// left by a crashed API process ends soon after the crash.
+    /// </summary>
+    [Alias("RenewUpload")]
+    Task<bool> RenewUploadAsync(string clientId, Guid uploadId, TimeSpan leaseDuration);
+
     /// <summary>Releases the upload lease of <paramref name="uploadId"/> when it still holds it; an upload that stops before it submits calls this.</summary>
     [Alias("EndUpload")]
     Task EndUploadAsync(string clientId, Guid uploadId);

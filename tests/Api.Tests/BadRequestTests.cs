@@ -44,6 +44,7 @@ public sealed class BadRequestTests(ApiFixture api)
         // Unknown federation, round, client
         ["unknown federation"] = new((a, w) => a.Operator().GetAsync("/api/federations/no-such-fed"), 404, "does not exist"),
         ["unknown round"] = new((a, w) => a.Operator().GetAsync($"/api/federations/{F}/rounds/99"), 404, "never requested"),
+        ["register client declaring no samples"] = new((a, w) => a.Operator().PostAsJsonAsync($"/api/federations/{F}/clients", new { clientId = "zero-site", modalities = "image", expectedSamples = 0 }), 400, "expectedSamples 0 must be at least 1"),
         ["register client in unknown federation"] = new((a, w) => a.Operator().PostAsJsonAsync("/api/federations/no-such-fed/clients", new { clientId = "x-site", modalities = "image" }), 404, "does not exist"),
         ["upload for unknown round"] = new((a, w) => a.UploadAsync(w.Tokens["img-site"], F, 99, "img-site", w.ImageSiteUpdate(99).ToContent()), 404, "never requested"),
         ["round with unknown participant"] = new((a, w) => a.Operator().PostAsJsonAsync($"/api/federations/{F}/rounds", new { participants = new[] { "ghost-site" } }), 404, "not a registered client"),

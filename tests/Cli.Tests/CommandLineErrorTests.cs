@@ -17,6 +17,7 @@ public class CommandLineErrorTests
     [InlineData("round")]
     [InlineData("round", "start", "--federation", "Bad_Id")]
     [InlineData("client", "register", "-f", "fed", "-c", "site-1", "-m", "audio")]
+    [InlineData("client", "register", "-f", "fed", "-c", "site-1", "-m", "image", "--samples", "0")]
     [InlineData("round", "start", "-f", "fed", "--rounds", "0")]
     [InlineData("round", "start", "-f", "fed", "--rounds", "many")]
     [InlineData("site", "predict", "--data", ".")]
@@ -29,6 +30,28 @@ public class CommandLineErrorTests
         var line = Assert.Single(lines);
         Assert.StartsWith("error: ", line);
         Assert.Contains("--help", line);
+    }
+
+    [Theory]
+    [InlineData("round", "status", "-f", "fed", "--api", "http://fedmm.example:5080", "--admin-key", "k")]
+    [InlineData("global", "download", "-f", "fed", "--out", ".", "--api", "http://10.1.2.3", "--admin-key", "k")]
+    [InlineData("site", "run", "-f", "fed", "-c", "site-a", "--token", "t", "--data", ".", "--api", "http://[fd00::1]:5080")]
+    public async Task An_http_address_other_than_loopback_is_refused_unless_insecure_http_is_given(params string[] args)
+    {
+        var (code, lines) = await Run(args);
+        Assert.Equal(2, code);
+        var line = Assert.Single(lines);
+        Assert.Contains("travel in clear", line);
+        Assert.Contains("--insecure-http", line);
+    }
+
+    [Fact]
+    public async Task An_http_address_of_this_machine_needs_no_option()
+    {
+        // Nothing listens on port 9: the request fails to connect, not as a usage error.
+        var (code, lines) = await Run("round", "status", "-f", "fed", "--api", "http://localhost:9", "--admin-key", "k");
+        Assert.NotEqual(2, code);
+        Assert.DoesNotContain(lines, l => l.Contains("travel in clear", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -10,7 +10,8 @@ namespace FedMM.Bench.Benchmarks;
 /// Server aggregation of one round (validation, contribution weights, weighted averaging, K-Means per
 /// modality, pairing, fusion with the shared model's head) for 10, 100 and 1000 generated sites with
 /// 32 centroids of width 128 and the default model's shared weights. FedMM only: there is no external
-/// reference; the robust rules (round.robustness.rule) are measured against the weighted mean of the same run.
+/// reference; the robust rules (round.robustness.rule) are measured against the weighted mean of the same run, and
+/// the protections on by default (round.robustness.maxSiteShare, clipFactor) against the same rounds without them.
 /// </summary>
 public sealed class AggregationBenchmark : IBenchmark
 {
@@ -29,7 +30,9 @@ public sealed class AggregationBenchmark : IBenchmark
     {
         var config = new FederationConfig { Labels = ["0", "1", "2", "3", "4"], Model = Model };
         var figures = new List<BenchmarkFigure>();
-        foreach (int sites in new[] { 10, 100, 1000 })
+        // The protections on by default (maxSiteShare, clipFactor) measured against the same round without them.
+        var unprotected = config with { Round = config.Round with { Robustness = new RobustnessConfig { MaxSiteShare = 1, ClipFactor = 0 } } };
+        foreach (int sites in SiteCounts())
         {
             var updates = Enumerable.Range(0, sites).Select(i => Site(i)).ToList();
             long parameters = updates.Sum(u => u.Weights.Values.Sum(t => t.NumberOfElements));
@@ -39,6 +42,27 @@ public sealed class AggregationBenchmark : IBenchmark
                 using var package = RoundAggregator.Aggregate(1, config, updates, [], new SharedModelPairFusion(Model, Classes), null);
             });
             figures.Add(new BenchmarkFigure($"aggregate {sites} sites ({parameters / 1e6:F0} M params)", seconds, null, null, sites == 1000 ? "< 10 s" : "linear in sites"));
+            double unprotectedSeconds = BenchmarkData.MedianSeconds(repetitions, () =>
+            {
+                using var package = RoundAggregator.Aggregate(1, unprotected, updates, [], new SharedModelPairFusion(Model, Classes), null);
+            });
+            figures.Add(new BenchmarkFigure($"aggregate {sites} sites, first round, default protections", seconds, "same, no share cap or clipping", unprotectedSeconds,
+                "cost of the defaults (clipping around the coordinate-wise median)"));
+            // A later round clips around the previous package instead: one more pass over every update.
+            var secondRound = updates.Select(u => u with { Metrics = u.Metrics with { Round = 2 } }).ToList();
+            using (var previous = RoundAggregator.Aggregate(1, unprotected, updates, [], new SharedModelPairFusion(Model, Classes), null))
+            {
+                double later = BenchmarkData.MedianSeconds(repetitions, () =>
+                {
+                    using var package = RoundAggregator.Aggregate(2, config, secondRound, [], new SharedModelPairFusion(Model, Classes), previous);
+                });
+                double laterUnprotected = BenchmarkData.MedianSeconds(repetitions, () =>
+                {
+                    using var package = RoundAggregator.Aggregate(2, unprotected, secondRound, [], new SharedModelPairFusion(Model, Classes), previous);
+                });
+                figures.Add(new BenchmarkFigure($"aggregate {sites} sites, later round, default protections", later, "same, no share cap or clipping", laterUnprotected,
+                    "cost of the defaults (clipping around the previous package)"));
+            }
             // The robust rules sort every coordinate over the sites: measured against the weighted mean of the same run.
             foreach (var rule in new[] { "trimmed-mean", "median" })
             {
@@ -57,6 +81,12 @@ public sealed class AggregationBenchmark : IBenchmark
         }
         return figures;
     }
+
+    // 10, 100 and 1000 sites, or the counts in FEDMM_BENCH_AGGREGATION_SITES (e.g. "10,100").
+    private static IEnumerable<int> SiteCounts() =>
+        Environment.GetEnvironmentVariable("FEDMM_BENCH_AGGREGATION_SITES") is { Length: > 0 } counts
+            ? counts.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse)
+            : [10, 100, 1000];
 
     // Sites in the default 2 : 2 : 6 mix of image-only, text-only and image+text, uploading the shared
     // parameters of the default model (SharedModel.ParameterSpec) for their groups.

@@ -13,8 +13,9 @@ namespace FedMM.Api.Clients;
 /// <param name="ClientId">The new client's id.</param>
 /// <param name="Modalities">"image", "text" or "image+text".</param>
 /// <param name="TokenExpiresAt">Optional: when the site's token stops being accepted (ISO 8601 with offset); absent: never.</param>
+/// <param name="ExpectedSamples">Optional: the size of the site's training set as the operator knows it (≥ 1); a round weighs a larger claim as this.</param>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-public sealed record RegisterClientRequest(string? ClientId = null, string? Modalities = null, DateTimeOffset? TokenExpiresAt = null);
+public sealed record RegisterClientRequest(string? ClientId = null, string? Modalities = null, DateTimeOffset? TokenExpiresAt = null, int? ExpectedSamples = null);
 
 /// <summary>Body of POST /api/federations/{fid}/clients/{cid}/token (optional).</summary>
 /// <param name="ExpiresAt">When the new token stops being accepted (ISO 8601 with offset); absent: never.</param>
@@ -83,9 +84,10 @@ public static class ClientsApi
         if (ModalityNames.TryParse(body.Modalities) is not { } modalities || modalities == FedMM.Contracts.Modalities.None)
             return Invalid($"modalities '{body.Modalities}' is not one of image, text, image+text.");
         if (PastExpiry("tokenExpiresAt", body.TokenExpiresAt) is { } past) return Invalid(past);
+        if (body.ExpectedSamples is < 1) return Invalid($"expectedSamples {body.ExpectedSamples} must be at least 1.");
         var federation = grains.GetGrain<IFederationGrain>(fid);
         if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
-        var registration = await federation.RegisterClientAsync(body.ClientId!, modalities.ToName(), body.TokenExpiresAt);
+        var registration = await federation.RegisterClientAsync(body.ClientId!, modalities.ToName(), body.TokenExpiresAt, body.ExpectedSamples);
         return TypedResults.Created($"/api/federations/{fid}/clients/{registration.ClientId}", registration);
     }
 

@@ -44,11 +44,12 @@ public sealed class ApiOptions
     public int UploadQueueSeconds { get; set; } = 60;
 
     /// <summary>
-    /// Longest one upload holds its site's upload lease (granted by the round grain, shared by every
-    /// API process); a crashed API process blocks the site's uploads at most this long.
+    /// How long a site's upload lease (granted by the round grain, shared by every API process) lasts
+    /// without renewal; an upload renews it every third of this while its stream is alive, so a
+    /// crashed API process blocks the site's uploads at most this long.
     /// </summary>
-    [Range(10, 3600)]
-    public int UploadLeaseSeconds { get; set; } = 300;
+    [Range(3, 3600)]
+    public int UploadLeaseSeconds { get; set; } = 10;
 
     /// <summary>Seconds a 503 (dependency down, uploads full) or 429 tells the caller to wait, in Retry-After.</summary>
     [Range(1, 3600)]

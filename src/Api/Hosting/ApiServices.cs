@@ -16,6 +16,12 @@ namespace FedMM.Api.Hosting;
 /// <summary>Service registration of the API: options, storage, Orleans client, validation, docs.</summary>
 public static class ApiServices
 {
+    /// <summary>Longest request line Kestrel passes to the app (method, target and version).</summary>
+    public const int MaxRequestLineBytes = 64 * 1024;
+
+    /// <summary>Largest total of request headers Kestrel passes to the app.</summary>
+    public const int MaxRequestHeadersBytes = 64 * 1024;
+
     /// <summary>Adds everything the API's endpoints need.</summary>
     public static WebApplicationBuilder AddFedMMApi(this WebApplicationBuilder builder)
     {
@@ -26,6 +32,14 @@ public static class ApiServices
         services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<OrleansClientOptions>().BindConfiguration(OrleansClientOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            // Kestrel refuses a request line or headers above its limits (8 KiB, 32 KiB) with a bare
+            // 414/431 before the app sees it. Raised so that an over-long identifier or header reaches
+            // the endpoints and is refused as problem+json naming what is wrong.
+            kestrel.Limits.MaxRequestLineSize = MaxRequestLineBytes;
+            kestrel.Limits.MaxRequestHeadersTotalSize = MaxRequestHeadersBytes;
+        });
         services.AddProblemDetails();
         services.AddExceptionHandler<ServiceExceptionHandler>();
         services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));

@@ -25,6 +25,8 @@ public sealed class UploadService(IGrainFactory grains, UpdateReceiver receiver,
         var uploadId = Guid.NewGuid();
         var upload = await BeginAsync(roundGrain, clientId, uploadId, cancellationToken);
         bool submitted = false;
+        using var stopRenewing = new CancellationTokenSource();
+        var renewing = upload.Lease == UploadLease.Granted ? RenewWhileAliveAsync(roundGrain, clientId, uploadId, stopRenewing.Token) : Task.CompletedTask;
         try
         {
             var outcome = await ReceiveAsync(context, roundGrain, upload, federationId, round, clientId, cancellationToken);
@@ -33,9 +35,38 @@ public sealed class UploadService(IGrainFactory grains, UpdateReceiver receiver,
         }
         finally
         {
+            await stopRenewing.CancelAsync();
+            await renewing;
             // An upload that stops before it submits hands its lease back, so the site's next upload need not wait for it to expire.
             if (upload.Lease == UploadLease.Granted && !submitted)
                 await roundGrain.EndUploadAsync(clientId, uploadId);
+        }
+    }
+
+    // The lease lasts UploadLeaseSeconds unless renewed: renewed every third of that while this
+    // process runs the upload, so it outlives a slow stream but not the process.
+    private async Task RenewWhileAliveAsync(IRoundGrain roundGrain, string clientId, Guid uploadId, CancellationToken stop)
+    {
+        var lease = TimeSpan.FromSeconds(Limits.UploadLeaseSeconds);
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(lease / 3, clock, stop);
+                try
+                {
+                    if (!await roundGrain.RenewUploadAsync(clientId, uploadId, lease))
+                        logger.LogWarning("Upload lease of {Client} ({Upload}) was no longer held when renewed", clientId, uploadId);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // The cluster may be briefly unreachable; the next renewal tries again before the lease runs out.
+                    logger.LogWarning(e, "Upload lease of {Client} ({Upload}) could not be renewed", clientId, uploadId);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
         }
     }
 

@@ -15,6 +15,9 @@ public sealed class ApiOptions
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FEDMM_API"),
     };
 
+    /// <summary>--insecure-http: allow an http:// API address other than this machine.</summary>
+    public Option<bool> InsecureHttp { get; } = InsecureHttpOption();
+
     /// <summary>--admin-key KEY.</summary>
     public Option<string?> AdminKey { get; } = new("--admin-key")
     {
@@ -27,26 +30,41 @@ public sealed class ApiOptions
     public void AddTo(Command command)
     {
         command.Add(Api);
+        command.Add(InsecureHttp);
         command.Add(AdminKey);
     }
+
+    /// <summary>
+    /// The --insecure-http option: without it, an http:// address other than loopback is refused,
+    /// since the admin key, site tokens and updates would cross the network in clear.
+    /// </summary>
+    public static Option<bool> InsecureHttpOption() => new("--insecure-http")
+    {
+        Description = "Allow an http:// API address other than this machine (loopback): keys, tokens and updates then travel in clear. Without it only https:// reaches other hosts.",
+    };
 
     /// <summary>An operator client for the parsed options.</summary>
     public FedMMClient CreateOperatorClient(ParseResult parse)
     {
         string key = parse.GetValue(AdminKey) is { Length: > 0 } k ? k
             : throw CliException.Usage("The admin key is missing: pass --admin-key or set FEDMM_ADMIN_KEY.");
-        return Create(parse.GetValue(Api), new ApiCredentials(key, null), OperatorRetry);
+        return Create(parse.GetValue(Api), parse.GetValue(InsecureHttp), new ApiCredentials(key, null), OperatorRetry);
     }
 
     // An operator at a terminal wants a quick answer when the API is down, not half a minute of retries.
     private static readonly RetryPolicy OperatorRetry = new(3, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(2));
 
-    /// <summary>A client for the parsed address with the given credentials.</summary>
-    public static FedMMClient Create(string? api, ApiCredentials credentials, RetryPolicy? retry = null)
+    /// <summary>
+    /// A client for the parsed address with the given credentials; an http:// address other than
+    /// loopback only with <paramref name="insecureHttp"/>.
+    /// </summary>
+    public static FedMMClient Create(string? api, bool insecureHttp, ApiCredentials credentials, RetryPolicy? retry = null)
     {
         if (string.IsNullOrWhiteSpace(api)) throw CliException.Usage("The API address is missing: pass --api URL or set FEDMM_API.");
         if (!Uri.TryCreate(api, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
             throw CliException.Usage($"--api '{api}' is not an absolute http(s) URL.");
+        if (uri.Scheme == "http" && !uri.IsLoopback && !insecureHttp)
+            throw CliException.Usage($"--api '{api}' is http:// to a host other than this machine: keys, tokens and updates would travel in clear. Use https://, or pass --insecure-http to allow it.");
         return new FedMMClient(uri, credentials, retry ?? RetryPolicy.Default,
             message => Console.Error.WriteLine($"warning: {message}"));
     }

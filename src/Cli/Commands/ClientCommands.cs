@@ -45,14 +45,23 @@ public static class ClientCommands
         var modalities = ModalitiesOption();
         var tokenFile = TokenFileOption();
         var expiresAt = ExpiresAtOption("--token-expires-at");
+        var samples = new Option<int?>("--samples")
+        {
+            Description = "The size of the site's training set as the operator knows it: a round weighs a larger claim of the site as this count (report.json, cappedClaims).",
+            HelpName = "N",
+        };
+        samples.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is < 1) result.AddError($"--samples {result.GetValueOrDefault<int?>()} must be at least 1.");
+        });
         var json = CommonOptions.Json();
-        var command = new Command("register", "Register a site; prints its secret token once.") { federation, clientId, modalities, expiresAt, tokenFile, json };
+        var command = new Command("register", "Register a site; prints its secret token once.") { federation, clientId, modalities, expiresAt, samples, tokenFile, json };
         api.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
             using var client = api.CreateOperatorClient(parse);
             var registered = await client.RegisterClientAsync(parse.GetRequiredValue(federation), parse.GetRequiredValue(clientId), parse.GetValue(modalities),
-                parse.GetValue(expiresAt), ct);
+                parse.GetValue(expiresAt), parse.GetValue(samples), ct);
             PrintToken(registered, $"Registered [bold]{Markup.Escape(registered.ClientId)}[/] ({registered.Modalities}).", parse.GetValue(tokenFile), parse.GetValue(json));
             return 0;
         });

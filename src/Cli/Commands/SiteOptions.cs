@@ -10,6 +10,9 @@ public sealed class SiteOptions
     /// <summary>--api URL.</summary>
     public Option<string?> Api { get; } = new ApiOptions().Api;
 
+    /// <summary>--insecure-http: allow an http:// API address other than this machine.</summary>
+    public Option<bool> InsecureHttp { get; } = ApiOptions.InsecureHttpOption();
+
     /// <summary>--federation ID.</summary>
     public Option<string> Federation { get; } = CommonOptions.Federation();
 
@@ -39,6 +42,7 @@ public sealed class SiteOptions
     public void AddTo(Command command)
     {
         command.Add(Api);
+        command.Add(InsecureHttp);
         command.Add(Federation);
         command.Add(Client);
         command.Add(Token);
@@ -55,7 +59,7 @@ public sealed class SiteOptions
         string token = parse.GetValue(TokenFile) is { } file ? Commands.TokenFile.Read(file.FullName)
             : parse.GetValue(Token) is { Length: > 0 } t ? t
             : throw CliException.Usage("The site token is missing: pass --token-file, --token or set FEDMM_TOKEN.");
-        return ApiOptions.Create(parse.GetValue(Api), new ApiCredentials(null, token), AgentRetry);
+        return ApiOptions.Create(parse.GetValue(Api), parse.GetValue(InsecureHttp), new ApiCredentials(null, token), AgentRetry);
     }
 
     /// <summary>The client folder, checked to exist.</summary>

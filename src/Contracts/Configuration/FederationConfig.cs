@@ -378,8 +378,10 @@ public sealed record CalibrationConfig
 /// that combines the sites' shared weights.
 /// </summary>
 /// <remarks>
-/// The defaults leave honest updates untouched (the weighted mean, no clipping, bounds far above what
-/// training produces) and refuse only values that could overflow a step of the aggregation.
+/// The defaults protect the federation without a setting: no site holds more than half of a group's
+/// weight once three or more sites train it (<see cref="MaxSiteShare"/>), and no update moves further
+/// from the round's reference than <see cref="ClipFactor"/> × the round's median move; the bounds sit
+/// far above what training produces and refuse only values that could overflow a step of the aggregation.
 /// </remarks>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 [GenerateSerializer, Immutable, Alias("fedmm.robustness-config")]
@@ -417,4 +419,22 @@ public sealed record RobustnessConfig
     /// <summary>Fraction of the sites dropped at each end per coordinate by "trimmed-mean", in [0, 0.5).</summary>
     [Id(5)]
     public double TrimFraction { get; init; } = 0.1;
+
+    /// <summary>
+    /// Largest share of a parameter group's aggregation weight one site may hold, in (0, 1]; the
+    /// excess is given to the other sites of the group in proportion to their weights. A group of
+    /// n sites with n × maxSiteShare &lt; 1 cannot keep every share under it: its sites then weigh
+    /// equally (1/n). 1: no cap.
+    /// </summary>
+    [Id(6)]
+    public double MaxSiteShare { get; init; } = 0.5;
+
+    /// <summary>
+    /// Adaptive norm clipping, per parameter group: each update's difference to the round's reference
+    /// (the previous global weights; in a federation's first round the coordinate-wise median of the
+    /// round's updates) is clipped to clipFactor × the lower median of those differences' L2 norms
+    /// over the group's sites. 0: off; otherwise at least 1.
+    /// </summary>
+    [Id(7)]
+    public double ClipFactor { get; init; } = 3;
 }

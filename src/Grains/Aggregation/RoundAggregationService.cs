@@ -232,7 +232,8 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
             var update = new SiteUpdate(submission.ClientId, modalities,
                 weights.Tensors.ToDictionary(p => p.Key, p => p.Value.alias()),
                 vectors.Tensors.ToDictionary(p => p.Key, p => p.Value.alias()),
-                metrics);
+                metrics,
+                participant.ExpectedSamples);
             return update;
         }
         finally

@@ -63,10 +63,16 @@ public sealed class FederationGrain(
         RegisterClientAsync(clientId, modalities, tokenExpiresAt: null);
 
     /// <inheritdoc />
-    public async Task<ClientRegistration> RegisterClientAsync(string clientId, string modalities, DateTimeOffset? tokenExpiresAt)
+    public Task<ClientRegistration> RegisterClientAsync(string clientId, string modalities, DateTimeOffset? tokenExpiresAt) =>
+        RegisterClientAsync(clientId, modalities, tokenExpiresAt, expectedSamples: null);
+
+    /// <inheritdoc />
+    public async Task<ClientRegistration> RegisterClientAsync(string clientId, string modalities, DateTimeOffset? tokenExpiresAt, int? expectedSamples)
     {
         RequireCreated();
         Identifiers.Require(clientId, "client id");
+        if (expectedSamples is < 1)
+            throw ServiceRequestException.Invalid($"client '{clientId}': expectedSamples {expectedSamples} must be at least 1.");
         var parsed = ModalityNames.TryParse(modalities)
             ?? throw ServiceRequestException.Invalid($"client '{clientId}': modalities '{modalities}' is not image, text or image+text.");
         if (S.Clients.Find(c => c.ClientId == clientId) is { } existing)
@@ -87,9 +93,10 @@ public sealed class FederationGrain(
         await PersistAsync(s => s.Clients.Add(new RegisteredClient
         {
             ClientId = clientId, Modalities = parsed.ToName(), RegisteredAt = registeredAt, TokenHash = tokenHash, TokenExpiresAt = tokenExpiresAt,
+            ExpectedSamples = expectedSamples,
         }));
         logger.LogInformation("Federation {Federation}: client {Client} registered ({Modalities})", Id, clientId, parsed.ToName());
-        return new ClientRegistration(clientId, parsed.ToName(), token, tokenExpiresAt);
+        return new ClientRegistration(clientId, parsed.ToName(), token, tokenExpiresAt, expectedSamples);
     }
 
     /// <inheritdoc />
@@ -303,7 +310,7 @@ public sealed class FederationGrain(
         {
             if (S.Clients.Count == 0)
                 throw ServiceRequestException.Invalid($"participants: federation '{Id}' has no registered clients.");
-            return S.Clients.Select(c => new Participant(c.ClientId, c.Modalities)).ToList();
+            return S.Clients.Select(c => new Participant(c.ClientId, c.Modalities, c.ExpectedSamples)).ToList();
         }
         var duplicates = requested.GroupBy(id => id).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         if (duplicates.Count > 0)
@@ -311,7 +318,7 @@ public sealed class FederationGrain(
         var unknown = requested.Where(id => !S.Clients.Exists(c => c.ClientId == id)).ToList();
         if (unknown.Count > 0)
             throw ServiceRequestException.Invalid($"participants: not registered in federation '{Id}': {string.Join(", ", unknown)}.");
-        return requested.Select(id => S.Clients.First(c => c.ClientId == id)).Select(c => new Participant(c.ClientId, c.Modalities)).ToList();
+        return requested.Select(id => S.Clients.First(c => c.ClientId == id)).Select(c => new Participant(c.ClientId, c.Modalities, c.ExpectedSamples)).ToList();
     }
 
     private RoundPlan PlanOf(RoundEntry entry) => new(Id, entry.Round, entry.Config, [.. entry.Participants]);
@@ -374,7 +381,7 @@ public sealed class FederationGrain(
         Id,
         S.Config!,
         S.CreatedAt,
-        S.Clients.Select(c => new Participant(c.ClientId, c.Modalities)).ToArray(),
+        S.Clients.Select(c => new Participant(c.ClientId, c.Modalities, c.ExpectedSamples)).ToArray(),
         S.Rounds.Select(r => new RoundSummary(r.Round, r.State)).ToArray(),
         S.Rounds.Find(r => r.State is RoundState.Collecting or RoundState.Aggregating)?.Round,
         S.LatestCompletedRound);

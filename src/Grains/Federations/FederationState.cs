@@ -42,6 +42,9 @@ public sealed class RegisteredClient
     /// </summary>
     public string? TokenHash { get; set; }
 
+    /// <summary>The training-set size the operator declared at registration; null: none declared.</summary>
+    public int? ExpectedSamples { get; set; }
+
     /// <summary>When the current token stops being accepted; null: it does not expire.</summary>
     public DateTimeOffset? TokenExpiresAt { get; set; }
 

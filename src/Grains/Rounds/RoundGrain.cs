@@ -123,6 +123,10 @@ public sealed class RoundGrain(
     });
 
     /// <inheritdoc />
+    public Task<bool> RenewUploadAsync(string clientId, Guid uploadId, TimeSpan leaseDuration) =>
+        Task.FromResult(uploadLeases.Renew(clientId, uploadId, Now, leaseDuration));
+
+    /// <inheritdoc />
     public Task EndUploadAsync(string clientId, Guid uploadId)
     {
         uploadLeases.Release(clientId, uploadId);

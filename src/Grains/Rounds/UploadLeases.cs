@@ -4,7 +4,7 @@ namespace FedMM.Grains.Rounds;
 
 /// <summary>
 /// Which upload of each site may run now: one lease per (round, site), held by one upload id until
-/// it submits, hands it back, or its time runs out. In memory, since a lease is short and one lost
+/// it submits, hands it back, or its time runs out without a renewal. In memory, since a lease is short and one lost
 /// with the activation only lets a second upload start sooner (its create-only commits still never
 /// overwrite a blob). Being the round grain's, the lease holds across API processes.
 /// </summary>
@@ -19,6 +19,15 @@ public sealed class UploadLeases
             return UploadLease.HeldByAnother;
         held[clientId] = (uploadId, now + duration);
         return UploadLease.Granted;
+    }
+
+    /// <summary>Extends the lease of <paramref name="clientId"/> to <paramref name="now"/> + <paramref name="duration"/> if <paramref name="uploadId"/> holds it; whether it does.</summary>
+    public bool Renew(string clientId, Guid uploadId, DateTimeOffset now, TimeSpan duration)
+    {
+        if (!held.TryGetValue(clientId, out var lease) || lease.Upload != uploadId) return false;
+        // A lease that ran out may have let another upload start; only one no other upload took is extended.
+        held[clientId] = (uploadId, now + duration);
+        return true;
     }
 
     /// <summary>Hands the lease back if <paramref name="uploadId"/> holds it.</summary>

@@ -7,11 +7,13 @@ namespace FedMM.Learning.Aggregation;
 public sealed record Contributor(string ClientId, int Samples, double Score, IReadOnlySet<ParameterGroup> Groups);
 
 /// <summary>A site's normalised weight in one parameter group, with what it was computed from.</summary>
-public sealed record GroupWeight(string ClientId, ParameterGroup Group, int Samples, double Score, double Weight);
+/// <param name="Uncapped">Its share before <see cref="ShareCap"/> changed it (lowered to the cap, or raised by another site's excess); null when unchanged.</param>
+public sealed record GroupWeight(string ClientId, ParameterGroup Group, int Samples, double Score, double Weight, double? Uncapped = null);
 
 /// <summary>
 /// Per-group aggregation weights: "contribution" ∝ samples × exp(score / τ), "fedavg" ∝ samples,
-/// "uniform" equal; each normalised to sum 1 over the sites that uploaded the group.
+/// "uniform" equal; each normalised to sum 1 over the sites that uploaded the group, and no share
+/// above the group's share cap (<see cref="ShareCap"/>).
 /// </summary>
 public static class ContributionWeighting
 {
@@ -23,9 +25,12 @@ public static class ContributionWeighting
     /// </summary>
     public static double Score(SiteMetrics metrics) => metrics.After.MacroF1;
 
-    /// <summary>Weights of every contributor in every group it uploaded, in contributor order per group.</summary>
-    /// <exception cref="ArgumentException">A bad temperature, or a contributor with a bad score or sample count (named).</exception>
-    public static IReadOnlyList<GroupWeight> Compute(IReadOnlyList<Contributor> contributors, Weighting weighting, double temperature)
+    /// <summary>
+    /// Weights of every contributor in every group it uploaded, in contributor order per group; no
+    /// share exceeds <paramref name="maxSiteShare"/> where the group has enough sites for it (<see cref="ShareCap.Apply"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">A bad temperature or cap, or a contributor with a bad score or sample count (named).</exception>
+    public static IReadOnlyList<GroupWeight> Compute(IReadOnlyList<Contributor> contributors, Weighting weighting, double temperature, double maxSiteShare = 1)
     {
         ArgumentNullException.ThrowIfNull(contributors);
         if (weighting == Weighting.Contribution && !(temperature > 0 && double.IsFinite(temperature)))
@@ -51,8 +56,13 @@ public static class ContributionWeighting
                 _ => 1.0,
             }).ToArray();
             double total = raw.Sum();
+            var shares = ShareCap.Apply(raw, maxSiteShare);
             for (int i = 0; i < members.Count; i++)
-                weights.Add(new GroupWeight(members[i].ClientId, group, members[i].Samples, members[i].Score, raw[i] / total));
+            {
+                double uncapped = raw[i] / total;
+                weights.Add(new GroupWeight(members[i].ClientId, group, members[i].Samples, members[i].Score, shares[i],
+                    Math.Abs(shares[i] - uncapped) > 1e-12 ? uncapped : null));
+            }
         }
         return weights;
     }

@@ -47,7 +47,7 @@ public static class RoundAggregator
         var vectors = new Dictionary<string, torch.Tensor>(StringComparer.Ordinal);
         try
         {
-            var (contributions, carriedGroups, clipped) = AggregateWeights(round, config.Round, sites, previous, weights);
+            var shared = AggregateWeights(round, config.Round, sites, previous, weights);
             timings["weights"] = Lap();
             var calibration = Calibrate(round, config, sites, weights, vectors);
             if (calibration is not null) timings["calibration"] = Lap();
@@ -77,13 +77,19 @@ public static class RoundAggregator
                 Failures = failures.ToList(),
                 Weighting = config.Round.Weighting.JsonName(),
                 ContributionTemperature = config.Round.ContributionTemperature,
-                Contributions = contributions,
+                Contributions = shared.Contributions,
                 Rule = (config.Round.Robustness ?? new RobustnessConfig()).Rule.JsonName(),
-                Clipped = clipped,
+                Clipped = shared.Clipped,
+                MaxSiteShare = (config.Round.Robustness ?? new RobustnessConfig()).MaxSiteShare,
+                CappedShares = shared.CappedShares,
+                CappedClaims = shared.CappedClaims,
+                ClipFactor = (config.Round.Robustness ?? new RobustnessConfig()).ClipFactor,
+                ClipReference = shared.ClipReference,
+                UpdateNorms = shared.UpdateNorms,
                 Image = image?.Summary,
                 Text = text?.Summary,
                 Pairing = pairing,
-                CarriedGroups = carriedGroups,
+                CarriedGroups = shared.CarriedGroups,
                 Encoders = EncoderFamily.Of(config.Model),
                 Calibration = calibration,
                 Timings = timings,
@@ -99,21 +105,51 @@ public static class RoundAggregator
         }
     }
 
-    private static (List<SiteContribution>, List<string>, List<ClippedUpdate>) AggregateWeights(
+    // What the weights step reports.
+    private sealed record SharedWeights(
+        List<SiteContribution> Contributions, List<string> CarriedGroups, List<ClippedUpdate> Clipped,
+        List<CappedShare> CappedShares, List<CappedSampleClaim> CappedClaims, string? ClipReference, List<UpdateNorm> UpdateNorms);
+
+    private static SharedWeights AggregateWeights(
         int round, RoundConfig config, List<SiteUpdate> sites, GlobalPackage? previous, Dictionary<string, torch.Tensor> weights)
     {
         var robustness = config.Robustness ?? new RobustnessConfig();
+        // A claim above what the operator declared for the site is weighed as the declared count.
+        var cappedClaims = sites
+            .Where(s => s.DeclaredSamples is { } declared && s.Metrics.TrainSamples > declared)
+            .Select(s => new CappedSampleClaim(s.ClientId, s.Metrics.TrainSamples, s.DeclaredSamples!.Value)).ToList();
+        int SamplesOf(SiteUpdate s) => s.DeclaredSamples is { } declared ? Math.Min(declared, s.Metrics.TrainSamples) : s.Metrics.TrainSamples;
         var contributors = sites.Select(s => new Contributor(
-            s.ClientId, s.Metrics.TrainSamples, ContributionWeighting.Score(s.Metrics),
+            s.ClientId, SamplesOf(s), ContributionWeighting.Score(s.Metrics),
             s.Weights.Keys.Select(n => ParameterGroups.TryOf(n)!.Value).ToHashSet())).ToList();
-        var groupWeights = ContributionWeighting.Compute(contributors, config.Weighting, config.ContributionTemperature);
+        var groupWeights = ContributionWeighting.Compute(contributors, config.Weighting, config.ContributionTemperature, robustness.MaxSiteShare);
 
-        // Clipping needs the weights the sites started from; before the first package there are none.
         var inputs = sites.Select(s => new SiteTensors(s.ClientId, s.Weights)).ToList();
         var clipped = new List<ClippedUpdate>();
+        var norms = new List<UpdateNorm>();
+        string? clipReference = null;
         var owned = new List<SiteTensors>();
         try
         {
+            if (robustness.ClipFactor > 0)
+            {
+                // Differences are measured from the weights the sites started from; before the first
+                // package, from the round's coordinate-wise median, which an honest majority sets.
+                Dictionary<string, torch.Tensor>? median = previous is null ? CoordinateWise.Aggregate(inputs, AggregationRule.Median, 0) : null;
+                try
+                {
+                    var adaptive = AdaptiveClipping.Clip(inputs, previous?.Weights ?? median!, robustness.ClipFactor);
+                    inputs = [.. adaptive.Sites];
+                    owned.AddRange(adaptive.Owned);
+                    norms.AddRange(adaptive.Norms.Select(n => new UpdateNorm(n.ClientId, n.Group.ToName(), n.Norm, n.Bound, n.Clipped)));
+                    clipReference = previous is null ? "median" : "previous";
+                }
+                finally
+                {
+                    if (median is not null) foreach (var t in median.Values) t.Dispose();
+                }
+            }
+            // The fixed clip norm needs the weights the sites started from; before the first package there are none.
             if (robustness.ClipNorm > 0 && previous is not null)
             {
                 for (int i = 0; i < inputs.Count; i++)
@@ -157,9 +193,11 @@ public static class RoundAggregator
         }
 
         var contributions = sites.Select(s => new SiteContribution(
-            s.ClientId, s.Modalities.ToName(), s.Metrics.TrainSamples, ContributionWeighting.Score(s.Metrics),
+            s.ClientId, s.Modalities.ToName(), SamplesOf(s), ContributionWeighting.Score(s.Metrics),
             groupWeights.Where(w => w.ClientId == s.ClientId).ToDictionary(w => w.Group.ToName(), w => w.Weight))).ToList();
-        return (contributions, carried, clipped);
+        var cappedShares = groupWeights.Where(w => w.Uncapped is not null)
+            .Select(w => new CappedShare(w.ClientId, w.Group.ToName(), w.Uncapped!.Value, w.Weight)).ToList();
+        return new SharedWeights(contributions, carried, clipped, cappedShares, cappedClaims, clipReference, norms);
     }
 
     // The global clusters of one modality and, per site, the global cluster of each of its centroids.

@@ -30,6 +30,24 @@ public sealed record RoundReport
     /// <summary>Updates whose difference to the previous global weights was clipped to round.robustness.clipNorm.</summary>
     public IReadOnlyList<ClippedUpdate> Clipped { get; init; } = [];
 
+    /// <summary>round.robustness.maxSiteShare: the largest share of a group's weight one site may hold (1: no cap).</summary>
+    public double MaxSiteShare { get; init; } = 1;
+
+    /// <summary>Shares the cap changed: lowered to it, or raised by the excess it gave to the others.</summary>
+    public IReadOnlyList<CappedShare> CappedShares { get; init; } = [];
+
+    /// <summary>Training-sample claims above the count declared when the site was registered, weighed as the declared count.</summary>
+    public IReadOnlyList<CappedSampleClaim> CappedClaims { get; init; } = [];
+
+    /// <summary>round.robustness.clipFactor (0: adaptive clipping off).</summary>
+    public double ClipFactor { get; init; }
+
+    /// <summary>What update differences were measured against: "previous" (the previous global weights), "median" (the round's coordinate-wise median, in a federation's first round); null when adaptive clipping is off.</summary>
+    public string? ClipReference { get; init; }
+
+    /// <summary>Every site's difference norm per group, the group's bound and whether the update was clipped to it (adaptive clipping).</summary>
+    public IReadOnlyList<UpdateNorm> UpdateNorms { get; init; } = [];
+
     /// <summary>Global image clusters; null when no image information exists yet.</summary>
     public ClusterSummary? Image { get; init; }
 
@@ -57,6 +75,15 @@ public sealed record SiteContribution(string ClientId, string Modalities, int Sa
 
 /// <summary>A site's update clipped before aggregation: the L2 norm of its difference to the previous global weights, and the norm it was scaled to.</summary>
 public sealed record ClippedUpdate(string ClientId, double Norm, double ClippedTo);
+
+/// <summary>A site's share of group <paramref name="Group"/> ("image", "text", "fusion") before (<paramref name="Uncapped"/>) and after (<paramref name="Share"/>) the share cap.</summary>
+public sealed record CappedShare(string ClientId, string Group, double Uncapped, double Share);
+
+/// <summary>A site that claimed more training samples than the operator declared for it; it was weighed as <paramref name="Declared"/>.</summary>
+public sealed record CappedSampleClaim(string ClientId, int Claimed, int Declared);
+
+/// <summary>A site's update difference in group <paramref name="Group"/>: its L2 norm, the group's bound (clipFactor × the lower median norm) and whether it was scaled to the bound.</summary>
+public sealed record UpdateNorm(string ClientId, string Group, double Norm, double Bound, bool Clipped);
 
 /// <summary>A modality's global clustering.</summary>
 public sealed record ClusterSummary

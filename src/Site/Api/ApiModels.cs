@@ -46,10 +46,13 @@ public sealed record RoundSummary(int Round, string State);
 public sealed record ClientContribution(double Score, IReadOnlyDictionary<string, double> GroupWeights);
 
 /// <summary>Body of POST /api/federations/{fid}/clients.</summary>
-public sealed record RegisterClientRequest(string ClientId, string Modalities, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? TokenExpiresAt = null);
+public sealed record RegisterClientRequest(
+    string ClientId, string Modalities,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? TokenExpiresAt = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? ExpectedSamples = null);
 
 /// <summary>A freshly registered client (or a rotated token) with its secret token (shown once).</summary>
-public sealed record RegisteredClient(string ClientId, string Modalities, string Token, DateTimeOffset? TokenExpiresAt = null);
+public sealed record RegisteredClient(string ClientId, string Modalities, string Token, DateTimeOffset? TokenExpiresAt = null, int? ExpectedSamples = null);
 
 /// <summary>Body of POST /api/federations/{fid}/clients/{cid}/token.</summary>
 public sealed record RotateTokenRequest([property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? ExpiresAt);

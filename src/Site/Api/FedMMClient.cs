@@ -60,8 +60,12 @@ public sealed class FedMMClient : IDisposable
 
     /// <summary>POST /api/federations/{fid}/clients with a token that stops being accepted at <paramref name="tokenExpiresAt"/> (null: never).</summary>
     public Task<RegisteredClient> RegisterClientAsync(string federationId, string clientId, Modalities modalities, DateTimeOffset? tokenExpiresAt, CancellationToken ct = default)
+        => RegisterClientAsync(federationId, clientId, modalities, tokenExpiresAt, expectedSamples: null, ct);
+
+    /// <summary>POST /api/federations/{fid}/clients declaring the site's training-set size (null: none); a round weighs a larger claim as that size.</summary>
+    public Task<RegisteredClient> RegisterClientAsync(string federationId, string clientId, Modalities modalities, DateTimeOffset? tokenExpiresAt, int? expectedSamples, CancellationToken ct = default)
         => SendJsonAsync<RegisteredClient>(HttpMethod.Post, $"api/federations/{Id(federationId)}/clients",
-            new RegisterClientRequest(Id(clientId), modalities.ToName(), tokenExpiresAt), idempotent: false, ct);
+            new RegisterClientRequest(Id(clientId), modalities.ToName(), tokenExpiresAt, expectedSamples), idempotent: false, ct);
 
     /// <summary>POST /api/federations/{fid}/clients/{cid}/revoke: the site's token is refused from now on (repeating it changes nothing).</summary>
     public Task<ClientView> RevokeClientAsync(string federationId, string clientId, CancellationToken ct = default)

@@ -51,12 +51,13 @@ public class FederationConfigChecksTests
         var config = new FederationConfig
         {
             Labels = ["a", "b"],
-            Round = new RoundConfig { Robustness = new RobustnessConfig { MaxAbsValue = -1, MaxGrowth = double.NaN, MaxTrainSamples = 0, ClipNorm = -0.5, TrimFraction = 0.5 } },
+            Round = new RoundConfig { Robustness = new RobustnessConfig { MaxAbsValue = -1, MaxGrowth = double.NaN, MaxTrainSamples = 0, ClipNorm = -0.5, TrimFraction = 0.5, MaxSiteShare = 0, ClipFactor = 0.5 } },
         };
         var problems = FederationConfigChecks.Problems(config);
-        Assert.Equal(5, problems.Count);
+        Assert.Equal(7, problems.Count);
         foreach (var field in new[] { "round.robustness.maxAbsValue: -1", "round.robustness.maxGrowth: NaN", "round.robustness.maxTrainSamples: 0",
-                     "round.robustness.clipNorm: -0.5", "round.robustness.trimFraction: 0.5" })
+                     "round.robustness.clipNorm: -0.5", "round.robustness.trimFraction: 0.5",
+                     "round.robustness.maxSiteShare: 0", "round.robustness.clipFactor: 0.5" })
             Assert.Contains(problems, p => p.StartsWith(field, StringComparison.Ordinal));
     }
 

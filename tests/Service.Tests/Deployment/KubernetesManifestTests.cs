@@ -89,6 +89,21 @@ public sealed class KubernetesManifestTests
     }
 
     [Fact]
+    public void The_ingress_serves_the_api_over_TLS_only()
+    {
+        var ingress = Find("Ingress", "fedmm-api");
+        var tls = (YamlMappingNode)((YamlSequenceNode)Node(ingress, "spec", "tls")).Children.Single();
+        Assert.False(string.IsNullOrEmpty(Scalar(tls, "secretName")));
+        var rule = (YamlMappingNode)((YamlSequenceNode)Node(ingress, "spec", "rules")).Children.Single();
+        Assert.Contains(new YamlScalarNode(Scalar(rule, "host")), ((YamlSequenceNode)tls.Children[new YamlScalarNode("hosts")]).Children);
+        var path = (YamlMappingNode)((YamlSequenceNode)Node(rule, "http", "paths")).Children.Single();
+        var service = Find("Service", Scalar(path, "backend", "service", "name"));
+        var port = (YamlMappingNode)((YamlSequenceNode)Node(service, "spec", "ports")).Children.Single();
+        Assert.Equal(Scalar(port, "name"), Scalar(path, "backend", "service", "port", "name"));
+        Assert.Equal("true", Scalar(ingress, "metadata", "annotations", "nginx.ingress.kubernetes.io/force-ssl-redirect"));
+    }
+
+    [Fact]
     public void The_silo_role_grants_what_Kubernetes_hosting_needs_on_pods()
     {
         var role = Find("Role", "fedmm-silo-pods");

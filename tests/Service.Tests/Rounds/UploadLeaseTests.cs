@@ -72,6 +72,33 @@ public sealed class UploadLeaseTests(ServiceFixture fixture)
     }
 
     [Fact]
+    public async Task A_renewed_lease_outlives_its_duration_and_ends_soon_after_the_renewals_stop()
+    {
+        var config = TestFederation.Config(minClients: 1, deadline: Long);
+        var (federation, _) = await TestFederation.CreateAsync(Grains, "renewal", config, [("site-a", "image")]);
+        await federation.StartRoundsAsync(new RoundRequest(1, null));
+        var round = Grains.GetGrain<IRoundGrain>(GrainKeys.Round(federation.GetPrimaryKeyString(), 1));
+        var lease = TimeSpan.FromSeconds(1);
+        Guid holder = Guid.NewGuid(), other = Guid.NewGuid();
+
+        Assert.Equal(UploadLease.Granted, (await round.BeginUploadAsync("site-a", holder, lease)).Lease);
+        Assert.False(await round.RenewUploadAsync("site-a", other, lease), "only the holder renews");
+        // Renewed every third of its duration for three durations: still held.
+        for (int i = 0; i < 9; i++)
+        {
+            await Task.Delay(lease / 3);
+            Assert.True(await round.RenewUploadAsync("site-a", holder, lease));
+        }
+        Assert.Equal(UploadLease.HeldByAnother, (await round.BeginUploadAsync("site-a", other, Long)).Lease);
+
+        // The renewals stop (the process died): the lease ends within its duration.
+        await Task.Delay(lease * 1.5);
+        Assert.Equal(UploadLease.Granted, (await round.BeginUploadAsync("site-a", other, Long)).Lease);
+        Assert.False(await round.RenewUploadAsync("site-a", holder, lease), "a lease taken over is not renewed for its old holder");
+        await federation.CancelRoundAsync(1);
+    }
+
+    [Fact]
     public async Task A_lease_expires_so_an_upload_whose_process_died_blocks_its_site_only_briefly()
     {
         var config = TestFederation.Config(minClients: 1, deadline: Long);
