@@ -43,6 +43,19 @@ public sealed record PrivacyConfig
     /// </summary>
     [Id(0)]
     public int MinSupport { get; init; } = 5;
+
+    /// <summary>
+    /// Noise multiplier σ of the differentially private summary: Gaussian noise of standard deviation
+    /// σ·C on every released per-group sum and σ on every count (C: <see cref="SummaryClipNorm"/>).
+    /// 0 turns the private summary off: local K-Means centroids, exact means and counts.
+    /// </summary>
+    [Id(1)]
+    public double SummaryNoiseMultiplier { get; init; }
+
+    /// <summary>C: largest L2 norm of one sample's representation in the private summary (longer ones are scaled down).</summary>
+    /// <remarks>Adapter outputs (LayerNorm, then GELU) have norms near 0.65·√adapterDim: 7.4 at the default 128.</remarks>
+    [Id(2)]
+    public double SummaryClipNorm { get; init; } = 8;
 }
 
 /// <summary>Architecture: private encoders and the shared adapters and fusion head.</summary>

@@ -80,7 +80,15 @@ public static class FederationConfigChecks
 
         var privacy = config.Privacy;
         if (privacy is null) problems.Add("privacy: required.");
-        else Check(privacy.MinSupport >= 1, $"privacy.minSupport: {privacy.MinSupport} must be ≥ 1.");
+        else
+        {
+            Check(privacy.MinSupport >= 1, $"privacy.minSupport: {privacy.MinSupport} must be ≥ 1.");
+            Check(privacy.SummaryNoiseMultiplier is >= 0 and <= 1000, $"privacy.summaryNoiseMultiplier: {privacy.SummaryNoiseMultiplier} is outside [0, 1000] (0: off).");
+            Check(privacy.SummaryClipNorm is > 0 and <= 1e6, $"privacy.summaryClipNorm: {privacy.SummaryClipNorm} is outside (0, 1e6].");
+            if (round is not null && round.UploadSampleVectors)
+                Check(privacy.MinSupport == 1 && privacy.SummaryNoiseMultiplier == 0,
+                    "round.uploadSampleVectors: per-sample vectors rest on one sample each and carry no noise; uploading them needs the guards off by name: privacy.minSupport 1 and privacy.summaryNoiseMultiplier 0.");
+        }
 
         return problems;
     }

@@ -28,9 +28,10 @@ public static class UpdateContract
 
     /// <summary>
     /// The vector summaries of a site: per modality it holds, k centroids of width d (1 ≤ k ≤
-    /// LocalClusters) with positive counts; co-assignment counts for image+text sites; per-sample
-    /// vectors only when the round asks for them. Counts are bounded by round.robustness.maxTrainSamples,
-    /// vectors by round.robustness.maxAbsValue.
+    /// LocalClusters) with counts of at least privacy.minSupport each (no row rests on fewer samples,
+    /// docs/PRIVACY.md); co-assignment counts for image+text sites; per-sample vectors only when the
+    /// round asks for them. Counts are bounded by round.robustness.maxTrainSamples, vectors by
+    /// round.robustness.maxAbsValue.
     /// </summary>
     public static ArtifactExpectation Vectors(FederationConfig config, Modalities modalities)
     {
@@ -63,7 +64,8 @@ public static class UpdateContract
         if (modalities == Modalities.Both)
             tensors.Add(new("cooccurrence", "F32", [-CentroidsImage, -CentroidsText], Values: ValueRule.NonNegative));
         var robustness = config.Round.Robustness ?? new RobustnessConfig();
-        return new ArtifactExpectation(tensors.Select(t => Bounded(t, "vectors", robustness)).ToList(), sizes);
+        int minSupport = (config.Privacy ?? new PrivacyConfig()).MinSupport;
+        return new ArtifactExpectation(tensors.Select(t => Supported(Bounded(t, "vectors", robustness), minSupport)).ToList(), sizes);
     }
 
     /// <summary>
@@ -101,6 +103,12 @@ public static class UpdateContract
             return $"{field}.loss {evaluation.Loss} must be finite and not negative.";
         return null;
     }
+
+    // Centroid counts are the support of their row: no uploaded summary may rest on fewer than privacy.minSupport samples.
+    private static TensorExpectation Supported(TensorExpectation tensor, int minSupport) =>
+        tensor.Name.EndsWith(".counts", StringComparison.Ordinal) && minSupport > 1
+            ? tensor with { MinValue = minSupport, MinValueSetting = $"privacy.minSupport {minSupport}" }
+            : tensor;
 
     private static TensorExpectation Bounded(TensorExpectation tensor, string file, RobustnessConfig robustness) => tensor with
     {

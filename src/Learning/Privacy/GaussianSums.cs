@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using static TorchSharp.torch;
 
 namespace FedMM.Learning.Privacy;
@@ -60,8 +61,9 @@ public static class GaussianSums
     /// <param name="noiseMultiplier">σ ≥ 0; 0 releases exact sums of the clipped features (no protection, no mechanism).</param>
     /// <param name="generator">Source of the noise (seeded for reproducible runs).</param>
     /// <param name="squares">Also release noisy per-group sums of the squared clipped features (for variances).</param>
+    /// <param name="name">Name of the release in the accountant and the reports.</param>
     /// <exception cref="ArgumentException">Shapes, group indices, C or σ out of range.</exception>
-    public static NoisySums Release(Tensor features, long[] groupOf, int groups, double clip, double noiseMultiplier, Generator? generator, bool squares = false)
+    public static NoisySums Release(Tensor features, long[] groupOf, int groups, double clip, double noiseMultiplier, Generator? generator, bool squares = false, string name = "summary")
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(groupOf);
@@ -88,7 +90,7 @@ public static class GaussianSums
             sums = sums + randn(groups, d, ScalarType.Float64, generator: generator) * (noiseMultiplier * clip);
             counts = counts + randn(groups, ScalarType.Float64, generator: generator) * noiseMultiplier;
             if (squareSums is not null) squareSums = squareSums + randn(groups, d, ScalarType.Float64, generator: generator) * (noiseMultiplier * clip * clip);
-            mechanism = new PrivacyMechanism("summary", 1, noiseMultiplier / Math.Sqrt(squares ? 3 : 2), 1);
+            mechanism = new PrivacyMechanism(name, 1, noiseMultiplier / Math.Sqrt(squares ? 3 : 2), 1);
         }
         return new NoisySums(
             sums.to_type(ScalarType.Float32).MoveToOuterDisposeScope(),

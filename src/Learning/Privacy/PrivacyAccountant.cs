@@ -1,3 +1,5 @@
+using FedMM.Contracts;
+
 namespace FedMM.Learning.Privacy;
 
 /// <summary>

@@ -113,7 +113,8 @@ public static class LocalRound
         }
         var after = best ?? before;
 
-        var vectors = Summarise(site, config.Round, DeterministicSeed.For(config.Round.Seed, "summary", data.ClientId, round));
+        var summary = Summarise(site, globalVectors, DeterministicSeed.For(config.Round.Seed, "summary", data.ClientId, round));
+        var vectors = summary.Vectors;
         var weights = shared.ExportWeights(SharedModel.GroupsFor(data.Modalities));
 
         // The site keeps the better of the incoming model and its best epoch.
@@ -144,6 +145,7 @@ public static class LocalRound
             After = after,
             Epochs = config.Round.LocalEpochs,
             Seconds = clock.Elapsed.TotalSeconds,
+            Privacy = summary.Report,
         };
         return new SiteUpdate(data.ClientId, data.Modalities, weights, vectors, siteMetrics);
     }
@@ -343,8 +345,9 @@ public static class LocalRound
             tokens.TokenTypeIds.index_select(0, index));
     }
 
-    private static Dictionary<string, Tensor> Summarise(SiteState site, RoundConfig config, int seed)
+    private static SummaryRelease Summarise(SiteState site, IReadOnlyDictionary<string, Tensor>? globalVectors, int seed)
     {
+        var config = site.Config.Round;
         SetTraining(site, site.Config, false);
         using var _ = no_grad();
         var split = site.Data.Train;
@@ -355,9 +358,9 @@ public static class LocalRound
         var adapters = config.SummarySpace == SummarySpace.Received && site.Received is not null ? site.Received : site.Model.Shared;
         Tensor? image = imageRows.Length == 0 ? null : Batched(imageRows, rows => adapters.ImageAdapter.call(ImageFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
         Tensor? text = textRows.Length == 0 ? null : Batched(textRows, rows => adapters.TextAdapter.call(TextFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
-        var vectors = RepresentationSummary.Summarise(image, imageRows, text, textRows, config, seed);
-        foreach (var tensor in vectors.Values) tensor.MoveToOuterDisposeScope();
-        return vectors;
+        var summary = RepresentationSummary.Summarise(image, imageRows, text, textRows, site.Config, seed, split.Labels, globalVectors);
+        foreach (var tensor in summary.Vectors.Values) tensor.MoveToOuterDisposeScope();
+        return summary;
     }
 
     private static Tensor Batched(int[] rows, Func<int[], Tensor> encode)

@@ -1,16 +1,21 @@
-namespace FedMM.Learning.Privacy;
+using System.Text.Json.Serialization;
+
+namespace FedMM.Contracts;
 
 /// <summary>
-/// One Gaussian mechanism a site ran, as the accountant composes it: <paramref name="Steps"/>
-/// releases, each adding Gaussian noise of <paramref name="NoiseMultiplier"/> × its L2 sensitivity
-/// to a Poisson subsample that holds each record with probability <paramref name="SampleRate"/>
-/// (1: every record, the plain Gaussian mechanism).
+/// One Gaussian mechanism a site ran, as the privacy accountant composes it and the site reports
+/// it: <paramref name="Steps"/> releases, each adding Gaussian noise of <paramref name="NoiseMultiplier"/>
+/// × its L2 sensitivity to a Poisson subsample that holds each record with probability
+/// <paramref name="SampleRate"/> (1: every record, the plain Gaussian mechanism).
 /// </summary>
-/// <param name="Name">What was released ("dp-sgd", "summary"), for reports.</param>
+/// <param name="Name">What was released ("dp-sgd", "summary.image", "summary.cooccurrence"), for reports.</param>
 /// <param name="SampleRate">Poisson sampling probability q ∈ (0, 1].</param>
 /// <param name="NoiseMultiplier">Noise standard deviation over the L2 sensitivity, σ &gt; 0.</param>
 /// <param name="Steps">How many times the mechanism ran.</param>
-public sealed record PrivacyMechanism(string Name, double SampleRate, double NoiseMultiplier, long Steps)
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+[GenerateSerializer, Immutable, Alias("fedmm.privacy-mechanism")]
+public sealed record PrivacyMechanism(
+    [property: Id(0)] string Name, [property: Id(1)] double SampleRate, [property: Id(2)] double NoiseMultiplier, [property: Id(3)] long Steps)
 {
     /// <summary>The mechanism's problems (empty when it can be composed).</summary>
     public IReadOnlyList<string> Problems()
