@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference values for the RDP accountant (src/Learning/Privacy/RdpAccountant.cs).
+"""Reference values for the RDP accountant (src/Learning/Privacy/RenyiDp.cs and PrivacyAccountant.cs).
 
 An independent reimplementation, with numpy/scipy, of the Renyi-DP bound of the Poisson-subsampled
 Gaussian mechanism (Mironov, Talwar, Zhang 2019, "Renyi Differential Privacy of the Sampled

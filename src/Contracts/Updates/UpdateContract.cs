@@ -70,9 +70,44 @@ public static class UpdateContract
 
     /// <summary>
     /// The first problem of a site's metrics for <paramref name="clientId"/>, round <paramref name="round"/>
-    /// and the modalities it is registered for, naming the field; null when they pass.
+    /// and the modalities it is registered for, naming the field; null when they pass. With the
+    /// federation's <paramref name="config"/>, also what the site reports of its privacy
+    /// (<see cref="PrivacyProblem"/>).
     /// </summary>
-    public static string? MetricsProblem(SiteMetrics? metrics, string clientId, int round, Modalities registered)
+    public static string? MetricsProblem(SiteMetrics? metrics, string clientId, int round, Modalities registered, FederationConfig? config = null)
+    {
+        if (BasicMetricsProblem(metrics, clientId, round, registered) is { } problem) return problem;
+        return config is null ? null : PrivacyProblem(metrics!, config);
+    }
+
+    /// <summary>
+    /// The first problem of what a site reports of its privacy (metrics.privacy, docs/PRIVACY.md),
+    /// when it reports it: summarised with at least the federation's privacy.minSupport, the
+    /// mechanisms the config asks for, and ε within privacy.targetEpsilon, so that the federation
+    /// refuses an update that spent more than the budget.
+    /// </summary>
+    public static string? PrivacyProblem(SiteMetrics metrics, FederationConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(metrics);
+        var settings = config.Privacy ?? new PrivacyConfig();
+        var report = metrics.Privacy;
+        // The vectors' support is checked from the tensors themselves; the report adds the budget.
+        if (report is null) return null;
+        if (report.MinSupport < settings.MinSupport)
+            return $"privacy.minSupport {report.MinSupport} is below the federation's privacy.minSupport {settings.MinSupport}.";
+        if (!double.IsFinite(report.Epsilon) || report.Epsilon < 0 || !double.IsFinite(report.RoundEpsilon) || report.RoundEpsilon < 0)
+            return $"privacy.epsilon {report.Epsilon} and privacy.roundEpsilon {report.RoundEpsilon} must be finite and not negative.";
+        if (report.Epsilon > settings.TargetEpsilon * (1 + 1e-9))
+            return $"privacy.epsilon {report.Epsilon:G4} exceeds privacy.targetEpsilon {settings.TargetEpsilon:G4}: the site has spent its privacy budget.";
+        if (settings.SummaryNoiseMultiplier > 0 && !report.SampleVectors && report.Mechanisms.Count == 0)
+            return "privacy.mechanisms is empty, but privacy.summaryNoiseMultiplier asks for a private summary.";
+        foreach (var mechanism in report.Mechanisms)
+            if (mechanism is null || mechanism.Problems() is { Count: > 0 } problems)
+                return $"privacy.mechanisms: '{mechanism?.Name}': {string.Join(" ", mechanism?.Problems() ?? ["missing."])}";
+        return null;
+    }
+
+    private static string? BasicMetricsProblem(SiteMetrics? metrics, string clientId, int round, Modalities registered)
     {
         if (metrics is null) return "metrics are required.";
         if (metrics.ClientId != clientId)

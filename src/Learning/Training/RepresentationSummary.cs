@@ -81,6 +81,23 @@ public static class RepresentationSummary
         return new SummaryRelease(vectors, report);
     }
 
+    /// <summary>
+    /// The mechanisms <see cref="Summarise"/> runs for a site holding <paramref name="image"/> and
+    /// <paramref name="text"/> training samples: what its budget check composes before the round
+    /// (empty when the summary is exact). One sample changes its group's sum by ≤ C and count by 1,
+    /// so each modality's release is one Gaussian mechanism of multiplier σ/√2; co-occurrences add one of σ.
+    /// </summary>
+    public static IReadOnlyList<PrivacyMechanism> PlannedMechanisms(PrivacyConfig privacy, bool image, bool text)
+    {
+        double sigma = privacy.SummaryNoiseMultiplier;
+        if (sigma <= 0) return [];
+        var planned = new List<PrivacyMechanism>();
+        if (image) planned.Add(new PrivacyMechanism("summary.image", 1, sigma / Math.Sqrt(2), 1));
+        if (text) planned.Add(new PrivacyMechanism("summary.text", 1, sigma / Math.Sqrt(2), 1));
+        if (image && text) planned.Add(new PrivacyMechanism("summary.cooccurrence", 1, sigma, 1));
+        return planned;
+    }
+
     // The group of each sample (before merging), how many groups there were, and the released row of each group (−1: withheld).
     private sealed record Grouped(long[] GroupOf, int Groups, int[] RowOf);
 
@@ -138,6 +155,12 @@ public static class RepresentationSummary
             withheld += kept - largest.Length;
             released = largest.Select(r => released[r]).ToArray();
             kept = largest.Length;
+            if (noise is not null)
+            {
+                // Noisy counts sum to the modality's samples again (scaling up keeps every row above minSupport).
+                float total = released.Sum();
+                released = released.Select(c => c * n / total).ToArray();
+            }
         }
         vectors[$"{modality}.centroids"] = tensor(centroids).reshape(kept, d);
         vectors[$"{modality}.counts"] = tensor(released);
