@@ -175,6 +175,24 @@ public sealed class PrivateSummaryTests
         Assert.Equal(2, largest.Report.WithheldRows);
     }
 
+    [Theory]
+    // The table of docs/PRIVACY.md, "Differentially private summaries", at the default σ = 6.
+    [InlineData(false, 1, 1e-5, 0.95)]
+    [InlineData(false, 10, 1e-5, 3.4)]
+    [InlineData(false, 30, 1e-5, 6.4)]
+    [InlineData(true, 1, 1e-5, 1.6)]
+    [InlineData(true, 10, 1e-5, 5.7)]
+    [InlineData(true, 20, 1e-5, 8.6)]
+    [InlineData(true, 30, 1e-5, 11.0)]
+    [InlineData(true, 10, 5e-4, 4.6)]
+    public void The_documented_epsilons_are_the_accountants(bool imageAndText, int rounds, double delta, double documented)
+    {
+        var accountant = new PrivacyAccountant();
+        var planned = RepresentationSummary.PlannedMechanisms(new PrivacyConfig(), image: true, text: imageAndText);
+        for (int r = 0; r < rounds; r++) foreach (var m in planned) accountant.Compose(m);
+        Assert.Equal(documented, accountant.Epsilon(delta), documented < 1 ? 0.005 : 0.05);
+    }
+
     private static string? ValueProblems(FederationConfig config, IReadOnlyDictionary<string, Tensor> vectors, Modalities modalities)
     {
         foreach (var spec in UpdateContract.Vectors(config, modalities).Tensors)
