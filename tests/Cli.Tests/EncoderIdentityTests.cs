@@ -130,6 +130,53 @@ public sealed class EncoderIdentityTests : IDisposable
         Assert.Contains("mobilenet_v3_large", Assert.Throws<SiteException>(() => trainer.Evaluate(global)).Message);
     }
 
+    [Fact]
+    public async Task A_resnet18_site_records_the_package_and_refuses_image_weights_or_another_build_of_it()
+    {
+        var clients = SyntheticGenerator.Generate(Path.Combine(root, "data"), new SyntheticOptions { Sites = 1, ImageOnlySites = 1, TextOnlySites = 0, TrainPerSite = 12, ValPerSite = 6, ImageSize = 32 });
+        var config = SiteTrainerTests.TinyConfig(clients.ReadLabels());
+        config = config with { Model = config.Model with { ImageEncoder = ImageEncoderKind.ResNet18 } };
+        string site = clients.Clients()[0].Path;
+        string weights = Path.Combine(root, "mobilenet.safetensors");
+        File.WriteAllBytes(weights, [1, 2, 3]);
+
+        // Weights for another encoder are refused before the site builds anything.
+        using (var given = new LearningSiteTrainer(site, "site-0", new SiteModelOptions(weights, null)))
+        {
+            var refused = await Assert.ThrowsAsync<SiteException>(() => given.TrainAsync(config, 1, null, Path.Combine(site, "updates", "r0001"), CancellationToken.None));
+            Assert.Contains("resnet18", refused.Message);
+            Assert.Contains(weights, refused.Message);
+        }
+        Assert.False(Directory.Exists(Path.Combine(site, "updates", "r0001")));
+
+        EvaluationMetrics trained;
+        using (var trainer = new LearningSiteTrainer(site, "site-0", new SiteModelOptions(null, null)))
+        {
+            await trainer.TrainAsync(config, 1, null, Path.Combine(site, "updates", "r0001"), CancellationToken.None);
+            trained = trainer.Evaluate(null);
+        }
+        string record = Directory.EnumerateFiles(site, SiteEncoders.FileName, SearchOption.AllDirectories).Single();
+        var image = SiteEncoders.Load(record)!.Image!;
+        Assert.Equal("resnet18", image.Name);
+        Assert.Equal(PretrainedResNet18.PackageLabel, image.Weights);
+        Assert.Equal(PretrainedResNet18.Packaged().Sha256, image.Sha256);
+        using (var later = new LearningSiteTrainer(site, "site-0", new SiteModelOptions(null, null)))
+            Assert.Equal(trained, later.Evaluate(null));
+
+        var (code, error) = await Run("site", "evaluate", "--data", site, "--local");
+        Assert.True(code == 0, error);
+        (code, error) = await Run("site", "evaluate", "--data", site, "--local", "--image-weights", weights);
+        Assert.NotEqual(0, code);
+        Assert.Contains("would replace it", error);
+
+        // A record of another build of the package (other bytes) is refused, naming both hashes.
+        File.WriteAllText(record, File.ReadAllText(record).Replace(image.Sha256!, new string('0', 64)));
+        (code, error) = await Run("site", "evaluate", "--data", site, "--local");
+        Assert.NotEqual(0, code);
+        Assert.Contains(new string('0', 64), error);
+        Assert.Contains(image.Sha256!, error);
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(root)) Directory.Delete(root, recursive: true);

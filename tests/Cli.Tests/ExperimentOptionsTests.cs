@@ -101,6 +101,25 @@ public partial class ExperimentOptionsTests
     }
 
     [Fact]
+    public void The_image_encoder_is_chosen_by_name_and_resnet18_takes_no_image_weights()
+    {
+        Assert.Equal(ImageEncoderKind.MobileNetV3Small, Read("-d", "/data", "-o", "/out").Config.Model.ImageEncoder);
+        var settings = Read("-d", "/data", "-o", "/out", "--image-encoder", "resnet18");
+        Assert.Equal(ImageEncoderKind.ResNet18, settings.Config.Model.ImageEncoder);
+        Assert.Equal(512, settings.Config.Model.ImageFeatureDim);
+        Assert.Null(settings.ImageWeights);
+        Assert.Equal(ImageEncoderKind.MobileNetV3Large, Read("-d", "/data", "-o", "/out", "--image-encoder", "mobilenet_v3_large").Config.Model.ImageEncoder);
+
+        var both = Assert.Throws<CliException>(() => Read("-d", "/data", "-o", "/out", "--image-encoder", "resnet18", "--image-weights", "/w/mobilenet.safetensors"));
+        Assert.Equal(ExitCodes.Usage, both.ExitCode);
+        Assert.Contains("--image-weights", both.Message);
+        Assert.Contains("resnet18", both.Message);
+        var unknown = Assert.Throws<CliException>(() => Read("-d", "/data", "-o", "/out", "--image-encoder", "resnet50"));
+        Assert.Contains("--image-encoder", unknown.Message);
+        Assert.Contains("imageEncoder", unknown.Message);
+    }
+
+    [Fact]
     public void Options_override_the_config_files_fields_and_keep_the_rest()
     {
         string path = Path.Combine(Directory.CreateTempSubdirectory("fedmm-exp-cfg").FullName, "fed.yaml");

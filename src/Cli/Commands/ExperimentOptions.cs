@@ -34,7 +34,7 @@ internal sealed record ExperimentSettings
     /// <summary>Strategies to compare.</summary>
     public required IReadOnlyList<Strategy> Strategies { get; init; }
 
-    /// <summary>torchvision MobileNetV3 weights for the image encoders; null: random initialisation.</summary>
+    /// <summary>torchvision MobileNetV3 weights for the image encoders; null: random initialisation (MobileNetV3) or the package's weights (resnet18).</summary>
     public string? ImageWeights { get; init; }
 
     /// <summary>Shared vocab.txt; null: each site builds its own.</summary>
@@ -82,11 +82,11 @@ internal sealed class ExperimentOptions
 
     public Option<string[]> Strategies { get; } = new("--strategies")
     {
-        Description = "Strategies, e.g. fedmm,fedavg: fedmm, fedavg, local, centralized, fedmm-repeat (FedMM with other seeds: the A/A control).",
+        Description = "Strategies, e.g. fedmm,fedavg: fedmm, fedavg, local, centralized, fedmm-repeat (FedMM with other seeds: the A/A control), fedavg-cal (FedAvg with server calibration).",
         DefaultValueFactory = _ => ["fedmm", "fedavg", "local", "centralized"], AllowMultipleArgumentsPerToken = true, HelpName = "name",
     };
 
-    public Option<FileInfo?> ImageWeights { get; } = new("--image-weights") { Description = "torchvision MobileNetV3 weights for the image encoders (default: random initialisation).", HelpName = "file" };
+    public Option<FileInfo?> ImageWeights { get; } = new("--image-weights") { Description = "torchvision MobileNetV3 weights for the image encoders (default: random initialisation; resnet18 brings its own).", HelpName = "file" };
 
     public Option<FileInfo?> Vocabulary { get; } = new("--vocab") { Description = "Shared vocab.txt (default: each site builds its own from its training text).", HelpName = "file" };
 
@@ -102,6 +102,7 @@ internal sealed class ExperimentOptions
 
     private readonly IReadOnlyList<ConfigSetting> settings =
     [
+        Setting<string?>("--image-encoder", "Image encoder: mobilenet_v3_small or mobilenet_v3_large (from --image-weights, else trained from scratch), or resnet18 (ImageNet-pretrained, restored by the build) (model.imageEncoder).", "name", "model.imageEncoder"),
         Setting<int?>("--image-size", "Image input size (model.imageSize).", "n", "model.imageSize"),
         Setting<string?>("--text-encoder", "Text encoder: tiny, mini or minilm-l6 (model.textEncoder).", "name", "model.textEncoder"),
         Setting<int?>("--max-tokens", "Tokens per text (model.maxTokens).", "n", "model.maxTokens"),
@@ -111,7 +112,7 @@ internal sealed class ExperimentOptions
         Setting<double?>("--lr", "Learning rate of the shared part (round.learningRate).", "x", "round.learningRate"),
         Setting<double?>("--encoder-lr", "Learning rate of the text encoder (round.encoderLearningRate).", "x", "round.encoderLearningRate"),
         Setting<double?>("--lr-decay", "Both learning rates × x once per round (round.learningRateDecay).", "x", "round.learningRateDecay"),
-        Setting<string?>("--fill-in", "Fill-in of a missing modality: hard or soft (round.fillIn).", "name", "round.fillIn"),
+        Setting<string?>("--fill-in", "Fill-in of a missing modality: hard, soft or uniform (round.fillIn).", "name", "round.fillIn"),
         Setting<double?>("--modality-dropout", "Modality dropout of image+text sites (round.modalityDropout).", "x", "round.modalityDropout"),
         Setting<string?>("--weighting", "FedMM's aggregation weights: contribution, fedavg or uniform (round.weighting).", "name", "round.weighting"),
         Setting<double?>("--contribution-temperature", "τ of the contribution weighting (round.contributionTemperature).", "x", "round.contributionTemperature"),
@@ -124,6 +125,9 @@ internal sealed class ExperimentOptions
         Setting<double?>("--logit-adjustment", "τ of the label-prior logit adjustment; 0: off (round.logitAdjustment).", "x", "round.logitAdjustment"),
         Setting<double?>("--fused-target-weight", "Weight of the fused pairs' class distributions as soft targets; 0: off (round.fusedTargetWeight).", "x", "round.fusedTargetWeight"),
         Setting<bool?>("--require-pair-evidence", "Fill in only from pairs with co-occurring samples or aligned centers: true or false (round.requirePairEvidence).", "bool", "round.requirePairEvidence"),
+        Setting<bool?>("--fill-missing-image", "Text-only samples get an image stand-in from the global vectors: true or false (round.fillMissingImage).", "bool", "round.fillMissingImage"),
+        Setting<bool?>("--fill-missing-text", "Image-only samples get a text stand-in from the global vectors: true or false (round.fillMissingText).", "bool", "round.fillMissingText"),
+        Setting<int?>("--calibration-steps", "Server calibration steps of the classifier on class-balanced virtual features; 0: off (round.calibration.steps).", "n", "round.calibration.steps"),
         Setting<double?>("--pair-evidence-cosine", "Cosine of paired centers that counts as evidence (round.pairEvidenceCosine).", "x", "round.pairEvidenceCosine"),
     ];
 
@@ -156,6 +160,9 @@ internal sealed class ExperimentOptions
         if (parse.GetValue(Threads) is < 1) throw CliException.Usage($"--threads must be at least 1 (got {parse.GetValue(Threads)}).");
 
         var (config, source) = ReadConfig(parse);
+        var imageWeights = parse.GetValue(ImageWeights)?.FullName;
+        if (imageWeights is not null && config.Model.ImageEncoder == ImageEncoderKind.ResNet18)
+            throw CliException.Usage($"--image-weights {imageWeights} is for mobilenet_v3_small and mobilenet_v3_large; the image encoder {config.Model.ImageEncoder.JsonName()} ({source}) brings its own pretrained weights.");
         return new ExperimentSettings
         {
             Data = parse.GetRequiredValue(Data).FullName,
@@ -165,7 +172,7 @@ internal sealed class ExperimentOptions
             Rounds = parse.GetValue(Rounds),
             Seeds = seeds,
             Strategies = strategies,
-            ImageWeights = parse.GetValue(ImageWeights)?.FullName,
+            ImageWeights = imageWeights,
             Vocabulary = parse.GetValue(Vocabulary)?.FullName,
             MedPix = medPix,
             Alpha = alpha,
@@ -191,8 +198,9 @@ internal sealed class ExperimentOptions
         {
             foreach (string field in setting.Fields)
             {
-                var (section, name) = (field[..field.IndexOf('.')], field[(field.IndexOf('.') + 1)..]);
-                node[section]![name] = value!.DeepClone();
+                var path = field.Split('.');
+                var parent = path[..^1].Aggregate((JsonNode)node, (n, part) => n[part]!);
+                parent[path[^1]] = value!.DeepClone();
             }
         }
         source += " with " + string.Join(' ', given.Select(g => g.Setting.Option.Name));

@@ -26,7 +26,7 @@ public static class SiteCommands
     {
         public Option<FileInfo?> ImageWeights { get; } = new("--image-weights")
         {
-            Description = "torchvision MobileNetV3 weights (.safetensors or .pth) to start the image encoder from (default: $FEDMM_IMAGE_WEIGHTS, else random).",
+            Description = "torchvision MobileNetV3 weights (.safetensors or .pth) to start the image encoder from (default: $FEDMM_IMAGE_WEIGHTS, else random); not for resnet18, which brings its own.",
             HelpName = "file",
         };
 

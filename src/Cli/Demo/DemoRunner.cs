@@ -113,10 +113,9 @@ public static class DemoRunner
 
     /// <summary>
     /// The demo's federation config: small model and quick rounds for a two-core CPU. Without
-    /// pretrained image weights the sites train a half-width MobileNetV3 from scratch on small images
-    /// (a frozen random encoder gives features no head can separate); with them the encoder keeps
-    /// torchvision's full width and stays frozen. Text goes through the frozen, pretrained
-    /// <see cref="DefaultTextEncoder"/>, its features computed once per site.
+    /// MobileNetV3 weights the sites read their images with the frozen ImageNet ResNet-18 the build
+    /// restores from its package; with them, with the frozen full-width MobileNetV3. Text goes through
+    /// the frozen, pretrained <see cref="DefaultTextEncoder"/>; features are computed once per site.
     /// </summary>
     public static FederationConfig Configure(IReadOnlyList<string> labels, int rounds, bool pretrainedImages = false) => new()
     {
@@ -124,10 +123,11 @@ public static class DemoRunner
         Labels = labels,
         Model = new ModelConfig
         {
+            ImageEncoder = pretrainedImages ? ImageEncoderKind.MobileNetV3Small : ImageEncoderKind.ResNet18,
             ImageSize = pretrainedImages ? 64 : SyntheticImageSize,
-            ImageWidth = pretrainedImages ? 1.0 : 0.5,
-            TrainImageEncoder = !pretrainedImages,
-            ImageNormMomentum = pretrainedImages ? 0.01 : 0.1,
+            ImageWidth = 1.0,
+            TrainImageEncoder = false,
+            ImageNormMomentum = 0.01,
             TextEncoder = DefaultTextEncoder,
             AdapterDim = 64,
             AttentionHeads = 4,

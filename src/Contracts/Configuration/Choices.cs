@@ -41,7 +41,7 @@ public sealed class ChoiceConverter<T> : JsonConverter<T> where T : struct, Enum
             : value.ToString().ToLowerInvariant();
 }
 
-/// <summary>MobileNetV3 variant of the image encoder (<c>model.imageEncoder</c>).</summary>
+/// <summary>Image encoder (<c>model.imageEncoder</c>): a MobileNetV3 variant or the packaged ResNet-18.</summary>
 [GenerateSerializer]
 [JsonConverter(typeof(ChoiceConverter<ImageEncoderKind>))]
 public enum ImageEncoderKind
@@ -51,6 +51,9 @@ public enum ImageEncoderKind
 
     /// <summary>960 features at width 1.0.</summary>
     [JsonStringEnumMemberName("mobilenet_v3_large")] MobileNetV3Large,
+
+    /// <summary>512 features; ImageNet-pretrained, from the package the build restores.</summary>
+    [JsonStringEnumMemberName(EncoderWidths.ResNet18)] ResNet18,
 }
 
 /// <summary>Text encoder (<c>model.textEncoder</c>).</summary>
@@ -93,6 +96,12 @@ public enum FillIn
 
     /// <summary>A distance-softmax mix of paired centers.</summary>
     [JsonStringEnumMemberName("soft")] Soft,
+
+    /// <summary>
+    /// The plain mean of the paired centers, whatever the present modality: a stand-in that carries
+    /// no information about the sample. The control that tells whether a stand-in's content helps.
+    /// </summary>
+    [JsonStringEnumMemberName("uniform")] Uniform,
 }
 
 /// <summary>How sites' updates are weighted in the mean (<c>round.weighting</c>).</summary>

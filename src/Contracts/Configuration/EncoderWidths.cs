@@ -9,9 +9,16 @@ public static class EncoderWidths
     /// <summary>The pretrained text encoder's name in <c>model.textEncoder</c>.</summary>
     public const string MiniLM = "minilm-l6";
 
-    /// <summary>Width of the pooled features of MobileNetV3 <paramref name="variant"/> at <paramref name="widthMultiplier"/>.</summary>
+    /// <summary>The pretrained image encoder's name in <c>model.imageEncoder</c>.</summary>
+    public const string ResNet18 = "resnet18";
+
+    /// <summary>
+    /// Width of the pooled features of image encoder <paramref name="variant"/>: MobileNetV3 at
+    /// <paramref name="widthMultiplier"/>, or ResNet-18's 512 (it has one width).
+    /// </summary>
     public static long ImageFeatures(ImageEncoderKind variant, double widthMultiplier = 1.0)
     {
+        if (variant == ImageEncoderKind.ResNet18) return 512;
         // Output channels of the last inverted-residual block; the features are 6× that (torchvision).
         int lastBlock = variant switch
         {

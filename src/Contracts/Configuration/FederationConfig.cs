@@ -92,7 +92,11 @@ public sealed record PrivacyConfig
 [GenerateSerializer, Immutable, Alias("fedmm.model-config")]
 public sealed record ModelConfig
 {
-    /// <summary>"mobilenet_v3_small" or "mobilenet_v3_large".</summary>
+    /// <summary>
+    /// "mobilenet_v3_small" or "mobilenet_v3_large" (torchvision layout; pretrained from a weights file, or
+    /// trained from scratch), or "resnet18": ImageNet-pretrained ResNet-18 from the
+    /// Microsoft.ML.DnnImageFeaturizer.ResNet18 package the build restores.
+    /// </summary>
     [Id(0)]
     public ImageEncoderKind ImageEncoder { get; init; } = ImageEncoderKind.MobileNetV3Small;
 
@@ -100,7 +104,7 @@ public sealed record ModelConfig
     [Id(1)]
     public int ImageSize { get; init; } = 128;
 
-    /// <summary>Width multiplier of MobileNetV3 (1.0 for torchvision's pretrained weights).</summary>
+    /// <summary>Width multiplier of MobileNetV3 (1.0 for torchvision's pretrained weights); resnet18 has width 1.0 only.</summary>
     [Id(2)]
     public double ImageWidth { get; init; } = 1.0;
 
@@ -162,7 +166,7 @@ public sealed record ModelConfig
     [Id(12)]
     public double ImageNormMomentum { get; init; } = 0.01;
 
-    /// <summary>Feature width of the image encoder: 576 (small) or 960 (large) at width 1.0.</summary>
+    /// <summary>Feature width of the image encoder: 576 (small) or 960 (large) at width 1.0, 512 (resnet18).</summary>
     [JsonIgnore]
     public int ImageFeatureDim => (int)EncoderWidths.ImageFeatures(ImageEncoder, ImageWidth);
 
@@ -255,7 +259,7 @@ public sealed record RoundConfig
     [Id(12)]
     public double CooccurrenceWeight { get; init; } = 0.5;
 
-    /// <summary>"hard" (paired center of the nearest cluster) or "soft" (distance-softmax mix).</summary>
+    /// <summary>"hard" (paired center of the nearest cluster), "soft" (distance-softmax mix) or "uniform" (the plain mean of the paired centers, the same for every sample: a control that carries no sample information).</summary>
     [Id(13)]
     public FillIn FillIn { get; init; } = FillIn.Soft;
 
@@ -360,6 +364,49 @@ public sealed record RoundConfig
     /// <summary>Bounds on what one site's update may do to the aggregate, and the aggregation rule.</summary>
     [Id(30)]
     public RobustnessConfig Robustness { get; init; } = new();
+
+    /// <summary>Server calibration of the aggregated classifier on class-balanced virtual features (off by default).</summary>
+    [Id(31)]
+    public CalibrationConfig Calibration { get; init; } = new();
+
+    /// <summary>
+    /// Whether a sample without an image (a text-only site's) gets an image stand-in from the global
+    /// vectors; false: the learned missing embedding, and no fused soft target for it.
+    /// </summary>
+    [Id(32)]
+    public bool FillMissingImage { get; init; } = true;
+
+    /// <summary>Whether a sample without text (an image-only site's) gets a text stand-in from the global vectors; false: the learned missing embedding.</summary>
+    [Id(33)]
+    public bool FillMissingText { get; init; } = true;
+}
+
+/// <summary>
+/// Server calibration (docs/ARTIFACTS.md, "Calibration"): every site uploads, per modality and class,
+/// the count, mean and variance of its frozen encoder features (classes with fewer than
+/// <see cref="PrivacyConfig.MinSupport"/> samples withheld); the server pools them, draws class-balanced
+/// virtual features for each modality pattern (image+text, image only, text only), maps them through
+/// the aggregated adapters and fusion, and fine-tunes the aggregated classifier on them.
+/// </summary>
+/// <remarks>
+/// Off until the evaluation protocol shows it helps every site group (docs/RESULTS.md). It needs frozen
+/// encoders: with a trained encoder the features of two sites, or of two rounds, are not comparable.
+/// </remarks>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+[GenerateSerializer, Immutable, Alias("fedmm.calibration-config")]
+public sealed record CalibrationConfig
+{
+    /// <summary>Gradient steps on the classifier per round; 0 turns calibration (and the class statistics upload) off.</summary>
+    [Id(0)]
+    public int Steps { get; init; }
+
+    /// <summary>Virtual features drawn per class and modality pattern at each step.</summary>
+    [Id(1)]
+    public int SamplesPerClass { get; init; } = 32;
+
+    /// <summary>Learning rate of the classifier's fine-tuning (Adam).</summary>
+    [Id(2)]
+    public double LearningRate { get; init; } = 1e-3;
 }
 
 /// <summary>

@@ -31,6 +31,8 @@ public static class FederationConfigChecks
         {
             Check(model.ImageSize is >= 32 and <= 1024, $"model.imageSize: {model.ImageSize} is outside 32..1024.");
             Check(model.ImageWidth is > 0 and <= 4, $"model.imageWidth: {model.ImageWidth} is outside (0, 4].");
+            Check(model.ImageEncoder != ImageEncoderKind.ResNet18 || model.ImageWidth == 1.0,
+                $"model.imageWidth: {model.ImageWidth}, but the pretrained resnet18 has one width; leave imageWidth at 1.");
             Check(model.ImageNormMomentum is > 0 and <= 1, $"model.imageNormMomentum: {model.ImageNormMomentum} is outside (0, 1].");
             Check(model.MaxTokens is null or (>= 8 and <= 512), $"model.maxTokens: {model.MaxTokens} is outside 8..512.");
             Check(model.AdapterDim is >= 4 and <= 4096, $"model.adapterDim: {model.AdapterDim} is outside 4..4096.");
@@ -75,6 +77,16 @@ public static class FederationConfigChecks
                 Check(robust.MaxTrainSamples >= 1, $"round.robustness.maxTrainSamples: {robust.MaxTrainSamples} must be ≥ 1.");
                 Check(robust.ClipNorm >= 0 && double.IsFinite(robust.ClipNorm), $"round.robustness.clipNorm: {robust.ClipNorm} must be ≥ 0 (0: off).");
                 Check(robust.TrimFraction is >= 0 and < 0.5, $"round.robustness.trimFraction: {robust.TrimFraction} is outside [0, 0.5).");
+            }
+            var calibration = round.Calibration;
+            if (calibration is null) problems.Add("round.calibration: required.");
+            else
+            {
+                Check(calibration.Steps is >= 0 and <= 10_000, $"round.calibration.steps: {calibration.Steps} is outside 0..10000 (0: off).");
+                Check(calibration.SamplesPerClass is >= 1 and <= 4096, $"round.calibration.samplesPerClass: {calibration.SamplesPerClass} is outside 1..4096.");
+                Check(calibration.LearningRate is > 0 and <= 1, $"round.calibration.learningRate: {calibration.LearningRate} is outside (0, 1].");
+                if (calibration.Steps > 0 && config.Model is { } m && (m.TrainImageEncoder || m.TrainTextEncoder))
+                    problems.Add("round.calibration.steps: calibration needs frozen encoders (model.trainImageEncoder and model.trainTextEncoder false): trained encoders make the sites' feature statistics incomparable.");
             }
         }
 

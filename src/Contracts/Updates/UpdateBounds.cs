@@ -47,6 +47,8 @@ public static class UpdateBounds
         if (trainSamples > config.MaxTrainSamples)
             return $"trainSamples {trainSamples} exceeds round.robustness.maxTrainSamples {config.MaxTrainSamples}.";
         double slack = trainSamples * (1 + CountRounding) + 0.5;
+        // Other non-negative tensors (class variances) are sums of values, not of samples.
+        countSums = countSums.Where(p => IsCount(p.Key)).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
         foreach (var (name, sum) in countSums.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             if (sum > slack)
@@ -54,9 +56,11 @@ public static class UpdateBounds
         }
         if (cooccurrenceSum is { } co && co > slack)
             return $"vectors tensor 'cooccurrence' counts {co:G9} samples in total, more than trainSamples {trainSamples}.";
-        double total = countSums.Values.Sum();
+        // Class statistics count the same samples again: only centroid counts account for them.
+        var centroidCounts = countSums.Where(p => !UpdateContract.IsClassStatistic(p.Key)).ToList();
+        double total = centroidCounts.Sum(p => p.Value);
         if (trainSamples > total * (1 + CountRounding) + 0.5)
-            return $"trainSamples {trainSamples} is more than its centroid counts account for ({total:G9} in {string.Join(" + ", countSums.Keys.Order(StringComparer.Ordinal))}); every training sample lies in a centroid.";
+            return $"trainSamples {trainSamples} is more than its centroid counts account for ({total:G9} in {string.Join(" + ", centroidCounts.Select(p => p.Key).Order(StringComparer.Ordinal))}); every training sample lies in a centroid.";
         return null;
     }
 

@@ -11,6 +11,15 @@ public static class UpdateContract
     private const int CentroidsImage = 1, CentroidsText = 2, SamplesImage = 3, SamplesText = 4;
 
     /// <summary>
+    /// Infix of the per-class feature statistics a site uploads under round.calibration
+    /// ("image.class.counts", "image.class.means", "image.class.vars", likewise for text).
+    /// </summary>
+    public const string ClassInfix = ".class.";
+
+    /// <summary>Whether a vectors tensor is one of the per-class feature statistics.</summary>
+    public static bool IsClassStatistic(string name) => name.Contains(ClassInfix, StringComparison.Ordinal);
+
+    /// <summary>
     /// The shared weights of a site: every parameter of the groups it trains (fusion always, image
     /// and text adapters for the modalities it holds), F32, with their exact shapes, values within
     /// round.robustness.maxAbsValue.
@@ -30,8 +39,9 @@ public static class UpdateContract
     /// The vector summaries of a site: per modality it holds, k centroids of width d (1 ≤ k ≤
     /// LocalClusters) with counts of at least privacy.minSupport each (no row rests on fewer samples,
     /// docs/PRIVACY.md); co-assignment counts for image+text sites; per-sample vectors only when the
-    /// round asks for them. Counts are bounded by round.robustness.maxTrainSamples, vectors by
-    /// round.robustness.maxAbsValue.
+    /// round asks for them; with round.calibration on, per modality and class the count (0: withheld,
+    /// else at least privacy.minSupport), mean and variance of its encoder features. Counts are
+    /// bounded by round.robustness.maxTrainSamples, vectors by round.robustness.maxAbsValue.
     /// </summary>
     public static ArtifactExpectation Vectors(FederationConfig config, Modalities modalities)
     {
@@ -63,6 +73,18 @@ public static class UpdateContract
         }
         if (modalities == Modalities.Both)
             tensors.Add(new("cooccurrence", "F32", [-CentroidsImage, -CentroidsText], Values: ValueRule.NonNegative));
+        if (config.Round.Calibration is { Steps: > 0 })
+        {
+            long classes = config.Labels.Count;
+            foreach (var (modality, width) in new[] { (Modalities.Image, (long)config.Model.ImageFeatureDim), (Modalities.Text, (long)config.Model.TextFeatureDim) })
+            {
+                if (!modalities.HasFlag(modality)) continue;
+                string prefix = $"{modality.ToName()}{ClassInfix}";
+                tensors.Add(new(prefix + "counts", "F32", [classes], Values: ValueRule.NonNegative));
+                tensors.Add(new(prefix + "means", "F32", [classes, width]));
+                tensors.Add(new(prefix + "vars", "F32", [classes, width], Values: ValueRule.NonNegative));
+            }
+        }
         var robustness = config.Round.Robustness ?? new RobustnessConfig();
         int minSupport = (config.Privacy ?? new PrivacyConfig()).MinSupport;
         return new ArtifactExpectation(tensors.Select(t => Supported(Bounded(t, "vectors", robustness), minSupport)).ToList(), sizes);

@@ -79,7 +79,8 @@ public static class UpdateValidator
             }
             if (Math.Abs(v) > spec.MaxMagnitude)
                 return $"tensor '{spec.Name}' holds {v:G6} at element {firstElement + i}, beyond {spec.MagnitudeSetting}.";
-            if (v < spec.MinValue)
+            // A non-negative count of 0 is a withheld row (a class with too few samples), not a small one.
+            if (v < spec.MinValue && !(spec.Values == ValueRule.NonNegative && v == 0))
                 return spec.Shape.Count == 1
                     ? $"tensor '{spec.Name}' row {firstElement + i} rests on {v:G6} samples, fewer than {spec.MinValueSetting}."
                     : $"tensor '{spec.Name}' holds {v:G6} at element {firstElement + i}, below {spec.MinValueSetting}.";

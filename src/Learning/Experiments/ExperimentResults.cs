@@ -54,7 +54,12 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
         ("fedmm", "fedavg", ExperimentRunner.GlobalEvaluation),
         ("fedavg", "local", ExperimentRunner.SiteEvaluation),
         ("fedmm", "fedmm-repeat", ExperimentRunner.SiteEvaluation),
+        ("fedavg-cal", "fedavg", ExperimentRunner.SiteEvaluation),
+        ("fedavg-cal", "fedavg", ExperimentRunner.GlobalEvaluation),
     ];
+
+    /// <summary>First round of the primary endpoint: the mean of the last 3 rounds (docs/RESULTS.md).</summary>
+    public int EndpointFrom => Math.Max(1, Plan.Rounds - 2);
 
     /// <summary>The plan that produced the rows.</summary>
     public ExperimentPlan Plan { get; } = plan;
@@ -97,14 +102,20 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
             .ToList();
 
     /// <summary>
-    /// The paired differences of <see cref="Comparisons"/> at the final round on <see cref="MainSplit"/>,
-    /// for each group and for accuracy and macro-F1, where both strategies ran.
+    /// The paired differences of <see cref="Comparisons"/> on <see cref="MainSplit"/>, for each group and
+    /// for accuracy and macro-F1, where both strategies ran: at the final round, or with
+    /// <paramref name="fromRound"/> of each run's mean over rounds fromRound..R of the group's site mean.
     /// </summary>
-    public IReadOnlyList<PairedComparison> PairedComparisons()
+    public IReadOnlyList<PairedComparison> PairedComparisons(int? fromRound = null)
     {
-        var final = Rows.Where(r => r.Round == Plan.Rounds && r.Split == MainSplit).ToList();
+        int from = fromRound ?? Plan.Rounds;
+        var final = Rows.Where(r => r.Round >= from && r.Round <= Plan.Rounds && r.Split == MainSplit).ToList();
         var means = final.GroupBy(r => (r.Strategy, r.Evaluation, r.Group, r.Partition, r.Seed))
-            .ToDictionary(g => g.Key, g => SiteMean(g));
+            .ToDictionary(g => g.Key, g =>
+            {
+                var rounds = g.GroupBy(r => r.Round).Select(round => SiteMean(round)).ToList();
+                return new RunMean(rounds.Average(r => r.Accuracy), rounds.Average(r => r.MacroF1), null);
+            });
         var result = new List<PairedComparison>();
         foreach (var (strategy, baseline, evaluation) in Comparisons)
         {
@@ -160,6 +171,7 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
             JsonSerializer.Serialize(new
             {
                 plan = Plan, seconds = Seconds, rows = Rows, summaries = Summaries(), lateRounds = LateRoundSummaries(), paired = PairedComparisons(),
+                endpointFrom = EndpointFrom, endpoint = PairedComparisons(EndpointFrom),
             }, ContractJson.Indented));
         File.WriteAllText(Path.Combine(directory, "results.csv"), Csv());
         File.WriteAllText(Path.Combine(directory, "summary.md"), Markdown());
@@ -212,10 +224,14 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
             text.AppendLine();
         }
 
-        var paired = PairedComparisons();
-        if (paired.Count > 0)
+        foreach (var (paired, title) in new[]
+                 {
+                     (PairedComparisons(EndpointFrom), $"Primary endpoint: paired differences of the mean of rounds {EndpointFrom}–{Plan.Rounds}, {where}: mean [95 % interval] in points, over runs n (site models, macro-F1 is the pre-registered one):"),
+                     (PairedComparisons(), $"Paired differences at the final round, {where}: mean [95 % interval] in points, over runs n:"),
+                 })
         {
-            text.AppendLine($"Paired differences at the final round, {where}: mean [95 % interval] in points, over runs n:");
+            if (paired.Count == 0) continue;
+            text.AppendLine(title);
             text.AppendLine();
             text.AppendLine("| comparison | evaluation | group | Δ accuracy | Δ macro-F1 | n |");
             text.AppendLine("|---|---|---|---|---|---|");

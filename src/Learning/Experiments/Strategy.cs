@@ -19,6 +19,8 @@ public enum Strategy
     Centralized,
     /// <summary>FedMM again with other seeds: the A/A control, whose difference from <see cref="FedMM"/> is noise only.</summary>
     FedMMRepeat,
+    /// <summary>FedAvg plus server calibration of the classifier on class-balanced virtual features (<see cref="CalibrationConfig"/>).</summary>
+    FedAvgCalibrated,
 }
 
 /// <summary>
@@ -33,8 +35,16 @@ public static class Strategies
     /// <summary>Seed offset of <see cref="Strategy.FedMMRepeat"/>.</summary>
     public const int RepeatSeedOffset = 7919;
 
-    /// <summary>"fedmm", "fedavg", "local", "centralized" or "fedmm-repeat".</summary>
-    public static string ToName(this Strategy strategy) => strategy == Strategy.FedMMRepeat ? "fedmm-repeat" : strategy.ToString().ToLowerInvariant();
+    /// <summary>Calibration steps of <see cref="Strategy.FedAvgCalibrated"/> when the experiment's configuration leaves calibration off.</summary>
+    public const int CalibrationSteps = 200;
+
+    /// <summary>"fedmm", "fedavg", "local", "centralized", "fedmm-repeat" or "fedavg-cal".</summary>
+    public static string ToName(this Strategy strategy) => strategy switch
+    {
+        Strategy.FedMMRepeat => "fedmm-repeat",
+        Strategy.FedAvgCalibrated => "fedavg-cal",
+        _ => strategy.ToString().ToLowerInvariant(),
+    };
 
     /// <summary>Parses a strategy name; throws naming the accepted ones.</summary>
     public static Strategy Parse(string name) => name.Trim().ToLowerInvariant() switch
@@ -44,13 +54,22 @@ public static class Strategies
         "local" => Strategy.Local,
         "centralized" => Strategy.Centralized,
         "fedmm-repeat" => Strategy.FedMMRepeat,
-        _ => throw new ArgumentException($"Unknown strategy '{name}'; expected fedmm, fedavg, local, centralized or fedmm-repeat.", nameof(name)),
+        "fedavg-cal" => Strategy.FedAvgCalibrated,
+        _ => throw new ArgumentException($"Unknown strategy '{name}'; expected fedmm, fedavg, local, centralized, fedmm-repeat or fedavg-cal.", nameof(name)),
     };
 
     /// <summary>The federation configuration a strategy runs with, derived from the experiment's base one.</summary>
     public static FederationConfig Configure(this Strategy strategy, FederationConfig baseline, int seed) => strategy switch
     {
         Strategy.FedAvg => baseline with { Round = baseline.Round with { Seed = seed, Weighting = Weighting.FedAvg, UseGlobalVectors = false } },
+        Strategy.FedAvgCalibrated => baseline with
+        {
+            Round = baseline.Round with
+            {
+                Seed = seed, Weighting = Weighting.FedAvg, UseGlobalVectors = false,
+                Calibration = baseline.Round.Calibration is { Steps: > 0 } on ? on : (baseline.Round.Calibration ?? new()) with { Steps = CalibrationSteps },
+            },
+        },
         Strategy.Local or Strategy.Centralized => baseline with { Round = baseline.Round with { Seed = seed, UseGlobalVectors = false } },
         Strategy.FedMMRepeat => baseline with { Round = baseline.Round with { Seed = seed + RepeatSeedOffset } },
         _ => baseline with { Round = baseline.Round with { Seed = seed } },

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using FedMM.Contracts;
 using FedMM.Learning.Aggregation;
+using FedMM.Learning.Calibration;
 using FedMM.Learning.Clustering;
 using FedMM.Learning.Pairing;
+using FedMM.Learning.Training;
 using TorchSharp;
 
 namespace FedMM.Learning.Federation;
@@ -47,16 +49,24 @@ public static class RoundAggregator
         {
             var (contributions, carriedGroups, clipped) = AggregateWeights(round, config.Round, sites, previous, weights);
             timings["weights"] = Lap();
+            var calibration = Calibrate(round, config, sites, weights, vectors);
+            if (calibration is not null) timings["calibration"] = Lap();
 
             var image = ClusterModality(Modalities.Image, round, config.Round, sites, previous, vectors);
             timings["imageClusters"] = Lap();
             var text = ClusterModality(Modalities.Text, round, config.Round, sites, previous, vectors);
             timings["textClusters"] = Lap();
 
+            // Under "received" summaries every site summarised with the adapters of the package it
+            // trained from, so the centres live in that package's space, not in this round's: they are
+            // fused with that package's head, and the package records those adapters so that sites
+            // look their stand-ins up in the same space.
+            var space = config.Round.SummarySpace == SummarySpace.Received && previous is not null ? previous.Weights : null;
+            if (space is not null) RecordSpace(space, vectors);
             PairingSummary? pairing = null;
             if (image is not null && text is not null)
             {
-                pairing = PairAndFuse(round, config, sites, image, text, fusion, weights, vectors, timings, Lap);
+                pairing = PairAndFuse(round, config, sites, image, text, fusion, space ?? weights, vectors, timings, Lap);
             }
             timings["total"] = total.Elapsed.TotalSeconds;
 
@@ -75,6 +85,7 @@ public static class RoundAggregator
                 Pairing = pairing,
                 CarriedGroups = carriedGroups,
                 Encoders = EncoderFamily.Of(config.Model),
+                Calibration = calibration,
                 Timings = timings,
             };
             RequirePublishable(weights, vectors);
@@ -232,7 +243,7 @@ public static class RoundAggregator
 
     private static PairingSummary PairAndFuse(
         int round, FederationConfig config, List<SiteUpdate> sites, ModalityClusters image, ModalityClusters text, IPairFusion fusion,
-        Dictionary<string, torch.Tensor> weights, Dictionary<string, torch.Tensor> vectors, Dictionary<string, double> timings, Func<double> lap)
+        IReadOnlyDictionary<string, torch.Tensor> weights, Dictionary<string, torch.Tensor> vectors, Dictionary<string, double> timings, Func<double> lap)
     {
         if (image.Dimensions != text.Dimensions)
             throw new InvalidOperationException($"Image centers have width {image.Dimensions} but text centers {text.Dimensions}.");
@@ -293,6 +304,52 @@ public static class RoundAggregator
             Pairs = Enumerable.Range(0, pairs).Select(p => new ClusterPair(assignment.Rows[p], assignment.Columns[p], cost[assignment.Rows[p], assignment.Columns[p]])).ToList(),
             TotalCost = assignment.TotalCost,
         };
+    }
+
+    // Pools the sites' per-class feature statistics, publishes them and calibrates the aggregated
+    // classifier on them (round.calibration); null when calibration is off or had nothing to work on.
+    private static CalibrationSummary? Calibrate(
+        int round, FederationConfig config, List<SiteUpdate> sites, Dictionary<string, torch.Tensor> weights, Dictionary<string, torch.Tensor> vectors)
+    {
+        if (config.Round.Calibration is not { Steps: > 0 }) return null;
+        var pooled = new Dictionary<Modalities, ClassStatistics>();
+        try
+        {
+            foreach (var modality in new[] { Modalities.Image, Modalities.Text })
+            {
+                var parts = sites.Select(s => ClassStatistics.From(s.Vectors, modality)).OfType<ClassStatistics>().ToList();
+                try
+                {
+                    if (parts.Count == 0) continue;
+                    var statistics = ClassStatistics.Pool(parts);
+                    pooled[modality] = statistics;
+                    statistics.AddTo(vectors, modality);
+                }
+                finally
+                {
+                    foreach (var part in parts) part.Dispose();
+                }
+            }
+            return ServerCalibration.Calibrate(config, weights, pooled.GetValueOrDefault(Modalities.Image), pooled.GetValueOrDefault(Modalities.Text),
+                DeterministicSeed.For(config.Round.Seed, "calibration", round: round));
+        }
+        finally
+        {
+            foreach (var statistics in pooled.Values) statistics.Dispose();
+        }
+    }
+
+    /// <summary>Prefix of the adapters, in the global vectors, that the centres were summarised with.</summary>
+    public const string SpacePrefix = "space.";
+
+    // The image and text adapters of the package the round's sites summarised with, under "space.".
+    private static void RecordSpace(IReadOnlyDictionary<string, torch.Tensor> space, Dictionary<string, torch.Tensor> vectors)
+    {
+        foreach (var (name, tensor) in space.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            if (ParameterGroups.TryOf(name) is ParameterGroup.Image or ParameterGroup.Text)
+                vectors[SpacePrefix + name] = tensor.detach().cpu().clone();
+        }
     }
 
     private static void CheckFusionShape(string name, torch.Tensor tensor, int rows, int columns)

@@ -1,4 +1,5 @@
 using FedMM.Contracts;
+using FedMM.Learning.Calibration;
 
 namespace FedMM.Learning.Federation;
 
@@ -43,6 +44,9 @@ public sealed record RoundReport
 
     /// <summary>The encoders the package's adapters expect; null in reports written before packages stated them.</summary>
     public EncoderFamily? Encoders { get; init; }
+
+    /// <summary>What the server calibration did (round.calibration); null when it was off or had no statistics.</summary>
+    public CalibrationSummary? Calibration { get; init; }
 
     /// <summary>Seconds spent per step ("validate", "weights", "imageClusters", "textClusters", "pairing", "fusion", "total").</summary>
     public required IReadOnlyDictionary<string, double> Timings { get; init; }

@@ -9,12 +9,12 @@ namespace FedMM.Learning.Training;
 
 /// <summary>
 /// Builds site models with the real encoders: MobileNetV3 (torchvision weights when a path is given)
-/// and BERT: pretrained (minilm-l6 from the MiniLM package, or a Hugging Face checkpoint folder),
+/// or the packaged, pretrained ResNet-18 (resnet18); and BERT: pretrained (minilm-l6 from the MiniLM package, or a Hugging Face checkpoint folder),
 /// frozen unless <see cref="ModelConfig.TrainTextEncoder"/>; or trained from scratch on a WordPiece
 /// vocabulary, either a shared vocab.txt or one built from the site's own training text and kept in
 /// the site's folder.
 /// </summary>
-/// <param name="imageWeights">torchvision MobileNetV3 <c>features.*</c> weights (.safetensors or .pth); null: random init.</param>
+/// <param name="imageWeights">torchvision MobileNetV3 <c>features.*</c> weights (.safetensors or .pth); null: random init (MobileNetV3) or the package's weights (resnet18).</param>
 /// <param name="vocabulary">A vocab.txt every site uses; null: each site builds its own from its training text.</param>
 /// <param name="siteFolders">Where a site keeps its vocabulary: folder of a client id.</param>
 public sealed class EncoderSiteModelFactory(string? imageWeights, string? vocabulary, Func<string, string> siteFolders) : ISiteModelFactory
@@ -57,13 +57,23 @@ public sealed class EncoderSiteModelFactory(string? imageWeights, string? vocabu
         // server had sent it), so the first aggregation averages models that share an origin.
         manual_seed(SharedInitSeed(config));
         var shared = new SharedModel(config.Model, config.Labels.Count);
-        MobileNetV3Encoder? image = null;
+        nn.Module<Tensor, Tensor>? image = null;
         if (data.Modalities.HasFlag(Modalities.Image))
         {
             // A frozen encoder is a fixed feature extractor: the same for every seed of an experiment.
             manual_seed(DeterministicSeed.For(0, "image-encoder"));
-            image = MobileNetV3Encoder.Create(config.Model);
-            if (imageWeights is not null) image.LoadWeights(imageWeights);
+            if (config.Model.ImageEncoder == ImageEncoderKind.ResNet18)
+            {
+                if (imageWeights is not null)
+                    throw new ArgumentException($"Site {data.ClientId}: image encoder weights ({imageWeights}) were given, but the pretrained image encoder {PretrainedResNet18.EncoderName} brings its own ({PretrainedResNet18.PackageLabel}).");
+                image = ResNet18Encoder.CreatePretrained(config.Model);
+            }
+            else
+            {
+                var mobileNet = MobileNetV3Encoder.Create(config.Model);
+                if (imageWeights is not null) mobileNet.LoadWeights(imageWeights);
+                image = mobileNet;
+            }
         }
         BertEncoder? text = null;
         Func<IReadOnlyList<string>, TokenizedTexts>? tokenize = null;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using FedMM.Contracts;
+using FedMM.Learning.Calibration;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
 using FedMM.Learning.Privacy;
@@ -270,8 +271,11 @@ public static class LocalRound
         var textMask = tensor(hasText).unsqueeze(1);
         long batch = rows.Length;
 
-        // Stand-ins are looked up with the adapters the global centers were built with.
-        var lookup = site.Config.Round.SummarySpace == SummarySpace.Received ? site.Received : null;
+        // Stand-ins are looked up with the adapters the global centers were built with: those the package
+        // records, else (a package of the first round) the adapters the site received.
+        var lookup = site.Config.Round.SummarySpace == SummarySpace.Received
+            ? (fillIn.Available ? fillIn.CentreSpace(site.Config.Model, site.Config.Labels.Count) : null) ?? site.Received
+            : null;
         Tensor? LookupImage() => image is null ? null : lookup is null ? image : lookup.ImageAdapter.call(imageFeatures!);
         Tensor? LookupText() => text is null ? null : lookup is null ? text : lookup.TextAdapter.call(textFeatures!);
         Tensor? lookupImage = null, lookupText = null;
@@ -281,8 +285,9 @@ public static class LocalRound
             lookupImage = LookupImage();
             lookupText = LookupText();
         }
-        Tensor imageFill = fillIn.Available && lookupText is not null ? fillIn.ImageFromText(lookupText) : shared.ImageAdapter.Missing(batch);
-        Tensor textFill = fillIn.Available && lookupImage is not null ? fillIn.TextFromImage(lookupImage) : shared.TextAdapter.Missing(batch);
+        bool fillImage = site.Config.Round.FillMissingImage, fillText = site.Config.Round.FillMissingText;
+        Tensor imageFill = fillImage && fillIn.Available && lookupText is not null ? fillIn.ImageFromText(lookupText, shared.ImageAdapter.Missing(batch)) : shared.ImageAdapter.Missing(batch);
+        Tensor textFill = fillText && fillIn.Available && lookupImage is not null ? fillIn.TextFromImage(lookupImage, shared.TextAdapter.Missing(batch)) : shared.TextAdapter.Missing(batch);
         var finalImage = image is null ? imageFill : where(imageMask, image, imageFill);
         var finalText = text is null ? textFill : where(textMask, text, textFill);
         var presence = cat([imageMask, textMask], 1).to_type(ScalarType.Float32);
@@ -300,8 +305,8 @@ public static class LocalRound
         if (random is not null && fillIn.Available && fillIn.HasTargets)
         {
             // A sample whose image was filled in from its text takes the text's pairs' distribution, and vice versa.
-            var fromText = Enumerable.Range(0, rows.Length).Select(i => !hasImage[i] && hasText[i]).ToArray();
-            var fromImage = Enumerable.Range(0, rows.Length).Select(i => !hasText[i] && hasImage[i]).ToArray();
+            var fromText = Enumerable.Range(0, rows.Length).Select(i => fillImage && !hasImage[i] && hasText[i]).ToArray();
+            var fromImage = Enumerable.Range(0, rows.Length).Select(i => fillText && !hasText[i] && hasImage[i]).ToArray();
             if (fromText.Any(f => f) || fromImage.Any(f => f))
             {
                 using var noGrad = no_grad();
@@ -366,14 +371,14 @@ public static class LocalRound
         return loss;
     }
 
-    private static Tensor ImageFeatures(SiteState site, SplitKind kind, Tensor index)
+    internal static Tensor ImageFeatures(SiteState site, SplitKind kind, Tensor index)
     {
         var cached = site.ImageFeaturesOf(kind);
         if (cached is not null) return cached.index_select(0, index);
         return site.Model.ImageEncoder!.call(site.Split(kind).Images!.index_select(0, index));
     }
 
-    private static Tensor TextFeatures(SiteState site, SplitKind kind, Tensor index)
+    internal static Tensor TextFeatures(SiteState site, SplitKind kind, Tensor index)
     {
         var cached = site.TextFeaturesOf(kind);
         if (cached is not null) return cached.index_select(0, index);
@@ -398,7 +403,28 @@ public static class LocalRound
         Tensor? image = imageRows.Length == 0 ? null : Batched(imageRows, rows => adapters.ImageAdapter.call(ImageFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
         Tensor? text = textRows.Length == 0 ? null : Batched(textRows, rows => adapters.TextAdapter.call(TextFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
         var summary = RepresentationSummary.Summarise(image, imageRows, text, textRows, site.Config, seed, split.Labels, globalVectors);
-        foreach (var tensor in summary.Vectors.Values) tensor.MoveToOuterDisposeScope();
+        var vectors = summary.Vectors;
+        if (config.Calibration is { Steps: > 0 })
+        {
+            // Server calibration: per class, statistics of the frozen encoders' features (no adapter),
+            // withholding every class with fewer than privacy.minSupport samples.
+            int classes = site.Config.Labels.Count, minSupport = site.Config.Privacy?.MinSupport ?? 1;
+            if (imageRows.Length > 0)
+            {
+                using var statistics = ClassStatistics.Of(
+                    Batched(imageRows, rows => ImageFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))),
+                    imageRows.Select(r => split.Labels[r]).ToArray(), classes, minSupport);
+                statistics.AddTo(vectors, Modalities.Image);
+            }
+            if (textRows.Length > 0)
+            {
+                using var statistics = ClassStatistics.Of(
+                    Batched(textRows, rows => TextFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))),
+                    textRows.Select(r => split.Labels[r]).ToArray(), classes, minSupport);
+                statistics.AddTo(vectors, Modalities.Text);
+            }
+        }
+        foreach (var tensor in vectors.Values) tensor.MoveToOuterDisposeScope();
         return summary;
     }
 

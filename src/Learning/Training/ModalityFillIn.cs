@@ -1,5 +1,6 @@
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
+using FedMM.Learning.Models;
 using static TorchSharp.torch;
 
 namespace FedMM.Learning.Training;
@@ -14,15 +15,22 @@ namespace FedMM.Learning.Training;
 /// </summary>
 /// <remarks>
 /// The nearest clusters are found for the representation the caller passes: with
-/// <see cref="RoundConfig.SummarySpace"/> "received" that is the output of the received (averaged)
-/// adapters, the space the global centers were built in.
+/// <see cref="RoundConfig.SummarySpace"/> "received" that is the output of the adapters the global
+/// centres were summarised with, which the package records (<see cref="CentreSpace"/>): the package
+/// of round r holds centres summarised with round r − 1's adapters, so a look-up with round r's own
+/// adapters would compare vectors of two different spaces.
 /// </remarks>
 public sealed class ModalityFillIn : IDisposable
 {
     private readonly Tensor? pairedImageCenters;
     private readonly Tensor? pairedTextCenters;
     private readonly Tensor? pairProbabilities;
-    private readonly bool soft;
+    // The adapters the centres were summarised with (the package's "space." tensors), and the model built from them.
+    private readonly Dictionary<string, Tensor>? spaceWeights;
+    private SharedModel? spaceModel;
+    // [P] float, 1 where a pair has evidence; null when every pair may be used.
+    private readonly Tensor? supportedPairs;
+    private readonly FillIn mode;
     private readonly double temperature;
 
     /// <summary>
@@ -33,11 +41,14 @@ public sealed class ModalityFillIn : IDisposable
     /// centers at least this cosine-similar are used (<see cref="RoundConfig.RequirePairEvidence"/>).</param>
     public ModalityFillIn(IReadOnlyDictionary<string, Tensor>? globalVectors, FillIn mode, double temperature, double? evidenceCosine = null)
     {
-        soft = mode == FillIn.Soft;
-        if (soft && !(temperature > 0))
+        this.mode = mode;
+        if (mode == FillIn.Soft && !(temperature > 0))
             throw new ArgumentException($"FillInTemperature must be > 0 for soft fill-in, got {temperature}.", nameof(temperature));
         this.temperature = temperature;
         if (globalVectors is null) return;
+        var space = globalVectors.Where(p => p.Key.StartsWith(RoundAggregator.SpacePrefix, StringComparison.Ordinal)).ToList();
+        if (space.Count > 0)
+            spaceWeights = space.ToDictionary(p => p.Key[RoundAggregator.SpacePrefix.Length..], p => p.Value.detach().cpu().clone());
         if (!globalVectors.TryGetValue("image.centers", out var imageCenters)
             || !globalVectors.TryGetValue("text.centers", out var textCenters)
             || !globalVectors.TryGetValue("pairing.image", out var pairImage)
@@ -60,21 +71,21 @@ public sealed class ModalityFillIn : IDisposable
                 throw new ArgumentException($"Global vectors: fused.probs [{string.Join(", ", fused.shape)}] must be [{pairImage.numel()}, C], one row per pair.", nameof(globalVectors));
             probabilities = fused.to_type(ScalarType.Float32).detach();
         }
+        Tensor? supported = null;
         if (evidenceCosine is double threshold)
         {
-            var supported = nn.functional.cosine_similarity(images, texts, 1).ge(threshold);
+            // Every pair keeps its place in the look-up; a pair without evidence gives its weight to
+            // the missing embedding instead of handing the sample to the nearest supported pair.
+            var evidence = nn.functional.cosine_similarity(images, texts, 1).ge(threshold);
             if (globalVectors.TryGetValue("pairing.cooccurrence", out var counts))
             {
                 if (counts.numel() != pairImage.numel())
                     throw new ArgumentException($"Global vectors: pairing.cooccurrence has {counts.numel()} entries for {pairImage.numel()} pairs.", nameof(globalVectors));
-                supported = supported.logical_or(counts.to_type(ScalarType.Float32).gt(0));
+                evidence = evidence.logical_or(counts.to_type(ScalarType.Float32).gt(0));
             }
-            var keep = supported.nonzero().squeeze(1);
-            if (keep.numel() == 0) return;
-            images = images.index_select(0, keep);
-            texts = texts.index_select(0, keep);
-            probabilities = probabilities?.index_select(0, keep);
+            supported = evidence.to_type(ScalarType.Float32).clone().MoveToOuterDisposeScope();
         }
+        supportedPairs = supported;
         pairedImageCenters = images.clone().MoveToOuterDisposeScope();
         pairedTextCenters = texts.clone().MoveToOuterDisposeScope();
         pairProbabilities = probabilities?.clone().MoveToOuterDisposeScope();
@@ -87,41 +98,93 @@ public sealed class ModalityFillIn : IDisposable
     /// <summary>Whether global vectors of both modalities and a pairing are available.</summary>
     public bool Available => pairedImageCenters is not null;
 
+    /// <summary>
+    /// The shared model whose adapters the global centres were summarised with, when the package records
+    /// them (<see cref="RoundAggregator.SpacePrefix"/>); null otherwise. Stand-ins must be looked up with it.
+    /// </summary>
+    public SharedModel? CentreSpace(ModelConfig model, int classes)
+    {
+        if (spaceWeights is null) return null;
+        if (spaceModel is null)
+        {
+            var built = new SharedModel(model, classes);
+            try
+            {
+                built.LoadWeights(spaceWeights);
+                built.eval();
+            }
+            catch
+            {
+                built.Dispose();
+                throw;
+            }
+            spaceModel = built;
+        }
+        return spaceModel;
+    }
+
     /// <summary>Whether soft targets (class distributions of the fused pairs) are available.</summary>
     public bool HasTargets => pairProbabilities is not null;
 
-    /// <summary>Text stand-ins [B, d] for image representations [B, d]; requires <see cref="Available"/>.</summary>
-    public Tensor TextFromImage(Tensor image) => Fill(image, pairedImageCenters, pairedTextCenters);
+    /// <summary>
+    /// Text stand-ins [B, d] for image representations [B, d]; requires <see cref="Available"/>. Under
+    /// <see cref="RoundConfig.RequirePairEvidence"/> the weight of each pair without evidence goes to
+    /// <paramref name="missing"/> (the learned missing embedding, [B, d] or [1, d]), which is required then.
+    /// </summary>
+    public Tensor TextFromImage(Tensor image, Tensor? missing = null) => Fill(image, pairedImageCenters, pairedTextCenters, missing);
 
-    /// <summary>Image stand-ins [B, d] for text representations [B, d]; requires <see cref="Available"/>.</summary>
-    public Tensor ImageFromText(Tensor text) => Fill(text, pairedTextCenters, pairedImageCenters);
+    /// <summary>Image stand-ins [B, d] for text representations [B, d]; see <see cref="TextFromImage"/>.</summary>
+    public Tensor ImageFromText(Tensor text, Tensor? missing = null) => Fill(text, pairedTextCenters, pairedImageCenters, missing);
 
-    /// <summary>Class distributions [B, C] of the fused pairs behind the stand-ins of image representations [B, d].</summary>
-    public Tensor TargetsFromImage(Tensor image) => Mix(image, pairedImageCenters, pairProbabilities);
+    /// <summary>
+    /// Class distributions [B, C] of the fused pairs behind the stand-ins of image representations [B, d];
+    /// the share of pairs without evidence carries no target (the row sums to the supported share).
+    /// </summary>
+    public Tensor TargetsFromImage(Tensor image) => Targets(image, pairedImageCenters);
 
     /// <summary>Class distributions [B, C] of the fused pairs behind the stand-ins of text representations [B, d].</summary>
-    public Tensor TargetsFromText(Tensor text) => Mix(text, pairedTextCenters, pairProbabilities);
+    public Tensor TargetsFromText(Tensor text) => Targets(text, pairedTextCenters);
 
-    private Tensor Fill(Tensor present, Tensor? ownCenters, Tensor? partnerCenters)
+    private Tensor Fill(Tensor present, Tensor? ownCenters, Tensor? partnerCenters, Tensor? missing)
     {
         if (ownCenters is null || partnerCenters is null)
             throw new InvalidOperationException("No global vectors of both modalities: use the missing embedding.");
-        return Mix(present, ownCenters, partnerCenters);
+        using var scope = NewDisposeScope();
+        var weights = PairWeights(present, ownCenters);
+        var rows = partnerCenters.to(present.device);
+        if (supportedPairs is null) return weights.matmul(rows).MoveToOuterDisposeScope();
+        if (missing is null)
+            throw new ArgumentNullException(nameof(missing), "Pair evidence is required: the missing embedding takes the weight of unsupported pairs.");
+        var supported = supportedPairs.to(present.device);
+        var missingWeight = (weights * (1 - supported)).sum(1, keepdim: true);
+        return ((weights * supported).matmul(rows) + missingWeight * missing).MoveToOuterDisposeScope();
     }
 
-    // The rows of `values` (one per pair) mixed by the pair weights of each present representation.
-    private Tensor Mix(Tensor present, Tensor? ownCenters, Tensor? values)
+    private Tensor Targets(Tensor present, Tensor? ownCenters)
     {
-        if (ownCenters is null || values is null)
+        if (ownCenters is null || pairProbabilities is null)
             throw new InvalidOperationException("The global vectors hold no pairs (or no fused class distributions) to mix.");
+        using var scope = NewDisposeScope();
+        var weights = PairWeights(present, ownCenters);
+        if (supportedPairs is not null) weights = weights * supportedPairs.to(present.device);
+        return weights.matmul(pairProbabilities.to(present.device)).MoveToOuterDisposeScope();
+    }
+
+    // [B, P] weights of the pairs for each present representation (no gradient): the distance softmax,
+    // a one-hot of the nearest paired cluster, or equal weights (uniform: independent of the sample).
+    private Tensor PairWeights(Tensor present, Tensor ownCenters)
+    {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var distances = cdist(present.detach(), ownCenters.to(present.device));
-        var rows = values.to(present.device);
-        Tensor result = soft
-            ? (-distances / temperature).softmax(1).matmul(rows)
-            : rows.index_select(0, distances.argmin(1));
-        return result.MoveToOuterDisposeScope();
+        long pairs = ownCenters.shape[0];
+        Tensor weights = mode switch
+        {
+            FillIn.Soft => (-distances / temperature).softmax(1),
+            FillIn.Hard => nn.functional.one_hot(distances.argmin(1), pairs).to_type(ScalarType.Float32),
+            _ => full(present.shape[0], pairs, 1.0f / pairs, device: present.device),
+        };
+        return weights.MoveToOuterDisposeScope();
     }
 
     private static void CheckIndices(string name, Tensor indices, long count)
@@ -137,5 +200,9 @@ public sealed class ModalityFillIn : IDisposable
         pairedImageCenters?.Dispose();
         pairedTextCenters?.Dispose();
         pairProbabilities?.Dispose();
+        supportedPairs?.Dispose();
+        spaceModel?.Dispose();
+        if (spaceWeights is not null)
+            foreach (var tensor in spaceWeights.Values) tensor.Dispose();
     }
 }

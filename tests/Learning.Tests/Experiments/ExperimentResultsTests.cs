@@ -159,6 +159,32 @@ public class ExperimentResultsTests
     }
 
     [Fact]
+    public void ThePrimaryEndpointPairsEachRunsMeanOfTheLastThreeRounds()
+    {
+        var plan = new ExperimentPlan { Config = new FederationConfig { Labels = ["a", "b"] }, Rounds = 5, Seeds = [1, 2], Strategies = [Strategy.FedAvgCalibrated, Strategy.FedAvg] };
+        var rows = new List<SiteRoundResult>();
+        foreach (var seed in new[] { 1, 2 })
+            for (int round = 1; round <= 5; round++)
+            {
+                // Rounds 1–2 differ wildly and must not count; rounds 3–5 differ by 0.01·round·seed.
+                double gain = round <= 2 ? -0.5 : 0.01 * round * seed;
+                rows.Add(new("fedavg", seed, round, "c0", "image", "site", 0.6, 0.5, 1) { Split = "test" });
+                rows.Add(new("fedavg-cal", seed, round, "c0", "image", "site", 0.6 + gain, 0.5 + gain, 1) { Split = "test" });
+            }
+        var results = new ExperimentResults(plan, rows, 1);
+
+        Assert.Equal(3, results.EndpointFrom);
+        var f1 = results.PairedComparisons(results.EndpointFrom).Single(p => p.Metric == "macro-F1" && p.Evaluation == "site");
+        // Seed 1: mean of 0.03, 0.04, 0.05 = 0.04; seed 2: 0.08.
+        var expected = PairedDifference.Of([0.04, 0.08], [0, 0]);
+        Assert.Equal(("fedavg-cal", "fedavg", 2), (f1.Strategy, f1.Baseline, f1.Runs));
+        Assert.Equal(expected.Mean, f1.Mean, 12);
+        Assert.Equal(expected.High, f1.High, 12);
+        Assert.Contains("Primary endpoint: paired differences of the mean of rounds 3–5", results.Markdown());
+        Assert.Contains("| fedavg-cal − fedavg | site | image | +6.0 [", results.Markdown());
+    }
+
+    [Fact]
     public void PriorWeightedAccuracyWeighsRecallByTheSitePrior()
     {
         // Class 0: recall 1/2; class 1: recall 1; class 2 absent from the labels (its prior is dropped).

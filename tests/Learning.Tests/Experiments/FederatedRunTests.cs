@@ -30,12 +30,12 @@ public sealed class FederatedRunTests : IDisposable
         return (config, sites);
     }
 
-    private (ExperimentResults Results, List<RecordingServer> Servers) RunFedMM(FederationConfig config, IReadOnlyList<SiteData> sites)
+    private (ExperimentResults Results, List<RecordingServer> Servers) RunFedMM(FederationConfig config, IReadOnlyList<SiteData> sites, Strategy strategy = Strategy.FedMM)
     {
         var servers = new List<RecordingServer>();
         var factory = new EncoderSiteModelFactory(null, null, id => Path.Combine(folder, "sites", id));
         var runner = new ExperimentRunner(factory, c => { var s = new RecordingServer(new RoundAggregatorServer(c)); servers.Add(s); return s; });
-        var plan = new ExperimentPlan { Config = config, Rounds = 2, Seeds = [11], Strategies = [Strategy.FedMM] };
+        var plan = new ExperimentPlan { Config = config, Rounds = 2, Seeds = [11], Strategies = [strategy] };
         var reports = new List<ExperimentProgress>();
         var results = runner.Run(sites, plan, new InlineProgress(reports.Add));
         Assert.Equal([1, 2], reports.Select(r => r.Round));
@@ -56,6 +56,14 @@ public sealed class FederatedRunTests : IDisposable
         Assert.Contains(server.WeightNames[^1], n => n.StartsWith("text_adapter."));
         Assert.Contains(server.WeightNames[^1], n => n.StartsWith("image_adapter."));
 
+        // Round 2's centres were summarised with round 1's adapters: the package records exactly those,
+        // and round 1's package (summarised with the initial model, which no package holds) records none.
+        Assert.DoesNotContain(server.VectorNames[0], n => n.StartsWith(RoundAggregator.SpacePrefix));
+        var adapters = server.FirstWeights!.Where(w => w.Key.StartsWith("image_adapter.") || w.Key.StartsWith("text_adapter.")).ToList();
+        Assert.NotEmpty(adapters);
+        Assert.Equal(adapters.Select(a => RoundAggregator.SpacePrefix + a.Key).Order(), server.LastVectors!.Keys.Where(k => k.StartsWith(RoundAggregator.SpacePrefix)).Order());
+        Assert.All(adapters, a => Assert.True(a.Value.eq(server.LastVectors[RoundAggregator.SpacePrefix + a.Key]).all().item<bool>(), a.Key));
+
         // 2 rounds × 3 sites × (site model, global package) × (own val, common test).
         Assert.Equal(24, results.Rows.Count);
         Assert.Equal(12, results.Rows.Count(r => r.Split == ExperimentRunner.TestSplit));
@@ -70,7 +78,11 @@ public sealed class FederatedRunTests : IDisposable
         {
             var rows = Enumerable.Range(0, 4).ToArray();
             var (image, text, presence) = Batch(LocalRound.Represent(site, SplitKind.Val, rows, fill, 0, null));
-            Assert.True(text.Same(fill.TextFromImage(image)));
+            // Looked up with the adapters the centres were summarised with, not with the site's own.
+            var space = fill.CentreSpace(config.Model, config.Labels.Count);
+            Assert.NotNull(space);
+            using var features = LocalRound.ImageFeatures(site, SplitKind.Val, tensor(rows.Select(r => (long)r).ToArray()));
+            Assert.True(text.Same(fill.TextFromImage(space.ImageAdapter.call(features), site.Model.Shared.TextAdapter.Missing(4))));
             Assert.False(text.Same(site.Model.Shared.TextAdapter.Missing(4)));
             Assert.True(presence[.., 1].eq(0).all().item<bool>());
         }
@@ -90,12 +102,35 @@ public sealed class FederatedRunTests : IDisposable
     }
 
     /// <summary>Passes every call to the real server and remembers what its packages held.</summary>
+    [Fact]
+    public void FedAvgWithCalibrationSendsClassStatisticsAndPublishesACalibratedHead()
+    {
+        var (config, sites) = Federation();
+        var (results, servers) = RunFedMM(config with { Privacy = new PrivacyConfig { MinSupport = 2 } }, sites, Strategy.FedAvgCalibrated);
+
+        var server = Assert.Single(servers);
+        Assert.Equal(2, server.Reports.Count);
+        Assert.All(server.Reports, report =>
+        {
+            Assert.NotNull(report.Calibration);
+            Assert.Equal(Strategies.CalibrationSteps, report.Calibration.Steps);
+            Assert.Equal(3, report.Calibration.ImageClasses.Count);
+            Assert.Equal(3, report.Calibration.TextClasses.Count);
+        });
+        // Two image sites and two text sites of 24 training samples each, every class represented.
+        Assert.Equal(48f, server.LastVectors!["image.class.counts"].sum().item<float>());
+        Assert.Equal(48f, server.LastVectors["text.class.counts"].sum().item<float>());
+        Assert.All(results.Rows, r => Assert.Equal("fedavg-cal", r.Strategy));
+    }
+
     private sealed class RecordingServer(IServerAggregation inner) : IServerAggregation
     {
         public List<int> Rounds { get; } = [];
         public List<string[]> WeightNames { get; } = [];
         public List<string[]> VectorNames { get; } = [];
         public Dictionary<string, Tensor>? LastVectors { get; private set; }
+        public Dictionary<string, Tensor>? FirstWeights { get; private set; }
+        public List<RoundReport> Reports { get; } = [];
 
         public IReadOnlyDictionary<string, Tensor>? Weights => inner.Weights;
         public IReadOnlyDictionary<string, Tensor>? Vectors => inner.Vectors;
@@ -107,6 +142,8 @@ public sealed class FederatedRunTests : IDisposable
             WeightNames.Add(inner.Weights!.Keys.ToArray());
             VectorNames.Add(inner.Vectors!.Keys.ToArray());
             LastVectors = inner.Vectors!.ToDictionary(v => v.Key, v => v.Value.clone());
+            FirstWeights ??= inner.Weights!.ToDictionary(w => w.Key, w => w.Value.clone());
+            if (inner is RoundAggregatorServer { Package: { } package }) Reports.Add(package.Report);
         }
 
         public void Dispose() => inner.Dispose();

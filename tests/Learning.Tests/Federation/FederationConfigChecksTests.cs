@@ -29,7 +29,7 @@ public class FederationConfigChecksTests
     [InlineData("""{"round":{"weighting":"median"}}""", "config.round.weighting: 'median' is not contribution, fedavg or uniform.")]
     [InlineData("""{"round":{"personalLayers":"head"}}""", "config.round.personalLayers: 'head' is not none, output or classifier.")]
     [InlineData("""{"round":{"robustness":{"rule":"mode"}}}""", "config.round.robustness.rule: 'mode' is not mean, trimmed-mean or median.")]
-    [InlineData("""{"round":{"fillIn":2}}""", "config.round.fillIn: 'Number' is not hard or soft.")]
+    [InlineData("""{"round":{"fillIn":2}}""", "config.round.fillIn: 'Number' is not hard, soft or uniform.")]
     public void AnUnknownChoiceIsRefusedByItsFieldWhenTheConfigIsRead(string json, string problem)
         => Assert.Equal(problem, Assert.Throws<FormatException>(() => ContractJson.Parse<FederationConfig>(json, "config")).Message);
 
@@ -58,6 +58,29 @@ public class FederationConfigChecksTests
         foreach (var field in new[] { "round.robustness.maxAbsValue: -1", "round.robustness.maxGrowth: NaN", "round.robustness.maxTrainSamples: 0",
                      "round.robustness.clipNorm: -0.5", "round.robustness.trimFraction: 0.5" })
             Assert.Contains(problems, p => p.StartsWith(field, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void CalibrationSettingsAreCheckedByTheirFieldAndNeedFrozenEncoders()
+    {
+        var bad = new FederationConfig
+        {
+            Labels = ["a", "b"],
+            Round = new RoundConfig { Calibration = new CalibrationConfig { Steps = -1, SamplesPerClass = 0, LearningRate = 0 } },
+        };
+        var problems = FederationConfigChecks.Problems(bad);
+        Assert.Equal(3, problems.Count);
+        foreach (var field in new[] { "round.calibration.steps: -1", "round.calibration.samplesPerClass: 0", "round.calibration.learningRate: 0" })
+            Assert.Contains(problems, p => p.StartsWith(field, StringComparison.Ordinal));
+
+        var trained = new FederationConfig
+        {
+            Labels = ["a", "b"],
+            Model = new ModelConfig { TrainTextEncoder = true },
+            Round = new RoundConfig { Calibration = new CalibrationConfig { Steps = 10 } },
+        };
+        Assert.StartsWith("round.calibration.steps: calibration needs frozen encoders", Assert.Single(FederationConfigChecks.Problems(trained)));
+        Assert.Empty(FederationConfigChecks.Problems(trained with { Round = new RoundConfig() }));
     }
 
     [Fact]

@@ -111,6 +111,12 @@ public class LocalRoundTests
         Assert.True(text2.Same(fill.TextFromImage(image2)));
         Assert.True(text2.gt(3).all().item<bool>(), "fill-ins are the global text centers");
         Assert.True(presence2.Same(tensor(new float[,] { { 1, 0 }, { 1, 0 }, { 1, 0 } })));
+
+        // With text stand-ins turned off the same site keeps the missing embedding despite the vectors.
+        using var off = SiteState.Create(TinySites.Site("client_1", Modalities.Image), config with { Round = config.Round with { FillMissingText = false } }, Factory);
+        off.Model.Shared.eval();
+        var (_, text3, _) = Batch(LocalRound.Represent(off, SplitKind.Val, rows, fill, 0, null));
+        Assert.True(text3.Same(off.Model.Shared.TextAdapter.Missing(3)));
     }
 
     [Fact]

@@ -47,6 +47,16 @@ public class ModalityFillInTests
     }
 
     [Fact]
+    public void UniformFillInIsTheSameMeanOfPairedCentersForEverySample()
+    {
+        using var fill = new ModalityFillIn(Global(), FillIn.Uniform, 0.5);
+        var text = fill.TextFromImage(tensor(new float[,] { { 9, 1 }, { 1, 8 } }));
+        Assert.True(text.allclose(tensor(new float[,] { { 0, 0 }, { 0, 0 } }), 1e-6, 1e-6));
+        var image = fill.ImageFromText(tensor(new float[,] { { -2, -1 } }));
+        Assert.True(image.allclose(tensor(new float[,] { { 5, 5 } }), 1e-6, 1e-6));
+    }
+
+    [Fact]
     public void WithoutGlobalVectorsOfBothModalitiesNothingIsAvailable()
     {
         using var none = new ModalityFillIn(null, FillIn.Soft, 0.5);

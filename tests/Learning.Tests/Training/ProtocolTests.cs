@@ -128,18 +128,34 @@ public class ProtocolTests
             ["pairing.cooccurrence"] = tensor(new float[] { 0, 0 }),
         };
         using var image = tensor(new float[] { 1, 0 }, [1, 2]);
+        using var missing = tensor(new float[] { -7, -7 }, [1, 2]);
         using (var any = new ModalityFillIn(vectors, FillIn.Hard, 1.0))
             Assert.True(any.TextFromImage(image).Same(tensor(new float[] { 0, 1 }, [1, 2])));
-        // Only pair 1 is supported (cosine 1 ≥ 0.5), so the image near cluster 0 takes pair 1's text.
+        // Only pair 1 is supported (cosine 1 ≥ 0.5): the image nearest to cluster 0 gets the missing
+        // embedding, not the text of pair 1.
         using (var aligned = new ModalityFillIn(vectors, FillIn.Hard, 1.0, evidenceCosine: 0.5))
-            Assert.True(aligned.TextFromImage(image).Same(tensor(new float[] { 0, 2 }, [1, 2])));
+        {
+            Assert.True(aligned.TextFromImage(image, missing).Same(missing));
+            Assert.True(aligned.TextFromImage(tensor(new float[] { 0, 1 }, [1, 2]), missing).Same(tensor(new float[] { 0, 2 }, [1, 2])));
+            Assert.Throws<ArgumentNullException>(() => aligned.TextFromImage(image));
+        }
+        // Soft: the unsupported pair's weight goes to the missing embedding, the rest stays where it was.
+        using (var soft = new ModalityFillIn(vectors, FillIn.Soft, 1.0, evidenceCosine: 0.5))
+        {
+            double w0 = 1 / (1 + Math.Exp(-Math.Sqrt(2))); // distances 0 (cluster 0) and √2 (cluster 1)
+            var expected = tensor(new float[] { (float)(w0 * -7 + (1 - w0) * 0), (float)(w0 * -7 + (1 - w0) * 2) }, [1, 2]);
+            Assert.True(soft.TextFromImage(image, missing).allclose(expected, 1e-5, 1e-5));
+        }
         vectors["text.centers"] = tensor(new float[] { 0, 1, 1, 0 }, [2, 2]);
         using (var none = new ModalityFillIn(vectors, FillIn.Hard, 1.0, evidenceCosine: 0.5))
-            Assert.False(none.Available);
+            Assert.True(none.TextFromImage(tensor(new float[] { 0, 1 }, [1, 2]), missing).Same(missing));
         // Co-occurrence is evidence whatever the cosine.
         vectors["pairing.cooccurrence"] = tensor(new float[] { 4, 0 });
         using (var cooccurring = new ModalityFillIn(vectors, FillIn.Hard, 1.0, evidenceCosine: 0.5))
-            Assert.True(cooccurring.TextFromImage(tensor(new float[] { 0, 1 }, [1, 2])).Same(tensor(new float[] { 0, 1 }, [1, 2])));
+        {
+            Assert.True(cooccurring.TextFromImage(image, missing).Same(tensor(new float[] { 0, 1 }, [1, 2])));
+            Assert.True(cooccurring.TextFromImage(tensor(new float[] { 0, 1 }, [1, 2]), missing).Same(missing));
+        }
     }
 
     [Fact]

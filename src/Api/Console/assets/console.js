@@ -399,6 +399,14 @@ function learningPage({ fid }) {
   });
 }
 
+// Black or white text on an sRGB fill, whichever has the higher WCAG contrast: one of the two always
+// reaches 4.5:1, whereas a softer dark ink leaves a band of mid fills where neither does.
+function textOn(rgb) {
+  const [r, g, b] = rgb.map(c => { const s = c / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; });
+  const luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  return (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) ? "#000000" : "#ffffff";
+}
+
 function pairingTable(pairing, round) {
   if (pairing.missing) return h("p", {}, pairing.missing);
   const all = pairing.cost.flat();
@@ -411,9 +419,10 @@ function pairingTable(pairing, round) {
       const t = hi > lo ? (v - lo) / (hi - lo) : 0;
       const isChosen = chosen.has(`${i},${j}`);
       const cell = h("td", { class: isChosen ? "chosen" : null, title: isChosen ? "chosen pair" : null }, fmt3(v), isChosen ? " ✓" : "");
-      // Light (low cost) to dark blue (high cost); text switches to white where the fill is dark.
-      cell.style.backgroundColor = `rgb(${Math.round(235 - 200 * t)}, ${Math.round(242 - 170 * t)}, ${Math.round(250 - 110 * t)})`;
-      cell.style.color = t > 0.5 ? "#ffffff" : "#1b1f24";
+      // Light (low cost) to dark blue (high cost); the text is black or white, whichever contrasts more.
+      const fill = [235 - 200 * t, 242 - 170 * t, 250 - 110 * t].map(Math.round);
+      cell.style.backgroundColor = `rgb(${fill.join(", ")})`;
+      cell.style.color = textOn(fill);
       return cell;
     })))));
   return table;

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-using Google.Protobuf;
 using Onnx;
 using static TorchSharp.torch;
 
@@ -23,18 +21,8 @@ public static class OnnxBertConverter
     /// </summary>
     public static Dictionary<string, Tensor> Convert(byte[] onnx, BertConfig config, string source)
     {
-        ModelProto model;
-        try
-        {
-            model = ModelProto.Parser.ParseFrom(onnx);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new InvalidDataException($"{source} is not an ONNX model: {e.Message}", e);
-        }
-        var graph = model.Graph ?? throw new InvalidDataException($"{source}: the ONNX model has no graph.");
-        var initializers = new Dictionary<string, TensorProto>(StringComparer.Ordinal);
-        foreach (var initializer in graph.Initializer) initializers[initializer.Name] = initializer;
+        var graph = OnnxTensors.ParseGraph(onnx, source);
+        var initializers = OnnxTensors.Initializers(graph);
 
         var stateDict = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         try
@@ -42,13 +30,13 @@ public static class OnnxBertConverter
             foreach (var (name, proto) in initializers)
             {
                 if (!IsBertName(name) || name == PositionIds) continue;
-                stateDict[name] = ToTensor(proto, source);
+                stateDict[name] = OnnxTensors.ToTensor(proto, source);
             }
             foreach (var (weightName, proto) in LinearWeights(graph, initializers, source))
             {
                 if (stateDict.ContainsKey(weightName))
                     throw new InvalidDataException($"{source}: {weightName} is given twice (named, and as the MatMul before its bias).");
-                using var stored = ToTensor(proto, source);
+                using var stored = OnnxTensors.ToTensor(proto, source);
                 stateDict[weightName] = stored.t().contiguous();
             }
             CheckAgainst(config, stateDict, source);
@@ -83,31 +71,6 @@ public static class OnnxBertConverter
                 throw new InvalidDataException($"{source}: the Add {add.Name} after MatMul {node.Name} (weight {weight.Name}) consumes no BertModel bias (inputs {string.Join(", ", add.Input)}).");
             yield return (bias[..^".bias".Length] + ".weight", weight);
         }
-    }
-
-    private static Tensor ToTensor(TensorProto proto, string source)
-    {
-        var shape = proto.Dims.ToArray();
-        long count = shape.Aggregate(1L, (a, b) => a * b);
-        if (proto.DataLocation == TensorProto.Types.DataLocation.External)
-            throw new InvalidDataException($"{source}: tensor {proto.Name} keeps its data outside the model file.");
-        if (proto.DataType != (int)TensorProto.Types.DataType.Float)
-            throw new InvalidDataException($"{source}: tensor {proto.Name} is of ONNX type {(TensorProto.Types.DataType)proto.DataType}, expected float32.");
-        float[] values;
-        if (!proto.RawData.IsEmpty)
-        {
-            if (proto.RawData.Length != count * sizeof(float))
-                throw new InvalidDataException($"{source}: tensor {proto.Name} [{string.Join(", ", shape)}] holds {proto.RawData.Length} bytes, expected {count * sizeof(float)}.");
-            // ONNX raw data is little-endian, as this machine is.
-            values = MemoryMarshal.Cast<byte, float>(proto.RawData.Span).ToArray();
-        }
-        else
-        {
-            if (proto.FloatData.Count != count)
-                throw new InvalidDataException($"{source}: tensor {proto.Name} [{string.Join(", ", shape)}] holds {proto.FloatData.Count} values, expected {count}.");
-            values = proto.FloatData.ToArray();
-        }
-        return tensor(values, shape);
     }
 
     private static void CheckAgainst(BertConfig config, Dictionary<string, Tensor> stateDict, string source)
