@@ -84,4 +84,15 @@ public class UpdateValidatorTests
         var higher = UpdateContract.Vectors(Config with { Privacy = new PrivacyConfig { MinSupport = 20 } }, Modalities.Image).Tensors.Single(t => t.Name == "image.counts");
         Assert.Equal("tensor 'image.counts' row 1 rests on 12 samples, fewer than privacy.minSupport 20.", UpdateValidator.ValuesProblem(higher, [30f, 12f], 0, ref sum));
     }
+
+    [Fact]
+    public void AClassCountIsWithheldAtZeroOrRestsOnMinSupportSamples()
+    {
+        var calibrated = Config with { Round = Config.Round with { Calibration = new CalibrationConfig { Steps = 1 } } };
+        var classCounts = UpdateContract.Vectors(calibrated, Modalities.Image).Tensors.Single(t => t.Name == "image.class.counts");
+        double sum = 0;
+        Assert.Null(UpdateValidator.ValuesProblem(classCounts, [0f, 7f], 0, ref sum));
+        Assert.Equal("tensor 'image.class.counts' row 1 rests on 3 samples, fewer than privacy.minSupport 5.",
+            UpdateValidator.ValuesProblem(classCounts, [9f, 3f], 0, ref sum));
+    }
 }
