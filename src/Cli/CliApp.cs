@@ -16,6 +16,7 @@ public static class CliApp
         root.Add(ClientCommands.Build());
         root.Add(RoundCommands.Build());
         root.Add(GlobalCommands.Build());
+        root.Add(PrivacyCommands.Build());
         root.Add(DataCommands.Build());
         root.Add(ExperimentCommand.Build());
         root.Add(DemoCommand.Build());

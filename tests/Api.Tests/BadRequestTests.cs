@@ -78,6 +78,7 @@ public sealed class BadRequestTests(ApiFixture api)
         ["NaN in weights"] = new((a, w) => Upload(a, w, weights: Weights(w, bad: ("image_adapter.proj.weight", float.NaN)).ToArray()), 400, "NaN"),
         ["infinity in vectors"] = new((a, w) => Upload(a, w, vectors: new SafetensorsBytes().F32("image.centroids", [8, 128], BadAt(8 * 128, 77, float.PositiveInfinity)).F32("image.counts", [8], fill: 1f).ToArray()), 400, "infinite value at element 77"),
         ["zero centroid count"] = new((a, w) => Upload(a, w, vectors: new SafetensorsBytes().F32("image.centroids", [8, 128]).F32("image.counts", [8], fill: 0f).ToArray()), 400, "must be > 0"),
+        ["centroid of fewer than privacy.minSupport samples"] = new((a, w) => Upload(a, w, vectors: new SafetensorsBytes().F32("image.centroids", [8, 128]).F32("image.counts", [8], fill: 3f).ToArray()), 400, "'image.counts' row 0 rests on 3 samples, fewer than privacy.minSupport 5"),
         ["more centroids than localClusters"] = new((a, w) => Upload(a, w, vectors: SiteUpdateFiles.VectorsFor(w.Config, Modalities.Image, 33).ToArray()), 400, "33 image centroids"),
         ["weights of a modality the site is not registered for"] = new((a, w) => Upload(a, w, weights: Weights(w, modalities: Modalities.Both).ToArray()), 400, "unexpected tensor 'text_adapter"),
         ["vectors of a modality the site is not registered for"] = new((a, w) => Upload(a, w, vectors: SiteUpdateFiles.VectorsFor(w.Config, Modalities.Both, 8).ToArray()), 400, "unexpected tensor"),

@@ -77,7 +77,7 @@ public sealed class UpdateReceiver(BlobArtifactStore artifacts, IOptions<ApiOpti
                             break;
                         case "metrics":
                             var bytes = await ReadSmallAsync(section.Body, name, limits.MaxMetricsBytes, cancellationToken);
-                            metrics = ReadMetrics(bytes, clientId, round, modalities);
+                            metrics = ReadMetrics(bytes, clientId, round, modalities, config);
                             break;
                         default:
                             throw new UploadRejectedException(name, "is not a part of an update; send exactly weights, vectors and metrics.");
@@ -116,12 +116,12 @@ public sealed class UpdateReceiver(BlobArtifactStore artifacts, IOptions<ApiOpti
     }
 
     // The metrics as the site sent them, checked against the route and the site's registration.
-    private static SiteMetrics ReadMetrics(ReadOnlySpan<byte> json, string clientId, int round, Modalities registered)
+    private static SiteMetrics ReadMetrics(ReadOnlySpan<byte> json, string clientId, int round, Modalities registered, FederationConfig config)
     {
         SiteMetrics metrics;
         try { metrics = ContractJson.Parse<SiteMetrics>(json, "metrics"); }
         catch (FormatException e) { throw new UploadRejectedException("metrics", $"is not valid SiteMetrics JSON: {e.Message}"); }
-        return UpdateContract.MetricsProblem(metrics, clientId, round, registered) is { } problem
+        return UpdateContract.MetricsProblem(metrics, clientId, round, registered, config) is { } problem
             ? throw new UploadRejectedException("metrics", problem)
             : metrics;
     }

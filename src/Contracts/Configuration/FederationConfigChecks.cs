@@ -94,7 +94,21 @@ public static class FederationConfigChecks
 
         var privacy = config.Privacy;
         if (privacy is null) problems.Add("privacy: required.");
-        else Check(privacy.MinSupport >= 1, $"privacy.minSupport: {privacy.MinSupport} must be ≥ 1.");
+        else
+        {
+            Check(privacy.MinSupport >= 1, $"privacy.minSupport: {privacy.MinSupport} must be ≥ 1.");
+            Check(privacy.SummaryNoiseMultiplier is >= 0 and <= 1000, $"privacy.summaryNoiseMultiplier: {privacy.SummaryNoiseMultiplier} is outside [0, 1000] (0: off).");
+            Check(privacy.SummaryClipNorm is > 0 and <= 1e6, $"privacy.summaryClipNorm: {privacy.SummaryClipNorm} is outside (0, 1e6].");
+            Check(privacy.TargetEpsilon is > 0 and <= 1000, $"privacy.targetEpsilon: {privacy.TargetEpsilon} is outside (0, 1000].");
+            Check(privacy.Delta is null or (> 0 and < 0.1), $"privacy.delta: {privacy.Delta} is outside (0, 0.1) (null: 1/(10·n) per site).");
+            Check(privacy.SgdNoiseMultiplier is >= 0 and <= 1000, $"privacy.sgdNoiseMultiplier: {privacy.SgdNoiseMultiplier} is outside [0, 1000] (0: off).");
+            Check(privacy.SgdClipNorm is > 0 and <= 1e6, $"privacy.sgdClipNorm: {privacy.SgdClipNorm} is outside (0, 1e6].");
+            if (model is not null && privacy.SgdNoiseMultiplier > 0)
+                Check(!model.TrainImageEncoder, "privacy.sgdNoiseMultiplier: DP-SGD cannot train the image encoder (its batch-norm statistics mix records and are not private); set model.trainImageEncoder to false.");
+            if (round is not null && round.UploadSampleVectors)
+                Check(privacy.MinSupport == 1 && privacy.SummaryNoiseMultiplier == 0,
+                    "round.uploadSampleVectors: per-sample vectors rest on one sample each and carry no noise; uploading them needs the guards off by name: privacy.minSupport 1 and privacy.summaryNoiseMultiplier 0.");
+        }
 
         return problems;
     }

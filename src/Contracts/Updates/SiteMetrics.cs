@@ -47,4 +47,8 @@ public sealed record SiteMetrics
     /// <summary>Wall-clock seconds of local training and evaluation.</summary>
     [Id(8)]
     public double Seconds { get; init; }
+
+    /// <summary>What protected the update and the privacy budget the site has spent (docs/PRIVACY.md); null from sites that predate it.</summary>
+    [Id(9)]
+    public PrivacyReport? Privacy { get; init; }
 }

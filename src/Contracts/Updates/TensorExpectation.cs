@@ -16,11 +16,14 @@ public enum ValueRule
 /// <summary>
 /// One tensor an artifact must (or may) contain: dtype and shape, where a negative dimension
 /// is a named size that must agree across the artifact's tensors (e.g. k_i in image.centroids and image.counts),
-/// and the largest magnitude its values may have (<paramref name="MaxMagnitude"/>, from the setting <paramref name="MagnitudeSetting"/>).
+/// the largest magnitude its values may have (<paramref name="MaxMagnitude"/>, from the setting <paramref name="MagnitudeSetting"/>)
+/// and the smallest value (<paramref name="MinValue"/>, from the setting <paramref name="MinValueSetting"/>: the
+/// fewest samples a summary row may rest on, for counts).
 /// </summary>
 public sealed record TensorExpectation(
     string Name, string Dtype, IReadOnlyList<long> Shape, bool Required = true, ValueRule Values = ValueRule.Finite,
-    double MaxMagnitude = double.PositiveInfinity, string MagnitudeSetting = "")
+    double MaxMagnitude = double.PositiveInfinity, string MagnitudeSetting = "",
+    double MinValue = double.NegativeInfinity, string MinValueSetting = "")
 {
     /// <summary>Shape as text, named sizes as k1, k2, ...</summary>
     public string ShapeText => "[" + string.Join(", ", Shape.Select(d => d < 0 ? $"k{-d}" : d.ToString())) + "]";

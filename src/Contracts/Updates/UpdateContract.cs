@@ -37,10 +37,11 @@ public static class UpdateContract
 
     /// <summary>
     /// The vector summaries of a site: per modality it holds, k centroids of width d (1 ≤ k ≤
-    /// LocalClusters) with positive counts; co-assignment counts for image+text sites; per-sample
-    /// vectors only when the round asks for them; with round.calibration on, per modality and class the
-    /// count, mean and variance of its encoder features. Counts are bounded by round.robustness.maxTrainSamples,
-    /// vectors by round.robustness.maxAbsValue.
+    /// LocalClusters) with counts of at least privacy.minSupport each (no row rests on fewer samples,
+    /// docs/PRIVACY.md); co-assignment counts for image+text sites; per-sample vectors only when the
+    /// round asks for them; with round.calibration on, per modality and class the count (0: withheld,
+    /// else at least privacy.minSupport), mean and variance of its encoder features. Counts are
+    /// bounded by round.robustness.maxTrainSamples, vectors by round.robustness.maxAbsValue.
     /// </summary>
     public static ArtifactExpectation Vectors(FederationConfig config, Modalities modalities)
     {
@@ -85,14 +86,50 @@ public static class UpdateContract
             }
         }
         var robustness = config.Round.Robustness ?? new RobustnessConfig();
-        return new ArtifactExpectation(tensors.Select(t => Bounded(t, "vectors", robustness)).ToList(), sizes);
+        int minSupport = (config.Privacy ?? new PrivacyConfig()).MinSupport;
+        return new ArtifactExpectation(tensors.Select(t => Supported(Bounded(t, "vectors", robustness), minSupport)).ToList(), sizes);
     }
 
     /// <summary>
     /// The first problem of a site's metrics for <paramref name="clientId"/>, round <paramref name="round"/>
-    /// and the modalities it is registered for, naming the field; null when they pass.
+    /// and the modalities it is registered for, naming the field; null when they pass. With the
+    /// federation's <paramref name="config"/>, also what the site reports of its privacy
+    /// (<see cref="PrivacyProblem"/>).
     /// </summary>
-    public static string? MetricsProblem(SiteMetrics? metrics, string clientId, int round, Modalities registered)
+    public static string? MetricsProblem(SiteMetrics? metrics, string clientId, int round, Modalities registered, FederationConfig? config = null)
+    {
+        if (BasicMetricsProblem(metrics, clientId, round, registered) is { } problem) return problem;
+        return config is null ? null : PrivacyProblem(metrics!, config);
+    }
+
+    /// <summary>
+    /// The first problem of what a site reports of its privacy (metrics.privacy, docs/PRIVACY.md),
+    /// when it reports it: summarised with at least the federation's privacy.minSupport, the
+    /// mechanisms the config asks for, and ε within privacy.targetEpsilon, so that the federation
+    /// refuses an update that spent more than the budget.
+    /// </summary>
+    public static string? PrivacyProblem(SiteMetrics metrics, FederationConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(metrics);
+        var settings = config.Privacy ?? new PrivacyConfig();
+        var report = metrics.Privacy;
+        // The vectors' support is checked from the tensors themselves; the report adds the budget.
+        if (report is null) return null;
+        if (report.MinSupport < settings.MinSupport)
+            return $"privacy.minSupport {report.MinSupport} is below the federation's privacy.minSupport {settings.MinSupport}.";
+        if (!double.IsFinite(report.Epsilon) || report.Epsilon < 0 || !double.IsFinite(report.RoundEpsilon) || report.RoundEpsilon < 0)
+            return $"privacy.epsilon {report.Epsilon} and privacy.roundEpsilon {report.RoundEpsilon} must be finite and not negative.";
+        if (report.Epsilon > settings.TargetEpsilon * (1 + 1e-9))
+            return $"privacy.epsilon {report.Epsilon:G4} exceeds privacy.targetEpsilon {settings.TargetEpsilon:G4}: the site has spent its privacy budget.";
+        if (settings.SummaryNoiseMultiplier > 0 && !report.SampleVectors && report.Mechanisms.Count == 0)
+            return "privacy.mechanisms is empty, but privacy.summaryNoiseMultiplier asks for a private summary.";
+        foreach (var mechanism in report.Mechanisms)
+            if (mechanism is null || mechanism.Problems() is { Count: > 0 } problems)
+                return $"privacy.mechanisms: '{mechanism?.Name}': {string.Join(" ", mechanism?.Problems() ?? ["missing."])}";
+        return null;
+    }
+
+    private static string? BasicMetricsProblem(SiteMetrics? metrics, string clientId, int round, Modalities registered)
     {
         if (metrics is null) return "metrics are required.";
         if (metrics.ClientId != clientId)
@@ -123,6 +160,12 @@ public static class UpdateContract
             return $"{field}.loss {evaluation.Loss} must be finite and not negative.";
         return null;
     }
+
+    // Centroid counts are the support of their row: no uploaded summary may rest on fewer than privacy.minSupport samples.
+    private static TensorExpectation Supported(TensorExpectation tensor, int minSupport) =>
+        tensor.Name.EndsWith(".counts", StringComparison.Ordinal) && minSupport > 1
+            ? tensor with { MinValue = minSupport, MinValueSetting = $"privacy.minSupport {minSupport}" }
+            : tensor;
 
     private static TensorExpectation Bounded(TensorExpectation tensor, string file, RobustnessConfig robustness) => tensor with
     {

@@ -6,7 +6,8 @@ public sealed record HeaderMatch(IReadOnlyDictionary<string, TensorExpectation> 
 /// <summary>
 /// The one check of an update's tensors against the <see cref="UpdateContract"/>: which tensors an
 /// artifact holds, their dtypes and shapes (named sizes agreeing and within range), and their values
-/// (finite, positive or non-negative counts, within the magnitude bounds of <see cref="UpdateBounds"/>).
+/// (finite, positive or non-negative counts, within the magnitude bounds of <see cref="UpdateBounds"/>, counts
+/// at least privacy.minSupport).
 /// The API runs it on the header and the values of each part while the part streams in; the
 /// aggregation runs it on the tensors it loaded, so an update is judged by the same rules in both places.
 /// Each method returns the problem as text naming the tensor (and element), or null when it passes;
@@ -78,6 +79,11 @@ public static class UpdateValidator
             }
             if (Math.Abs(v) > spec.MaxMagnitude)
                 return $"tensor '{spec.Name}' holds {v:G6} at element {firstElement + i}, beyond {spec.MagnitudeSetting}.";
+            // A non-negative count of 0 is a withheld row (a class with too few samples), not a small one.
+            if (v < spec.MinValue && !(spec.Values == ValueRule.NonNegative && v == 0))
+                return spec.Shape.Count == 1
+                    ? $"tensor '{spec.Name}' row {firstElement + i} rests on {v:G6} samples, fewer than {spec.MinValueSetting}."
+                    : $"tensor '{spec.Name}' holds {v:G6} at element {firstElement + i}, below {spec.MinValueSetting}.";
             added += v;
         }
         sum += added;

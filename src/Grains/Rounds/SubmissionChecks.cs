@@ -36,7 +36,7 @@ public static class SubmissionChecks
         }
 
         var registered = ModalityNames.TryParse(participant.Modalities) ?? Modalities.None;
-        if (UpdateContract.MetricsProblem(submission.Metrics, submission.ClientId, round.Round, registered) is { } problem)
+        if (UpdateContract.MetricsProblem(submission.Metrics, submission.ClientId, round.Round, registered, round.Config) is { } problem)
             throw ServiceRequestException.Invalid($"{who}: metrics: {problem}");
         var metrics = submission.Metrics!;
         if (metrics.TrainSamples != submission.SampleCount)

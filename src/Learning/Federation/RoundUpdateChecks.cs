@@ -40,7 +40,7 @@ public static class RoundUpdateChecks
             if (!seen.Add(update.ClientId)) throw new SiteUpdateException(update.ClientId, round, "more than one update in the round.");
             if (update.Modalities is not (Modalities.Image or Modalities.Text or Modalities.Both))
                 throw new SiteUpdateException(update.ClientId, round, $"modalities {update.Modalities} is not image, text or image+text.");
-            if (UpdateContract.MetricsProblem(update.Metrics, update.ClientId, round, update.Modalities) is { } metricsProblem)
+            if (UpdateContract.MetricsProblem(update.Metrics, update.ClientId, round, update.Modalities, config) is { } metricsProblem)
                 throw new SiteUpdateException(update.ClientId, round, $"metrics.json: {metricsProblem}");
 
             // Without labels there is no parameter list: the site's own weights stand in for it, so

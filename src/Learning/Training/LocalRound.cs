@@ -3,6 +3,7 @@ using FedMM.Contracts;
 using FedMM.Learning.Calibration;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
+using FedMM.Learning.Privacy;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -67,6 +68,17 @@ public static class LocalRound
         using var sharedOptimizer = optim.AdamW(shared.parameters(), lr: config.Round.LearningRate * rateScale, weight_decay: config.Round.WeightDecay);
         using var encoderOptimizer = encoderParameters.Count == 0 ? null
             : optim.AdamW(encoderParameters, lr: config.Round.EncoderLearningRate * rateScale, weight_decay: config.Round.WeightDecay);
+        // DP-SGD (opt-in) trains every parameter the round changes; its noise needs its own seed.
+        var dpSgd = config.Privacy.SgdNoiseMultiplier > 0
+            ? new DpSgd(shared.parameters().Concat(encoderParameters), data.Train.Count, config.Round.BatchSize, config.Privacy.SgdClipNorm, config.Privacy.SgdNoiseMultiplier)
+            : null;
+        var sgdNoise = dpSgd is null ? null : new Generator((ulong)DeterministicSeed.For(config.Round.Seed, "dp-sgd", data.ClientId, round));
+        var dpSgdMechanism = dpSgd?.Mechanism((long)config.Round.LocalEpochs * dpSgd.StepsPerEpoch);
+
+        // A round whose private releases would pass the site's budget is refused before anything is trained or released.
+        var planned = RepresentationSummary.PlannedMechanisms(config.Privacy, HoldsAny(data.Train, Modalities.Image), HoldsAny(data.Train, Modalities.Text)).ToList();
+        if (dpSgdMechanism is not null) planned.Add(dpSgdMechanism);
+        site.Privacy.CheckBudget(data.ClientId, round, planned);
 
         EvaluationMetrics? best = null;
         Dictionary<string, Tensor>? bestShared = null;
@@ -78,8 +90,10 @@ public static class LocalRound
         for (int epoch = 0; epoch < config.Round.LocalEpochs; epoch++)
         {
             SetTraining(site, config, true);
-            random.Shuffle(order);
-            for (int start = 0; start < order.Length; start += config.Round.BatchSize)
+            // Under DP-SGD its Poisson-sampled steps replace the shuffled mini-batches below.
+            if (dpSgd is not null) TrainPrivateEpoch(site, dpSgd, sgdNoise, fillIn, sharedOptimizer, encoderOptimizer, random);
+            else random.Shuffle(order);
+            for (int start = 0; dpSgd is null && start < order.Length; start += config.Round.BatchSize)
             {
                 using var step = NewDisposeScope();
                 var rows = order.AsSpan(start, Math.Min(config.Round.BatchSize, order.Length - start)).ToArray();
@@ -114,7 +128,11 @@ public static class LocalRound
         }
         var after = best ?? before;
 
-        var vectors = Summarise(site, config.Round, DeterministicSeed.For(config.Round.Seed, "summary", data.ClientId, round));
+        var summary = Summarise(site, globalVectors, DeterministicSeed.For(config.Round.Seed, "summary", data.ClientId, round));
+        var vectors = summary.Vectors;
+        var released = dpSgdMechanism is null ? summary.Report.Mechanisms : [.. summary.Report.Mechanisms, dpSgdMechanism];
+        var (roundEpsilon, epsilon) = site.Privacy.Record(round, released);
+        var privacy = summary.Report with { Mechanisms = released, RoundEpsilon = roundEpsilon, Epsilon = epsilon, Delta = site.Privacy.Delta };
         var weights = shared.ExportWeights(SharedModel.GroupsFor(data.Modalities));
 
         // The site keeps the better of the incoming model and its best epoch.
@@ -145,6 +163,7 @@ public static class LocalRound
             After = after,
             Epochs = config.Round.LocalEpochs,
             Seconds = clock.Elapsed.TotalSeconds,
+            Privacy = privacy,
         };
         return new SiteUpdate(data.ClientId, data.Modalities, weights, vectors, siteMetrics);
     }
@@ -303,6 +322,28 @@ public static class LocalRound
         return new RepresentedBatch(finalImage, finalText, presence, alignedImage, alignedText, targets, targetMask);
     }
 
+    // One epoch of DP-SGD: ⌈1/q⌉ steps, each on a Poisson sample of the training records, every
+    // record's loss and gradient on its own (the alignment term, which needs two records, drops out).
+    private static void TrainPrivateEpoch(
+        SiteState site, DpSgd dpSgd, Generator? noise, ModalityFillIn fillIn, optim.Optimizer sharedOptimizer, optim.Optimizer? encoderOptimizer, Random random)
+    {
+        var config = site.Config.Round;
+        for (int step = 0; step < dpSgd.StepsPerEpoch; step++)
+        {
+            using var scope = NewDisposeScope();
+            var records = dpSgd.Sample(random);
+            sharedOptimizer.zero_grad();
+            encoderOptimizer?.zero_grad();
+            dpSgd.ComputeGradients(records, record =>
+            {
+                int[] rows = [record];
+                return Loss(site, config, Represent(site, SplitKind.Train, rows, fillIn, config.ModalityDropout, random), rows);
+            }, noise);
+            sharedOptimizer.step();
+            encoderOptimizer?.step();
+        }
+    }
+
     // Cross-entropy (logit-adjusted by the site's prior when configured), plus the image–text alignment
     // and the global soft targets when they are on and the batch has what they need.
     private static Tensor Loss(SiteState site, RoundConfig config, RepresentedBatch batch, int[] rows)
@@ -348,8 +389,9 @@ public static class LocalRound
             tokens.TokenTypeIds.index_select(0, index));
     }
 
-    private static Dictionary<string, Tensor> Summarise(SiteState site, RoundConfig config, int seed)
+    private static SummaryRelease Summarise(SiteState site, IReadOnlyDictionary<string, Tensor>? globalVectors, int seed)
     {
+        var config = site.Config.Round;
         SetTraining(site, site.Config, false);
         using var _ = no_grad();
         var split = site.Data.Train;
@@ -360,7 +402,8 @@ public static class LocalRound
         var adapters = config.SummarySpace == SummarySpace.Received && site.Received is not null ? site.Received : site.Model.Shared;
         Tensor? image = imageRows.Length == 0 ? null : Batched(imageRows, rows => adapters.ImageAdapter.call(ImageFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
         Tensor? text = textRows.Length == 0 ? null : Batched(textRows, rows => adapters.TextAdapter.call(TextFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
-        var vectors = RepresentationSummary.Summarise(image, imageRows, text, textRows, config, seed);
+        var summary = RepresentationSummary.Summarise(image, imageRows, text, textRows, site.Config, seed, split.Labels, globalVectors);
+        var vectors = summary.Vectors;
         if (config.Calibration is { Steps: > 0 })
         {
             // Server calibration: per class, statistics of the frozen encoders' features (no adapter),
@@ -382,8 +425,11 @@ public static class LocalRound
             }
         }
         foreach (var tensor in vectors.Values) tensor.MoveToOuterDisposeScope();
-        return vectors;
+        return summary;
     }
+
+    private static bool HoldsAny(SiteSplit split, Modalities modality)
+        => Enumerable.Range(0, split.Count).Any(i => modality == Modalities.Image ? split.HasImage(i) : split.HasText(i));
 
     private static Tensor Batched(int[] rows, Func<int[], Tensor> encode)
     {

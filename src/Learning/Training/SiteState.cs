@@ -1,6 +1,7 @@
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
+using FedMM.Learning.Privacy;
 using static TorchSharp.torch;
 
 namespace FedMM.Learning.Training;
@@ -28,6 +29,9 @@ public sealed class SiteState : IDisposable
 
     /// <summary>The site's model.</summary>
     public SiteModel Model { get; }
+
+    /// <summary>Every differentially private mechanism the site ran and the ε it spent (kept with the private model).</summary>
+    public PrivacyLedger Privacy { get; private set; } = null!;
 
     /// <summary>Cached features of the training split ([N, F], zero rows without image), when the image encoder is frozen.</summary>
     internal Tensor? TrainImageFeatures { get; private set; }
@@ -136,7 +140,7 @@ public sealed class SiteState : IDisposable
         if ((model.Modalities & data.Modalities) != data.Modalities)
             throw new ArgumentException($"Site {data.ClientId}: holds {data.Modalities.ToName()} but its model encodes {model.Modalities}.");
         data.Test?.Validate(data.ClientId, "common test", classes);
-        var state = new SiteState(data, config, model);
+        var state = new SiteState(data, config, model) { Privacy = new PrivacyLedger(config.Privacy ?? new PrivacyConfig(), data.Train.Count) };
         if (data.Modalities.HasFlag(Modalities.Image) && !config.Model.TrainImageEncoder)
         {
             state.ownsFeatures = featureCache is null;
@@ -182,8 +186,8 @@ public sealed class SiteState : IDisposable
     public const string ImageEncoderFile = "best_model.image_encoder.dat";
 
     /// <summary>
-    /// Writes what the site keeps between rounds (best local shared weights and the private
-    /// encoders it trains) into <paramref name="directory"/>, in TorchSharp's module format.
+    /// Writes what the site keeps between rounds (best local shared weights, the private
+    /// encoders it trains and its privacy ledger) into <paramref name="directory"/>, in TorchSharp's module format.
     /// </summary>
     public void SavePrivate(string directory)
     {
@@ -196,6 +200,7 @@ public sealed class SiteState : IDisposable
         }
         if (!Model.TextEncoderFrozen) Model.TextEncoder?.save(Path.Combine(directory, TextEncoderFile));
         if (Config.Model.TrainImageEncoder) Model.ImageEncoder?.save(Path.Combine(directory, ImageEncoderFile));
+        Privacy.Save(directory);
     }
 
     /// <summary>Restores what <see cref="SavePrivate"/> wrote; files that are absent leave the fresh state.</summary>
@@ -215,6 +220,9 @@ public sealed class SiteState : IDisposable
         if (Model.TextEncoder is not null && !Model.TextEncoderFrozen && File.Exists(text)) Load(Model.TextEncoder, text);
         var image = Path.Combine(directory, ImageEncoderFile);
         if (Model.ImageEncoder is not null && Config.Model.TrainImageEncoder && File.Exists(image)) Load(Model.ImageEncoder, image);
+        var ledger = new PrivacyLedger(Config.Privacy ?? new PrivacyConfig(), Data.Train.Count);
+        ledger.Load(directory);
+        Privacy = ledger;
     }
 
     private void Load(nn.Module module, string path)

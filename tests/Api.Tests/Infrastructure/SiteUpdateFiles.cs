@@ -49,7 +49,7 @@ public sealed record SiteUpdateFiles(byte[] Weights, byte[] Vectors, byte[] Metr
     }
 
     /// <summary>Training samples of the generated updates.</summary>
-    public const int DefaultTrainSamples = 120;
+    public const int DefaultTrainSamples = 320;
 
     /// <summary>metrics.json for the site and round.</summary>
     public static byte[] MetricsFor(string clientId, int round, Modalities modalities, int trainSamples = DefaultTrainSamples) =>

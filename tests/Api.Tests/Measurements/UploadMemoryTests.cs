@@ -19,7 +19,7 @@ public sealed class UploadMemoryTests(ApiFixture api, ITestOutputHelper output)
     {
         await using var apiProcess = await ApiProcess.StartAsync(api.StorageConnectionString, api.Artifacts.Name, 5791, 256L * 1024 * 1024);
         string fid = $"mem-{Guid.NewGuid():N}"[..16];
-        var config = ApiFixture.Config("memory") with { Round = new RoundConfig { UploadSampleVectors = true } };
+        var config = ApiFixture.Config("memory") with { Round = new RoundConfig { UploadSampleVectors = true }, Privacy = new PrivacyConfig { MinSupport = 1, SummaryNoiseMultiplier = 0 } };
         await api.CreateFederationAsync(fid, config);
         var tokens = new Dictionary<string, string>
         {

@@ -25,7 +25,7 @@ namespace FedMM.Api.Tests.Uploads;
 [Collection(ApiCollection.Name)]
 public sealed class UploadFlowTests(ApiFixture api, ITestOutputHelper output)
 {
-    private static readonly FederationConfig SampleConfig = ApiFixture.Config("upload flow") with { Round = new RoundConfig { UploadSampleVectors = true } };
+    private static readonly FederationConfig SampleConfig = ApiFixture.Config("upload flow") with { Round = new RoundConfig { UploadSampleVectors = true }, Privacy = new PrivacyConfig { MinSupport = 1, SummaryNoiseMultiplier = 0 } };
 
     [Fact]
     public async Task Concurrent_uploads_of_one_site_record_one_update_and_keep_every_acknowledged_blob()

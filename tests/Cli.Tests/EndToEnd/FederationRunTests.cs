@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using FedMM.Cli.Demo;
+using FedMM.Cli.Reports;
 using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Data;
@@ -123,6 +124,18 @@ public class FederationRunTests(ServiceFixture fixture)
             foreach (var png in new[] { "accuracy.png", "macro_f1.png", "contributions.png", "pairing_cost.png" })
                 Assert.True(new FileInfo(Path.Combine(reportFolder, png)).Length > 5000, png);
             Assert.True(File.Exists(Path.Combine(reportFolder, "rounds", "0001", "report.json")));
+
+            // Every site summarised privately within its budget and reported it: the audit finds nothing short (exit 0).
+            var audited = await Cli("privacy", "audit", "--api", fixture.Service.ApiAddress.ToString(), "--admin-key", fixture.Service.AdminKey, "-f", "e2e-run", "--json");
+            Assert.True(audited.Code == 0, audited.Error);
+            var audit = PrivacyAudit.Of(fullConfig, await api.ListClientsAsync("e2e-run"));
+            Assert.All(audit, site =>
+            {
+                Assert.Empty(site.Problems);
+                Assert.Equal(2, site.Rounds);
+                Assert.InRange(site.Epsilon!.Value, 0.1, fullConfig.Privacy.TargetEpsilon);
+                Assert.True(site.SmallestSupport >= fullConfig.Privacy.MinSupport, $"{site.ClientId}: {site.SmallestSupport}");
+            });
 
             // What a site does offline with what the run left in its folder.
             var labels = (await api.GetFederationAsync("e2e-run")).Config.Labels;

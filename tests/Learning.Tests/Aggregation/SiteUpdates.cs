@@ -32,7 +32,8 @@ internal static class SiteUpdates
         if (modalities.HasFlag(Modalities.Image))
         {
             vectors["image.centroids"] = Rand(centroids, Width);
-            vectors["image.counts"] = torch.arange(1, centroids + 1, dtype: torch.float32) * (samples / (centroids * (centroids + 1) / 2f));
+            // Unequal counts, each at least the default privacy.minSupport of 5.
+            vectors["image.counts"] = 5 + torch.arange(1, centroids + 1, dtype: torch.float32) * ((samples - 5f * centroids) / (centroids * (centroids + 1) / 2f));
         }
         if (modalities.HasFlag(Modalities.Text))
         {

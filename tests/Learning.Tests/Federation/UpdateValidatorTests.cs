@@ -57,13 +57,42 @@ public class UpdateValidatorTests
     {
         var counts = UpdateContract.Vectors(Config, Modalities.Image).Tensors.Single(t => t.Name == "image.counts");
         double sum = 0;
-        Assert.Null(UpdateValidator.ValuesProblem(counts, [1f, 2f], 0, ref sum));
-        Assert.Null(UpdateValidator.ValuesProblem(counts, [3f], 2, ref sum));
-        Assert.Equal(6, sum);
-        Assert.Equal("tensor 'image.counts' holds 0 (must be > 0) at element 4.", UpdateValidator.ValuesProblem(counts, [4f, 0f], 3, ref sum));
-        Assert.Equal(6, sum);
+        Assert.Null(UpdateValidator.ValuesProblem(counts, [5f, 6f], 0, ref sum));
+        Assert.Null(UpdateValidator.ValuesProblem(counts, [7f], 2, ref sum));
+        Assert.Equal(18, sum);
+        Assert.Equal("tensor 'image.counts' holds 0 (must be > 0) at element 4.", UpdateValidator.ValuesProblem(counts, [8f, 0f], 3, ref sum));
+        Assert.Equal(18, sum);
         Assert.Equal("tensor 'image.counts' holds NaN at element 3.", UpdateValidator.ValuesProblem(counts, [float.NaN], 3, ref sum));
         Assert.Equal("tensor 'image.counts' holds 2E+06 at element 3, beyond round.robustness.maxTrainSamples 1000000.",
             UpdateValidator.ValuesProblem(counts, [2e6f], 3, ref sum));
+    }
+
+    [Fact]
+    public void ACentroidRestingOnFewerThanMinSupportSamplesIsRefusedByTensorAndRow()
+    {
+        var counts = UpdateContract.Vectors(Config, Modalities.Both).Tensors.Single(t => t.Name == "text.counts");
+        double sum = 0;
+        Assert.Null(UpdateValidator.ValuesProblem(counts, [5f, 40f], 0, ref sum));
+        Assert.Equal("tensor 'text.counts' row 3 rests on 4 samples, fewer than privacy.minSupport 5.",
+            UpdateValidator.ValuesProblem(counts, [12f, 4f], 2, ref sum));
+        Assert.Equal("tensor 'text.counts' row 0 rests on 1 samples, fewer than privacy.minSupport 5.",
+            UpdateValidator.ValuesProblem(counts, [1f], 0, ref sum));
+
+        // The setting is the federation's: at privacy.minSupport 1 a single-sample centroid passes.
+        var unguarded = UpdateContract.Vectors(Config with { Privacy = new PrivacyConfig { MinSupport = 1 } }, Modalities.Both).Tensors.Single(t => t.Name == "text.counts");
+        Assert.Null(UpdateValidator.ValuesProblem(unguarded, [1f], 0, ref sum));
+        var higher = UpdateContract.Vectors(Config with { Privacy = new PrivacyConfig { MinSupport = 20 } }, Modalities.Image).Tensors.Single(t => t.Name == "image.counts");
+        Assert.Equal("tensor 'image.counts' row 1 rests on 12 samples, fewer than privacy.minSupport 20.", UpdateValidator.ValuesProblem(higher, [30f, 12f], 0, ref sum));
+    }
+
+    [Fact]
+    public void AClassCountIsWithheldAtZeroOrRestsOnMinSupportSamples()
+    {
+        var calibrated = Config with { Round = Config.Round with { Calibration = new CalibrationConfig { Steps = 1 } } };
+        var classCounts = UpdateContract.Vectors(calibrated, Modalities.Image).Tensors.Single(t => t.Name == "image.class.counts");
+        double sum = 0;
+        Assert.Null(UpdateValidator.ValuesProblem(classCounts, [0f, 7f], 0, ref sum));
+        Assert.Equal("tensor 'image.class.counts' row 1 rests on 3 samples, fewer than privacy.minSupport 5.",
+            UpdateValidator.ValuesProblem(classCounts, [9f, 3f], 0, ref sum));
     }
 }

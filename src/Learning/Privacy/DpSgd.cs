@@ -1,0 +1,126 @@
+using FedMM.Contracts;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace FedMM.Learning.Privacy;
+
+/// <summary>
+/// Sample-level DP-SGD (Abadi et al. 2016) for what a site trains (docs/PRIVACY.md, "Weights"):
+/// each step takes a Poisson sample of the site's records (each in the step with probability q, as
+/// the accountant assumes), computes every sampled record's gradient on its own, clips it to L2
+/// norm ≤ C over all trained parameters together, sums, adds N(0, σ²C²) to every coordinate and
+/// divides by the expected batch size q·n. The optimizer then steps on that gradient as usual
+/// (AdamW or any other: post-processing keeps the guarantee).
+/// </summary>
+/// <remarks>
+/// Per-record gradients come from one backward pass per record: exact for any model, including
+/// layers that mix a batch's records (they never see more than one). Objectives that need
+/// several records at once (a batch-contrastive alignment term) do not contribute under DP-SGD.
+/// </remarks>
+public sealed class DpSgd
+{
+    private readonly Parameter[] parameters;
+
+    /// <summary>DP-SGD over <paramref name="parameters"/> (every parameter the step changes).</summary>
+    /// <param name="parameters">The trained parameters; noise is added to each of them every step.</param>
+    /// <param name="records">n: records the site trains on.</param>
+    /// <param name="expectedBatch">Expected records per step; q = expectedBatch / n (at most 1).</param>
+    /// <param name="clipNorm">C: the largest L2 norm of one record's gradient.</param>
+    /// <param name="noiseMultiplier">σ: noise standard deviation over C.</param>
+    /// <exception cref="ArgumentException">No parameters, no records, or C, σ out of range.</exception>
+    public DpSgd(IEnumerable<Parameter> parameters, int records, int expectedBatch, double clipNorm, double noiseMultiplier)
+    {
+        this.parameters = parameters?.ToArray() ?? throw new ArgumentNullException(nameof(parameters));
+        if (this.parameters.Length == 0) throw new ArgumentException("DP-SGD needs at least one parameter to train.", nameof(parameters));
+        if (records < 1) throw new ArgumentException($"DP-SGD needs at least one record (was {records}).", nameof(records));
+        if (expectedBatch < 1) throw new ArgumentException($"The expected batch must be ≥ 1 (was {expectedBatch}).", nameof(expectedBatch));
+        if (!(clipNorm > 0) || !double.IsFinite(clipNorm)) throw new ArgumentException($"The clip norm must be positive and finite (was {clipNorm}).", nameof(clipNorm));
+        if (!(noiseMultiplier > 0) || !double.IsFinite(noiseMultiplier)) throw new ArgumentException($"The noise multiplier must be positive and finite (was {noiseMultiplier}).", nameof(noiseMultiplier));
+        Records = records;
+        SampleRate = Math.Min(1, expectedBatch / (double)records);
+        ClipNorm = clipNorm;
+        NoiseMultiplier = noiseMultiplier;
+        StepsPerEpoch = (int)Math.Ceiling(1 / SampleRate);
+    }
+
+    /// <summary>n: records the site trains on.</summary>
+    public int Records { get; }
+
+    /// <summary>q: probability that a record is in a step.</summary>
+    public double SampleRate { get; }
+
+    /// <summary>C: per-record gradient norm bound.</summary>
+    public double ClipNorm { get; }
+
+    /// <summary>σ: noise multiplier.</summary>
+    public double NoiseMultiplier { get; }
+
+    /// <summary>Steps that make one epoch in expectation: ⌈1/q⌉.</summary>
+    public int StepsPerEpoch { get; }
+
+    /// <summary>The accountant's entry for <paramref name="steps"/> steps.</summary>
+    public PrivacyMechanism Mechanism(long steps) => new("dp-sgd", SampleRate, NoiseMultiplier, steps);
+
+    /// <summary>A Poisson sample of the records 0..n−1: each independently with probability q (possibly none).</summary>
+    public int[] Sample(Random random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        var rows = new List<int>();
+        for (int i = 0; i < Records; i++)
+            if (random.NextDouble() < SampleRate) rows.Add(i);
+        return [.. rows];
+    }
+
+    /// <summary>
+    /// Writes the private gradient of one step into the parameters' <c>grad</c>: the clipped
+    /// per-record gradients of <paramref name="records"/>, summed, plus N(0, σ²C²), over q·n.
+    /// </summary>
+    /// <param name="records">The step's Poisson sample (<see cref="Sample"/>); may be empty (noise only).</param>
+    /// <param name="lossOf">The loss of one record, a scalar tensor that depends on the parameters.</param>
+    /// <param name="generator">Source of the noise.</param>
+    /// <returns>The mean per-record gradient norm before clipping and the fraction of records clipped.</returns>
+    public (double MeanNorm, double ClippedFraction) ComputeGradients(IReadOnlyList<int> records, Func<int, Tensor> lossOf, Generator? generator)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        ArgumentNullException.ThrowIfNull(lossOf);
+        var sums = parameters.Select(p => zeros_like(p, requires_grad: false)).ToArray();
+        double normTotal = 0;
+        int clipped = 0;
+        foreach (var record in records)
+        {
+            using var scope = NewDisposeScope();
+            foreach (var p in parameters) p.grad?.zero_();
+            var loss = lossOf(record);
+            if (loss.numel() != 1) throw new ArgumentException($"The loss of record {record} must be a scalar; it has shape [{string.Join(", ", loss.shape)}].", nameof(lossOf));
+            loss.backward();
+            using var noGrad = no_grad();
+            double squares = 0;
+            foreach (var p in parameters)
+                if (p.grad is { } g) squares += g.square().sum().to_type(ScalarType.Float64).item<double>();
+            double norm = Math.Sqrt(squares);
+            normTotal += norm;
+            double factor = norm > ClipNorm ? ClipNorm / norm : 1;
+            if (norm > ClipNorm) clipped++;
+            for (int i = 0; i < parameters.Length; i++)
+                if (parameters[i].grad is { } g) sums[i].add_(g, alpha: factor);
+        }
+
+        using (no_grad())
+        {
+            double scale = 1 / (SampleRate * Records);
+            for (int i = 0; i < parameters.Length; i++)
+            {
+                var noisy = (sums[i] + randn(sums[i].shape, sums[i].dtype, generator: generator) * (NoiseMultiplier * ClipNorm)) * scale;
+                sums[i].Dispose();
+                var p = parameters[i];
+                if (p.grad is { } g)
+                {
+                    g.copy_(noisy);
+                    noisy.Dispose();
+                }
+                else p.grad = noisy;
+            }
+        }
+        return (records.Count == 0 ? 0 : normTotal / records.Count, records.Count == 0 ? 0 : clipped / (double)records.Count);
+    }
+}

@@ -1,0 +1,53 @@
+using FedMM.Cli.Reports;
+using FedMM.Contracts;
+using FedMM.Site.Api;
+
+namespace FedMM.Cli.Tests;
+
+/// <summary>The privacy audit of what sites reported: what it sums up and what it flags.</summary>
+public sealed class PrivacyAuditTests
+{
+    private static readonly FederationConfig Config = new() { Labels = ["a", "b"] };
+
+    private static ClientRoundHistory Round(int round, PrivacyReport? privacy) => new()
+    {
+        Round = round,
+        Metrics = new SiteMetrics
+        {
+            ClientId = "site", Round = round, Modalities = "image", TrainSamples = 100, ValSamples = 20,
+            Before = new EvaluationMetrics(0.5, 0.5, 1), After = new EvaluationMetrics(0.6, 0.6, 1), Privacy = privacy,
+        },
+    };
+
+    private static PrivacyReport Private(double epsilon, double smallest = 12) => new()
+    {
+        MinSupport = 5, SmallestSupport = smallest, Epsilon = epsilon, RoundEpsilon = 1, Delta = 1e-3,
+        Mechanisms = [new PrivacyMechanism("summary.image", 1, 4.2, 1)],
+    };
+
+    [Fact]
+    public void A_site_within_its_budget_passes_and_one_past_it_or_unprotected_is_flagged()
+    {
+        ClientView[] clients =
+        [
+            new() { ClientId = "good", Modalities = "image", History = [Round(1, Private(0.9)), Round(2, Private(1.8, smallest: 7)), new ClientRoundHistory { Round = 3, Failure = "no update" }] },
+            new() { ClientId = "spent", Modalities = "image", History = [Round(1, Private(9.5)), Round(2, Private(10.4))] },
+            new() { ClientId = "silent", Modalities = "image", History = [Round(1, null), Round(2, Private(0.9))] },
+            new() { ClientId = "exact", Modalities = "image", History = [Round(1, Private(0) with { Mechanisms = [], SampleVectors = true, SmallestSupport = 1 })] },
+        ];
+
+        var audit = PrivacyAudit.Of(Config, clients).ToDictionary(s => s.ClientId);
+
+        var good = audit["good"];
+        Assert.Empty(good.Problems);
+        Assert.Equal(2, good.Rounds);
+        Assert.Equal(1.8, good.Epsilon);
+        Assert.Equal(7, good.SmallestSupport);
+        Assert.Equal(["summary.image ×2"], good.Mechanisms);
+        Assert.Equal(["ε 10.40 is past privacy.targetEpsilon 10"], audit["spent"].Problems);
+        Assert.Equal(["no privacy report in round(s) 1"], audit["silent"].Problems);
+        Assert.Equal(
+            ["a centroid rests on 1 samples, below privacy.minSupport 5", "per-sample vectors uploaded in round(s) 1", "no private summary in round(s) 1"],
+            audit["exact"].Problems);
+    }
+}
