@@ -31,7 +31,7 @@ SLICE = 8
 
 SENTENCES = [
     "Axial CT shows a mass.",
-    "The prostate is enlarged with several calcifications  noted within.  No dominant prostate mass is evident.",
+    "The liver is enlarged with several small cysts  seen throughout.  No dominant hepatic mass is present.",
     "MRI: T2 hyperintense lesion (3.5 cm) in the left temporal lobe; no enhancement after gadolinium.",
     "Café-au-lait spots, neurofibromas and Lisch nodules: NF1.",
     "Chest x-ray",
