@@ -49,26 +49,11 @@ public static class RoundUpdateChecks
             var countSums = new Dictionary<string, double>(StringComparer.Ordinal);
             CheckTensors(round, update, "weights", update.Weights, weights, countSums);
             CheckTensors(round, update, "vectors", update.Vectors, UpdateContract.Vectors(config, update.Modalities), countSums);
-            CheckClassSupport(round, update, config.Privacy?.MinSupport ?? 1);
             double? cooccurrence = countSums.Remove("cooccurrence", out double co) ? co : null;
             if (UpdateBounds.SampleCountProblem(bounds, update.Metrics.TrainSamples, countSums, cooccurrence) is { } countProblem)
                 throw new SiteUpdateException(update.ClientId, round, countProblem);
 
             CheckAgainstRound(round, update, shapes, previous, bounds, previousMagnitudes);
-        }
-    }
-
-    // A class statistic resting on fewer than privacy.minSupport samples describes a handful of
-    // patients: the site must withhold it (count 0), never send it.
-    private static void CheckClassSupport(int round, SiteUpdate update, int minSupport)
-    {
-        foreach (var (name, tensor) in update.Vectors.Where(v => UpdateContract.IsClassStatistic(v.Key) && v.Key.EndsWith(".counts", StringComparison.Ordinal)).OrderBy(v => v.Key, StringComparer.Ordinal))
-        {
-            using var values = tensor.to_type(torch.ScalarType.Float64).contiguous();
-            var counts = values.data<double>().ToArray();
-            for (int c = 0; c < counts.Length; c++)
-                if (counts[c] > 0 && counts[c] < minSupport)
-                    throw new SiteUpdateException(update.ClientId, round, $"vectors: tensor '{name}' row {c} rests on {counts[c]:G6} samples, fewer than privacy.minSupport {minSupport}; a smaller class is withheld (count 0).");
         }
     }
 
