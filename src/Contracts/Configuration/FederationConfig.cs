@@ -384,6 +384,26 @@ public sealed record RoundConfig
     /// <summary>Whether a sample without text (an image-only site's) gets a text stand-in from the global vectors; false: the learned missing embedding.</summary>
     [Id(33)]
     public bool FillMissingText { get; init; } = true;
+
+    /// <summary>
+    /// Virtual samples per class of each modality a site lacks, added to every local training step
+    /// (docs/ARTIFACTS.md, "Virtual samples"): features drawn from the global per-class statistics of
+    /// that modality (a text-only site gets image-only samples, an image-only site text-only ones),
+    /// through the site's adapter and head, with cross-entropy on their class. 0 (default): off.
+    /// Turns on the class statistics upload; needs frozen encoders.
+    /// </summary>
+    [Id(34)]
+    public int VirtualSamplesPerClass { get; init; }
+
+    /// <summary>Weight of the virtual samples' cross-entropy in the local loss.</summary>
+    [Id(35)]
+    public double VirtualWeight { get; init; } = 1.0;
+
+    /// <summary>
+    /// Whether sites upload, and the server pools and publishes, per-class feature statistics: server
+    /// calibration and virtual samples need them.
+    /// </summary>
+    public bool SharesClassStatistics() => Calibration is { Steps: > 0 } || VirtualSamplesPerClass > 0;
 }
 
 /// <summary>

@@ -90,6 +90,10 @@ public static class FederationConfigChecks
                 if (calibration.Steps > 0 && config.Model is { } m && (m.TrainImageEncoder || m.TrainTextEncoder))
                     problems.Add("round.calibration.steps: calibration needs frozen encoders (model.trainImageEncoder and model.trainTextEncoder false): trained encoders make the sites' feature statistics incomparable.");
             }
+            Check(round.VirtualSamplesPerClass is >= 0 and <= 1024, $"round.virtualSamplesPerClass: {round.VirtualSamplesPerClass} is outside 0..1024 (0: off).");
+            Check(round.VirtualWeight is >= 0 and <= 100, $"round.virtualWeight: {round.VirtualWeight} is outside [0, 100].");
+            if (round.VirtualSamplesPerClass > 0 && config.Model is { } trained && (trained.TrainImageEncoder || trained.TrainTextEncoder))
+                problems.Add("round.virtualSamplesPerClass: virtual samples need frozen encoders (model.trainImageEncoder and model.trainTextEncoder false): trained encoders make the sites' feature statistics incomparable.");
         }
 
         var privacy = config.Privacy;

@@ -73,7 +73,7 @@ public static class UpdateContract
         }
         if (modalities == Modalities.Both)
             tensors.Add(new("cooccurrence", "F32", [-CentroidsImage, -CentroidsText], Values: ValueRule.NonNegative));
-        if (config.Round.Calibration is { Steps: > 0 })
+        if (config.Round.SharesClassStatistics())
         {
             long classes = config.Labels.Count;
             foreach (var (modality, width) in new[] { (Modalities.Image, (long)config.Model.ImageFeatureDim), (Modalities.Text, (long)config.Model.TextFeatureDim) })

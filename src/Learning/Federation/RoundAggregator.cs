@@ -344,12 +344,13 @@ public static class RoundAggregator
         };
     }
 
-    // Pools the sites' per-class feature statistics, publishes them and calibrates the aggregated
-    // classifier on them (round.calibration); null when calibration is off or had nothing to work on.
+    // Pools the sites' per-class feature statistics, publishes them (for calibration and virtual samples)
+    // and calibrates the aggregated classifier on them (round.calibration); null when calibration is off
+    // or had nothing to work on.
     private static CalibrationSummary? Calibrate(
         int round, FederationConfig config, List<SiteUpdate> sites, Dictionary<string, torch.Tensor> weights, Dictionary<string, torch.Tensor> vectors)
     {
-        if (config.Round.Calibration is not { Steps: > 0 }) return null;
+        if (!config.Round.SharesClassStatistics()) return null;
         var pooled = new Dictionary<Modalities, ClassStatistics>();
         try
         {

@@ -52,6 +52,9 @@ public static class LocalRound
         }
         site.SetReceived(shared);
         using var fillIn = ModalityFillIn.For(config.Round, globalVectors);
+        // Under DP-SGD every step trains on the site's Poisson-sampled records only.
+        using var virtualSamples = config.Privacy.SgdNoiseMultiplier > 0 ? null
+            : VirtualSamples.For(config.Round, data.Modalities, globalVectors, DeterministicSeed.For(config.Round.Seed, "virtual", data.ClientId, round));
 
         var before = Evaluate(site, SplitKind.Val, fillIn);
         var incoming = shared.ExportWeights(SharedModel.GroupsFor(Modalities.Both));
@@ -99,6 +102,8 @@ public static class LocalRound
                 var rows = order.AsSpan(start, Math.Min(config.Round.BatchSize, order.Length - start)).ToArray();
                 var batch = Represent(site, SplitKind.Train, rows, fillIn, config.Round.ModalityDropout, random);
                 var loss = Loss(site, config.Round, batch, rows);
+                if (virtualSamples is not null && config.Round.VirtualWeight > 0)
+                    loss = loss + config.Round.VirtualWeight * virtualSamples.Loss(shared);
                 sharedOptimizer.zero_grad();
                 encoderOptimizer?.zero_grad();
                 loss.backward();
@@ -404,9 +409,9 @@ public static class LocalRound
         Tensor? text = textRows.Length == 0 ? null : Batched(textRows, rows => adapters.TextAdapter.call(TextFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
         var summary = RepresentationSummary.Summarise(image, imageRows, text, textRows, site.Config, seed, split.Labels, globalVectors);
         var vectors = summary.Vectors;
-        if (config.Calibration is { Steps: > 0 })
+        if (config.SharesClassStatistics())
         {
-            // Server calibration: per class, statistics of the frozen encoders' features (no adapter),
+            // Server calibration and virtual samples: per class, statistics of the frozen encoders' features (no adapter),
             // withholding every class with fewer than privacy.minSupport samples.
             int classes = site.Config.Labels.Count, minSupport = site.Config.Privacy?.MinSupport ?? 1;
             if (imageRows.Length > 0)

@@ -85,6 +85,26 @@ public class FederationConfigChecksTests
     }
 
     [Fact]
+    public void VirtualSampleSettingsAreCheckedByTheirFieldAndNeedFrozenEncoders()
+    {
+        var bad = new FederationConfig { Labels = ["a", "b"], Round = new RoundConfig { VirtualSamplesPerClass = -1, VirtualWeight = -0.5 } };
+        var problems = FederationConfigChecks.Problems(bad);
+        Assert.Equal(2, problems.Count);
+        Assert.Contains(problems, p => p.StartsWith("round.virtualSamplesPerClass: -1", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("round.virtualWeight: -0.5", StringComparison.Ordinal));
+
+        var trained = new FederationConfig
+        {
+            Labels = ["a", "b"],
+            Model = new ModelConfig { TrainImageEncoder = true },
+            Round = new RoundConfig { VirtualSamplesPerClass = 8 },
+        };
+        Assert.StartsWith("round.virtualSamplesPerClass: virtual samples need frozen encoders", Assert.Single(FederationConfigChecks.Problems(trained)));
+        Assert.True(trained.Round.SharesClassStatistics());
+        Assert.False(new RoundConfig().SharesClassStatistics());
+    }
+
+    [Fact]
     public void PoolerPoolingIsAccepted()
         => Assert.Empty(FederationConfigChecks.Problems(new FederationConfig { Labels = ["a", "b"], Model = new ModelConfig { TextPooling = TextPooling.Pooler } }));
 }

@@ -95,4 +95,13 @@ public class UpdateValidatorTests
         Assert.Equal("tensor 'image.class.counts' row 1 rests on 3 samples, fewer than privacy.minSupport 5.",
             UpdateValidator.ValuesProblem(classCounts, [9f, 3f], 0, ref sum));
     }
+
+    [Fact]
+    public void VirtualSamplesMakeEverySiteSendTheClassStatisticsOfItsModalities()
+    {
+        var virtualOn = Config with { Round = Config.Round with { VirtualSamplesPerClass = 8 } };
+        var names = UpdateContract.Vectors(virtualOn, Modalities.Text).Tensors.Select(t => t.Name).ToList();
+        Assert.Equal(["text.class.counts", "text.class.means", "text.class.vars"], names.Where(UpdateContract.IsClassStatistic));
+        Assert.DoesNotContain(UpdateContract.Vectors(Config, Modalities.Text).Tensors, t => UpdateContract.IsClassStatistic(t.Name));
+    }
 }
