@@ -199,6 +199,40 @@ public partial class ExperimentOptionsTests
         Assert.True(File.Exists(Path.Combine(output, "summary.md")));
     }
 
+    [Fact]
+    public async Task Combine_names_a_run_with_other_settings_as_a_variant_and_compares_it_with_fedavg_and_its_strategy()
+    {
+        string root = Directory.CreateTempSubdirectory("fedmm-exp-variant").FullName;
+        var config = new FederationConfig { Labels = ["a", "b"] };
+        // Two processes ran fedmm with different settings; the second also ran fedavg.
+        foreach (var (folder, strategies, f1) in new[] { ("base", new[] { Strategy.FedMM, Strategy.FedAvg }, 0.4), ("virtual", new[] { Strategy.FedMM }, 0.6) })
+        {
+            var rows = new List<SiteRoundResult>();
+            foreach (var strategy in strategies)
+                foreach (int seed in new[] { 1, 2, 3 })
+                    rows.Add(new(strategy.ToName(), seed, 1, "client_0", "text", "site", 0.5, strategy == Strategy.FedAvg ? 0.3 + 0.01 * seed : f1 + 0.01 * seed, 1.0) { Split = "test" });
+            var plan = new ExperimentPlan { Config = config, Rounds = 1, Seeds = [1, 2, 3], Strategies = strategies };
+            new ExperimentResults(plan, rows, 1).Write(Path.Combine(root, folder));
+        }
+        string output = Path.Combine(root, "all");
+
+        var (clash, clashError) = await Run("experiment", "combine", Path.Combine(root, "base"), Path.Combine(root, "virtual"), "--out", output);
+        Assert.Equal(1, clash);
+        Assert.Contains("fedmm+name", clashError);
+        var (wrong, wrongError) = await Run("experiment", "combine", Path.Combine(root, "virtual") + "@fedmm=virtual", "--out", output);
+        Assert.Equal(ExitCodes.Usage, wrong);
+        Assert.Contains("DIR@strategy=strategy+name", wrongError);
+
+        var (code, error) = await Run("experiment", "combine", Path.Combine(root, "base"), Path.Combine(root, "virtual") + "@fedmm=fedmm+virtual", "--out", output);
+
+        Assert.True(code == 0, error);
+        var joined = ExperimentResults.ReadCsv(Path.Combine(output, "results.csv"));
+        Assert.Equal(["fedavg", "fedmm", "fedmm+virtual"], joined.Select(r => r.Strategy).Distinct().Order());
+        string summary = File.ReadAllText(Path.Combine(output, "summary.md"));
+        Assert.Contains("| fedmm+virtual − fedavg | site | text | +0.0 [+0.0, +0.0] | +30.0 [+30.0, +30.0] | 3 |", summary);
+        Assert.Contains("| fedmm+virtual − fedmm | site | text | +0.0 [+0.0, +0.0] | +20.0 [+20.0, +20.0] | 3 |", summary);
+    }
+
     private static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -96,19 +96,28 @@ public static class ExperimentCommand
 
     private static Command Combine()
     {
-        var runs = new Argument<DirectoryInfo[]>("runs") { Description = "Output folders of earlier `fedmm experiment run`s (same settings, other seeds, strategies or partitions).", Arity = ArgumentArity.OneOrMore };
+        var runs = new Argument<string[]>("runs")
+        {
+            Description = "Output folders of earlier `fedmm experiment run`s (same settings, other seeds, strategies or partitions). " +
+                "DIR@fedmm=fedmm+virtual names a run with other settings as an arm of its own: that folder's fedmm rows become fedmm+virtual, " +
+                "compared with fedavg and with fedmm.",
+            Arity = ArgumentArity.OneOrMore, HelpName = "dir[@strategy=strategy+variant]",
+        };
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Folder for the joined results.csv and summary.md.", Required = true, HelpName = "dir" };
         var command = new Command("combine", "Join the results.csv of runs split over processes into one results.csv and summary.md.") { runs, output };
         command.SetAction(parse =>
         {
-            var rows = parse.GetRequiredValue(runs).SelectMany(dir => ExperimentResults.ReadCsv(Path.Combine(dir.FullName, "results.csv"))).ToList();
+            var rows = parse.GetRequiredValue(runs).SelectMany(ReadArm).ToList();
             if (rows.Count == 0) throw new CliException("The runs hold no result rows.");
+            var twice = rows.GroupBy(r => (r.Strategy, r.Partition, r.Seed, r.Round, r.ClientId, r.Evaluation, r.Split)).FirstOrDefault(g => g.Count() > 1);
+            if (twice is not null)
+                throw new CliException($"Strategy '{twice.Key.Strategy}' partition {twice.Key.Partition} seed {twice.Key.Seed} appears in more than one run; name one of them as a variant (DIR@{twice.Key.Strategy}={twice.Key.Strategy}+name).");
             var plan = new ExperimentPlan
             {
                 Config = new FederationConfig { Labels = ["?", "?"] },
                 Rounds = rows.Max(r => r.Round),
                 Seeds = rows.Select(r => r.Seed).Distinct().Order().ToList(),
-                Strategies = rows.Select(r => Strategies.Parse(r.Strategy)).Distinct().ToList(),
+                Strategies = rows.Select(r => Strategies.Parse(r.Strategy.Split(ExperimentResults.VariantSeparator)[0])).Distinct().ToList(),
             };
             var joined = new ExperimentResults(plan, rows, 0);
             string outFolder = parse.GetRequiredValue(output).FullName;
@@ -119,6 +128,23 @@ public static class ExperimentCommand
             return 0;
         });
         return command;
+    }
+
+    // The rows of one `combine` argument: DIR, or DIR@strategy=strategy+variant to rename that strategy's rows.
+    private static IEnumerable<Learning.Experiments.SiteRoundResult> ReadArm(string argument)
+    {
+        int at = argument.LastIndexOf('@');
+        string folder = at < 0 ? argument : argument[..at];
+        var rows = ExperimentResults.ReadCsv(Path.Combine(folder, "results.csv"));
+        if (at < 0) return rows;
+        var rename = argument[(at + 1)..].Split('=');
+        if (rename.Length != 2 || !rename[1].StartsWith(rename[0] + ExperimentResults.VariantSeparator, StringComparison.Ordinal)
+            || rename[1].Length == rename[0].Length + 1 || rename[1].Count(c => c == ExperimentResults.VariantSeparator) != 1)
+            throw CliException.Usage($"'{argument}': name a variant as DIR@strategy=strategy+name (e.g. {folder}@fedmm=fedmm+virtual).");
+        Strategies.Parse(rename[0]);
+        if (!rows.Any(r => r.Strategy == rename[0]))
+            throw CliException.Usage($"'{argument}': {folder}/results.csv has no rows of strategy '{rename[0]}'.");
+        return rows.Select(r => r.Strategy == rename[0] ? r with { Strategy = rename[1] } : r);
     }
 
     private static Command Report()

@@ -58,6 +58,28 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
         ("fedavg-cal", "fedavg", ExperimentRunner.GlobalEvaluation),
     ];
 
+    /// <summary>
+    /// Separates an arm's variant from its strategy in a row's strategy name: "fedmm+virtual" is a
+    /// variant of "fedmm" (a run with other settings, named by <c>fedmm experiment combine</c>).
+    /// </summary>
+    public const char VariantSeparator = '+';
+
+    /// <summary>
+    /// <see cref="Comparisons"/>, then for each variant arm among <paramref name="strategies"/>
+    /// ("base+name"): the variant against FedAvg and against its base strategy, site models.
+    /// </summary>
+    public static IReadOnlyList<(string Strategy, string Baseline, string Evaluation)> ComparisonsFor(IEnumerable<string> strategies)
+    {
+        var list = Comparisons.ToList();
+        foreach (var variant in strategies.Where(s => s.Contains(VariantSeparator)).Distinct().Order(StringComparer.Ordinal))
+        {
+            list.Add((variant, "fedavg", ExperimentRunner.SiteEvaluation));
+            string baseline = variant[..variant.IndexOf(VariantSeparator)];
+            if (baseline != "fedavg") list.Add((variant, baseline, ExperimentRunner.SiteEvaluation));
+        }
+        return list;
+    }
+
     /// <summary>First round of the primary endpoint: the mean of the last 3 rounds (docs/RESULTS.md).</summary>
     public int EndpointFrom => Math.Max(1, Plan.Rounds - 2);
 
@@ -102,7 +124,7 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
             .ToList();
 
     /// <summary>
-    /// The paired differences of <see cref="Comparisons"/> on <see cref="MainSplit"/>, for each group and
+    /// The paired differences of <see cref="ComparisonsFor"/> the rows' strategies on <see cref="MainSplit"/>, for each group and
     /// for accuracy and macro-F1, where both strategies ran: at the final round, or with
     /// <paramref name="fromRound"/> of each run's mean over rounds fromRound..R of the group's site mean.
     /// </summary>
@@ -117,7 +139,7 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
                 return new RunMean(rounds.Average(r => r.Accuracy), rounds.Average(r => r.MacroF1), null);
             });
         var result = new List<PairedComparison>();
-        foreach (var (strategy, baseline, evaluation) in Comparisons)
+        foreach (var (strategy, baseline, evaluation) in ComparisonsFor(Rows.Select(r => r.Strategy)))
         {
             foreach (var group in Groups(final))
             {
@@ -285,7 +307,10 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
     private static string Interval(PairedComparison p)
         => p.Runs < 2 ? $"{100 * p.Mean:+0.0;-0.0}" : $"{100 * p.Mean:+0.0;-0.0} [{100 * p.Low:+0.0;-0.0}, {100 * p.High:+0.0;-0.0}]";
 
-    private static int StrategyOrder(string strategy) => strategy switch
+    // Known strategies in the protocol's order; a variant ("fedmm+virtual") right after its strategy.
+    private static double StrategyOrder(string strategy) => strategy.Contains(VariantSeparator)
+        ? StrategyOrder(strategy[..strategy.IndexOf(VariantSeparator)]) + 0.5
+        : strategy switch
     {
         "fedmm" => 0,
         "fedavg" => 1,
