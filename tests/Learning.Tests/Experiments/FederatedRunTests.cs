@@ -123,6 +123,28 @@ public sealed class FederatedRunTests : IDisposable
         Assert.All(results.Rows, r => Assert.Equal("fedavg-cal", r.Strategy));
     }
 
+    [Fact]
+    public void VirtualSamplesSendClassStatisticsAndChangeWhatSingleModalitySitesLearnOnly()
+    {
+        var (config, sites) = Federation();
+        var guarded = config with { Privacy = new PrivacyConfig { MinSupport = 2 } };
+        var (plain, _) = RunFedMM(guarded, sites);
+        var (withVirtual, servers) = RunFedMM(guarded with { Round = guarded.Round with { VirtualSamplesPerClass = 4 } }, sites);
+
+        var server = Assert.Single(servers);
+        // No calibration, but the pooled statistics are published for the sites' virtual samples.
+        Assert.All(server.Reports, report => Assert.Null(report.Calibration));
+        Assert.Equal(48f, server.LastVectors!["image.class.counts"].sum().item<float>());
+        Assert.Equal(48f, server.LastVectors["text.class.counts"].sum().item<float>());
+        // Round 1 trains before any statistics exist: identical. In round 2 the single-modality sites'
+        // site models differ; the image+text site draws no virtual samples, so its round-2 model differs
+        // only through the package it received.
+        string Key(SiteRoundResult r) => $"{r.Round} {r.ClientId} {r.Evaluation} {r.Split}";
+        var before = plain.Rows.ToDictionary(Key);
+        Assert.All(withVirtual.Rows.Where(r => r.Round == 1 && r.Evaluation == ExperimentRunner.SiteEvaluation), r => Assert.Equal(before[Key(r)], r));
+        Assert.Contains(withVirtual.Rows, r => r.Round == 2 && r.Group != "image+text" && r.Evaluation == ExperimentRunner.SiteEvaluation && before[Key(r)] != r);
+    }
+
     private sealed class RecordingServer(IServerAggregation inner) : IServerAggregation
     {
         public List<int> Rounds { get; } = [];

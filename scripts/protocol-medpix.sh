@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs the n = 12 evaluation protocol of docs/RESULTS.md on MedPix 2.0 in one command and prints the
+# tables that page reports (primary endpoint first). Each arm is one `fedmm experiment run` (built
+# Release) over every partition and seed; arms run side by side (JOBS processes, one torch thread
+# each), then `fedmm experiment combine` joins them, naming the runs with other settings as variants.
+#
+#   scripts/protocol-medpix.sh [OUT_DIR] [ARM…]
+#
+# Arms (default: all, in this order): fedavg, fedmm, virtual (fedmm with 8 virtual samples per class,
+# reported as fedmm+virtual), fedavg-cal, local, centralized, fedmm-repeat (the A/A control).
+# Protocol: Dirichlet partitions (α = 0.5) 1–6 of the MedPix training split into 10 sites (2
+# image-only, 2 text-only, 6 image+text), each site's val split carved from its own training cases
+# (model selection only), MedPix's dev split the common test nothing is chosen on; frozen ImageNet
+# MobileNetV3-small features at 128 px and frozen all-MiniLM-L6-v2 text features; 10 rounds × seeds
+# 1, 2; 5 local epochs per round, both learning rates × 0.8 per round; sample-count weights.
+# Environment: SHARED (folder holding data/ and weights/, default ../shared), JOBS (default 2),
+# PARTITIONS (default 1,2,3,4,5,6), SEEDS (default 1,2). Data and weights are never copied into the
+# repository. An arm whose OUT_DIR/arms/NAME/results.csv exists is not run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+SHARED="${SHARED:-../shared}"
+OUT="${1:-experiment-results/protocol}"
+shift || true
+JOBS="${JOBS:-2}" PARTITIONS="${PARTITIONS:-1,2,3,4,5,6}" SEEDS="${SEEDS:-1,2}"
+MEDPIX="$SHARED/data/medpix-2.0/MedPix-2-0"
+WEIGHTS="$SHARED/weights/mobilenet_v3_small_imagenet1k_v1_features.safetensors"
+for path in "$MEDPIX/Descriptions.json" "$WEIGHTS"; do
+  [[ -e "$path" ]] || { echo "protocol: missing $path (set SHARED to the folder holding data/ and weights/)" >&2; exit 1; }
+done
+declare -A strategy=([fedavg]=fedavg [fedmm]=fedmm [virtual]=fedmm [fedavg-cal]=fedavg-cal [local]=local [centralized]=centralized [fedmm-repeat]=fedmm-repeat)
+declare -A extra=([virtual]="--virtual-samples 8")
+arms=("$@")
+[[ ${#arms[@]} -gt 0 ]] || arms=(fedavg fedmm virtual fedavg-cal local centralized fedmm-repeat)
+for arm in "${arms[@]}"; do
+  [[ -n "${strategy[$arm]:-}" ]] || { echo "protocol: unknown arm '$arm' (expected: ${!strategy[*]})" >&2; exit 2; }
+done
+
+dotnet build -c Release src/Cli >/dev/null
+FEDMM="src/Cli/bin/Release/net10.0/linux-x64/fedmm.dll"
+ROOTS="$OUT/client-roots"
+mkdir -p "$OUT/arms"
+# Each partition is imported once, before the arms read it side by side.
+for p in ${PARTITIONS//,/ }; do
+  [[ -f "$ROOTS/p$p/labels.json" ]] || dotnet "$FEDMM" data medpix -s "$MEDPIX" -o "$ROOTS/p$p" --alpha 0.5 --seed "$p" >/dev/null
+done
+
+run_arm() {
+  local arm=$1 dir="$OUT/arms/$1"
+  [[ -f "$dir/results.csv" ]] && { echo "protocol: $arm already run ($dir)"; return 0; }
+  local started=$SECONDS
+  # shellcheck disable=SC2086 # the arm's extra options are words
+  dotnet "$FEDMM" experiment run --medpix "$MEDPIX" --client-root "$ROOTS" --out "$dir.partial" \
+    --alpha 0.5 --partitions "$PARTITIONS" --seeds "$SEEDS" --image-weights "$WEIGHTS" --image-size 128 \
+    --text-encoder minilm-l6 --rounds 10 --epochs 5 --lr-decay 0.8 --weighting fedavg --threads 1 \
+    --strategies "${strategy[$arm]}" ${extra[$arm]:-} > "$OUT/arms/$arm.log" 2>&1 \
+    || { echo "protocol: arm $arm failed; see $OUT/arms/$arm.log" >&2; return 1; }
+  rm -rf "$dir" && mv "$dir.partial" "$dir"
+  echo "protocol: $arm done in $((SECONDS - started)) s"
+}
+export -f run_arm
+export OUT ROOTS MEDPIX WEIGHTS PARTITIONS SEEDS FEDMM
+export STRATEGIES EXTRAS
+STRATEGIES=$(declare -p strategy) EXTRAS=$(declare -p extra)
+printf '%s\n' "${arms[@]}" | xargs -P "$JOBS" -I{} bash -c 'eval "$STRATEGIES"; eval "$EXTRAS"; run_arm "$1"' _ {}
+
+combine=()
+for arm in "${arms[@]}"; do
+  if [[ "${strategy[$arm]}" == "$arm" ]]; then combine+=("$OUT/arms/$arm")
+  else combine+=("$OUT/arms/$arm@${strategy[$arm]}=${strategy[$arm]}+$arm"); fi
+done
+dotnet "$FEDMM" experiment combine "${combine[@]}" --out "$OUT"
