@@ -305,7 +305,14 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
     }
 
     private static string Interval(PairedComparison p)
-        => p.Runs < 2 ? $"{100 * p.Mean:+0.0;-0.0}" : $"{100 * p.Mean:+0.0;-0.0} [{100 * p.Low:+0.0;-0.0}, {100 * p.High:+0.0;-0.0}]";
+        => p.Runs < 2 ? Points(p.Mean) : $"{Points(p.Mean)} [{Points(p.Low)}, {Points(p.High)}]";
+
+    // A difference in points with its sign; one that rounds to zero is "+0.0" (never "-+0.0" or "-0.0").
+    private static string Points(double difference)
+    {
+        double rounded = Math.Round(100 * difference, 1, MidpointRounding.AwayFromZero);
+        return (rounded == 0 ? 0.0 : rounded).ToString("+0.0;-0.0", CultureInfo.InvariantCulture);
+    }
 
     // Known strategies in the protocol's order; a variant ("fedmm+virtual") right after its strategy.
     private static double StrategyOrder(string strategy) => strategy.Contains(VariantSeparator)

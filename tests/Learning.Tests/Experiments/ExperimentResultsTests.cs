@@ -135,6 +135,21 @@ public class ExperimentResultsTests
     }
 
     [Fact]
+    public void ADifferenceThatRoundsToZeroIsWrittenPlusZero()
+    {
+        var plan = new ExperimentPlan { Config = new FederationConfig { Labels = ["a", "b"] }, Rounds = 1, Seeds = [1, 2, 3], Strategies = [Strategy.FedMM, Strategy.FedAvg] };
+        var rows = new List<SiteRoundResult>();
+        foreach (var (seed, delta) in new[] { (1, -0.00001), (2, -0.00004), (3, 0.00002) })
+        {
+            rows.Add(new("fedavg", seed, 1, "c0", "text", "site", 0.5, 0.5, 1) { Split = "test" });
+            rows.Add(new("fedmm", seed, 1, "c0", "text", "site", 0.5 + delta, 0.5 - 0.02, 1) { Split = "test" });
+        }
+        string markdown = new ExperimentResults(plan, rows, 1).Markdown();
+        Assert.Contains("| fedmm − fedavg | site | text | +0.0 [+0.0, +0.0] | -2.0 [-2.0, -2.0] | 3 |", markdown);
+        Assert.DoesNotContain("-+", markdown);
+    }
+
+    [Fact]
     public void PairedComparisonsPairRunsByPartitionAndSeedOnTheCommonTest()
     {
         var plan = new ExperimentPlan { Config = new FederationConfig { Labels = ["a", "b"] }, Rounds = 1, Seeds = [1, 2], Strategies = [Strategy.FedMM, Strategy.Local] };
