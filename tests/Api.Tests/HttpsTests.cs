@@ -21,7 +21,7 @@ public sealed class HttpsTests(ApiFixture api)
     [Fact]
     public async Task A_round_completes_over_https_with_a_self_signed_certificate_the_clients_trust()
     {
-        using var certificate = SelfSigned();
+        using var certificate = FedMM.Testing.SelfSignedCertificate.ForLoopback();
         string folder = Directory.CreateTempSubdirectory("fedmm-tls-").FullName;
         try
         {
@@ -70,19 +70,6 @@ public sealed class HttpsTests(ApiFixture api)
         {
             Directory.Delete(folder, recursive: true);
         }
-    }
-
-    // A certificate for 127.0.0.1, valid for a day, signed by its own key.
-    private static X509Certificate2 SelfSigned()
-    {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(System.Net.IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: false, hasPathLengthConstraint: false, 0, critical: true));
-        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
     }
 
     // Trusts exactly this certificate as a root; the host name is still checked against it.

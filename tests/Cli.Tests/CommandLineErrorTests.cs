@@ -45,6 +45,23 @@ public class CommandLineErrorTests
         Assert.Contains("--insecure-http", line);
     }
 
+    [Theory]
+    [InlineData("round", "status", "-f", "fed", "--api", "https://127.0.0.1:9", "--admin-key", "k")]
+    [InlineData("site", "run", "-f", "fed", "-c", "site-a", "--token", "t", "--data", ".", "--api", "https://127.0.0.1:9")]
+    public async Task A_ca_cert_file_that_is_missing_or_holds_no_certificate_is_a_usage_error_naming_it(params string[] args)
+    {
+        string folder = Directory.CreateTempSubdirectory("fedmm-ca-").FullName;
+        string missing = Path.Combine(folder, "missing.pem"), empty = Path.Combine(folder, "empty.pem");
+        File.WriteAllText(empty, "not a certificate\n");
+        foreach (string file in new[] { missing, empty })
+        {
+            var (code, lines) = await Run([.. args, "--ca-cert", file]);
+            Assert.Equal(2, code);
+            var line = Assert.Single(lines);
+            Assert.Contains($"--ca-cert '{file}'", line);
+        }
+    }
+
     [Fact]
     public async Task An_http_address_of_this_machine_needs_no_option()
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 using FedMM.Cli.Demo;
 using FedMM.Contracts;
@@ -136,11 +137,35 @@ public class ConsoleBrowserTests(ConsoleFixture fixture)
             string reportPath = Path.Combine(folder, "report-2.json");
             await download.SaveAsAsync(reportPath);
             int pairs;
+            List<(string Client, string Group, double Norm, double Bound, bool Clipped)> norms;
             using (var report = JsonDocument.Parse(File.ReadAllText(reportPath)))
             {
                 Assert.Equal(2, report.RootElement.GetProperty("round").GetInt32());
                 pairs = report.RootElement.GetProperty("pairing").GetProperty("pairs").GetArrayLength();
+                norms = [.. report.RootElement.GetProperty("updateNorms").EnumerateArray().Select(n => (n.GetProperty("clientId").GetString()!,
+                    n.GetProperty("group").GetString()!, n.GetProperty("norm").GetDouble(), n.GetProperty("bound").GetDouble(), n.GetProperty("clipped").GetBoolean()))];
             }
+            // Adaptive clipping is on by default: every site's norm per group it trained, as in the report.
+            Assert.True(norms.Count >= 3, $"report 2 has {norms.Count} update norms");
+            var normTable = page.Locator("#norms-2");
+            await normTable.Locator("summary").ClickAsync();
+            await page.WaitForFunctionAsync("document.querySelector('#norms-2').open");
+            var normRows = normTable.Locator("tbody tr");
+            Assert.Equal(norms.Count, await normRows.CountAsync());
+            Assert.Contains($"{norms.Count(n => n.Clipped)} clipped", await normTable.Locator("summary").InnerTextAsync());
+            foreach (var n in norms)
+            {
+                var row = normTable.Locator($"tr[data-client='{n.Client}'][data-group='{n.Group}']");
+                Assert.Equal(n.Clipped ? "true" : "false", await row.GetAttributeAsync("data-clipped"));
+                var cells = await row.Locator("th, td").AllInnerTextsAsync();
+                Assert.Equal([n.Client, n.Group, n.Norm.ToString("0.000", CultureInfo.InvariantCulture), n.Bound.ToString("0.000", CultureInfo.InvariantCulture),
+                    n.Clipped ? $"clipped to {n.Bound.ToString("0.000", CultureInfo.InvariantCulture)}" : "no"], cells);
+            }
+            // The table stays open while the page polls.
+            await Task.Delay(TimeSpan.FromSeconds(6));
+            Assert.True(await page.EvaluateAsync<bool>("document.querySelector('#norms-2').open"), "the norm table closed when the page refreshed");
+            await PageChecks.AccessibleAsync(page, "rounds-norms");
+            await PageChecks.ScreenshotAsync(page, "rounds-norms");
             // As many as the global clusters allow: small sites' groups merge under privacy.minSupport.
             Assert.InRange(pairs, 1, 3);
 

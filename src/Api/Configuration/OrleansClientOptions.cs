@@ -24,9 +24,18 @@ public sealed class OrleansClientOptions : IValidatableObject
     [Range(1, 65535)]
     public int GatewayPort { get; set; } = 30000;
 
+    /// <summary>
+    /// AzureTable clustering: how often the API reads the silos' gateways from the membership table
+    /// (Orleans: 1 minute). A silo declared dead stops receiving the API's calls at the next read,
+    /// so this bounds how long calls routed through a killed silo's gateway keep failing.
+    /// </summary>
+    public TimeSpan GatewayListRefreshPeriod { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (GatewayListRefreshPeriod < TimeSpan.FromMilliseconds(100) || GatewayListRefreshPeriod > TimeSpan.FromHours(1))
+            yield return new ValidationResult($"Cluster:GatewayListRefreshPeriod {GatewayListRefreshPeriod} is outside 00:00:00.1 to 01:00:00.", [nameof(GatewayListRefreshPeriod)]);
         if (!IsLocalhost && !IsAzureTable)
             yield return new ValidationResult($"Cluster:Mode '{Mode}' is not supported; use Localhost or AzureTable.", [nameof(Mode)]);
     }

@@ -28,11 +28,21 @@ public static class UnavailableDependency
                     or Orleans.Runtime.GatewayTooBusyException or Orleans.Runtime.Messaging.ConnectionFailedException
                     or Orleans.Networking.Shared.SocketConnectionException:
                     return Silo;
-                case TimeoutException when e.Source?.StartsWith("Orleans", StringComparison.Ordinal) == true:
+                case TimeoutException when FromOrleans(e):
                     return Silo;
             }
         }
         return null;
+    }
+
+    // A grain call's response timeout (e.g. a call in flight to a silo that was killed): Orleans
+    // completes the call with it without throwing it, so it is thrown by the awaiting runtime code
+    // (its source is not Orleans); its stack still runs through Orleans' completion source.
+    private static bool FromOrleans(Exception e)
+    {
+        static bool Orleans(string? name) => name?.StartsWith("Orleans", StringComparison.Ordinal) == true;
+        if (Orleans(e.Source)) return true;
+        return new System.Diagnostics.StackTrace(e).GetFrames().Any(f => Orleans(f.GetMethod()?.DeclaringType?.Namespace));
     }
 
     // Storage faults arrive wrapped (the SDK's AggregateException after its retries, a grain's exception).

@@ -76,6 +76,7 @@ public static class ApiServices
                     o.ClusterId = orleans.ClusterId;
                     o.ServiceId = orleans.ServiceId;
                 });
+                client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = orleans.GatewayListRefreshPeriod);
             }
             else
             {

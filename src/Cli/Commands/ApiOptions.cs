@@ -18,6 +18,9 @@ public sealed class ApiOptions
     /// <summary>--insecure-http: allow an http:// API address other than this machine.</summary>
     public Option<bool> InsecureHttp { get; } = InsecureHttpOption();
 
+    /// <summary>--ca-cert FILE: the certificates the API's HTTPS certificate must chain to.</summary>
+    public Option<FileInfo?> CaCert { get; } = CaCertOption();
+
     /// <summary>--admin-key KEY.</summary>
     public Option<string?> AdminKey { get; } = new("--admin-key")
     {
@@ -31,6 +34,7 @@ public sealed class ApiOptions
     {
         command.Add(Api);
         command.Add(InsecureHttp);
+        command.Add(CaCert);
         command.Add(AdminKey);
     }
 
@@ -43,12 +47,23 @@ public sealed class ApiOptions
         Description = "Allow an http:// API address other than this machine (loopback): keys, tokens and updates then travel in clear. Without it only https:// reaches other hosts.",
     };
 
+    /// <summary>
+    /// The --ca-cert option: trust the API's certificate only when it chains to a certificate in the
+    /// file (a private CA, or the API's own self-signed certificate), instead of the machine's trust store.
+    /// </summary>
+    public static Option<FileInfo?> CaCertOption() => new("--ca-cert")
+    {
+        Description = "Trust the API's HTTPS certificate only if it chains to a certificate in this file (PEM or DER: a private CA, or the API's self-signed certificate) instead of the machine's trust store (default: $FEDMM_CA_CERT).",
+        HelpName = "file",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FEDMM_CA_CERT") is { Length: > 0 } path ? new FileInfo(path) : null,
+    };
+
     /// <summary>An operator client for the parsed options.</summary>
     public FedMMClient CreateOperatorClient(ParseResult parse)
     {
         string key = parse.GetValue(AdminKey) is { Length: > 0 } k ? k
             : throw CliException.Usage("The admin key is missing: pass --admin-key or set FEDMM_ADMIN_KEY.");
-        return Create(parse.GetValue(Api), parse.GetValue(InsecureHttp), new ApiCredentials(key, null), OperatorRetry);
+        return Create(parse.GetValue(Api), parse.GetValue(InsecureHttp), new ApiCredentials(key, null), OperatorRetry, parse.GetValue(CaCert));
     }
 
     // An operator at a terminal wants a quick answer when the API is down, not half a minute of retries.
@@ -56,16 +71,26 @@ public sealed class ApiOptions
 
     /// <summary>
     /// A client for the parsed address with the given credentials; an http:// address other than
-    /// loopback only with <paramref name="insecureHttp"/>.
+    /// loopback only with <paramref name="insecureHttp"/>; HTTPS checked against <paramref name="caCert"/>
+    /// when given, else against the machine's trust store.
     /// </summary>
-    public static FedMMClient Create(string? api, bool insecureHttp, ApiCredentials credentials, RetryPolicy? retry = null)
+    public static FedMMClient Create(string? api, bool insecureHttp, ApiCredentials credentials, RetryPolicy? retry = null, FileInfo? caCert = null)
     {
         if (string.IsNullOrWhiteSpace(api)) throw CliException.Usage("The API address is missing: pass --api URL or set FEDMM_API.");
         if (!Uri.TryCreate(api, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
             throw CliException.Usage($"--api '{api}' is not an absolute http(s) URL.");
         if (uri.Scheme == "http" && !uri.IsLoopback && !insecureHttp)
             throw CliException.Usage($"--api '{api}' is http:// to a host other than this machine: keys, tokens and updates would travel in clear. Use https://, or pass --insecure-http to allow it.");
+        HttpMessageHandler? handler = null;
+        if (caCert is not null)
+        {
+            try { handler = ApiTrust.Handler(caCert.FullName); }
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or IOException or UnauthorizedAccessException)
+            {
+                throw CliException.Usage($"--ca-cert '{caCert.FullName}': {e.Message}");
+            }
+        }
         return new FedMMClient(uri, credentials, retry ?? RetryPolicy.Default,
-            message => Console.Error.WriteLine($"warning: {message}"));
+            message => Console.Error.WriteLine($"warning: {message}"), handler);
     }
 }

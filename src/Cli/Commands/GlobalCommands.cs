@@ -29,7 +29,7 @@ public static class GlobalCommands
         {
             string? key = parse.GetValue(api.AdminKey), siteToken = parse.GetValue(token);
             if (string.IsNullOrEmpty(key) && string.IsNullOrEmpty(siteToken)) throw CliException.Usage("Pass --admin-key (or FEDMM_ADMIN_KEY) or a site --token.");
-            using var client = ApiOptions.Create(parse.GetValue(api.Api), parse.GetValue(api.InsecureHttp), new ApiCredentials(key, siteToken));
+            using var client = ApiOptions.Create(parse.GetValue(api.Api), parse.GetValue(api.InsecureHttp), new ApiCredentials(key, siteToken), caCert: parse.GetValue(api.CaCert));
             string fid = parse.GetRequiredValue(federation);
             int r = parse.GetValue(round) ?? await client.GetLatestGlobalRoundAsync(fid, ct)
                 ?? throw new CliException($"Federation {fid} has no completed round yet.");

@@ -13,6 +13,9 @@ public sealed class SiteOptions
     /// <summary>--insecure-http: allow an http:// API address other than this machine.</summary>
     public Option<bool> InsecureHttp { get; } = ApiOptions.InsecureHttpOption();
 
+    /// <summary>--ca-cert FILE: the certificates the API's HTTPS certificate must chain to.</summary>
+    public Option<FileInfo?> CaCert { get; } = ApiOptions.CaCertOption();
+
     /// <summary>--federation ID.</summary>
     public Option<string> Federation { get; } = CommonOptions.Federation();
 
@@ -43,6 +46,7 @@ public sealed class SiteOptions
     {
         command.Add(Api);
         command.Add(InsecureHttp);
+        command.Add(CaCert);
         command.Add(Federation);
         command.Add(Client);
         command.Add(Token);
@@ -59,7 +63,7 @@ public sealed class SiteOptions
         string token = parse.GetValue(TokenFile) is { } file ? Commands.TokenFile.Read(file.FullName)
             : parse.GetValue(Token) is { Length: > 0 } t ? t
             : throw CliException.Usage("The site token is missing: pass --token-file, --token or set FEDMM_TOKEN.");
-        return ApiOptions.Create(parse.GetValue(Api), parse.GetValue(InsecureHttp), new ApiCredentials(null, token), AgentRetry);
+        return ApiOptions.Create(parse.GetValue(Api), parse.GetValue(InsecureHttp), new ApiCredentials(null, token), AgentRetry, parse.GetValue(CaCert));
     }
 
     /// <summary>The client folder, checked to exist.</summary>

@@ -159,6 +159,9 @@ public sealed class LocalService : IAsyncDisposable
         if (process.ExitCode != 0) throw new CliException($"{script} failed (exit {process.ExitCode}); see {logPath}:\n{process.Tail(8)}");
     }
 
+    /// <summary>The environment the API process runs with (FEDMM_ settings included): a further API process on the same silo and storage starts from it.</summary>
+    public IReadOnlyDictionary<string, string> ApiEnvironment => apiEnvironment;
+
     /// <summary>Stops the API, the silo (graceful first) and Azurite.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -159,6 +159,12 @@ public enum AggregationRule
 
     /// <summary>Coordinate-wise median, unweighted.</summary>
     [JsonStringEnumMemberName("median")] Median,
+
+    /// <summary>Per group, the one update closest to its n − f − 2 nearest others (Krum).</summary>
+    [JsonStringEnumMemberName("krum")] Krum,
+
+    /// <summary>Per group, the unweighted mean of the n − f updates of lowest Krum score (multi-Krum).</summary>
+    [JsonStringEnumMemberName("multi-krum")] MultiKrum,
 }
 
 /// <summary>The JSON names of config choices, as reports, package metadata and messages write them.</summary>

@@ -472,8 +472,10 @@ public sealed record RobustnessConfig
     public double ClipNorm { get; init; }
 
     /// <summary>
-    /// "mean" (the weighting's weighted mean), "trimmed-mean" (coordinate-wise, unweighted) or
-    /// "median" (coordinate-wise, unweighted).
+    /// "mean" (the weighting's weighted mean), "trimmed-mean" (coordinate-wise, unweighted),
+    /// "median" (coordinate-wise, unweighted), "krum" (per group, the update closest to its
+    /// neighbours) or "multi-krum" (per group, the unweighted mean of the n − f updates closest to
+    /// theirs; f = <see cref="ByzantineSites"/>).
     /// </summary>
     [Id(4)]
     public AggregationRule Rule { get; init; } = AggregationRule.Mean;
@@ -499,4 +501,12 @@ public sealed record RobustnessConfig
     /// </summary>
     [Id(7)]
     public double ClipFactor { get; init; } = 3;
+
+    /// <summary>
+    /// f of "krum" and "multi-krum": how many hostile sites per group the rule tolerates. A site's
+    /// score sums its squared distances to its n − f − 2 nearest others; multi-krum averages the
+    /// n − f best. In [0, 1000]; the guarantee needs more than 2f + 2 sites in a group.
+    /// </summary>
+    [Id(8)]
+    public int ByzantineSites { get; init; } = 1;
 }

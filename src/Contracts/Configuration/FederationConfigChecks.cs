@@ -77,6 +77,7 @@ public static class FederationConfigChecks
                 Check(robust.MaxTrainSamples >= 1, $"round.robustness.maxTrainSamples: {robust.MaxTrainSamples} must be ≥ 1.");
                 Check(robust.ClipNorm >= 0 && double.IsFinite(robust.ClipNorm), $"round.robustness.clipNorm: {robust.ClipNorm} must be ≥ 0 (0: off).");
                 Check(robust.TrimFraction is >= 0 and < 0.5, $"round.robustness.trimFraction: {robust.TrimFraction} is outside [0, 0.5).");
+                Check(robust.ByzantineSites is >= 0 and <= 1000, $"round.robustness.byzantineSites: {robust.ByzantineSites} is outside [0, 1000].");
                 Check(robust.MaxSiteShare is > 0 and <= 1, $"round.robustness.maxSiteShare: {robust.MaxSiteShare} is outside (0, 1] (1: no cap).");
                 Check(robust.ClipFactor == 0 || (robust.ClipFactor >= 1 && double.IsFinite(robust.ClipFactor)), $"round.robustness.clipFactor: {robust.ClipFactor} must be 0 (off) or ≥ 1.");
             }

@@ -86,6 +86,7 @@ public static class RoundAggregator
                 ClipFactor = (config.Round.Robustness ?? new RobustnessConfig()).ClipFactor,
                 ClipReference = shared.ClipReference,
                 UpdateNorms = shared.UpdateNorms,
+                KrumScores = shared.KrumScores,
                 Image = image?.Summary,
                 Text = text?.Summary,
                 Pairing = pairing,
@@ -108,7 +109,8 @@ public static class RoundAggregator
     // What the weights step reports.
     private sealed record SharedWeights(
         List<SiteContribution> Contributions, List<string> CarriedGroups, List<ClippedUpdate> Clipped,
-        List<CappedShare> CappedShares, List<CappedSampleClaim> CappedClaims, string? ClipReference, List<UpdateNorm> UpdateNorms);
+        List<CappedShare> CappedShares, List<CappedSampleClaim> CappedClaims, string? ClipReference, List<UpdateNorm> UpdateNorms,
+        List<KrumSelection> KrumScores);
 
     private static SharedWeights AggregateWeights(
         int round, RoundConfig config, List<SiteUpdate> sites, GlobalPackage? previous, Dictionary<string, torch.Tensor> weights)
@@ -128,6 +130,7 @@ public static class RoundAggregator
         var clipped = new List<ClippedUpdate>();
         var norms = new List<UpdateNorm>();
         string? clipReference = null;
+        var krumScores = new List<KrumSelection>();
         var owned = new List<SiteTensors>();
         try
         {
@@ -161,7 +164,14 @@ public static class RoundAggregator
                     clipped.Add(new ClippedUpdate(result.Site.ClientId, result.Norm, robustness.ClipNorm));
                 }
             }
-            var combined = robustness.Rule is AggregationRule.TrimmedMean or AggregationRule.Median
+            Dictionary<string, torch.Tensor> combined;
+            if (robustness.Rule is AggregationRule.Krum or AggregationRule.MultiKrum)
+            {
+                var krum = Krum.Aggregate(inputs, robustness.Rule == AggregationRule.MultiKrum, robustness.ByzantineSites);
+                combined = krum.Tensors;
+                krumScores.AddRange(krum.Scores.Select(k => new KrumSelection(k.ClientId, k.Group.ToName(), k.Score, k.Selected)));
+            }
+            else combined = robustness.Rule is AggregationRule.TrimmedMean or AggregationRule.Median
                 ? CoordinateWise.Aggregate(inputs, robustness.Rule, robustness.TrimFraction)
                 : WeightedAverage.Average(inputs, groupWeights);
             foreach (var (name, tensor) in combined) weights.Add(name, tensor);
@@ -197,7 +207,7 @@ public static class RoundAggregator
             groupWeights.Where(w => w.ClientId == s.ClientId).ToDictionary(w => w.Group.ToName(), w => w.Weight))).ToList();
         var cappedShares = groupWeights.Where(w => w.Uncapped is not null)
             .Select(w => new CappedShare(w.ClientId, w.Group.ToName(), w.Uncapped!.Value, w.Weight)).ToList();
-        return new SharedWeights(contributions, carried, clipped, cappedShares, cappedClaims, clipReference, norms);
+        return new SharedWeights(contributions, carried, clipped, cappedShares, cappedClaims, clipReference, norms, krumScores);
     }
 
     // The global clusters of one modality and, per site, the global cluster of each of its centroids.

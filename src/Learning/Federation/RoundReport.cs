@@ -24,8 +24,11 @@ public sealed record RoundReport
     /// <summary>Per site: score, samples and normalised weight per parameter group.</summary>
     public required IReadOnlyList<SiteContribution> Contributions { get; init; }
 
-    /// <summary>How the shared weights were combined: "mean" (weighted by <see cref="Contributions"/>), "trimmed-mean" or "median" (coordinate-wise, unweighted).</summary>
+    /// <summary>How the shared weights were combined: "mean" (weighted by <see cref="Contributions"/>), "trimmed-mean" or "median" (coordinate-wise, unweighted), "krum" or "multi-krum" (per group, see <see cref="KrumScores"/>).</summary>
     public string Rule { get; init; } = "mean";
+
+    /// <summary>Under "krum" and "multi-krum": every site's score per group and whether its update was selected; empty under the other rules.</summary>
+    public IReadOnlyList<KrumSelection> KrumScores { get; init; } = [];
 
     /// <summary>Updates whose difference to the previous global weights was clipped to round.robustness.clipNorm.</summary>
     public IReadOnlyList<ClippedUpdate> Clipped { get; init; } = [];
@@ -84,6 +87,9 @@ public sealed record CappedSampleClaim(string ClientId, int Claimed, int Declare
 
 /// <summary>A site's update difference in group <paramref name="Group"/>: its L2 norm, the group's bound (clipFactor × the lower median norm) and whether it was scaled to the bound.</summary>
 public sealed record UpdateNorm(string ClientId, string Group, double Norm, double Bound, bool Clipped);
+
+/// <summary>A site's Krum score in group <paramref name="Group"/> (sum of squared distances to its nearest other updates) and whether its update was selected.</summary>
+public sealed record KrumSelection(string ClientId, string Group, double Score, bool Selected);
 
 /// <summary>A modality's global clustering.</summary>
 public sealed record ClusterSummary

@@ -48,8 +48,10 @@ public static partial class SiloBuilderExtensions
             silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
         }
 
-        // Failure detection (how fast a dead silo is declared dead): Orleans' defaults unless section Cluster:Membership says otherwise.
-        silo.Services.AddOptions<ClusterMembershipOptions>().Bind(configuration.GetSection($"{ClusterOptionsSection.Section}:Membership"));
+        // Failure detection (how fast a dead silo is declared dead): FedMM's defaults (FailureDetection), then section Cluster:Membership.
+        silo.Services.AddOptions<ClusterMembershipOptions>()
+            .Configure(FailureDetection.ApplyDefaults)
+            .Bind(configuration.GetSection($"{ClusterOptionsSection.Section}:Membership"));
 
         if (kubernetes) silo.UseKubernetesHosting();
         else

@@ -216,4 +216,64 @@ public class FederationRunTests(ServiceFixture fixture)
             foreach (var p in processes.Values) p.Dispose();
         }
     }
+
+    [Fact]
+    public async Task A_round_completes_over_https_with_site_agents_that_trust_the_api_certificate_by_ca_cert()
+    {
+        string folder = Directory.CreateTempSubdirectory("fedmm-e2e-tls").FullName;
+        using var certificate = FedMM.Testing.SelfSignedCertificate.ForLoopback();
+        string pfx = Path.Combine(folder, "api.pfx"), caCert = Path.Combine(folder, "api-ca.pem");
+        const string password = "e2e-pfx-password";
+        await File.WriteAllBytesAsync(pfx, certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx, password));
+        await File.WriteAllTextAsync(caCert, certificate.ExportCertificatePem());
+
+        // A second API process on the fixture's silo and storage, serving HTTPS only with that certificate.
+        int port = FreePorts.Take(1)[0];
+        var https = new Uri($"https://127.0.0.1:{port}");
+        var environment = new Dictionary<string, string>(fixture.Service.ApiEnvironment)
+        {
+            ["ASPNETCORE_URLS"] = https.ToString().TrimEnd('/'),
+            ["FEDMM_Kestrel__Certificates__Default__Path"] = pfx,
+            ["FEDMM_Kestrel__Certificates__Default__Password"] = password,
+        };
+        string dll = RepositoryLayout.Locate().ApiDll;
+        string logs = Path.Combine(folder, "logs");
+        Directory.CreateDirectory(logs);
+        using var apiProcess = ChildProcess.Start("api-https", LocalService.Dotnet, [dll], Path.GetDirectoryName(dll)!, environment, Path.Combine(logs, "api-https.log"));
+        using var api = new FedMMClient(https, new ApiCredentials(fixture.Service.AdminKey, null), RetryPolicy.Default, handler: ApiTrust.Handler(caCert));
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            Assert.True(apiProcess.IsRunning, $"the HTTPS API exited: {apiProcess.Tail()}");
+            try { await api.ListFederationsAsync(); break; }
+            catch (Exception) when (clock.Elapsed < TimeSpan.FromMinutes(2)) { await Task.Delay(500); }
+        }
+
+        // The CLI refuses the certificate on the machine's trust store and accepts it with --ca-cert.
+        var refused = await Cli("federation", "list", "--api", https.ToString(), "--admin-key", fixture.Service.AdminKey);
+        Assert.NotEqual(0, refused.Code);
+        var listed = await Cli("federation", "list", "--api", https.ToString(), "--admin-key", fixture.Service.AdminKey, "--ca-cert", caCert);
+        Assert.True(listed.Code == 0, listed.Error);
+
+        var config = Config(["x"], minClients: 3, TimeSpan.FromMinutes(8));
+        var (_, sites) = await Federation(api, "e2e-tls", config, folder);
+        await api.StartRoundsAsync("e2e-tls", 1, null);
+        var processes = sites.Select(s => SiteProcess.Start(s, https, "e2e-tls", logs, pollSeconds: 5, caCert: caCert)).ToList();
+        try
+        {
+            var rounds = await WaitForRounds(api, "e2e-tls", 1, processes);
+            var round = Assert.Single(rounds);
+            Assert.True(round.State == RoundStates.Completed, $"round 1 {round.State}: {round.Reason}");
+            Assert.Equal(3, round.Submitted.Count);
+            foreach (var p in processes) Assert.True(await p.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"{p.Name} did not exit: {p.Tail()}");
+            Assert.All(processes, p => Assert.True(p.ExitCode == 0, $"{p.Name} exited {p.ExitCode}: {p.Tail()}"));
+            foreach (var site in sites)
+                Assert.Equal(1, AgentProgress.Load(site.DataFolder, "e2e-tls", site.ClientId).LastUploadedRound);
+        }
+        finally
+        {
+            foreach (var p in processes) p.Dispose();
+            await apiProcess.StopAsync(TimeSpan.FromSeconds(10));
+        }
+    }
 }

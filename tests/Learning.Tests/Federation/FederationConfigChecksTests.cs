@@ -28,7 +28,7 @@ public class FederationConfigChecksTests
     [InlineData("""{"model":{"textPooling":"max"}}""", "config.model.textPooling: 'max' is not cls, mean or pooler.")]
     [InlineData("""{"round":{"weighting":"median"}}""", "config.round.weighting: 'median' is not contribution, fedavg or uniform.")]
     [InlineData("""{"round":{"personalLayers":"head"}}""", "config.round.personalLayers: 'head' is not none, output or classifier.")]
-    [InlineData("""{"round":{"robustness":{"rule":"mode"}}}""", "config.round.robustness.rule: 'mode' is not mean, trimmed-mean or median.")]
+    [InlineData("""{"round":{"robustness":{"rule":"mode"}}}""", "config.round.robustness.rule: 'mode' is not mean, trimmed-mean, median, krum or multi-krum.")]
     [InlineData("""{"round":{"fillIn":2}}""", "config.round.fillIn: 'Number' is not hard, soft or uniform.")]
     public void AnUnknownChoiceIsRefusedByItsFieldWhenTheConfigIsRead(string json, string problem)
         => Assert.Equal(problem, Assert.Throws<FormatException>(() => ContractJson.Parse<FederationConfig>(json, "config")).Message);
@@ -51,13 +51,13 @@ public class FederationConfigChecksTests
         var config = new FederationConfig
         {
             Labels = ["a", "b"],
-            Round = new RoundConfig { Robustness = new RobustnessConfig { MaxAbsValue = -1, MaxGrowth = double.NaN, MaxTrainSamples = 0, ClipNorm = -0.5, TrimFraction = 0.5, MaxSiteShare = 0, ClipFactor = 0.5 } },
+            Round = new RoundConfig { Robustness = new RobustnessConfig { MaxAbsValue = -1, MaxGrowth = double.NaN, MaxTrainSamples = 0, ClipNorm = -0.5, TrimFraction = 0.5, MaxSiteShare = 0, ClipFactor = 0.5, ByzantineSites = -1 } },
         };
         var problems = FederationConfigChecks.Problems(config);
-        Assert.Equal(7, problems.Count);
+        Assert.Equal(8, problems.Count);
         foreach (var field in new[] { "round.robustness.maxAbsValue: -1", "round.robustness.maxGrowth: NaN", "round.robustness.maxTrainSamples: 0",
                      "round.robustness.clipNorm: -0.5", "round.robustness.trimFraction: 0.5",
-                     "round.robustness.maxSiteShare: 0", "round.robustness.clipFactor: 0.5" })
+                     "round.robustness.maxSiteShare: 0", "round.robustness.clipFactor: 0.5", "round.robustness.byzantineSites: -1" })
             Assert.Contains(problems, p => p.StartsWith(field, StringComparison.Ordinal));
     }
 

@@ -62,6 +62,31 @@ public sealed class SiloOptionsTests
     }
 
     [Fact]
+    public void Failure_detection_defaults_to_one_second_probes_and_each_setting_can_be_overridden()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.UseOrleans(silo => silo.UseFedMMClustering(Config()));
+        using (var host = builder.Build())
+        {
+            var membership = host.Services.GetRequiredService<IOptions<ClusterMembershipOptions>>().Value;
+            Assert.Equal(TimeSpan.FromSeconds(1), membership.ProbeTimeout);
+            Assert.Equal(3, membership.NumMissedProbesLimit);
+            Assert.Equal(TimeSpan.FromSeconds(30), membership.DeathVoteExpirationTimeout);
+            Assert.Equal(TimeSpan.FromSeconds(10), membership.TableRefreshTimeout);
+        }
+
+        var overridden = Host.CreateApplicationBuilder();
+        overridden.UseOrleans(silo => silo.UseFedMMClustering(Config(("Cluster:Membership:ProbeTimeout", "00:00:03"), ("Cluster:Membership:NumMissedProbesLimit", "5"))));
+        using (var host = overridden.Build())
+        {
+            var membership = host.Services.GetRequiredService<IOptions<ClusterMembershipOptions>>().Value;
+            Assert.Equal(TimeSpan.FromSeconds(3), membership.ProbeTimeout);
+            Assert.Equal(5, membership.NumMissedProbesLimit);
+            Assert.Equal(TimeSpan.FromSeconds(30), membership.DeathVoteExpirationTimeout);
+        }
+    }
+
+    [Fact]
     public void Table_clustering_without_a_connection_string_is_refused()
     {
         var builder = Host.CreateApplicationBuilder();

@@ -283,9 +283,13 @@ function roundsPage({ fid }) {
     } catch (e) { showError(e); }
   });
   const base = `/api/federations/${encodeURIComponent(fid)}`;
+  const norms = h("div", { id: "round-norms" });
+  // Which rounds' norm tables the operator opened: kept open across the page's polling.
+  const openNorms = new Set();
   const refresh = async () => {
     const rounds = await api(`${base}/rounds`);
     const rows = [];
+    const normTables = [];
     for (const r of rounds) {
       const participants = r.participants.map(p => p.clientId);
       const failures = r.failures.map(f => `${f.clientId}: ${f.reason}`);
@@ -296,6 +300,7 @@ function roundsPage({ fid }) {
         excluded = [
           ...(report.failures || []).map(f => `${f.clientId}: ${f.reason}`).filter(f => !failures.includes(f)).map(f => `excluded ${f}`),
           ...(report.clipped || []).map(c => `clipped ${c.clientId}: norm ${fmt3(c.norm)} to ${fmt3(c.clippedTo)}`)];
+        if ((report.updateNorms || []).length > 0) normTables.push(normsTable(r.round, report, openNorms));
       }
       const actions = h("div", { class: "actions" });
       if (r.state === "Queued" || r.state === "Collecting")
@@ -320,9 +325,31 @@ function roundsPage({ fid }) {
       h("table", {}, h("caption", {}, "Rounds, newest last"),
         h("thead", {}, h("tr", {}, ...["Round", "State", "Uploaded", "Quorum", "Deadline in", "Failures and exclusions", "Actions"].map(t => h("th", { scope: "col" }, t)))),
         h("tbody", {}, rows)));
+    norms.replaceChildren(...(normTables.length === 0 ? [] : [h("h2", { id: "norms-title" }, "Update norms and clipping"), ...normTables]));
   };
-  main.append(h("h1", {}, `Federation ${fid}: rounds`), form, list);
+  main.append(h("h1", {}, `Federation ${fid}: rounds`), form, list, norms);
   poll(refresh);
+}
+
+// Per site and group of a completed round: the norm of its update's difference to the reference
+// (report.json updateNorms), the group's bound (clipFactor × median norm) and whether it was clipped.
+function normsTable(round, report, openNorms) {
+  const entries = report.updateNorms;
+  const clipped = entries.filter(n => n.clipped).length;
+  const reference = report.clipReference === "median" ? "the round's coordinate-wise median (first round)" : "the previous global weights";
+  const details = h("details", { id: `norms-${round}`, "data-round": round, open: openNorms.has(round),
+    ontoggle: () => details.open ? openNorms.add(round) : openNorms.delete(round) },
+    h("summary", {}, `Round ${round}: ${entries.length} update norms, ${clipped} clipped`),
+    h("table", {},
+      h("caption", {}, `Round ${round}: each site's update difference to ${reference}; bound = ${report.clipFactor} × the group's lower median norm`),
+      h("thead", {}, h("tr", {}, ...["Site", "Group", "Norm", "Bound", "Clipped"].map(t => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, entries.map(n => h("tr", { "data-client": n.clientId, "data-group": n.group, "data-clipped": n.clipped ? "true" : "false" },
+        h("th", { scope: "row" }, n.clientId),
+        h("td", {}, n.group),
+        h("td", { class: "num" }, fmt3(n.norm)),
+        h("td", { class: "num" }, fmt3(n.bound)),
+        h("td", {}, n.clipped ? h("strong", { class: "clipped" }, `clipped to ${fmt3(n.bound)}`) : "no"))))));
+  return details;
 }
 
 // ---- learning page: charts over the clients' history (docs/CONSOLE.md says what each plots) ----
