@@ -29,7 +29,7 @@ for path in "$MEDPIX/Descriptions.json" "$WEIGHTS"; do
   [[ -e "$path" ]] || { echo "protocol: missing $path (set SHARED to the folder holding data/ and weights/)" >&2; exit 1; }
 done
 declare -A strategy=([fedavg]=fedavg [fedmm]=fedmm [virtual]=fedmm [fedavg-cal]=fedavg-cal [local]=local [centralized]=centralized [fedmm-repeat]=fedmm-repeat)
-declare -A extra=([virtual]="--virtual-samples 8")
+declare -A extra=([virtual]="--virtual-samples 8 --exact-class-statistics true")
 arms=("$@")
 [[ ${#arms[@]} -gt 0 ]] || arms=(fedavg fedmm virtual fedavg-cal local centralized fedmm-repeat)
 for arm in "${arms[@]}"; do

@@ -129,6 +129,7 @@ internal sealed class ExperimentOptions
         Setting<bool?>("--fill-missing-text", "Image-only samples get a text stand-in from the global vectors: true or false (round.fillMissingText).", "bool", "round.fillMissingText"),
         Setting<int?>("--calibration-steps", "Server calibration steps of the classifier on class-balanced virtual features; 0: off (round.calibration.steps).", "n", "round.calibration.steps"),
         Setting<int?>("--virtual-samples", "Virtual samples per class of each modality a site lacks, drawn from the global class statistics, in every training step; 0: off (round.virtualSamplesPerClass).", "n", "round.virtualSamplesPerClass"),
+        Setting<bool?>("--exact-class-statistics", "Allow exact per-class feature statistics, which calibration and virtual samples need (not covered by ε): true or false (privacy.exactClassStatistics).", "bool", "privacy.exactClassStatistics"),
         Setting<double?>("--virtual-weight", "Weight of the virtual samples' cross-entropy (round.virtualWeight).", "x", "round.virtualWeight"),
         Setting<double?>("--pair-evidence-cosine", "Cosine of paired centers that counts as evidence (round.pairEvidenceCosine).", "x", "round.pairEvidenceCosine"),
     ];

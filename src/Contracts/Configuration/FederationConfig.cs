@@ -85,6 +85,15 @@ public sealed record PrivacyConfig
     /// <summary>C of DP-SGD: the largest L2 norm of one record's gradient over every trained parameter together.</summary>
     [Id(6)]
     public double SgdClipNorm { get; init; } = 1;
+
+    /// <summary>
+    /// Whether sites may upload exact per-class feature statistics (counts, means, variances of the
+    /// public encoders' features per class; docs/PRIVACY.md), which server calibration and virtual
+    /// samples need. They rest on at least <see cref="MinSupport"/> samples per class but carry no
+    /// noise, and ε does not cover them, so turning either on needs this set to true by name.
+    /// </summary>
+    [Id(7)]
+    public bool ExactClassStatistics { get; init; }
 }
 
 /// <summary>Architecture: private encoders and the shared adapters and fusion head.</summary>

@@ -110,6 +110,8 @@ public static class FederationConfigChecks
             Check(privacy.SgdClipNorm is > 0 and <= 1e6, $"privacy.sgdClipNorm: {privacy.SgdClipNorm} is outside (0, 1e6].");
             if (model is not null && privacy.SgdNoiseMultiplier > 0)
                 Check(!model.TrainImageEncoder, "privacy.sgdNoiseMultiplier: DP-SGD cannot train the image encoder (its batch-norm statistics mix records and are not private); set model.trainImageEncoder to false.");
+            if (round is not null && round.SharesClassStatistics() && !privacy.ExactClassStatistics)
+                problems.Add($"{(round.Calibration is { Steps: > 0 } ? "round.calibration.steps" : "round.virtualSamplesPerClass")}: needs per-class feature statistics, which are exact (at least privacy.minSupport samples per class, no noise, not covered by ε); sharing them needs privacy.exactClassStatistics true by name.");
             if (round is not null && round.UploadSampleVectors)
                 Check(privacy.MinSupport == 1 && privacy.SummaryNoiseMultiplier == 0,
                     "round.uploadSampleVectors: per-sample vectors rest on one sample each and carry no noise; uploading them needs the guards off by name: privacy.minSupport 1 and privacy.summaryNoiseMultiplier 0.");

@@ -64,6 +64,8 @@ public static class Strategies
         Strategy.FedAvg => baseline with { Round = baseline.Round with { Seed = seed, Weighting = Weighting.FedAvg, UseGlobalVectors = false } },
         Strategy.FedAvgCalibrated => baseline with
         {
+            // The arm is server calibration on exact class statistics: choosing it is the opt-in by name.
+            Privacy = baseline.Privacy with { ExactClassStatistics = true },
             Round = baseline.Round with
             {
                 Seed = seed, Weighting = Weighting.FedAvg, UseGlobalVectors = false,

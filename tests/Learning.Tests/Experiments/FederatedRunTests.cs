@@ -127,7 +127,7 @@ public sealed class FederatedRunTests : IDisposable
     public void VirtualSamplesSendClassStatisticsAndChangeWhatSingleModalitySitesLearnOnly()
     {
         var (config, sites) = Federation();
-        var guarded = config with { Privacy = new PrivacyConfig { MinSupport = 2 } };
+        var guarded = config with { Privacy = new PrivacyConfig { MinSupport = 2, ExactClassStatistics = true } };
         var (plain, _) = RunFedMM(guarded, sites);
         var (withVirtual, servers) = RunFedMM(guarded with { Round = guarded.Round with { VirtualSamplesPerClass = 4 } }, sites);
 

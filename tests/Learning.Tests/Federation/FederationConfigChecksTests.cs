@@ -80,7 +80,7 @@ public class FederationConfigChecksTests
             Model = new ModelConfig { TrainTextEncoder = true },
             Round = new RoundConfig { Calibration = new CalibrationConfig { Steps = 10 } },
         };
-        Assert.StartsWith("round.calibration.steps: calibration needs frozen encoders", Assert.Single(FederationConfigChecks.Problems(trained)));
+        Assert.StartsWith("round.calibration.steps: calibration needs frozen encoders", Assert.Single(FederationConfigChecks.Problems(trained with { Privacy = new PrivacyConfig { ExactClassStatistics = true } })));
         Assert.Empty(FederationConfigChecks.Problems(trained with { Round = new RoundConfig() }));
     }
 
@@ -99,9 +99,22 @@ public class FederationConfigChecksTests
             Model = new ModelConfig { TrainImageEncoder = true },
             Round = new RoundConfig { VirtualSamplesPerClass = 8 },
         };
-        Assert.StartsWith("round.virtualSamplesPerClass: virtual samples need frozen encoders", Assert.Single(FederationConfigChecks.Problems(trained)));
+        Assert.StartsWith("round.virtualSamplesPerClass: virtual samples need frozen encoders", Assert.Single(FederationConfigChecks.Problems(trained with { Privacy = new PrivacyConfig { ExactClassStatistics = true } })));
         Assert.True(trained.Round.SharesClassStatistics());
         Assert.False(new RoundConfig().SharesClassStatistics());
+    }
+
+    [Fact]
+    public void ExactClassStatisticsAreSharedOnlyWhenAllowedByName()
+    {
+        foreach (var round in new[] { new RoundConfig { VirtualSamplesPerClass = 8 }, new RoundConfig { Calibration = new CalibrationConfig { Steps = 10 } } })
+        {
+            var config = new FederationConfig { Labels = ["a", "b"], Round = round };
+            var problem = Assert.Single(FederationConfigChecks.Problems(config));
+            Assert.Contains("privacy.exactClassStatistics true by name", problem);
+            Assert.Empty(FederationConfigChecks.Problems(config with { Privacy = new PrivacyConfig { ExactClassStatistics = true } }));
+        }
+        Assert.Empty(FederationConfigChecks.Problems(new FederationConfig { Labels = ["a", "b"] }));
     }
 
     [Fact]
