@@ -46,6 +46,11 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 command -v dotnet >/dev/null || { echo "images: the .NET 10 SDK is required (dotnet not found)" >&2; exit 1; }
 
+# One build at a time (the container test and a person may both start one).
+mkdir -p "$repo/artifacts"
+exec 9>"$repo/artifacts/images.lock"
+flock 9
+
 default_base=localhost/fedmm/debian-base:bookworm
 if [[ -z "$base" ]]; then
   base="$default_base"
@@ -60,7 +65,7 @@ if [[ -z "$base" ]]; then
     as_root chroot "$rootfs" groupadd --gid 1654 app
     as_root chroot "$rootfs" useradd --uid 1654 --gid 1654 --create-home --shell /usr/sbin/nologin app
     as_root rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc "$rootfs"/usr/share/man
-    as_root tar -C "$rootfs" -c . | podman import --change 'CMD ["/bin/bash"]' - "$base" >/dev/null
+    as_root tar -C "$rootfs" -c . | podman import --quiet --change 'CMD ["/bin/bash"]' - "$base" >/dev/null
     rm -f "$rootfs.log"
     echo "images: imported $base"
   fi

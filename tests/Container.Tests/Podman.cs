@@ -58,13 +58,15 @@ public static class Podman
             .Select(folder => Path.Combine(folder, name)).FirstOrDefault(File.Exists);
 }
 
-/// <summary>A test that needs podman: skipped, saying why, where it is not installed.</summary>
+/// <summary>A test that needs podman run by root: skipped, saying why, elsewhere.</summary>
 public sealed class PodmanFactAttribute : FactAttribute
 {
-    /// <summary>Skips the test when podman is not on PATH.</summary>
+    /// <summary>Skips the test when podman is not on PATH or the tests do not run as root.</summary>
     public PodmanFactAttribute()
     {
         if (Podman.Executable is null)
             Skip = "podman is not installed: the container test needs Debian's podman, runc and debootstrap (scripts/test.sh installs them with apt).";
+        else if (Environment.UserName != "root")
+            Skip = $"the container test runs podman as root (debootstrap, a rootful image store, data folders handed to the images' user 1654); these tests run as '{Environment.UserName}'.";
     }
 }
