@@ -119,4 +119,8 @@ for name in "${images[@]}"; do
     || { tail -30 "$contexts/$name.build.log" >&2; echo "images: building fedmm/$name failed (log $contexts/$name.build.log)" >&2; exit 1; }
 done
 rm -rf "$contexts"
+# Earlier builds' images go, so that rebuilding after every change does not fill the disk (an image
+# a container still uses stays).
+podman images --format '{{.Repository}}:{{.Tag}}' --filter 'reference=localhost/fedmm/*' | grep ':src-' | grep -v ":$tag\$" \
+  | while read -r old; do podman rmi "$old" >/dev/null 2>&1 || true; done || true
 podman images --filter "reference=localhost/fedmm/*:$tag" --format '{{.Repository}}:{{.Tag}} {{.Size}}'
