@@ -95,8 +95,10 @@ rm -rf "$contexts"
 mkdir -p "$contexts"
 publish() {  # project folder, context name
   echo "images: publishing src/$1 (Release, self-contained, linux-x64)"
+  # Its own bin/ and obj/ (--artifacts-path): a self-contained restore rewrites a project's
+  # obj/project.assets.json, which builds and test runs beside this one must not see change.
   dotnet publish "src/$1" -c Release -r linux-x64 --self-contained true -p:DebugType=none \
-    -o "$contexts/$2" --nologo -v quiet -clp:ErrorsOnly
+    --artifacts-path "$repo/artifacts/images-build" -o "$contexts/$2" --nologo -v quiet -clp:ErrorsOnly
 }
 publish Silo silo
 publish Api api
