@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the pinned Azurite (the service, API and
 # end-to-end tests start their own instances of it), the pinned Redocly CLI (the API tests lint the
-# served OpenAPI document with it) and Debian's chromium (the console's browser tests), restores,
-# builds and tests.
+# served OpenAPI document with it), Debian's chromium (the console's browser tests) and Debian's
+# podman, runc and debootstrap (the container test, tests/Container.Tests, which builds the images
+# with scripts/images.sh), restores, builds and tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -24,6 +25,15 @@ if [[ ! -x /usr/bin/chromium ]]; then
   export DEBIAN_FRONTEND=noninteractive
   if [[ $(id -u) -eq 0 ]]; then apt-get update && apt-get install -y chromium
   else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi
+fi
+
+# The container test (tests/Container.Tests) runs the images of scripts/images.sh with podman; it is
+# skipped, saying so, where podman is missing.
+if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null; then
+  echo "test: installing Debian's podman, runc and debootstrap for the container test"
+  export DEBIAN_FRONTEND=noninteractive
+  if [[ $(id -u) -eq 0 ]]; then apt-get update && apt-get install -y podman runc debootstrap
+  else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y podman runc debootstrap; fi
 fi
 
 dotnet test FedMM.sln "$@"

@@ -33,6 +33,20 @@ public sealed partial class DocumentationLinksTests
         Assert.Equal(["docs/A.md: link ../src/Gone.cs", "docs/A.md: path src/Missing.cs"], broken);
     }
 
+    /// <summary>A newcomer reads the README in a few minutes: details belong in docs/, not there.</summary>
+    [Fact]
+    public void TheReadmeStaysShortAndNamesTheTwoCommands()
+    {
+        string readme = File.ReadAllText(Path.Combine(RepositoryRoot(), "README.md"));
+
+        Assert.True(readme.Length <= MaxReadmeCharacters,
+            $"README.md has {readme.Length} characters, more than {MaxReadmeCharacters}; move details to docs/GUIDE.md.");
+        Assert.Contains("bash scripts/demo.sh", readme, StringComparison.Ordinal);
+        Assert.Contains("bash scripts/test.sh", readme, StringComparison.Ordinal);
+    }
+
+    private const int MaxReadmeCharacters = 8_000;
+
     private static IEnumerable<string> Documents(string root)
     {
         var documents = new List<string> { Path.Combine(root, "README.md") };

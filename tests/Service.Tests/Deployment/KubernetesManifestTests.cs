@@ -113,4 +113,32 @@ public sealed class KubernetesManifestTests
         var binding = Find("RoleBinding", "fedmm-silo-pods");
         Assert.Equal("fedmm-silo", Scalar(((YamlSequenceNode)binding.Children[new YamlScalarNode("subjects")]).Children.Single(), "name"));
     }
+
+    /// <summary>
+    /// The Deployments run the images scripts/images.sh builds (fedmm/NAME from
+    /// infra/containers/NAME.Containerfile), as the images' non-root user, on ports the images expose.
+    /// </summary>
+    [Theory]
+    [InlineData("fedmm-silo")]
+    [InlineData("fedmm-api")]
+    public void Deployments_run_the_built_images_as_their_user_on_their_ports(string deployment)
+    {
+        var pod = Node(Find("Deployment", deployment), "spec", "template", "spec");
+        var container = (YamlMappingNode)((YamlSequenceNode)Node(pod, "containers")).Children.Single();
+        string image = Scalar(container, "image");
+        Assert.Matches("^fedmm/[a-z]+:latest$", image);
+        string containerfile = Path.Combine(RepositoryRoot.Path, "infra", "containers", image["fedmm/".Length..image.IndexOf(':')] + ".Containerfile");
+        Assert.True(File.Exists(containerfile), $"{deployment} runs {image}, which no Containerfile builds ({containerfile})");
+        string[] lines = File.ReadAllLines(containerfile);
+
+        string user = lines.Single(l => l.StartsWith("USER ", StringComparison.Ordinal))["USER ".Length..].Trim();
+        Assert.Equal(user, Scalar(pod, "securityContext", "runAsUser"));
+        Assert.Equal("true", Scalar(pod, "securityContext", "runAsNonRoot"));
+        var exposed = lines.Single(l => l.StartsWith("EXPOSE ", StringComparison.Ordinal))["EXPOSE ".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        foreach (var port in ((YamlSequenceNode)Node(container, "ports")).Children)
+            Assert.Contains(Scalar(port, "containerPort"), exposed);
+        foreach (var probe in new[] { "readinessProbe", "livenessProbe" })
+            Assert.True(container.Children.ContainsKey(new YamlScalarNode(probe)), $"{deployment} has no {probe}");
+        Assert.Contains(lines, l => l.StartsWith("HEALTHCHECK ", StringComparison.Ordinal));
+    }
 }
