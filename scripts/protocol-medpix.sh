@@ -6,8 +6,10 @@
 #
 #   scripts/protocol-medpix.sh [OUT_DIR] [ARM…]
 #
-# Arms (default: all, in this order): fedavg, fedmm, virtual (fedmm with 8 virtual samples per class,
-# reported as fedmm+virtual), fedavg-cal, local, centralized, fedmm-repeat (the A/A control).
+# Arms (default: all, in this order): fedavg; fedmm (its defaults); text-fill (text stand-ins at
+# image-only sites, reported as fedmm+text-fill); text-fill-exact (the same with exact summaries,
+# no differential privacy); virtual (8 virtual samples per class of the modality a site lacks);
+# fedavg-cal; local; centralized; fedmm-repeat (the A/A control).
 # Protocol: Dirichlet partitions (α = 0.5) 1–6 of the MedPix training split into 10 sites (2
 # image-only, 2 text-only, 6 image+text), each site's val split carved from its own training cases
 # (model selection only), MedPix's dev split the common test nothing is chosen on; frozen ImageNet
@@ -28,10 +30,12 @@ WEIGHTS="$SHARED/weights/mobilenet_v3_small_imagenet1k_v1_features.safetensors"
 for path in "$MEDPIX/Descriptions.json" "$WEIGHTS"; do
   [[ -e "$path" ]] || { echo "protocol: missing $path (set SHARED to the folder holding data/ and weights/)" >&2; exit 1; }
 done
-declare -A strategy=([fedavg]=fedavg [fedmm]=fedmm [virtual]=fedmm [fedavg-cal]=fedavg-cal [local]=local [centralized]=centralized [fedmm-repeat]=fedmm-repeat)
-declare -A extra=([virtual]="--virtual-samples 8 --exact-class-statistics true")
+declare -A strategy=([fedavg]=fedavg [fedmm]=fedmm [text-fill]=fedmm [text-fill-exact]=fedmm [virtual]=fedmm
+  [fedavg-cal]=fedavg-cal [local]=local [centralized]=centralized [fedmm-repeat]=fedmm-repeat)
+declare -A extra=([text-fill]="--fill-missing-text true" [text-fill-exact]="--fill-missing-text true --summary-noise 0"
+  [virtual]="--virtual-samples 8 --exact-class-statistics true")
 arms=("$@")
-[[ ${#arms[@]} -gt 0 ]] || arms=(fedavg fedmm virtual fedavg-cal local centralized fedmm-repeat)
+[[ ${#arms[@]} -gt 0 ]] || arms=(fedavg fedmm text-fill text-fill-exact virtual fedavg-cal local centralized fedmm-repeat)
 for arm in "${arms[@]}"; do
   [[ -n "${strategy[$arm]:-}" ]] || { echo "protocol: unknown arm '$arm' (expected: ${!strategy[*]})" >&2; exit 2; }
 done
@@ -40,9 +44,13 @@ dotnet build -c Release src/Cli >/dev/null
 FEDMM="src/Cli/bin/Release/net10.0/linux-x64/fedmm.dll"
 ROOTS="$OUT/client-roots"
 mkdir -p "$OUT/arms"
-# Each partition is imported once, before the arms read it side by side.
-for p in ${PARTITIONS//,/ }; do
-  [[ -f "$ROOTS/p$p/labels.json" ]] || dotnet "$FEDMM" data medpix -s "$MEDPIX" -o "$ROOTS/p$p" --alpha 0.5 --seed "$p" >/dev/null
+# Each partition is imported once, before the arms that still have to run read it side by side.
+for arm in "${arms[@]}"; do
+  [[ -f "$OUT/arms/$arm/results.csv" ]] && continue
+  for p in ${PARTITIONS//,/ }; do
+    [[ -f "$ROOTS/p$p/labels.json" ]] || dotnet "$FEDMM" data medpix -s "$MEDPIX" -o "$ROOTS/p$p" --alpha 0.5 --seed "$p" >/dev/null
+  done
+  break
 done
 
 run_arm() {

@@ -25,7 +25,7 @@ public sealed class FederatedRunTests : IDisposable
         {
             Labels = labels,
             Model = new ModelConfig { ImageSize = 32, AdapterDim = 16, AttentionHeads = 2, FeedForwardDim = 32, MaxTokens = 16 },
-            Round = new RoundConfig { LocalEpochs = 1, BatchSize = 8, LocalClusters = 4, ImageClusters = 3, TextClusters = 3, KMeansIterations = 10, FillIn = FillIn.Hard },
+            Round = new RoundConfig { LocalEpochs = 1, BatchSize = 8, LocalClusters = 4, ImageClusters = 3, TextClusters = 3, KMeansIterations = 10, FillIn = FillIn.Hard, FillMissingText = true },
         };
         return (config, sites);
     }
