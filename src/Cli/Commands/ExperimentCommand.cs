@@ -61,8 +61,9 @@ public static class ExperimentCommand
             var runner = new ExperimentRunner(factory, ExperimentServers.For);
             string where = settings.MedPix is null ? "" : $" p{partition}";
             var progress = new ConsoleProgress(p => Console.Out.WriteLine($"{clock.Elapsed:hh\\:mm\\:ss}{where} {p.Strategy.ToName()} seed {p.Seed} round {p.Round}/{p.Rounds}: {p.Message}"));
-            // Frozen encoder features are computed once per partition and shared by every strategy and seed.
-            using var features = new ImageFeatureCache();
+            // Frozen encoder features are computed once per partition and shared by every strategy and
+            // seed, and kept on disk beside the partition's data for later runs and other processes.
+            using var features = new ImageFeatureCache(Path.Combine(root, FeatureCacheFolder));
             // One strategy and seed at a time, writing what is done after each, so a long run that is
             // stopped early still leaves its finished runs on disk.
             foreach (var strategy in plan.Strategies)
@@ -93,6 +94,9 @@ public static class ExperimentCommand
             new MedPixImportOptions { DirichletAlpha = settings.Alpha, Seed = partition, ValFraction = settings.ValFraction });
         Console.Out.WriteLine(report.Describe());
     }
+
+    /// <summary>Folder, inside each CLIENT_ROOT, of the frozen encoders' features kept between runs (content-addressed).</summary>
+    public const string FeatureCacheFolder = ".feature-cache";
 
     private static Command Combine()
     {

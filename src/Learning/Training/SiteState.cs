@@ -1,3 +1,4 @@
+using System.Text.Json;
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
@@ -141,17 +142,21 @@ public sealed class SiteState : IDisposable
             throw new ArgumentException($"Site {data.ClientId}: holds {data.Modalities.ToName()} but its model encodes {model.Modalities}.");
         data.Test?.Validate(data.ClientId, "common test", classes);
         var state = new SiteState(data, config, model) { Privacy = new PrivacyLedger(config.Privacy ?? new PrivacyConfig(), data.Train.Count) };
+        // What a frozen encoder's features depend on, for a cache kept on disk: settings, encoder and inputs.
+        string settings = JsonSerializer.Serialize(config.Model, ContractJson.Options);
+        Func<string> ImageFingerprint(SiteSplit split) => () => ImageFeatureCache.Fingerprint("image " + settings, model.ImageEncoder!, split.Images!);
+        Func<string> TextFingerprint(TokenizedTexts tokens) => () => ImageFeatureCache.Fingerprint("text " + settings, model.TextEncoder!, tokens.InputIds, tokens.AttentionMask, tokens.TokenTypeIds);
         if (data.Modalities.HasFlag(Modalities.Image) && !config.Model.TrainImageEncoder)
         {
             state.ownsFeatures = featureCache is null;
             state.TrainImageFeatures = featureCache is null ? state.EncodeImagesFrozen(data.Train)
-                : featureCache.GetOrAdd($"{data.ClientId}/train", () => state.EncodeImagesFrozen(data.Train));
+                : featureCache.GetOrAdd($"{data.ClientId}/train", () => state.EncodeImagesFrozen(data.Train), ImageFingerprint(data.Train));
             state.ValImageFeatures = featureCache is null ? state.EncodeImagesFrozen(data.Val)
-                : featureCache.GetOrAdd($"{data.ClientId}/val", () => state.EncodeImagesFrozen(data.Val));
+                : featureCache.GetOrAdd($"{data.ClientId}/val", () => state.EncodeImagesFrozen(data.Val), ImageFingerprint(data.Val));
             if (data.Test is not null)
                 // Every site's frozen encoder is the same, so the test features are shared between sites.
                 state.TestImageFeatures = featureCache is null ? state.EncodeImagesFrozen(data.Test)
-                    : featureCache.GetOrAdd($"common-test/{data.Modalities.ToName()}", () => state.EncodeImagesFrozen(data.Test));
+                    : featureCache.GetOrAdd($"common-test/{data.Modalities.ToName()}", () => state.EncodeImagesFrozen(data.Test), ImageFingerprint(data.Test));
         }
         if (data.Modalities.HasFlag(Modalities.Text))
         {
@@ -162,13 +167,13 @@ public sealed class SiteState : IDisposable
             {
                 state.ownsFeatures = featureCache is null;
                 state.TrainTextFeatures = featureCache is null ? state.EncodeTextsFrozen(state.TrainTokens)
-                    : featureCache.GetOrAdd($"{data.ClientId}/text/train", () => state.EncodeTextsFrozen(state.TrainTokens));
+                    : featureCache.GetOrAdd($"{data.ClientId}/text/train", () => state.EncodeTextsFrozen(state.TrainTokens), TextFingerprint(state.TrainTokens));
                 state.ValTextFeatures = featureCache is null ? state.EncodeTextsFrozen(state.ValTokens)
-                    : featureCache.GetOrAdd($"{data.ClientId}/text/val", () => state.EncodeTextsFrozen(state.ValTokens));
+                    : featureCache.GetOrAdd($"{data.ClientId}/text/val", () => state.EncodeTextsFrozen(state.ValTokens), TextFingerprint(state.ValTokens));
                 if (state.TestTokens is { } testTokens)
                     // Every site's frozen pretrained text encoder is the same, so the test features are shared too.
                     state.TestTextFeatures = featureCache is null ? state.EncodeTextsFrozen(testTokens)
-                        : featureCache.GetOrAdd($"common-test/text/{data.Modalities.ToName()}", () => state.EncodeTextsFrozen(testTokens));
+                        : featureCache.GetOrAdd($"common-test/text/{data.Modalities.ToName()}", () => state.EncodeTextsFrozen(testTokens), TextFingerprint(testTokens));
             }
         }
         if (config.Round.LogitAdjustment > 0)
