@@ -138,12 +138,15 @@ public class ConsoleBrowserTests(ConsoleFixture fixture)
             await download.SaveAsAsync(reportPath);
             int pairs;
             List<(string Client, string Group, double Norm, double Bound, bool Clipped)> norms;
+            List<(string Client, double Epsilon, double RoundEpsilon)> spent;
             using (var report = JsonDocument.Parse(File.ReadAllText(reportPath)))
             {
                 Assert.Equal(2, report.RootElement.GetProperty("round").GetInt32());
                 pairs = report.RootElement.GetProperty("pairing").GetProperty("pairs").GetArrayLength();
                 norms = [.. report.RootElement.GetProperty("updateNorms").EnumerateArray().Select(n => (n.GetProperty("clientId").GetString()!,
                     n.GetProperty("group").GetString()!, n.GetProperty("norm").GetDouble(), n.GetProperty("bound").GetDouble(), n.GetProperty("clipped").GetBoolean()))];
+                spent = [.. report.RootElement.GetProperty("privacy").EnumerateArray().Select(p => (p.GetProperty("clientId").GetString()!,
+                    p.GetProperty("epsilon").GetDouble(), p.GetProperty("roundEpsilon").GetDouble()))];
             }
             // Adaptive clipping is on by default: every site's norm per group it trained, as in the report.
             Assert.True(norms.Count >= 3, $"report 2 has {norms.Count} update norms");
@@ -165,6 +168,19 @@ public class ConsoleBrowserTests(ConsoleFixture fixture)
             await Task.Delay(TimeSpan.FromSeconds(6));
             Assert.True(await page.EvaluateAsync<bool>("document.querySelector('#norms-2').open"), "the norm table closed when the page refreshed");
             await PageChecks.AccessibleAsync(page, "rounds-norms");
+            // Private summaries are on by default: every participant's ε, as the report has it.
+            Assert.Equal(3, spent.Count);
+            Assert.All(spent, p => Assert.True(p.Epsilon > 0 && p.RoundEpsilon > 0 && p.RoundEpsilon <= p.Epsilon, p.ToString()));
+            var privacyTable = page.Locator("#privacy-2");
+            await privacyTable.Locator("summary").ClickAsync();
+            await page.WaitForFunctionAsync("document.querySelector('#privacy-2').open");
+            Assert.Equal(spent.Count, await privacyTable.Locator("tbody tr").CountAsync());
+            foreach (var p in spent)
+            {
+                var cells = await privacyTable.Locator($"tr[data-client='{p.Client}']").Locator("th, td").AllInnerTextsAsync();
+                Assert.Equal([p.Client, p.Epsilon.ToString("0.000", CultureInfo.InvariantCulture), p.RoundEpsilon.ToString("0.000", CultureInfo.InvariantCulture)], cells.Take(3));
+            }
+            await PageChecks.AccessibleAsync(page, "rounds-privacy");
             await PageChecks.ScreenshotAsync(page, "rounds-norms");
             // As many as the global clusters allow: small sites' groups merge under privacy.minSupport.
             Assert.InRange(pairs, 1, 3);

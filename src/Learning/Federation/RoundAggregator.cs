@@ -86,6 +86,7 @@ public static class RoundAggregator
                 ClipFactor = (config.Round.Robustness ?? new RobustnessConfig()).ClipFactor,
                 ClipReference = shared.ClipReference,
                 UpdateNorms = shared.UpdateNorms,
+                Privacy = sites.Where(s => s.Metrics.Privacy is not null).Select(s => SitePrivacy.Of(s.ClientId, s.Metrics.Privacy!)).ToList(),
                 KrumScores = shared.KrumScores,
                 Image = image?.Summary,
                 Text = text?.Summary,

@@ -51,6 +51,13 @@ public sealed record RoundReport
     /// <summary>Every site's difference norm per group, the group's bound and whether the update was clipped to it (adaptive clipping).</summary>
     public IReadOnlyList<UpdateNorm> UpdateNorms { get; init; } = [];
 
+    /// <summary>
+    /// Per participant, what it reported of its privacy this round (metrics.json "privacy", checked
+    /// against the federation's settings at upload): ε spent so far and this round, δ, and the
+    /// smallest support of its summary rows. Sites that reported none are absent.
+    /// </summary>
+    public IReadOnlyList<SitePrivacy> Privacy { get; init; } = [];
+
     /// <summary>Global image clusters; null when no image information exists yet.</summary>
     public ClusterSummary? Image { get; init; }
 
@@ -75,6 +82,22 @@ public sealed record RoundReport
 
 /// <summary>One site's contribution: its score (macro-F1 after local training), samples and weight per group ("image", "text", "fusion").</summary>
 public sealed record SiteContribution(string ClientId, string Modalities, int Samples, double Score, IReadOnlyDictionary<string, double> Weights);
+
+/// <summary>
+/// A site's privacy in a round: ε over all its rounds so far and in this one (at δ), and the smallest
+/// count any of its summary rows rests on. ε is null when the site has run no differentially private
+/// mechanism at all (exact summaries): no finite ε holds, and 0 would read as perfect privacy.
+/// </summary>
+public sealed record SitePrivacy(string ClientId, double? Epsilon, double? RoundEpsilon, double Delta, int MinSupport, double SmallestSupport)
+{
+    /// <summary>What <paramref name="report"/> (metrics.json "privacy") says of <paramref name="clientId"/>'s privacy.</summary>
+    public static SitePrivacy Of(string clientId, PrivacyReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        bool noised = report.Epsilon > 0 || report.Mechanisms.Count > 0;
+        return new SitePrivacy(clientId, noised ? report.Epsilon : null, noised ? report.RoundEpsilon : null, report.Delta, report.MinSupport, report.SmallestSupport);
+    }
+}
 
 /// <summary>A site's update clipped before aggregation: the L2 norm of its difference to the previous global weights, and the norm it was scaled to.</summary>
 public sealed record ClippedUpdate(string ClientId, double Norm, double ClippedTo);

@@ -65,6 +65,30 @@ public class RoundAggregatorTests
     }
 
     [Fact]
+    public void TheReportListsEachSitesPrivacyAndNoFiniteEpsilonForExactSummaries()
+    {
+        var noised = new PrivacyReport
+        {
+            MinSupport = 5, SmallestSupport = 7.5, Epsilon = 2.25, RoundEpsilon = 0.75, Delta = 1e-3,
+            Mechanisms = [new PrivacyMechanism("summary.image", 1, 6 / Math.Sqrt(2), 1)],
+        };
+        var exact = new PrivacyReport { MinSupport = 5, SmallestSupport = 9, Delta = 1e-3 };
+        var updates = TenSites().Select((u, i) => u with { Metrics = u.Metrics with { Privacy = i == 0 ? exact : i == 1 ? null : noised } }).ToList();
+        // Exact summaries are allowed here, so one site may report none of the mechanisms the others ran.
+        var config = Config() with { Privacy = Config().Privacy with { SummaryNoiseMultiplier = 0 } };
+        using var package = RoundAggregator.Aggregate(1, config, updates, [], new AverageOfCentersFusion(), null);
+
+        var privacy = package.Report.Privacy;
+        Assert.Equal(updates.Count - 1, privacy.Count);
+        Assert.DoesNotContain(privacy, p => p.ClientId == updates[1].ClientId);
+        var first = Assert.Single(privacy, p => p.ClientId == updates[0].ClientId);
+        Assert.Equal(new SitePrivacy(updates[0].ClientId, null, null, 1e-3, 5, 9), first);
+        Assert.All(privacy.Where(p => p.ClientId != updates[0].ClientId), p => Assert.Equal((2.25, 0.75, 7.5), (p.Epsilon!.Value, p.RoundEpsilon!.Value, p.SmallestSupport)));
+        string text = System.Text.Encoding.UTF8.GetString(Bytes(package.WriteReport));
+        Assert.Contains("\"epsilon\": null", text);
+    }
+
+    [Fact]
     public void SameInputsInAnyOrderGiveBitIdenticalOutputs()
     {
         var updates = TenSites();

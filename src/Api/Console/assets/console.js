@@ -286,10 +286,13 @@ function roundsPage({ fid }) {
   const norms = h("div", { id: "round-norms" });
   // Which rounds' norm tables the operator opened: kept open across the page's polling.
   const openNorms = new Set();
+  const privacy = h("div", { id: "round-privacy" });
+  const openPrivacy = new Set();
   const refresh = async () => {
     const rounds = await api(`${base}/rounds`);
     const rows = [];
     const normTables = [];
+    const privacyTables = [];
     for (const r of rounds) {
       const participants = r.participants.map(p => p.clientId);
       const failures = r.failures.map(f => `${f.clientId}: ${f.reason}`);
@@ -301,6 +304,7 @@ function roundsPage({ fid }) {
           ...(report.failures || []).map(f => `${f.clientId}: ${f.reason}`).filter(f => !failures.includes(f)).map(f => `excluded ${f}`),
           ...(report.clipped || []).map(c => `clipped ${c.clientId}: norm ${fmt3(c.norm)} to ${fmt3(c.clippedTo)}`)];
         if ((report.updateNorms || []).length > 0) normTables.push(normsTable(r.round, report, openNorms));
+        if ((report.privacy || []).length > 0) privacyTables.push(privacyTable(r.round, report, openPrivacy));
       }
       const actions = h("div", { class: "actions" });
       if (r.state === "Queued" || r.state === "Collecting")
@@ -326,8 +330,9 @@ function roundsPage({ fid }) {
         h("thead", {}, h("tr", {}, ...["Round", "State", "Uploaded", "Quorum", "Deadline in", "Failures and exclusions", "Actions"].map(t => h("th", { scope: "col" }, t)))),
         h("tbody", {}, rows)));
     norms.replaceChildren(...(normTables.length === 0 ? [] : [h("h2", { id: "norms-title" }, "Update norms and clipping"), ...normTables]));
+    privacy.replaceChildren(...(privacyTables.length === 0 ? [] : [h("h2", { id: "privacy-title" }, "Privacy spent (ε)"), ...privacyTables]));
   };
-  main.append(h("h1", {}, `Federation ${fid}: rounds`), form, list, norms);
+  main.append(h("h1", {}, `Federation ${fid}: rounds`), form, list, norms, privacy);
   poll(refresh);
 }
 
@@ -349,6 +354,28 @@ function normsTable(round, report, openNorms) {
         h("td", { class: "num" }, fmt3(n.norm)),
         h("td", { class: "num" }, fmt3(n.bound)),
         h("td", {}, n.clipped ? h("strong", { class: "clipped" }, `clipped to ${fmt3(n.bound)}`) : "no"))))));
+  return details;
+}
+
+// Per participant of a completed round (report.json privacy): ε spent over all its rounds so far and
+// in this one, at δ, and the smallest count its summary rows rest on (docs/PRIVACY.md).
+function privacyTable(round, report, openPrivacy) {
+  const entries = report.privacy;
+  // A null ε: the site ran no differentially private mechanism (exact summaries), so no finite ε holds.
+  const eps = v => v === null || v === undefined ? "∞ (no noise)" : fmt3(v);
+  const largest = entries.some(p => p.epsilon === null || p.epsilon === undefined) ? null : Math.max(...entries.map(p => p.epsilon));
+  const details = h("details", { id: `privacy-${round}`, "data-round": round, open: openPrivacy.has(round),
+    ontoggle: () => details.open ? openPrivacy.add(round) : openPrivacy.delete(round) },
+    h("summary", {}, `Round ${round}: ${entries.length} sites, largest ε so far ${eps(largest)}`),
+    h("table", {},
+      h("caption", {}, `Round ${round}: each site's ε over all its rounds so far and in this round, and the smallest support of its summary rows`),
+      h("thead", {}, h("tr", {}, ...["Site", "ε so far", "ε this round", "δ", "Smallest support (minimum)"].map(t => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, entries.map(p => h("tr", { "data-client": p.clientId },
+        h("th", { scope: "row" }, p.clientId),
+        h("td", { class: "num" }, eps(p.epsilon)),
+        h("td", { class: "num" }, eps(p.roundEpsilon)),
+        h("td", { class: "num" }, p.delta.toExponential(2)),
+        h("td", { class: "num" }, `${fmt3(p.smallestSupport)} (${p.minSupport})`))))));
   return details;
 }
 
