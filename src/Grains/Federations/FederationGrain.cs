@@ -210,7 +210,7 @@ public sealed class FederationGrain(
         await PersistAsync(s => s.Rounds.AddRange(entries));
         logger.LogInformation("Federation {Federation}: rounds {First}..{Last} queued with {Participants} participant(s)",
             Id, numbers[0], numbers[^1], participants.Count);
-        await OpenNextAsync();
+        await OpenNextOrRetryAsync();
         return numbers;
     }
 
@@ -240,7 +240,7 @@ public sealed class FederationGrain(
         await grain.EnqueueAsync(PlanOf(entry));
         var view = await grain.CancelAsync($"Round {round} of federation '{Id}' was cancelled by the operator.");
         await RecordAsync(view);
-        await OpenNextAsync();
+        await OpenNextOrRetryAsync();
         return view;
     }
 
@@ -367,6 +367,20 @@ public sealed class FederationGrain(
 
     private static bool Trains(RoundView? view, string clientId) =>
         view is { State: RoundState.Collecting } && view.Participants.Any(p => p.ClientId == clientId) && !view.Submitted.Contains(clientId);
+
+    /// <summary>
+    /// <see cref="OpenNextAsync"/> for an operator's request: when it fails (the request's answer says so), the
+    /// federation asks its rounds again after <see cref="ResyncRetry"/>, so queued rounds do not wait for the next push.
+    /// </summary>
+    private async Task OpenNextOrRetryAsync()
+    {
+        try { await OpenNextAsync(); }
+        catch
+        {
+            ScheduleResync();
+            throw;
+        }
+    }
 
     /// <summary>Opens the lowest queued round when none is running.</summary>
     private async Task OpenNextAsync()
