@@ -87,7 +87,7 @@ public interface IFederationGrain : IGrainWithStringKey
     /// What site <paramref name="clientId"/> should do, waiting up to <paramref name="wait"/> (at most
     /// <see cref="SiteTaskLongPoll.MaxGrainWait"/>) while the answer is <see cref="SiteTaskAction.Wait"/>: the wait ends as soon as a round
     /// transition pushed to the federation changes the answer, so a waiting site costs one call per long-poll.
-    /// Interleaves with the grain's other calls (it only reads, and it must not hold the grain while it waits);
+    /// Interleaves with the grain's other calls (it writes no state, and it must not hold the grain while it waits);
     /// <paramref name="wait"/> must stay below the caller's response timeout (see <see cref="SiteTaskLongPoll"/>).
     /// </summary>
     [Alias("WaitForTask"), AlwaysInterleave]

@@ -257,17 +257,19 @@ public sealed class FederationGrain(
     public async Task<SiteTask> WaitForTaskAsync(string clientId, TimeSpan wait, CancellationToken cancellationToken = default)
     {
         // [AlwaysInterleave]: this call waits without holding the grain, so pushes and other requests go on
-        // meanwhile. It is safe to interleave because it changes nothing: it reads the state between awaits,
-        // and the grain's scheduler still runs one turn at a time.
+        // meanwhile. It is safe to interleave because it writes no state: it reads between awaits (the grain's
+        // scheduler still runs one turn at a time) and at most refreshes the in-memory view of the running
+        // round, which Remember checks against what is known in the same turn.
         if (wait < TimeSpan.Zero || wait > SiteTaskLongPoll.MaxGrainWait)
             throw ServiceRequestException.Invalid($"task wait {wait} of client '{clientId}' is outside 0..{SiteTaskLongPoll.MaxGrainWait}.");
-        var task = await GetTaskAsync(clientId);
         var until = clock.GetUtcNow() + wait;
+        // The signal is taken before the task is computed: a change while it is computed ends the wait at once.
+        var signal = changed.Task;
+        var task = await GetTaskAsync(clientId);
         while (task.Action == SiteTaskAction.Wait && !cancellationToken.IsCancellationRequested)
         {
             var left = until - clock.GetUtcNow();
             if (left <= TimeSpan.Zero) break;
-            var signal = changed.Task;
             using (var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
                 var timeout = Task.Delay(left, clock, stop.Token);
@@ -276,6 +278,7 @@ public sealed class FederationGrain(
                 stop.Cancel();
                 if (first != signal) break;
             }
+            signal = changed.Task;
             task = await TaskOfAsync(clientId);
         }
         return task;
