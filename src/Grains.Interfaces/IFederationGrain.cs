@@ -79,15 +79,34 @@ public interface IFederationGrain : IGrainWithStringKey
     [Alias("CancelRound")]
     Task<RoundView> CancelRoundAsync(int round);
 
-    /// <summary>What site <paramref name="clientId"/> should do now; NotFound for an unknown client.</summary>
+    /// <summary>What site <paramref name="clientId"/> should do now; NotFound for an unknown client. Reads only: calls no other grain.</summary>
     [Alias("GetTask")]
     Task<SiteTask> GetTaskAsync(string clientId);
 
-    /// <summary>Called by a round grain when its round reached a final state; opens the next queued round.</summary>
-    [Alias("OnRoundFinished"), OneWay]
-    Task OnRoundFinishedAsync(int round, RoundState state);
+    /// <summary>
+    /// What site <paramref name="clientId"/> should do, waiting up to <paramref name="wait"/> (at most
+    /// <see cref="SiteTaskLongPoll.MaxGrainWait"/>) while the answer is <see cref="SiteTaskAction.Wait"/>: the wait ends as soon as a round
+    /// transition pushed to the federation changes the answer, so a waiting site costs one call per long-poll.
+    /// Interleaves with the grain's other calls (it writes no state, and it must not hold the grain while it waits);
+    /// <paramref name="wait"/> must stay below the caller's response timeout (see <see cref="SiteTaskLongPoll"/>).
+    /// </summary>
+    [Alias("WaitForTask"), AlwaysInterleave]
+    Task<SiteTask> WaitForTaskAsync(string clientId, TimeSpan wait, CancellationToken cancellationToken = default);
 
-    /// <summary>Re-checks the current round (re-arms its deadline, resumes an interrupted aggregation); used at silo start.</summary>
+    /// <summary>
+    /// The push of a round transition: the round grain, which owns its state, sends its new view after every
+    /// persisted change (and again when it activates). The federation records the state, opens the next
+    /// queued round when this one has finished and answers waiting sites; it never reads a round back to
+    /// learn its state. A view older than what the federation knows (pushes may arrive out of order) is ignored.
+    /// </summary>
+    [Alias("OnRoundChanged"), OneWay]
+    Task OnRoundChangedAsync(RoundView view);
+
+    /// <summary>
+    /// Asks every unfinished round once for its state (which also re-arms its deadline and resumes an interrupted
+    /// aggregation) and opens the next queued round; the federation does this itself when it activates, so this
+    /// call, used at silo start, only makes sure every federation is active.
+    /// </summary>
     [Alias("Resume")]
     Task ResumeAsync();
 }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using FedMM.Api.Configuration;
 using FedMM.Api.Requests;
 using FedMM.Api.Security;
@@ -7,6 +6,7 @@ using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Models;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 
 namespace FedMM.Api.SiteTasks;
 
@@ -25,11 +25,13 @@ public sealed record SiteTaskResponse(string Action, int? Round, FederationConfi
         task.GlobalRound);
 }
 
-/// <summary>The site agent's task poll.</summary>
+/// <summary>
+/// The site agent's task poll. A long-poll is one grain call (<see cref="IFederationGrain.WaitForTaskAsync"/>) that the
+/// federation grain answers when a round transition changes the site's task or the wait ends; a wait longer than the
+/// Orleans client's response timeout allows is split into slices (<see cref="SiteTaskLongPoll"/>).
+/// </summary>
 public static class SiteTasksApi
 {
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(500);
-
     /// <summary>Maps GET /api/federations/{fid}/clients/{cid}/task.</summary>
     public static IEndpointRouteBuilder MapSiteTasksApi(this IEndpointRouteBuilder app)
     {
@@ -44,7 +46,7 @@ public static class SiteTasksApi
     /// <summary>GET /api/federations/{fid}/clients/{cid}/task?waitSeconds=N.</summary>
     public static async Task<Results<Ok<SiteTaskResponse>, ProblemHttpResult>> GetTask(
         string fid, string cid, int? waitSeconds, IGrainFactory grains,
-        IOptions<ApiOptions> options, CancellationToken cancellationToken)
+        IOptions<ApiOptions> options, IOptions<ClientMessagingOptions> messaging, CancellationToken cancellationToken)
     {
         int maxWait = options.Value.MaxTaskWaitSeconds;
         if (waitSeconds is { } w && (w < 0 || w > maxWait))
@@ -52,20 +54,8 @@ public static class SiteTasksApi
                 detail: $"waitSeconds {w} must be 0 to {maxWait}.");
 
         var federation = grains.GetGrain<IFederationGrain>(fid);
-        var until = DateTimeOffset.UtcNow.AddSeconds(waitSeconds ?? 0);
-        while (true)
-        {
-            var task = await federation.GetTaskAsync(cid);
-            if (task.Action != SiteTaskAction.Wait || DateTimeOffset.UtcNow + PollInterval > until || cancellationToken.IsCancellationRequested)
-                return TypedResults.Ok(SiteTaskResponse.From(task));
-            try
-            {
-                await Task.Delay(PollInterval, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                // The agent hung up; the next iteration answers with the last task and ends.
-            }
-        }
+        // An agent that hangs up cancels the grain's wait too; ASP.NET Core ends the aborted request.
+        var task = await SiteTaskLongPoll.GetAsync(federation, cid, TimeSpan.FromSeconds(waitSeconds ?? 0), messaging.Value.ResponseTimeout, cancellationToken);
+        return TypedResults.Ok(SiteTaskResponse.From(task));
     }
 }

@@ -13,6 +13,10 @@ namespace FedMM.Grains.Federations;
 /// <summary>
 /// Round coordinator of one federation: config, clients, the round queue, site tasks. Rounds run
 /// one at a time in number order; the next opens when the current one reaches a final state.
+/// Each round grain owns its state and pushes every transition here (<see cref="OnRoundChangedAsync"/>);
+/// this grain records the state, keeps the running round's latest view in memory for site tasks, and
+/// completes the waits of sites long-polling their task (<see cref="WaitForTaskAsync"/>). It never polls a
+/// round: it asks the unfinished rounds once when it activates (after a restart it may have missed a push).
 /// </summary>
 [GrainType("fedmm-federation")]
 public sealed class FederationGrain(
@@ -24,9 +28,27 @@ public sealed class FederationGrain(
     /// <summary>Most rounds one request may queue.</summary>
     public const int MaxRoundsPerRequest = 100;
 
+    /// <summary>How long after a failed resync or a push that could not be recorded the federation asks its rounds again.</summary>
+    private static readonly TimeSpan ResyncRetry = TimeSpan.FromSeconds(5);
+
+    // The latest pushed view of each round that is collecting or aggregating (in memory: a new
+    // activation asks the rounds once, see ResyncAsync).
+    private readonly Dictionary<int, RoundView> running = [];
+
+    // Completed, and replaced, whenever what a site's task depends on changes; waiting sites await it.
+    private TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private IGrainTimer? resyncTimer;
+
     private FederationState S => federation.State;
 
     private string Id => this.GetPrimaryKeyString();
+
+    /// <inheritdoc />
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (S.Config is not null) await ResyncAsync();
+    }
 
     /// <inheritdoc />
     public async Task<FederationView> CreateAsync(FederationConfig config)
@@ -51,12 +73,7 @@ public sealed class FederationGrain(
     }
 
     /// <inheritdoc />
-    public async Task<FederationView?> GetAsync()
-    {
-        if (S.Config is null) return null;
-        await RefreshAsync();
-        return View();
-    }
+    public Task<FederationView?> GetAsync() => Task.FromResult(S.Config is null ? null : View());
 
     /// <inheritdoc />
     public Task<ClientRegistration> RegisterClientAsync(string clientId, string modalities) =>
@@ -193,7 +210,7 @@ public sealed class FederationGrain(
         await PersistAsync(s => s.Rounds.AddRange(entries));
         logger.LogInformation("Federation {Federation}: rounds {First}..{Last} queued with {Participants} participant(s)",
             Id, numbers[0], numbers[^1], participants.Count);
-        await OpenNextAsync();
+        await OpenNextOrRetryAsync();
         return numbers;
     }
 
@@ -201,7 +218,6 @@ public sealed class FederationGrain(
     public async Task<IReadOnlyList<RoundView>> GetRoundsAsync()
     {
         RequireCreated();
-        await RefreshAsync();
         var calls = S.Rounds.Select(r => (r, RoundGrain(r.Round).GetAsync())).ToList();
         var views = new List<RoundView>();
         foreach (var (entry, call) in calls)
@@ -213,7 +229,6 @@ public sealed class FederationGrain(
     public async Task<RoundView> GetRoundAsync(int round)
     {
         var entry = RequireRound(round);
-        await RefreshAsync();
         return await RoundGrain(round).GetAsync() ?? QueuedView(entry);
     }
 
@@ -224,8 +239,8 @@ public sealed class FederationGrain(
         var grain = RoundGrain(round);
         await grain.EnqueueAsync(PlanOf(entry));
         var view = await grain.CancelAsync($"Round {round} of federation '{Id}' was cancelled by the operator.");
-        await ApplyAsync(view);
-        await OpenNextAsync();
+        await RecordAsync(view);
+        await OpenNextOrRetryAsync();
         return view;
     }
 
@@ -235,15 +250,116 @@ public sealed class FederationGrain(
         RequireCreated();
         if (!S.Clients.Exists(c => c.ClientId == clientId))
             throw ServiceRequestException.NotFound($"client '{clientId}' is not registered in federation '{Id}'.");
-        await RefreshAsync();
+        return await TaskOfAsync(clientId);
+    }
 
+    /// <inheritdoc />
+    public async Task<SiteTask> WaitForTaskAsync(string clientId, TimeSpan wait, CancellationToken cancellationToken = default)
+    {
+        // [AlwaysInterleave]: this call waits without holding the grain, so pushes and other requests go on
+        // meanwhile. It is safe to interleave because it writes no state: it reads between awaits (the grain's
+        // scheduler still runs one turn at a time) and at most refreshes the in-memory view of the running
+        // round, which Remember checks against what is known in the same turn.
+        if (wait < TimeSpan.Zero || wait > SiteTaskLongPoll.MaxGrainWait)
+            throw ServiceRequestException.Invalid($"task wait {wait} of client '{clientId}' is outside 0..{SiteTaskLongPoll.MaxGrainWait}.");
+        var until = clock.GetUtcNow() + wait;
+        // The signal is taken before the task is computed: a change while it is computed ends the wait at once.
+        var signal = changed.Task;
+        var task = await GetTaskAsync(clientId);
+        while (task.Action == SiteTaskAction.Wait && !cancellationToken.IsCancellationRequested)
+        {
+            var left = until - clock.GetUtcNow();
+            if (left <= TimeSpan.Zero) break;
+            using (var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                var timeout = Task.Delay(left, clock, stop.Token);
+                var first = await Task.WhenAny(signal, timeout);
+                // Ends the timer of a wait that a change answered; a cancelled delay is never awaited.
+                stop.Cancel();
+                if (first != signal) break;
+            }
+            signal = changed.Task;
+            task = await TaskOfAsync(clientId);
+        }
+        return task;
+    }
+
+    /// <inheritdoc />
+    public async Task OnRoundChangedAsync(RoundView view)
+    {
+        if (S.Config is null || view.FederationId != Id) return;
+        try
+        {
+            await RecordAsync(view);
+            await OpenNextAsync();
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Federation {Federation}: could not record round {Round} as {State}; asking the rounds again in {Retry}",
+                Id, view.Round, view.State, ResyncRetry);
+            ScheduleResync();
+        }
+    }
+
+    /// <inheritdoc />
+    public Task ResumeAsync() => Task.CompletedTask;
+
+    /// <summary>
+    /// Asks each round this federation records as collecting or aggregating for its state, once; the poke
+    /// also re-arms its deadline and resumes an interrupted aggregation. Then opens the next queued round.
+    /// Runs when the grain activates: a push sent while this federation was down may have been lost.
+    /// A failure is logged and retried after <see cref="ResyncRetry"/>.
+    /// </summary>
+    private async Task ResyncAsync()
+    {
+        try
+        {
+            foreach (var entry in S.Rounds.Where(r => r.State is RoundState.Collecting or RoundState.Aggregating).ToList())
+            {
+                var view = await RoundGrain(entry.Round).PokeAsync();
+                if (view is not null) await RecordAsync(view);
+            }
+            await OpenNextAsync();
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Federation {Federation}: could not ask its rounds for their state; asking again in {Retry}", Id, ResyncRetry);
+            ScheduleResync();
+        }
+    }
+
+    private void ScheduleResync()
+    {
+        resyncTimer?.Dispose();
+        resyncTimer = this.RegisterGrainTimer(async _ =>
+        {
+            resyncTimer?.Dispose();
+            resyncTimer = null;
+            await ResyncAsync();
+        }, new GrainTimerCreationOptions(ResyncRetry, Timeout.InfiniteTimeSpan));
+    }
+
+    /// <summary>What <paramref name="clientId"/> should do, from the recorded states and the running round's pushed view.</summary>
+    private async Task<SiteTask> TaskOfAsync(string clientId)
+    {
         var current = S.Rounds.Find(r => r.State is RoundState.Collecting or RoundState.Aggregating);
         if (current is not null)
         {
-            var view = await RoundGrain(current.Round).GetAsync();
-            bool train = view is { State: RoundState.Collecting }
-                && view.Participants.Any(p => p.ClientId == clientId)
-                && !view.Submitted.Contains(clientId);
+            if (!running.TryGetValue(current.Round, out var view))
+            {
+                // Not pushed since this activation's resync (which failed): read it once; GetAsync changes nothing.
+                view = await RoundGrain(current.Round).GetAsync();
+                if (view is not null) running[current.Round] = view;
+            }
+            if (Trains(view, clientId))
+            {
+                // Train is confirmed with the round, which owns the state: a site that has just uploaded may
+                // ask before the push of its submission arrives. A read, once per site and round, not per poll.
+                // Only remembered: the state is recorded when the round's push arrives.
+                var fresh = await RoundGrain(current.Round).GetAsync();
+                if (fresh is not null && Remember(fresh)) view = fresh;
+            }
+            bool train = Trains(view, clientId);
             return new SiteTask(train ? SiteTaskAction.Train : SiteTaskAction.Wait, current.Round, current.Config, view?.GlobalRound);
         }
         bool anyQueued = S.Rounds.Exists(r => r.State == RoundState.Queued);
@@ -252,30 +368,21 @@ public sealed class FederationGrain(
         return new SiteTask(action, null, S.Config!, S.LatestCompletedRound);
     }
 
-    /// <inheritdoc />
-    public async Task OnRoundFinishedAsync(int round, RoundState state)
-    {
-        if (S.Config is null) return;
-        await RefreshAsync();
-    }
+    private static bool Trains(RoundView? view, string clientId) =>
+        view is { State: RoundState.Collecting } && view.Participants.Any(p => p.ClientId == clientId) && !view.Submitted.Contains(clientId);
 
-    /// <inheritdoc />
-    public async Task ResumeAsync()
+    /// <summary>
+    /// <see cref="OpenNextAsync"/> for an operator's request: when it fails (the request's answer says so), the
+    /// federation asks its rounds again after <see cref="ResyncRetry"/>, so queued rounds do not wait for the next push.
+    /// </summary>
+    private async Task OpenNextOrRetryAsync()
     {
-        if (S.Config is null) return;
-        await RefreshAsync();
-    }
-
-    /// <summary>Re-reads the rounds that are not final, records what finished and opens the next one.</summary>
-    private async Task RefreshAsync()
-    {
-        foreach (var entry in S.Rounds.Where(r => r.State is RoundState.Collecting or RoundState.Aggregating).ToList())
+        try { await OpenNextAsync(); }
+        catch
         {
-            // Poke, not Get: a round whose deadline timer was lost (its silo died) still closes on time.
-            var view = await RoundGrain(entry.Round).PokeAsync();
-            if (view is not null) await ApplyAsync(view);
+            ScheduleResync();
+            throw;
         }
-        await OpenNextAsync();
     }
 
     /// <summary>Opens the lowest queued round when none is running.</summary>
@@ -288,20 +395,66 @@ public sealed class FederationGrain(
             var grain = RoundGrain(next.Round);
             await grain.EnqueueAsync(PlanOf(next));
             var view = await grain.OpenAsync(S.LatestCompletedRound);
-            await ApplyAsync(view);
+            await RecordAsync(view);
         }
     }
 
-    private async Task ApplyAsync(RoundView view)
+    /// <summary>
+    /// Records a round's view: persists its state when it moved on, keeps the view of a running round for
+    /// site tasks, and wakes waiting sites. A view behind what is recorded (an earlier state, or fewer
+    /// updates in the same state) is ignored, so pushes arriving out of order change nothing.
+    /// </summary>
+    private async Task RecordAsync(RoundView view)
     {
-        if (S.Rounds[view.Round - 1].State == view.State) return;
-        await PersistAsync(s =>
+        if (!Remember(view)) return;
+        if (S.Rounds[view.Round - 1].State != view.State)
         {
-            s.Rounds[view.Round - 1].State = view.State;
-            if (view.State == RoundState.Completed && (s.LatestCompletedRound is null || view.Round > s.LatestCompletedRound))
-                s.LatestCompletedRound = view.Round;
-        });
-        logger.LogInformation("Federation {Federation}: round {Round} is {State}", Id, view.Round, view.State);
+            await PersistAsync(s =>
+            {
+                s.Rounds[view.Round - 1].State = view.State;
+                if (view.State == RoundState.Completed && (s.LatestCompletedRound is null || view.Round > s.LatestCompletedRound))
+                    s.LatestCompletedRound = view.Round;
+            });
+            logger.LogInformation("Federation {Federation}: round {Round} is {State}", Id, view.Round, view.State);
+        }
+        WakeWaitingSites();
+    }
+
+    /// <summary>
+    /// Keeps <paramref name="view"/> as the latest of a running round (forgets a finished one); false, changing
+    /// nothing, when it is behind what is known: an earlier state, or fewer updates in the same state.
+    /// </summary>
+    private bool Remember(RoundView view)
+    {
+        if (view.Round < 1 || view.Round > S.Rounds.Count || Rank(view.State) < Rank(S.Rounds[view.Round - 1].State)) return false;
+        if (view.State is RoundState.Collecting or RoundState.Aggregating)
+        {
+            if (running.TryGetValue(view.Round, out var known)
+                && (Rank(view.State) < Rank(known.State) || (view.State == known.State && view.Submitted.Count < known.Submitted.Count)))
+                return false;
+            running[view.Round] = view;
+        }
+        else
+        {
+            running.Remove(view.Round);
+        }
+        return true;
+    }
+
+    /// <summary>Order of the states a round passes through; a round never goes back.</summary>
+    private static int Rank(RoundState state) => state switch
+    {
+        RoundState.Queued => 0,
+        RoundState.Collecting => 1,
+        RoundState.Aggregating => 2,
+        _ => 3,
+    };
+
+    private void WakeWaitingSites()
+    {
+        var woken = changed;
+        changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        woken.TrySetResult();
     }
 
     private List<Participant> ResolveParticipants(IReadOnlyList<string>? requested)

@@ -7,10 +7,9 @@ namespace FedMM.Grains.Rounds;
 internal static class ParticipantHistory
 {
     /// <summary>
-    /// A finished round's follow-ups: each participant's history entry (unless already written, and
-    /// then <paramref name="markWritten"/>), then the federation is told so it can open the next
-    /// round. A failure is logged: the federation refreshes round states on its own, and the history
-    /// is retried on the next activation.
+    /// A finished round's follow-up: each participant's history entry (unless already written, and
+    /// then <paramref name="markWritten"/>). The federation already has the final state (the round pushed
+    /// it when it was persisted). A failure is logged; the history is retried on the next activation.
     /// </summary>
     public static async Task FollowUpAsync(IGrainFactory grains, RoundGrainState round, Func<Task> markWritten, ILogger logger)
     {
@@ -19,7 +18,6 @@ internal static class ParticipantHistory
         try
         {
             if (!round.ClientsNotified && await RecordAsync(grains, round, logger)) await markWritten();
-            await grains.GetGrain<IFederationGrain>(federationId).OnRoundFinishedAsync(round.Round, state);
         }
         catch (Exception e)
         {

@@ -18,6 +18,9 @@ namespace FedMM.Grains.Rounds;
 /// aggregation or follow-up resumed; a durable reminder wakes the round at its deadline and every
 /// <see cref="RoundRecoveryOptions.RecoveryPeriod"/> until it has finished, so a round whose silo
 /// died resumes on a surviving silo without anyone calling it.
+/// The round owns its state: after every persisted change it pushes its view to its federation
+/// (<see cref="IFederationGrain.OnRoundChangedAsync"/>, one-way), and again when an unsettled round
+/// activates, so a push lost with a silo is sent again; nobody reads a round to learn its state.
 /// </summary>
 [GrainType("fedmm-round")]
 public sealed class RoundGrain(
@@ -48,6 +51,7 @@ public sealed class RoundGrain(
     /// <inheritdoc />
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        if (!S.IsSettled()) PushToFederation();
         ResumeBackgroundWork();
         // Rounds opened before reminders existed get theirs on their first activation.
         if (S.State is RoundState.Collecting or RoundState.Aggregating)
@@ -298,5 +302,16 @@ public sealed class RoundGrain(
         RoundState? before = S.FederationId is null ? null : S.State;
         await round.ChangeAsync(change);
         if (S.State != before) FedMMMetrics.RoundEntered(S.State);
+        PushToFederation();
+    }
+
+    /// <summary>
+    /// Sends the round's view to its federation, one-way: the federation may be waiting on a call to this
+    /// grain, and a one-way call neither waits for it nor can deadlock with it. A queued round has nothing to tell.
+    /// </summary>
+    private void PushToFederation()
+    {
+        if (S.FederationId is null || S.State == RoundState.Queued) return;
+        _ = GrainFactory.GetGrain<IFederationGrain>(S.FederationId).OnRoundChangedAsync(S.ToView());
     }
 }

@@ -37,9 +37,11 @@ public sealed class ServiceCluster : IAsyncDisposable
 
     /// <summary>
     /// Starts a cluster of <paramref name="silos"/> silos over the given storage; the client waits
-    /// <paramref name="responseTimeout"/> (20 s) for a grain's answer.
+    /// <paramref name="responseTimeout"/> (20 s) for a grain's answer; <paramref name="configureSilo"/>
+    /// adds to every silo what a test needs (e.g. a <see cref="GrainCallCounter"/>).
     /// </summary>
-    public static async Task<ServiceCluster> StartAsync(string connectionString, StorageNames names, int silos = 1, TimeSpan? responseTimeout = null)
+    public static async Task<ServiceCluster> StartAsync(string connectionString, StorageNames names, int silos = 1, TimeSpan? responseTimeout = null,
+        Action<ISiloBuilder>? configureSilo = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -61,6 +63,7 @@ public sealed class ServiceCluster : IAsyncDisposable
                 o.NumMissedProbesLimit = 2;
                 o.NumVotesForDeathDeclaration = 1;
             });
+            configureSilo?.Invoke(silo);
         });
         builder.ConfigureClient(client => client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = responseTimeout ?? TimeSpan.FromSeconds(20)));
         var cluster = builder.Build();

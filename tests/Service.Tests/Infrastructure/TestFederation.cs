@@ -41,12 +41,15 @@ public static class TestFederation
     /// <summary>The three kinds of site: image-only, text-only, image+text.</summary>
     public static readonly (string, string)[] ThreeSites = [("site-image", "image"), ("site-text", "text"), ("site-both", "image+text")];
 
-    /// <summary>Polls the round until <paramref name="done"/> holds; fails with the last view after <paramref name="timeout"/>.</summary>
+    /// <summary>
+    /// Polls the round until <paramref name="done"/> holds and the federation has recorded the state it
+    /// has then (the round's push arrived); fails with the last view after <paramref name="timeout"/>.
+    /// </summary>
     public static async Task<RoundView> WaitForRoundAsync(IFederationGrain federation, int round, Func<RoundView, bool> done, TimeSpan timeout)
     {
         var until = DateTime.UtcNow + timeout;
         RoundView view = await federation.GetRoundAsync(round);
-        while (!done(view))
+        while (!done(view) || (await federation.GetAsync())!.Rounds[round - 1].State != view.State)
         {
             if (DateTime.UtcNow > until)
                 throw new TimeoutException($"Round {round} still {view.State} after {timeout}: submitted [{string.Join(", ", view.Submitted)}], reason {view.Reason}.");
