@@ -21,8 +21,8 @@ public sealed record StartRoundsResponse(IReadOnlyList<int> Rounds);
 /// <summary>Operator endpoints starting, watching and cancelling rounds.</summary>
 public static class RoundsApi
 {
-    /// <summary>Most rounds one request may queue.</summary>
-    public const int MaxRoundsPerRequest = 100;
+    /// <summary>Most rounds one request may queue (<see cref="RoundRequest.MaxCount"/>).</summary>
+    public const int MaxRoundsPerRequest = RoundRequest.MaxCount;
 
     /// <summary>Maps /api/federations/{fid}/rounds.</summary>
     public static IEndpointRouteBuilder MapRoundsApi(this IEndpointRouteBuilder app)

@@ -25,8 +25,8 @@ public sealed class FederationGrain(
     ILogger<FederationGrain> logger)
     : Grain, IFederationGrain
 {
-    /// <summary>Most rounds one request may queue.</summary>
-    public const int MaxRoundsPerRequest = 100;
+    /// <summary>Most rounds one request may queue (<see cref="RoundRequest.MaxCount"/>).</summary>
+    public const int MaxRoundsPerRequest = RoundRequest.MaxCount;
 
     /// <summary>How long after a failed resync or a push that could not be recorded the federation asks its rounds again.</summary>
     private static readonly TimeSpan ResyncRetry = TimeSpan.FromSeconds(5);
