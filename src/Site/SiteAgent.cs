@@ -11,8 +11,11 @@ namespace FedMM.Site;
 /// </summary>
 public sealed class SiteAgent(FedMMClient api, string federationId, string clientId, SiteFolder folder, ISiteTrainer trainer, Action<string> log)
 {
-    /// <summary>Seconds each task request may wait on the server for work.</summary>
-    public int PollSeconds { get; set; } = 30;
+    /// <summary>
+    /// Seconds each task request may wait on the server for work. The default, 25, is one grain call on
+    /// the server: it fits in one slice of the API's default 30 s grain response timeout less its 5 s margin.
+    /// </summary>
+    public int PollSeconds { get; set; } = 25;
 
     /// <summary>Runs until the federation is done for this site; returns the number of rounds uploaded.</summary>
     public async Task<int> RunAsync(CancellationToken ct)
