@@ -37,20 +37,10 @@ public sealed class SiloFailoverTests(ApiFixture api, ITestOutputHelper output)
         {
             foreach (var (siloPort, gatewayPort) in Ports)
             {
-                silos.Add(await SiloHostProcess.StartAsync(new Dictionary<string, string>
-                {
-                    ["Cluster:Mode"] = "AzureTable",
-                    ["Cluster:AdvertisedAddress"] = "127.0.0.1",
-                    ["Cluster:SiloPort"] = siloPort.ToString(),
-                    ["Cluster:GatewayPort"] = gatewayPort.ToString(),
-                    ["Cluster:ServiceId"] = cluster,
-                    ["Cluster:ClusterId"] = cluster,
-                    ["Storage:ConnectionString"] = api.StorageConnectionString,
-                    ["Storage:ArtifactContainer"] = api.Artifacts.Name,
-                    ["Storage:GrainStateContainer"] = state,
-                    ["Storage:ClusteringTable"] = clusteringTable,
-                    ["Storage:ReminderTable"] = reminderTable,
-                }, gatewayPort));
+                var settings = SiloHostProcess.AzureTableSettings(siloPort, gatewayPort, cluster, api.StorageConnectionString, clusteringTable, reminderTable);
+                settings["Storage:ArtifactContainer"] = api.Artifacts.Name;
+                settings["Storage:GrainStateContainer"] = state;
+                silos.Add(await SiloHostProcess.StartAsync(settings, gatewayPort));
             }
             await using var own = api.Factory.WithWebHostBuilder(web =>
             {

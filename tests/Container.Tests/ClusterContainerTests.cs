@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using Azure.Data.Tables;
 using FedMM.Cli.Commands;
 using FedMM.Cli.Demo;
@@ -52,7 +51,7 @@ public sealed class ClusterContainerTests(ITestOutputHelper output)
             {
                 ["AZURITE_BLOB_PORT"] = $"{blob}", ["AZURITE_QUEUE_PORT"] = $"{queue}", ["AZURITE_TABLE_PORT"] = $"{table}",
             });
-            await WaitAsync(azurite, () => Task.FromResult(Listening(blob) && Listening(table)), Short);
+            await WaitAsync(azurite, async () => await Loopback.ListeningAsync(blob) && await Loopback.ListeningAsync(table), Short);
             string connectionString = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};" +
                 $"BlobEndpoint=http://127.0.0.1:{blob}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:{queue}/devstoreaccount1;TableEndpoint=http://127.0.0.1:{table}/devstoreaccount1;";
             string clusterId = $"ct{run}", clusteringTable = $"c{run}";
@@ -83,7 +82,7 @@ public sealed class ClusterContainerTests(ITestOutputHelper output)
             for (int i = 0; i < silos.Length; i++)
             {
                 int gateway = silos[i].Gateway;
-                await WaitAsync(siloNames[i], () => Task.FromResult(Listening(gateway)), TimeSpan.FromSeconds(120));
+                await WaitAsync(siloNames[i], () => Loopback.ListeningAsync(gateway), TimeSpan.FromSeconds(120));
                 Assert.Equal("healthy", await HealthAsync(siloNames[i]));
             }
 
@@ -271,20 +270,6 @@ public sealed class ClusterContainerTests(ITestOutputHelper output)
     }
 
     private static async Task<string> LogsAsync(string container) => (await Podman.RunAsync(Short, "logs", "--tail", "40", container)).Output;
-
-    private static bool Listening(int port)
-    {
-        try
-        {
-            using var client = new TcpClient();
-            client.Connect("127.0.0.1", port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
 
     private void Log(string line) => output.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {line}");
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 
 namespace FedMM.Testing;
 
@@ -36,7 +35,7 @@ public sealed class AzuriteServer : IAsyncDisposable
     public static async Task<AzuriteServer> StartAsync(int blobPort, string name)
     {
         var server = new AzuriteServer(blobPort, name);
-        if (await ListeningAsync(blobPort) && await ListeningAsync(blobPort + 2)) return server;
+        if (await Loopback.ListeningAsync(blobPort) && await Loopback.ListeningAsync(blobPort + 2)) return server;
         // Another test project may be installing Azurite (npm ci in infra/azurite) at the same
         // moment; a start that failed on that is tried again once the other install is done.
         for (int attempt = 1; ; attempt++)
@@ -95,20 +94,5 @@ public sealed class AzuriteServer : IAsyncDisposable
         await process.WaitForExitAsync(timeout.Token);
         if (process.ExitCode != 0)
             throw new InvalidOperationException($"infra/azurite/{script} exited with {process.ExitCode}:\n{await stdout}\n{await stderr}");
-    }
-
-    private static async Task<bool> ListeningAsync(int port)
-    {
-        using var client = new TcpClient();
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            await client.ConnectAsync("127.0.0.1", port, timeout.Token);
-            return true;
-        }
-        catch (Exception e) when (e is SocketException or OperationCanceledException)
-        {
-            return false;
-        }
     }
 }

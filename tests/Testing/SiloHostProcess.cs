@@ -1,5 +1,3 @@
-using System.Net.Sockets;
-
 namespace FedMM.Testing;
 
 /// <summary>The real silo host (src/Silo) as its own process (<see cref="HostProcess"/>), ready once its gateway listens.</summary>
@@ -11,19 +9,24 @@ public static class SiloHostProcess
     /// </summary>
     public static Task<HostProcess> StartAsync(IReadOnlyDictionary<string, string> settings, int gatewayPort) =>
         HostProcess.StartAsync("Silo", "FedMM.Silo.dll", settings, new Dictionary<string, string> { ["DOTNET_ENVIRONMENT"] = "Development" },
-            () => Task.FromResult(Listening(gatewayPort)), TimeSpan.FromSeconds(90));
+            () => Loopback.ListeningAsync(gatewayPort), TimeSpan.FromSeconds(90));
 
-    private static bool Listening(int port)
+    /// <summary>
+    /// The settings of one silo of a cluster with AzureTable membership on 127.0.0.1: its ports, the
+    /// cluster (<paramref name="clusterId"/>, also the service id), the storage account and the tables;
+    /// callers add what their test needs on top.
+    /// </summary>
+    public static Dictionary<string, string> AzureTableSettings(
+        int siloPort, int gatewayPort, string clusterId, string connectionString, string clusteringTable, string reminderTable) => new()
     {
-        try
-        {
-            using var client = new TcpClient();
-            client.Connect("127.0.0.1", port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
+        ["Cluster:Mode"] = "AzureTable",
+        ["Cluster:AdvertisedAddress"] = "127.0.0.1",
+        ["Cluster:SiloPort"] = siloPort.ToString(),
+        ["Cluster:GatewayPort"] = gatewayPort.ToString(),
+        ["Cluster:ServiceId"] = clusterId,
+        ["Cluster:ClusterId"] = clusterId,
+        ["Storage:ConnectionString"] = connectionString,
+        ["Storage:ClusteringTable"] = clusteringTable,
+        ["Storage:ReminderTable"] = reminderTable,
+    };
 }

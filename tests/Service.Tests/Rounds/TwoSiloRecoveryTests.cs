@@ -34,25 +34,15 @@ public sealed class TwoSiloRecoveryTests(ServiceFixture fixture)
         {
             foreach (var (siloPort, gatewayPort) in Ports)
             {
-                silos.Add(await SiloHostProcess.StartAsync(new Dictionary<string, string>
-                {
-                    ["Cluster:Mode"] = "AzureTable",
-                    ["Cluster:AdvertisedAddress"] = "127.0.0.1",
-                    ["Cluster:SiloPort"] = siloPort.ToString(),
-                    ["Cluster:GatewayPort"] = gatewayPort.ToString(),
-                    ["Cluster:ServiceId"] = names.ServiceId,
-                    ["Cluster:ClusterId"] = names.ServiceId,
-                    // Fast failure detection and recovery ticks keep the test near a minute.
-                    ["Cluster:Membership:ProbeTimeout"] = "00:00:01",
-                    ["Cluster:Membership:NumMissedProbesLimit"] = "2",
-                    ["Cluster:Membership:NumVotesForDeathDeclaration"] = "1",
-                    ["Rounds:RecoveryPeriod"] = "00:00:05",
-                    ["Storage:ConnectionString"] = connectionString,
-                    ["Storage:ArtifactContainer"] = names.Artifacts,
-                    ["Storage:GrainStateContainer"] = names.State,
-                    ["Storage:ClusteringTable"] = clusteringTable,
-                    ["Storage:ReminderTable"] = reminderTable,
-                }, gatewayPort));
+                var settings = SiloHostProcess.AzureTableSettings(siloPort, gatewayPort, names.ServiceId, connectionString, clusteringTable, reminderTable);
+                // Fast failure detection and recovery ticks keep the test near a minute.
+                settings["Cluster:Membership:ProbeTimeout"] = "00:00:01";
+                settings["Cluster:Membership:NumMissedProbesLimit"] = "2";
+                settings["Cluster:Membership:NumVotesForDeathDeclaration"] = "1";
+                settings["Rounds:RecoveryPeriod"] = "00:00:05";
+                settings["Storage:ArtifactContainer"] = names.Artifacts;
+                settings["Storage:GrainStateContainer"] = names.State;
+                silos.Add(await SiloHostProcess.StartAsync(settings, gatewayPort));
             }
 
             using var client = new HostBuilder().UseOrleansClient(orleans =>
