@@ -109,6 +109,20 @@ public sealed class ClassStatistics : IDisposable
         return this;
     }
 
+    /// <summary>
+    /// One feature per entry of <paramref name="labels"/> [B] (classes with statistics), drawn from
+    /// N(mean of its class, diag variance of its class) with <paramref name="generator"/>: [B, D].
+    /// </summary>
+    public Tensor Sample(Tensor labels, Generator generator)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var mean = Means.index_select(0, labels);
+        var std = Variances.index_select(0, labels).sqrt();
+        return (mean + std * randn(mean.shape, generator: generator)).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Adds copies under "{modality}.class.counts|means|vars" to <paramref name="vectors"/>.</summary>
     public void AddTo(IDictionary<string, Tensor> vectors, Modalities modality)
     {

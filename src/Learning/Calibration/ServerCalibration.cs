@@ -72,8 +72,8 @@ public static class ServerCalibration
             {
                 var y = tensor(patternClasses.Select(c => (long)c).ToArray()).repeat_interleave(settings.SamplesPerClass);
                 long batch = y.shape[0];
-                var imageRep = hasImage ? model.ImageAdapter.call(Sample(image!, y, generator)) : model.ImageAdapter.Missing(batch);
-                var textRep = hasText ? model.TextAdapter.call(Sample(text!, y, generator)) : model.TextAdapter.Missing(batch);
+                var imageRep = hasImage ? model.ImageAdapter.call(image!.Sample(y, generator)) : model.ImageAdapter.Missing(batch);
+                var textRep = hasText ? model.TextAdapter.call(text!.Sample(y, generator)) : model.TextAdapter.Missing(batch);
                 var presence = stack([full(batch, hasImage ? 1f : 0f), full(batch, hasText ? 1f : 0f)], 1);
                 fused.Add(model.Fusion.Fuse(imageRep, textRep, presence));
                 labels.Add(y);
@@ -118,13 +118,5 @@ public static class ServerCalibration
             }
         }
         return new CalibrationSummary(settings.Steps, imageClasses, textClasses, before, after);
-    }
-
-    // x ~ N(μ_y, diag σ²_y) per row of y.
-    private static Tensor Sample(ClassStatistics statistics, Tensor y, Generator generator)
-    {
-        var mean = statistics.Means.index_select(0, y);
-        var std = statistics.Variances.index_select(0, y).sqrt();
-        return mean + std * randn(mean.shape, generator: generator);
     }
 }

@@ -28,19 +28,19 @@ public sealed class VirtualSamples : IDisposable
     }
 
     /// <summary>The modalities virtual samples are drawn for, in order.</summary>
-    public IReadOnlyList<Modalities> Modalities => sources.Select(s => s.Modality).ToList();
+    public IReadOnlyList<Modalities> Drawn => sources.Select(s => s.Modality).ToList();
 
     /// <summary>
     /// The virtual samples of a site holding <paramref name="held"/>: one source per modality it lacks
-    /// whose global statistics cover at least two classes; null when virtual samples are off, the site
-    /// uses no global vectors, the package has no statistics, or the site holds both modalities.
+    /// whose global statistics cover at least two classes; null when virtual samples are off (or weigh
+    /// nothing), the site uses no global vectors, the package has no statistics, or the site holds both modalities.
     /// </summary>
     public static VirtualSamples? For(RoundConfig config, Modalities held, IReadOnlyDictionary<string, Tensor>? globalVectors, int seed)
     {
         ArgumentNullException.ThrowIfNull(config);
-        if (config.VirtualSamplesPerClass <= 0 || !config.UseGlobalVectors || globalVectors is null) return null;
+        if (config.VirtualSamplesPerClass <= 0 || config.VirtualWeight <= 0 || !config.UseGlobalVectors || globalVectors is null) return null;
         var sources = new List<(Modalities, ClassStatistics, long[])>();
-        foreach (var modality in new[] { Contracts.Modalities.Image, Contracts.Modalities.Text })
+        foreach (var modality in new[] { Modalities.Image, Modalities.Text })
         {
             if (held.HasFlag(modality)) continue;
             var statistics = ClassStatistics.From(globalVectors, modality);
@@ -68,14 +68,8 @@ public sealed class VirtualSamples : IDisposable
         {
             var labels = tensor(classes).repeat_interleave(perClass);
             long batch = labels.shape[0];
-            Tensor features;
-            using (no_grad())
-            {
-                var mean = statistics.Means.index_select(0, labels);
-                var std = statistics.Variances.index_select(0, labels).sqrt();
-                features = mean + std * randn(mean.shape, generator: generator);
-            }
-            bool image = modality == Contracts.Modalities.Image;
+            var features = statistics.Sample(labels, generator);
+            bool image = modality == Modalities.Image;
             var imageRep = image ? model.ImageAdapter.call(features) : model.ImageAdapter.Missing(batch);
             var textRep = image ? model.TextAdapter.Missing(batch) : model.TextAdapter.call(features);
             var presence = stack([full(batch, image ? 1f : 0f), full(batch, image ? 0f : 1f)], 1);

@@ -102,8 +102,7 @@ public static class LocalRound
                 var rows = order.AsSpan(start, Math.Min(config.Round.BatchSize, order.Length - start)).ToArray();
                 var batch = Represent(site, SplitKind.Train, rows, fillIn, config.Round.ModalityDropout, random);
                 var loss = Loss(site, config.Round, batch, rows);
-                if (virtualSamples is not null && config.Round.VirtualWeight > 0)
-                    loss = loss + config.Round.VirtualWeight * virtualSamples.Loss(shared);
+                if (virtualSamples is not null) loss = loss + config.Round.VirtualWeight * virtualSamples.Loss(shared);
                 sharedOptimizer.zero_grad();
                 encoderOptimizer?.zero_grad();
                 loss.backward();

@@ -46,11 +46,12 @@ public sealed class VirtualSamplesTests
         foreach (var (key, value) in GlobalVectors(Model.TextFeatureDim, generator, Modalities.Text)) vectors[key] = value;
 
         using (var textOnly = VirtualSamples.For(Round(4), Modalities.Text, vectors, seed: 1))
-            Assert.Equal([Modalities.Image], Assert.IsType<VirtualSamples>(textOnly).Modalities);
+            Assert.Equal([Modalities.Image], Assert.IsType<VirtualSamples>(textOnly).Drawn);
         using (var imageOnly = VirtualSamples.For(Round(4), Modalities.Image, vectors, seed: 1))
-            Assert.Equal([Modalities.Text], Assert.IsType<VirtualSamples>(imageOnly).Modalities);
+            Assert.Equal([Modalities.Text], Assert.IsType<VirtualSamples>(imageOnly).Drawn);
         Assert.Null(VirtualSamples.For(Round(4), Modalities.Both, vectors, seed: 1));
         Assert.Null(VirtualSamples.For(Round(0), Modalities.Text, vectors, seed: 1));
+        Assert.Null(VirtualSamples.For(Round(4) with { VirtualWeight = 0 }, Modalities.Text, vectors, seed: 1));
         Assert.Null(VirtualSamples.For(Round(4) with { UseGlobalVectors = false }, Modalities.Text, vectors, seed: 1));
         Assert.Null(VirtualSamples.For(Round(4), Modalities.Text, null, seed: 1));
         // A package without image statistics gives a text-only site nothing to draw.
