@@ -8,30 +8,14 @@ Prints "checksum=X" (sum of the pooled features, for the runner to check the wor
 "median=S" and "seconds=S" (fastest).
 """
 import argparse
-import json
 import math
 import statistics
-import struct
 import time
 
-import numpy as np
 import torch
 from torch.nn import functional as F
 
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        size = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(size))
-        data = f.read()
-    tensors = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        assert entry["dtype"] == "F32", f"{name}: {entry['dtype']}"
-        start, end = entry["data_offsets"]
-        tensors[name] = torch.from_numpy(np.frombuffer(data[start:end], dtype=np.float32).reshape(entry["shape"]).copy())
-    return tensors
+from safetensors_f32 import read_safetensors
 
 
 def inputs(batch, tokens, vocab):

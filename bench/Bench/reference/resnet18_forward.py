@@ -10,33 +10,17 @@ Prints "checksum=X" (sum of the pooled features, for the runner to check the wor
 "median=S" and "seconds=S" (fastest).
 """
 import argparse
-import json
 import statistics
-import struct
 import time
 
-import numpy as np
 import torch
 import torchvision
 from torch.nn import functional as F
 
+from safetensors_f32 import read_safetensors
+
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        size = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(size))
-        data = f.read()
-    tensors = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        assert entry["dtype"] == "F32", f"{name}: {entry['dtype']}"
-        start, end = entry["data_offsets"]
-        tensors[name] = torch.from_numpy(np.frombuffer(data[start:end], dtype=np.float32).reshape(entry["shape"]).copy())
-    return tensors
 
 
 def main():
