@@ -45,32 +45,33 @@ FEDMM="src/Cli/bin/Release/net10.0/linux-x64/fedmm.dll"
 ROOTS="$OUT/client-roots"
 mkdir -p "$OUT/arms"
 # Each partition is imported once, before the arms that still have to run read it side by side.
-for arm in "${arms[@]}"; do
-  [[ -f "$OUT/arms/$arm/results.csv" ]] && continue
+pending=()
+for arm in "${arms[@]}"; do [[ -f "$OUT/arms/$arm/results.csv" ]] || pending+=("$arm"); done
+if [[ ${#pending[@]} -gt 0 ]]; then
   for p in ${PARTITIONS//,/ }; do
     [[ -f "$ROOTS/p$p/labels.json" ]] || dotnet "$FEDMM" data medpix -s "$MEDPIX" -o "$ROOTS/p$p" --alpha 0.5 --seed "$p" >/dev/null
   done
-  break
-done
+fi
+for arm in "${arms[@]}"; do [[ " ${pending[*]} " == *" $arm "* ]] || echo "protocol: $arm already run ($OUT/arms/$arm)"; done
 
+# run_arm ARM STRATEGY [OPTION…]: one `fedmm experiment run` over every partition and seed.
 run_arm() {
-  local arm=$1 dir="$OUT/arms/$1"
-  [[ -f "$dir/results.csv" ]] && { echo "protocol: $arm already run ($dir)"; return 0; }
-  local started=$SECONDS
-  # shellcheck disable=SC2086 # the arm's extra options are words
+  local arm=$1 strategy=$2 dir="$OUT/arms/$1" started=$SECONDS
+  shift 2
   dotnet "$FEDMM" experiment run --medpix "$MEDPIX" --client-root "$ROOTS" --out "$dir.partial" \
     --alpha 0.5 --partitions "$PARTITIONS" --seeds "$SEEDS" --image-weights "$WEIGHTS" --image-size 128 \
     --text-encoder minilm-l6 --rounds 10 --epochs 5 --lr-decay 0.8 --weighting fedavg --threads 1 \
-    --strategies "${strategy[$arm]}" ${extra[$arm]:-} > "$OUT/arms/$arm.log" 2>&1 \
+    --strategies "$strategy" "$@" > "$OUT/arms/$arm.log" 2>&1 \
     || { echo "protocol: arm $arm failed; see $OUT/arms/$arm.log" >&2; return 1; }
   rm -rf "$dir" && mv "$dir.partial" "$dir"
   echo "protocol: $arm done in $((SECONDS - started)) s"
 }
 export -f run_arm
 export OUT ROOTS MEDPIX WEIGHTS PARTITIONS SEEDS FEDMM
-export STRATEGIES EXTRAS
-STRATEGIES=$(declare -p strategy) EXTRAS=$(declare -p extra)
-printf '%s\n' "${arms[@]}" | xargs -P "$JOBS" -I{} bash -c 'eval "$STRATEGIES"; eval "$EXTRAS"; run_arm "$1"' _ {}
+# One line per pending arm (no trailing blank: xargs -L would join the next line): its name, its
+# strategy and its options, as run_arm's arguments.
+for arm in "${pending[@]}"; do echo "$arm ${strategy[$arm]}${extra[$arm]:+ ${extra[$arm]}}"; done \
+  | xargs -r -P "$JOBS" -L 1 bash -c 'run_arm "$@"' _
 
 combine=()
 for arm in "${arms[@]}"; do
