@@ -12,11 +12,13 @@
 # fedavg-cal; local; centralized; fedmm-repeat (the A/A control).
 # Protocol: Dirichlet partitions (α = 0.5) 1–6 of the MedPix training split into 10 sites (2
 # image-only, 2 text-only, 6 image+text), each site's val split carved from its own training cases
-# (model selection only), MedPix's dev split the common test nothing is chosen on; frozen ImageNet
+# (model selection only); the common test, which nothing is chosen on, is MedPix's dev split plus a
+# held-out fold of HOLDOUT (default 0.2) of the training cases per partition that no site holds; frozen ImageNet
 # MobileNetV3-small features at 128 px and frozen all-MiniLM-L6-v2 text features; 10 rounds × seeds
 # 1, 2; 5 local epochs per round, both learning rates × 0.8 per round; sample-count weights.
 # Environment: SHARED (folder holding data/ and weights/, default ../shared), JOBS (default 2),
-# PARTITIONS (default 1,2,3,4,5,6), SEEDS (default 1,2). Data and weights are never copied into the
+# PARTITIONS (default 1,2,3,4,5,6), SEEDS (default 1,2), HOLDOUT (default 0.2; 0 for the dev split alone),
+# FEDMM (a built fedmm.dll to use instead of building src/Cli). Data and weights are never copied into the
 # repository. An arm whose OUT_DIR/arms/NAME/results.csv exists is not run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +26,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 SHARED="${SHARED:-../shared}"
 OUT="${1:-experiment-results/protocol}"
 shift || true
-JOBS="${JOBS:-2}" PARTITIONS="${PARTITIONS:-1,2,3,4,5,6}" SEEDS="${SEEDS:-1,2}"
+JOBS="${JOBS:-2}" PARTITIONS="${PARTITIONS:-1,2,3,4,5,6}" SEEDS="${SEEDS:-1,2}" HOLDOUT="${HOLDOUT:-0.2}"
 MEDPIX="$SHARED/data/medpix-2.0/MedPix-2-0"
 WEIGHTS="$SHARED/weights/mobilenet_v3_small_imagenet1k_v1_features.safetensors"
 for path in "$MEDPIX/Descriptions.json" "$WEIGHTS"; do
@@ -40,8 +42,11 @@ for arm in "${arms[@]}"; do
   [[ -n "${strategy[$arm]:-}" ]] || { echo "protocol: unknown arm '$arm' (expected: ${!strategy[*]})" >&2; exit 2; }
 done
 
-dotnet build -c Release src/Cli >/dev/null
-FEDMM="src/Cli/bin/Release/net10.0/linux-x64/fedmm.dll"
+# FEDMM (a fedmm.dll built elsewhere) keeps running arms on one binary while the tree changes.
+if [[ -z "${FEDMM:-}" ]]; then
+  dotnet build -c Release src/Cli >/dev/null
+  FEDMM="src/Cli/bin/Release/net10.0/linux-x64/fedmm.dll"
+fi
 ROOTS="$OUT/client-roots"
 mkdir -p "$OUT/arms"
 # Each partition is imported once, before the arms that still have to run read it side by side.
@@ -49,7 +54,7 @@ pending=()
 for arm in "${arms[@]}"; do [[ -f "$OUT/arms/$arm/results.csv" ]] || pending+=("$arm"); done
 if [[ ${#pending[@]} -gt 0 ]]; then
   for p in ${PARTITIONS//,/ }; do
-    [[ -f "$ROOTS/p$p/labels.json" ]] || dotnet "$FEDMM" data medpix -s "$MEDPIX" -o "$ROOTS/p$p" --alpha 0.5 --seed "$p" >/dev/null
+    [[ -f "$ROOTS/p$p/labels.json" ]] || dotnet "$FEDMM" data medpix -s "$MEDPIX" -o "$ROOTS/p$p" --alpha 0.5 --seed "$p" --holdout-fraction "$HOLDOUT" >/dev/null
   done
 fi
 for arm in "${arms[@]}"; do [[ " ${pending[*]} " == *" $arm "* ]] || echo "protocol: $arm already run ($OUT/arms/$arm)"; done
@@ -59,7 +64,7 @@ run_arm() {
   local arm=$1 strategy=$2 dir="$OUT/arms/$1" started=$SECONDS
   shift 2
   dotnet "$FEDMM" experiment run --medpix "$MEDPIX" --client-root "$ROOTS" --out "$dir.partial" \
-    --alpha 0.5 --partitions "$PARTITIONS" --seeds "$SEEDS" --image-weights "$WEIGHTS" --image-size 128 \
+    --alpha 0.5 --holdout-fraction "$HOLDOUT" --partitions "$PARTITIONS" --seeds "$SEEDS" --image-weights "$WEIGHTS" --image-size 128 \
     --text-encoder minilm-l6 --rounds 10 --epochs 5 --lr-decay 0.8 --weighting fedavg --threads 1 \
     --strategies "$strategy" "$@" > "$OUT/arms/$arm.log" 2>&1 \
     || { echo "protocol: arm $arm failed; see $OUT/arms/$arm.log" >&2; return 1; }
@@ -67,7 +72,7 @@ run_arm() {
   echo "protocol: $arm done in $((SECONDS - started)) s"
 }
 export -f run_arm
-export OUT ROOTS MEDPIX WEIGHTS PARTITIONS SEEDS FEDMM
+export OUT ROOTS MEDPIX WEIGHTS PARTITIONS SEEDS HOLDOUT FEDMM
 # One line per pending arm (no trailing blank: xargs -L would join the next line): its name, its
 # strategy and its options, as run_arm's arguments.
 for arm in "${pending[@]}"; do echo "$arm ${strategy[$arm]}${extra[$arm]:+ ${extra[$arm]}}"; done \

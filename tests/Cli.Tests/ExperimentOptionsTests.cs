@@ -155,12 +155,41 @@ public partial class ExperimentOptionsTests
     [InlineData("--alpha", "0.3")]
     [InlineData("--partitions", "1,2")]
     [InlineData("--val-fraction", "0.1")]
+    [InlineData("--holdout-fraction", "0.2")]
     public void MedPix_import_options_without_medpix_are_refused(string option, string value)
     {
         var error = Assert.Throws<CliException>(() => Read("-d", "/data", "-o", "/out", option, value));
         Assert.Equal(ExitCodes.Usage, error.ExitCode);
         Assert.Contains(option, error.Message);
         Assert.Contains("--medpix", error.Message);
+    }
+
+    [Fact]
+    public async Task A_partition_imported_with_other_options_or_without_a_record_is_refused()
+    {
+        string dir = Directory.CreateTempSubdirectory("fedmm-partition").FullName;
+        try
+        {
+            string partition = Path.Combine(dir, "roots", "p1");
+            Directory.CreateDirectory(partition);
+            File.WriteAllText(Path.Combine(partition, "labels.json"), """["a", "b"]""");
+            string[] run = ["experiment", "run", "--medpix", Path.Combine(dir, "no-medpix"), "--client-root", Path.Combine(dir, "roots"), "--out", Path.Combine(dir, "out"),
+                "--partitions", "1", "--holdout-fraction", "0.2"];
+
+            var (code, error) = await Run(run);
+            Assert.NotEqual(0, code);
+            Assert.Contains("has no medpix-import.json", error);
+
+            new FedMM.Learning.Data.MedPix.MedPixImportRecord(0.5, 1, 0.2, 0, 10, ["train"], "dev", "Location Category", ["Description.Caption"], 197, 0).Write(partition);
+            (code, error) = await Run(run);
+            Assert.NotEqual(0, code);
+            Assert.Contains("holdout fraction 0 here, 0.2 asked", error);
+            Assert.False(Directory.Exists(Path.Combine(dir, "out", "results.csv")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Theory]

@@ -90,11 +90,18 @@ public static class DataCommands
         var label = new Option<string>("--label-field") { Description = "Image-record field used as the class label.", DefaultValueFactory = _ => defaults.LabelField, HelpName = "field" };
         var text = new Option<string[]>("--text-field") { Description = "Fields joined into the text (e.g. Description.Caption, Case.History, Case.Findings); repeatable.", DefaultValueFactory = _ => [.. defaults.TextFields], HelpName = "field", AllowMultipleArgumentsPerToken = true };
         var seed = new Option<int>("--seed") { Description = "Seed of the split.", DefaultValueFactory = _ => defaults.Seed, HelpName = "n" };
+        var holdout = new Option<double>("--holdout-fraction")
+        {
+            Description = "Share of the training cases (per label, whole cases) held out of every site and added to the common test beside the dev split (default 0).",
+            DefaultValueFactory = _ => defaults.HoldoutFraction, HelpName = "x",
+        };
         var command = new Command("medpix", "Import MedPix 2.0 and split it into sites: Dirichlet non-IID labels, cases kept together, 2 image-only / 2 text-only / rest image+text.")
-            { source, output, sites, imageOnly, textOnly, alpha, iid, label, text, seed };
+            { source, output, sites, imageOnly, textOnly, alpha, iid, label, text, seed, holdout };
         command.SetAction(parse =>
         {
             if (parse.GetValue(alpha) <= 0) throw CliException.Usage("--alpha must be positive.");
+            if (parse.GetValue(holdout) is < 0 or >= 1)
+                throw CliException.Usage($"--holdout-fraction must be at least 0 and below 1 (got {parse.GetValue(holdout).ToString(System.Globalization.CultureInfo.InvariantCulture)}).");
             var folder = parse.GetRequiredValue(source);
             if (!folder.Exists) throw new CliException($"MedPix folder {folder.FullName} does not exist.");
             var options = defaults with
@@ -106,11 +113,13 @@ public static class DataCommands
                 LabelField = parse.GetRequiredValue(label),
                 TextFields = parse.GetRequiredValue(text),
                 Seed = parse.GetValue(seed),
+                HoldoutFraction = parse.GetValue(holdout),
             };
             var report = MedPixImporter.Import(folder.FullName, parse.GetRequiredValue(output).FullName, options);
             var table = new Table().AddColumns("site", "modalities", "train", "val");
             foreach (var site in report.Sites) table.AddRow(Markup.Escape(site.Id), FedMM.Contracts.ModalityNames.ToName(site.Modalities), site.Train.ToString(), site.Val.ToString());
             AnsiConsole.MarkupLineInterpolated($"Imported MedPix into [bold]{report.Root}[/]: labels {string.Join(", ", report.Labels)}; {report.DroppedWithoutText} record(s) without text dropped.");
+            AnsiConsole.MarkupLineInterpolated($"Common test: {report.CommonTest} samples ({report.CommonTest - report.HeldOut} of the test split, {report.HeldOut} held out of the training splits).");
             AnsiConsole.Write(table);
             return 0;
         });

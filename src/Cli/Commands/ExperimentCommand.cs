@@ -84,14 +84,22 @@ public static class ExperimentCommand
         return 0;
     }
 
-    // A partition already imported (its labels.json exists) is used as it is.
+    // A partition already imported (its labels.json exists) is used when its import record shows it
+    // was made with this run's options; otherwise the run is refused rather than scored on other data.
     private static void ImportMedPix(ExperimentSettings settings, int partition, string root)
     {
-        if (File.Exists(Path.Combine(root, ClientRoot.LabelsFileName))) return;
+        var options = new MedPixImportOptions { DirichletAlpha = settings.Alpha, Seed = partition, ValFraction = settings.ValFraction, HoldoutFraction = settings.HoldoutFraction };
+        if (File.Exists(Path.Combine(root, ClientRoot.LabelsFileName)))
+        {
+            var record = MedPixImportRecord.Read(root)
+                ?? throw new CliException($"Partition {root} has no {MedPixImporter.RecordFileName}, so the options it was imported with cannot be checked; import it again into a new folder.");
+            if (record.Mismatch(options) is string mismatch)
+                throw new CliException($"Partition {root} was imported with other options than this run asks for ({mismatch}); use another --data folder or the same options.");
+            return;
+        }
         if (!Directory.Exists(settings.MedPix)) throw new CliException($"MedPix folder {settings.MedPix} does not exist.");
-        AnsiConsole.MarkupLineInterpolated($"Importing MedPix 2.0 from {settings.MedPix} into {root} (α = {settings.Alpha}, partition seed {partition})...");
-        var report = MedPixImporter.Import(settings.MedPix!, root,
-            new MedPixImportOptions { DirichletAlpha = settings.Alpha, Seed = partition, ValFraction = settings.ValFraction });
+        AnsiConsole.MarkupLineInterpolated($"Importing MedPix 2.0 from {settings.MedPix} into {root} (α = {settings.Alpha}, partition seed {partition}, holdout fraction {settings.HoldoutFraction})...");
+        var report = MedPixImporter.Import(settings.MedPix!, root, options);
         Console.Out.WriteLine(report.Describe());
     }
 

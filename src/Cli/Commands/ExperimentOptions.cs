@@ -52,6 +52,9 @@ internal sealed record ExperimentSettings
     /// <summary>Share of each MedPix site's training cases carved out as its val split.</summary>
     public double ValFraction { get; init; } = 0.2;
 
+    /// <summary>Share of the MedPix training cases held out of every site and added to the common test.</summary>
+    public double HoldoutFraction { get; init; }
+
     /// <summary>torch CPU threads; null: libtorch's choice.</summary>
     public int? Threads { get; init; }
 }
@@ -98,6 +101,12 @@ internal sealed class ExperimentOptions
 
     public Option<double?> ValFraction { get; } = new("--val-fraction") { Description = "Share of each MedPix site's training cases carved out as its val split (default 0.2; needs --medpix).", HelpName = "x" };
 
+    public Option<double?> HoldoutFraction { get; } = new("--holdout-fraction")
+    {
+        Description = "Share of the MedPix training cases (per label, whole cases) held out of every site and added to the common test beside the dev split (default 0; needs --medpix).",
+        HelpName = "x",
+    };
+
     public Option<int?> Threads { get; } = new("--threads") { Description = "torch CPU threads (default: libtorch's choice).", HelpName = "n" };
 
     private readonly IReadOnlyList<ConfigSetting> settings =
@@ -137,7 +146,7 @@ internal sealed class ExperimentOptions
 
     /// <summary>Every option, for the command.</summary>
     public IEnumerable<Option> All =>
-        new Option[] { Data, Output, Config, Rounds, Seeds, Strategies, ImageWeights, Vocabulary, MedPix, Alpha, Partitions, ValFraction, Threads }
+        new Option[] { Data, Output, Config, Rounds, Seeds, Strategies, ImageWeights, Vocabulary, MedPix, Alpha, Partitions, ValFraction, HoldoutFraction, Threads }
             .Concat(settings.Select(s => s.Option));
 
     /// <summary>The settings <paramref name="parse"/> asks for; a wrong or inconsistent option is a usage error naming it.</summary>
@@ -152,13 +161,15 @@ internal sealed class ExperimentOptions
         var medPix = parse.GetValue(MedPix)?.FullName;
         if (medPix is null)
         {
-            var partOfImport = new Option[] { Alpha, Partitions, ValFraction }.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false });
+            var partOfImport = new Option[] { Alpha, Partitions, ValFraction, HoldoutFraction }.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false });
             if (partOfImport is not null) throw CliException.Usage($"{partOfImport.Name} only applies to a MedPix import; add --medpix.");
         }
         double alpha = parse.GetValue(Alpha) ?? 0.5;
         if (alpha <= 0) throw CliException.Usage($"--alpha must be positive (got {alpha.ToString(CultureInfo.InvariantCulture)}).");
         double valFraction = parse.GetValue(ValFraction) ?? 0.2;
         if (valFraction is <= 0 or >= 1) throw CliException.Usage($"--val-fraction must lie between 0 and 1 (got {valFraction.ToString(CultureInfo.InvariantCulture)}).");
+        double holdoutFraction = parse.GetValue(HoldoutFraction) ?? 0;
+        if (holdoutFraction is < 0 or >= 1) throw CliException.Usage($"--holdout-fraction must be at least 0 and below 1 (got {holdoutFraction.ToString(CultureInfo.InvariantCulture)}).");
         var partitions = parse.GetRequiredValue(Partitions);
         if (partitions.Length == 0) throw CliException.Usage("--partitions needs at least one partition seed.");
         if (parse.GetValue(Threads) is < 1) throw CliException.Usage($"--threads must be at least 1 (got {parse.GetValue(Threads)}).");
@@ -182,6 +193,7 @@ internal sealed class ExperimentOptions
             Alpha = alpha,
             Partitions = partitions.Distinct().ToList(),
             ValFraction = valFraction,
+            HoldoutFraction = holdoutFraction,
             Threads = parse.GetValue(Threads),
         };
     }

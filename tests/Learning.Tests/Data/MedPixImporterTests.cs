@@ -149,6 +149,57 @@ public class MedPixImporterTests
         }
     }
 
+    [Fact]
+    public void HeldOutCasesJoinTheCommonTestWholeAndReachNoSite()
+    {
+        using var temp = new TempDirectory();
+        var source = FakeMedPix(temp);
+        var options = FourSites with { HoldoutFraction = 0.25 };
+
+        var report = MedPixImporter.Import(source, temp.Combine("out"), options);
+
+        var root = new ClientRoot(temp.Combine("out"));
+        var clients = root.Clients().Select(c => c.Load()).ToArray();
+        var siteCases = clients.SelectMany(c => c.Train.Samples.Concat(c.Val.Samples)).Select(s => CaseOf(s.Id)).ToHashSet();
+        var test = LoadCommonTest(root);
+        var heldCases = test.Samples.Select(s => CaseOf(s.Id)).Where(c => c.StartsWith("MPX01", StringComparison.Ordinal)).ToHashSet();
+        // A quarter of the 12 training cases, one per label (4 cases each), none of them at any site.
+        Assert.Equal(3, heldCases.Count);
+        Assert.Equal(3, heldCases.Select(c => Locations[int.Parse(c[3..]) % 3]).Distinct().Count());
+        Assert.Empty(heldCases.Intersect(siteCases));
+        Assert.Equal(12, heldCases.Count + siteCases.Count);
+        // Whole cases: every image of a held-out case is in the common test, in both modalities.
+        int heldRecords = heldCases.Sum(c => 1 + int.Parse(c[3..]) % 3);
+        int devRecords = Enumerable.Range(200, 6).Sum(c => 1 + c % 3);
+        Assert.Equal(devRecords + heldRecords, test.Samples.Count);
+        Assert.All(test.Samples, s => Assert.Equal(Modalities.Both, s.Modalities));
+        Assert.Equal(devRecords + heldRecords, report.CommonTest);
+        Assert.Equal(heldRecords, report.HeldOut);
+
+        var record = MedPixImportRecord.Read(root.Path);
+        Assert.NotNull(record);
+        Assert.Equal((devRecords, heldRecords, 0.25), (record!.TestSplitSamples, record.HeldOutSamples, record.HoldoutFraction));
+        Assert.Null(record.Mismatch(options));
+        Assert.Contains("holdout fraction 0.25 here, 0 asked", record.Mismatch(options with { HoldoutFraction = 0 }));
+        Assert.Contains("seed 3 here, 4 asked", record.Mismatch(options with { Seed = 4 }));
+    }
+
+    [Fact]
+    public void WithoutAHoldoutTheSitesHoldEveryTrainingCaseAndTheRecordSaysSo()
+    {
+        using var temp = new TempDirectory();
+        var source = FakeMedPix(temp);
+
+        MedPixImporter.Import(source, temp.Combine("out"), FourSites);
+
+        var record = MedPixImportRecord.Read(temp.Combine("out"));
+        Assert.NotNull(record);
+        Assert.Equal((0, 0.0), (record!.HeldOutSamples, record.HoldoutFraction));
+        Assert.Null(record.Mismatch(FourSites));
+        Assert.Throws<ArgumentException>(() => MedPixImporter.Import(source, temp.Combine("out2"), FourSites with { HoldoutFraction = 1 }));
+        Assert.False(Directory.Exists(temp.Combine("out2")));
+    }
+
     private static SplitManifest LoadCommonTest(ClientRoot root)
     {
         var folder = root.CommonTest();

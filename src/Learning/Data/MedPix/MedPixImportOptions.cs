@@ -31,6 +31,13 @@ public sealed record MedPixImportOptions
     /// </summary>
     public double ValFraction { get; init; } = 0.2;
 
+    /// <summary>
+    /// Share of the training splits' cases (per label, whole cases) held out of every site and added
+    /// to the common test beside <see cref="TestSplit"/>, so the common test is larger than the
+    /// test split alone; 0 (the default) holds nothing out. Drawn from the partition's seed.
+    /// </summary>
+    public double HoldoutFraction { get; init; }
+
     /// <summary>Explicit class labels in logit order; null: every label found, in ordinal order. A record with a label outside an explicit list is an error.</summary>
     public IReadOnlyList<string>? Labels { get; init; }
 

@@ -9,9 +9,12 @@ namespace FedMM.Learning.Data.MedPix;
 /// <param name="Labels">Class labels in logit order.</param>
 /// <param name="Sites">One entry per site.</param>
 /// <param name="DroppedWithoutText">Records left out of text-only sites because their text fields were all empty.</param>
-/// <param name="CommonTest">Samples of the common test (the test split, written whole).</param>
+/// <param name="CommonTest">Samples of the common test (the test split, written whole, and the held-out fold).</param>
 public sealed record MedPixImportReport(string Root, IReadOnlyList<string> Labels, IReadOnlyList<ImportedSite> Sites, int DroppedWithoutText, int CommonTest)
 {
+    /// <summary>Samples of the common test held out of the training splits (<see cref="MedPixImportOptions.HoldoutFraction"/>).</summary>
+    public int HeldOut { get; init; }
+
     /// <summary>A plain-text table: site, modalities, train and val sizes, and train/val counts per label.</summary>
     public string Describe()
     {
@@ -24,7 +27,9 @@ public sealed record MedPixImportReport(string Root, IReadOnlyList<string> Label
             text.AppendLine($"{site.Id,-10} {site.Modalities.ToName(),-11} {site.Train,6} {site.Val,5}  {perLabel}");
         }
         text.AppendLine($"{"total",-10} {"",-11} {Sites.Sum(s => s.Train),6} {Sites.Sum(s => s.Val),5}");
-        text.AppendLine($"common test: {CommonTest} samples (image and text), in {ClientRoot.CommonTestFolderName}/");
+        text.AppendLine(HeldOut == 0
+            ? $"common test: {CommonTest} samples (image and text), in {ClientRoot.CommonTestFolderName}/"
+            : $"common test: {CommonTest} samples (image and text; {CommonTest - HeldOut} of the test split, {HeldOut} held out of the training splits), in {ClientRoot.CommonTestFolderName}/");
         if (DroppedWithoutText > 0) text.AppendLine($"{DroppedWithoutText} records without text left out of text-only sites.");
         return text.ToString();
     }

@@ -24,7 +24,11 @@ namespace FedMM.Learning.Data.MedPix;
 /// by those shares (<see cref="LabelPartitioner"/>). Each site's val split is carved from its own
 /// training cases (<see cref="MedPixImportOptions.ValFraction"/> per label), so it follows the
 /// site's label distribution and is what the site selects its model on. The test split (dev) is
-/// written whole as the common test, in both modalities, and never reaches a site.</para>
+/// written whole as the common test, in both modalities, and never reaches a site. With
+/// <see cref="MedPixImportOptions.HoldoutFraction"/> a share of the training cases (per label,
+/// whole cases) is held out before the partition and joins the common test. What the import did
+/// is recorded in <see cref="RecordFileName"/> at the root, so a later run can check that a
+/// partition it reuses was made with its options.</para>
 /// <para>Modalities follow <see cref="ModalityPlan"/>: an image-only site's manifest holds no
 /// text, a text-only site gets no image files (and records whose text fields are all empty are
 /// left out of it), an image+text site holds both (a record without text stays as an image-only
@@ -42,6 +46,12 @@ public static partial class MedPixImporter
 
     /// <summary>Folder of the images.</summary>
     public const string ImagesFolderName = "images";
+
+    /// <summary>File, at the root of an imported CLIENT_ROOT, recording how it was imported (<see cref="MedPixImportRecord"/>).</summary>
+    public const string RecordFileName = "medpix-import.json";
+
+    /// <summary>Offset of the held-out fold's seed from the partition's, so the fold and the partition are drawn apart.</summary>
+    public const int HoldoutSeedOffset = 104_729;
 
     /// <summary>The image-record file of a source split.</summary>
     public static string SplitFile(string sourceRoot, string split) =>
@@ -78,6 +88,14 @@ public static partial class MedPixImporter
         var labelIndex = labels.Select((label, i) => (label, i)).ToDictionary(p => p.label, p => p.i, StringComparer.Ordinal);
         var plan = ModalityPlan.Assign(options.Sites, options.ImageOnlySites, options.TextOnlySites);
         var trainUnits = Units(train, labelIndex, options.KeepCasesTogether);
+        var heldOut = new List<MedPixRecord>();
+        if (options.HoldoutFraction > 0)
+        {
+            var (kept, held) = LabelPartitioner.CarveVal(Enumerable.Range(0, trainUnits.Count).ToArray(), trainUnits.Select(u => u.Label).ToArray(),
+                options.HoldoutFraction, options.Seed + HoldoutSeedOffset);
+            heldOut = held.SelectMany(i => trainUnits[i].Records).ToList();
+            trainUnits = kept.Select(i => trainUnits[i]).ToList();
+        }
         int[][] siteUnits;
         if (options.DirichletAlpha is double alpha)
         {
@@ -105,10 +123,12 @@ public static partial class MedPixImporter
             sites.Add((info, siteTrain, siteVal));
         }
 
-        Write(output, labels, sites, test);
+        var importRecord = new MedPixImportRecord(options.DirichletAlpha, options.Seed, options.ValFraction, options.HoldoutFraction,
+            options.Sites, options.TrainSplits, options.TestSplit, options.LabelField, options.TextFields, test.Count, heldOut.Count);
+        Write(output, labels, sites, [.. test, .. heldOut], importRecord);
         var report = sites.Select(site => new ImportedSite(site.Info.Id, site.Info.Modalities, site.Train.Count, site.Val.Count,
             PerLabel(site.Train, labelIndex, labels.Count), PerLabel(site.Val, labelIndex, labels.Count))).ToArray();
-        return new MedPixImportReport(output, labels, report, dropped, test.Count);
+        return new MedPixImportReport(output, labels, report, dropped, test.Count + heldOut.Count) { HeldOut = heldOut.Count };
     }
 
     private static void CheckOptions(MedPixImportOptions options)
@@ -120,6 +140,8 @@ public static partial class MedPixImporter
         if (options.TrainSplits.Count == 0) throw new ArgumentException("Name at least one training split.", nameof(options));
         if (!(options.ValFraction > 0 && options.ValFraction < 1))
             throw new ArgumentException($"ValFraction must be in (0, 1), not {options.ValFraction}.", nameof(options));
+        if (!(options.HoldoutFraction >= 0 && options.HoldoutFraction < 1))
+            throw new ArgumentException($"HoldoutFraction must be in [0, 1), not {options.HoldoutFraction}.", nameof(options));
         foreach (var split in options.TrainSplits.Append(options.TestSplit))
             if (!SplitNamePattern().IsMatch(split)) throw new ArgumentException($"'{split}' is not a split name (letters, digits, '_').", nameof(options));
         if (string.IsNullOrWhiteSpace(options.LabelField)) throw new ArgumentException("LabelField is empty.", nameof(options));
@@ -275,7 +297,8 @@ public static partial class MedPixImporter
         return counts;
     }
 
-    private static void Write(string output, IReadOnlyList<string> labels, List<(ClientInfo Info, List<MedPixRecord> Train, List<MedPixRecord> Val)> sites, List<MedPixRecord> test)
+    private static void Write(string output, IReadOnlyList<string> labels, List<(ClientInfo Info, List<MedPixRecord> Train, List<MedPixRecord> Val)> sites, List<MedPixRecord> test,
+        MedPixImportRecord record)
     {
         var parent = Path.GetDirectoryName(output) ?? throw new IOException($"{output}: cannot write at a file-system root.");
         Directory.CreateDirectory(parent);
@@ -291,6 +314,7 @@ public static partial class MedPixImporter
                 WriteSplit(folder, ClientFolder.Val, val, info.Modalities);
             }
             WriteSplit(root.CreateCommonTest(), ClientFolder.Test, test, Modalities.Both);
+            record.Write(staging);
             if (Directory.Exists(output)) Directory.Delete(output);
             Directory.Move(staging, output);
         }
