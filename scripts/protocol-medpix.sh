@@ -9,6 +9,7 @@
 # Arms (default: all, in this order): fedavg; fedmm (its defaults); text-fill (text stand-ins at
 # image-only sites, reported as fedmm+text-fill); text-fill-exact (the same with exact summaries,
 # no differential privacy); virtual (8 virtual samples per class of the modality a site lacks);
+# proto (cross-modal class prototypes at sites lacking a modality, weight 1);
 # fedavg-cal; local; centralized; fedmm-repeat (the A/A control).
 # Protocol: Dirichlet partitions (α = 0.5) 1–6 of the MedPix training split into 10 sites (2
 # image-only, 2 text-only, 6 image+text), each site's val split carved from its own training cases
@@ -32,12 +33,12 @@ WEIGHTS="$SHARED/weights/mobilenet_v3_small_imagenet1k_v1_features.safetensors"
 for path in "$MEDPIX/Descriptions.json" "$WEIGHTS"; do
   [[ -e "$path" ]] || { echo "protocol: missing $path (set SHARED to the folder holding data/ and weights/)" >&2; exit 1; }
 done
-declare -A strategy=([fedavg]=fedavg [fedmm]=fedmm [text-fill]=fedmm [text-fill-exact]=fedmm [virtual]=fedmm
+declare -A strategy=([fedavg]=fedavg [fedmm]=fedmm [text-fill]=fedmm [text-fill-exact]=fedmm [virtual]=fedmm [proto]=fedmm
   [fedavg-cal]=fedavg-cal [local]=local [centralized]=centralized [fedmm-repeat]=fedmm-repeat)
 declare -A extra=([text-fill]="--fill-missing-text true" [text-fill-exact]="--fill-missing-text true --summary-noise 0"
-  [virtual]="--virtual-samples 8 --exact-class-statistics true")
+  [virtual]="--virtual-samples 8 --exact-class-statistics true" [proto]="--prototype-weight 1 --exact-class-statistics true")
 arms=("$@")
-[[ ${#arms[@]} -gt 0 ]] || arms=(fedavg fedmm text-fill text-fill-exact virtual fedavg-cal local centralized fedmm-repeat)
+[[ ${#arms[@]} -gt 0 ]] || arms=(fedavg fedmm text-fill text-fill-exact virtual proto fedavg-cal local centralized fedmm-repeat)
 for arm in "${arms[@]}"; do
   [[ -n "${strategy[$arm]:-}" ]] || { echo "protocol: unknown arm '$arm' (expected: ${!strategy[*]})" >&2; exit 2; }
 done

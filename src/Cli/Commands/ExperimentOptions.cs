@@ -141,6 +141,7 @@ internal sealed class ExperimentOptions
         Setting<double?>("--summary-noise", "Noise multiplier of the private summaries; 0: exact summaries, no differential privacy (privacy.summaryNoiseMultiplier).", "x", "privacy.summaryNoiseMultiplier"),
         Setting<bool?>("--exact-class-statistics", "Allow exact per-class feature statistics, which calibration and virtual samples need (not covered by ε): true or false (privacy.exactClassStatistics).", "bool", "privacy.exactClassStatistics"),
         Setting<double?>("--virtual-weight", "Weight of the virtual samples' cross-entropy (round.virtualWeight).", "x", "round.virtualWeight"),
+        Setting<double?>("--prototype-weight", "Weight of the cross-modal class prototype term at sites lacking a modality; needs exact class statistics (round.prototypeWeight).", "x", "round.prototypeWeight"),
         Setting<double?>("--pair-evidence-cosine", "Cosine of paired centers that counts as evidence (round.pairEvidenceCosine).", "x", "round.pairEvidenceCosine"),
     ];
 

@@ -418,10 +418,21 @@ public sealed record RoundConfig
     public double VirtualWeight { get; init; } = 1.0;
 
     /// <summary>
-    /// Whether sites upload, and the server pools and publishes, per-class feature statistics: server
-    /// calibration and virtual samples need them.
+    /// Weight of the cross-modal prototype term at sites that lack a modality (docs/ARTIFACTS.md,
+    /// "Class prototypes"): at the start of a round the site draws paired virtual samples of every
+    /// class from the federation's per-class statistics of both modalities, fuses them with the model
+    /// it received, and pulls the fused representation of each of its own samples toward its class's
+    /// paired prototype (mean squared distance). 0 (default): off. Turns on the class statistics
+    /// upload; needs frozen encoders.
     /// </summary>
-    public bool SharesClassStatistics() => Calibration is { Steps: > 0 } || VirtualSamplesPerClass > 0;
+    [Id(45)]
+    public double PrototypeWeight { get; init; }
+
+    /// <summary>
+    /// Whether sites upload, and the server pools and publishes, per-class feature statistics: server
+    /// calibration, virtual samples and class prototypes need them.
+    /// </summary>
+    public bool SharesClassStatistics() => Calibration is { Steps: > 0 } || VirtualSamplesPerClass > 0 || PrototypeWeight > 0;
 }
 
 /// <summary>

@@ -95,6 +95,9 @@ public static class FederationConfigChecks
             Check(round.VirtualWeight is >= 0 and <= 100, $"round.virtualWeight: {round.VirtualWeight} is outside [0, 100].");
             if (round.VirtualSamplesPerClass > 0 && config.Model is { } trained && (trained.TrainImageEncoder || trained.TrainTextEncoder))
                 problems.Add("round.virtualSamplesPerClass: virtual samples need frozen encoders (model.trainImageEncoder and model.trainTextEncoder false): trained encoders make the sites' feature statistics incomparable.");
+            Check(round.PrototypeWeight is >= 0 and <= 100, $"round.prototypeWeight: {round.PrototypeWeight} is outside [0, 100] (0: off).");
+            if (round.PrototypeWeight > 0 && config.Model is { } trainedEncoders && (trainedEncoders.TrainImageEncoder || trainedEncoders.TrainTextEncoder))
+                problems.Add("round.prototypeWeight: class prototypes need frozen encoders (model.trainImageEncoder and model.trainTextEncoder false): trained encoders make the sites' feature statistics incomparable.");
         }
 
         var privacy = config.Privacy;
@@ -111,7 +114,7 @@ public static class FederationConfigChecks
             if (model is not null && privacy.SgdNoiseMultiplier > 0)
                 Check(!model.TrainImageEncoder, "privacy.sgdNoiseMultiplier: DP-SGD cannot train the image encoder (its batch-norm statistics mix records and are not private); set model.trainImageEncoder to false.");
             if (round is not null && round.SharesClassStatistics() && !privacy.ExactClassStatistics)
-                problems.Add($"{(round.Calibration is { Steps: > 0 } ? "round.calibration.steps" : "round.virtualSamplesPerClass")}: needs per-class feature statistics, which are exact (at least privacy.minSupport samples per class, no noise, not covered by ε); sharing them needs privacy.exactClassStatistics true by name.");
+                problems.Add($"{(round.Calibration is { Steps: > 0 } ? "round.calibration.steps" : round.VirtualSamplesPerClass > 0 ? "round.virtualSamplesPerClass" : "round.prototypeWeight")}: needs per-class feature statistics, which are exact (at least privacy.minSupport samples per class, no noise, not covered by ε); sharing them needs privacy.exactClassStatistics true by name.");
             if (round is not null && round.UploadSampleVectors)
                 Check(privacy.MinSupport == 1 && privacy.SummaryNoiseMultiplier == 0,
                     "round.uploadSampleVectors: per-sample vectors rest on one sample each and carry no noise; uploading them needs the guards off by name: privacy.minSupport 1 and privacy.summaryNoiseMultiplier 0.");

@@ -55,6 +55,9 @@ public static class LocalRound
         // Under DP-SGD every step trains on the site's Poisson-sampled records only.
         using var virtualSamples = config.Privacy.SgdNoiseMultiplier > 0 ? null
             : VirtualSamples.For(config.Round, data.Modalities, globalVectors, DeterministicSeed.For(config.Round.Seed, "virtual", data.ClientId, round));
+        // Cross-modal class prototypes, fused with the model just received (no lag); DP-SGD steps skip them too.
+        using var prototypes = config.Privacy.SgdNoiseMultiplier > 0 ? null
+            : ClassPrototypes.For(config.Round, data.Modalities, globalVectors, site.Received!, DeterministicSeed.For(config.Round.Seed, "prototypes", data.ClientId, round));
 
         var before = Evaluate(site, SplitKind.Val, fillIn);
         var incoming = shared.ExportWeights(SharedModel.GroupsFor(Modalities.Both));
@@ -101,7 +104,7 @@ public static class LocalRound
                 using var step = NewDisposeScope();
                 var rows = order.AsSpan(start, Math.Min(config.Round.BatchSize, order.Length - start)).ToArray();
                 var batch = Represent(site, SplitKind.Train, rows, fillIn, config.Round.ModalityDropout, random);
-                var loss = Loss(site, config.Round, batch, rows);
+                var loss = Loss(site, config.Round, batch, rows, prototypes);
                 if (virtualSamples is not null) loss = loss + config.Round.VirtualWeight * virtualSamples.Loss(shared);
                 sharedOptimizer.zero_grad();
                 encoderOptimizer?.zero_grad();
@@ -348,14 +351,17 @@ public static class LocalRound
         }
     }
 
-    // Cross-entropy (logit-adjusted by the site's prior when configured), plus the image–text alignment
-    // and the global soft targets when they are on and the batch has what they need.
-    private static Tensor Loss(SiteState site, RoundConfig config, RepresentedBatch batch, int[] rows)
+    // Cross-entropy (logit-adjusted by the site's prior when configured), plus the image–text alignment,
+    // the global soft targets and the class prototypes when they are on and the batch has what they need.
+    private static Tensor Loss(SiteState site, RoundConfig config, RepresentedBatch batch, int[] rows, ClassPrototypes? prototypes = null)
     {
-        var logits = site.Model.Shared.Classify(batch.Image, batch.Text, batch.Presence);
+        var fusion = site.Model.Shared.Fusion;
+        var fused = fusion.Fuse(batch.Image, batch.Text, batch.Presence);
+        var logits = fusion.Classify(fused);
         var labels = tensor(rows.Select(r => site.Data.Train.Labels[r]).ToArray());
         var adjusted = site.LogPrior is null ? logits : logits + site.LogPrior;
         var loss = nn.functional.cross_entropy(adjusted, labels);
+        if (prototypes is not null) loss = loss + config.PrototypeWeight * prototypes.Loss(fused, labels);
         if (config.AlignmentWeight > 0 && batch.AlignedImage is not null && batch.AlignedText is not null)
         {
             var image = nn.functional.normalize(batch.AlignedImage, dim: 1);

@@ -145,6 +145,24 @@ public sealed class FederatedRunTests : IDisposable
         Assert.Contains(withVirtual.Rows, r => r.Round == 2 && r.Group != "image+text" && r.Evaluation == ExperimentRunner.SiteEvaluation && before[Key(r)] != r);
     }
 
+    [Fact]
+    public void ClassPrototypesChangeWhatSingleModalitySitesLearnFromRoundTwoOnly()
+    {
+        var (config, sites) = Federation();
+        var guarded = config with { Privacy = new PrivacyConfig { MinSupport = 2, ExactClassStatistics = true } };
+        var (plain, _) = RunFedMM(guarded, sites);
+        var (withPrototypes, servers) = RunFedMM(guarded with { Round = guarded.Round with { PrototypeWeight = 1 } }, sites);
+
+        var server = Assert.Single(servers);
+        Assert.All(server.Reports, report => Assert.Null(report.Calibration));
+        Assert.Equal(48f, server.LastVectors!["image.class.counts"].sum().item<float>());
+        // Round 1 trains before any statistics exist: identical. In round 2 the single-modality sites' site models differ.
+        string Key(SiteRoundResult r) => $"{r.Round} {r.ClientId} {r.Evaluation} {r.Split}";
+        var before = plain.Rows.ToDictionary(Key);
+        Assert.All(withPrototypes.Rows.Where(r => r.Round == 1 && r.Evaluation == ExperimentRunner.SiteEvaluation), r => Assert.Equal(before[Key(r)], r));
+        Assert.Contains(withPrototypes.Rows, r => r.Round == 2 && r.Group != "image+text" && r.Evaluation == ExperimentRunner.SiteEvaluation && before[Key(r)] != r);
+    }
+
     private sealed class RecordingServer(IServerAggregation inner) : IServerAggregation
     {
         public List<int> Rounds { get; } = [];

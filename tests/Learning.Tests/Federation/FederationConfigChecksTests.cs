@@ -105,9 +105,22 @@ public class FederationConfigChecksTests
     }
 
     [Fact]
+    public void PrototypeSettingsAreCheckedByTheirFieldAndNeedFrozenEncoders()
+    {
+        var exact = new PrivacyConfig { ExactClassStatistics = true };
+        var bad = new FederationConfig { Labels = ["a", "b"], Privacy = exact, Round = new RoundConfig { PrototypeWeight = -1 } };
+        Assert.StartsWith("round.prototypeWeight: -1 is outside [0, 100]", Assert.Single(FederationConfigChecks.Problems(bad)));
+        var trained = new FederationConfig { Labels = ["a", "b"], Privacy = exact, Model = new ModelConfig { TrainTextEncoder = true }, Round = new RoundConfig { PrototypeWeight = 1 } };
+        Assert.StartsWith("round.prototypeWeight: class prototypes need frozen encoders", Assert.Single(FederationConfigChecks.Problems(trained)));
+        Assert.True(trained.Round.SharesClassStatistics());
+        var unnamed = trained with { Privacy = new PrivacyConfig(), Model = new ModelConfig() };
+        Assert.StartsWith("round.prototypeWeight: needs per-class feature statistics", Assert.Single(FederationConfigChecks.Problems(unnamed)));
+    }
+
+    [Fact]
     public void ExactClassStatisticsAreSharedOnlyWhenAllowedByName()
     {
-        foreach (var round in new[] { new RoundConfig { VirtualSamplesPerClass = 8 }, new RoundConfig { Calibration = new CalibrationConfig { Steps = 10 } } })
+        foreach (var round in new[] { new RoundConfig { VirtualSamplesPerClass = 8 }, new RoundConfig { Calibration = new CalibrationConfig { Steps = 10 } }, new RoundConfig { PrototypeWeight = 1 } })
         {
             var config = new FederationConfig { Labels = ["a", "b"], Round = round };
             var problem = Assert.Single(FederationConfigChecks.Problems(config));
