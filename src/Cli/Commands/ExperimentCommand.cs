@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FedMM.Cli.Config;
 using FedMM.Cli.Errors;
+using FedMM.Cli.Output;
 using FedMM.Cli.Reports;
 using FedMM.Contracts;
 using FedMM.Learning.Data;
@@ -46,6 +47,7 @@ public static class ExperimentCommand
         ExperimentPlan? plan = null;
         ExperimentResults? results = null;
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        var line = new ExperimentProgressLine(partitions.Count * settings.Strategies.Count * settings.Seeds.Count * settings.Rounds, () => clock.Elapsed);
         foreach (var (partition, root) in partitions)
         {
             if (settings.MedPix is not null) ImportMedPix(settings, partition, root);
@@ -60,7 +62,7 @@ public static class ExperimentCommand
             var factory = new EncoderSiteModelFactory(settings.ImageWeights, settings.Vocabulary, id => Path.Combine(siteFolders, id));
             var runner = new ExperimentRunner(factory, ExperimentServers.For);
             string where = settings.MedPix is null ? "" : $" p{partition}";
-            var progress = new ConsoleProgress(p => Console.Out.WriteLine($"{clock.Elapsed:hh\\:mm\\:ss}{where} {p.Strategy.ToName()} seed {p.Seed} round {p.Round}/{p.Rounds}: {p.Message}"));
+            var progress = new ConsoleProgress(p => Console.Out.WriteLine(line.Format(partition, where, p)));
             // Frozen encoder features are computed once per partition and shared by every strategy and
             // seed, and kept on disk beside the partition's data for later runs and other processes.
             using var features = new ImageFeatureCache(Path.Combine(root, FeatureCacheFolder));
