@@ -4,6 +4,7 @@ using FedMM.Learning.Calibration;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
 using FedMM.Learning.Privacy;
+using FedMM.Learning.StrategySeam;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -51,6 +52,8 @@ public static class LocalRound
             if (site.BestSharedWeights is not null) shared.KeepPersonal(site.BestSharedWeights, config.Round.PersonalLayers);
         }
         site.SetReceived(shared);
+        // The strategy's site side (FedProx: a pull towards the received global weights); null under FedAvg and FedMM.
+        using var siteTerm = FederatedStrategy.SiteTerm(config.Round, shared, globalWeights, data.Modalities);
         using var fillIn = ModalityFillIn.For(config.Round, globalVectors);
         // Under DP-SGD every step trains on the site's Poisson-sampled records only.
         using var virtualSamples = config.Privacy.SgdNoiseMultiplier > 0 ? null
@@ -97,7 +100,7 @@ public static class LocalRound
         {
             SetTraining(site, config, true);
             // Under DP-SGD its Poisson-sampled steps replace the shuffled mini-batches below.
-            if (dpSgd is not null) TrainPrivateEpoch(site, dpSgd, sgdNoise, fillIn, sharedOptimizer, encoderOptimizer, random);
+            if (dpSgd is not null) TrainPrivateEpoch(site, dpSgd, sgdNoise, fillIn, siteTerm, sharedOptimizer, encoderOptimizer, random);
             else random.Shuffle(order);
             for (int start = 0; dpSgd is null && start < order.Length; start += config.Round.BatchSize)
             {
@@ -106,6 +109,7 @@ public static class LocalRound
                 var batch = Represent(site, SplitKind.Train, rows, fillIn, config.Round.ModalityDropout, random);
                 var loss = Loss(site, config.Round, batch, rows, prototypes);
                 if (virtualSamples is not null) loss = loss + config.Round.VirtualWeight * virtualSamples.Loss(shared);
+                if (siteTerm is not null) loss = loss + siteTerm.Loss();
                 sharedOptimizer.zero_grad();
                 encoderOptimizer?.zero_grad();
                 loss.backward();
@@ -330,9 +334,11 @@ public static class LocalRound
     }
 
     // One epoch of DP-SGD: ⌈1/q⌉ steps, each on a Poisson sample of the training records, every
-    // record's loss and gradient on its own (the alignment term, which needs two records, drops out).
+    // record's loss and gradient on its own (the alignment term, which needs two records, drops out;
+    // the strategy's site term joins every record's loss, so its gradient is clipped with the record's).
     private static void TrainPrivateEpoch(
-        SiteState site, DpSgd dpSgd, Generator? noise, ModalityFillIn fillIn, optim.Optimizer sharedOptimizer, optim.Optimizer? encoderOptimizer, Random random)
+        SiteState site, DpSgd dpSgd, Generator? noise, ModalityFillIn fillIn, ISiteTerm? siteTerm,
+        optim.Optimizer sharedOptimizer, optim.Optimizer? encoderOptimizer, Random random)
     {
         var config = site.Config.Round;
         for (int step = 0; step < dpSgd.StepsPerEpoch; step++)
@@ -344,7 +350,8 @@ public static class LocalRound
             dpSgd.ComputeGradients(records, record =>
             {
                 int[] rows = [record];
-                return Loss(site, config, Represent(site, SplitKind.Train, rows, fillIn, config.ModalityDropout, random), rows);
+                var loss = Loss(site, config, Represent(site, SplitKind.Train, rows, fillIn, config.ModalityDropout, random), rows);
+                return siteTerm is null ? loss : loss + siteTerm.Loss();
             }, noise);
             sharedOptimizer.step();
             encoderOptimizer?.step();
