@@ -54,14 +54,20 @@ public sealed class FedAdam : IServerOptimizer
         double beta1 = config.Beta1, beta2 = config.Beta2, eta = config.LearningRate, tau = config.Tau;
         int stepped = 0, started = 0;
 
-        // A group nobody trained keeps its weights (carried over by the aggregator) and its state.
-        if (carried)
+        // A group nobody trained keeps its weights (carried over by the aggregator) and its state, or
+        // starts it when there is none, so the package holds state for every weight it publishes.
+        foreach (var name in (previous?.Weights.Keys ?? []).Where(n => !combined.ContainsKey(n)).Order(StringComparer.Ordinal))
         {
-            foreach (var name in previous!.Weights.Keys.Where(n => !combined.ContainsKey(n)).Order(StringComparer.Ordinal))
+            var weight = previous!.Weights[name];
+            if (carried)
             {
                 vectors[FirstMomentPrefix + name] = previous.Vectors[FirstMomentPrefix + name].detach().cpu().clone();
                 vectors[SecondMomentPrefix + name] = previous.Vectors[SecondMomentPrefix + name].detach().cpu().clone();
+                continue;
             }
+            vectors[FirstMomentPrefix + name] = torch.zeros_like(weight, dtype: torch.ScalarType.Float32, device: torch.CPU);
+            vectors[SecondMomentPrefix + name] = torch.full_like(weight, tau * tau, dtype: torch.ScalarType.Float32, device: torch.CPU);
+            started++;
         }
         foreach (var name in combined.Keys.Order(StringComparer.Ordinal).ToList())
         {

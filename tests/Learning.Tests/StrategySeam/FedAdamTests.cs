@@ -165,6 +165,15 @@ public class FedAdamTests
             Assert.True(third.Vectors[FedAdam.SecondMomentPrefix + name].eq(second.Vectors[FedAdam.SecondMomentPrefix + name]).all().item<bool>(), name);
         }
         Assert.Equal(third.Weights.Count(w => !w.Key.StartsWith("image_adapter.", StringComparison.Ordinal)), third.Report.ServerOptimizer!.Stepped);
+
+        // State that starts again in a round that carries a group over starts for the carried group too,
+        // so the next round finds it complete.
+        using var plain = RoundAggregator.Aggregate(2, Config("fedavg"), SecondRound(), [], fusion, first);
+        using var restarted = RoundAggregator.Aggregate(3, AdamConfig(), [Site("txt-0", Modalities.Text, 41, 3)], [], fusion, plain);
+        Assert.Equal(restarted.Weights.Count, restarted.Report.ServerOptimizer!.Started);
+        Assert.Equal(restarted.Weights.Keys.Order(), restarted.Vectors.Keys.Where(k => k.StartsWith(FedAdam.FirstMomentPrefix)).Select(k => k[FedAdam.FirstMomentPrefix.Length..]).Order());
+        using var fourth = RoundAggregator.Aggregate(4, AdamConfig(), [Site("txt-0", Modalities.Text, 42, 4)], [], fusion, restarted);
+        Assert.Equal(3, fourth.Report.ServerOptimizer!.StateFromRound);
     }
 
     [Fact]
