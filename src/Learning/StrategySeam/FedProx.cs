@@ -19,7 +19,7 @@ public sealed class FedProx : ISiteTerm
     private readonly List<(Parameter Parameter, Tensor Anchor)> held;
 
     /// <summary>The term over <paramref name="parameters"/>, each held to the tensor of the same name in <paramref name="global"/>.</summary>
-    /// <exception cref="ArgumentException">μ is not positive and finite, a parameter has no global tensor, or shapes differ.</exception>
+    /// <exception cref="ArgumentException">μ is not positive and finite, no parameters, a parameter has no global tensor, or shapes differ.</exception>
     public FedProx(double mu, IEnumerable<(string Name, Parameter Parameter)> parameters, IReadOnlyDictionary<string, Tensor> global)
     {
         ArgumentNullException.ThrowIfNull(parameters);
@@ -43,6 +43,7 @@ public sealed class FedProx : ISiteTerm
             Dispose();
             throw;
         }
+        if (held.Count == 0) throw new ArgumentException("FedProx: no parameters to hold.", nameof(parameters));
     }
 
     /// <summary>

@@ -76,6 +76,10 @@ public class FedProxTests
         Assert.Null(FederatedStrategy.SiteTerm(config.Round with { ProximalMu = 0.1 }, shared, null, Modalities.Both));
         using var term = FederatedStrategy.SiteTerm(config.Round with { ProximalMu = 0.1 }, shared, global, Modalities.Text);
         Assert.Equal(0.1, Assert.IsType<FedProx>(term).Mu);
+        var first = shared.named_parameters().First();
+        Assert.Contains("no parameters", Assert.Throws<ArgumentException>(() => new FedProx(0.1, [], global)).Message);
+        Assert.Contains("μ must be positive", Assert.Throws<ArgumentException>(() => new FedProx(0, [(first.name, first.parameter)], global)).Message);
+        Assert.Contains("have no 'fusion.other'", Assert.Throws<ArgumentException>(() => new FedProx(0.1, [("fusion.other", first.parameter)], global)).Message);
         foreach (var tensor in global.Values) tensor.Dispose();
     }
 
