@@ -101,6 +101,21 @@ public partial class ExperimentOptionsTests
     }
 
     [Fact]
+    public void The_strategy_seam_options_set_their_config_fields_and_its_arms_are_strategies()
+    {
+        var settings = Read("-d", "/data", "-o", "/out", "--strategies", "fedavg,fedprox,fedadam",
+            "--proximal-mu", "0.1", "--server-optimizer", "adam", "--server-lr", "0.03", "--server-tau", "0.01");
+        Assert.Equal([Strategy.FedAvg, Strategy.FedProx, Strategy.FedAdam], settings.Strategies);
+        var round = settings.Config.Round;
+        Assert.Equal((0.1, ServerOptimizerKind.Adam, 0.03, 0.01), (round.ProximalMu, round.ServerOptimizer.Kind, round.ServerOptimizer.LearningRate, round.ServerOptimizer.Tau));
+
+        var negative = Assert.Throws<CliException>(() => Read("-d", "/data", "-o", "/out", "--proximal-mu", "-1"));
+        Assert.Contains("round.proximalMu", negative.Message);
+        var unknown = Assert.Throws<CliException>(() => Read("-d", "/data", "-o", "/out", "--server-optimizer", "yogi"));
+        Assert.Contains("serverOptimizer.kind", unknown.Message);
+    }
+
+    [Fact]
     public void The_image_encoder_is_chosen_by_name_and_resnet18_takes_no_image_weights()
     {
         Assert.Equal(ImageEncoderKind.MobileNetV3Small, Read("-d", "/data", "-o", "/out").Config.Model.ImageEncoder);
@@ -194,7 +209,7 @@ public partial class ExperimentOptionsTests
 
     [Theory]
     [InlineData("--seeds", "1,x")]
-    [InlineData("--strategies", "fedprox")]
+    [InlineData("--strategies", "scaffold")]
     [InlineData("--epochs", "many")]
     [InlineData("--threads", "0")]
     public async Task Wrong_values_exit_2_with_one_line(string option, string value)

@@ -85,7 +85,7 @@ internal sealed class ExperimentOptions
 
     public Option<string[]> Strategies { get; } = new("--strategies")
     {
-        Description = "Strategies, e.g. fedmm,fedavg: fedmm, fedavg, local, centralized, fedmm-repeat (FedMM with other seeds: the A/A control), fedavg-cal (FedAvg with server calibration).",
+        Description = "Strategies, e.g. fedmm,fedavg: fedmm, fedavg, local, centralized, fedmm-repeat (FedMM with other seeds: the A/A control), fedavg-cal (FedAvg with server calibration), fedprox (FedAvg with FedProx's proximal term, μ from --proximal-mu or 0.01), fedadam (FedAvg with FedAdam on the server, η from --server-lr).",
         DefaultValueFactory = _ => ["fedmm", "fedavg", "local", "centralized"], AllowMultipleArgumentsPerToken = true, HelpName = "name",
     };
 
@@ -142,6 +142,10 @@ internal sealed class ExperimentOptions
         Setting<bool?>("--exact-class-statistics", "Allow exact per-class feature statistics, which calibration and virtual samples need (not covered by ε): true or false (privacy.exactClassStatistics).", "bool", "privacy.exactClassStatistics"),
         Setting<double?>("--virtual-weight", "Weight of the virtual samples' cross-entropy (round.virtualWeight).", "x", "round.virtualWeight"),
         Setting<double?>("--prototype-weight", "Weight of the cross-modal class prototype term at sites lacking a modality; needs exact class statistics (round.prototypeWeight).", "x", "round.prototypeWeight"),
+        Setting<double?>("--proximal-mu", "FedProx's μ: each local step adds (μ/2)·‖w − w_global‖²; 0: off; the fedprox arm's μ (round.proximalMu).", "x", "round.proximalMu"),
+        Setting<string?>("--server-optimizer", "What the server does with the combined weights: none or adam (FedAdam) (round.serverOptimizer.kind).", "name", "round.serverOptimizer.kind"),
+        Setting<double?>("--server-lr", "η of the server optimizer; the fedadam arm's η (round.serverOptimizer.learningRate).", "x", "round.serverOptimizer.learningRate"),
+        Setting<double?>("--server-tau", "τ of FedAdam (round.serverOptimizer.tau).", "x", "round.serverOptimizer.tau"),
         Setting<double?>("--pair-evidence-cosine", "Cosine of paired centers that counts as evidence (round.pairEvidenceCosine).", "x", "round.pairEvidenceCosine"),
     ];
 

@@ -167,6 +167,18 @@ public enum AggregationRule
     [JsonStringEnumMemberName("multi-krum")] MultiKrum,
 }
 
+/// <summary>What the server does with the combined shared weights (<c>round.serverOptimizer.kind</c>).</summary>
+[GenerateSerializer]
+[JsonConverter(typeof(ChoiceConverter<ServerOptimizerKind>))]
+public enum ServerOptimizerKind
+{
+    /// <summary>Nothing: the combined weights are the next global model (FedAvg, FedMM).</summary>
+    [JsonStringEnumMemberName("none")] None,
+
+    /// <summary>FedAdam: an Adam step from the previous global weights along the pseudo-gradient.</summary>
+    [JsonStringEnumMemberName("adam")] Adam,
+}
+
 /// <summary>The JSON names of config choices, as reports, package metadata and messages write them.</summary>
 public static class Choices
 {

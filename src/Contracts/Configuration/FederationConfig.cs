@@ -429,6 +429,22 @@ public sealed record RoundConfig
     public double PrototypeWeight { get; init; }
 
     /// <summary>
+    /// FedProx's μ (Li et al. 2020; docs/ARCHITECTURE.md, "Strategy seam"): every local training step
+    /// adds (μ/2)·‖w − w_global‖² over the shared parameters the site trains and uploads, which pulls
+    /// them towards the global package the site received. 0 (default): off. No term in a federation's
+    /// first round (no package yet) or for parameters the site keeps as personal layers.
+    /// </summary>
+    [Id(60)]
+    public double ProximalMu { get; init; }
+
+    /// <summary>
+    /// What the server does with the combined shared weights (after the robust rule): "none" (default:
+    /// they are the next global model, as in FedAvg) or "adam" (FedAdam, Reddi et al. 2021).
+    /// </summary>
+    [Id(61)]
+    public ServerOptimizerConfig ServerOptimizer { get; init; } = new();
+
+    /// <summary>
     /// Whether sites upload, and the server pools and publishes, per-class feature statistics: server
     /// calibration, virtual samples and class prototypes need them.
     /// </summary>
@@ -461,6 +477,38 @@ public sealed record CalibrationConfig
     /// <summary>Learning rate of the classifier's fine-tuning (Adam).</summary>
     [Id(2)]
     public double LearningRate { get; init; } = 1e-3;
+}
+
+/// <summary>
+/// The server optimizer (docs/ARTIFACTS.md, "Server optimizer"): the combined shared weights of a
+/// round minus the previous global weights are a pseudo-gradient Δ, and with "adam" (FedAdam, Reddi et
+/// al. 2021, "Adaptive Federated Optimization") the server steps m ← β1·m + (1 − β1)·Δ,
+/// v ← β2·v + (1 − β2)·Δ², x ← x + η·m / (√v + τ) from the previous global weights x. m and v travel
+/// in the global package's vectors from round to round.
+/// </summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+[GenerateSerializer, Immutable, Alias("fedmm.server-optimizer-config")]
+public sealed record ServerOptimizerConfig
+{
+    /// <summary>"none" (default: the combined weights are the next global model) or "adam" (FedAdam).</summary>
+    [Id(0)]
+    public ServerOptimizerKind Kind { get; init; } = ServerOptimizerKind.None;
+
+    /// <summary>η: the server learning rate, about the largest step one coordinate takes per round.</summary>
+    [Id(1)]
+    public double LearningRate { get; init; } = 0.01;
+
+    /// <summary>β1: decay of the first moment m.</summary>
+    [Id(2)]
+    public double Beta1 { get; init; } = 0.9;
+
+    /// <summary>β2: decay of the second moment v.</summary>
+    [Id(3)]
+    public double Beta2 { get; init; } = 0.99;
+
+    /// <summary>τ: adaptivity, added to √v; v also starts at τ² (the paper's v₋₁ ≥ τ²).</summary>
+    [Id(4)]
+    public double Tau { get; init; } = 1e-3;
 }
 
 /// <summary>

@@ -91,6 +91,16 @@ public static class FederationConfigChecks
                 if (calibration.Steps > 0 && config.Model is { } m && (m.TrainImageEncoder || m.TrainTextEncoder))
                     problems.Add("round.calibration.steps: calibration needs frozen encoders (model.trainImageEncoder and model.trainTextEncoder false): trained encoders make the sites' feature statistics incomparable.");
             }
+            Check(round.ProximalMu is >= 0 and <= 1000, $"round.proximalMu: {round.ProximalMu} is outside [0, 1000] (0: FedProx off).");
+            var server = round.ServerOptimizer;
+            if (server is null) problems.Add("round.serverOptimizer: required.");
+            else
+            {
+                Check(server.LearningRate is > 0 and <= 10, $"round.serverOptimizer.learningRate: {server.LearningRate} is outside (0, 10].");
+                Check(server.Beta1 is >= 0 and < 1, $"round.serverOptimizer.beta1: {server.Beta1} is outside [0, 1).");
+                Check(server.Beta2 is >= 0 and < 1, $"round.serverOptimizer.beta2: {server.Beta2} is outside [0, 1).");
+                Check(server.Tau is >= 1e-12 and <= 1, $"round.serverOptimizer.tau: {server.Tau} is outside [1e-12, 1]; it keeps the step finite where v is 0.");
+            }
             Check(round.VirtualSamplesPerClass is >= 0 and <= 1024, $"round.virtualSamplesPerClass: {round.VirtualSamplesPerClass} is outside 0..1024 (0: off).");
             Check(round.VirtualWeight is >= 0 and <= 100, $"round.virtualWeight: {round.VirtualWeight} is outside [0, 100].");
             if (round.VirtualSamplesPerClass > 0 && config.Model is { } trained && (trained.TrainImageEncoder || trained.TrainTextEncoder))

@@ -45,7 +45,8 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
 
     /// <summary>
     /// The comparisons the protocol reports: FedMM against local-only and FedAvg (site models and, with
-    /// FedAvg, global packages), and the A/A control FedMM against FedMM with other seeds.
+    /// FedAvg, global packages), the A/A control FedMM against FedMM with other seeds, and each arm that
+    /// changes FedAvg by one thing (calibration, FedProx, FedAdam) against FedAvg.
     /// </summary>
     public static readonly IReadOnlyList<(string Strategy, string Baseline, string Evaluation)> Comparisons =
     [
@@ -56,6 +57,10 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
         ("fedmm", "fedmm-repeat", ExperimentRunner.SiteEvaluation),
         ("fedavg-cal", "fedavg", ExperimentRunner.SiteEvaluation),
         ("fedavg-cal", "fedavg", ExperimentRunner.GlobalEvaluation),
+        ("fedprox", "fedavg", ExperimentRunner.SiteEvaluation),
+        ("fedprox", "fedavg", ExperimentRunner.GlobalEvaluation),
+        ("fedadam", "fedavg", ExperimentRunner.SiteEvaluation),
+        ("fedadam", "fedavg", ExperimentRunner.GlobalEvaluation),
     ];
 
     /// <summary>

@@ -52,7 +52,7 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
                     var context = new RunContext(strategy, seed, partition, plan.Rounds, cache, progress, cancellation);
                     var run = strategy switch
                     {
-                        Strategy.FedMM or Strategy.FedAvg or Strategy.FedMMRepeat or Strategy.FedAvgCalibrated => Federated(context, sites, config),
+                        Strategy.FedMM or Strategy.FedAvg or Strategy.FedMMRepeat or Strategy.FedAvgCalibrated or Strategy.FedProx or Strategy.FedAdam => Federated(context, sites, config),
                         Strategy.Local => Local(context, sites, config),
                         Strategy.Centralized => Centralized(context, sites, config),
                         _ => throw new ArgumentOutOfRangeException(nameof(plan), strategy, "Unknown strategy."),

@@ -21,6 +21,10 @@ public enum Strategy
     FedMMRepeat,
     /// <summary>FedAvg plus server calibration of the classifier on class-balanced virtual features (<see cref="CalibrationConfig"/>).</summary>
     FedAvgCalibrated,
+    /// <summary>FedAvg plus FedProx's proximal term in local training (<see cref="RoundConfig.ProximalMu"/>).</summary>
+    FedProx,
+    /// <summary>FedAvg with FedAdam on the server (<see cref="RoundConfig.ServerOptimizer"/> "adam").</summary>
+    FedAdam,
 }
 
 /// <summary>
@@ -38,7 +42,10 @@ public static class Strategies
     /// <summary>Calibration steps of <see cref="Strategy.FedAvgCalibrated"/> when the experiment's configuration leaves calibration off.</summary>
     public const int CalibrationSteps = 200;
 
-    /// <summary>"fedmm", "fedavg", "local", "centralized", "fedmm-repeat" or "fedavg-cal".</summary>
+    /// <summary>μ of <see cref="Strategy.FedProx"/> when the experiment's configuration leaves round.proximalMu at 0.</summary>
+    public const double ProximalMu = 0.01;
+
+    /// <summary>"fedmm", "fedavg", "local", "centralized", "fedmm-repeat", "fedavg-cal", "fedprox" or "fedadam".</summary>
     public static string ToName(this Strategy strategy) => strategy switch
     {
         Strategy.FedMMRepeat => "fedmm-repeat",
@@ -55,7 +62,9 @@ public static class Strategies
         "centralized" => Strategy.Centralized,
         "fedmm-repeat" => Strategy.FedMMRepeat,
         "fedavg-cal" => Strategy.FedAvgCalibrated,
-        _ => throw new ArgumentException($"Unknown strategy '{name}'; expected fedmm, fedavg, local, centralized, fedmm-repeat or fedavg-cal.", nameof(name)),
+        "fedprox" => Strategy.FedProx,
+        "fedadam" => Strategy.FedAdam,
+        _ => throw new ArgumentException($"Unknown strategy '{name}'; expected fedmm, fedavg, local, centralized, fedmm-repeat, fedavg-cal, fedprox or fedadam.", nameof(name)),
     };
 
     /// <summary>The federation configuration a strategy runs with, derived from the experiment's base one.</summary>
@@ -70,6 +79,23 @@ public static class Strategies
             {
                 Seed = seed, Weighting = Weighting.FedAvg, UseGlobalVectors = false,
                 Calibration = baseline.Round.Calibration is { Steps: > 0 } on ? on : (baseline.Round.Calibration ?? new()) with { Steps = CalibrationSteps },
+            },
+        },
+        // FedAvg's arms with one side of the strategy seam changed: the configuration's μ or server optimizer settings when it sets them.
+        Strategy.FedProx => baseline with
+        {
+            Round = baseline.Round with
+            {
+                Seed = seed, Weighting = Weighting.FedAvg, UseGlobalVectors = false,
+                ProximalMu = baseline.Round.ProximalMu > 0 ? baseline.Round.ProximalMu : ProximalMu,
+            },
+        },
+        Strategy.FedAdam => baseline with
+        {
+            Round = baseline.Round with
+            {
+                Seed = seed, Weighting = Weighting.FedAvg, UseGlobalVectors = false,
+                ServerOptimizer = (baseline.Round.ServerOptimizer ?? new()) with { Kind = ServerOptimizerKind.Adam },
             },
         },
         Strategy.Local or Strategy.Centralized => baseline with { Round = baseline.Round with { Seed = seed, UseGlobalVectors = false } },

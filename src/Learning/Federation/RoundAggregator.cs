@@ -4,6 +4,7 @@ using FedMM.Learning.Aggregation;
 using FedMM.Learning.Calibration;
 using FedMM.Learning.Clustering;
 using FedMM.Learning.Pairing;
+using FedMM.Learning.StrategySeam;
 using FedMM.Learning.Training;
 using TorchSharp;
 
@@ -47,7 +48,7 @@ public static class RoundAggregator
         var vectors = new Dictionary<string, torch.Tensor>(StringComparer.Ordinal);
         try
         {
-            var shared = AggregateWeights(round, config.Round, sites, previous, weights);
+            var shared = AggregateWeights(round, config.Round, sites, previous, weights, vectors);
             timings["weights"] = Lap();
             var calibration = Calibrate(round, config, sites, weights, vectors);
             if (calibration is not null) timings["calibration"] = Lap();
@@ -94,6 +95,7 @@ public static class RoundAggregator
                 CarriedGroups = shared.CarriedGroups,
                 Encoders = EncoderFamily.Of(config.Model),
                 Calibration = calibration,
+                ServerOptimizer = shared.ServerOptimizer,
                 Timings = timings,
             };
             RequirePublishable(weights, vectors);
@@ -111,10 +113,10 @@ public static class RoundAggregator
     private sealed record SharedWeights(
         List<SiteContribution> Contributions, List<string> CarriedGroups, List<ClippedUpdate> Clipped,
         List<CappedShare> CappedShares, List<CappedSampleClaim> CappedClaims, string? ClipReference, List<UpdateNorm> UpdateNorms,
-        List<KrumSelection> KrumScores);
+        List<KrumSelection> KrumScores, ServerOptimizerSummary? ServerOptimizer);
 
     private static SharedWeights AggregateWeights(
-        int round, RoundConfig config, List<SiteUpdate> sites, GlobalPackage? previous, Dictionary<string, torch.Tensor> weights)
+        int round, RoundConfig config, List<SiteUpdate> sites, GlobalPackage? previous, Dictionary<string, torch.Tensor> weights, Dictionary<string, torch.Tensor> vectors)
     {
         var robustness = config.Robustness ?? new RobustnessConfig();
         // A claim above what the operator declared for the site is weighed as the declared count.
@@ -189,6 +191,9 @@ public static class RoundAggregator
                     sites.Where(s => s.Weights.ContainsKey(name)).Select(s => (s, LargestMagnitude(s.Weights[name]))));
         }
 
+        // The strategy's server side turns the combined weights into the next global ones (FedAvg, FedMM: unchanged).
+        var serverOptimizer = FederatedStrategy.ServerOptimizer(config).Step(round, weights, previous, vectors);
+
         // A group no site trained this round keeps its previous global value, so sites never lose it.
         var carried = new List<string>();
         if (previous is not null)
@@ -208,7 +213,7 @@ public static class RoundAggregator
             groupWeights.Where(w => w.ClientId == s.ClientId).ToDictionary(w => w.Group.ToName(), w => w.Weight))).ToList();
         var cappedShares = groupWeights.Where(w => w.Uncapped is not null)
             .Select(w => new CappedShare(w.ClientId, w.Group.ToName(), w.Uncapped!.Value, w.Weight)).ToList();
-        return new SharedWeights(contributions, carried, clipped, cappedShares, cappedClaims, clipReference, norms, krumScores);
+        return new SharedWeights(contributions, carried, clipped, cappedShares, cappedClaims, clipReference, norms, krumScores, serverOptimizer);
     }
 
     // The global clusters of one modality and, per site, the global cluster of each of its centroids.

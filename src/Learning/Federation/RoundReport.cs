@@ -1,5 +1,6 @@
 using FedMM.Contracts;
 using FedMM.Learning.Calibration;
+using FedMM.Learning.StrategySeam;
 
 namespace FedMM.Learning.Federation;
 
@@ -75,6 +76,12 @@ public sealed record RoundReport
 
     /// <summary>What the server calibration did (round.calibration); null when it was off or had no statistics.</summary>
     public CalibrationSummary? Calibration { get; init; }
+
+    /// <summary>
+    /// What the server optimizer did with the combined weights (round.serverOptimizer); null when it
+    /// was "none" and the combined weights are the global model (FedAvg, FedMM).
+    /// </summary>
+    public ServerOptimizerSummary? ServerOptimizer { get; init; }
 
     /// <summary>Seconds spent per step ("validate", "weights", "imageClusters", "textClusters", "pairing", "fusion", "total").</summary>
     public required IReadOnlyDictionary<string, double> Timings { get; init; }

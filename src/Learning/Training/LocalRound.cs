@@ -4,6 +4,7 @@ using FedMM.Learning.Calibration;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models;
 using FedMM.Learning.Privacy;
+using FedMM.Learning.StrategySeam;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -38,19 +39,13 @@ public static class LocalRound
         var config = site.Config;
         var clock = Stopwatch.StartNew();
         var data = site.Data;
-        var model = site.Model;
-        var shared = model.Shared;
         int seed = DeterministicSeed.For(config.Round.Seed, "round", data.ClientId, round);
         manual_seed(seed);
         var random = new Random(seed);
 
-        if (site.BestSharedWeights is not null) shared.LoadWeights(site.BestSharedWeights);
-        if (globalWeights is not null)
-        {
-            shared.LoadWeights(globalWeights);
-            if (site.BestSharedWeights is not null) shared.KeepPersonal(site.BestSharedWeights, config.Round.PersonalLayers);
-        }
-        site.SetReceived(shared);
+        Receive(site, globalWeights);
+        // The strategy's site side (FedProx: a pull towards the received global weights); null under FedAvg and FedMM.
+        using var siteTerm = FederatedStrategy.SiteTerm(config.Round, site.Model.Shared, globalWeights, data.Modalities);
         using var fillIn = ModalityFillIn.For(config.Round, globalVectors);
         // Under DP-SGD every step trains on the site's Poisson-sampled records only.
         using var virtualSamples = config.Privacy.SgdNoiseMultiplier > 0 ? null
@@ -60,105 +55,217 @@ public static class LocalRound
             : ClassPrototypes.For(config.Round, data.Modalities, globalVectors, site.Received!, DeterministicSeed.For(config.Round.Seed, "prototypes", data.ClientId, round));
 
         var before = Evaluate(site, SplitKind.Val, fillIn);
-        var incoming = shared.ExportWeights(SharedModel.GroupsFor(Modalities.Both));
+        var incoming = IncomingModel.Of(site);
+        using var training = LocalTraining.Start(site, round);
+        PlanPrivacy(site, round, training);
+        var best = TrainEpochs(site, training, fillIn, virtualSamples, prototypes, siteTerm, random);
+        PickEpoch(site, training, best);
+        var after = best.Metrics ?? before;
 
-        var encoderParameters = new List<TorchSharp.Modules.Parameter>();
-        if (model.TextEncoder is not null && !model.TextEncoderFrozen && data.Modalities.HasFlag(Modalities.Text))
-            encoderParameters.AddRange(model.TextEncoder.parameters());
-        if (model.ImageEncoder is not null && config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image))
-            encoderParameters.AddRange(model.ImageEncoder.parameters());
-        // Encoders the round trains are part of the incoming model too.
-        var incomingText = encoderParameters.Count > 0 && !model.TextEncoderFrozen ? Snapshot(model.TextEncoder) : null;
-        var incomingImage = config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image) ? Snapshot(model.ImageEncoder) : null;
-        double rateScale = Math.Pow(config.Round.LearningRateDecay, round - 1);
-        using var sharedOptimizer = optim.AdamW(shared.parameters(), lr: config.Round.LearningRate * rateScale, weight_decay: config.Round.WeightDecay);
-        using var encoderOptimizer = encoderParameters.Count == 0 ? null
-            : optim.AdamW(encoderParameters, lr: config.Round.EncoderLearningRate * rateScale, weight_decay: config.Round.WeightDecay);
-        // DP-SGD (opt-in) trains every parameter the round changes; its noise needs its own seed.
-        var dpSgd = config.Privacy.SgdNoiseMultiplier > 0
-            ? new DpSgd(shared.parameters().Concat(encoderParameters), data.Train.Count, config.Round.BatchSize, config.Privacy.SgdClipNorm, config.Privacy.SgdNoiseMultiplier)
-            : null;
-        var sgdNoise = dpSgd is null ? null : new Generator((ulong)DeterministicSeed.For(config.Round.Seed, "dp-sgd", data.ClientId, round));
-        var dpSgdMechanism = dpSgd?.Mechanism((long)config.Round.LocalEpochs * dpSgd.StepsPerEpoch);
+        var (vectors, privacy) = SummariseAndSpend(site, round, globalVectors, training);
+        var weights = site.Model.Shared.ExportWeights(SharedModel.GroupsFor(data.Modalities));
+        KeepBetter(site, before, after, incoming, best);
+        return WriteUpdate(site, round, before, after, clock, privacy, weights, vectors);
+    }
 
-        // A round whose private releases would pass the site's budget is refused before anything is trained or released.
-        var planned = RepresentationSummary.PlannedMechanisms(config.Privacy, HoldsAny(data.Train, Modalities.Image), HoldsAny(data.Train, Modalities.Text)).ToList();
-        if (dpSgdMechanism is not null) planned.Add(dpSgdMechanism);
-        site.Privacy.CheckBudget(data.ClientId, round, planned);
+    // Loads what the site trains from: its own best model, overwritten by the global package (less the
+    // layers it keeps personal), which is also the model it summarises with under "received".
+    private static void Receive(SiteState site, IReadOnlyDictionary<string, Tensor>? globalWeights)
+    {
+        var shared = site.Model.Shared;
+        if (site.BestSharedWeights is not null) shared.LoadWeights(site.BestSharedWeights);
+        if (globalWeights is not null)
+        {
+            shared.LoadWeights(globalWeights);
+            if (site.BestSharedWeights is not null) shared.KeepPersonal(site.BestSharedWeights, site.Config.Round.PersonalLayers);
+        }
+        site.SetReceived(shared);
+    }
 
-        EvaluationMetrics? best = null;
-        Dictionary<string, Tensor>? bestShared = null;
-        Dictionary<string, Tensor>? bestEncoder = null;
+    // The model as received, shared weights and any encoder the round trains: the site returns to it
+    // when its training does not beat it.
+    private sealed record IncomingModel(Dictionary<string, Tensor> Shared, Dictionary<string, Tensor>? Text, Dictionary<string, Tensor>? Image)
+    {
+        public static IncomingModel Of(SiteState site)
+        {
+            var (model, config, data) = (site.Model, site.Config, site.Data);
+            var shared = model.Shared.ExportWeights(SharedModel.GroupsFor(Modalities.Both));
+            bool trainsEncoder = (model.TextEncoder is not null && !model.TextEncoderFrozen && data.Modalities.HasFlag(Modalities.Text) && model.TextEncoder.parameters().Any())
+                                 || (model.ImageEncoder is not null && config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image) && model.ImageEncoder.parameters().Any());
+            var text = trainsEncoder && !model.TextEncoderFrozen ? Snapshot(model.TextEncoder) : null;
+            var image = config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image) ? Snapshot(model.ImageEncoder) : null;
+            return new IncomingModel(shared, text, image);
+        }
+    }
+
+    // The round's optimizers and, under DP-SGD (opt-in), its sampler, noise and mechanism.
+    private sealed class LocalTraining : IDisposable
+    {
+        public required optim.Optimizer SharedOptimizer { get; init; }
+        public optim.Optimizer? EncoderOptimizer { get; init; }
+        public DpSgd? DpSgd { get; init; }
+        public Generator? SgdNoise { get; init; }
+        public PrivacyMechanism? DpSgdMechanism { get; init; }
+
         // A trained image encoder must return to the best epoch together with the shared weights it was evaluated with.
-        var trainedImageEncoder = config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image) ? model.ImageEncoder : null;
-        Dictionary<string, Tensor>? bestImageEncoder = null;
-        var order = Enumerable.Range(0, data.Train.Count).ToArray();
+        public nn.Module? TrainedImageEncoder { get; init; }
+
+        public static LocalTraining Start(SiteState site, int round)
+        {
+            var (model, config, data) = (site.Model, site.Config, site.Data);
+            var encoderParameters = new List<TorchSharp.Modules.Parameter>();
+            if (model.TextEncoder is not null && !model.TextEncoderFrozen && data.Modalities.HasFlag(Modalities.Text))
+                encoderParameters.AddRange(model.TextEncoder.parameters());
+            if (model.ImageEncoder is not null && config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image))
+                encoderParameters.AddRange(model.ImageEncoder.parameters());
+            double rateScale = Math.Pow(config.Round.LearningRateDecay, round - 1);
+            var sharedOptimizer = optim.AdamW(model.Shared.parameters(), lr: config.Round.LearningRate * rateScale, weight_decay: config.Round.WeightDecay);
+            var encoderOptimizer = encoderParameters.Count == 0 ? null
+                : optim.AdamW(encoderParameters, lr: config.Round.EncoderLearningRate * rateScale, weight_decay: config.Round.WeightDecay);
+            // DP-SGD (opt-in) trains every parameter the round changes; its noise needs its own seed.
+            var dpSgd = config.Privacy.SgdNoiseMultiplier > 0
+                ? new DpSgd(model.Shared.parameters().Concat(encoderParameters), data.Train.Count, config.Round.BatchSize, config.Privacy.SgdClipNorm, config.Privacy.SgdNoiseMultiplier)
+                : null;
+            return new LocalTraining
+            {
+                SharedOptimizer = sharedOptimizer,
+                EncoderOptimizer = encoderOptimizer,
+                DpSgd = dpSgd,
+                SgdNoise = dpSgd is null ? null : new Generator((ulong)DeterministicSeed.For(config.Round.Seed, "dp-sgd", data.ClientId, round)),
+                DpSgdMechanism = dpSgd?.Mechanism((long)config.Round.LocalEpochs * dpSgd.StepsPerEpoch),
+                TrainedImageEncoder = config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image) ? model.ImageEncoder : null,
+            };
+        }
+
+        public void Dispose()
+        {
+            EncoderOptimizer?.Dispose();
+            SharedOptimizer.Dispose();
+        }
+    }
+
+    // A round whose private releases would pass the site's budget is refused before anything is trained or released.
+    private static void PlanPrivacy(SiteState site, int round, LocalTraining training)
+    {
+        var data = site.Data;
+        var planned = RepresentationSummary.PlannedMechanisms(site.Config.Privacy, HoldsAny(data.Train, Modalities.Image), HoldsAny(data.Train, Modalities.Text)).ToList();
+        if (training.DpSgdMechanism is not null) planned.Add(training.DpSgdMechanism);
+        site.Privacy.CheckBudget(data.ClientId, round, planned);
+    }
+
+    // The local epoch that scored best on the site's val split so far: its metrics and its weights.
+    private sealed class BestEpoch
+    {
+        public EvaluationMetrics? Metrics { get; set; }
+        public Dictionary<string, Tensor>? Shared { get; set; }
+        public Dictionary<string, Tensor>? TextEncoder { get; set; }
+        public Dictionary<string, Tensor>? ImageEncoder { get; set; }
+    }
+
+    // Trains round.localEpochs epochs, evaluating after each and keeping the best.
+    private static BestEpoch TrainEpochs(
+        SiteState site, LocalTraining training, ModalityFillIn fillIn, VirtualSamples? virtualSamples, ClassPrototypes? prototypes, ISiteTerm? siteTerm, Random random)
+    {
+        var (model, config) = (site.Model, site.Config);
+        var best = new BestEpoch();
+        var order = Enumerable.Range(0, site.Data.Train.Count).ToArray();
         for (int epoch = 0; epoch < config.Round.LocalEpochs; epoch++)
         {
             SetTraining(site, config, true);
-            // Under DP-SGD its Poisson-sampled steps replace the shuffled mini-batches below.
-            if (dpSgd is not null) TrainPrivateEpoch(site, dpSgd, sgdNoise, fillIn, sharedOptimizer, encoderOptimizer, random);
-            else random.Shuffle(order);
-            for (int start = 0; dpSgd is null && start < order.Length; start += config.Round.BatchSize)
-            {
-                using var step = NewDisposeScope();
-                var rows = order.AsSpan(start, Math.Min(config.Round.BatchSize, order.Length - start)).ToArray();
-                var batch = Represent(site, SplitKind.Train, rows, fillIn, config.Round.ModalityDropout, random);
-                var loss = Loss(site, config.Round, batch, rows, prototypes);
-                if (virtualSamples is not null) loss = loss + config.Round.VirtualWeight * virtualSamples.Loss(shared);
-                sharedOptimizer.zero_grad();
-                encoderOptimizer?.zero_grad();
-                loss.backward();
-                sharedOptimizer.step();
-                encoderOptimizer?.step();
-            }
+            // Under DP-SGD its Poisson-sampled steps replace the shuffled mini-batches.
+            if (training.DpSgd is not null) TrainPrivateEpoch(site, training.DpSgd, training.SgdNoise, fillIn, siteTerm, training.SharedOptimizer, training.EncoderOptimizer, random);
+            else TrainEpoch(site, order, fillIn, virtualSamples, prototypes, siteTerm, training.SharedOptimizer, training.EncoderOptimizer, random);
             var metrics = Evaluate(site, SplitKind.Val, fillIn);
-            if (best is null || IsBetter(metrics, best))
+            if (best.Metrics is null || IsBetter(metrics, best.Metrics))
             {
-                best = metrics;
-                Dispose(bestShared);
-                Dispose(bestEncoder);
-                Dispose(bestImageEncoder);
-                bestShared = shared.ExportWeights(SharedModel.GroupsFor(Modalities.Both));
-                bestEncoder = model.TextEncoderFrozen ? null : Snapshot(model.TextEncoder);
-                bestImageEncoder = Snapshot(trainedImageEncoder);
+                best.Metrics = metrics;
+                Dispose(best.Shared);
+                Dispose(best.TextEncoder);
+                Dispose(best.ImageEncoder);
+                best.Shared = model.Shared.ExportWeights(SharedModel.GroupsFor(Modalities.Both));
+                best.TextEncoder = model.TextEncoderFrozen ? null : Snapshot(model.TextEncoder);
+                best.ImageEncoder = Snapshot(training.TrainedImageEncoder);
             }
         }
+        return best;
+    }
 
-        if (bestShared is not null)
+    // One epoch of shuffled mini-batches.
+    private static void TrainEpoch(
+        SiteState site, int[] order, ModalityFillIn fillIn, VirtualSamples? virtualSamples, ClassPrototypes? prototypes, ISiteTerm? siteTerm,
+        optim.Optimizer sharedOptimizer, optim.Optimizer? encoderOptimizer, Random random)
+    {
+        var config = site.Config;
+        var shared = site.Model.Shared;
+        random.Shuffle(order);
+        for (int start = 0; start < order.Length; start += config.Round.BatchSize)
         {
-            shared.LoadWeights(bestShared);
-            if (bestEncoder is not null) Restore(model.TextEncoder!, bestEncoder);
-            if (bestImageEncoder is not null) Restore(trainedImageEncoder!, bestImageEncoder);
-            Dispose(bestEncoder);
-            Dispose(bestImageEncoder);
+            using var step = NewDisposeScope();
+            var rows = order.AsSpan(start, Math.Min(config.Round.BatchSize, order.Length - start)).ToArray();
+            var batch = Represent(site, SplitKind.Train, rows, fillIn, config.Round.ModalityDropout, random);
+            var loss = Loss(site, config.Round, batch, rows, prototypes);
+            if (virtualSamples is not null) loss = loss + config.Round.VirtualWeight * virtualSamples.Loss(shared);
+            if (siteTerm is not null) loss = loss + siteTerm.Loss();
+            sharedOptimizer.zero_grad();
+            encoderOptimizer?.zero_grad();
+            loss.backward();
+            sharedOptimizer.step();
+            encoderOptimizer?.step();
         }
-        var after = best ?? before;
+    }
 
-        var summary = Summarise(site, globalVectors, DeterministicSeed.For(config.Round.Seed, "summary", data.ClientId, round));
-        var vectors = summary.Vectors;
-        var released = dpSgdMechanism is null ? summary.Report.Mechanisms : [.. summary.Report.Mechanisms, dpSgdMechanism];
+    // Returns the model to the best epoch; the encoders' copies are not needed after that.
+    private static void PickEpoch(SiteState site, LocalTraining training, BestEpoch best)
+    {
+        if (best.Shared is null) return;
+        site.Model.Shared.LoadWeights(best.Shared);
+        if (best.TextEncoder is not null) Restore(site.Model.TextEncoder!, best.TextEncoder);
+        if (best.ImageEncoder is not null) Restore(training.TrainedImageEncoder!, best.ImageEncoder);
+        Dispose(best.TextEncoder);
+        Dispose(best.ImageEncoder);
+        best.TextEncoder = null;
+        best.ImageEncoder = null;
+    }
+
+    // The representation summary of the picked model, and the privacy the round spent on it and on DP-SGD.
+    private static (Dictionary<string, Tensor> Vectors, PrivacyReport Privacy) SummariseAndSpend(
+        SiteState site, int round, IReadOnlyDictionary<string, Tensor>? globalVectors, LocalTraining training)
+    {
+        var config = site.Config;
+        var summary = Summarise(site, globalVectors, DeterministicSeed.For(config.Round.Seed, "summary", site.Data.ClientId, round));
+        var released = training.DpSgdMechanism is null ? summary.Report.Mechanisms : [.. summary.Report.Mechanisms, training.DpSgdMechanism];
         var (roundEpsilon, epsilon) = site.Privacy.Record(round, released);
-        var privacy = summary.Report with { Mechanisms = released, RoundEpsilon = roundEpsilon, Epsilon = epsilon, Delta = site.Privacy.Delta };
-        var weights = shared.ExportWeights(SharedModel.GroupsFor(data.Modalities));
+        return (summary.Vectors, summary.Report with { Mechanisms = released, RoundEpsilon = roundEpsilon, Epsilon = epsilon, Delta = site.Privacy.Delta });
+    }
 
-        // The site keeps the better of the incoming model and its best epoch.
+    // The site keeps the better of the incoming model and its best epoch.
+    private static void KeepBetter(SiteState site, EvaluationMetrics before, EvaluationMetrics after, IncomingModel incoming, BestEpoch best)
+    {
+        var model = site.Model;
+        var bestShared = best.Shared;
         bool keepIncoming = IsBetter(before, after);
         if (keepIncoming)
         {
-            shared.LoadWeights(incoming);
-            if (incomingText is not null) Restore(model.TextEncoder!, incomingText);
-            if (incomingImage is not null) Restore(model.ImageEncoder!, incomingImage);
+            model.Shared.LoadWeights(incoming.Shared);
+            if (incoming.Text is not null) Restore(model.TextEncoder!, incoming.Text);
+            if (incoming.Image is not null) Restore(model.ImageEncoder!, incoming.Image);
             Dispose(bestShared);
-            bestShared = incoming;
+            bestShared = incoming.Shared;
         }
-        else Dispose(incoming);
-        Dispose(incomingText);
-        Dispose(incomingImage);
+        else Dispose(incoming.Shared);
+        Dispose(incoming.Text);
+        Dispose(incoming.Image);
         Dispose(site.BestSharedWeights);
         site.BestSharedWeights = bestShared;
         site.KeptIncoming = keepIncoming;
+    }
 
+    // The update the site uploads: the best epoch's weights of its groups, its summary and its metrics.
+    private static SiteUpdate WriteUpdate(
+        SiteState site, int round, EvaluationMetrics before, EvaluationMetrics after, Stopwatch clock, PrivacyReport privacy,
+        Dictionary<string, Tensor> weights, Dictionary<string, Tensor> vectors)
+    {
+        var data = site.Data;
         var siteMetrics = new SiteMetrics
         {
             ClientId = data.ClientId,
@@ -168,7 +275,7 @@ public static class LocalRound
             ValSamples = data.Val.Count,
             Before = before,
             After = after,
-            Epochs = config.Round.LocalEpochs,
+            Epochs = site.Config.Round.LocalEpochs,
             Seconds = clock.Elapsed.TotalSeconds,
             Privacy = privacy,
         };
@@ -330,9 +437,11 @@ public static class LocalRound
     }
 
     // One epoch of DP-SGD: ⌈1/q⌉ steps, each on a Poisson sample of the training records, every
-    // record's loss and gradient on its own (the alignment term, which needs two records, drops out).
+    // record's loss and gradient on its own (the alignment term, which needs two records, drops out;
+    // the strategy's site term joins every record's loss, so its gradient is clipped with the record's).
     private static void TrainPrivateEpoch(
-        SiteState site, DpSgd dpSgd, Generator? noise, ModalityFillIn fillIn, optim.Optimizer sharedOptimizer, optim.Optimizer? encoderOptimizer, Random random)
+        SiteState site, DpSgd dpSgd, Generator? noise, ModalityFillIn fillIn, ISiteTerm? siteTerm,
+        optim.Optimizer sharedOptimizer, optim.Optimizer? encoderOptimizer, Random random)
     {
         var config = site.Config.Round;
         for (int step = 0; step < dpSgd.StepsPerEpoch; step++)
@@ -344,7 +453,8 @@ public static class LocalRound
             dpSgd.ComputeGradients(records, record =>
             {
                 int[] rows = [record];
-                return Loss(site, config, Represent(site, SplitKind.Train, rows, fillIn, config.ModalityDropout, random), rows);
+                var loss = Loss(site, config, Represent(site, SplitKind.Train, rows, fillIn, config.ModalityDropout, random), rows);
+                return siteTerm is null ? loss : loss + siteTerm.Loss();
             }, noise);
             sharedOptimizer.step();
             encoderOptimizer?.step();

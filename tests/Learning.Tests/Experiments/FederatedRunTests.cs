@@ -2,6 +2,7 @@ using FedMM.Contracts;
 using FedMM.Learning.Data.Synthetic;
 using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;
+using FedMM.Learning.StrategySeam;
 using FedMM.Learning.Tests.Fusion;
 using FedMM.Learning.Tests.Training;
 using FedMM.Learning.Training;
@@ -121,6 +122,22 @@ public sealed class FederatedRunTests : IDisposable
         Assert.Equal(48f, server.LastVectors!["image.class.counts"].sum().item<float>());
         Assert.Equal(48f, server.LastVectors["text.class.counts"].sum().item<float>());
         Assert.All(results.Rows, r => Assert.Equal("fedavg-cal", r.Strategy));
+    }
+
+    [Fact]
+    public void TheFedAdamArmCarriesTheServerOptimizerStateFromRoundToRound()
+    {
+        var (config, sites) = Federation();
+        var (results, servers) = RunFedMM(config, sites, Strategy.FedAdam);
+
+        var server = Assert.Single(servers);
+        Assert.Equal(2, server.Reports.Count);
+        var (first, second) = (server.Reports[0].ServerOptimizer!, server.Reports[1].ServerOptimizer!);
+        Assert.Equal(("adam", 0, (int?)null), (first.Kind, first.Stepped, first.StateFromRound));
+        Assert.Equal(server.FirstWeights!.Count, first.Started);
+        Assert.Equal((server.FirstWeights.Count, 0, (int?)1), (second.Stepped, second.Started, second.StateFromRound));
+        Assert.Equal(2 * server.WeightNames[^1].Length, server.LastVectors!.Keys.Count(FedAdam.IsState));
+        Assert.All(results.Rows, r => Assert.Equal("fedadam", r.Strategy));
     }
 
     [Fact]

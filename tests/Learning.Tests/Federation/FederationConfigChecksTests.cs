@@ -131,6 +131,38 @@ public class FederationConfigChecksTests
     }
 
     [Fact]
+    public void StrategySettingsAreCheckedByTheirField()
+    {
+        var bad = new FederationConfig
+        {
+            Labels = ["a", "b"],
+            Round = new RoundConfig
+            {
+                ProximalMu = -0.1,
+                ServerOptimizer = new ServerOptimizerConfig { Kind = ServerOptimizerKind.Adam, LearningRate = 0, Beta1 = 1, Beta2 = -0.5, Tau = 0 },
+            },
+        };
+        var problems = FederationConfigChecks.Problems(bad);
+        Assert.Equal(5, problems.Count);
+        foreach (var field in new[] { "round.proximalMu: -0.1", "round.serverOptimizer.learningRate: 0", "round.serverOptimizer.beta1: 1",
+                     "round.serverOptimizer.beta2: -0.5", "round.serverOptimizer.tau: 0" })
+            Assert.Contains(problems, p => p.StartsWith(field, StringComparison.Ordinal));
+        Assert.Empty(FederationConfigChecks.Problems(bad with { Round = new RoundConfig { ProximalMu = 0.01, ServerOptimizer = new ServerOptimizerConfig { Kind = ServerOptimizerKind.Adam } } }));
+    }
+
+    [Fact]
+    public void TheStrategySettingsAreReadByTheirJsonNamesAndOffByDefault()
+    {
+        var config = ContractJson.Parse<FederationConfig>("""{"round":{"proximalMu":0.05,"serverOptimizer":{"kind":"adam","learningRate":0.03}}}""", "config");
+        Assert.Equal((0.05, ServerOptimizerKind.Adam, 0.03, 0.9, 0.99, 1e-3),
+            (config.Round.ProximalMu, config.Round.ServerOptimizer.Kind, config.Round.ServerOptimizer.LearningRate,
+             config.Round.ServerOptimizer.Beta1, config.Round.ServerOptimizer.Beta2, config.Round.ServerOptimizer.Tau));
+        Assert.Equal((0.0, ServerOptimizerKind.None), (new RoundConfig().ProximalMu, new RoundConfig().ServerOptimizer.Kind));
+        Assert.Equal("config.round.serverOptimizer.kind: 'yogi' is not none or adam.",
+            Assert.Throws<FormatException>(() => ContractJson.Parse<FederationConfig>("""{"round":{"serverOptimizer":{"kind":"yogi"}}}""", "config")).Message);
+    }
+
+    [Fact]
     public void PoolerPoolingIsAccepted()
         => Assert.Empty(FederationConfigChecks.Problems(new FederationConfig { Labels = ["a", "b"], Model = new ModelConfig { TextPooling = TextPooling.Pooler } }));
 }
