@@ -59,16 +59,19 @@ public interface IFederationGrain : IGrainWithStringKey
     [Alias("CheckToken")]
     Task<TokenCheck> CheckTokenAsync(string? clientId, string token);
 
-    /// <summary>Every registered client with its round history, in registration order.</summary>
-    [Alias("ListClients")]
+    /// <summary>Every registered client with its round history, in registration order (one call per client: <see cref="GrainCallTimeouts.PerItem"/>).</summary>
+    [Alias("ListClients"), ResponseTimeout(GrainCallTimeouts.PerItem)]
     Task<IReadOnlyList<ClientView>> ListClientsAsync();
 
-    /// <summary>Queues <see cref="RoundRequest.Count"/> rounds; returns their numbers. The first opens at once when no round is running.</summary>
-    [Alias("StartRounds")]
+    /// <summary>
+    /// Queues <see cref="RoundRequest.Count"/> rounds; returns their numbers. The first opens at once when no round is running.
+    /// One state write per round: <see cref="GrainCallTimeouts.PerItem"/>.
+    /// </summary>
+    [Alias("StartRounds"), ResponseTimeout(GrainCallTimeouts.PerItem)]
     Task<IReadOnlyList<int>> StartRoundsAsync(RoundRequest request);
 
-    /// <summary>Every requested round, by number.</summary>
-    [Alias("GetRounds")]
+    /// <summary>Every requested round, by number (one call per round: <see cref="GrainCallTimeouts.PerItem"/>).</summary>
+    [Alias("GetRounds"), ResponseTimeout(GrainCallTimeouts.PerItem)]
     Task<IReadOnlyList<RoundView>> GetRoundsAsync();
 
     /// <summary>One round; NotFound when it was never requested.</summary>
@@ -88,9 +91,10 @@ public interface IFederationGrain : IGrainWithStringKey
     /// <see cref="SiteTaskLongPoll.MaxGrainWait"/>) while the answer is <see cref="SiteTaskAction.Wait"/>: the wait ends as soon as a round
     /// transition pushed to the federation changes the answer, so a waiting site costs one call per long-poll.
     /// Interleaves with the grain's other calls (it writes no state, and it must not hold the grain while it waits);
-    /// <paramref name="wait"/> must stay below the caller's response timeout (see <see cref="SiteTaskLongPoll"/>).
+    /// <paramref name="wait"/> must stay below its own response timeout, <see cref="GrainCallTimeouts.LongPoll"/>, whatever the
+    /// caller's default (see <see cref="SiteTaskLongPoll"/>).
     /// </summary>
-    [Alias("WaitForTask"), AlwaysInterleave]
+    [Alias("WaitForTask"), AlwaysInterleave, ResponseTimeout(GrainCallTimeouts.LongPoll)]
     Task<SiteTask> WaitForTaskAsync(string clientId, TimeSpan wait, CancellationToken cancellationToken = default);
 
     /// <summary>

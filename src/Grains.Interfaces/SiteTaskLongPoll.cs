@@ -4,7 +4,8 @@ namespace FedMM.Grains.Interfaces;
 
 /// <summary>
 /// A site's task long-poll over <see cref="IFederationGrain.WaitForTaskAsync"/>: one grain call per long-poll,
-/// or one per slice where the long-poll is longer than the caller's grain response timeout allows.
+/// or one per slice where the long-poll is longer than that method's own response timeout
+/// (<see cref="GrainCallTimeouts.LongPoll"/>) allows.
 /// </summary>
 public static class SiteTaskLongPoll
 {
@@ -18,13 +19,12 @@ public static class SiteTaskLongPoll
 
     /// <summary>
     /// The task of <paramref name="clientId"/>, waiting up to <paramref name="wait"/> while it is
-    /// <see cref="SiteTaskAction.Wait"/>. Each grain call waits at most <paramref name="responseTimeout"/> less
-    /// <see cref="ResponseMargin"/> (half the timeout when that is shorter), so no call outlives the timeout.
+    /// <see cref="SiteTaskAction.Wait"/>. Each grain call waits at most <see cref="GrainCallTimeouts.LongPoll"/> less
+    /// <see cref="ResponseMargin"/>, so no call outlives its response timeout.
     /// </summary>
-    public static async Task<SiteTask> GetAsync(IFederationGrain federation, string clientId, TimeSpan wait, TimeSpan responseTimeout, CancellationToken cancellationToken)
+    public static async Task<SiteTask> GetAsync(IFederationGrain federation, string clientId, TimeSpan wait, CancellationToken cancellationToken)
     {
-        var slice = responseTimeout > 2 * ResponseMargin ? responseTimeout - ResponseMargin : responseTimeout / 2;
-        if (slice > MaxGrainWait) slice = MaxGrainWait;
+        var slice = GrainCallTimeouts.LongPollTimeout - ResponseMargin;
         var until = DateTimeOffset.UtcNow + wait;
         while (true)
         {

@@ -13,7 +13,8 @@ public sealed class SiteAgent(FedMMClient api, string federationId, string clien
 {
     /// <summary>
     /// Seconds each task request may wait on the server for work. The default, 25, is one grain call on
-    /// the server: it fits in one slice of the API's default 30 s grain response timeout less its 5 s margin.
+    /// the server: it fits in one slice of the long-poll's 30 s grain response timeout less its 5 s margin
+    /// (<c>GrainCallTimeouts.LongPoll</c>).
     /// </summary>
     public int PollSeconds { get; set; } = 25;
 

@@ -26,7 +26,13 @@ public class ConsoleBrowserTests(ConsoleFixture fixture)
         name = "console-run",
         labels,
         model = new { imageSize = 32, adapterDim = 16, attentionHeads = 2, feedForwardDim = 32, maxTokens = 24 },
-        round = new { minClients = 3, localEpochs = 1, batchSize = 8, localClusters = 3, imageClusters = 3, textClusters = 3, kMeansIterations = 5, deadline = "00:08:00" },
+        // clipFactor 1: in a group of two sites the bound is the smaller norm, so the other site's update is clipped
+        // and the console's "clipped to" display is exercised every run.
+        round = new
+        {
+            minClients = 3, localEpochs = 1, batchSize = 8, localClusters = 3, imageClusters = 3, textClusters = 3, kMeansIterations = 5, deadline = "00:08:00",
+            robustness = new { clipFactor = 1 },
+        },
     });
 
     private async Task<IPage> SignedInAsync()
@@ -150,6 +156,10 @@ public class ConsoleBrowserTests(ConsoleFixture fixture)
             }
             // Adaptive clipping is on by default: every site's norm per group it trained, as in the report.
             Assert.True(norms.Count >= 3, $"report 2 has {norms.Count} update norms");
+            // At clipFactor 1 every group of two or more sites has its largest update clipped to the lower median norm.
+            Assert.All(norms.GroupBy(n => n.Group).Where(g => g.Count() >= 2), g => Assert.True(g.Any(n => n.Clipped),
+                $"no update of group {g.Key} was clipped: {string.Join(", ", g.Select(n => $"{n.Client} {n.Norm} (bound {n.Bound})"))}"));
+            Assert.Contains(norms, n => n.Clipped);
             var normTable = page.Locator("#norms-2");
             await normTable.Locator("summary").ClickAsync();
             await page.WaitForFunctionAsync("document.querySelector('#norms-2').open");

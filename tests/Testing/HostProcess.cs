@@ -66,6 +66,18 @@ public sealed class HostProcess : IAsyncDisposable
         throw new InvalidOperationException($"/proc/{process.Id}/status has no {field}.");
     }
 
+    /// <summary>
+    /// Stops the process where it is (SIGSTOP) without closing anything: its sockets stay open and
+    /// accept what is sent to them, and nothing is answered. Kill it afterwards to leave requests
+    /// that were already delivered to it in flight when it dies.
+    /// </summary>
+    public async Task FreezeAsync()
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-STOP", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!;
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -STOP {process.Id} exited {kill.ExitCode}.");
+    }
+
     /// <summary>Ends the process at once (SIGKILL), as a crash would: no shutdown, no goodbye to the cluster.</summary>
     public async Task KillAsync()
     {

@@ -31,9 +31,19 @@ public sealed class OrleansClientOptions : IValidatableObject
     /// </summary>
     public TimeSpan GatewayListRefreshPeriod { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long the API waits for a grain's answer before the call fails and the request is answered 503
+    /// (Orleans: 30 s). A call in flight to a silo that dies gets no answer at all and waits this long, so
+    /// it stays short; the API's grain calls are small. Methods that take longer by design carry their own
+    /// timeout on the grain interface (<see cref="FedMM.Grains.Interfaces.GrainCallTimeouts"/>), which wins.
+    /// </summary>
+    public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (ResponseTimeout < TimeSpan.FromSeconds(1) || ResponseTimeout > TimeSpan.FromMinutes(10))
+            yield return new ValidationResult($"Cluster:ResponseTimeout {ResponseTimeout} is outside 00:00:01 to 00:10:00.", [nameof(ResponseTimeout)]);
         if (GatewayListRefreshPeriod < TimeSpan.FromMilliseconds(100) || GatewayListRefreshPeriod > TimeSpan.FromHours(1))
             yield return new ValidationResult($"Cluster:GatewayListRefreshPeriod {GatewayListRefreshPeriod} is outside 00:00:00.1 to 01:00:00.", [nameof(GatewayListRefreshPeriod)]);
         if (!IsLocalhost && !IsAzureTable)

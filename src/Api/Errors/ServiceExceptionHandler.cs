@@ -30,7 +30,9 @@ public sealed class ServiceExceptionHandler(IProblemDetailsService problems, IOp
                 {
                     Status = StatusCodes.Status503ServiceUnavailable,
                     Title = dependency == UnavailableDependency.Silo ? "Silo unavailable" : "Storage unavailable",
-                    Detail = $"{what}: {context.Request.Method} {context.Request.Path} changed nothing; retry after {retryAfter} s.",
+                    Detail = UnavailableDependency.IsUnansweredCall(exception)
+                        ? $"The silo (Orleans cluster) did not answer in time: {context.Request.Method} {context.Request.Path} may or may not have been carried out; retry after {retryAfter} s."
+                        : $"{what}: {context.Request.Method} {context.Request.Path} changed nothing; retry after {retryAfter} s.",
                     Extensions = { ["dependency"] = dependency },
                 },
             });

@@ -35,6 +35,12 @@ public static class UnavailableDependency
         return null;
     }
 
+    /// <summary>
+    /// Whether <paramref name="exception"/> is a grain call that got no answer within its response timeout: the silo may
+    /// still have carried it out, unlike a call that could not be delivered.
+    /// </summary>
+    public static bool IsUnansweredCall(Exception exception) => Chain(exception).Any(e => e is TimeoutException && FromOrleans(e));
+
     // A grain call's response timeout (e.g. a call in flight to a silo that was killed): Orleans
     // completes the call with it without throwing it, so it is thrown by the awaiting runtime code
     // (its source is not Orleans); its stack still runs through Orleans' completion source.

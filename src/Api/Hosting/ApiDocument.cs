@@ -96,7 +96,7 @@ public static class ApiDocument
         if (context.Description.RelativePath?.StartsWith("api/", StringComparison.Ordinal) == true)
         {
             var unavailable = AddProblem(operation, StatusCodes.Status503ServiceUnavailable,
-                "The silo or blob storage is not reachable (extension 'dependency'); the request changed nothing. Retry after Retry-After seconds.", problem);
+                "The silo or blob storage is not reachable (extension 'dependency'); the request changed nothing, unless the silo did not answer in time (the detail says so). Retry after Retry-After seconds.", problem);
             unavailable.Headers ??= new Dictionary<string, IOpenApiHeader>();
             unavailable.Headers["Retry-After"] = RetryAfter();
         }

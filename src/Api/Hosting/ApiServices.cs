@@ -64,6 +64,7 @@ public static class ApiServices
         var storageForClustering = builder.Configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
         builder.UseOrleansClient(client =>
         {
+            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = orleans.ResponseTimeout);
             if (orleans.IsAzureTable)
             {
                 client.UseAzureStorageClustering(o =>

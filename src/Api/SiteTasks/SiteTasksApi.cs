@@ -6,7 +6,6 @@ using FedMM.Grains.Interfaces;
 using FedMM.Grains.Interfaces.Models;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
-using Orleans.Configuration;
 
 namespace FedMM.Api.SiteTasks;
 
@@ -27,8 +26,8 @@ public sealed record SiteTaskResponse(string Action, int? Round, FederationConfi
 
 /// <summary>
 /// The site agent's task poll. A long-poll is one grain call (<see cref="IFederationGrain.WaitForTaskAsync"/>) that the
-/// federation grain answers when a round transition changes the site's task or the wait ends; a wait longer than the
-/// Orleans client's response timeout allows is split into slices (<see cref="SiteTaskLongPoll"/>).
+/// federation grain answers when a round transition changes the site's task or the wait ends; a wait longer than that
+/// method's own response timeout allows is split into slices (<see cref="SiteTaskLongPoll"/>).
 /// </summary>
 public static class SiteTasksApi
 {
@@ -46,7 +45,7 @@ public static class SiteTasksApi
     /// <summary>GET /api/federations/{fid}/clients/{cid}/task?waitSeconds=N.</summary>
     public static async Task<Results<Ok<SiteTaskResponse>, ProblemHttpResult>> GetTask(
         string fid, string cid, int? waitSeconds, IGrainFactory grains,
-        IOptions<ApiOptions> options, IOptions<ClientMessagingOptions> messaging, CancellationToken cancellationToken)
+        IOptions<ApiOptions> options, CancellationToken cancellationToken)
     {
         int maxWait = options.Value.MaxTaskWaitSeconds;
         if (waitSeconds is { } w && (w < 0 || w > maxWait))
@@ -55,7 +54,7 @@ public static class SiteTasksApi
 
         var federation = grains.GetGrain<IFederationGrain>(fid);
         // An agent that hangs up cancels the grain's wait too; ASP.NET Core ends the aborted request.
-        var task = await SiteTaskLongPoll.GetAsync(federation, cid, TimeSpan.FromSeconds(waitSeconds ?? 0), messaging.Value.ResponseTimeout, cancellationToken);
+        var task = await SiteTaskLongPoll.GetAsync(federation, cid, TimeSpan.FromSeconds(waitSeconds ?? 0), cancellationToken);
         return TypedResults.Ok(SiteTaskResponse.From(task));
     }
 }

@@ -76,7 +76,7 @@ public static class SiteCommands
     {
         var site = new SiteOptions();
         var model = new ModelOptions();
-        var poll = CommonOptions.Positive("--poll-seconds", "How long each task request waits on the server for work (at most 60; the default 25 is one grain call on the server under its default 30 s response timeout).", 25, "seconds");
+        var poll = CommonOptions.Positive("--poll-seconds", "How long each task request waits on the server for work (at most 60; the default 25 is one grain call on the server under its 30 s long-poll response timeout).", 25, "seconds");
         var command = new Command("run", "Take part in every round until the federation is done: poll, train, upload; resumes after a crash or an API restart.") { poll };
         site.AddTo(command);
         model.AddTo(command);

@@ -28,7 +28,10 @@ public class FederationRunTests(ServiceFixture fixture)
         Round = SiteTrainerTests.TinyConfig(labels).Round with { MinClients = minClients, Deadline = deadline },
     };
 
-    private async Task<(ClientRoot Root, IReadOnlyList<SiteLaunch> Sites)> Federation(FedMMClient api, string federationId, FederationConfig config, string folder)
+    // declaredSamples: the training-set size the operator declares for a site of these modalities
+    // (`fedmm client register --samples N`), null for none.
+    private async Task<(ClientRoot Root, IReadOnlyList<SiteLaunch> Sites)> Federation(FedMMClient api, string federationId, FederationConfig config, string folder,
+        Func<Modalities, int?>? declaredSamples = null)
     {
         var root = SyntheticGenerator.Generate(Path.Combine(folder, "data"), new SyntheticOptions
         {
@@ -40,10 +43,21 @@ public class FederationRunTests(ServiceFixture fixture)
         {
             var info = client.ReadInfo();
             string id = DemoRunner.ApiClientId(info.Id);
-            var registered = await api.RegisterClientAsync(federationId, id, info.Modalities);
             string token = Path.Combine(folder, "tokens", id + ".token");
-            Commands.TokenFile.Write(token, registered.Token);
-            sites.Add(new SiteLaunch(id, registered.Modalities, client.Path, token));
+            if (declaredSamples?.Invoke(info.Modalities) is { } samples)
+            {
+                // As an operator declares it: the CLI registers the site and writes its token file.
+                Directory.CreateDirectory(Path.GetDirectoryName(token)!);
+                var registered = await Cli("client", "register", "--api", fixture.Service.ApiAddress.ToString(), "--admin-key", fixture.Service.AdminKey,
+                    "-f", federationId, "-c", id, "-m", info.Modalities.ToName(), "--samples", samples.ToString(System.Globalization.CultureInfo.InvariantCulture), "--token-file", token);
+                Assert.True(registered.Code == 0, registered.Error);
+            }
+            else
+            {
+                var registered = await api.RegisterClientAsync(federationId, id, info.Modalities);
+                Commands.TokenFile.Write(token, registered.Token);
+            }
+            sites.Add(new SiteLaunch(id, info.Modalities.ToName(), client.Path, token));
         }
         return (root, sites);
     }
@@ -153,6 +167,40 @@ public class FederationRunTests(ServiceFixture fixture)
             predicted = await Fedmm(folder, "site", "predict", "--data", imageSite.DataFolder, "--image", Path.Combine(imageSite.DataFolder, "val", image));
             Assert.Contains("by the global package of round 1", predicted);
             Assert.Contains(labels, label => predicted.Contains(label + " ("));
+        }
+        finally
+        {
+            foreach (var p in processes) p.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task A_site_registered_with_fewer_samples_than_it_trains_on_is_weighed_as_declared_and_the_report_lists_its_capped_claim()
+    {
+        const int Declared = 5;
+        string folder = Directory.CreateTempSubdirectory("fedmm-e2e-samples").FullName;
+        using var api = fixture.Operator();
+        var config = Config(["x"], minClients: 3, TimeSpan.FromMinutes(8));
+        var (_, sites) = await Federation(api, "e2e-samples", config, folder, m => m == Modalities.Text ? Declared : null);
+        await api.StartRoundsAsync("e2e-samples", 1, null);
+        var processes = sites.Select(s => SiteProcess.Start(s, fixture.Service.ApiAddress, "e2e-samples", Path.Combine(folder, "logs"), pollSeconds: 5)).ToList();
+        try
+        {
+            var round = Assert.Single(await WaitForRounds(api, "e2e-samples", 1, processes));
+            Assert.True(round.State == RoundStates.Completed, $"round 1 {round.State}: {round.Reason}");
+            Assert.Equal(3, round.Submitted.Count);
+
+            string reportFile = Path.Combine(folder, "report.json");
+            await api.DownloadGlobalArtifactAsync("e2e-samples", 1, GlobalArtifacts.Report, reportFile);
+            var report = JsonSerializer.Deserialize<RoundReport>(File.ReadAllText(reportFile), ContractJson.Options)!;
+            var capped = sites.Single(s => s.Modalities == "text");
+            // Every site claims its whole training split: the text site more than its operator declared.
+            int TrainSamples(SiteLaunch site) => File.ReadLines(new ClientFolder(site.DataFolder).ManifestPath(ClientFolder.Train)).Count(line => line.Length > 0);
+            int claimed = TrainSamples(capped);
+            Assert.True(claimed > Declared, $"the text site trains on {claimed} samples, not more than the {Declared} declared");
+            Assert.Equal(new CappedSampleClaim(capped.ClientId, claimed, Declared), Assert.Single(report.CappedClaims));
+            // The claim is weighed as declared; the others as they claim.
+            Assert.All(report.Contributions, c => Assert.Equal(c.ClientId == capped.ClientId ? Declared : TrainSamples(sites.Single(s => s.ClientId == c.ClientId)), c.Samples));
         }
         finally
         {

@@ -52,7 +52,7 @@ public sealed class WaitingSiteCostTests(ServiceFixture fixture, ITestOutputHelp
             {
                 for (int i = 0; i < PollsPerSite; i++)
                 {
-                    var task = await SiteTaskLongPoll.GetAsync(federation, site.Item1, PollWait, TimeSpan.FromSeconds(20), CancellationToken.None);
+                    var task = await SiteTaskLongPoll.GetAsync(federation, site.Item1, PollWait, CancellationToken.None);
                     Assert.Equal(SiteTaskAction.Wait, task.Action);
                 }
             });
