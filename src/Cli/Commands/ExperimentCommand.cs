@@ -60,7 +60,7 @@ public static class ExperimentCommand
             plan ??= new ExperimentPlan { Config = federation, Rounds = settings.Rounds, Seeds = settings.Seeds, Strategies = settings.Strategies };
             string siteFolders = settings.MedPix is null ? Path.Combine(settings.Output, "sites") : Path.Combine(settings.Output, "sites", $"p{partition}");
             var factory = new EncoderSiteModelFactory(settings.ImageWeights, settings.Vocabulary, id => Path.Combine(siteFolders, id));
-            var runner = new ExperimentRunner(factory, ExperimentServers.For);
+            var runner = new ExperimentRunner(factory, ExperimentServers.For) { ArtifactsFolder = settings.KeepArtifacts ? Path.Combine(settings.Output, ArtifactsFolder) : null };
             string where = settings.MedPix is null ? "" : $" p{partition}";
             var progress = new ConsoleProgress(p => Console.Out.WriteLine(line.Format(partition, where, p)));
             // Frozen encoder features are computed once per partition and shared by every strategy and
@@ -104,6 +104,9 @@ public static class ExperimentCommand
         var report = MedPixImporter.Import(settings.MedPix!, root, options);
         Console.Out.WriteLine(report.Describe());
     }
+
+    /// <summary>Folder, inside --out, of the federated runs' updates and packages kept with --artifacts.</summary>
+    public const string ArtifactsFolder = "artifacts";
 
     /// <summary>Folder, inside each CLIENT_ROOT, of the frozen encoders' features kept between runs (content-addressed).</summary>
     public const string FeatureCacheFolder = ".feature-cache";

@@ -57,6 +57,9 @@ internal sealed record ExperimentSettings
 
     /// <summary>torch CPU threads; null: libtorch's choice.</summary>
     public int? Threads { get; init; }
+
+    /// <summary>Keep every site update and global package of the federated runs under Output/artifacts.</summary>
+    public bool KeepArtifacts { get; init; }
 }
 
 /// <summary>
@@ -109,6 +112,11 @@ internal sealed class ExperimentOptions
 
     public Option<int?> Threads { get; } = new("--threads") { Description = "torch CPU threads (default: libtorch's choice).", HelpName = "n" };
 
+    public Option<bool> KeepArtifacts { get; } = new("--artifacts")
+    {
+        Description = "Keep every site update and global package of the federated runs, as a federation's storage holds them, under --out/artifacts/federations/STRATEGY-pP-seedS (for `fedmm privacy attack`).",
+    };
+
     private readonly IReadOnlyList<ConfigSetting> settings =
     [
         Setting<string?>("--image-encoder", "Image encoder: mobilenet_v3_small or mobilenet_v3_large (from --image-weights, else trained from scratch), or resnet18 (ImageNet-pretrained, restored by the build) (model.imageEncoder).", "name", "model.imageEncoder"),
@@ -151,7 +159,7 @@ internal sealed class ExperimentOptions
 
     /// <summary>Every option, for the command.</summary>
     public IEnumerable<Option> All =>
-        new Option[] { Data, Output, Config, Rounds, Seeds, Strategies, ImageWeights, Vocabulary, MedPix, Alpha, Partitions, ValFraction, HoldoutFraction, Threads }
+        new Option[] { Data, Output, Config, Rounds, Seeds, Strategies, ImageWeights, Vocabulary, MedPix, Alpha, Partitions, ValFraction, HoldoutFraction, Threads, KeepArtifacts }
             .Concat(settings.Select(s => s.Option));
 
     /// <summary>The settings <paramref name="parse"/> asks for; a wrong or inconsistent option is a usage error naming it.</summary>
@@ -200,6 +208,7 @@ internal sealed class ExperimentOptions
             ValFraction = valFraction,
             HoldoutFraction = holdoutFraction,
             Threads = parse.GetValue(Threads),
+            KeepArtifacts = parse.GetValue(KeepArtifacts),
         };
     }
 

@@ -2,11 +2,15 @@ using System.CommandLine;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Output;
 using FedMM.Cli.Reports;
+using FedMM.Contracts;
+using FedMM.Learning.Data;
+using FedMM.Learning.Privacy;
+using FedMM.Learning.Training;
 using Spectre.Console;
 
 namespace FedMM.Cli.Commands;
 
-/// <summary>fedmm privacy audit.</summary>
+/// <summary>fedmm privacy audit|attack.</summary>
 public static class PrivacyCommands
 {
     /// <summary>The privacy command group.</summary>
@@ -14,6 +18,7 @@ public static class PrivacyCommands
     {
         var group = new Command("privacy", "What the sites' uploads reveal and what protected them (operator; needs the admin key; docs/PRIVACY.md).");
         group.Add(Audit());
+        group.Add(Attack());
         return group;
     }
 
@@ -48,5 +53,94 @@ public static class PrivacyCommands
             return audit.Any(s => s.Problems.Count > 0) ? ExitCodes.Failure : ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>Identification above this many times chance, or a membership advantage above <see cref="AdvantageLimit"/>, is a leak.</summary>
+    public const double IdentificationLimit = 2;
+
+    /// <summary>Largest membership-inference advantage (max TPR − FPR) that is not a leak.</summary>
+    public const double AdvantageLimit = 0.1;
+
+    private static Command Attack()
+    {
+        var federation = new Option<DirectoryInfo>("--artifacts")
+        {
+            Description = "A federation's recorded artifacts: config.json and rounds/NNNN/updates/CLIENT/, rounds/NNNN/global/ (`fedmm experiment run --artifacts` writes them under OUT/artifacts/federations/).",
+            Required = true, HelpName = "dir",
+        };
+        var pool = new Option<DirectoryInfo>("--pool")
+        {
+            Description = "Candidate records, a CLIENT_ROOT as `fedmm data` writes it: each client_N's train split are that site's members; val splits and the common test are non-members.",
+            Required = true, HelpName = "dir",
+        };
+        var imageWeights = new Option<FileInfo?>("--image-weights") { Description = "The public MobileNetV3 weights the sites' image encoder was loaded from (resnet18 brings its own).", HelpName = "file" };
+        var rounds = new Option<int[]>("--rounds") { Description = "Rounds to attack, e.g. 1 3 (default: every recorded round).", AllowMultipleArgumentsPerToken = true, HelpName = "n" };
+        var threads = new Option<int?>("--threads") { Description = "torch CPU threads (default: libtorch's choice).", HelpName = "n" };
+        var json = CommonOptions.Json();
+        var command = new Command("attack",
+            "The operator's attack on what sites uploaded (docs/PRIVACY.md, \"Audit\"): recompute the pool's representations with the public encoders and the adapters each site summarised with, match every uploaded and published vector row, and report identification and membership inference against chance per site, round and modality. " +
+            $"Exits 1 when identification passes {IdentificationLimit:G} × chance or the membership advantage passes {AdvantageLimit:G}.")
+            { federation, pool, imageWeights, rounds, threads, json };
+        command.SetAction((parse, ct) => Task.Run(() =>
+        {
+            if (parse.GetValue(threads) is { } n) TorchSharp.torch.set_num_threads(n);
+            string folder = parse.GetRequiredValue(federation).FullName;
+            string root = parse.GetRequiredValue(pool).FullName;
+            if (!Directory.Exists(folder)) throw new CliException($"Artifacts folder {folder} does not exist.");
+            if (!Directory.Exists(root)) throw new CliException($"Candidate pool {root} does not exist.");
+            FederationConfig config;
+            try
+            {
+                config = RecordedFederationAttack.ReadConfig(folder);
+            }
+            catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidDataException)
+            {
+                throw new CliException(e.Message);
+            }
+            if (!config.Model.PretrainedTextEncoder)
+                throw new CliException($"{folder}: model.textEncoder {config.Model.TextEncoder.JsonName()} is trained by each site on its own records, so no operator can recompute its representations; the attack needs a frozen pretrained text encoder (minilm-l6).");
+            var weights = parse.GetValue(imageWeights)?.FullName;
+            var parts = PoolParts(root, config.Model.ImageSize);
+            var factory = new EncoderSiteModelFactory(weights, null, _ => throw new CliException("The attack builds no vocabulary."));
+            using var candidates = CandidatePool.Encode(config, factory, parts);
+            var wanted = parse.GetValue(rounds) is { Length: > 0 } r ? r.ToHashSet() : null;
+            var results = RecordedFederationAttack.Run(folder, config, candidates, wanted);
+            if (results.Count == 0) throw new CliException($"{folder}: no update or global package of the pool's sites to attack (do the pool's client_N folders match the federation's sites?).");
+            bool Leaks(AttackResult a) => a.Identification > IdentificationLimit * a.Chance || a.Advantage > AdvantageLimit;
+            if (parse.GetValue(json)) Print.Json(results);
+            else
+            {
+                var privacy = config.Privacy;
+                AnsiConsole.MarkupLineInterpolated($"privacy.minSupport {privacy.MinSupport}, summaryNoiseMultiplier {privacy.SummaryNoiseMultiplier:G4}; round.uploadSampleVectors {config.Round.UploadSampleVectors}, summarySpace {config.Round.SummarySpace.JsonName()}; pool {string.Join(", ", parts.Select(p => $"{p.Source} {p.Records.Count}"))}");
+                var table = new Table().AddColumns("target", "round", "modality", "rows", "candidates", "members", "identification", "chance", "advantage", "AUC");
+                foreach (var a in results)
+                {
+                    string Mark(string text, bool bad) => bad ? $"[red]{text}[/]" : text;
+                    table.AddRow(Markup.Escape(a.Target), a.Round.ToString(), a.Modality, a.Rows.ToString(), a.Candidates.ToString(), a.Members.ToString(),
+                        Mark($"{a.Identification:F3}", a.Identification > IdentificationLimit * a.Chance), $"{a.Chance:F3}",
+                        Mark($"{a.Advantage:F3}", a.Advantage > AdvantageLimit), $"{a.Auc:F3}");
+                }
+                AnsiConsole.Write(table);
+            }
+            return results.Any(Leaks) ? ExitCodes.Failure : ExitCodes.Success;
+        }, ct));
+        return command;
+    }
+
+    // Every client_N's train split (its members), every val split and the common test (non-members).
+    private static List<PoolPart> PoolParts(string clientRoot, int imageSize)
+    {
+        var root = new ClientRoot(clientRoot);
+        var labels = root.ReadLabels();
+        var parts = new List<PoolPart>();
+        foreach (var folder in root.Clients())
+        {
+            var site = SiteDataFolders.Load(folder, labels, imageSize);
+            parts.Add(new PoolPart($"{site.ClientId}/train", site.Train, site.ClientId));
+            parts.Add(new PoolPart($"{site.ClientId}/val", site.Val, null));
+        }
+        if (root.CommonTest() is { } test) parts.Add(new PoolPart(ClientRoot.CommonTestId, SiteDataFolders.LoadCommonTest(test, labels, imageSize), null));
+        if (parts.Count == 0) throw new CliException($"{root.Path}: no client_N folders.");
+        return parts;
     }
 }

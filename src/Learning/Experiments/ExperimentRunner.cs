@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
 using FedMM.Contracts;
+using FedMM.Learning.Artifacts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Training;
 using static TorchSharp.torch;
@@ -23,6 +26,18 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
 
     /// <summary>Evaluation on the common test in the site's modalities.</summary>
     public const string TestSplit = "test";
+
+    /// <summary>
+    /// Where federated runs keep what the operator of a real federation would store: every site update
+    /// and global package of every round, in the storage layout under
+    /// <c>federations/{strategy}-p{partition}-seed{seed}/</c> with the run's config.json
+    /// (<see cref="Privacy.RecordedFederationAttack"/> reads them); null: nothing is kept.
+    /// </summary>
+    public string? ArtifactsFolder { get; init; }
+
+    /// <summary>The folder of one federated run's artifacts under <paramref name="artifacts"/>.</summary>
+    public static string FederationFolder(string artifacts, Strategy strategy, int partition, int seed)
+        => Path.Combine(artifacts, "federations", $"{strategy.ToName()}-p{partition}-seed{seed}");
 
     /// <summary>
     /// Runs <paramref name="plan"/> on <paramref name="sites"/> and returns every per-site, per-round
@@ -77,6 +92,13 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
         var rows = new List<SiteRoundResult>();
         var states = sites.Select(s => SiteState.Create(s, config, models, run.Features)).ToList();
         using var server = servers(config);
+        string? recorded = ArtifactsFolder is null ? null : FederationFolder(ArtifactsFolder, run.Strategy, run.Partition, run.Seed);
+        if (recorded is not null)
+        {
+            Directory.CreateDirectory(recorded);
+            File.WriteAllText(Path.Combine(recorded, Privacy.RecordedFederationAttack.ConfigFile), JsonSerializer.Serialize(config, ContractJson.Indented));
+        }
+        string RoundFolder(int round) => Path.Combine(recorded!, "rounds", round.ToString("D4", CultureInfo.InvariantCulture));
         try
         {
             for (int round = 1; round <= run.Rounds; round++)
@@ -90,6 +112,7 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
                     {
                         var update = LocalRound.Run(state, round, server.Weights, server.Vectors);
                         updates.Add(update);
+                        if (recorded is not null) Record(Path.Combine(RoundFolder(round), "updates", update.ClientId), update);
                         // The site's model (the better of the incoming one and its best epoch), with the
                         // fill-ins of the package it trained with.
                         using var fillIn = ModalityFillIn.For(config.Round, server.Vectors);
@@ -102,6 +125,13 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
                     }
                 }
                 server.Aggregate(round, config, updates, failures);
+                if (recorded is not null)
+                {
+                    var global = Path.Combine(RoundFolder(round), "global");
+                    Directory.CreateDirectory(global);
+                    SafetensorsWriter.Save(Path.Combine(global, ArtifactLayout.Weights), server.Weights!);
+                    if (server.Vectors is not null) SafetensorsWriter.Save(Path.Combine(global, ArtifactLayout.Vectors), server.Vectors);
+                }
                 foreach (var update in updates) DisposeTensors(update);
                 foreach (var state in states)
                 {
@@ -216,6 +246,15 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
         string split = current.Any(r => r.Split == TestSplit) ? TestSplit : ValSplit;
         return $"{split}: " + string.Join(", ", current.Where(r => r.Split == split).GroupBy(r => r.Group).OrderBy(g => g.Key)
             .Select(g => $"{g.Key} acc {100 * g.Average(r => r.Accuracy):F1}% F1 {100 * g.Average(r => r.MacroF1):F1}%"));
+    }
+
+    // A site update as the API stores it: weights, vectors and metrics.
+    private static void Record(string folder, SiteUpdate update)
+    {
+        Directory.CreateDirectory(folder);
+        SafetensorsWriter.Save(Path.Combine(folder, ArtifactLayout.Weights), update.Weights);
+        SafetensorsWriter.Save(Path.Combine(folder, ArtifactLayout.Vectors), update.Vectors);
+        File.WriteAllText(Path.Combine(folder, ArtifactLayout.Metrics), JsonSerializer.Serialize(update.Metrics, ContractJson.Indented));
     }
 
     private static void DisposeTensors(SiteUpdate update)

@@ -1,0 +1,153 @@
+using FedMM.Contracts;
+using FedMM.Learning.Models;
+using FedMM.Learning.Training;
+using static TorchSharp.torch;
+
+namespace FedMM.Learning.Privacy;
+
+/// <summary>
+/// One part of an attacker's candidate pool: records it holds, and the site whose training set they
+/// are (null: no site trained on them).
+/// </summary>
+/// <param name="Source">Where the records come from, for reports (e.g. "client_0/train").</param>
+/// <param name="Records">The records, as a site holds them.</param>
+/// <param name="MemberOf">The site that trained on them, or null.</param>
+public sealed record PoolPart(string Source, SiteSplit Records, string? MemberOf);
+
+/// <summary>
+/// The records an honest-but-curious operator holds, encoded by the public frozen encoders exactly
+/// as a site encodes its own (docs/PRIVACY.md, "Audit"): per modality, the encoder features of every
+/// record holding it, and which site's training set each record is in. Adapters are applied per
+/// round with <see cref="Represent"/>, since the adapters a site summarised with change every round.
+/// </summary>
+public sealed class CandidatePool : IDisposable
+{
+    private const int Chunk = 64;
+    private readonly Dictionary<Modalities, Tensor> features;
+    private readonly Dictionary<Modalities, string?[]> memberOf;
+
+    private CandidatePool(Dictionary<Modalities, Tensor> features, Dictionary<Modalities, string?[]> memberOf, Dictionary<string, Tensor> initialAdapters)
+    {
+        this.features = features;
+        this.memberOf = memberOf;
+        InitialAdapters = initialAdapters;
+    }
+
+    /// <summary>
+    /// The shared weights every site starts from (the factory's round-1 model, seeded by the federation's
+    /// seed): the adapters a site summarises with in round 1, before any global package exists.
+    /// </summary>
+    public IReadOnlyDictionary<string, Tensor> InitialAdapters { get; }
+
+    /// <summary>The modalities the pool holds records of.</summary>
+    public IEnumerable<Modalities> Modalities => features.Keys.Order();
+
+    /// <summary>The site whose training set each record of <paramref name="modality"/> is in (null: none), in feature order.</summary>
+    public IReadOnlyList<string?> MemberOf(Modalities modality) => memberOf[modality];
+
+    /// <summary>
+    /// Encodes <paramref name="parts"/> with the encoders <paramref name="factory"/> builds for
+    /// <paramref name="config"/>. The encoders must be public: frozen and the same at every site
+    /// (pretrained MobileNetV3 or ResNet-18, MiniLM); an encoder a site trains, or builds from its own
+    /// vocabulary, is refused, since no operator can reproduce it.
+    /// </summary>
+    /// <exception cref="ArgumentException">The config's encoders are trained by the sites, or the pool is empty.</exception>
+    public static CandidatePool Encode(FederationConfig config, ISiteModelFactory factory, IReadOnlyList<PoolPart> parts)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(factory);
+        ArgumentNullException.ThrowIfNull(parts);
+        if (config.Model.TrainImageEncoder)
+            throw new ArgumentException("The attack needs the sites' image encoder: model.trainImageEncoder is true, so each site trains its own and no operator can recompute it.");
+        if (parts.Count == 0 || parts.All(p => p.Records.Count == 0)) throw new ArgumentException("The candidate pool holds no records.", nameof(parts));
+        var records = SiteSplits.Concat(parts.Select(p => p.Records).ToList());
+        var owners = parts.SelectMany(p => Enumerable.Repeat(p.MemberOf, p.Records.Count)).ToArray();
+        var pool = new SiteData("candidate-pool", Contracts.Modalities.Both, records, records);
+        using var model = factory.Create(config, pool, DeterministicSeed.For(config.Round.Seed, "encoders", pool.ClientId));
+        if (model.TextEncoder is not null && !model.TextEncoderFrozen)
+            throw new ArgumentException(
+                $"The attack needs the sites' text encoder: model.textEncoder {config.Model.TextEncoder.JsonName()} is trained by each site (or built on its own vocabulary), so no operator can recompute it; use a frozen pretrained encoder (minilm-l6).");
+        var features = new Dictionary<Modalities, Tensor>();
+        var members = new Dictionary<Modalities, string?[]>();
+        using (no_grad())
+        {
+            var imageRows = Enumerable.Range(0, records.Count).Where(records.HasImage).ToArray();
+            if (imageRows.Length > 0 && model.ImageEncoder is { } image)
+            {
+                image.eval();
+                features[Contracts.Modalities.Image] = Chunked(imageRows, rows =>
+                {
+                    using var index = tensor(rows.Select(r => (long)r).ToArray());
+                    using var batch = records.Images!.index_select(0, index);
+                    return image.call(batch);
+                });
+                members[Contracts.Modalities.Image] = imageRows.Select(r => owners[r]).ToArray();
+            }
+            var textRows = Enumerable.Range(0, records.Count).Where(records.HasText).ToArray();
+            if (textRows.Length > 0 && model.TextEncoder is { } text)
+            {
+                text.eval();
+                features[Contracts.Modalities.Text] = Chunked(textRows, rows =>
+                {
+                    var tokens = model.Tokenize!(rows.Select(r => records.Texts[r]!).ToList());
+                    try
+                    {
+                        // Columns past the chunk's longest text are padding only, as when a site encodes its texts.
+                        long width = Math.Max(1, tokens.AttentionMask.sum(1).max().item<long>());
+                        return text.call(tokens.InputIds.narrow(1, 0, width), tokens.AttentionMask.narrow(1, 0, width), tokens.TokenTypeIds.narrow(1, 0, width));
+                    }
+                    finally
+                    {
+                        tokens.InputIds.Dispose();
+                        tokens.AttentionMask.Dispose();
+                        tokens.TokenTypeIds.Dispose();
+                    }
+                });
+                members[Contracts.Modalities.Text] = textRows.Select(r => owners[r]).ToArray();
+            }
+        }
+        var initial = model.Shared.ExportWeights(SharedModel.GroupsFor(Contracts.Modalities.Both));
+        return new CandidatePool(features, members, initial);
+    }
+
+    /// <summary>
+    /// Representations [N_m, d] of the pool's records of <paramref name="modality"/> through the
+    /// adapter of <paramref name="adapters"/> (shared weights holding that modality's adapter), in
+    /// eval mode, as a site summarises; the caller disposes them.
+    /// </summary>
+    public Tensor Represent(Modalities modality, IReadOnlyDictionary<string, Tensor> adapters, ModelConfig model, int classes)
+    {
+        ArgumentNullException.ThrowIfNull(adapters);
+        string prefix = modality == Contracts.Modalities.Image ? "image_adapter." : "text_adapter.";
+        var own = adapters.Where(a => a.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(a => a.Key, a => a.Value);
+        if (own.Count == 0) throw new ArgumentException($"The shared weights hold no {prefix}* adapter to represent the pool's {modality.ToName()} records with.", nameof(adapters));
+        using var shared = new SharedModel(model, classes);
+        shared.LoadWeights(own);
+        shared.eval();
+        using var _ = no_grad();
+        var adapter = modality == Contracts.Modalities.Image ? shared.ImageAdapter : shared.TextAdapter;
+        var input = features[modality];
+        return Chunked(Enumerable.Range(0, (int)input.shape[0]).ToArray(), rows =>
+        {
+            using var batch = input.narrow(0, rows[0], rows.Length);
+            return adapter.call(batch);
+        }).detach();
+    }
+
+    private static Tensor Chunked(int[] rows, Func<int[], Tensor> encode)
+    {
+        var parts = new List<Tensor>();
+        for (int start = 0; start < rows.Length; start += Chunk)
+            parts.Add(encode(rows.AsSpan(start, Math.Min(Chunk, rows.Length - start)).ToArray()));
+        var all = cat(parts, 0);
+        foreach (var part in parts) part.Dispose();
+        return all;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var tensor in features.Values) tensor.Dispose();
+        foreach (var tensor in InitialAdapters.Values) tensor.Dispose();
+    }
+}
