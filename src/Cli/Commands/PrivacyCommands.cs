@@ -55,11 +55,17 @@ public static class PrivacyCommands
         return command;
     }
 
-    /// <summary>Identification above this many times chance, or a membership advantage above <see cref="AdvantageLimit"/>, is a leak.</summary>
+    /// <summary>Identification above this many times chance, or a membership advantage above <see cref="AdvantageLimit"/> and above what chance gives, is a leak.</summary>
     public const double IdentificationLimit = 2;
 
-    /// <summary>Largest membership-inference advantage (max TPR − FPR) that is not a leak.</summary>
+    /// <summary>Largest membership-inference advantage (max TPR − FPR) that is not a leak (a larger one is one only past <see cref="AttackResult.AdvantageByChance"/>).</summary>
     public const double AdvantageLimit = 0.1;
+
+    /// <summary>Whether <paramref name="result"/> shows the attack succeeding: identification past 2 × chance, or an advantage past 0.1 that chance alone would reach less than 5 % of the time.</summary>
+    public static bool Leaks(AttackResult result)
+        => result.Identification > IdentificationLimit * result.Chance || AdvantageLeaks(result);
+
+    private static bool AdvantageLeaks(AttackResult result) => result.Advantage > Math.Max(AdvantageLimit, result.AdvantageByChance);
 
     private static Command Attack()
     {
@@ -70,7 +76,7 @@ public static class PrivacyCommands
         };
         var pool = new Option<DirectoryInfo>("--pool")
         {
-            Description = "Candidate records, a CLIENT_ROOT as `fedmm data` writes it: each client_N's train split are that site's members; val splits and the common test are non-members.",
+            Description = "Candidate records, a CLIENT_ROOT as `fedmm data` writes it: each client_N's train split are that site's members, its val split the records held out from it; other sites' records and the common test are non-members too.",
             Required = true, HelpName = "dir",
         };
         var imageWeights = new Option<FileInfo?>("--image-weights") { Description = "The public MobileNetV3 weights the sites' image encoder was loaded from (resnet18 brings its own).", HelpName = "file" };
@@ -79,7 +85,7 @@ public static class PrivacyCommands
         var json = CommonOptions.Json();
         var command = new Command("attack",
             "The operator's attack on what sites uploaded (docs/PRIVACY.md, \"Audit\"): recompute the pool's representations with the public encoders and the adapters each site summarised with, match every uploaded and published vector row, and report identification and membership inference against chance per site, round and modality. " +
-            $"Exits 1 when identification passes {IdentificationLimit:G} × chance or the membership advantage passes {AdvantageLimit:G}.")
+            $"Exits 1 when identification passes {IdentificationLimit:G} × chance, or the membership advantage passes {AdvantageLimit:G} and what chance reaches on the pool (5 %).")
             { federation, pool, imageWeights, rounds, threads, json };
         command.SetAction((parse, ct) => Task.Run(() =>
         {
@@ -106,19 +112,18 @@ public static class PrivacyCommands
             var wanted = parse.GetValue(rounds) is { Length: > 0 } r ? r.ToHashSet() : null;
             var results = RecordedFederationAttack.Run(folder, config, candidates, wanted);
             if (results.Count == 0) throw new CliException($"{folder}: no update or global package of the pool's sites to attack (do the pool's client_N folders match the federation's sites?).");
-            bool Leaks(AttackResult a) => a.Identification > IdentificationLimit * a.Chance || a.Advantage > AdvantageLimit;
             if (parse.GetValue(json)) Print.Json(results);
             else
             {
                 var privacy = config.Privacy;
                 AnsiConsole.MarkupLineInterpolated($"privacy.minSupport {privacy.MinSupport}, summaryNoiseMultiplier {privacy.SummaryNoiseMultiplier:G4}; round.uploadSampleVectors {config.Round.UploadSampleVectors}, summarySpace {config.Round.SummarySpace.JsonName()}; pool {string.Join(", ", parts.Select(p => $"{p.Source} {p.Records.Count}"))}");
-                var table = new Table().AddColumns("target", "round", "modality", "rows", "candidates", "members", "identification", "chance", "advantage", "AUC");
+                var table = new Table().AddColumns("target", "round", "modality", "rows", "candidates", "members", "identification", "chance", "held out", "advantage", "by chance", "AUC", "pool advantage", "pool AUC");
                 foreach (var a in results)
                 {
                     string Mark(string text, bool bad) => bad ? $"[red]{text}[/]" : text;
                     table.AddRow(Markup.Escape(a.Target), a.Round.ToString(), a.Modality, a.Rows.ToString(), a.Candidates.ToString(), a.Members.ToString(),
-                        Mark($"{a.Identification:F3}", a.Identification > IdentificationLimit * a.Chance), $"{a.Chance:F3}",
-                        Mark($"{a.Advantage:F3}", a.Advantage > AdvantageLimit), $"{a.Auc:F3}");
+                        Mark($"{a.Identification:F3}", a.Identification > IdentificationLimit * a.Chance), $"{a.Chance:F3}", a.HeldOut.ToString(),
+                        Mark($"{a.Advantage:F3}", AdvantageLeaks(a)), $"{a.AdvantageByChance:F3}", $"{a.Auc:F3}", $"{a.PoolAdvantage:F3}", $"{a.PoolAuc:F3}");
                 }
                 AnsiConsole.Write(table);
             }
@@ -137,7 +142,7 @@ public static class PrivacyCommands
         {
             var site = SiteDataFolders.Load(folder, labels, imageSize);
             parts.Add(new PoolPart($"{site.ClientId}/train", site.Train, site.ClientId));
-            parts.Add(new PoolPart($"{site.ClientId}/val", site.Val, null));
+            parts.Add(new PoolPart($"{site.ClientId}/val", site.Val, null, HeldOutOf: site.ClientId));
         }
         if (root.CommonTest() is { } test) parts.Add(new PoolPart(ClientRoot.CommonTestId, SiteDataFolders.LoadCommonTest(test, labels, imageSize), null));
         if (parts.Count == 0) throw new CliException($"{root.Path}: no client_N folders.");

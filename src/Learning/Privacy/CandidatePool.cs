@@ -12,7 +12,9 @@ namespace FedMM.Learning.Privacy;
 /// <param name="Source">Where the records come from, for reports (e.g. "client_0/train").</param>
 /// <param name="Records">The records, as a site holds them.</param>
 /// <param name="MemberOf">The site that trained on them, or null.</param>
-public sealed record PoolPart(string Source, SiteSplit Records, string? MemberOf);
+/// <param name="HeldOutOf">The site they were held out from (its validation split: records of the same
+/// population the site did not train on), or null.</param>
+public sealed record PoolPart(string Source, SiteSplit Records, string? MemberOf, string? HeldOutOf = null);
 
 /// <summary>
 /// The records an honest-but-curious operator holds, encoded by the public frozen encoders exactly
@@ -25,11 +27,13 @@ public sealed class CandidatePool : IDisposable
     private const int Chunk = 64;
     private readonly Dictionary<Modalities, Tensor> features;
     private readonly Dictionary<Modalities, string?[]> memberOf;
+    private readonly Dictionary<Modalities, string?[]> heldOutOf;
 
-    private CandidatePool(Dictionary<Modalities, Tensor> features, Dictionary<Modalities, string?[]> memberOf, Dictionary<string, Tensor> initialAdapters)
+    private CandidatePool(Dictionary<Modalities, Tensor> features, Dictionary<Modalities, string?[]> memberOf, Dictionary<Modalities, string?[]> heldOutOf, Dictionary<string, Tensor> initialAdapters)
     {
         this.features = features;
         this.memberOf = memberOf;
+        this.heldOutOf = heldOutOf;
         InitialAdapters = initialAdapters;
     }
 
@@ -44,6 +48,9 @@ public sealed class CandidatePool : IDisposable
 
     /// <summary>The site whose training set each record of <paramref name="modality"/> is in (null: none), in feature order.</summary>
     public IReadOnlyList<string?> MemberOf(Modalities modality) => memberOf[modality];
+
+    /// <summary>The site each record of <paramref name="modality"/> was held out from (null: none), in feature order.</summary>
+    public IReadOnlyList<string?> HeldOutOf(Modalities modality) => heldOutOf[modality];
 
     /// <summary>
     /// Encodes <paramref name="parts"/> with the encoders <paramref name="factory"/> builds for
@@ -62,6 +69,7 @@ public sealed class CandidatePool : IDisposable
         if (parts.Count == 0 || parts.All(p => p.Records.Count == 0)) throw new ArgumentException("The candidate pool holds no records.", nameof(parts));
         var records = SiteSplits.Concat(parts.Select(p => p.Records).ToList());
         var owners = parts.SelectMany(p => Enumerable.Repeat(p.MemberOf, p.Records.Count)).ToArray();
+        var heldOut = parts.SelectMany(p => Enumerable.Repeat(p.HeldOutOf, p.Records.Count)).ToArray();
         var pool = new SiteData("candidate-pool", Contracts.Modalities.Both, records, records);
         using var model = factory.Create(config, pool, DeterministicSeed.For(config.Round.Seed, "encoders", pool.ClientId));
         if (model.TextEncoder is not null && !model.TextEncoderFrozen)
@@ -69,6 +77,7 @@ public sealed class CandidatePool : IDisposable
                 $"The attack needs the sites' text encoder: model.textEncoder {config.Model.TextEncoder.JsonName()} is trained by each site (or built on its own vocabulary), so no operator can recompute it; use a frozen pretrained encoder (minilm-l6).");
         var features = new Dictionary<Modalities, Tensor>();
         var members = new Dictionary<Modalities, string?[]>();
+        var held = new Dictionary<Modalities, string?[]>();
         using (no_grad())
         {
             var imageRows = Enumerable.Range(0, records.Count).Where(records.HasImage).ToArray();
@@ -82,6 +91,7 @@ public sealed class CandidatePool : IDisposable
                     return image.call(batch);
                 });
                 members[Contracts.Modalities.Image] = imageRows.Select(r => owners[r]).ToArray();
+                held[Contracts.Modalities.Image] = imageRows.Select(r => heldOut[r]).ToArray();
             }
             var textRows = Enumerable.Range(0, records.Count).Where(records.HasText).ToArray();
             if (textRows.Length > 0 && model.TextEncoder is { } text)
@@ -104,10 +114,11 @@ public sealed class CandidatePool : IDisposable
                     }
                 });
                 members[Contracts.Modalities.Text] = textRows.Select(r => owners[r]).ToArray();
+                held[Contracts.Modalities.Text] = textRows.Select(r => heldOut[r]).ToArray();
             }
         }
         var initial = model.Shared.ExportWeights(SharedModel.GroupsFor(Contracts.Modalities.Both));
-        return new CandidatePool(features, members, initial);
+        return new CandidatePool(features, members, held, initial);
     }
 
     /// <summary>

@@ -39,8 +39,9 @@ public static class RecordedFederationAttack
     /// <summary>
     /// Attacks every site update and every global package of <paramref name="rounds"/> (all when null):
     /// per site, round and modality, the update's centroid and per-sample rows against the site's
-    /// training records in <paramref name="pool"/>; per round and modality, the global centers against
-    /// every site's training records.
+    /// training records in <paramref name="pool"/> (membership against the records held out from that
+    /// site); per round and modality, the global centers against every site's training records
+    /// (membership against every site's held-out records).
     /// </summary>
     /// <remarks>
     /// The adapters each row was made with: under round.summarySpace "received", the previous round's
@@ -84,7 +85,8 @@ public static class RecordedFederationAttack
                         if (!member.Any(m => m)) continue;
                         using var rows = cat(parts, 0);
                         using var candidates = pool.Represent(modality, adapters, config.Model, classes);
-                        results.Add(SummaryAttack.Score(site, round, modality, rows, candidates, member));
+                        var heldOut = pool.HeldOutOf(modality).Select(h => h == site).ToArray();
+                        results.Add(SummaryAttack.Score(site, round, modality, rows, candidates, member, heldOut));
                     }
                 }
                 var globalVectors = Path.Combine(Round(round), "global", ArtifactLayout.Vectors);
@@ -97,7 +99,8 @@ public static class RecordedFederationAttack
                         var member = pool.MemberOf(modality).Select(m => m is not null).ToArray();
                         if (!member.Any(m => m) || member.All(m => m)) continue;
                         using var candidates = pool.Represent(modality, receivedAdapters, config.Model, classes);
-                        results.Add(SummaryAttack.Score("global", round, modality, centers, candidates, member));
+                        var heldOut = pool.HeldOutOf(modality).Select(h => h is not null).ToArray();
+                        results.Add(SummaryAttack.Score("global", round, modality, centers, candidates, member, heldOut));
                     }
                 }
             }

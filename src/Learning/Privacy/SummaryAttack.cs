@@ -18,11 +18,21 @@ namespace FedMM.Learning.Privacy;
 /// of members among them (a guess among equals).</param>
 /// <param name="Chance">What naming a random candidate achieves: <paramref name="Members"/> / <paramref name="Candidates"/>.</param>
 /// <param name="Tau">τ: <see cref="SummaryAttack.TauFraction"/> × the median distance of a candidate to its nearest distinct other candidate.</param>
-/// <param name="Advantage">Membership inference: max over thresholds t of TPR − FPR of "member when the distance to the nearest row is ≤ t".</param>
-/// <param name="Auc">Probability that a random member lies nearer to a row than a random non-member (ties count half).</param>
+/// <param name="HeldOut">Non-members the membership inference compares the members with: the target's
+/// held-out records (same population, not trained on) when the pool has them, else every non-member.</param>
+/// <param name="Advantage">Membership inference: max over thresholds t of TPR − FPR of "member when the distance to
+/// the nearest row is ≤ t", members against the <paramref name="HeldOut"/> non-members.</param>
+/// <param name="Auc">Probability that a random member lies nearer to a row than a random one of those non-members (ties count half).</param>
+/// <param name="AdvantageByChance">The advantage a score that knows nothing exceeds with probability 5 % on this
+/// many members and non-members: max(TPR − FPR) is the one-sided two-sample Kolmogorov–Smirnov statistic, whose
+/// 95 % point is about √(ln 20 / 2) · √(1/members + 1/non-members).</param>
+/// <param name="PoolAdvantage">The same advantage against every non-member of the pool, other sites' records included:
+/// it also rewards telling the target's population (its label mix, its scanners) from others', not only its records.</param>
+/// <param name="PoolAuc">The AUC against every non-member of the pool.</param>
 public sealed record AttackResult(
     string Target, int Round, string Modality, int Rows, int Candidates, int Members,
-    double Identification, double Chance, double Tau, double Advantage, double Auc);
+    double Identification, double Chance, double Tau, int HeldOut, double Advantage, double Auc, double AdvantageByChance,
+    double PoolAdvantage, double PoolAuc);
 
 /// <summary>
 /// The honest-but-curious operator's attack on what sites upload (docs/PRIVACY.md, threat model):
@@ -40,10 +50,11 @@ public static class SummaryAttack
 
     /// <summary>
     /// Attacks <paramref name="rows"/> [k, d] with the pool's representations <paramref name="candidates"/>
-    /// [N, d], of which <paramref name="member"/> are the target's training records.
+    /// [N, d], of which <paramref name="member"/> are the target's training records and
+    /// <paramref name="heldOut"/> (optional) its held-out records.
     /// </summary>
     /// <exception cref="ArgumentException">Shapes disagree, or the pool has no member or no non-member.</exception>
-    public static AttackResult Score(string target, int round, Modalities modality, Tensor rows, Tensor candidates, bool[] member)
+    public static AttackResult Score(string target, int round, Modalities modality, Tensor rows, Tensor candidates, bool[] member, bool[]? heldOut = null)
     {
         ArgumentNullException.ThrowIfNull(rows);
         ArgumentNullException.ThrowIfNull(candidates);
@@ -88,9 +99,25 @@ public static class SummaryAttack
             for (int r = 0; r < k; r++) nearest = Math.Min(nearest, rowToCandidate[r * n + i]);
             score[i] = nearest;
         }
-        var (advantage, auc) = Membership(score, member);
-        return new AttackResult(target, round, modality.ToName(), k, n, members, k == 0 ? 0 : identified / k, (double)members / n, tau, advantage, auc);
+        var (poolAdvantage, poolAuc) = Membership(score, member);
+        double advantage = poolAdvantage, auc = poolAuc;
+        int compared = n - members;
+        if (heldOut is not null && heldOut.Length == n && heldOut.Where((h, i) => h && !member[i]).Any())
+        {
+            var same = Enumerable.Range(0, n).Where(i => member[i] || heldOut[i]).ToArray();
+            (advantage, auc) = Membership(same.Select(i => score[i]).ToArray(), same.Select(i => member[i]).ToArray());
+            compared = same.Length - members;
+        }
+        return new AttackResult(target, round, modality.ToName(), k, n, members, k == 0 ? 0 : identified / k, (double)members / n, tau,
+            compared, advantage, auc, AdvantageByChance(members, compared), poolAdvantage, poolAuc);
     }
+
+    /// <summary>
+    /// The 95 % point of max(TPR − FPR) for a score independent of membership, over <paramref name="members"/>
+    /// and <paramref name="nonMembers"/> candidates (the asymptotic one-sided Kolmogorov–Smirnov bound).
+    /// </summary>
+    public static double AdvantageByChance(int members, int nonMembers)
+        => Math.Sqrt(Math.Log(20) / 2) * Math.Sqrt(1.0 / members + 1.0 / nonMembers);
 
     /// <summary>
     /// max over t of TPR − FPR for "member when score ≤ t", and the AUC of the same rule

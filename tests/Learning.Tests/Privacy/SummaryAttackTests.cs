@@ -40,6 +40,7 @@ public sealed class SummaryAttackTests(ITestOutputHelper output)
             // Every per-sample row is its record's representation, recomputed by the attacker.
             Assert.True(image.Identification > 0.95, $"{image}: identification {image.Identification}");
             Assert.True(image.Advantage > 0.95, $"{image}: advantage {image.Advantage}");
+            Assert.Equal(Train, image.HeldOut);
             Assert.True(image.Auc > 0.97, $"{image}: AUC {image.Auc}");
         }
         // Texts repeat (12 distinct captions): a row is identified only as often as a guess among the equal candidates is a member.
@@ -60,6 +61,7 @@ public sealed class SummaryAttackTests(ITestOutputHelper output)
         {
             Assert.True(result.Identification <= 2 * result.Chance, $"{result}: identification {result.Identification} above 2 × chance {result.Chance}");
             Assert.True(result.Advantage <= 0.1, $"{result}: membership advantage {result.Advantage}");
+            Assert.True(result.PoolAdvantage <= 0.1, $"{result}: membership advantage over the pool {result.PoolAdvantage}");
         }
     }
 
@@ -74,6 +76,8 @@ public sealed class SummaryAttackTests(ITestOutputHelper output)
         (advantage, auc) = SummaryAttack.Membership([1.0, 1.0, 1.0], [true, false, false]);
         Assert.Equal(0, advantage, 12);
         Assert.Equal(0.5, auc, 12);
+        // The one-sided Kolmogorov–Smirnov 95 % point: 1.224 · √(1/300 + 1/1200).
+        Assert.Equal(0.0790, SummaryAttack.AdvantageByChance(300, 1200), 4);
     }
 
     // Two FedMM rounds over two image+text sites, their artifacts recorded; the attack on them with a
@@ -92,13 +96,13 @@ public sealed class SummaryAttackTests(ITestOutputHelper output)
         Assert.Equal(config.Privacy, recorded.Privacy);
         PoolPart[] parts =
         [
-            .. sites.SelectMany(s => new[] { new PoolPart($"{s.ClientId}/train", s.Train, s.ClientId), new PoolPart($"{s.ClientId}/val", s.Val, null) }),
+            .. sites.SelectMany(s => new[] { new PoolPart($"{s.ClientId}/train", s.Train, s.ClientId), new PoolPart($"{s.ClientId}/val", s.Val, null, HeldOutOf: s.ClientId) }),
             new PoolPart("outside", outside, null),
         ];
         using var pool = CandidatePool.Encode(recorded, factory, parts);
         var results = RecordedFederationAttack.Run(federation, recorded, pool);
         foreach (var r in results)
-            output.WriteLine($"{r.Target} round {r.Round} {r.Modality}: {r.Rows} rows, identification {r.Identification:F3} (chance {r.Chance:F3}), advantage {r.Advantage:F3}, AUC {r.Auc:F3}");
+            output.WriteLine($"{r.Target} round {r.Round} {r.Modality}: {r.Rows} rows, identification {r.Identification:F3} (chance {r.Chance:F3}), advantage {r.Advantage:F3} (by chance {r.AdvantageByChance:F3}), AUC {r.Auc:F3}, pool advantage {r.PoolAdvantage:F3}, AUC {r.PoolAuc:F3}");
         return results;
     }
 
