@@ -95,6 +95,8 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
         string? recorded = ArtifactsFolder is null ? null : FederationFolder(ArtifactsFolder, run.Strategy, run.Partition, run.Seed);
         if (recorded is not null)
         {
+            // A rerun of the same strategy, partition and seed replaces the earlier run's artifacts, as it replaces its results.
+            if (Directory.Exists(recorded)) Directory.Delete(recorded, recursive: true);
             Directory.CreateDirectory(recorded);
             File.WriteAllText(Path.Combine(recorded, Privacy.RecordedFederationAttack.ConfigFile), JsonSerializer.Serialize(config, ContractJson.Indented));
         }
@@ -128,9 +130,13 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
                 if (recorded is not null)
                 {
                     var global = Path.Combine(RoundFolder(round), "global");
-                    Directory.CreateDirectory(global);
-                    SafetensorsWriter.Save(Path.Combine(global, ArtifactLayout.Weights), server.Weights!);
-                    if (server.Vectors is not null) SafetensorsWriter.Save(Path.Combine(global, ArtifactLayout.Vectors), server.Vectors);
+                    if (server is RoundAggregatorServer { Package: { } package }) package.Save(global);
+                    else
+                    {
+                        Directory.CreateDirectory(global);
+                        SafetensorsWriter.Save(Path.Combine(global, ArtifactLayout.Weights), server.Weights!);
+                        if (server.Vectors is not null) SafetensorsWriter.Save(Path.Combine(global, ArtifactLayout.Vectors), server.Vectors);
+                    }
                 }
                 foreach (var update in updates) DisposeTensors(update);
                 foreach (var state in states)

@@ -92,6 +92,9 @@ public sealed class SummaryAttackTests(ITestOutputHelper output)
         runner.Run(sites, new ExperimentPlan { Config = config, Rounds = 2, Seeds = [3], Strategies = [Strategy.FedMM] });
 
         var federation = ExperimentRunner.FederationFolder(folder.Path, Strategy.FedMM, 0, 3);
+        Assert.Equal([1, 2], RecordedFederationAttack.Rounds(federation));
+        foreach (var file in new[] { "updates/client_0/vectors.safetensors", "updates/client_1/metrics.json", "global/weights.safetensors", "global/report.json" })
+            Assert.True(File.Exists(Path.Combine(federation, "rounds", "0002", file)), file);
         var recorded = RecordedFederationAttack.ReadConfig(federation);
         Assert.Equal(config.Privacy, recorded.Privacy);
         PoolPart[] parts =
