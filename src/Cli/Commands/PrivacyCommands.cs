@@ -61,11 +61,16 @@ public static class PrivacyCommands
     /// <summary>Largest membership-inference advantage (max TPR − FPR) that is not a leak (a larger one is one only past <see cref="AttackResult.AdvantageByChance"/>).</summary>
     public const double AdvantageLimit = 0.1;
 
-    /// <summary>Whether <paramref name="result"/> shows the attack succeeding: identification past 2 × chance, or an advantage past 0.1 that chance alone would reach less than 5 % of the time.</summary>
+    /// <summary>
+    /// Whether <paramref name="result"/> shows the attack succeeding: identification past 2 × chance, or an
+    /// advantage past 0.1 that chance alone would reach less than 5 % of the time and that rows made without the
+    /// target's records (the control) do not reach.
+    /// </summary>
     public static bool Leaks(AttackResult result)
         => result.Identification > IdentificationLimit * result.Chance || AdvantageLeaks(result);
 
-    private static bool AdvantageLeaks(AttackResult result) => result.Advantage > Math.Max(AdvantageLimit, result.AdvantageByChance);
+    private static bool AdvantageLeaks(AttackResult result)
+        => result.Advantage > Math.Max(Math.Max(AdvantageLimit, result.AdvantageByChance), result.ControlAdvantage ?? 0);
 
     private static Command Attack()
     {
@@ -85,7 +90,7 @@ public static class PrivacyCommands
         var json = CommonOptions.Json();
         var command = new Command("attack",
             "The operator's attack on what sites uploaded (docs/PRIVACY.md, \"Audit\"): recompute the pool's representations with the public encoders and the adapters each site summarised with, match every uploaded and published vector row, and report identification and membership inference against chance per site, round and modality. " +
-            $"Exits 1 when identification passes {IdentificationLimit:G} × chance, or the membership advantage passes {AdvantageLimit:G} and what chance reaches on the pool (5 %).")
+            $"Exits 1 when identification passes {IdentificationLimit:G} × chance, or the membership advantage passes {AdvantageLimit:G}, what chance reaches on the pool (5 %) and the control (rows made without the site's records).")
             { federation, pool, imageWeights, rounds, threads, json };
         command.SetAction((parse, ct) => Task.Run(() =>
         {
@@ -117,13 +122,13 @@ public static class PrivacyCommands
             {
                 var privacy = config.Privacy;
                 AnsiConsole.MarkupLineInterpolated($"privacy.minSupport {privacy.MinSupport}, summaryNoiseMultiplier {privacy.SummaryNoiseMultiplier:G4}; round.uploadSampleVectors {config.Round.UploadSampleVectors}, summarySpace {config.Round.SummarySpace.JsonName()}; pool {string.Join(", ", parts.Select(p => $"{p.Source} {p.Records.Count}"))}");
-                var table = new Table().AddColumns("target", "round", "modality", "rows", "candidates", "members", "identification", "chance", "held out", "advantage", "by chance", "AUC", "pool advantage", "pool AUC");
+                var table = new Table().AddColumns("target", "round", "modality", "rows", "candidates", "members", "identification", "chance", "held out", "advantage", "by chance", "control", "AUC", "pool advantage", "pool AUC");
                 foreach (var a in results)
                 {
                     string Mark(string text, bool bad) => bad ? $"[red]{text}[/]" : text;
                     table.AddRow(Markup.Escape(a.Target), a.Round.ToString(), a.Modality, a.Rows.ToString(), a.Candidates.ToString(), a.Members.ToString(),
                         Mark($"{a.Identification:F3}", a.Identification > IdentificationLimit * a.Chance), $"{a.Chance:F3}", a.HeldOut.ToString(),
-                        Mark($"{a.Advantage:F3}", AdvantageLeaks(a)), $"{a.AdvantageByChance:F3}", $"{a.Auc:F3}", $"{a.PoolAdvantage:F3}", $"{a.PoolAuc:F3}");
+                        Mark($"{a.Advantage:F3}", AdvantageLeaks(a)), $"{a.AdvantageByChance:F3}", a.ControlAdvantage is { } control ? $"{control:F3}" : "-", $"{a.Auc:F3}", $"{a.PoolAdvantage:F3}", $"{a.PoolAuc:F3}");
                 }
                 AnsiConsole.Write(table);
             }

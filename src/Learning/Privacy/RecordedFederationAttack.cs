@@ -70,24 +70,41 @@ public static class RecordedFederationAttack
                 var receivedAdapters = previous?.Tensors ?? pool.InitialAdapters;
                 var updates = Path.Combine(Round(round), "updates");
                 var sites = Directory.Exists(updates) ? Directory.GetDirectories(updates).Order(StringComparer.Ordinal).ToList() : [];
-                foreach (var siteFolder in sites)
+                // Every site's rows first: each site's rows are the control (rows made without its records) for the others.
+                var uploaded = new List<(string Site, Modalities Modality, Tensor Rows, IReadOnlyDictionary<string, Tensor> Adapters)>();
+                var owned = new List<IDisposable>();
+                try
                 {
-                    string site = Path.GetFileName(siteFolder);
-                    using var vectors = SafetensorsContent.Load(Path.Combine(siteFolder, ArtifactLayout.Vectors));
-                    using var own = received ? null : SafetensorsContent.Load(Path.Combine(siteFolder, ArtifactLayout.Weights));
-                    var adapters = own?.Tensors ?? receivedAdapters;
-                    foreach (var modality in pool.Modalities)
+                    foreach (var siteFolder in sites)
                     {
-                        string name = modality.ToName();
-                        var parts = new[] { $"{name}.centroids", $"{name}.samples" }.Where(vectors.Tensors.ContainsKey).Select(n => vectors.Tensors[n]).ToList();
-                        if (parts.Count == 0) continue;
+                        string site = Path.GetFileName(siteFolder);
+                        var vectors = SafetensorsContent.Load(Path.Combine(siteFolder, ArtifactLayout.Vectors));
+                        owned.Add(vectors);
+                        var own = received ? null : SafetensorsContent.Load(Path.Combine(siteFolder, ArtifactLayout.Weights));
+                        if (own is not null) owned.Add(own);
+                        foreach (var modality in pool.Modalities)
+                        {
+                            string name = modality.ToName();
+                            var parts = new[] { $"{name}.centroids", $"{name}.samples" }.Where(vectors.Tensors.ContainsKey).Select(n => vectors.Tensors[n]).ToList();
+                            if (parts.Count == 0) continue;
+                            var rows = cat(parts, 0);
+                            owned.Add(rows);
+                            uploaded.Add((site, modality, rows, own?.Tensors ?? receivedAdapters));
+                        }
+                    }
+                    foreach (var (site, modality, rows, adapters) in uploaded)
+                    {
                         var member = pool.MemberOf(modality).Select(m => m == site).ToArray();
                         if (!member.Any(m => m)) continue;
-                        using var rows = cat(parts, 0);
-                        using var candidates = pool.Represent(modality, adapters, config.Model, classes);
                         var heldOut = pool.HeldOutOf(modality).Select(h => h == site).ToArray();
-                        results.Add(SummaryAttack.Score(site, round, modality, rows, candidates, member, heldOut));
+                        var controls = uploaded.Where(u => u.Modality == modality && u.Site != site).Select(u => u.Rows).ToList();
+                        using var candidates = pool.Represent(modality, adapters, config.Model, classes);
+                        results.Add(SummaryAttack.Score(site, round, modality, rows, candidates, member, heldOut, controls));
                     }
+                }
+                finally
+                {
+                    foreach (var item in owned) item.Dispose();
                 }
                 var globalVectors = Path.Combine(Round(round), "global", ArtifactLayout.Vectors);
                 if (received && File.Exists(globalVectors))

@@ -29,10 +29,14 @@ namespace FedMM.Learning.Privacy;
 /// <param name="PoolAdvantage">The same advantage against every non-member of the pool, other sites' records included:
 /// it also rewards telling the target's population (its label mix, its scanners) from others', not only its records.</param>
 /// <param name="PoolAuc">The AUC against every non-member of the pool.</param>
+/// <param name="ControlAdvantage">The same membership inference (members against <paramref name="HeldOut"/>) scored by
+/// the distance to rows made without the target's records (the other sites' rows of the round and modality), median
+/// over those sites: what the split into members and held-out records gives without any leak; null without other sites.</param>
+/// <param name="ControlAuc">The AUC of that control, median over the other sites.</param>
 public sealed record AttackResult(
     string Target, int Round, string Modality, int Rows, int Candidates, int Members,
     double Identification, double Chance, double Tau, int HeldOut, double Advantage, double Auc, double AdvantageByChance,
-    double PoolAdvantage, double PoolAuc);
+    double PoolAdvantage, double PoolAuc, double? ControlAdvantage = null, double? ControlAuc = null);
 
 /// <summary>
 /// The honest-but-curious operator's attack on what sites upload (docs/PRIVACY.md, threat model):
@@ -51,10 +55,12 @@ public static class SummaryAttack
     /// <summary>
     /// Attacks <paramref name="rows"/> [k, d] with the pool's representations <paramref name="candidates"/>
     /// [N, d], of which <paramref name="member"/> are the target's training records and
-    /// <paramref name="heldOut"/> (optional) its held-out records.
+    /// <paramref name="heldOut"/> (optional) its held-out records. <paramref name="controls"/> (optional) are
+    /// sets of rows made without the target's records, for <see cref="AttackResult.ControlAdvantage"/>.
     /// </summary>
     /// <exception cref="ArgumentException">Shapes disagree, or the pool has no member or no non-member.</exception>
-    public static AttackResult Score(string target, int round, Modalities modality, Tensor rows, Tensor candidates, bool[] member, bool[]? heldOut = null)
+    public static AttackResult Score(
+        string target, int round, Modalities modality, Tensor rows, Tensor candidates, bool[] member, bool[]? heldOut = null, IReadOnlyList<Tensor>? controls = null)
     {
         ArgumentNullException.ThrowIfNull(rows);
         ArgumentNullException.ThrowIfNull(candidates);
@@ -92,24 +98,46 @@ public static class SummaryAttack
         }
 
         // Membership inference: each candidate's distance to the nearest row.
-        var score = new double[n];
-        for (int i = 0; i < n; i++)
-        {
-            double nearest = double.MaxValue;
-            for (int r = 0; r < k; r++) nearest = Math.Min(nearest, rowToCandidate[r * n + i]);
-            score[i] = nearest;
-        }
+        var score = NearestRow(rowToCandidate, k, n);
         var (poolAdvantage, poolAuc) = Membership(score, member);
         double advantage = poolAdvantage, auc = poolAuc;
-        int compared = n - members;
+        var compared = Enumerable.Range(0, n).ToArray();
         if (heldOut is not null && heldOut.Length == n && heldOut.Where((h, i) => h && !member[i]).Any())
         {
-            var same = Enumerable.Range(0, n).Where(i => member[i] || heldOut[i]).ToArray();
-            (advantage, auc) = Membership(same.Select(i => score[i]).ToArray(), same.Select(i => member[i]).ToArray());
-            compared = same.Length - members;
+            compared = Enumerable.Range(0, n).Where(i => member[i] || heldOut[i]).ToArray();
+            (advantage, auc) = Membership(compared.Select(i => score[i]).ToArray(), compared.Select(i => member[i]).ToArray());
+        }
+        double? controlAdvantage = null, controlAuc = null;
+        var controlRuns = (controls ?? []).Where(r => r.shape[0] > 0).Select(control =>
+        {
+            using var other = control.detach().cpu().to_type(ScalarType.Float64);
+            using var distances = cdist(other, c);
+            var nearest = NearestRow(distances.contiguous().data<double>().ToArray(), (int)other.shape[0], n);
+            return Membership(compared.Select(i => nearest[i]).ToArray(), compared.Select(i => member[i]).ToArray());
+        }).ToList();
+        if (controlRuns.Count > 0)
+        {
+            controlAdvantage = Median(controlRuns.Select(r => r.Advantage));
+            controlAuc = Median(controlRuns.Select(r => r.Auc));
         }
         return new AttackResult(target, round, modality.ToName(), k, n, members, k == 0 ? 0 : identified / k, (double)members / n, tau,
-            compared, advantage, auc, AdvantageByChance(members, compared), poolAdvantage, poolAuc);
+            compared.Length - members, advantage, auc, AdvantageByChance(members, compared.Length - members), poolAdvantage, poolAuc, controlAdvantage, controlAuc);
+    }
+
+    // Each candidate's distance to its nearest row, from the row-major [rows, candidates] distances.
+    private static double[] NearestRow(double[] rowToCandidate, int rows, int candidates)
+    {
+        var nearest = Enumerable.Repeat(double.MaxValue, candidates).ToArray();
+        for (int r = 0; r < rows; r++)
+            for (int i = 0; i < candidates; i++)
+                nearest[i] = Math.Min(nearest[i], rowToCandidate[r * candidates + i]);
+        return nearest;
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     /// <summary>

@@ -41,6 +41,8 @@ public sealed class SummaryAttackTests(ITestOutputHelper output)
             Assert.True(image.Identification > 0.95, $"{image}: identification {image.Identification}");
             Assert.True(image.Advantage > 0.95, $"{image}: advantage {image.Advantage}");
             Assert.Equal(Train, image.HeldOut);
+            // The other site's rows know nothing of this site's records.
+            Assert.True(image.ControlAdvantage < 0.2, $"{image}: control {image.ControlAdvantage}");
             Assert.True(image.Auc > 0.97, $"{image}: AUC {image.Auc}");
         }
         // Texts repeat (12 distinct captions): a row is identified only as often as a guess among the equal candidates is a member.
@@ -105,7 +107,7 @@ public sealed class SummaryAttackTests(ITestOutputHelper output)
         using var pool = CandidatePool.Encode(recorded, factory, parts);
         var results = RecordedFederationAttack.Run(federation, recorded, pool);
         foreach (var r in results)
-            output.WriteLine($"{r.Target} round {r.Round} {r.Modality}: {r.Rows} rows, identification {r.Identification:F3} (chance {r.Chance:F3}), advantage {r.Advantage:F3} (by chance {r.AdvantageByChance:F3}), AUC {r.Auc:F3}, pool advantage {r.PoolAdvantage:F3}, AUC {r.PoolAuc:F3}");
+            output.WriteLine($"{r.Target} round {r.Round} {r.Modality}: {r.Rows} rows, identification {r.Identification:F3} (chance {r.Chance:F3}), advantage {r.Advantage:F3} (by chance {r.AdvantageByChance:F3}), AUC {r.Auc:F3}, control {r.ControlAdvantage:F3}, pool advantage {r.PoolAdvantage:F3}, AUC {r.PoolAuc:F3}");
         return results;
     }
 
