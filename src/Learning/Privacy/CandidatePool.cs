@@ -44,7 +44,7 @@ public sealed class CandidatePool : IDisposable
     public IReadOnlyDictionary<string, Tensor> InitialAdapters { get; }
 
     /// <summary>The modalities the pool holds records of.</summary>
-    public IEnumerable<Modalities> Modalities => features.Keys.Order();
+    public IEnumerable<Modalities> Encoded => features.Keys.Order();
 
     /// <summary>The site whose training set each record of <paramref name="modality"/> is in (null: none), in feature order.</summary>
     public IReadOnlyList<string?> MemberOf(Modalities modality) => memberOf[modality];
@@ -70,7 +70,7 @@ public sealed class CandidatePool : IDisposable
         var records = SiteSplits.Concat(parts.Select(p => p.Records).ToList());
         var owners = parts.SelectMany(p => Enumerable.Repeat(p.MemberOf, p.Records.Count)).ToArray();
         var heldOut = parts.SelectMany(p => Enumerable.Repeat(p.HeldOutOf, p.Records.Count)).ToArray();
-        var pool = new SiteData("candidate-pool", Contracts.Modalities.Both, records, records);
+        var pool = new SiteData("candidate-pool", Modalities.Both, records, records);
         using var model = factory.Create(config, pool, DeterministicSeed.For(config.Round.Seed, "encoders", pool.ClientId));
         if (model.TextEncoder is not null && !model.TextEncoderFrozen)
             throw new ArgumentException(
@@ -84,20 +84,20 @@ public sealed class CandidatePool : IDisposable
             if (imageRows.Length > 0 && model.ImageEncoder is { } image)
             {
                 image.eval();
-                features[Contracts.Modalities.Image] = Chunked(imageRows, rows =>
+                features[Modalities.Image] = Chunked(imageRows, rows =>
                 {
                     using var index = tensor(rows.Select(r => (long)r).ToArray());
                     using var batch = records.Images!.index_select(0, index);
                     return image.call(batch);
                 });
-                members[Contracts.Modalities.Image] = imageRows.Select(r => owners[r]).ToArray();
-                held[Contracts.Modalities.Image] = imageRows.Select(r => heldOut[r]).ToArray();
+                members[Modalities.Image] = imageRows.Select(r => owners[r]).ToArray();
+                held[Modalities.Image] = imageRows.Select(r => heldOut[r]).ToArray();
             }
             var textRows = Enumerable.Range(0, records.Count).Where(records.HasText).ToArray();
             if (textRows.Length > 0 && model.TextEncoder is { } text)
             {
                 text.eval();
-                features[Contracts.Modalities.Text] = Chunked(textRows, rows =>
+                features[Modalities.Text] = Chunked(textRows, rows =>
                 {
                     var tokens = model.Tokenize!(rows.Select(r => records.Texts[r]!).ToList());
                     try
@@ -113,11 +113,11 @@ public sealed class CandidatePool : IDisposable
                         tokens.TokenTypeIds.Dispose();
                     }
                 });
-                members[Contracts.Modalities.Text] = textRows.Select(r => owners[r]).ToArray();
-                held[Contracts.Modalities.Text] = textRows.Select(r => heldOut[r]).ToArray();
+                members[Modalities.Text] = textRows.Select(r => owners[r]).ToArray();
+                held[Modalities.Text] = textRows.Select(r => heldOut[r]).ToArray();
             }
         }
-        var initial = model.Shared.ExportWeights(SharedModel.GroupsFor(Contracts.Modalities.Both));
+        var initial = model.Shared.ExportWeights(SharedModel.GroupsFor(Modalities.Both));
         return new CandidatePool(features, members, held, initial);
     }
 
@@ -129,14 +129,14 @@ public sealed class CandidatePool : IDisposable
     public Tensor Represent(Modalities modality, IReadOnlyDictionary<string, Tensor> adapters, ModelConfig model, int classes)
     {
         ArgumentNullException.ThrowIfNull(adapters);
-        string prefix = modality == Contracts.Modalities.Image ? "image_adapter." : "text_adapter.";
+        string prefix = modality == Modalities.Image ? "image_adapter." : "text_adapter.";
         var own = adapters.Where(a => a.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(a => a.Key, a => a.Value);
         if (own.Count == 0) throw new ArgumentException($"The shared weights hold no {prefix}* adapter to represent the pool's {modality.ToName()} records with.", nameof(adapters));
         using var shared = new SharedModel(model, classes);
         shared.LoadWeights(own);
         shared.eval();
         using var _ = no_grad();
-        var adapter = modality == Contracts.Modalities.Image ? shared.ImageAdapter : shared.TextAdapter;
+        var adapter = modality == Modalities.Image ? shared.ImageAdapter : shared.TextAdapter;
         var input = features[modality];
         return Chunked(Enumerable.Range(0, (int)input.shape[0]).ToArray(), rows =>
         {

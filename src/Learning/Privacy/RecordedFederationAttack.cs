@@ -82,7 +82,7 @@ public static class RecordedFederationAttack
                         owned.Add(vectors);
                         var own = received ? null : SafetensorsContent.Load(Path.Combine(siteFolder, ArtifactLayout.Weights));
                         if (own is not null) owned.Add(own);
-                        foreach (var modality in pool.Modalities)
+                        foreach (var modality in pool.Encoded)
                         {
                             string name = modality.ToName();
                             var parts = new[] { $"{name}.centroids", $"{name}.samples" }.Where(vectors.Tensors.ContainsKey).Select(n => vectors.Tensors[n]).ToList();
@@ -110,7 +110,7 @@ public static class RecordedFederationAttack
                 if (received && File.Exists(globalVectors))
                 {
                     using var published = SafetensorsContent.Load(globalVectors);
-                    foreach (var modality in pool.Modalities)
+                    foreach (var modality in pool.Encoded)
                     {
                         if (!published.Tensors.TryGetValue($"{modality.ToName()}.centers", out var centers)) continue;
                         var member = pool.MemberOf(modality).Select(m => m is not null).ToArray();
