@@ -28,7 +28,7 @@ public sealed class SummaryAttackTests(ITestOutputHelper output)
         {
             Privacy = new PrivacyConfig { MinSupport = 1, SummaryNoiseMultiplier = 0 },
         };
-        config = config with { Round = config.Round with { UploadSampleVectors = true } };
+        config = config with { Round = config.Round with { UploadSampleVectors = true, LocalEpochs = 1 } };
         var results = Attack(config);
 
         var sites = results.Where(r => r.Target != "global").ToList();
@@ -53,6 +53,7 @@ public sealed class SummaryAttackTests(ITestOutputHelper output)
     public void With_the_default_protection_the_attack_does_no_better_than_chance()
     {
         var config = TinySites.Config();
+        config = config with { Round = config.Round with { LocalEpochs = 1 } };
         Assert.Equal(5, config.Privacy.MinSupport);
         Assert.Equal(6, config.Privacy.SummaryNoiseMultiplier);
         var results = Attack(config);
