@@ -16,7 +16,7 @@ public static class PrivacyCommands
     /// <summary>The privacy command group.</summary>
     public static Command Build()
     {
-        var group = new Command("privacy", "What the sites' uploads reveal and what protected them (operator; needs the admin key; docs/PRIVACY.md).");
+        var group = new Command("privacy", "What the sites' uploads reveal and what protected them (operator; docs/PRIVACY.md): audit asks the service (needs the admin key), attack reads recorded artifacts.");
         group.Add(Audit());
         group.Add(Attack());
         return group;
