@@ -27,11 +27,11 @@ public class ConsoleBrowserTests(ConsoleFixture fixture)
         labels,
         model = new { imageSize = 32, adapterDim = 16, attentionHeads = 2, feedForwardDim = 32, maxTokens = 24 },
         // clipFactor 1: in a group of two sites the bound is the smaller norm, so the other site's update is clipped
-        // and the console's "clipped to" display is exercised every run.
+        // and the console's "clipped to" display is exercised every run. releaseSummaries: the pairing view needs them.
         round = new
         {
             minClients = 3, localEpochs = 1, batchSize = 8, localClusters = 3, imageClusters = 3, textClusters = 3, kMeansIterations = 5, deadline = "00:08:00",
-            robustness = new { clipFactor = 1 },
+            robustness = new { clipFactor = 1 }, releaseSummaries = true,
         },
     });
 

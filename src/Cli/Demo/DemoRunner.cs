@@ -145,6 +145,8 @@ public static class DemoRunner
             ImageClusters = 6,
             TextClusters = 6,
             KMeansIterations = 25,
+            // The demo shows the clusters and pairs in the console, so its sites release summaries (at the ε they report).
+            ReleaseSummaries = true,
         },
     };
 

@@ -445,6 +445,24 @@ public sealed record RoundConfig
     public ServerOptimizerConfig ServerOptimizer { get; init; } = new();
 
     /// <summary>
+    /// Whether sites release summaries of their representations (centroids with counts, and
+    /// co-occurrences; docs/PRIVACY.md) for the server to cluster, pair and fuse into global vectors.
+    /// null (default): only when a setting uses the global vectors at the sites (fillMissingImage or
+    /// fillMissingText with useGlobalVectors) or per-sample vectors are asked for; with none of these
+    /// the summaries would change no model and only spend privacy budget. true: always (the console's
+    /// pairing view, at the privacy cost docs/PRIVACY.md states); false: never (refused with a
+    /// setting that needs them).
+    /// </summary>
+    [Id(46)]
+    public bool? ReleaseSummaries { get; init; }
+
+    /// <summary>Whether sites release summaries this round (<see cref="ReleaseSummaries"/>, resolved).</summary>
+    public bool ReleasesSummaries() => ReleaseSummaries ?? (NeedsSummaries() || UploadSampleVectors);
+
+    /// <summary>Whether a setting uses the global vectors that summaries become: the stand-ins of either modality.</summary>
+    public bool NeedsSummaries() => UseGlobalVectors && (FillMissingImage || FillMissingText);
+
+    /// <summary>
     /// Whether sites upload, and the server pools and publishes, per-class feature statistics: server
     /// calibration, virtual samples and class prototypes need them.
     /// </summary>

@@ -105,6 +105,10 @@ public static class FederationConfigChecks
             Check(round.VirtualWeight is >= 0 and <= 100, $"round.virtualWeight: {round.VirtualWeight} is outside [0, 100].");
             if (round.VirtualSamplesPerClass > 0 && config.Model is { } trained && (trained.TrainImageEncoder || trained.TrainTextEncoder))
                 problems.Add("round.virtualSamplesPerClass: virtual samples need frozen encoders (model.trainImageEncoder and model.trainTextEncoder false): trained encoders make the sites' feature statistics incomparable.");
+            if (round.ReleaseSummaries == false && round.NeedsSummaries())
+                problems.Add($"round.releaseSummaries: false, but round.{(round.FillMissingImage ? "fillMissingImage" : "fillMissingText")} builds stand-ins from the global vectors the summaries become; turn one of them off.");
+            if (round.ReleaseSummaries == false && round.UploadSampleVectors)
+                problems.Add("round.releaseSummaries: false, but round.uploadSampleVectors asks for per-sample vectors.");
             Check(round.PrototypeWeight is >= 0 and <= 100, $"round.prototypeWeight: {round.PrototypeWeight} is outside [0, 100] (0: off).");
             if (round.PrototypeWeight > 0 && config.Model is { } trainedEncoders && (trainedEncoders.TrainImageEncoder || trainedEncoders.TrainTextEncoder))
                 problems.Add("round.prototypeWeight: class prototypes need frozen encoders (model.trainImageEncoder and model.trainTextEncoder false): trained encoders make the sites' feature statistics incomparable.");

@@ -35,8 +35,9 @@ public static class UpdateBounds
 
     /// <summary>
     /// Sample counts that cannot be true: more training samples than <see cref="RobustnessConfig.MaxTrainSamples"/>
-    /// or than the site's centroid counts account for (every training sample lies in a centroid of
-    /// at least one modality), or a modality's counts or the co-occurrence summing to more than the training samples.
+    /// or, when the update carries summaries, than the site's centroid counts account for (every training
+    /// sample lies in a centroid of at least one modality), or a modality's counts or the co-occurrence
+    /// summing to more than the training samples.
     /// </summary>
     /// <param name="config">The bounds.</param>
     /// <param name="trainSamples">metrics.trainSamples.</param>
@@ -57,9 +58,11 @@ public static class UpdateBounds
         if (cooccurrenceSum is { } co && co > slack)
             return $"vectors tensor 'cooccurrence' counts {co:G9} samples in total, more than trainSamples {trainSamples}.";
         // Class statistics count the same samples again: only centroid counts account for them.
+        // An update without summaries (round.releaseSummaries) has no centroid counts to account for them;
+        // its claim is then bounded by maxTrainSamples above, the registered count and the share cap.
         var centroidCounts = countSums.Where(p => !UpdateContract.IsClassStatistic(p.Key)).ToList();
         double total = centroidCounts.Sum(p => p.Value);
-        if (trainSamples > total * (1 + CountRounding) + 0.5)
+        if (centroidCounts.Count > 0 && trainSamples > total * (1 + CountRounding) + 0.5)
             return $"trainSamples {trainSamples} is more than its centroid counts account for ({total:G9} in {string.Join(" + ", centroidCounts.Select(p => p.Key).Order(StringComparer.Ordinal))}); every training sample lies in a centroid.";
         return null;
     }

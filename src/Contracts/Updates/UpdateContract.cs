@@ -47,12 +47,16 @@ public static class UpdateContract
     {
         long d = config.Model.AdapterDim;
         long k = config.Round.LocalClusters;
+        // Summaries are required when the round releases them (round.releaseSummaries); otherwise an
+        // update may still carry them (a site that releases them anyway), checked the same way.
+        bool summaries = config.Round.ReleasesSummaries();
+        const string Summary = "summary tensors";
         var tensors = new List<TensorExpectation>();
         var sizes = new Dictionary<int, (long, long, string)>();
         if (modalities.HasFlag(Modalities.Image))
         {
-            tensors.Add(new("image.centroids", "F32", [-CentroidsImage, d]));
-            tensors.Add(new("image.counts", "F32", [-CentroidsImage], Values: ValueRule.Positive));
+            tensors.Add(new("image.centroids", "F32", [-CentroidsImage, d], Required: summaries, Together: Summary));
+            tensors.Add(new("image.counts", "F32", [-CentroidsImage], Required: summaries, Values: ValueRule.Positive, Together: Summary));
             sizes[CentroidsImage] = (1, k, "image centroids");
             if (config.Round.UploadSampleVectors)
             {
@@ -62,8 +66,8 @@ public static class UpdateContract
         }
         if (modalities.HasFlag(Modalities.Text))
         {
-            tensors.Add(new("text.centroids", "F32", [-CentroidsText, d]));
-            tensors.Add(new("text.counts", "F32", [-CentroidsText], Values: ValueRule.Positive));
+            tensors.Add(new("text.centroids", "F32", [-CentroidsText, d], Required: summaries, Together: Summary));
+            tensors.Add(new("text.counts", "F32", [-CentroidsText], Required: summaries, Values: ValueRule.Positive, Together: Summary));
             sizes[CentroidsText] = (1, k, "text centroids");
             if (config.Round.UploadSampleVectors)
             {
@@ -72,7 +76,7 @@ public static class UpdateContract
             }
         }
         if (modalities == Modalities.Both)
-            tensors.Add(new("cooccurrence", "F32", [-CentroidsImage, -CentroidsText], Values: ValueRule.NonNegative));
+            tensors.Add(new("cooccurrence", "F32", [-CentroidsImage, -CentroidsText], Required: summaries, Values: ValueRule.NonNegative, Together: Summary));
         if (config.Round.SharesClassStatistics())
         {
             long classes = config.Labels.Count;
@@ -121,7 +125,7 @@ public static class UpdateContract
             return $"privacy.epsilon {report.Epsilon} and privacy.roundEpsilon {report.RoundEpsilon} must be finite and not negative.";
         if (report.Epsilon > settings.TargetEpsilon * (1 + 1e-9))
             return $"privacy.epsilon {report.Epsilon:G4} exceeds privacy.targetEpsilon {settings.TargetEpsilon:G4}: the site has spent its privacy budget.";
-        if (settings.SummaryNoiseMultiplier > 0 && !report.SampleVectors && report.Mechanisms.Count == 0)
+        if (settings.SummaryNoiseMultiplier > 0 && config.Round.ReleasesSummaries() && !report.SampleVectors && report.Mechanisms.Count == 0)
             return "privacy.mechanisms is empty, but privacy.summaryNoiseMultiplier asks for a private summary.";
         foreach (var mechanism in report.Mechanisms)
             if (mechanism is null || mechanism.Problems() is { Count: > 0 } problems)

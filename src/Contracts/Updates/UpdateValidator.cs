@@ -37,6 +37,12 @@ public static class UpdateValidator
         var missing = expectation.Tensors.Where(t => t.Required && !present.ContainsKey(t.Name)).Select(t => t.Name).ToList();
         if (missing.Count > 0)
             return $"missing tensor(s) {string.Join(", ", missing)}.";
+        foreach (var set in expectation.Tensors.Where(t => t.Together is not null).GroupBy(t => t.Together, StringComparer.Ordinal))
+        {
+            var absent = set.Where(t => !present.ContainsKey(t.Name)).Select(t => t.Name).ToList();
+            if (absent.Count > 0 && absent.Count < set.Count())
+                return $"missing tensor(s) {string.Join(", ", absent)}: the {set.Key} ({string.Join(", ", set.Select(t => t.Name))}) come all or none.";
+        }
         foreach (var spec in expectation.Tensors)
         {
             if (!present.TryGetValue(spec.Name, out var tensor)) continue;

@@ -223,7 +223,8 @@ public static class RoundAggregator
         Modalities modality, int round, RoundConfig config, List<SiteUpdate> sites, GlobalPackage? previous, Dictionary<string, torch.Tensor> vectors)
     {
         string prefix = modality.ToName();
-        var holders = sites.Where(s => s.Modalities.HasFlag(modality)).ToList();
+        // Sites release summaries only when the round asks for them (round.releaseSummaries).
+        var holders = sites.Where(s => s.Modalities.HasFlag(modality) && s.Vectors.ContainsKey($"{prefix}.centroids")).ToList();
         if (holders.Count == 0) return CarryOver(prefix, previous, vectors);
 
         var points = new List<float>();

@@ -148,7 +148,8 @@ public static class LocalRound
     private static void PlanPrivacy(SiteState site, int round, LocalTraining training)
     {
         var data = site.Data;
-        var planned = RepresentationSummary.PlannedMechanisms(site.Config.Privacy, HoldsAny(data.Train, Modalities.Image), HoldsAny(data.Train, Modalities.Text)).ToList();
+        var planned = !site.Config.Round.ReleasesSummaries() ? new List<PrivacyMechanism>()
+            : RepresentationSummary.PlannedMechanisms(site.Config.Privacy, HoldsAny(data.Train, Modalities.Image), HoldsAny(data.Train, Modalities.Text)).ToList();
         if (training.DpSgdMechanism is not null) planned.Add(training.DpSgdMechanism);
         site.Privacy.CheckBudget(data.ClientId, round, planned);
     }
@@ -522,7 +523,11 @@ public static class LocalRound
         var adapters = config.SummarySpace == SummarySpace.Received && site.Received is not null ? site.Received : site.Model.Shared;
         Tensor? image = imageRows.Length == 0 ? null : Batched(imageRows, rows => adapters.ImageAdapter.call(ImageFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
         Tensor? text = textRows.Length == 0 ? null : Batched(textRows, rows => adapters.TextAdapter.call(TextFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
-        var summary = RepresentationSummary.Summarise(image, imageRows, text, textRows, site.Config, seed, split.Labels, globalVectors);
+        // Without a setting that uses the global vectors, the summaries would change no model and only
+        // spend the site's budget: nothing is released (round.releaseSummaries).
+        var summary = config.ReleasesSummaries()
+            ? RepresentationSummary.Summarise(image, imageRows, text, textRows, site.Config, seed, split.Labels, globalVectors)
+            : RepresentationSummary.Nothing(site.Config);
         var vectors = summary.Vectors;
         if (config.SharesClassStatistics())
         {

@@ -82,6 +82,17 @@ public static class RepresentationSummary
     }
 
     /// <summary>
+    /// The release of a round that releases no summary (round.releaseSummaries resolved to false):
+    /// no vectors and no mechanism; the report still states the federation's minimum support.
+    /// </summary>
+    public static SummaryRelease Nothing(FederationConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var privacy = config.Privacy ?? new PrivacyConfig();
+        return new SummaryRelease(new Dictionary<string, Tensor>(), new PrivacyReport { MinSupport = privacy.MinSupport, Mechanisms = [] });
+    }
+
+    /// <summary>
     /// The mechanisms <see cref="Summarise"/> runs for a site holding <paramref name="image"/> and
     /// <paramref name="text"/> training samples: what its budget check composes before the round
     /// (empty when the summary is exact). One sample changes its group's sum by ≤ C and count by 1,

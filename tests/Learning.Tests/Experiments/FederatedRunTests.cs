@@ -180,6 +180,25 @@ public sealed class FederatedRunTests : IDisposable
         Assert.Contains(withPrototypes.Rows, r => r.Round == 2 && r.Group != "image+text" && r.Evaluation == ExperimentRunner.SiteEvaluation && before[Key(r)] != r);
     }
 
+    [Fact]
+    public void WithoutAStandInSettingNoSiteReleasesASummaryAndTheServerPublishesNoGlobalVectors()
+    {
+        var (config, sites) = Federation();
+        var quiet = config with { Round = config.Round with { FillMissingText = false } };
+        Assert.False(quiet.Round.ReleasesSummaries());
+        var (results, servers) = RunFedMM(quiet, sites);
+
+        var server = Assert.Single(servers);
+        Assert.All(server.VectorNames, names => Assert.DoesNotContain(names, n => n.EndsWith(".centers", StringComparison.Ordinal) || n.StartsWith("fused", StringComparison.Ordinal)));
+        Assert.All(server.Reports, report =>
+        {
+            Assert.Null(report.Image);
+            Assert.Null(report.Text);
+            Assert.Null(report.Pairing);
+        });
+        Assert.Equal(24, results.Rows.Count);
+    }
+
     private sealed class RecordingServer(IServerAggregation inner) : IServerAggregation
     {
         public List<int> Rounds { get; } = [];

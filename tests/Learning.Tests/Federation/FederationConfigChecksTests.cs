@@ -118,6 +118,20 @@ public class FederationConfigChecksTests
     }
 
     [Fact]
+    public void SummariesCannotBeWithheldFromASettingThatNeedsThem()
+    {
+        var never = new FederationConfig { Labels = ["a", "b"], Round = new RoundConfig { ReleaseSummaries = false } };
+        Assert.Empty(FederationConfigChecks.Problems(never));
+        Assert.False(never.Round.ReleasesSummaries());
+        Assert.False(new RoundConfig().ReleasesSummaries());
+        Assert.True(new RoundConfig { ReleaseSummaries = true }.ReleasesSummaries());
+        Assert.True(new RoundConfig { FillMissingImage = true }.ReleasesSummaries());
+        Assert.False(new RoundConfig { FillMissingImage = true, UseGlobalVectors = false }.ReleasesSummaries());
+        var problem = Assert.Single(FederationConfigChecks.Problems(never with { Round = never.Round with { FillMissingText = true } }));
+        Assert.StartsWith("round.releaseSummaries: false, but round.fillMissingText builds stand-ins", problem);
+    }
+
+    [Fact]
     public void ExactClassStatisticsAreSharedOnlyWhenAllowedByName()
     {
         foreach (var round in new[] { new RoundConfig { VirtualSamplesPerClass = 8 }, new RoundConfig { Calibration = new CalibrationConfig { Steps = 10 } }, new RoundConfig { PrototypeWeight = 1 } })

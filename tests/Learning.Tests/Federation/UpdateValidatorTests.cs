@@ -9,7 +9,7 @@ public class UpdateValidatorTests
     {
         Labels = ["a", "b"],
         Model = new ModelConfig { AdapterDim = 4 },
-        Round = new RoundConfig { LocalClusters = 6 },
+        Round = new RoundConfig { LocalClusters = 6, ReleaseSummaries = true },
     };
 
     private static (string, SafetensorsDType, long[]) F32(string name, params long[] shape) => (name, SafetensorsDType.F32, shape);
@@ -35,6 +35,23 @@ public class UpdateValidatorTests
         var expected = "tensor 'cooccurrence' has shape [5, 4]; expected [5, 3].";
         Assert.Equal(expected, UpdateValidator.HeaderProblem(UpdateContract.Vectors(Config, Modalities.Both), tensors, out _));
         Assert.Equal(expected, UpdateValidator.HeaderProblem(UpdateContract.Vectors(Config, Modalities.Both), tensors.Reverse(), out _));
+    }
+
+    [Fact]
+    public void WhenTheRoundReleasesNoSummariesTheyAreOptionalButAllOrNone()
+    {
+        var quiet = Config with { Round = Config.Round with { ReleaseSummaries = null } };
+        Assert.False(quiet.Round.ReleasesSummaries());
+        var both = UpdateContract.Vectors(quiet, Modalities.Both);
+        Assert.Null(UpdateValidator.HeaderProblem(both, [], out _));
+        Assert.Null(UpdateValidator.HeaderProblem(both,
+            [F32("image.centroids", 5, 4), F32("image.counts", 5), F32("text.centroids", 3, 4), F32("text.counts", 3), F32("cooccurrence", 5, 3)], out _));
+        Assert.Equal("missing tensor(s) text.centroids, text.counts, cooccurrence: the summary tensors (image.centroids, image.counts, text.centroids, text.counts, cooccurrence) come all or none.",
+            UpdateValidator.HeaderProblem(both, [F32("image.centroids", 5, 4), F32("image.counts", 5)], out _));
+        // A stand-in setting needs the global vectors, so its sites must release summaries.
+        var standIns = quiet with { Round = quiet.Round with { FillMissingText = true } };
+        Assert.True(standIns.Round.ReleasesSummaries());
+        Assert.Equal("missing tensor(s) image.centroids, image.counts.", UpdateValidator.HeaderProblem(UpdateContract.Vectors(standIns, Modalities.Image), [], out _));
     }
 
     [Fact]

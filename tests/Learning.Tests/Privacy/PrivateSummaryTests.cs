@@ -53,6 +53,30 @@ public sealed class PrivateSummaryTests
     }
 
     [Fact]
+    public void While_nothing_uses_the_global_vectors_a_site_releases_no_summary_and_spends_no_epsilon()
+    {
+        var config = TinySites.Config() with { Round = TinySites.Config().Round with { ReleaseSummaries = null } };
+        Assert.False(config.Round.ReleasesSummaries());
+        using var site = SiteState.Create(TinySites.Site("client_5", Modalities.Both), config, Factory);
+        var update = LocalRound.Run(site, round: 1, null, null);
+
+        Assert.Empty(update.Vectors);
+        var report = update.Metrics.Privacy!;
+        Assert.Empty(report.Mechanisms);
+        Assert.Equal(0, report.Epsilon);
+        Assert.Equal(5, report.MinSupport);
+        Assert.Null(UpdateContract.MetricsProblem(update.Metrics, "client_5", 1, Modalities.Both, config));
+        Assert.Null(UpdateBounds.SampleCountProblem(config.Round.Robustness, 24, new Dictionary<string, double>(), null));
+
+        // A stand-in setting needs the global vectors: the same site then releases its private summary.
+        var standIns = config with { Round = config.Round with { FillMissingText = true } };
+        using var filling = SiteState.Create(TinySites.Site("client_5", Modalities.Both), standIns, Factory);
+        var released = LocalRound.Run(filling, round: 1, null, null);
+        Assert.Equal(["cooccurrence", "image.centroids", "image.counts", "text.centroids", "text.counts"], released.Vectors.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(3, released.Metrics.Privacy!.Mechanisms.Count);
+    }
+
+    [Fact]
     public void Turned_off_by_name_the_summary_is_exact_and_spends_nothing()
     {
         var config = TinySites.Config() with { Privacy = new PrivacyConfig { SummaryNoiseMultiplier = 0 } };

@@ -21,7 +21,13 @@ internal static class TinySites
     {
         Labels = ["a", "b", "c"],
         Model = new ModelConfig { AdapterDim = 16, AttentionHeads = 2, FeedForwardDim = 32, Dropout = 0.0 },
-        Round = new RoundConfig { LocalEpochs = 3, BatchSize = 8, LearningRate = 3e-3, EncoderLearningRate = 1e-3, LocalClusters = 4, ImageClusters = 3, TextClusters = 3, KMeansIterations = 10, Seed = seed },
+        // The tests built on these sites are about the summaries and what the server makes of them, so the
+        // sites release them (round.releaseSummaries; by default only when a stand-in setting uses them).
+        Round = new RoundConfig
+        {
+            LocalEpochs = 3, BatchSize = 8, LearningRate = 3e-3, EncoderLearningRate = 1e-3, LocalClusters = 4, ImageClusters = 3, TextClusters = 3,
+            KMeansIterations = 10, Seed = seed, ReleaseSummaries = true,
+        },
     };
 
     public static SiteData Site(string id, Modalities modalities, int train = 24, int val = 12, int seed = 0)
