@@ -19,7 +19,8 @@ public class SiteTrainerTests
         Name = "tiny",
         Labels = labels,
         Model = new ModelConfig { ImageSize = 32, AdapterDim = 16, AttentionHeads = 2, FeedForwardDim = 32, MaxTokens = 24 },
-        Round = new RoundConfig { LocalEpochs = 1, BatchSize = 8, LocalClusters = 3, ImageClusters = 3, TextClusters = 3, KMeansIterations = 5 },
+        // The whole pipeline, clustering and pairing included: the sites release their summaries (round.releaseSummaries).
+        Round = new RoundConfig { LocalEpochs = 1, BatchSize = 8, LocalClusters = 3, ImageClusters = 3, TextClusters = 3, KMeansIterations = 5, ReleaseSummaries = true },
     };
 
     [Fact]

@@ -48,9 +48,12 @@ public static class PrivacyAudit
                 problems.Add($"a centroid rests on {smallest:G4} samples, below privacy.minSupport {privacy.MinSupport}");
             var sampleRounds = reports.Where(r => r.Report.SampleVectors).Select(r => r.Round).ToList();
             if (sampleRounds.Count > 0) problems.Add($"per-sample vectors uploaded in round(s) {string.Join(", ", sampleRounds)}");
-            if (privacy.SummaryNoiseMultiplier > 0 && config.Round.ReleasesSummaries())
+            if (privacy.SummaryNoiseMultiplier > 0)
             {
-                var exact = reports.Where(r => !r.Report.Mechanisms.Any(m => m.Name.StartsWith("summary", StringComparison.Ordinal))).Select(r => r.Round).ToList();
+                // A round released a summary when the config asks for one or the site reports rows it uploaded.
+                bool released = config.Round.ReleasesSummaries();
+                var exact = reports.Where(r => (released || r.Report.SampleVectors || r.Report.SmallestSupport > 0)
+                    && !r.Report.Mechanisms.Any(m => m.Name.StartsWith("summary", StringComparison.Ordinal))).Select(r => r.Round).ToList();
                 if (exact.Count > 0) problems.Add($"no private summary in round(s) {string.Join(", ", exact)}");
             }
             var mechanisms = reports.SelectMany(r => r.Report.Mechanisms.Select(m => (r.Round, m.Name)))

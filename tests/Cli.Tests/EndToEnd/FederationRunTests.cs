@@ -180,7 +180,9 @@ public class FederationRunTests(ServiceFixture fixture)
         const int Declared = 5;
         string folder = Directory.CreateTempSubdirectory("fedmm-e2e-samples").FullName;
         using var api = fixture.Operator();
+        // The default release: no setting uses the global vectors, so the sites upload no summaries.
         var config = Config(["x"], minClients: 3, TimeSpan.FromMinutes(8));
+        config = config with { Round = config.Round with { ReleaseSummaries = null } };
         var (_, sites) = await Federation(api, "e2e-samples", config, folder, m => m == Modalities.Text ? Declared : null);
         await api.StartRoundsAsync("e2e-samples", 1, null);
         var processes = sites.Select(s => SiteProcess.Start(s, fixture.Service.ApiAddress, "e2e-samples", Path.Combine(folder, "logs"), pollSeconds: 5)).ToList();
@@ -201,6 +203,10 @@ public class FederationRunTests(ServiceFixture fixture)
             Assert.Equal(new CappedSampleClaim(capped.ClientId, claimed, Declared), Assert.Single(report.CappedClaims));
             // The claim is weighed as declared; the others as they claim.
             Assert.All(report.Contributions, c => Assert.Equal(c.ClientId == capped.ClientId ? Declared : TrainSamples(sites.Single(s => s.ClientId == c.ClientId)), c.Samples));
+            // Updates without summaries pass the upload checks, and the package holds no global vectors.
+            Assert.Null(report.Image);
+            Assert.Null(report.Pairing);
+            Assert.All(report.Privacy, p => Assert.Null(p.Epsilon));
         }
         finally
         {

@@ -44,6 +44,8 @@ public sealed class RealSiteRoundTests(ServiceFixture fixture) : IDisposable
         {
             MinClients = 3, Deadline = TimeSpan.FromMinutes(3), LocalEpochs = 1, BatchSize = 8,
             LocalClusters = 4, ImageClusters = 3, TextClusters = 3, KMeansIterations = 10,
+            // The test follows the summaries into the package: the sites release them.
+            ReleaseSummaries = true,
         },
         // Exact summaries: at 16 samples a site's private co-occurrences are all below the noise and
         // read as 0, and this test follows them into the pairing (private summaries: PrivateSummaryTests).
