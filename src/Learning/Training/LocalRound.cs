@@ -519,19 +519,22 @@ public static class LocalRound
         var imageRows = Enumerable.Range(0, split.Count).Where(split.HasImage).ToArray();
         var textRows = Enumerable.Range(0, split.Count).Where(split.HasText).ToArray();
         using var scope = NewDisposeScope();
-        // "received": the adapters every site got this round, so all sites' centroids share one space.
-        var adapters = config.SummarySpace == SummarySpace.Received && site.Received is not null ? site.Received : site.Model.Shared;
-        Tensor? image = imageRows.Length == 0 ? null : Batched(imageRows, rows => adapters.ImageAdapter.call(ImageFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
-        Tensor? text = textRows.Length == 0 ? null : Batched(textRows, rows => adapters.TextAdapter.call(TextFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
         // Without a setting that uses the global vectors, the summaries would change no model and only
-        // spend the site's budget: nothing is released (round.releaseSummaries).
-        var summary = config.ReleasesSummaries()
-            ? RepresentationSummary.Summarise(image, imageRows, text, textRows, site.Config, seed, split.Labels, globalVectors)
-            : RepresentationSummary.Nothing(site.Config);
+        // spend the site's budget: nothing is released (round.releaseSummaries), nor computed.
+        SummaryRelease summary;
+        if (config.ReleasesSummaries())
+        {
+            // "received": the adapters every site got this round, so all sites' centroids share one space.
+            var adapters = config.SummarySpace == SummarySpace.Received && site.Received is not null ? site.Received : site.Model.Shared;
+            Tensor? image = imageRows.Length == 0 ? null : Batched(imageRows, rows => adapters.ImageAdapter.call(ImageFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
+            Tensor? text = textRows.Length == 0 ? null : Batched(textRows, rows => adapters.TextAdapter.call(TextFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray()))));
+            summary = RepresentationSummary.Summarise(image, imageRows, text, textRows, site.Config, seed, split.Labels, globalVectors);
+        }
+        else summary = RepresentationSummary.Nothing(site.Config);
         var vectors = summary.Vectors;
         if (config.SharesClassStatistics())
         {
-            // Server calibration and virtual samples: per class, statistics of the frozen encoders' features (no adapter),
+            // Server calibration, virtual samples and prototypes: per class, statistics of the frozen encoders' features (no adapter),
             // withholding every class with fewer than privacy.minSupport samples.
             int classes = site.Config.Labels.Count, minSupport = site.Config.Privacy?.MinSupport ?? 1;
             if (imageRows.Length > 0)
