@@ -13,11 +13,14 @@ public sealed class ClassPrototypesTests
 
     private static RoundConfig Round(double weight) => new() { PrototypeWeight = weight };
 
-    // Statistics of 3 classes of one modality: means [3, width], variances 0 or `variance`, counts 20 or 0.
+    // Statistics of 3 classes of one modality: the given means, one variance for every value, counts 20 or 0 (0: the class is absent).
     private static void AddStatistics(Dictionary<string, Tensor> vectors, Modalities modality, Tensor means, float variance, float[] counts)
     {
-        using var statistics = new ClassStatisticsBuilder(means, variance, counts).Build();
-        statistics.AddTo(vectors, modality);
+        string prefix = modality.ToName() + UpdateContract.ClassInfix;
+        using var present = tensor(counts).gt(0).unsqueeze(1).to_type(ScalarType.Float32);
+        vectors[prefix + "counts"] = tensor(counts);
+        vectors[prefix + "means"] = means * present;
+        vectors[prefix + "vars"] = full_like(means, variance) * present;
     }
 
     private static Dictionary<string, Tensor> Vectors(Generator generator, float variance, float[]? imageCounts = null, float[]? textCounts = null)
@@ -86,11 +89,12 @@ public sealed class ClassPrototypesTests
         var labels = tensor(new long[] { 0, 1, 2 });
         var images = vectors["image.class.means"];
         var presence = stack([ones(3), zeros(3)], 1);
+        Tensor Pull() => prototypes.Loss(model.Fusion.Fuse(model.ImageAdapter.call(images), model.TextAdapter.Missing(3), presence), labels);
         float Distance()
         {
             using var _ = no_grad();
             model.eval();
-            return prototypes.Loss(model.Fusion.Fuse(model.ImageAdapter.call(images), model.TextAdapter.Missing(3), presence), labels).item<float>();
+            return Pull().item<float>();
         }
 
         float before = Distance();
@@ -99,7 +103,7 @@ public sealed class ClassPrototypesTests
         {
             using var scope = NewDisposeScope();
             model.train();
-            var loss = prototypes.Loss(model.Fusion.Fuse(model.ImageAdapter.call(images), model.TextAdapter.Missing(3), presence), labels);
+            var loss = Pull();
             optimizer.zero_grad();
             loss.backward();
             optimizer.step();
@@ -120,21 +124,5 @@ public sealed class ClassPrototypesTests
         using var c = ClassPrototypes.For(Round(1), Modalities.Text, vectors, model, seed: 4)!;
         Assert.True(a.Prototypes.equal(b.Prototypes).all().item<bool>());
         Assert.False(a.Prototypes.equal(c.Prototypes).all().item<bool>());
-    }
-
-    // Statistics with given means, one variance for every value, and given counts (a class of count 0 is absent).
-    private sealed class ClassStatisticsBuilder(Tensor means, float variance, float[] counts)
-    {
-        public ClassStatistics Build()
-        {
-            var present = tensor(counts).gt(0).unsqueeze(1).to_type(ScalarType.Float32);
-            var vectors = new Dictionary<string, Tensor>
-            {
-                ["image.class.counts"] = tensor(counts),
-                ["image.class.means"] = means * present,
-                ["image.class.vars"] = full_like(means, variance) * present,
-            };
-            return ClassStatistics.From(vectors, Modalities.Image)!;
-        }
     }
 }

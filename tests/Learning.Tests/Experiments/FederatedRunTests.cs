@@ -140,44 +140,30 @@ public sealed class FederatedRunTests : IDisposable
         Assert.All(results.Rows, r => Assert.Equal("fedadam", r.Strategy));
     }
 
-    [Fact]
-    public void VirtualSamplesSendClassStatisticsAndChangeWhatSingleModalitySitesLearnOnly()
+    // Virtual samples and class prototypes: both read the pooled class statistics at sites lacking a modality.
+    [Theory]
+    [InlineData("virtual samples")]
+    [InlineData("prototypes")]
+    public void ClassStatisticTermsSendStatisticsAndChangeWhatSingleModalitySitesLearnFromRoundTwo(string term)
     {
         var (config, sites) = Federation();
         var guarded = config with { Privacy = new PrivacyConfig { MinSupport = 2, ExactClassStatistics = true } };
         var (plain, _) = RunFedMM(guarded, sites);
-        var (withVirtual, servers) = RunFedMM(guarded with { Round = guarded.Round with { VirtualSamplesPerClass = 4 } }, sites);
+        var on = term == "prototypes" ? guarded.Round with { PrototypeWeight = 1 } : guarded.Round with { VirtualSamplesPerClass = 4 };
+        var (withTerm, servers) = RunFedMM(guarded with { Round = on }, sites);
 
         var server = Assert.Single(servers);
-        // No calibration, but the pooled statistics are published for the sites' virtual samples.
+        // No calibration, but the pooled statistics are published for the sites.
         Assert.All(server.Reports, report => Assert.Null(report.Calibration));
         Assert.Equal(48f, server.LastVectors!["image.class.counts"].sum().item<float>());
         Assert.Equal(48f, server.LastVectors["text.class.counts"].sum().item<float>());
         // Round 1 trains before any statistics exist: identical. In round 2 the single-modality sites'
-        // site models differ; the image+text site draws no virtual samples, so its round-2 model differs
+        // site models differ; the image+text site uses neither term, so its round-2 model differs
         // only through the package it received.
         string Key(SiteRoundResult r) => $"{r.Round} {r.ClientId} {r.Evaluation} {r.Split}";
         var before = plain.Rows.ToDictionary(Key);
-        Assert.All(withVirtual.Rows.Where(r => r.Round == 1 && r.Evaluation == ExperimentRunner.SiteEvaluation), r => Assert.Equal(before[Key(r)], r));
-        Assert.Contains(withVirtual.Rows, r => r.Round == 2 && r.Group != "image+text" && r.Evaluation == ExperimentRunner.SiteEvaluation && before[Key(r)] != r);
-    }
-
-    [Fact]
-    public void ClassPrototypesChangeWhatSingleModalitySitesLearnFromRoundTwoOnly()
-    {
-        var (config, sites) = Federation();
-        var guarded = config with { Privacy = new PrivacyConfig { MinSupport = 2, ExactClassStatistics = true } };
-        var (plain, _) = RunFedMM(guarded, sites);
-        var (withPrototypes, servers) = RunFedMM(guarded with { Round = guarded.Round with { PrototypeWeight = 1 } }, sites);
-
-        var server = Assert.Single(servers);
-        Assert.All(server.Reports, report => Assert.Null(report.Calibration));
-        Assert.Equal(48f, server.LastVectors!["image.class.counts"].sum().item<float>());
-        // Round 1 trains before any statistics exist: identical. In round 2 the single-modality sites' site models differ.
-        string Key(SiteRoundResult r) => $"{r.Round} {r.ClientId} {r.Evaluation} {r.Split}";
-        var before = plain.Rows.ToDictionary(Key);
-        Assert.All(withPrototypes.Rows.Where(r => r.Round == 1 && r.Evaluation == ExperimentRunner.SiteEvaluation), r => Assert.Equal(before[Key(r)], r));
-        Assert.Contains(withPrototypes.Rows, r => r.Round == 2 && r.Group != "image+text" && r.Evaluation == ExperimentRunner.SiteEvaluation && before[Key(r)] != r);
+        Assert.All(withTerm.Rows.Where(r => r.Round == 1 && r.Evaluation == ExperimentRunner.SiteEvaluation), r => Assert.Equal(before[Key(r)], r));
+        Assert.Contains(withTerm.Rows, r => r.Round == 2 && r.Group != "image+text" && r.Evaluation == ExperimentRunner.SiteEvaluation && before[Key(r)] != r);
     }
 
     [Fact]
