@@ -23,6 +23,9 @@
 # PARTITIONS (default 1,2,3,4,5,6), SEEDS (default 1,2), HOLDOUT (default 0.2; 0 for the dev split alone),
 # FEDMM (a built fedmm.dll to use instead of building src/Cli). Data and weights are never copied into the
 # repository. An arm whose OUT_DIR/arms/NAME/results.csv exists is not run again.
+# The body is one compound command, read whole before it runs, so that editing or checking out this
+# file while a protocol runs (it takes an hour or more) cannot change the rest of that run.
+{
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -89,3 +92,5 @@ for arm in "${arms[@]}"; do
   else combine+=("$OUT/arms/$arm@${strategy[$arm]}=${strategy[$arm]}+$arm"); fi
 done
 dotnet "$FEDMM" experiment combine "${combine[@]}" --out "$OUT"
+exit
+}
