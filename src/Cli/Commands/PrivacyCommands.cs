@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FedMM.Cli.Config;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Output;
 using FedMM.Cli.Reports;
@@ -99,15 +100,8 @@ public static class PrivacyCommands
             string root = parse.GetRequiredValue(pool).FullName;
             if (!Directory.Exists(folder)) throw new CliException($"Artifacts folder {folder} does not exist.");
             if (!Directory.Exists(root)) throw new CliException($"Candidate pool {root} does not exist.");
-            FederationConfig config;
-            try
-            {
-                config = RecordedFederationAttack.ReadConfig(folder);
-            }
-            catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidDataException)
-            {
-                throw new CliException(e.Message);
-            }
+            // The federation config the artifacts were made with, read and checked as every config file is.
+            var config = FederationConfigFile.Load(Path.Combine(folder, RecordedFederationAttack.ConfigFile));
             if (!config.Model.PretrainedTextEncoder)
                 throw new CliException($"{folder}: model.textEncoder {config.Model.TextEncoder.JsonName()} is trained by each site on its own records, so no operator can recompute its representations; the attack needs a frozen pretrained text encoder (minilm-l6).");
             var weights = parse.GetValue(imageWeights)?.FullName;

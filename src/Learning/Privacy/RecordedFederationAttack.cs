@@ -27,15 +27,6 @@ public static class RecordedFederationAttack
             .Where(r => r > 0).Order().ToList();
     }
 
-    /// <summary>Reads the federation's config.json.</summary>
-    public static FederationConfig ReadConfig(string federationFolder)
-    {
-        var path = Path.Combine(federationFolder, ConfigFile);
-        if (!File.Exists(path)) throw new FileNotFoundException($"{federationFolder}: no {ConfigFile} (the federation config the artifacts were made with).", path);
-        return JsonSerializer.Deserialize<FederationConfig>(File.ReadAllText(path), ContractJson.Options)
-            ?? throw new InvalidDataException($"{path}: not a federation config.");
-    }
-
     /// <summary>
     /// Attacks every site update and every global package of <paramref name="rounds"/> (all when null):
     /// per site, round and modality, the update's centroid and per-sample rows against the site's

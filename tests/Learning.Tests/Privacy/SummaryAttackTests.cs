@@ -1,3 +1,4 @@
+using System.Text.Json;
 using FedMM.Contracts;
 using FedMM.Learning.Experiments;
 using FedMM.Learning.Models;
@@ -98,7 +99,7 @@ public sealed class SummaryAttackTests(ITestOutputHelper output)
         Assert.Equal([1, 2], RecordedFederationAttack.Rounds(federation));
         foreach (var file in new[] { "updates/client_0/vectors.safetensors", "updates/client_1/metrics.json", "global/weights.safetensors", "global/report.json" })
             Assert.True(File.Exists(Path.Combine(federation, "rounds", "0002", file)), file);
-        var recorded = RecordedFederationAttack.ReadConfig(federation);
+        var recorded = JsonSerializer.Deserialize<FederationConfig>(File.ReadAllText(Path.Combine(federation, RecordedFederationAttack.ConfigFile)), ContractJson.Options)!;
         Assert.Equal(config.Privacy, recorded.Privacy);
         PoolPart[] parts =
         [
