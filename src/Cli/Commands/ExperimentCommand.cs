@@ -8,6 +8,8 @@ using FedMM.Learning.Data;
 using FedMM.Learning.Data.MedPix;
 using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;
+using FedMM.Learning.Privacy;
+using System.Globalization;
 using FedMM.Learning.Training;
 using Spectre.Console;
 
@@ -56,6 +58,7 @@ public static class ExperimentCommand
             Console.Out.WriteLine($"{sites.Count} sites, {labels.Count} classes, common test {(sites[0].Test is { } test ? $"{test.Count} samples" : "none")}: "
                 + string.Join(", ", sites.Select(s => $"{s.ClientId} {s.Modalities.ToName()} {s.Train.Count}/{s.Val.Count}")));
             var federation = settings.Config with { Name = "experiment", Labels = labels };
+            if (settings.SgdEpsilon is { } epsilon) federation = WithDpSgdBudget(federation, epsilon, sites, settings.Rounds, partition);
             FederationConfigFile.Validate(federation, settings.ConfigSource);
             plan ??= new ExperimentPlan { Config = federation, Rounds = settings.Rounds, Seeds = settings.Seeds, Strategies = settings.Strategies };
             string siteFolders = settings.MedPix is null ? Path.Combine(settings.Output, "sites") : Path.Combine(settings.Output, "sites", $"p{partition}");
@@ -84,6 +87,20 @@ public static class ExperimentCommand
         Console.Out.WriteLine(results.Markdown());
         AnsiConsole.MarkupLineInterpolated($"Results in [bold]{settings.Output}[/]; report [bold]{report}[/].");
         return 0;
+    }
+
+    // DP-SGD to ε per site over the run: one σ for the federation, the smallest that keeps every site
+    // (the smallest, whose sample rate is highest, decides) within ε at its own δ; the budget is ε.
+    private static FederationConfig WithDpSgdBudget(FederationConfig federation, double epsilon, IReadOnlyList<SiteData> sites, int rounds, int partition)
+    {
+        var privacy = federation.Privacy;
+        // Calibrated a hair inside ε, so that the per-round composition's rounding never reads as past the budget.
+        double sigma = sites.Where(s => s.Train.Count > 0).Max(s => NoiseCalibration.ForSite(
+            epsilon * (1 - 1e-6), PrivacyLedger.DeltaFor(privacy, s.Train.Count), s.Train.Count, federation.Round.BatchSize, federation.Round.LocalEpochs, rounds));
+        var smallest = sites.Where(s => s.Train.Count > 0).MinBy(s => s.Train.Count)!;
+        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"DP-SGD p{partition}: σ = {sigma:F3}, C = {privacy.SgdClipNorm:G4}: ε ≤ {epsilon:G4} per site over {rounds} rounds × {federation.Round.LocalEpochs} epochs (smallest site {smallest.ClientId}, {smallest.Train.Count} records)"));
+        return federation with { Privacy = privacy with { SgdNoiseMultiplier = sigma, TargetEpsilon = epsilon } };
     }
 
     // A partition already imported (its labels.json exists) is used when its import record shows it

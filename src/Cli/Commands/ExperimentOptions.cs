@@ -60,6 +60,13 @@ internal sealed record ExperimentSettings
 
     /// <summary>Keep every site update and global package of the federated runs under Output/artifacts.</summary>
     public bool KeepArtifacts { get; init; }
+
+    /// <summary>
+    /// DP-SGD to this ε per site over the whole run: each partition's σ is the smallest that keeps its
+    /// smallest site within it (<see cref="Learning.Privacy.NoiseCalibration"/>), and privacy.targetEpsilon
+    /// becomes this budget; null: the config's privacy.sgdNoiseMultiplier.
+    /// </summary>
+    public double? SgdEpsilon { get; init; }
 }
 
 /// <summary>
@@ -117,6 +124,12 @@ internal sealed class ExperimentOptions
         Description = "Keep every site update and global package of the federated runs, as a federation's storage holds them, under --out/artifacts/federations/STRATEGY-pP-seedS (for `fedmm privacy attack`).",
     };
 
+    public Option<double?> SgdEpsilon { get; } = new("--sgd-epsilon")
+    {
+        Description = "Train every site with DP-SGD calibrated to this ε per site over the run's rounds (at each site's δ): σ is computed per partition for its smallest site, and privacy.targetEpsilon is set to it.",
+        HelpName = "ε",
+    };
+
     private readonly IReadOnlyList<ConfigSetting> settings =
     [
         Setting<string?>("--image-encoder", "Image encoder: mobilenet_v3_small or mobilenet_v3_large (from --image-weights, else trained from scratch), or resnet18 (ImageNet-pretrained, restored by the build) (model.imageEncoder).", "name", "model.imageEncoder"),
@@ -154,12 +167,15 @@ internal sealed class ExperimentOptions
         Setting<string?>("--server-optimizer", "What the server does with the combined weights: none or adam (FedAdam) (round.serverOptimizer.kind).", "name", "round.serverOptimizer.kind"),
         Setting<double?>("--server-lr", "η of the server optimizer; the fedadam arm's η (round.serverOptimizer.learningRate).", "x", "round.serverOptimizer.learningRate"),
         Setting<double?>("--server-tau", "τ of FedAdam (round.serverOptimizer.tau).", "x", "round.serverOptimizer.tau"),
+        Setting<double?>("--sgd-noise", "DP-SGD noise multiplier σ; 0: no DP-SGD (privacy.sgdNoiseMultiplier).", "x", "privacy.sgdNoiseMultiplier"),
+        Setting<double?>("--sgd-clip", "DP-SGD per-record gradient norm bound C (privacy.sgdClipNorm).", "x", "privacy.sgdClipNorm"),
+        Setting<double?>("--target-epsilon", "A site's privacy budget ε (privacy.targetEpsilon).", "x", "privacy.targetEpsilon"),
         Setting<double?>("--pair-evidence-cosine", "Cosine of paired centers that counts as evidence (round.pairEvidenceCosine).", "x", "round.pairEvidenceCosine"),
     ];
 
     /// <summary>Every option, for the command.</summary>
     public IEnumerable<Option> All =>
-        new Option[] { Data, Output, Config, Rounds, Seeds, Strategies, ImageWeights, Vocabulary, MedPix, Alpha, Partitions, ValFraction, HoldoutFraction, Threads, KeepArtifacts }
+        new Option[] { Data, Output, Config, Rounds, Seeds, Strategies, ImageWeights, Vocabulary, MedPix, Alpha, Partitions, ValFraction, HoldoutFraction, Threads, KeepArtifacts, SgdEpsilon }
             .Concat(settings.Select(s => s.Option));
 
     /// <summary>The settings <paramref name="parse"/> asks for; a wrong or inconsistent option is a usage error naming it.</summary>
@@ -186,6 +202,11 @@ internal sealed class ExperimentOptions
         var partitions = parse.GetRequiredValue(Partitions);
         if (partitions.Length == 0) throw CliException.Usage("--partitions needs at least one partition seed.");
         if (parse.GetValue(Threads) is < 1) throw CliException.Usage($"--threads must be at least 1 (got {parse.GetValue(Threads)}).");
+        var sgdEpsilon = parse.GetValue(SgdEpsilon);
+        if (sgdEpsilon is { } epsilon && !(epsilon > 0 && double.IsFinite(epsilon)))
+            throw CliException.Usage($"--sgd-epsilon must be positive and finite (got {epsilon.ToString(CultureInfo.InvariantCulture)}).");
+        if (sgdEpsilon is not null && parse.GetResult(settings.First(s => s.Option.Name == "--sgd-noise").Option) is not null)
+            throw CliException.Usage("--sgd-epsilon computes σ itself; give it or --sgd-noise, not both.");
 
         var (config, source) = ReadConfig(parse);
         var imageWeights = parse.GetValue(ImageWeights)?.FullName;
@@ -209,6 +230,7 @@ internal sealed class ExperimentOptions
             HoldoutFraction = holdoutFraction,
             Threads = parse.GetValue(Threads),
             KeepArtifacts = parse.GetValue(KeepArtifacts),
+            SgdEpsilon = sgdEpsilon,
         };
     }
 

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.CommandLine;
 using FedMM.Cli.Config;
 using FedMM.Cli.Errors;
@@ -20,6 +21,7 @@ public static class PrivacyCommands
         var group = new Command("privacy", "What the sites' uploads reveal and what protected them (operator; docs/PRIVACY.md): audit asks the service (needs the admin key), attack reads recorded artifacts.");
         group.Add(Audit());
         group.Add(Attack());
+        group.Add(Noise());
         return group;
     }
 
@@ -72,6 +74,48 @@ public static class PrivacyCommands
 
     private static bool AdvantageLeaks(AttackResult result)
         => result.Advantage > Math.Max(Math.Max(AdvantageLimit, result.AdvantageByChance), result.ControlAdvantage ?? 0);
+
+    private static Command Noise()
+    {
+        var epsilon = new Option<double>("--epsilon") { Description = "The budget ε a site may spend on DP-SGD over all its rounds.", Required = true, HelpName = "ε" };
+        var records = CommonOptions.Positive("--records", "n: the site's training records.", 1);
+        records.Required = true;
+        var batch = CommonOptions.Positive("--batch", "Expected records per step (round.batchSize); q = batch / n.", new RoundConfig().BatchSize);
+        var epochs = CommonOptions.Positive("--epochs", "Local epochs per round (round.localEpochs).", new RoundConfig().LocalEpochs);
+        var rounds = CommonOptions.Positive("--rounds", "Rounds the site trains in.", 10);
+        var delta = new Option<double?>("--delta") { Description = "δ (privacy.delta; default 1/(10·n)).", HelpName = "δ" };
+        var json = CommonOptions.Json();
+        var command = new Command("noise",
+            "The smallest DP-SGD noise multiplier σ (privacy.sgdNoiseMultiplier) that keeps a site of n records within ε at δ over its rounds, by the same accountant the sites run.")
+            { epsilon, records, batch, epochs, rounds, delta, json };
+        command.SetAction(parse =>
+        {
+            double target = parse.GetValue(epsilon);
+            int n = parse.GetValue(records);
+            double d = parse.GetValue(delta) ?? PrivacyLedger.DeltaFor(new PrivacyConfig(), n);
+            double sigma;
+            try
+            {
+                sigma = NoiseCalibration.ForSite(target, d, n, parse.GetValue(batch), parse.GetValue(epochs), parse.GetValue(rounds));
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                throw CliException.Usage(e.Message.Split(" (Parameter")[0]);
+            }
+            double q = Math.Min(1, parse.GetValue(batch) / (double)n);
+            long steps = (long)parse.GetValue(rounds) * parse.GetValue(epochs) * (long)Math.Ceiling(1 / q);
+            var accountant = new PrivacyAccountant();
+            accountant.Compose(new PrivacyMechanism("dp-sgd", q, sigma, steps));
+            double reached = accountant.Epsilon(d);
+            // The invocation's writer (the console, or what a caller of CliApp.RunAsync passed).
+            var output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(new { noiseMultiplier = sigma, sampleRate = q, steps, delta = d, epsilon = reached, targetEpsilon = target }, ContractJson.Indented));
+            else output.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"σ = {sigma:F3}: {steps} steps at q = {q:G4} give ε = {reached:F3} ≤ {target:G4} at δ = {d:G3}"));
+            return ExitCodes.Success;
+        });
+        return command;
+    }
 
     private static Command Attack()
     {
