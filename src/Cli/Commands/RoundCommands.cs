@@ -2,6 +2,7 @@ using System.CommandLine;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Output;
 using FedMM.Cli.Reports;
+using FedMM.Contracts;
 using FedMM.Site.Api;
 using Spectre.Console;
 
@@ -109,7 +110,7 @@ public static class RoundCommands
                     await Task.Delay(every, ct);
                 }
             });
-            return last?.State == RoundStates.Completed ? 0 : ExitCodes.Failure;
+            return last?.State == RoundState.Completed ? 0 : ExitCodes.Failure;
         });
         return command;
     }
