@@ -209,6 +209,6 @@ public static class DemoRunner
     {
         var chars = folderId.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-').ToArray();
         string id = new string(chars).Trim('-');
-        return ApiIdentifiers.IsValid(id) ? id : throw new CliException($"Client id '{folderId}' cannot be turned into an API id.");
+        return IdentifierRule.IsValid(id) ? id : throw new CliException($"Client id '{folderId}' cannot be turned into an API id.");
     }
 }

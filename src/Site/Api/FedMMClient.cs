@@ -267,7 +267,7 @@ public sealed class FedMMClient : IDisposable
 
     private static string Id(string id)
     {
-        if (!ApiIdentifiers.IsValid(id))
+        if (!IdentifierRule.IsValid(id))
             throw new ArgumentException($"'{id}' is not a valid identifier: lower-case letters, digits and '-', starting with a letter or digit, at most 63 characters.");
         return id;
     }
