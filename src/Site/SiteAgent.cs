@@ -89,13 +89,13 @@ public sealed class SiteAgent(FedMMClient api, string federationId, string clien
         if (!File.Exists(SiteFolder.Weights(globalFolder)) || !File.Exists(SiteFolder.Vectors(globalFolder)))
         {
             log($"downloading global package of round {round}");
-            await api.DownloadGlobalArtifactAsync(federationId, round, GlobalArtifacts.Weights, SiteFolder.Weights(globalFolder), ct);
-            await api.DownloadGlobalArtifactAsync(federationId, round, GlobalArtifacts.Vectors, SiteFolder.Vectors(globalFolder), ct);
+            await api.DownloadGlobalArtifactAsync(federationId, round, ArtifactLayout.Weights, SiteFolder.Weights(globalFolder), ct);
+            await api.DownloadGlobalArtifactAsync(federationId, round, ArtifactLayout.Vectors, SiteFolder.Vectors(globalFolder), ct);
         }
         return globalFolder;
     }
 
-    private async Task<AgentProgress> TrainAndUploadAsync(AgentProgress state, SiteTask task, int round, FedMM.Contracts.FederationConfig config, CancellationToken ct)
+    private async Task<AgentProgress> TrainAndUploadAsync(AgentProgress state, SiteTaskResponse task, int round, FedMM.Contracts.FederationConfig config, CancellationToken ct)
     {
         string? globalFolder = null;
         if (task.GlobalRound is { } g)

@@ -10,7 +10,7 @@ public class FedMMClientTests
 {
     private static readonly RetryPolicy Fast = new(4, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(50));
 
-    private const string RoundJson = """{"federationId":"fed","round":2,"state":"Collecting","participants":[{"clientId":"a","modalities":"image"}],"submitted":[],"failures":[],"minClients":1}""";
+    private const string RoundJson = """{"federationId":"fed","round":2,"state":"Collecting","participants":[{"clientId":"a","modalities":"image"}],"submitted":[],"failures":[],"minClients":1,"openedAt":null,"deadline":null,"completedAt":null,"reason":null,"globalRound":null,"globalArtifacts":[]}""";
 
     [Fact]
     public async Task Idempotent_reads_retry_server_errors_then_succeed()
@@ -126,7 +126,7 @@ public class FedMMClientTests
         using var client = new FedMMClient(server.Address, new ApiCredentials("k", null), Fast);
         string target = Path.Combine(Directory.CreateTempSubdirectory("fedmm-dl").FullName, "g", "weights.safetensors");
 
-        await client.DownloadGlobalArtifactAsync("fed", 1, GlobalArtifacts.Weights, target);
+        await client.DownloadGlobalArtifactAsync("fed", 1, ArtifactLayout.Weights, target);
 
         Assert.Equal(payload, File.ReadAllBytes(target));
         Assert.False(File.Exists(target + ".partial"));

@@ -9,15 +9,17 @@ public sealed class PrivacyAuditTests
 {
     private static readonly FederationConfig Config = new() { Labels = ["a", "b"] };
 
-    private static ClientRoundHistory Round(int round, PrivacyReport? privacy) => new()
-    {
-        Round = round,
-        Metrics = new SiteMetrics
+    private static ClientRoundResponse Round(int round, PrivacyReport? privacy) => new(
+        round, RoundState.Completed,
+        new SiteMetrics
         {
             ClientId = "site", Round = round, Modalities = "image", TrainSamples = 100, ValSamples = 20,
             Before = new EvaluationMetrics(0.5, 0.5, 1), After = new EvaluationMetrics(0.6, 0.6, 1), Privacy = privacy,
         },
-    };
+        Contribution: null, Failure: null);
+
+    private static ClientResponse Client(string id, params ClientRoundResponse[] history) =>
+        new(id, "image", DateTimeOffset.UnixEpoch, history, TokenExpiresAt: null, RevokedAt: null);
 
     private static PrivacyReport Private(double epsilon, double smallest = 12) => new()
     {
@@ -28,12 +30,12 @@ public sealed class PrivacyAuditTests
     [Fact]
     public void A_site_within_its_budget_passes_and_one_past_it_or_unprotected_is_flagged()
     {
-        ClientView[] clients =
+        ClientResponse[] clients =
         [
-            new() { ClientId = "good", Modalities = "image", History = [Round(1, Private(0.9)), Round(2, Private(1.8, smallest: 7)), new ClientRoundHistory { Round = 3, Failure = "no update" }] },
-            new() { ClientId = "spent", Modalities = "image", History = [Round(1, Private(9.5)), Round(2, Private(10.4))] },
-            new() { ClientId = "silent", Modalities = "image", History = [Round(1, null), Round(2, Private(0.9))] },
-            new() { ClientId = "exact", Modalities = "image", History = [Round(1, Private(0) with { Mechanisms = [], SampleVectors = true, SmallestSupport = 1 })] },
+            Client("good", Round(1, Private(0.9)), Round(2, Private(1.8, smallest: 7)), new ClientRoundResponse(3, RoundState.Failed, null, null, "no update")),
+            Client("spent", Round(1, Private(9.5)), Round(2, Private(10.4))),
+            Client("silent", Round(1, null), Round(2, Private(0.9))),
+            Client("exact", Round(1, Private(0) with { Mechanisms = [], SampleVectors = true, SmallestSupport = 1 })),
         ];
 
         var audit = PrivacyAudit.Of(Config, clients).ToDictionary(s => s.ClientId);

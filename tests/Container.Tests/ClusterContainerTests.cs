@@ -126,7 +126,7 @@ public sealed class ClusterContainerTests(ITestOutputHelper output)
             var agents = new List<string>();
             foreach (var site in sites.Take(2)) agents.Add(await RunAgentAsync(containers, run, site, folder, apiAddress, federation));
             var round = await WaitRoundAsync(operatorApi, federation, r => r.Submitted.Count == 2 || r.IsFinal, TimeSpan.FromMinutes(5), agents);
-            Assert.True(round.State == "Collecting" && round.Submitted.Count == 2, $"round 1 is {round.State} with {round.Submitted.Count} updates");
+            Assert.True(round.State == RoundState.Collecting && round.Submitted.Count == 2, $"round 1 is {round.State} with {round.Submitted.Count} updates");
 
             // The silo holding the round, asked of the cluster itself.
             int holder = await RoundHolderAsync(connectionString, clusteringTable, clusterId, federation, silos.Select(s => s.Silo).ToArray());
@@ -137,10 +137,10 @@ public sealed class ClusterContainerTests(ITestOutputHelper output)
             var killed = Stopwatch.StartNew();
             agents.Add(await RunAgentAsync(containers, run, sites[2], folder, apiAddress, federation));
             round = await WaitRoundAsync(operatorApi, federation, r => r.IsFinal, TimeSpan.FromMinutes(5), agents);
-            Assert.True(round.State == RoundStates.Completed, $"round 1 {round.State}: {round.Reason}");
+            Assert.True(round.State == RoundState.Completed, $"round 1 {round.State}: {round.Reason}");
             Assert.Equal(sites.Select(s => s.Id).Order(), round.Submitted.Order());
             string weights = Path.Combine(folder, "global-weights.safetensors");
-            await operatorApi.DownloadGlobalArtifactAsync(federation, 1, GlobalArtifacts.Weights, weights);
+            await operatorApi.DownloadGlobalArtifactAsync(federation, 1, ArtifactLayout.Weights, weights);
             Assert.True(new FileInfo(weights).Length > 1000, "the global package of round 1 has no weights");
             Log($"round 1 completed {killed.Elapsed.TotalSeconds:0} s after the kill, with updates from {string.Join(", ", round.Submitted)}");
 

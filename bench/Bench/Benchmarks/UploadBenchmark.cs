@@ -71,7 +71,7 @@ public sealed class UploadBenchmark : IBenchmark
                 RoundView round;
                 while (!(round = await admin.GetRoundAsync(federation, 1)).IsFinal) await Task.Delay(50);
                 double completedSeconds = clock.Elapsed.TotalSeconds - uploadSeconds;
-                if (round.State != "Completed") throw new InvalidOperationException($"Round 1 of {federation} ended {round.State}.");
+                if (round.State != RoundState.Completed) throw new InvalidOperationException($"Round 1 of {federation} ended {round.State}.");
 
                 figures.Add(new BenchmarkFigure(
                     $"upload {sites} sites ({sites / uploadSeconds:F1}/s, {bytes / 1e6 / uploadSeconds:F1} MB/s)", uploadSeconds, null, null, "service throughput"));

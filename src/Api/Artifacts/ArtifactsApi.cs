@@ -7,9 +7,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace FedMM.Api.Artifacts;
 
-/// <summary>The latest completed round of a federation.</summary>
-public sealed record LatestGlobalResponse(int Round);
-
 /// <summary>Downloads of global packages, for sites (bearer token) and operators (admin key).</summary>
 public static class ArtifactsApi
 {

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using FedMM.Api.Requests;
 using FedMM.Api.Security;
 using FedMM.Contracts;
@@ -8,42 +6,6 @@ using FedMM.Grains.Interfaces.Models;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace FedMM.Api.Clients;
-
-/// <summary>Body of POST /api/federations/{fid}/clients.</summary>
-/// <param name="ClientId">The new client's id.</param>
-/// <param name="Modalities">"image", "text" or "image+text".</param>
-/// <param name="TokenExpiresAt">Optional: when the site's token stops being accepted (ISO 8601 with offset); absent: never.</param>
-/// <param name="ExpectedSamples">Optional: the size of the site's training set as the operator knows it (≥ 1); a round weighs a larger claim as this.</param>
-[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-public sealed record RegisterClientRequest(string? ClientId = null, string? Modalities = null, DateTimeOffset? TokenExpiresAt = null, int? ExpectedSamples = null);
-
-/// <summary>Body of POST /api/federations/{fid}/clients/{cid}/token (optional).</summary>
-/// <param name="ExpiresAt">When the new token stops being accepted (ISO 8601 with offset); absent: never.</param>
-[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-public sealed record RotateTokenRequest(DateTimeOffset? ExpiresAt = null);
-
-/// <summary>A client's part in one finished round.</summary>
-public sealed record ClientRoundResponse(int Round, RoundState RoundState, SiteMetrics? Metrics, ClientContribution? Contribution, string? Failure);
-
-/// <summary>A registered client with its history and the state of its token.</summary>
-public sealed record ClientResponse(
-    string ClientId, string Modalities, DateTimeOffset RegisteredAt, IReadOnlyList<ClientRoundResponse> History,
-    DateTimeOffset? TokenExpiresAt, DateTimeOffset? RevokedAt)
-{
-    /// <summary>Maps the grain's view.</summary>
-    public static ClientResponse From(ClientView view) => new(
-        view.ClientId,
-        view.Modalities,
-        view.RegisteredAt,
-        view.History.Select(h => new ClientRoundResponse(
-            h.Round,
-            h.RoundState,
-            h.Metrics,
-            h.Contribution,
-            h.Failure)).ToList(),
-        view.TokenExpiresAt,
-        view.RevokedAt);
-}
 
 /// <summary>Operator endpoints registering and listing a federation's client sites.</summary>
 public static class ClientsApi
@@ -97,7 +59,7 @@ public static class ClientsApi
         var federation = grains.GetGrain<IFederationGrain>(fid);
         if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
         var clients = await federation.ListClientsAsync();
-        return TypedResults.Ok(clients.Select(ClientResponse.From).ToArray());
+        return TypedResults.Ok(clients.Select(Response).ToArray());
     }
 
     /// <summary>POST /api/federations/{fid}/clients/{cid}/revoke.</summary>
@@ -105,7 +67,7 @@ public static class ClientsApi
     {
         var federation = grains.GetGrain<IFederationGrain>(fid);
         if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
-        return TypedResults.Ok(ClientResponse.From(await federation.RevokeClientAsync(cid)));
+        return TypedResults.Ok(Response(await federation.RevokeClientAsync(cid)));
     }
 
     /// <summary>POST /api/federations/{fid}/clients/{cid}/token.</summary>
@@ -125,6 +87,15 @@ public static class ClientsApi
         if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
         return TypedResults.Ok(await federation.RotateTokenAsync(cid, body.ExpiresAt));
     }
+
+    /// <summary>The client as the API returns it: the grain's view without its federation id.</summary>
+    public static ClientResponse Response(ClientView view) => new(
+        view.ClientId,
+        view.Modalities,
+        view.RegisteredAt,
+        view.History.Select(h => new ClientRoundResponse(h.Round, h.RoundState, h.Metrics, h.Contribution, h.Failure)).ToList(),
+        view.TokenExpiresAt,
+        view.RevokedAt);
 
     private static string? PastExpiry(string field, DateTimeOffset? expiresAt) =>
         expiresAt is { } at && at <= DateTimeOffset.UtcNow

@@ -3,6 +3,7 @@ using FedMM.Api.Requests;
 using FedMM.Api.Security;
 using FedMM.Contracts;
 using FedMM.Grains.Interfaces;
+using FedMM.Grains.Interfaces.Models;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace FedMM.Api.Federations;
@@ -43,7 +44,7 @@ public static class FederationsApi
         var existing = await federation.GetAsync();
         var view = await federation.CreateAsync(body.Config);
         await grains.GetGrain<IFederationRegistryGrain>(GrainKeys.Registry).AddAsync(id);
-        var response = FederationResponse.From(view);
+        var response = Response(view);
         return existing is null ? TypedResults.Created($"/api/federations/{id}", response) : TypedResults.Ok(response);
     }
 
@@ -52,15 +53,25 @@ public static class FederationsApi
     {
         var ids = await grains.GetGrain<IFederationRegistryGrain>(GrainKeys.Registry).ListAsync();
         var views = await Task.WhenAll(ids.Select(id => grains.GetGrain<IFederationGrain>(id).GetAsync()));
-        return TypedResults.Ok(views.OfType<Grains.Interfaces.Models.FederationView>().Select(FederationResponse.From).ToArray());
+        return TypedResults.Ok(views.OfType<FederationView>().Select(Response).ToArray());
     }
 
     /// <summary>GET /api/federations/{fid}.</summary>
     public static async Task<Results<Ok<FederationResponse>, ProblemHttpResult>> GetFederation(string fid, IGrainFactory grains)
     {
         var view = await grains.GetGrain<IFederationGrain>(fid).GetAsync();
-        return view is null ? NotFound(fid) : TypedResults.Ok(FederationResponse.From(view));
+        return view is null ? NotFound(fid) : TypedResults.Ok(Response(view));
     }
+
+    /// <summary>The federation as the API returns it: the grain's view with each client's id and modalities only.</summary>
+    public static FederationResponse Response(FederationView view) => new(
+        view.Id,
+        view.Config,
+        view.CreatedAt,
+        view.Clients.Select(c => new ClientSummary(c.ClientId, c.Modalities)).ToList(),
+        view.Rounds,
+        view.CurrentRound,
+        view.LatestCompletedRound);
 
     /// <summary>A 404 for a federation that does not exist.</summary>
     public static ProblemHttpResult NotFound(string federationId) =>

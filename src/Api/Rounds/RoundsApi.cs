@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using FedMM.Api.Artifacts;
 using FedMM.Api.Requests;
 using FedMM.Api.Security;
@@ -9,21 +8,9 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace FedMM.Api.Rounds;
 
-/// <summary>Body of POST /api/federations/{fid}/rounds.</summary>
-/// <param name="Rounds">How many rounds to queue (default 1, at most 100).</param>
-/// <param name="Participants">Client ids taking part (default: every registered client).</param>
-[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-public sealed record StartRoundsRequest(int? Rounds = null, IReadOnlyList<string>? Participants = null);
-
-/// <summary>The rounds queued by a request.</summary>
-public sealed record StartRoundsResponse(IReadOnlyList<int> Rounds);
-
 /// <summary>Operator endpoints starting, watching and cancelling rounds.</summary>
 public static class RoundsApi
 {
-    /// <summary>Most rounds one request may queue (<see cref="RoundRequest.MaxCount"/>).</summary>
-    public const int MaxRoundsPerRequest = RoundRequest.MaxCount;
-
     /// <summary>Maps /api/federations/{fid}/rounds.</summary>
     public static IEndpointRouteBuilder MapRoundsApi(this IEndpointRouteBuilder app)
     {
@@ -61,7 +48,7 @@ public static class RoundsApi
             body = read;
         }
         int count = body.Rounds ?? 1;
-        if (count is < 1 or > MaxRoundsPerRequest) return Invalid($"rounds {count} must be 1 to {MaxRoundsPerRequest}.");
+        if (count is < 1 or > RoundRequest.MaxCount) return Invalid($"rounds {count} must be 1 to {RoundRequest.MaxCount}.");
         var participants = body.Participants ?? [];
         if (participants.FirstOrDefault(p => !Identifiers.IsValid(p)) is { } badParticipant)
             return RouteValues.Invalid("participant client id", badParticipant);

@@ -9,21 +9,6 @@ using Microsoft.Extensions.Options;
 
 namespace FedMM.Api.SiteTasks;
 
-/// <summary>What a site agent should do next: "train", "wait" or "done".</summary>
-/// <param name="Action">"train", "wait" or "done".</param>
-/// <param name="Round">The round to train for, or the round in progress; null when none.</param>
-/// <param name="Config">The round's frozen configuration.</param>
-/// <param name="GlobalRound">The completed round whose global package to start from; null for the first.</param>
-public sealed record SiteTaskResponse(string Action, int? Round, FederationConfig Config, int? GlobalRound)
-{
-    /// <summary>Maps the grain's task.</summary>
-    public static SiteTaskResponse From(SiteTask task) => new(
-        task.Action.ToString().ToLowerInvariant(),
-        task.Round,
-        task.Config,
-        task.GlobalRound);
-}
-
 /// <summary>
 /// The site agent's task poll. A long-poll is one grain call (<see cref="IFederationGrain.WaitForTaskAsync"/>) that the
 /// federation grain answers when a round transition changes the site's task or the wait ends; a wait longer than that
@@ -42,6 +27,19 @@ public static class SiteTasksApi
         return app;
     }
 
+    /// <summary>The grain's task as the API returns it: the action by its wire name (<see cref="SiteActions"/>).</summary>
+    public static SiteTaskResponse Response(SiteTask task) => new(
+        task.Action switch
+        {
+            SiteTaskAction.Train => SiteActions.Train,
+            SiteTaskAction.Wait => SiteActions.Wait,
+            SiteTaskAction.Done => SiteActions.Done,
+            _ => throw new ArgumentOutOfRangeException(nameof(task), task.Action, "Unknown site task action."),
+        },
+        task.Round,
+        task.Config,
+        task.GlobalRound);
+
     /// <summary>GET /api/federations/{fid}/clients/{cid}/task?waitSeconds=N.</summary>
     public static async Task<Results<Ok<SiteTaskResponse>, ProblemHttpResult>> GetTask(
         string fid, string cid, int? waitSeconds, IGrainFactory grains,
@@ -55,6 +53,6 @@ public static class SiteTasksApi
         var federation = grains.GetGrain<IFederationGrain>(fid);
         // An agent that hangs up cancels the grain's wait too; ASP.NET Core ends the aborted request.
         var task = await SiteTaskLongPoll.GetAsync(federation, cid, TimeSpan.FromSeconds(waitSeconds ?? 0), cancellationToken);
-        return TypedResults.Ok(SiteTaskResponse.From(task));
+        return TypedResults.Ok(Response(task));
     }
 }

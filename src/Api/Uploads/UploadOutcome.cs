@@ -1,13 +1,6 @@
-using FedMM.Grains.Interfaces.Models;
+using FedMM.Contracts;
 
 namespace FedMM.Api.Uploads;
-
-/// <summary>What the API recorded for a site's update.</summary>
-/// <param name="ClientId">Uploading client.</param>
-/// <param name="Round">Round of the update.</param>
-/// <param name="Artifacts">Blob names, sizes and SHA-256 hashes of weights, vectors and metrics.</param>
-/// <param name="SampleCount">Training samples reported.</param>
-public sealed record UpdateReceipt(string ClientId, int Round, IReadOnlyList<ArtifactRecord> Artifacts, int SampleCount);
 
 /// <summary>How an upload ended, as <see cref="UploadService"/> reports it to the handler.</summary>
 public enum UploadResult

@@ -1,6 +1,7 @@
 using System.Globalization;
 using FedMM.Api.Requests;
 using FedMM.Api.Security;
+using FedMM.Contracts;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace FedMM.Api.Uploads;

@@ -115,7 +115,7 @@ public static class ClientCommands
         new(name) { Description = "When the token stops being accepted (ISO 8601, e.g. 2027-06-30T00:00:00Z); default: never.", HelpName = "time" };
 
     /// <summary>Prints a freshly issued token once (and writes it to the token file when asked).</summary>
-    private static void PrintToken(RegisteredClient issued, string headline, FileInfo? tokenFile, bool json)
+    private static void PrintToken(ClientRegistration issued, string headline, FileInfo? tokenFile, bool json)
     {
         if (tokenFile is not null) TokenFile.Write(tokenFile.FullName, issued.Token);
         if (json)

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using FedMM.Site.Api;
+using FedMM.Contracts;
 
 namespace FedMM.Cli.Commands;
 
@@ -19,7 +19,7 @@ public static class CommonOptions
         option.Validators.Add(result =>
         {
             string? value = result.Tokens.Count > 0 ? result.Tokens[0].Value : null;
-            if (value is not null && !ApiIdentifiers.IsValid(value))
+            if (value is not null && !IdentifierRule.IsValid(value))
                 result.AddError($"{name} '{value}' is not a valid id: lower-case letters, digits and '-', at most 63 characters, not starting with '-'.");
         });
         return option;

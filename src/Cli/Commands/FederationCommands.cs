@@ -32,7 +32,7 @@ public static class FederationCommands
         {
             var federationConfig = FederationConfigFile.Load(parse.GetRequiredValue(config).FullName);
             string? requested = parse.GetValue(id);
-            if (requested is not null && !ApiIdentifiers.IsValid(requested))
+            if (requested is not null && !IdentifierRule.IsValid(requested))
                 throw Errors.CliException.Usage($"--id '{requested}' is not a valid id: lower-case letters, digits and '-'.");
             using var client = api.CreateOperatorClient(parse);
             var created = await client.CreateFederationAsync(requested, federationConfig, ct);

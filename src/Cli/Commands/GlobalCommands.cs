@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using System.CommandLine;
 using FedMM.Cli.Errors;
 using FedMM.Site.Api;
@@ -35,7 +36,7 @@ public static class GlobalCommands
                 ?? throw new CliException($"Federation {fid} has no completed round yet.");
             if (r < 1) throw CliException.Usage($"--round must be at least 1 (got {r}).");
             string folder = parse.GetRequiredValue(output).FullName;
-            foreach (var artifact in GlobalArtifacts.All)
+            foreach (var artifact in ArtifactLayout.GlobalFiles)
                 await client.DownloadGlobalArtifactAsync(fid, r, artifact, Path.Combine(folder, artifact), ct);
             AnsiConsole.MarkupLineInterpolated($"Global package of round {r} written to [bold]{folder}[/].");
             return 0;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Output;
 using FedMM.Cli.Reports;
+using FedMM.Contracts;
 using FedMM.Site.Api;
 using Spectre.Console;
 
@@ -40,7 +41,7 @@ public static class RoundCommands
         command.SetAction(async (parse, ct) =>
         {
             var chosen = parse.GetValue(participants) is { Length: > 0 } p ? p.SelectMany(x => x.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() : null;
-            if (chosen?.FirstOrDefault(c => !ApiIdentifiers.IsValid(c)) is { } bad) throw CliException.Usage($"--participants: '{bad}' is not a valid client id.");
+            if (chosen?.FirstOrDefault(c => !IdentifierRule.IsValid(c)) is { } bad) throw CliException.Usage($"--participants: '{bad}' is not a valid client id.");
             using var client = api.CreateOperatorClient(parse);
             var started = await client.StartRoundsAsync(parse.GetRequiredValue(federation), parse.GetValue(rounds), chosen, ct);
             AnsiConsole.MarkupLineInterpolated($"Queued round(s) {string.Join(", ", started.Rounds)}.");
@@ -109,7 +110,7 @@ public static class RoundCommands
                     await Task.Delay(every, ct);
                 }
             });
-            return last?.State == RoundStates.Completed ? 0 : ExitCodes.Failure;
+            return last?.State == RoundState.Completed ? 0 : ExitCodes.Failure;
         });
         return command;
     }

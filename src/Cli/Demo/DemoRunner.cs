@@ -68,17 +68,17 @@ public static class DemoRunner
             string reportFolder = Path.Combine(run, "report");
             var history = await ServiceRunCollector.CollectAsync(api, FederationId, reportFolder, ct);
             string report = history.Results.Count > 0 || history.Rounds.Count > 0 ? ReportWriter.Write(history, reportFolder) : "(no completed round)";
-            int completed = rounds.Count(r => r.State == RoundStates.Completed);
-            foreach (var round in rounds.Where(r => r.State != RoundStates.Completed))
-                Status($"[red]round {round.Round} {Markup.Escape(round.State)}[/]: {Markup.Escape(round.Reason ?? "no reason given")}");
+            int completed = rounds.Count(r => r.State == RoundState.Completed);
+            foreach (var round in rounds.Where(r => r.State != RoundState.Completed))
+                Status($"[red]round {round.Round} {round.State}[/]: {Markup.Escape(round.Reason ?? "no reason given")}");
             Status($"{completed}/{rounds.Count} rounds completed in {clock.Elapsed:mm\\:ss}; report [bold]{Markup.Escape(report)}[/]; logs {Markup.Escape(logs)}");
             if (completed > 0 && root.CommonTest() is not null)
             {
-                int last = rounds.Where(r => r.State == RoundStates.Completed).Max(r => r.Round);
+                int last = rounds.Where(r => r.State == RoundState.Completed).Max(r => r.Round);
                 string globalFolder = Path.Combine(run, "global", $"r{last:D4}");
                 Directory.CreateDirectory(globalFolder);
-                await api.DownloadGlobalArtifactAsync(FederationId, last, GlobalArtifacts.Weights, Site.SiteFolder.Weights(globalFolder), ct);
-                await api.DownloadGlobalArtifactAsync(FederationId, last, GlobalArtifacts.Vectors, Site.SiteFolder.Vectors(globalFolder), ct);
+                await api.DownloadGlobalArtifactAsync(FederationId, last, ArtifactLayout.Weights, Site.SiteFolder.Weights(globalFolder), ct);
+                await api.DownloadGlobalArtifactAsync(FederationId, last, ArtifactLayout.Vectors, Site.SiteFolder.Vectors(globalFolder), ct);
                 var scores = CommonTestComparison.Run(root, launches, config, options.Rounds, globalFolder,
                     new Site.SiteModelOptions(options.ImageWeights, null), Path.Combine(run, "local-only"), Plain, ct);
                 Directory.CreateDirectory(reportFolder);
@@ -209,6 +209,6 @@ public static class DemoRunner
     {
         var chars = folderId.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-').ToArray();
         string id = new string(chars).Trim('-');
-        return ApiIdentifiers.IsValid(id) ? id : throw new CliException($"Client id '{folderId}' cannot be turned into an API id.");
+        return IdentifierRule.IsValid(id) ? id : throw new CliException($"Client id '{folderId}' cannot be turned into an API id.");
     }
 }

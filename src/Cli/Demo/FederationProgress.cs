@@ -60,7 +60,7 @@ public sealed class FederationProgress(FedMMClient api, string federationId, IRe
                 : current.Submitted.Contains(site.ClientId) ? "[green]uploaded[/]"
                 : failures.TryGetValue(site.ClientId, out var why) ? $"[red]failed[/] {Markup.Escape(Short(why))}"
                 : current.IsFinal ? "[grey]missed[/]"
-                : current.State == "Queued" ? "[grey]queued[/]"
+                : current.State == RoundState.Queued ? "[grey]queued[/]"
                 : process is { IsRunning: true } ? "[yellow]training[/]" : "[red]agent down[/]";
             int uploaded = rounds.Count(r => r.Submitted.Contains(site.ClientId));
             string agent = process is null ? "-" : process.IsRunning ? $"running (pid {process.Id})" : $"exited {process.ExitCode}";

@@ -12,7 +12,7 @@ public static class Print
     public static void Json<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, ContractJson.Indented));
 
     /// <summary>A table of federations.</summary>
-    public static void Federations(IEnumerable<FederationView> federations)
+    public static void Federations(IEnumerable<FederationResponse> federations)
     {
         var table = new Table().AddColumns("id", "name", "labels", "clients", "current round", "latest completed");
         foreach (var f in federations)
@@ -22,14 +22,14 @@ public static class Print
     }
 
     /// <summary>A table of clients with their last round's metrics.</summary>
-    public static void Clients(IEnumerable<ClientView> clients)
+    public static void Clients(IEnumerable<ClientResponse> clients)
     {
         var table = new Table().AddColumns("client", "modalities", "registered", "token", "rounds", "last acc", "last macro-F1");
         foreach (var c in clients)
         {
             var last = c.History.Where(h => h.Metrics is not null).MaxBy(h => h.Round);
             string token = c.RevokedAt is { } revoked ? $"revoked {revoked:u}" : c.TokenExpiresAt is { } expires ? $"expires {expires:u}" : "valid";
-            table.AddRow(Markup.Escape(c.ClientId), c.Modalities, c.RegisteredAt?.ToString("u") ?? "-", token, c.History.Count.ToString(),
+            table.AddRow(Markup.Escape(c.ClientId), c.Modalities, c.RegisteredAt.ToString("u"), token, c.History.Count.ToString(),
                 last?.Metrics is { } m ? $"{m.After.Accuracy:P1}" : "-", last?.Metrics is { } m2 ? $"{m2.After.MacroF1:F3}" : "-");
         }
         AnsiConsole.Write(table);
@@ -63,13 +63,13 @@ public static class Print
     }
 
     /// <summary>Colours a round state.</summary>
-    public static string State(string state) => state switch
+    public static string State(RoundState state) => state switch
     {
-        "Completed" => "[green]Completed[/]",
-        "Failed" => "[red]Failed[/]",
-        "Cancelled" => "[grey]Cancelled[/]",
-        "Aggregating" => "[blue]Aggregating[/]",
-        "Collecting" => "[yellow]Collecting[/]",
-        _ => Markup.Escape(state),
+        RoundState.Completed => "[green]Completed[/]",
+        RoundState.Failed => "[red]Failed[/]",
+        RoundState.Cancelled => "[grey]Cancelled[/]",
+        RoundState.Aggregating => "[blue]Aggregating[/]",
+        RoundState.Collecting => "[yellow]Collecting[/]",
+        _ => state.ToString(),
     };
 }

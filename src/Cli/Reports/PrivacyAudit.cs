@@ -27,7 +27,7 @@ public sealed record SitePrivacy(
 public static class PrivacyAudit
 {
     /// <summary>One row per client of <paramref name="clients"/>, in client order.</summary>
-    public static IReadOnlyList<SitePrivacy> Of(FederationConfig config, IEnumerable<ClientView> clients)
+    public static IReadOnlyList<SitePrivacy> Of(FederationConfig config, IEnumerable<ClientResponse> clients)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(clients);

@@ -19,17 +19,17 @@ public static class ServiceRunCollector
         var clients = await client.ListClientsAsync(federationId, ct);
         var rounds = await client.ListRoundsAsync(federationId, ct);
         var pairings = new List<RoundPairing>();
-        foreach (var round in rounds.Where(r => r.State == RoundStates.Completed).OrderBy(r => r.Round))
+        foreach (var round in rounds.Where(r => r.State == RoundState.Completed).OrderBy(r => r.Round))
         {
-            string destination = Path.Combine(folder, "rounds", round.Round.ToString("D4"), GlobalArtifacts.Report);
-            await client.DownloadGlobalArtifactAsync(federationId, round.Round, GlobalArtifacts.Report, destination, ct);
+            string destination = Path.Combine(folder, "rounds", round.Round.ToString("D4"), ArtifactLayout.Report);
+            await client.DownloadGlobalArtifactAsync(federationId, round.Round, ArtifactLayout.Report, destination, ct);
         }
 
         // The heat map shows the last aggregation's pairing, read from its global vectors.
-        if (rounds.Where(r => r.State == RoundStates.Completed).MaxBy(r => r.Round) is { } last)
+        if (rounds.Where(r => r.State == RoundState.Completed).MaxBy(r => r.Round) is { } last)
         {
-            string vectors = Path.Combine(folder, "rounds", last.Round.ToString("D4"), GlobalArtifacts.Vectors);
-            await client.DownloadGlobalArtifactAsync(federationId, last.Round, GlobalArtifacts.Vectors, vectors, ct);
+            string vectors = Path.Combine(folder, "rounds", last.Round.ToString("D4"), ArtifactLayout.Vectors);
+            await client.DownloadGlobalArtifactAsync(federationId, last.Round, ArtifactLayout.Vectors, vectors, ct);
             if (GlobalVectorsPairing.Read(vectors, last.Round) is { } pairing) pairings.Add(pairing);
         }
 

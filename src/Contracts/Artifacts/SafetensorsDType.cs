@@ -3,15 +3,34 @@ namespace FedMM.Contracts;
 /// <summary>Element types of the safetensors format FedMM reads and writes.</summary>
 public enum SafetensorsDType
 {
+    /// <summary>64-bit IEEE float.</summary>
     F64,
+
+    /// <summary>32-bit IEEE float.</summary>
     F32,
+
+    /// <summary>16-bit IEEE float.</summary>
     F16,
+
+    /// <summary>16-bit brain float (8-bit exponent).</summary>
     BF16,
+
+    /// <summary>64-bit signed integer.</summary>
     I64,
+
+    /// <summary>32-bit signed integer.</summary>
     I32,
+
+    /// <summary>16-bit signed integer.</summary>
     I16,
+
+    /// <summary>8-bit signed integer.</summary>
     I8,
+
+    /// <summary>8-bit unsigned integer.</summary>
     U8,
+
+    /// <summary>Boolean, one byte.</summary>
     BOOL,
 }
 

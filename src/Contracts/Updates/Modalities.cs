@@ -4,9 +4,16 @@ namespace FedMM.Contracts;
 [Flags]
 public enum Modalities
 {
+    /// <summary>Neither modality.</summary>
     None = 0,
+
+    /// <summary>Images (CT/MR).</summary>
     Image = 1,
+
+    /// <summary>Clinical text.</summary>
     Text = 2,
+
+    /// <summary>Images and text ("image+text").</summary>
     Both = Image | Text,
 }
 

@@ -19,9 +19,3 @@ public sealed record FederationView(
     [property: Id(4)] IReadOnlyList<RoundSummary> Rounds,
     [property: Id(5)] int? CurrentRound,
     [property: Id(6)] int? LatestCompletedRound);
-
-/// <summary>A round's number and state, as listed by its federation.</summary>
-[GenerateSerializer, Immutable, Alias("fedmm.round-summary")]
-public sealed record RoundSummary(
-    [property: Id(0)] int Round,
-    [property: Id(1)] RoundState State);

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using FedMM.Grains.Interfaces.Models;
+using FedMM.Contracts;
 
 namespace FedMM.Grains.Interfaces.Telemetry;
 

@@ -25,9 +25,6 @@ public sealed class FederationGrain(
     ILogger<FederationGrain> logger)
     : Grain, IFederationGrain
 {
-    /// <summary>Most rounds one request may queue (<see cref="RoundRequest.MaxCount"/>).</summary>
-    public const int MaxRoundsPerRequest = RoundRequest.MaxCount;
-
     /// <summary>How long after a failed resync or a push that could not be recorded the federation asks its rounds again.</summary>
     private static readonly TimeSpan ResyncRetry = TimeSpan.FromSeconds(5);
 
@@ -192,8 +189,8 @@ public sealed class FederationGrain(
     public async Task<IReadOnlyList<int>> StartRoundsAsync(RoundRequest request)
     {
         RequireCreated();
-        if (request.Count is < 1 or > MaxRoundsPerRequest)
-            throw ServiceRequestException.Invalid($"rounds: {request.Count} is outside 1..{MaxRoundsPerRequest}.");
+        if (request.Count is < 1 or > RoundRequest.MaxCount)
+            throw ServiceRequestException.Invalid($"rounds: {request.Count} is outside 1..{RoundRequest.MaxCount}.");
         var participants = ResolveParticipants(request.Participants);
         var config = S.Config!;
         if (participants.Count < config.Round.MinClients)

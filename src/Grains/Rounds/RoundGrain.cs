@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using FedMM.Grains.Aggregation;
 using FedMM.Grains.Configuration;
 using FedMM.Grains.Interfaces;

@@ -7,6 +7,11 @@ namespace FedMM.Learning.Aggregation;
 public sealed record Contributor(string ClientId, int Samples, double Score, IReadOnlySet<ParameterGroup> Groups);
 
 /// <summary>A site's normalised weight in one parameter group, with what it was computed from.</summary>
+/// <param name="ClientId">The site.</param>
+/// <param name="Group">The parameter group the weight applies to.</param>
+/// <param name="Samples">Its training samples, as weighed.</param>
+/// <param name="Score">Its contribution score.</param>
+/// <param name="Weight">Its normalised weight in the group (the group's weights sum to 1).</param>
 /// <param name="Uncapped">Its share before <see cref="ShareCap"/> changed it (lowered to the cap, or raised by another site's excess); null when unchanged.</param>
 public sealed record GroupWeight(string ClientId, ParameterGroup Group, int Samples, double Score, double Weight, double? Uncapped = null);
 

@@ -6,7 +6,15 @@ using FedMM.Contracts;
 namespace FedMM.Learning.Experiments;
 
 /// <summary>One site's metrics after one round of one run.</summary>
+/// <param name="Strategy">The strategy the run used.</param>
+/// <param name="Seed">The run's training seed.</param>
+/// <param name="Round">Round number.</param>
+/// <param name="ClientId">The site.</param>
+/// <param name="Group">The site's group by modalities ("image", "text", "image+text").</param>
 /// <param name="Evaluation">"site": the site's model after its round; "global": the new global package applied at the site.</param>
+/// <param name="Accuracy">Accuracy on <see cref="Split"/>.</param>
+/// <param name="MacroF1">Macro-F1 on <see cref="Split"/>.</param>
+/// <param name="Loss">Mean loss on <see cref="Split"/>.</param>
 public sealed record SiteRoundResult(
     string Strategy, int Seed, int Round, string ClientId, string Group, string Evaluation,
     double Accuracy, double MacroF1, double Loss)

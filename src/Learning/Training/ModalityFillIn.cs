@@ -37,6 +37,9 @@ public sealed class ModalityFillIn : IDisposable
     /// Reads <c>image.centers</c>, <c>text.centers</c>, <c>pairing.image</c>, <c>pairing.text</c> and,
     /// when present, <c>fused.probs</c> from <paramref name="globalVectors"/> (null or incomplete: no fill-in available).
     /// </summary>
+    /// <param name="globalVectors">The global package's vectors; null when the site has no package yet.</param>
+    /// <param name="mode">How a missing modality is filled in.</param>
+    /// <param name="temperature">Softmax temperature of soft fill-in (&gt; 0).</param>
     /// <param name="evidenceCosine">When set, only pairs with co-occurring samples (pairing.cooccurrence &gt; 0) or paired
     /// centers at least this cosine-similar are used (<see cref="RoundConfig.RequirePairEvidence"/>).</param>
     public ModalityFillIn(IReadOnlyDictionary<string, Tensor>? globalVectors, FillIn mode, double temperature, double? evidenceCosine = null)

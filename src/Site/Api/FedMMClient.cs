@@ -8,7 +8,8 @@ using FedMM.Learning.Federation;
 namespace FedMM.Site.Api;
 
 /// <summary>
-/// Typed client of the FedMM REST API (docs/API.md). Idempotent calls retry with backoff;
+/// Typed client of the FedMM REST API (docs/API.md). It sends and reads the API's own request and
+/// response types (src/Contracts/Rest) with <see cref="ContractJson.Options"/>. Idempotent calls retry with backoff;
 /// uploads and downloads are streamed from and to files, never buffered whole.
 /// </summary>
 public sealed class FedMMClient : IDisposable
@@ -43,46 +44,46 @@ public sealed class FedMMClient : IDisposable
     // ---------- operator ----------
 
     /// <summary>POST /api/federations.</summary>
-    public Task<FederationView> CreateFederationAsync(string? id, FederationConfig config, CancellationToken ct = default)
-        => SendJsonAsync<FederationView>(HttpMethod.Post, "api/federations", new CreateFederationRequest(id, config), idempotent: false, ct);
+    public Task<FederationResponse> CreateFederationAsync(string? id, FederationConfig config, CancellationToken ct = default)
+        => SendJsonAsync<FederationResponse>(HttpMethod.Post, "api/federations", new CreateFederationRequest(id, config), idempotent: false, ct);
 
     /// <summary>GET /api/federations.</summary>
-    public Task<IReadOnlyList<FederationView>> ListFederationsAsync(CancellationToken ct = default)
-        => SendJsonAsync<IReadOnlyList<FederationView>>(HttpMethod.Get, "api/federations", null, idempotent: true, ct);
+    public Task<IReadOnlyList<FederationResponse>> ListFederationsAsync(CancellationToken ct = default)
+        => SendJsonAsync<IReadOnlyList<FederationResponse>>(HttpMethod.Get, "api/federations", null, idempotent: true, ct);
 
     /// <summary>GET /api/federations/{fid}.</summary>
-    public Task<FederationView> GetFederationAsync(string federationId, CancellationToken ct = default)
-        => SendJsonAsync<FederationView>(HttpMethod.Get, $"api/federations/{Id(federationId)}", null, idempotent: true, ct);
+    public Task<FederationResponse> GetFederationAsync(string federationId, CancellationToken ct = default)
+        => SendJsonAsync<FederationResponse>(HttpMethod.Get, $"api/federations/{Id(federationId)}", null, idempotent: true, ct);
 
     /// <summary>POST /api/federations/{fid}/clients; the token in the result is shown only once.</summary>
-    public Task<RegisteredClient> RegisterClientAsync(string federationId, string clientId, Modalities modalities, CancellationToken ct = default)
+    public Task<ClientRegistration> RegisterClientAsync(string federationId, string clientId, Modalities modalities, CancellationToken ct = default)
         => RegisterClientAsync(federationId, clientId, modalities, tokenExpiresAt: null, ct);
 
     /// <summary>POST /api/federations/{fid}/clients with a token that stops being accepted at <paramref name="tokenExpiresAt"/> (null: never).</summary>
-    public Task<RegisteredClient> RegisterClientAsync(string federationId, string clientId, Modalities modalities, DateTimeOffset? tokenExpiresAt, CancellationToken ct = default)
+    public Task<ClientRegistration> RegisterClientAsync(string federationId, string clientId, Modalities modalities, DateTimeOffset? tokenExpiresAt, CancellationToken ct = default)
         => RegisterClientAsync(federationId, clientId, modalities, tokenExpiresAt, expectedSamples: null, ct);
 
     /// <summary>POST /api/federations/{fid}/clients declaring the site's training-set size (null: none); a round weighs a larger claim as that size.</summary>
-    public Task<RegisteredClient> RegisterClientAsync(string federationId, string clientId, Modalities modalities, DateTimeOffset? tokenExpiresAt, int? expectedSamples, CancellationToken ct = default)
-        => SendJsonAsync<RegisteredClient>(HttpMethod.Post, $"api/federations/{Id(federationId)}/clients",
+    public Task<ClientRegistration> RegisterClientAsync(string federationId, string clientId, Modalities modalities, DateTimeOffset? tokenExpiresAt, int? expectedSamples, CancellationToken ct = default)
+        => SendJsonAsync<ClientRegistration>(HttpMethod.Post, $"api/federations/{Id(federationId)}/clients",
             new RegisterClientRequest(Id(clientId), modalities.ToName(), tokenExpiresAt, expectedSamples), idempotent: false, ct);
 
     /// <summary>POST /api/federations/{fid}/clients/{cid}/revoke: the site's token is refused from now on (repeating it changes nothing).</summary>
-    public Task<ClientView> RevokeClientAsync(string federationId, string clientId, CancellationToken ct = default)
-        => SendJsonAsync<ClientView>(HttpMethod.Post, $"api/federations/{Id(federationId)}/clients/{Id(clientId)}/revoke", null, idempotent: true, ct);
+    public Task<ClientResponse> RevokeClientAsync(string federationId, string clientId, CancellationToken ct = default)
+        => SendJsonAsync<ClientResponse>(HttpMethod.Post, $"api/federations/{Id(federationId)}/clients/{Id(clientId)}/revoke", null, idempotent: true, ct);
 
     /// <summary>POST /api/federations/{fid}/clients/{cid}/token: a new token (shown once); the old one is refused, a revoked site is reinstated.</summary>
-    public Task<RegisteredClient> RotateClientTokenAsync(string federationId, string clientId, DateTimeOffset? expiresAt, CancellationToken ct = default)
-        => SendJsonAsync<RegisteredClient>(HttpMethod.Post, $"api/federations/{Id(federationId)}/clients/{Id(clientId)}/token",
+    public Task<ClientRegistration> RotateClientTokenAsync(string federationId, string clientId, DateTimeOffset? expiresAt, CancellationToken ct = default)
+        => SendJsonAsync<ClientRegistration>(HttpMethod.Post, $"api/federations/{Id(federationId)}/clients/{Id(clientId)}/token",
             new RotateTokenRequest(expiresAt), idempotent: false, ct);
 
     /// <summary>GET /api/federations/{fid}/clients.</summary>
-    public Task<IReadOnlyList<ClientView>> ListClientsAsync(string federationId, CancellationToken ct = default)
-        => SendJsonAsync<IReadOnlyList<ClientView>>(HttpMethod.Get, $"api/federations/{Id(federationId)}/clients", null, idempotent: true, ct);
+    public Task<IReadOnlyList<ClientResponse>> ListClientsAsync(string federationId, CancellationToken ct = default)
+        => SendJsonAsync<IReadOnlyList<ClientResponse>>(HttpMethod.Get, $"api/federations/{Id(federationId)}/clients", null, idempotent: true, ct);
 
     /// <summary>POST /api/federations/{fid}/rounds: queues <paramref name="rounds"/> rounds.</summary>
-    public Task<StartedRounds> StartRoundsAsync(string federationId, int? rounds, IReadOnlyList<string>? participants, CancellationToken ct = default)
-        => SendJsonAsync<StartedRounds>(HttpMethod.Post, $"api/federations/{Id(federationId)}/rounds",
+    public Task<StartRoundsResponse> StartRoundsAsync(string federationId, int? rounds, IReadOnlyList<string>? participants, CancellationToken ct = default)
+        => SendJsonAsync<StartRoundsResponse>(HttpMethod.Post, $"api/federations/{Id(federationId)}/rounds",
             new StartRoundsRequest(rounds, participants), idempotent: false, ct);
 
     /// <summary>GET /api/federations/{fid}/rounds.</summary>
@@ -100,10 +101,10 @@ public sealed class FedMMClient : IDisposable
     // ---------- site ----------
 
     /// <summary>GET .../clients/{cid}/task, long-polling up to <paramref name="waitSeconds"/> (max 60).</summary>
-    public Task<SiteTask> GetTaskAsync(string federationId, string clientId, int waitSeconds, CancellationToken ct = default)
+    public Task<SiteTaskResponse> GetTaskAsync(string federationId, string clientId, int waitSeconds, CancellationToken ct = default)
     {
         int wait = Math.Clamp(waitSeconds, 0, 60);
-        return SendJsonAsync<SiteTask>(HttpMethod.Get, $"api/federations/{Id(federationId)}/clients/{Id(clientId)}/task?waitSeconds={wait}",
+        return SendJsonAsync<SiteTaskResponse>(HttpMethod.Get, $"api/federations/{Id(federationId)}/clients/{Id(clientId)}/task?waitSeconds={wait}",
             null, idempotent: true, ct, RequestTimeout + TimeSpan.FromSeconds(wait));
     }
 
@@ -112,7 +113,7 @@ public sealed class FedMMClient : IDisposable
     {
         try
         {
-            var latest = await SendJsonAsync<LatestGlobal>(HttpMethod.Get, $"api/federations/{Id(federationId)}/global/latest", null, idempotent: true, ct);
+            var latest = await SendJsonAsync<LatestGlobalResponse>(HttpMethod.Get, $"api/federations/{Id(federationId)}/global/latest", null, idempotent: true, ct);
             return latest.Round;
         }
         catch (ApiException e) when (e.Status == HttpStatusCode.NotFound && e.Detail?.Contains("federation", StringComparison.OrdinalIgnoreCase) != true)
@@ -124,8 +125,8 @@ public sealed class FedMMClient : IDisposable
     /// <summary>Streams one global artifact of round <paramref name="round"/> to <paramref name="destination"/> (written atomically).</summary>
     public async Task DownloadGlobalArtifactAsync(string federationId, int round, string artifact, string destination, CancellationToken ct = default)
     {
-        if (!GlobalArtifacts.All.Contains(artifact))
-            throw new ArgumentException($"Unknown global artifact '{artifact}'; expected one of {string.Join(", ", GlobalArtifacts.All)}.", nameof(artifact));
+        if (!ArtifactLayout.GlobalFiles.Contains(artifact))
+            throw new ArgumentException($"Unknown global artifact '{artifact}'; expected one of {string.Join(", ", ArtifactLayout.GlobalFiles)}.", nameof(artifact));
         string path = $"api/federations/{Id(federationId)}/rounds/{Round(round)}/global/{artifact}";
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(destination))!);
         string partial = destination + ".partial";
@@ -266,7 +267,7 @@ public sealed class FedMMClient : IDisposable
 
     private static string Id(string id)
     {
-        if (!ApiIdentifiers.IsValid(id))
+        if (!IdentifierRule.IsValid(id))
             throw new ArgumentException($"'{id}' is not a valid identifier: lower-case letters, digits and '-', starting with a letter or digit, at most 63 characters.");
         return id;
     }

@@ -105,7 +105,7 @@ public class FederationRunTests(ServiceFixture fixture)
         try
         {
             var rounds = await WaitForRounds(api, "e2e-run", 2, processes);
-            Assert.All(rounds, r => Assert.True(r.State == RoundStates.Completed, $"round {r.Round} {r.State}: {r.Reason}"));
+            Assert.All(rounds, r => Assert.True(r.State == RoundState.Completed, $"round {r.Round} {r.State}: {r.Reason}"));
             Assert.All(rounds, r => Assert.Equal(3, r.Submitted.Count));
             Assert.Equal(1, rounds.Single(r => r.Round == 2).GlobalRound);
 
@@ -122,12 +122,12 @@ public class FederationRunTests(ServiceFixture fixture)
             var download = await Cli("global", "download", "--api", fixture.Service.ApiAddress.ToString(), "--admin-key", fixture.Service.AdminKey, "-f", "e2e-run", "--out", package);
             Assert.True(download.Code == 0, download.Error);
             var fullConfig = (await api.GetFederationAsync("e2e-run")).Config;
-            using (var weights = SafetensorsContent.Load(Path.Combine(package, GlobalArtifacts.Weights)))
+            using (var weights = SafetensorsContent.Load(Path.Combine(package, ArtifactLayout.Weights)))
                 Assert.Equal(SharedModel.ParameterSpec(fullConfig.Model, fullConfig.Labels.Count).Select(p => p.Name).Order(), weights.Tensors.Keys.Order());
-            using (var vectors = SafetensorsContent.Load(Path.Combine(package, GlobalArtifacts.Vectors)))
+            using (var vectors = SafetensorsContent.Load(Path.Combine(package, ArtifactLayout.Vectors)))
                 foreach (var name in new[] { "image.centers", "text.centers", "pairing.image", "pairing.text", "pairing.cost", "fused" })
                     Assert.Contains(name, vectors.Tensors.Keys);
-            using (var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(package, GlobalArtifacts.Report))))
+            using (var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(package, ArtifactLayout.Report))))
                 Assert.Equal(2, report.RootElement.GetProperty("round").GetInt32());
 
             string reportFolder = Path.Combine(folder, "report");
@@ -189,11 +189,11 @@ public class FederationRunTests(ServiceFixture fixture)
         try
         {
             var round = Assert.Single(await WaitForRounds(api, "e2e-samples", 1, processes));
-            Assert.True(round.State == RoundStates.Completed, $"round 1 {round.State}: {round.Reason}");
+            Assert.True(round.State == RoundState.Completed, $"round 1 {round.State}: {round.Reason}");
             Assert.Equal(3, round.Submitted.Count);
 
             string reportFile = Path.Combine(folder, "report.json");
-            await api.DownloadGlobalArtifactAsync("e2e-samples", 1, GlobalArtifacts.Report, reportFile);
+            await api.DownloadGlobalArtifactAsync("e2e-samples", 1, ArtifactLayout.Report, reportFile);
             var report = JsonSerializer.Deserialize<RoundReport>(File.ReadAllText(reportFile), ContractJson.Options)!;
             var capped = sites.Single(s => s.Modalities == "text");
             // Every site claims its whole training split: the text site more than its operator declared.
@@ -230,7 +230,7 @@ public class FederationRunTests(ServiceFixture fixture)
             // Kill the image+text site while round 1 collects, before it can upload: as soon as the round
             // is open. (Waiting for its "training" log line raced with a fast site that uploaded first.)
             var clock = Stopwatch.StartNew();
-            while ((await api.GetRoundAsync("e2e-kill", 1)).State != "Collecting")
+            while ((await api.GetRoundAsync("e2e-kill", 1)).State != RoundState.Collecting)
             {
                 Assert.True(clock.Elapsed < TimeSpan.FromMinutes(3), "round 1 never started collecting");
                 await Task.Delay(100);
@@ -247,7 +247,7 @@ public class FederationRunTests(ServiceFixture fixture)
                 round1 = await api.GetRoundAsync("e2e-kill", 1);
                 Assert.True(clock.Elapsed < RunLimit, $"round 1 still {round1.State}");
             } while (!round1.IsFinal);
-            Assert.True(round1.State == RoundStates.Completed, $"round 1 {round1.State}: {round1.Reason}");
+            Assert.True(round1.State == RoundState.Completed, $"round 1 {round1.State}: {round1.Reason}");
             Assert.Equal(2, round1.Submitted.Count);
             Assert.DoesNotContain(victim.ClientId, round1.Submitted);
             Assert.Contains(round1.Failures, f => f.ClientId == victim.ClientId);
@@ -257,7 +257,7 @@ public class FederationRunTests(ServiceFixture fixture)
             processes[victim.ClientId] = SiteProcess.Start(victim, fixture.Service.ApiAddress, "e2e-kill", logs, pollSeconds: 5);
             var rounds = await WaitForRounds(api, "e2e-kill", 2, processes.Values);
             var round2 = rounds.Single(r => r.Round == 2);
-            Assert.True(round2.State == RoundStates.Completed, $"round 2 {round2.State}: {round2.Reason}");
+            Assert.True(round2.State == RoundState.Completed, $"round 2 {round2.State}: {round2.Reason}");
             Assert.Contains(victim.ClientId, round2.Submitted);
             Assert.Equal(1, round2.GlobalRound);
             Assert.True(await processes[victim.ClientId].WaitForExitAsync(TimeSpan.FromSeconds(60)));
@@ -317,7 +317,7 @@ public class FederationRunTests(ServiceFixture fixture)
         {
             var rounds = await WaitForRounds(api, "e2e-tls", 1, processes);
             var round = Assert.Single(rounds);
-            Assert.True(round.State == RoundStates.Completed, $"round 1 {round.State}: {round.Reason}");
+            Assert.True(round.State == RoundState.Completed, $"round 1 {round.State}: {round.Reason}");
             Assert.Equal(3, round.Submitted.Count);
             foreach (var p in processes) Assert.True(await p.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"{p.Name} did not exit: {p.Tail()}");
             Assert.All(processes, p => Assert.True(p.ExitCode == 0, $"{p.Name} exited {p.ExitCode}: {p.Tail()}"));

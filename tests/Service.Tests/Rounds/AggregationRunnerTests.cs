@@ -1,4 +1,5 @@
 using Azure;
+using FedMM.Contracts;
 using FedMM.Grains.Aggregation;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Service.Tests.Infrastructure;

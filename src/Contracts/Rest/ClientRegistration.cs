@@ -1,6 +1,4 @@
-using FedMM.Contracts;
-
-namespace FedMM.Grains.Interfaces.Models;
+namespace FedMM.Contracts;
 
 /// <summary>The answer to a registration: the only time the site's token is ever returned.</summary>
 /// <param name="ClientId">Registered client.</param>

@@ -1,4 +1,4 @@
-namespace FedMM.Grains.Interfaces.Models;
+namespace FedMM.Contracts;
 
 /// <summary>Where a round stands: Queued → Collecting → Aggregating → Completed | Failed | Cancelled.</summary>
 [GenerateSerializer, Alias("fedmm.round-state")]

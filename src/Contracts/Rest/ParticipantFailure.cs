@@ -1,4 +1,4 @@
-namespace FedMM.Grains.Interfaces.Models;
+namespace FedMM.Contracts;
 
 /// <summary>A participant that delivered no usable update in a round, and why.</summary>
 [GenerateSerializer, Immutable, Alias("fedmm.participant-failure")]

@@ -1,6 +1,8 @@
-namespace FedMM.Grains.Interfaces.Models;
+using System.Text.Json.Serialization;
 
-/// <summary>A round as operators and the API see it.</summary>
+namespace FedMM.Contracts;
+
+/// <summary>A round as operators and the API see it (GET /api/federations/{fid}/rounds/{r}): the round grain's own view, sent as it is.</summary>
 /// <param name="FederationId">Owning federation.</param>
 /// <param name="Round">1-based round number.</param>
 /// <param name="State">Current state.</param>
@@ -28,4 +30,9 @@ public sealed record RoundView(
     [property: Id(9)] DateTimeOffset? CompletedAt,
     [property: Id(10)] string? Reason,
     [property: Id(11)] int? GlobalRound,
-    [property: Id(12)] IReadOnlyList<ArtifactRecord> GlobalArtifacts);
+    [property: Id(12)] IReadOnlyList<ArtifactRecord> GlobalArtifacts)
+{
+    /// <summary>Whether the round can change no more (Completed, Failed or Cancelled); not sent, it follows from <see cref="State"/>.</summary>
+    [JsonIgnore]
+    public bool IsFinal => State.IsFinal();
+}

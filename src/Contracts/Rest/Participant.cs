@@ -1,7 +1,6 @@
 using System.Text.Json.Serialization;
-using FedMM.Contracts;
 
-namespace FedMM.Grains.Interfaces.Models;
+namespace FedMM.Contracts;
 
 /// <summary>A client taking part in a round, with the modalities it was registered for.</summary>
 /// <param name="ClientId">Client identifier.</param>
