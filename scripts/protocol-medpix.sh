@@ -13,7 +13,8 @@
 # fedavg-cal; local; centralized; fedmm-repeat (the A/A control). Not in the default list, by name
 # only: fedprox (FedAvg with FedProx's proximal term, μ 0.01), fedadam (FedAvg with FedAdam on the
 # server, η 0.01), fedmm-adam (FedMM with FedAdam, reported as fedmm+fedmm-adam), dp1, dp4, dp8 (FedMM
-# with DP-SGD at ε = 1, 4, 8 per site over the run, σ calibrated per partition for its smallest site).
+# with DP-SGD at ε = 1, 4, 8 per site over the run, σ calibrated per partition for its smallest site),
+# dp1000 (the same at ε = 1000: almost no noise, a control that DP-SGD's clipping and sampling learn).
 # Protocol: Dirichlet partitions (α = 0.5) 1–6 of the MedPix training split into 10 sites (2
 # image-only, 2 text-only, 6 image+text), each site's val split carved from its own training cases
 # (model selection only); the common test, which nothing is chosen on, is MedPix's dev split plus a
@@ -41,11 +42,11 @@ for path in "$MEDPIX/Descriptions.json" "$WEIGHTS"; do
 done
 declare -A strategy=([fedavg]=fedavg [fedmm]=fedmm [text-fill]=fedmm [text-fill-exact]=fedmm [virtual]=fedmm [proto]=fedmm
   [fedavg-cal]=fedavg-cal [local]=local [centralized]=centralized [fedmm-repeat]=fedmm-repeat
-  [fedprox]=fedprox [fedadam]=fedadam [fedmm-adam]=fedmm [dp1]=fedmm [dp4]=fedmm [dp8]=fedmm)
+  [fedprox]=fedprox [fedadam]=fedadam [fedmm-adam]=fedmm [dp1]=fedmm [dp4]=fedmm [dp8]=fedmm [dp1000]=fedmm)
 declare -A extra=([text-fill]="--fill-missing-text true" [text-fill-exact]="--fill-missing-text true --summary-noise 0"
   [virtual]="--virtual-samples 8 --exact-class-statistics true" [proto]="--prototype-weight 1 --exact-class-statistics true"
   [fedprox]="--proximal-mu 0.01" [fedadam]="--server-lr 0.01" [fedmm-adam]="--server-optimizer adam --server-lr 0.01"
-  [dp1]="--sgd-epsilon 1" [dp4]="--sgd-epsilon 4" [dp8]="--sgd-epsilon 8")
+  [dp1]="--sgd-epsilon 1" [dp4]="--sgd-epsilon 4" [dp8]="--sgd-epsilon 8" [dp1000]="--sgd-epsilon 1000")
 arms=("$@")
 [[ ${#arms[@]} -gt 0 ]] || arms=(fedavg fedmm text-fill text-fill-exact virtual proto fedavg-cal local centralized fedmm-repeat)
 for arm in "${arms[@]}"; do
