@@ -169,7 +169,7 @@ public sealed class PerSampleGradients : IDisposable
         Result Unavailable(string why) => new(null, [], why);
     }
 
-    private static bool Defined(Tensor? gradient) => gradient is not null && gradient.Handle != IntPtr.Zero;
+    private static bool Defined(Tensor? gradient) => gradient is not null && !gradient.IsInvalid;
 
     private static string Describe(Use use) => use.Layer is null ? $"a parameter of shape [{string.Join(", ", use.Parameters[0].shape)}] used as rows" : $"{use.Kind} '{use.Layer.GetName()}'";
 
