@@ -456,7 +456,14 @@ public static class LocalRound
                 int[] rows = [record];
                 var loss = Loss(site, config, Represent(site, SplitKind.Train, rows, fillIn, config.ModalityDropout, random), rows);
                 return siteTerm is null ? loss : loss + siteTerm.Loss();
-            }, noise);
+            }, noise,
+            // All records' losses in one pass, for DP-SGD's one-pass per-record gradients; not with a
+            // site term, whose gradient reaches the weights outside the layers that record them.
+            siteTerm is not null ? null : batch =>
+            {
+                int[] rows = [.. batch];
+                return Loss(site, config, Represent(site, SplitKind.Train, rows, fillIn, config.ModalityDropout, random), rows, perRecord: true);
+            });
             sharedOptimizer.step();
             encoderOptimizer?.step();
         }
@@ -464,8 +471,10 @@ public static class LocalRound
 
     // Cross-entropy (logit-adjusted by the site's prior when configured), plus the image–text alignment,
     // the global soft targets and the class prototypes when they are on and the batch has what they need.
-    private static Tensor Loss(SiteState site, RoundConfig config, RepresentedBatch batch, int[] rows, ClassPrototypes? prototypes = null)
+    // perRecord (DP-SGD): each record's own loss [B], what the batch of that one record alone would give.
+    private static Tensor Loss(SiteState site, RoundConfig config, RepresentedBatch batch, int[] rows, ClassPrototypes? prototypes = null, bool perRecord = false)
     {
+        if (perRecord) return PerRecordLoss(site, config, batch, rows);
         var fusion = site.Model.Shared.Fusion;
         var fused = fusion.Fuse(batch.Image, batch.Text, batch.Presence);
         var logits = fusion.Classify(fused);
@@ -489,6 +498,20 @@ public static class LocalRound
             var soft = (perSample * batch.TargetMask).sum() / batch.TargetMask.sum().clamp_min(1);
             loss = loss + config.FusedTargetWeight * soft;
         }
+        return loss;
+    }
+
+    // The losses [B] of records that do not mix: cross-entropy and the soft targets; the alignment term,
+    // which needs two records, drops out as it does for a batch of one.
+    private static Tensor PerRecordLoss(SiteState site, RoundConfig config, RepresentedBatch batch, int[] rows)
+    {
+        var fusion = site.Model.Shared.Fusion;
+        var logits = fusion.Classify(fusion.Fuse(batch.Image, batch.Text, batch.Presence));
+        var labels = tensor(rows.Select(r => site.Data.Train.Labels[r]).ToArray());
+        var adjusted = site.LogPrior is null ? logits : logits + site.LogPrior;
+        var loss = nn.functional.cross_entropy(adjusted, labels, reduction: nn.Reduction.None);
+        if (config.FusedTargetWeight > 0 && batch.Targets is not null && batch.TargetMask is not null)
+            loss = loss + config.FusedTargetWeight * (-(batch.Targets * nn.functional.log_softmax(logits, 1)).sum(1) * batch.TargetMask);
         return loss;
     }
 

@@ -47,14 +47,17 @@ public sealed class DpSgdOnePassTests
         public Parameter[] Trained => [.. Model.parameters()];
 
         // The per-record cross-entropies of rows, [rows], in one batched forward pass.
-        public Tensor Losses(IReadOnlyList<int> rows)
+        public Tensor Losses(IReadOnlyList<int> rows) => Losses(rows, withMissing: true);
+
+        // withMissing false: every record is taken as complete and the missing embeddings are never read.
+        public Tensor Losses(IReadOnlyList<int> rows, bool withMissing)
         {
             using var index = tensor(rows.Select(r => (long)r).ToArray());
             long n = rows.Count;
-            var hasImage = HasImage.index_select(0, index);
-            var hasText = HasText.index_select(0, index);
-            var image = where(hasImage, Model.ImageAdapter.call(Image.index_select(0, index)), Model.ImageAdapter.Missing(n));
-            var text = where(hasText, Model.TextAdapter.call(Text.index_select(0, index)), Model.TextAdapter.Missing(n));
+            var hasImage = withMissing ? HasImage.index_select(0, index) : ones(n, 1, dtype: ScalarType.Bool);
+            var hasText = withMissing ? HasText.index_select(0, index) : ones(n, 1, dtype: ScalarType.Bool);
+            var image = withMissing ? where(hasImage, Model.ImageAdapter.call(Image.index_select(0, index)), Model.ImageAdapter.Missing(n)) : Model.ImageAdapter.call(Image.index_select(0, index));
+            var text = withMissing ? where(hasText, Model.TextAdapter.call(Text.index_select(0, index)), Model.TextAdapter.Missing(n)) : Model.TextAdapter.call(Text.index_select(0, index));
             var presence = cat([hasImage, hasText], 1).to_type(ScalarType.Float32);
             return nn.functional.cross_entropy(Model.Classify(image, text, presence), Labels.index_select(0, index), reduction: nn.Reduction.None);
         }
@@ -132,6 +135,24 @@ public sealed class DpSgdOnePassTests
         // Later steps (past the first step's check) take the one pass too, and agree as well.
         onePass.ComputeGradients(records, heads.Loss, new Generator(1), heads.Losses);
         Assert.True(onePass.LastStepInOnePass);
+        AssertClose(expected, Gradients(heads), heads);
+    }
+
+    [Fact]
+    public void A_trained_parameter_the_pass_never_reads_gets_a_zero_gradient_in_one_pass()
+    {
+        using var heads = new Heads(4);
+        int[] records = [0, 2, 3, 7];
+        Tensor Losses(IReadOnlyList<int> rows) => heads.Losses(rows, withMissing: false);
+        Tensor Loss(int r) => Losses([r]).squeeze(0);
+
+        var perRecord = new DpSgd(heads.Trained, records: Batch, expectedBatch: Batch, clipNorm: 0.3, noiseMultiplier: 1e-12);
+        perRecord.ComputeGradients(records, Loss, new Generator(1));
+        var expected = heads.Trained.Select(p => p.grad is null ? zeros_like(p) : p.grad.clone()).ToArray();
+
+        var onePass = new DpSgd(heads.Trained, records: Batch, expectedBatch: Batch, clipNorm: 0.3, noiseMultiplier: 1e-12);
+        onePass.ComputeGradients(records, Loss, new Generator(1), Losses);
+        Assert.True(onePass.LastStepInOnePass, onePass.OnePassUnavailable);
         AssertClose(expected, Gradients(heads), heads);
     }
 
