@@ -120,7 +120,8 @@ public sealed class PerSampleGradients : IDisposable
                 return Unavailable($"a trained parameter of shape [{string.Join(", ", uncovered[i].shape)}] is used outside the layers that record per-record gradients");
 
         using var noGrad = no_grad();
-        var norms = zeros(batch, dtype: ScalarType.Float64);
+        // Squared norms add up in float32 (positive terms: relative error ~1e-7); each layer is a few small ops.
+        var norms = zeros(batch, dtype: losses.dtype);
         var layers = new List<ILayerGradient>();
         foreach (var group in trainedUses.Select((u, i) => (Use: u, Gradient: gradients[i])).GroupBy(u => (object?)u.Use.Layer ?? u.Use.Parameters[0], ReferenceEqualityComparer.Instance))
         {
@@ -137,17 +138,20 @@ public sealed class PerSampleGradients : IDisposable
             layers.Add(layer);
         }
         norms.sqrt_();
-        var factors = (clipNorm / norms).clamp_max(1).to_type(losses.dtype);
-        var sums = parameters.Select(p => zeros_like(p, requires_grad: false)).ToArray();
-        Tensor[]? plain = check ? parameters.Select(p => zeros_like(p, requires_grad: false)).ToArray() : null;
+        var factors = (clipNorm / norms).clamp_max(1);
+        var sums = new Tensor[parameters.Count];
+        Tensor[]? plain = check ? new Tensor[parameters.Count] : null;
         using var ones = torch.ones_like(factors);
         foreach (var layer in layers)
         {
-            var clipped = layer.WeightedSums(factors);
-            for (int i = 0; i < clipped.Length; i++) sums[index[layer.Parameters[i]]].add_(clipped[i]);
-            if (plain is null) continue;
-            var unclipped = layer.WeightedSums(ones);
-            for (int i = 0; i < unclipped.Length; i++) plain[index[layer.Parameters[i]]].add_(unclipped[i]);
+            Collect(sums, layer.WeightedSums(factors), layer);
+            if (plain is not null) Collect(plain, layer.WeightedSums(ones), layer);
+        }
+        // A trained parameter the pass never read has a zero gradient for every record.
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            sums[i] ??= zeros_like(parameters[i], requires_grad: false);
+            if (plain is not null) plain[i] ??= zeros_like(parameters[i], requires_grad: false);
         }
         if (plain is not null)
         {
@@ -164,9 +168,18 @@ public sealed class PerSampleGradients : IDisposable
                     return Unavailable($"the per-record gradients of a parameter of shape [{string.Join(", ", checkedParameters[i].shape)}] do not add up to its batch gradient (relative difference {difference / Math.Max(scale, 1e-30):G3}): it is reached outside the recording layers");
             }
         }
-        return new Result(sums, norms.data<double>().ToArray(), null, plain);
+        return new Result(sums, norms.to_type(ScalarType.Float64).data<double>().ToArray(), null, plain);
 
         Result Unavailable(string why) => new(null, [], why);
+
+        void Collect(Tensor[] into, Tensor[] gradients, ILayerGradient layer)
+        {
+            for (int i = 0; i < gradients.Length; i++)
+            {
+                int at = index[layer.Parameters[i]];
+                into[at] = into[at] is null ? gradients[i] : into[at].add_(gradients[i]);
+            }
+        }
     }
 
     private static bool Defined(Tensor? gradient) => gradient is not null && !gradient.IsInvalid;
@@ -187,7 +200,7 @@ public sealed class PerSampleGradients : IDisposable
     {
         Parameter[] Parameters { get; }
 
-        // ‖∇_b‖² over the layer's parameters, [B] in float64.
+        // ‖∇_b‖² over the layer's parameters, [B].
         Tensor SquaredNorms();
 
         // Σ_b w_b ∇_b per parameter.
@@ -211,12 +224,15 @@ public sealed class PerSampleGradients : IDisposable
 
         public Tensor SquaredNorms()
         {
-            Tensor weight = inputs.shape[1] == 1
-                ? inputs.square().sum([1, 2]) * outputs.square().sum([1, 2])
-                : (inputs.bmm(inputs.transpose(1, 2)) * outputs.bmm(outputs.transpose(1, 2))).sum([1, 2]);
-            var norms = weight.to_type(ScalarType.Float64);
-            if (Parameters.Length > 1) norms += outputs.sum(1).square().sum(1).to_type(ScalarType.Float64);
-            return norms;
+            if (inputs.shape[1] == 1)
+            {
+                // One token: ‖g a‖² = ‖g‖²‖a‖², and the bias adds ‖g‖².
+                var outputSquares = outputs.square().sum([1, 2]);
+                var inputSquares = inputs.square().sum([1, 2]);
+                return Parameters.Length > 1 ? outputSquares.mul_(inputSquares.add_(1)) : outputSquares.mul_(inputSquares);
+            }
+            var weight = (inputs.bmm(inputs.transpose(1, 2)) * outputs.bmm(outputs.transpose(1, 2))).sum([1, 2]);
+            return Parameters.Length > 1 ? weight.add_(outputs.sum(1).square().sum(1)) : weight;
         }
 
         public Tensor[] WeightedSums(Tensor weights)
@@ -251,9 +267,8 @@ public sealed class PerSampleGradients : IDisposable
 
         public Tensor SquaredNorms()
         {
-            var norms = weight.square().sum(1).to_type(ScalarType.Float64);
-            if (bias is not null) norms += bias.square().sum(1).to_type(ScalarType.Float64);
-            return norms;
+            var norms = weight.square().sum(1);
+            return bias is null ? norms : norms.add_(bias.square().sum(1));
         }
 
         public Tensor[] WeightedSums(Tensor weights)
@@ -275,7 +290,7 @@ public sealed class PerSampleGradients : IDisposable
 
         public Parameter[] Parameters { get; }
 
-        public Tensor SquaredNorms() => rows.square().sum(1).to_type(ScalarType.Float64);
+        public Tensor SquaredNorms() => rows.square().sum(1);
 
         public Tensor[] WeightedSums(Tensor weights) => [(rows * weights.unsqueeze(1)).sum(dim: 0).view(Parameters[0].shape)];
     }
