@@ -171,15 +171,11 @@ public sealed class DpSgd
         double scale = 1 / (SampleRate * Records);
         for (int i = 0; i < parameters.Length; i++)
         {
-            var noisy = (sums[i] + randn(sums[i].shape, sums[i].dtype, generator: generator) * (NoiseMultiplier * ClipNorm)) * scale;
-            sums[i].Dispose();
+            // (sum + N(0, σ²C²)) / (q·n), drawn straight into the gradient: two operations a parameter.
             var p = parameters[i];
-            if (p.grad is { } g)
-            {
-                g.copy_(noisy);
-                noisy.Dispose();
-            }
-            else p.grad = noisy;
+            var g = p.grad ?? (p.grad = zeros_like(p, requires_grad: false));
+            g.normal_(0, NoiseMultiplier * ClipNorm * scale, generator).add_(sums[i], alpha: scale);
+            sums[i].Dispose();
         }
     }
 }
