@@ -444,29 +444,38 @@ public static class LocalRound
         SiteState site, DpSgd dpSgd, Generator? noise, ModalityFillIn fillIn, ISiteTerm? siteTerm,
         optim.Optimizer sharedOptimizer, optim.Optimizer? encoderOptimizer, Random random)
     {
-        var config = site.Config.Round;
         for (int step = 0; step < dpSgd.StepsPerEpoch; step++)
         {
             using var scope = NewDisposeScope();
             var records = dpSgd.Sample(random);
             sharedOptimizer.zero_grad();
             encoderOptimizer?.zero_grad();
-            dpSgd.ComputeGradients(records, record =>
-            {
-                int[] rows = [record];
-                var loss = Loss(site, config, Represent(site, SplitKind.Train, rows, fillIn, config.ModalityDropout, random), rows);
-                return siteTerm is null ? loss : loss + siteTerm.Loss();
-            }, noise,
-            // All records' losses in one pass, for DP-SGD's one-pass per-record gradients; not with a
-            // site term, whose gradient reaches the weights outside the layers that record them.
-            siteTerm is not null ? null : batch =>
-            {
-                int[] rows = [.. batch];
-                return Loss(site, config, Represent(site, SplitKind.Train, rows, fillIn, config.ModalityDropout, random), rows, perRecord: true);
-            });
+            var (lossOf, lossesOf) = PrivateLosses(site, fillIn, siteTerm, random);
+            dpSgd.ComputeGradients(records, lossOf, noise, lossesOf);
             sharedOptimizer.step();
             encoderOptimizer?.step();
         }
+    }
+
+    // DP-SGD's losses: one record's, and (for the one-pass per-record gradients) all records' in one
+    // batched pass [B]; not with a site term, whose gradient reaches the weights outside the layers
+    // that record them (PerSampleGradients).
+    internal static (Func<int, Tensor> LossOf, Func<IReadOnlyList<int>, Tensor>? LossesOf) PrivateLosses(
+        SiteState site, ModalityFillIn fillIn, ISiteTerm? siteTerm, Random random)
+    {
+        var config = site.Config.Round;
+        Tensor LossOf(int record)
+        {
+            int[] rows = [record];
+            var loss = Loss(site, config, Represent(site, SplitKind.Train, rows, fillIn, config.ModalityDropout, random), rows);
+            return siteTerm is null ? loss : loss + siteTerm.Loss();
+        }
+        Tensor LossesOf(IReadOnlyList<int> records)
+        {
+            int[] rows = [.. records];
+            return Loss(site, config, Represent(site, SplitKind.Train, rows, fillIn, config.ModalityDropout, random), rows, perRecord: true);
+        }
+        return (LossOf, siteTerm is null ? LossesOf : null);
     }
 
     // Cross-entropy (logit-adjusted by the site's prior when configured), plus the image–text alignment,

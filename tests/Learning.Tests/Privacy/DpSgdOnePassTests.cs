@@ -1,7 +1,9 @@
 using FedMM.Contracts;
 using FedMM.Learning.Models;
 using FedMM.Learning.Privacy;
+using FedMM.Learning.StrategySeam;
 using FedMM.Learning.Tests.Training;
+using FedMM.Learning.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -191,6 +193,62 @@ public sealed class DpSgdOnePassTests
         dp.ComputeGradients([1, 3, 5], r => Losses([r]).squeeze(0), new Generator(1), Losses);
         Assert.False(dp.LastStepInOnePass);
         Assert.Contains("do not add up to its batch gradient", dp.OnePassUnavailable);
+    }
+
+    // TinySites' models with the text encoder frozen, as a pretrained one is: the site trains the shared heads alone.
+    private sealed class FrozenTextFactory : ISiteModelFactory
+    {
+        public SiteModel Create(FederationConfig config, SiteData data, int seed)
+        {
+            var model = new TinySites.Factory().Create(config, data, seed);
+            return new SiteModel(model.Shared, model.ImageEncoder, model.TextEncoder, model.Tokenize) { TextEncoderFrozen = true };
+        }
+    }
+
+    private sealed class ZeroTerm : ISiteTerm
+    {
+        public Tensor Loss() => zeros(1).sum();
+
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public void Local_training_on_frozen_features_takes_the_one_pass_with_the_per_record_gradient()
+    {
+        var config = TinySites.Config() with
+        {
+            Round = TinySites.Config().Round with { ModalityDropout = 0 },
+            Privacy = new PrivacyConfig { SgdNoiseMultiplier = 1.0 },
+        };
+        using var site = SiteState.Create(TinySites.Site("client_1", Modalities.Both), config, new FrozenTextFactory());
+        using var fillIn = new ModalityFillIn(null, FillIn.Hard, 0.5);
+        var (lossOf, lossesOf) = LocalRound.PrivateLosses(site, fillIn, null, new Random(1));
+        Assert.NotNull(lossesOf);
+        var trained = site.Model.Shared.parameters().ToArray();
+        int[] records = [0, 1, 4, 5, 9, 12, 17, 23];
+        var norms = records.Select(r =>
+        {
+            site.Model.Shared.zero_grad();
+            lossOf(r).backward();
+            return Math.Sqrt(trained.Where(p => p.grad is not null).Sum(p => p.grad!.square().sum().item<float>()));
+        }).Order().ToArray();
+        double clip = (norms[3] + norms[4]) / 2;
+
+        var perRecord = new DpSgd(trained, records: 24, expectedBatch: 8, clipNorm: clip, noiseMultiplier: 1e-12);
+        perRecord.ComputeGradients(records, lossOf, new Generator(1));
+        var expected = trained.Select(p => p.grad!.clone()).ToArray();
+        var onePass = new DpSgd(trained, records: 24, expectedBatch: 8, clipNorm: clip, noiseMultiplier: 1e-12);
+        onePass.ComputeGradients(records, lossOf, new Generator(1), lossesOf);
+        Assert.True(onePass.LastStepInOnePass, onePass.OnePassUnavailable);
+        for (int i = 0; i < trained.Length; i++)
+        {
+            double difference = (expected[i] - trained[i].grad!).norm().item<float>(), scale = expected[i].norm().item<float>();
+            Assert.True(difference <= 1e-4 * scale + 1e-6, $"parameter {i}: {difference:G3} against {scale:G3}");
+        }
+
+        // A site term (FedProx) reaches the weights outside the recording layers: no one pass.
+        using var term = new ZeroTerm();
+        Assert.Null(LocalRound.PrivateLosses(site, fillIn, term, new Random(1)).LossesOf);
     }
 
     [Fact]
