@@ -18,8 +18,11 @@ namespace FedMM.Learning.Privacy;
 /// Σ_t g_bt; LayerNorm weight Σ_t g_bt ⊙ x̂_bt (x̂ the normalised input), bias Σ_t g_bt; a
 /// parameter used as rows (a learned embedding expanded over the batch) g_b. A layer used several
 /// times in one pass counts as one longer token sequence. Exact when the records do not mix (no
-/// batch statistics) and every trained parameter is reached only through these calls: the
-/// per-record path of <see cref="DpSgd"/> is the reference, and it checks the first step against it.
+/// batch statistics) and every trained parameter is reached only through these calls. A trained
+/// parameter reached outside them is found by its gradient; one of theirs also reached another way
+/// (a penalty on the weights) is found by <c>check</c>, which compares the per-record gradients' sum
+/// with autograd's batch gradient. The per-record path of <see cref="DpSgd"/> is the reference the
+/// tests compare with.
 /// </remarks>
 public sealed class PerSampleGradients : IDisposable
 {
@@ -84,13 +87,17 @@ public sealed class PerSampleGradients : IDisposable
         uses.Add(new Use(kind, layer, parameters, keptInput, output, eps));
     }
 
-    /// <summary>The result of <see cref="ClippedSum"/>: per-parameter clipped sums, or why the one pass cannot serve.</summary>
+    /// <summary>
+    /// The result of <see cref="ClippedSum"/>: per-parameter clipped sums and each record's gradient norm
+    /// (with <c>check</c>, also the plain sums), or why the one pass cannot serve (then no sums).
+    /// </summary>
     public sealed record Result(Tensor[]? Sums, double[] Norms, string? Unavailable, Tensor[]? UnclippedSums = null);
 
     /// <summary>
     /// From the captured pass whose per-record losses are <paramref name="losses"/> [B]: each record's
     /// gradient norm over <paramref name="parameters"/> together and Σ_b min(1, C/‖∇_b‖)·∇_b per parameter.
-    /// When <paramref name="check"/> is set, also the plain sum of the per-record gradients, for comparing with autograd's.
+    /// With <paramref name="check"/>, the per-record gradients must also add up to autograd's batch gradient of
+    /// Σ_b loss_b (one more set of weight gradients, for a first step), else the one pass is unavailable.
     /// </summary>
     public Result ClippedSum(Tensor losses, IReadOnlyList<Parameter> parameters, double clipNorm, bool check = false)
     {
