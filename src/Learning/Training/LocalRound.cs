@@ -444,28 +444,46 @@ public static class LocalRound
         SiteState site, DpSgd dpSgd, Generator? noise, ModalityFillIn fillIn, ISiteTerm? siteTerm,
         optim.Optimizer sharedOptimizer, optim.Optimizer? encoderOptimizer, Random random)
     {
-        var config = site.Config.Round;
         for (int step = 0; step < dpSgd.StepsPerEpoch; step++)
         {
             using var scope = NewDisposeScope();
             var records = dpSgd.Sample(random);
             sharedOptimizer.zero_grad();
             encoderOptimizer?.zero_grad();
-            dpSgd.ComputeGradients(records, record =>
-            {
-                int[] rows = [record];
-                var loss = Loss(site, config, Represent(site, SplitKind.Train, rows, fillIn, config.ModalityDropout, random), rows);
-                return siteTerm is null ? loss : loss + siteTerm.Loss();
-            }, noise);
+            var (lossOf, lossesOf) = PrivateLosses(site, fillIn, siteTerm, random);
+            dpSgd.ComputeGradients(records, lossOf, noise, lossesOf);
             sharedOptimizer.step();
             encoderOptimizer?.step();
         }
     }
 
+    // DP-SGD's losses: one record's, and (for the one-pass per-record gradients) all records' in one
+    // batched pass [B]; not with a site term, whose gradient reaches the weights outside the layers
+    // that record them (PerSampleGradients).
+    internal static (Func<int, Tensor> LossOf, Func<IReadOnlyList<int>, Tensor>? LossesOf) PrivateLosses(
+        SiteState site, ModalityFillIn fillIn, ISiteTerm? siteTerm, Random random)
+    {
+        var config = site.Config.Round;
+        Tensor LossOf(int record)
+        {
+            int[] rows = [record];
+            var loss = Loss(site, config, Represent(site, SplitKind.Train, rows, fillIn, config.ModalityDropout, random), rows);
+            return siteTerm is null ? loss : loss + siteTerm.Loss();
+        }
+        Tensor LossesOf(IReadOnlyList<int> records)
+        {
+            int[] rows = [.. records];
+            return Loss(site, config, Represent(site, SplitKind.Train, rows, fillIn, config.ModalityDropout, random), rows, perRecord: true);
+        }
+        return (LossOf, siteTerm is null ? LossesOf : null);
+    }
+
     // Cross-entropy (logit-adjusted by the site's prior when configured), plus the image–text alignment,
     // the global soft targets and the class prototypes when they are on and the batch has what they need.
-    private static Tensor Loss(SiteState site, RoundConfig config, RepresentedBatch batch, int[] rows, ClassPrototypes? prototypes = null)
+    // perRecord (DP-SGD): each record's own loss [B], what the batch of that one record alone would give.
+    private static Tensor Loss(SiteState site, RoundConfig config, RepresentedBatch batch, int[] rows, ClassPrototypes? prototypes = null, bool perRecord = false)
     {
+        if (perRecord) return PerRecordLoss(site, config, batch, rows);
         var fusion = site.Model.Shared.Fusion;
         var fused = fusion.Fuse(batch.Image, batch.Text, batch.Presence);
         var logits = fusion.Classify(fused);
@@ -489,6 +507,20 @@ public static class LocalRound
             var soft = (perSample * batch.TargetMask).sum() / batch.TargetMask.sum().clamp_min(1);
             loss = loss + config.FusedTargetWeight * soft;
         }
+        return loss;
+    }
+
+    // The losses [B] of records that do not mix: cross-entropy and the soft targets; the alignment term,
+    // which needs two records, drops out as it does for a batch of one.
+    private static Tensor PerRecordLoss(SiteState site, RoundConfig config, RepresentedBatch batch, int[] rows)
+    {
+        var fusion = site.Model.Shared.Fusion;
+        var logits = fusion.Classify(fusion.Fuse(batch.Image, batch.Text, batch.Presence));
+        var labels = tensor(rows.Select(r => site.Data.Train.Labels[r]).ToArray());
+        var adjusted = site.LogPrior is null ? logits : logits + site.LogPrior;
+        var loss = nn.functional.cross_entropy(adjusted, labels, reduction: nn.Reduction.None);
+        if (config.FusedTargetWeight > 0 && batch.Targets is not null && batch.TargetMask is not null)
+            loss = loss + config.FusedTargetWeight * (-(batch.Targets * nn.functional.log_softmax(logits, 1)).sum(1) * batch.TargetMask);
         return loss;
     }
 

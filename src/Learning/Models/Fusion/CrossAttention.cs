@@ -1,3 +1,4 @@
+using FedMM.Learning.Privacy;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -37,12 +38,12 @@ public sealed class CrossAttention : nn.Module<Tensor, Tensor, Tensor>
         using var scope = NewDisposeScope();
         long batch = query.shape[0], length = tokens.shape[1], dim = query.shape[1];
         long headDim = dim / heads;
-        var q = q_proj.call(query).view(batch, heads, 1, headDim);
-        var k = k_proj.call(tokens).view(batch, length, heads, headDim).transpose(1, 2);
-        var v = v_proj.call(tokens).view(batch, length, heads, headDim).transpose(1, 2);
+        var q = PerSampleGradients.Linear(q_proj, query).view(batch, heads, 1, headDim);
+        var k = PerSampleGradients.Linear(k_proj, tokens).view(batch, length, heads, headDim).transpose(1, 2);
+        var v = PerSampleGradients.Linear(v_proj, tokens).view(batch, length, heads, headDim).transpose(1, 2);
         var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(headDim);
         var attention = dropout.call(scores.softmax(-1));
         var mixed = attention.matmul(v).reshape(batch, dim);
-        return out_proj.call(mixed).MoveToOuterDisposeScope();
+        return PerSampleGradients.Linear(out_proj, mixed).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using FedMM.Learning.Privacy;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -47,10 +48,10 @@ public sealed class CrossAttentionTransformer : nn.Module<Tensor, Tensor, Tensor
         using var scope = NewDisposeScope();
         var imageTokens = torch.stack([image, text], 1);
         var textTokens = torch.stack([text, image], 1);
-        var attendedImage = image_norm.call(image + dropout.call(image_to_text.call(image, imageTokens)));
-        var attendedText = text_norm.call(text + dropout.call(text_to_image.call(text, textTokens)));
+        var attendedImage = PerSampleGradients.LayerNorm(image_norm, image + dropout.call(image_to_text.call(image, imageTokens)));
+        var attendedText = PerSampleGradients.LayerNorm(text_norm, text + dropout.call(text_to_image.call(text, textTokens)));
         var joint = (attendedImage + attendedText) * 0.5f;
-        var fed = ff_out.call(dropout.call(activation.call(ff_in.call(joint))));
-        return output_norm.call(joint + dropout.call(fed)).MoveToOuterDisposeScope();
+        var fed = PerSampleGradients.Linear(ff_out, dropout.call(activation.call(PerSampleGradients.Linear(ff_in, joint))));
+        return PerSampleGradients.LayerNorm(output_norm, joint + dropout.call(fed)).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using FedMM.Learning.Privacy;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -26,6 +27,6 @@ public sealed class FusionClassifier : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor fused)
     {
         using var scope = NewDisposeScope();
-        return output.call(dropout.call(activation.call(hidden.call(fused)))).MoveToOuterDisposeScope();
+        return PerSampleGradients.Linear(output, dropout.call(activation.call(PerSampleGradients.Linear(hidden, fused)))).MoveToOuterDisposeScope();
     }
 }

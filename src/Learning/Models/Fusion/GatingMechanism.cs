@@ -1,3 +1,4 @@
+using FedMM.Learning.Privacy;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -26,7 +27,7 @@ public sealed class GatingMechanism : nn.Module<Tensor, Tensor, Tensor, Tensor, 
 
     /// <summary>Gate values f [B, d] (exposed for inspection and tests).</summary>
     public Tensor Gate(Tensor image, Tensor text, Tensor fused, Tensor presence)
-        => torch.sigmoid(gate.call(torch.cat([image, text, fused, presence], 1)));
+        => torch.sigmoid(PerSampleGradients.Linear(gate, torch.cat([image, text, fused, presence], 1)));
 
     /// <summary>
     /// Returns R [B, d]; <paramref name="presence"/> [B, 2] holds 1 where the image (column 0) or
@@ -36,9 +37,9 @@ public sealed class GatingMechanism : nn.Module<Tensor, Tensor, Tensor, Tensor, 
     {
         using var scope = NewDisposeScope();
         var f = Gate(image, text, fused, presence);
-        var mix = late_weights.call(presence).softmax(1);
+        var mix = PerSampleGradients.Linear(late_weights, presence).softmax(1);
         var combined = mix[.., 0..1] * image + mix[.., 1..2] * text;
-        var lateFused = late.call(combined);
+        var lateFused = PerSampleGradients.Linear(late, combined);
         return (f * fused + (1 - f) * lateFused).MoveToOuterDisposeScope();
     }
 }

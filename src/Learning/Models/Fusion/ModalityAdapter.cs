@@ -1,3 +1,4 @@
+using FedMM.Learning.Privacy;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -36,9 +37,9 @@ public sealed class ModalityAdapter : nn.Module<Tensor, Tensor>
         if (features.dim() != 2 || features.shape[1] != proj.in_features)
             throw new ArgumentException($"{GetName()}: expected features [B, {proj.in_features}], got [{string.Join(", ", features.shape)}].", nameof(features));
         using var scope = NewDisposeScope();
-        return dropout.call(activation.call(norm.call(proj.call(features)))).MoveToOuterDisposeScope();
+        return dropout.call(activation.call(PerSampleGradients.LayerNorm(norm, PerSampleGradients.Linear(proj, features)))).MoveToOuterDisposeScope();
     }
 
     /// <summary>The learned missing embedding repeated for <paramref name="batch"/> samples: [B, d].</summary>
-    public Tensor Missing(long batch) => missing.unsqueeze(0).expand(batch, -1);
+    public Tensor Missing(long batch) => PerSampleGradients.Rows(missing, batch);
 }
