@@ -32,6 +32,7 @@ public sealed class ClusterContainerTests(ITestOutputHelper output)
     [PodmanFact]
     public async Task Three_site_containers_complete_a_round_after_the_silo_holding_it_is_killed()
     {
+        ContainerHost.AssertUsable();
         var clock = Stopwatch.StartNew();
         var (built, buildOutput) = await Podman.RunProcessAsync("bash", [Path.Combine(RepositoryRoot.Path, "scripts", "images.sh")], TimeSpan.FromMinutes(25));
         Assert.True(built == 0, $"scripts/images.sh exited {built}:\n{buildOutput}");
