@@ -101,6 +101,9 @@ publish() {  # project folder, context name
     --artifacts-path "$repo/artifacts/images-build" -o "$contexts/$2" --nologo -v quiet -clp:ErrorsOnly
 }
 publish Silo silo
+# The silo aggregates updates and never encodes an image or a text: the packaged encoder weights
+# (resnet18/ and minilm/, about 150 MB) stay out of its image; the fedmm image (site agents) keeps them.
+rm -rf "$contexts/silo/resnet18" "$contexts/silo/minilm"
 publish Api api
 publish Cli fedmm
 

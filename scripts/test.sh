@@ -27,8 +27,9 @@ if [[ ! -x /usr/bin/chromium ]]; then
   else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi
 fi
 
-# The container test (tests/Container.Tests) runs the images of scripts/images.sh with podman; it is
-# skipped, saying so, where podman is missing.
+# The container test (tests/Container.Tests) runs the images of scripts/images.sh with podman. A
+# developer's `dotnet test` skips it, saying why, where podman is missing or cannot run containers;
+# here podman is installed, so FEDMM_REQUIRE_CONTAINERS=1 makes any such reason a failure instead.
 if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null; then
   echo "test: installing Debian's podman, runc and debootstrap for the container test"
   export DEBIAN_FRONTEND=noninteractive
@@ -36,4 +37,5 @@ if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -
   else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y podman runc debootstrap; fi
 fi
 
+export FEDMM_REQUIRE_CONTAINERS=1
 dotnet test FedMM.sln "$@"

@@ -32,10 +32,14 @@ public sealed class ClusterContainerTests(ITestOutputHelper output)
     [PodmanFact]
     public async Task Three_site_containers_complete_a_round_after_the_silo_holding_it_is_killed()
     {
+        ContainerHost.AssertUsable();
         var clock = Stopwatch.StartNew();
         var (built, buildOutput) = await Podman.RunProcessAsync("bash", [Path.Combine(RepositoryRoot.Path, "scripts", "images.sh")], TimeSpan.FromMinutes(25));
         Assert.True(built == 0, $"scripts/images.sh exited {built}:\n{buildOutput}");
         Log($"images ready after {clock.Elapsed.TotalSeconds:0} s: {buildOutput.Trim().Split('\n')[^1]}");
+        // The silo aggregates and never encodes: scripts/images.sh leaves the packaged encoder weights out of its image.
+        await Podman.CheckAsync(Short, "run", "--rm", "--network", "host", "--entrypoint", "/bin/bash", "localhost/fedmm/silo:latest",
+            "-c", "test -x /app/FedMM.Silo && test ! -e /app/resnet18 && test ! -e /app/minilm");
 
         string run = Guid.NewGuid().ToString("N")[..8];
         string folder = Directory.CreateTempSubdirectory("fedmm-containers").FullName;

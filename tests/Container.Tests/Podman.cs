@@ -11,7 +11,7 @@ namespace FedMM.Container.Tests;
 public static class Podman
 {
     /// <summary>The podman executable on PATH, or null.</summary>
-    public static string? Executable { get; } = Find("podman");
+    public static string? Executable { get; } = ContainerHost.Find("podman");
 
     /// <summary>The containers.conf the tests and scripts/images.sh use.</summary>
     public static string ContainersConf { get; } =
@@ -52,21 +52,18 @@ public static class Podman
         }
         return (process.ExitCode, await stdout + await stderr);
     }
-
-    private static string? Find(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(folder => Path.Combine(folder, name)).FirstOrDefault(File.Exists);
 }
 
-/// <summary>A test that needs podman run by root: skipped, saying why, elsewhere.</summary>
+/// <summary>
+/// A test that needs podman, run by root, able to start containers: skipped, saying why, elsewhere;
+/// failed instead where <see cref="ContainerHost.RequireVariable"/> is 1 (CI), by
+/// <see cref="ContainerHost.AssertUsable"/> at the test's start.
+/// </summary>
 public sealed class PodmanFactAttribute : FactAttribute
 {
-    /// <summary>Skips the test when podman is not on PATH or the tests do not run as root.</summary>
+    /// <summary>Skips the test when <see cref="ContainerHost.Current"/> says so.</summary>
     public PodmanFactAttribute()
     {
-        if (Podman.Executable is null)
-            Skip = "podman is not installed: the container test needs Debian's podman, runc and debootstrap (scripts/test.sh installs them with apt).";
-        else if (Environment.UserName != "root")
-            Skip = $"the container test runs podman as root (debootstrap, a rootful image store, data folders handed to the images' user 1654); these tests run as '{Environment.UserName}'.";
+        if (ContainerHost.Current.Skip is { } reason) Skip = reason;
     }
 }

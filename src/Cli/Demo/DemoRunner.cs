@@ -156,7 +156,7 @@ public static class DemoRunner
     /// </summary>
     public const TextEncoderKind DefaultTextEncoder = TextEncoderKind.MiniLML6;
 
-    /// <summary>Side of the synthetic images, which the demo's from-scratch image encoder reads at their own size.</summary>
+    /// <summary>Side of the synthetic images, which the demo's frozen ResNet-18 reads at their own size.</summary>
     public const int SyntheticImageSize = 48;
 
     private static ClientRoot PrepareData(DemoOptions options, string folder, Action<string> status)
@@ -173,17 +173,25 @@ public static class DemoRunner
 
     /// <summary>
     /// The demo's synthetic federation: clearer cues and less pixel noise than the generator's
-    /// defaults, so encoders that start from scratch on 64 samples per site learn within a few
-    /// rounds; image+text sites still see more than either modality alone. Labels are split
-    /// non-IID (Dirichlet α = 0.5), as between real hospitals: a site alone sees only some classes,
-    /// which the common test (all classes) shows.
+    /// defaults, and labels split non-IID (Dirichlet α = 0.5), as between real hospitals: a site alone
+    /// sees only some classes, which the common test (all classes) shows. Image+text sites still see
+    /// more than either modality alone.
     /// </summary>
+    /// <remarks>
+    /// The weak cues are right 90% of the time. At 80% the frozen ResNet-18 could not give image-only
+    /// sites anything to gain from the others: a linear probe on its features of all 411 training
+    /// images, scored on the image sites' val splits, told the stripes (the member) apart only 68% of
+    /// the time and the class 68% of the time, against 56% for one image-only site alone, so the
+    /// federation's image-only ceiling sat a few points above local training. At 90% the same probe
+    /// reaches 79% pooled against 59–61% alone: like real scans, the images hold a class signal
+    /// that one small site cannot learn but the federation's data can.
+    /// </remarks>
     public static SyntheticOptions DemoData(DemoOptions options) => new()
     {
         TrainPerSite = options.TrainPerSite,
         ValPerSite = options.ValPerSite,
         ImageSize = SyntheticImageSize,
-        WeakCueAccuracy = 0.8,
+        WeakCueAccuracy = 0.9,
         PixelNoise = 0.06,
         DirichletAlpha = 0.5,
     };
