@@ -72,7 +72,8 @@ public static class RoundAggregator
 
         if (running.Fallback is { } reason) throw new InvalidOperationException($"The running aggregate of round {round} is unusable: {reason}.");
         var sites = running.Summaries().OrderBy(u => u.ClientId, StringComparer.Ordinal).ToList();
-        timings["validate"] = Lap();
+        // The updates were checked as they were folded in; the report says this package came from the running aggregate.
+        timings["summaries"] = Lap();
         try
         {
             return Assemble(round, config, sites, failures, fusion, previous, timings, total, Lap, (weights, vectors) =>
