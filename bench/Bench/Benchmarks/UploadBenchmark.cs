@@ -22,7 +22,8 @@ namespace FedMM.Bench.Benchmarks;
 /// </summary>
 public sealed class UploadBenchmark : IBenchmark
 {
-    private const int Centroids = 32, Concurrency = 8, TrainSamples = 120;
+    // 160 samples over 32 centroids: 5 per centroid, the default privacy.minSupport.
+    private const int Centroids = 32, Concurrency = 8, TrainSamples = 160;
 
     /// <summary>The federation config of the upload benchmarks.</summary>
     internal static readonly FederationConfig Config = new()
