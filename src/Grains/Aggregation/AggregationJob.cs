@@ -19,7 +19,11 @@ public sealed record AggregationJob(
     IReadOnlyList<Participant> Participants,
     IReadOnlyList<SubmissionRecord> Submissions,
     IReadOnlyList<ParticipantFailure> Failures,
-    int? PreviousRound);
+    int? PreviousRound)
+{
+    /// <summary>The round's updates folded in as they arrived; when usable for exactly <see cref="Submissions"/>, the close reads no update.</summary>
+    public RunningAggregation? Running { get; init; }
+}
 
 /// <summary>A finished aggregation: the global package's blobs, per-client contributions and the final failure list.</summary>
 public sealed record AggregationOutcome(

@@ -3,6 +3,7 @@ using FedMM.Contracts;
 using FedMM.Grains.Artifacts;
 using FedMM.Grains.Interfaces.Models;
 using FedMM.Grains.Storage;
+using FedMM.Learning.Aggregation;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models.Fusion;
@@ -32,7 +33,58 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
             return await OutcomeOfStoredPackageAsync(job, cancellationToken);
         }
 
+        if (job.Running is { } running && await AggregateRunningAsync(job, running, cancellationToken) is { } outcome) return outcome;
         return await AggregateUpdatesAsync(job, new List<ParticipantFailure>(job.Failures), cancellationToken);
+    }
+
+    /// <summary>
+    /// Finishes the round from its running aggregate (no update is read) and writes the package; null
+    /// when the running aggregate cannot finish it, and the caller reads every update instead.
+    /// </summary>
+    private async Task<AggregationOutcome?> AggregateRunningAsync(AggregationJob job, RunningAggregation running, CancellationToken cancellationToken)
+    {
+        var (aggregate, reason) = await running.FinishedAsync(job.Submissions);
+        if (aggregate is not null)
+        {
+            RequireQuorum(job, aggregate.Folded.Count, "readable");
+            try
+            {
+                using var package = RoundAggregator.AggregateRunning(
+                    job.Round, job.Config, aggregate, job.Failures.Select(f => new SiteFailure(f.ClientId, f.Reason)).ToList(),
+                    new SharedModelPairFusion(job.Config.Model, job.Config.Labels.Count), running.Previous);
+                logger.LogInformation("Round {Round} of {Federation}: finished the running aggregate of {Count} update(s)", job.Round, job.FederationId, aggregate.Folded.Count);
+                return await SaveAsync(job, package, cancellationToken);
+            }
+            catch (InvalidOperationException e)
+            {
+                reason = e.Message;
+            }
+        }
+        logger.LogInformation("Round {Round} of {Federation}: reading every update ({Reason})", job.Round, job.FederationId, reason);
+        return null;
+    }
+
+    /// <summary>Reads <paramref name="submission"/>'s update as the close would (hashed, checked against its record) and folds it into <paramref name="aggregate"/>.</summary>
+    internal async Task FoldAsync(RunningRoundAggregate aggregate, SubmissionRecord submission, Participant participant, CancellationToken cancellationToken)
+    {
+        SiteUpdate update;
+        try
+        {
+            update = await LoadUpdateAsync(submission, participant, cancellationToken);
+        }
+        catch (Exception e) when (e is UnusableUpdateException or SafetensorsFormatException or JsonException)
+        {
+            aggregate.GiveUp($"the update of '{submission.ClientId}' cannot be used: {e.Message}");
+            return;
+        }
+        try
+        {
+            aggregate.Fold(update);
+        }
+        finally
+        {
+            DisposeTensors(update);
+        }
     }
 
     /// <summary>
@@ -196,7 +248,7 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
     }
 
     /// <summary>Reads the global package of <paramref name="round"/>, which the round being aggregated started from.</summary>
-    private async Task<GlobalPackage> LoadGlobalAsync(string federationId, int round, CancellationToken cancellationToken)
+    internal async Task<GlobalPackage> LoadGlobalAsync(string federationId, int round, CancellationToken cancellationToken)
     {
         await using var weights = await store.OpenReadAsync(ArtifactLayout.Global(federationId, round, ArtifactLayout.Weights), cancellationToken);
         await using var vectors = await store.OpenReadAsync(ArtifactLayout.Global(federationId, round, ArtifactLayout.Vectors), cancellationToken);

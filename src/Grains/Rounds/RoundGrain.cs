@@ -27,6 +27,7 @@ namespace FedMM.Grains.Rounds;
 public sealed class RoundGrain(
     [PersistentState("round", GrainStorageNames.Provider)] IPersistentState<RoundGrainState> round,
     AggregationRunner aggregation,
+    RoundAggregationService aggregationService,
     TimeProvider clock,
     IOptions<RoundRecoveryOptions> recovery,
     ILogger<RoundGrain> logger)
@@ -42,6 +43,8 @@ public sealed class RoundGrain(
     private Task? aggregationRun;
     private Task? followUpRun;
     private readonly UploadLeases uploadLeases = new();
+    // This activation's running aggregate of the recorded updates (not state: a new activation folds them again).
+    private RunningAggregation? running;
 
     private RoundGrainState S => round.State;
 
@@ -53,6 +56,7 @@ public sealed class RoundGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (!S.IsSettled()) PushToFederation();
+        if (S.State is RoundState.Collecting or RoundState.Aggregating && S.FederationId is not null) StartRunning();
         ResumeBackgroundWork();
         // Rounds opened before reminders existed get theirs on their first activation.
         if (S.State is RoundState.Collecting or RoundState.Aggregating)
@@ -108,6 +112,7 @@ public sealed class RoundGrain(
         logger.LogInformation("Round {Round} of {Federation} is collecting from {Participants} participant(s) until {Deadline:O}",
             S.Round, S.FederationId, S.Participants.Count, S.Deadline);
         ArmDeadline();
+        StartRunning();
         return S.ToView();
     });
 
@@ -153,6 +158,7 @@ public sealed class RoundGrain(
                 return new SubmissionResult(SubmissionOutcome.NotCollecting, $"{who}: the round is {S.State}; it accepts no more updates.");
             SubmissionChecks.Validate(S, submission, S.Participants.Find(p => p.ClientId == submission.ClientId)!, who);
             await PersistAsync(s => aggregateNow = s.Record(submission));
+            running?.Enqueue(submission);
             logger.LogInformation("Round {Round} of {Federation}: update of {Client} recorded ({Count}/{Participants})",
                 S.Round, S.FederationId, submission.ClientId, S.Submissions.Count, S.Participants.Count);
             return new SubmissionResult(SubmissionOutcome.Accepted, $"{who}: update recorded.");
@@ -180,6 +186,7 @@ public sealed class RoundGrain(
         });
         if (cancelledNow)
         {
+            if (aggregationRun is not { IsCompleted: false }) ReleaseRunning();
             Deadline.Disarm();
             StartFollowUps();
         }
@@ -243,6 +250,7 @@ public sealed class RoundGrain(
         else
         {
             logger.LogWarning("{Reason}", S.Reason);
+            ReleaseRunning();
             StartFollowUps();
         }
     }
@@ -257,7 +265,7 @@ public sealed class RoundGrain(
 
     private async Task RunAggregationAsync()
     {
-        var result = await aggregation.RunAsync(S.ToAggregationJob());
+        var result = await aggregation.RunAsync(S.ToAggregationJob() with { Running = running });
         bool recorded = await GatedAsync(async () =>
         {
             if (S.State != RoundState.Aggregating) return false;
@@ -265,12 +273,36 @@ public sealed class RoundGrain(
             await PersistAsync(s => { if (result.Outcome is { } outcome) s.Complete(outcome, now); else s.Fail(result.Failure!, now); });
             return true;
         });
+        ReleaseRunning();
         if (!recorded) return;
         if (S.State == RoundState.Completed)
             logger.LogInformation("Round {Round} of {Federation} completed", S.Round, S.FederationId);
         else
             logger.LogWarning("Round {Round} of {Federation} failed: {Reason}", S.Round, S.FederationId, S.Reason);
         StartFollowUps();
+    }
+
+    /// <summary>Starts this activation's running aggregate and folds the updates already recorded, in their recorded order.</summary>
+    private void StartRunning()
+    {
+        if (running is not null) return;
+        running = new RunningAggregation(aggregationService, S.ToAggregationJob(), logger);
+        foreach (var submission in S.Submissions) running.Enqueue(submission);
+        // The running aggregate lives in this activation: keep it until the round closes rather than fold everything again.
+        if (S.State == RoundState.Collecting && S.Deadline is { } deadline && deadline > Now) DelayDeactivation(deadline - Now);
+    }
+
+    private void ReleaseRunning()
+    {
+        running?.Dispose();
+        running = null;
+    }
+
+    /// <inheritdoc />
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        ReleaseRunning();
+        return Task.CompletedTask;
     }
 
     private void StartFollowUps()

@@ -62,7 +62,7 @@ public static class WeightedAverage
     }
 
     // sum += weight · values, in double; 8 lanes at a time with the same rounding as the scalar tail.
-    private static void AddScaled(double[] sum, ReadOnlySpan<float> values, double weight)
+    internal static void AddScaled(double[] sum, ReadOnlySpan<float> values, double weight)
     {
         int j = 0;
         if (Vector256.IsHardwareAccelerated)

@@ -43,20 +43,72 @@ public static class RoundAggregator
         RoundUpdateChecks.Check(round, config, updates, previous);
         var sites = updates.OrderBy(u => u.ClientId, StringComparer.Ordinal).ToList();
         timings["validate"] = Lap();
+        return Assemble(round, config, sites, failures, fusion, previous, timings, total, Lap,
+            (weights, vectors) => AggregateWeights(round, config.Round, sites, previous, weights, vectors));
+    }
 
+    /// <summary>
+    /// Finishes round <paramref name="round"/> from the <paramref name="running"/> aggregate its updates were
+    /// folded into (<see cref="RunningRoundAggregate"/>): the same package <see cref="Aggregate"/> builds from
+    /// the same updates, its weights each within one float32 rounding of it (the sums are taken in fold order
+    /// and divided by the total weight once, instead of adding normalised shares in client order), everything
+    /// computed from the weights or the summaries alike. Reads no update.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The running aggregate cannot finish this round (its
+    /// <see cref="RunningRoundAggregate.Fallback"/>, a binding share cap, a clipped site, a non-finite step):
+    /// the caller aggregates the updates with <see cref="Aggregate"/> instead.</exception>
+    public static GlobalPackage AggregateRunning(
+        int round, FederationConfig config, RunningRoundAggregate running, IReadOnlyList<SiteFailure> failures,
+        IPairFusion fusion, GlobalPackage? previous)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(running);
+        ArgumentNullException.ThrowIfNull(failures);
+        ArgumentNullException.ThrowIfNull(fusion);
+        var timings = new Dictionary<string, double>();
+        var total = Stopwatch.StartNew();
+        var watch = Stopwatch.StartNew();
+        double Lap() { double s = watch.Elapsed.TotalSeconds; watch.Restart(); return s; }
+
+        if (running.Fallback is { } reason) throw new InvalidOperationException($"The running aggregate of round {round} is unusable: {reason}.");
+        var sites = running.Summaries().OrderBy(u => u.ClientId, StringComparer.Ordinal).ToList();
+        // The updates were checked as they were folded in; the report says this package came from the running aggregate.
+        timings["summaries"] = Lap();
+        try
+        {
+            return Assemble(round, config, sites, failures, fusion, previous, timings, total, Lap, (weights, vectors) =>
+            {
+                var (combined, groupWeights, clipped, norms, clipReference) = running.Combine();
+                foreach (var (name, tensor) in combined) weights.Add(name, tensor);
+                return FinishWeights(round, config.Round, sites, previous, weights, vectors, groupWeights, clipped, norms, clipReference, []);
+            });
+        }
+        catch (SiteUpdateException e)
+        {
+            // Blame needs the update's weights: the full read finds and excludes the culprit.
+            throw new InvalidOperationException($"{e.Message} (found while finishing the running aggregate)", e);
+        }
+    }
+
+    // Everything after the weights step, shared by both paths: calibration, clusters, pairing, fusion and the report.
+    private static GlobalPackage Assemble(
+        int round, FederationConfig config, List<SiteUpdate> sites, IReadOnlyList<SiteFailure> failures, IPairFusion fusion, GlobalPackage? previous,
+        Dictionary<string, double> timings, Stopwatch total, Func<double> lap,
+        Func<Dictionary<string, torch.Tensor>, Dictionary<string, torch.Tensor>, SharedWeights> weightsStep)
+    {
         var weights = new Dictionary<string, torch.Tensor>(StringComparer.Ordinal);
         var vectors = new Dictionary<string, torch.Tensor>(StringComparer.Ordinal);
         try
         {
-            var shared = AggregateWeights(round, config.Round, sites, previous, weights, vectors);
-            timings["weights"] = Lap();
+            var shared = weightsStep(weights, vectors);
+            timings["weights"] = lap();
             var calibration = Calibrate(round, config, sites, weights, vectors);
-            if (calibration is not null) timings["calibration"] = Lap();
+            if (calibration is not null) timings["calibration"] = lap();
 
             var image = ClusterModality(Modalities.Image, round, config.Round, sites, previous, vectors);
-            timings["imageClusters"] = Lap();
+            timings["imageClusters"] = lap();
             var text = ClusterModality(Modalities.Text, round, config.Round, sites, previous, vectors);
-            timings["textClusters"] = Lap();
+            timings["textClusters"] = lap();
 
             // Under "received" summaries every site summarised with the adapters of the package it
             // trained from, so the centres live in that package's space, not in this round's: they are
@@ -67,7 +119,7 @@ public static class RoundAggregator
             PairingSummary? pairing = null;
             if (image is not null && text is not null)
             {
-                pairing = PairAndFuse(round, config, sites, image, text, fusion, space ?? weights, vectors, timings, Lap);
+                pairing = PairAndFuse(round, config, sites, image, text, fusion, space ?? weights, vectors, timings, lap);
             }
             timings["total"] = total.Elapsed.TotalSeconds;
 
@@ -120,9 +172,6 @@ public static class RoundAggregator
     {
         var robustness = config.Robustness ?? new RobustnessConfig();
         // A claim above what the operator declared for the site is weighed as the declared count.
-        var cappedClaims = sites
-            .Where(s => s.DeclaredSamples is { } declared && s.Metrics.TrainSamples > declared)
-            .Select(s => new CappedSampleClaim(s.ClientId, s.Metrics.TrainSamples, s.DeclaredSamples!.Value)).ToList();
         int SamplesOf(SiteUpdate s) => s.DeclaredSamples is { } declared ? Math.Min(declared, s.Metrics.TrainSamples) : s.Metrics.TrainSamples;
         var contributors = sites.Select(s => new Contributor(
             s.ClientId, SamplesOf(s), ContributionWeighting.Score(s.Metrics),
@@ -184,6 +233,19 @@ public static class RoundAggregator
             foreach (var site in owned)
                 foreach (var tensor in site.Tensors.Values) tensor.Dispose();
         }
+        return FinishWeights(round, config, sites, previous, weights, vectors, groupWeights, clipped, norms, clipReference, krumScores);
+    }
+
+    // After the combination: the finite check, the server optimizer, the carried groups and what the report says.
+    private static SharedWeights FinishWeights(
+        int round, RoundConfig config, List<SiteUpdate> sites, GlobalPackage? previous, Dictionary<string, torch.Tensor> weights, Dictionary<string, torch.Tensor> vectors,
+        IReadOnlyList<GroupWeight> groupWeights, List<ClippedUpdate> clipped, List<UpdateNorm> norms, string? clipReference, List<KrumSelection> krumScores)
+    {
+        // A claim above what the operator declared for the site is weighed as the declared count.
+        var cappedClaims = sites
+            .Where(s => s.DeclaredSamples is { } declared && s.Metrics.TrainSamples > declared)
+            .Select(s => new CappedSampleClaim(s.ClientId, s.Metrics.TrainSamples, s.DeclaredSamples!.Value)).ToList();
+        int SamplesOf(SiteUpdate s) => s.DeclaredSamples is { } declared ? Math.Min(declared, s.Metrics.TrainSamples) : s.Metrics.TrainSamples;
         foreach (var (name, tensor) in weights)
         {
             if (!IsFinite(tensor))
