@@ -96,7 +96,7 @@ public static class ExperimentCommand
         var privacy = federation.Privacy;
         // Calibrated a hair inside ε, so that the per-round composition's rounding never reads as past the budget.
         double sigma = sites.Where(s => s.Train.Count > 0).Max(s => NoiseCalibration.ForSite(
-            epsilon * (1 - 1e-6), PrivacyLedger.DeltaFor(privacy, s.Train.Count), s.Train.Count, federation.Round.BatchSize, federation.Round.LocalEpochs, rounds));
+            epsilon * (1 - 1e-6), PrivacyLedger.DeltaFor(privacy, s.Train.Count), s.Train.Count, federation.Round.BatchSize, federation.Round.LocalEpochs, rounds).NoiseMultiplier);
         var smallest = sites.Where(s => s.Train.Count > 0).MinBy(s => s.Train.Count)!;
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"DP-SGD p{partition}: σ = {sigma:F3}, C = {privacy.SgdClipNorm:G4}: ε ≤ {epsilon:G4} per site over {rounds} rounds × {federation.Round.LocalEpochs} epochs (smallest site {smallest.ClientId}, {smallest.Train.Count} records)"));

@@ -93,25 +93,20 @@ public static class PrivacyCommands
             double target = parse.GetValue(epsilon);
             int n = parse.GetValue(records);
             double d = parse.GetValue(delta) ?? PrivacyLedger.DeltaFor(new PrivacyConfig(), n);
-            double sigma;
+            DpSgdBudget budget;
             try
             {
-                sigma = NoiseCalibration.ForSite(target, d, n, parse.GetValue(batch), parse.GetValue(epochs), parse.GetValue(rounds));
+                budget = NoiseCalibration.ForSite(target, d, n, parse.GetValue(batch), parse.GetValue(epochs), parse.GetValue(rounds));
             }
             catch (ArgumentOutOfRangeException e)
             {
                 throw CliException.Usage(e.Message.Split(" (Parameter")[0]);
             }
-            double q = Math.Min(1, parse.GetValue(batch) / (double)n);
-            long steps = (long)parse.GetValue(rounds) * parse.GetValue(epochs) * (long)Math.Ceiling(1 / q);
-            var accountant = new PrivacyAccountant();
-            accountant.Compose(new PrivacyMechanism("dp-sgd", q, sigma, steps));
-            double reached = accountant.Epsilon(d);
             // The invocation's writer (the console, or what a caller of CliApp.RunAsync passed).
             var output = parse.InvocationConfiguration.Output;
-            if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(new { noiseMultiplier = sigma, sampleRate = q, steps, delta = d, epsilon = reached, targetEpsilon = target }, ContractJson.Indented));
+            if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(new { budget.NoiseMultiplier, budget.SampleRate, budget.Steps, budget.Delta, budget.Epsilon, targetEpsilon = target }, ContractJson.Indented));
             else output.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"σ = {sigma:F3}: {steps} steps at q = {q:G4} give ε = {reached:F3} ≤ {target:G4} at δ = {d:G3}"));
+                $"σ = {budget.NoiseMultiplier:F3}: {budget.Steps} steps at q = {budget.SampleRate:G4} give ε = {budget.Epsilon:F3} ≤ {target:G4} at δ = {budget.Delta:G3}"));
             return ExitCodes.Success;
         });
         return command;

@@ -100,7 +100,8 @@ public static class AdaptiveClipping
         return sorted[(sorted.Length - 1) / 2];
     }
 
-    private static double SquaredDistance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    /// <summary>Σ (a − b)² in float64: the squared L2 distance every clipping norm is measured with.</summary>
+    internal static double SquaredDistance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         double sum = 0;
         for (int i = 0; i < a.Length; i++)

@@ -100,7 +100,7 @@ public sealed class RunningRoundAggregate : IDisposable
                 if (!previous.Weights.TryGetValue(name, out var g) || ParameterGroups.TryOf(name) is not { } group) continue;
                 using var w = new DenseFloats(tensor);
                 using var r = new DenseFloats(g);
-                squares[group] = squares.GetValueOrDefault(group) + SquaredDistance(w.Values, r.Values);
+                squares[group] = squares.GetValueOrDefault(group) + AdaptiveClipping.SquaredDistance(w.Values, r.Values);
             }
         }
 
@@ -240,17 +240,6 @@ public sealed class RunningRoundAggregate : IDisposable
             throw;
         }
         return (combined, groupWeights, clipped, norms, clipReference);
-    }
-
-    private static double SquaredDistance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        double sum = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            double d = (double)a[i] - b[i];
-            sum += d * d;
-        }
-        return sum;
     }
 
     /// <inheritdoc />

@@ -35,15 +35,12 @@ public static class RoundAggregator
         ArgumentNullException.ThrowIfNull(updates);
         ArgumentNullException.ThrowIfNull(failures);
         ArgumentNullException.ThrowIfNull(fusion);
-        var timings = new Dictionary<string, double>();
-        var total = Stopwatch.StartNew();
-        var watch = Stopwatch.StartNew();
-        double Lap() { double s = watch.Elapsed.TotalSeconds; watch.Restart(); return s; }
+        var times = new StepTimes();
 
         RoundUpdateChecks.Check(round, config, updates, previous);
         var sites = updates.OrderBy(u => u.ClientId, StringComparer.Ordinal).ToList();
-        timings["validate"] = Lap();
-        return Assemble(round, config, sites, failures, fusion, previous, timings, total, Lap,
+        times.Mark("validate");
+        return Assemble(round, config, sites, failures, fusion, previous, times,
             (weights, vectors) => AggregateWeights(round, config.Round, sites, previous, weights, vectors));
     }
 
@@ -65,18 +62,15 @@ public static class RoundAggregator
         ArgumentNullException.ThrowIfNull(running);
         ArgumentNullException.ThrowIfNull(failures);
         ArgumentNullException.ThrowIfNull(fusion);
-        var timings = new Dictionary<string, double>();
-        var total = Stopwatch.StartNew();
-        var watch = Stopwatch.StartNew();
-        double Lap() { double s = watch.Elapsed.TotalSeconds; watch.Restart(); return s; }
+        var times = new StepTimes();
 
         if (running.Fallback is { } reason) throw new InvalidOperationException($"The running aggregate of round {round} is unusable: {reason}.");
         var sites = running.Summaries().OrderBy(u => u.ClientId, StringComparer.Ordinal).ToList();
         // The updates were checked as they were folded in; the report says this package came from the running aggregate.
-        timings["summaries"] = Lap();
+        times.Mark("summaries");
         try
         {
-            return Assemble(round, config, sites, failures, fusion, previous, timings, total, Lap, (weights, vectors) =>
+            return Assemble(round, config, sites, failures, fusion, previous, times, (weights, vectors) =>
             {
                 var (combined, groupWeights, clipped, norms, clipReference) = running.Combine();
                 foreach (var (name, tensor) in combined) weights.Add(name, tensor);
@@ -93,7 +87,7 @@ public static class RoundAggregator
     // Everything after the weights step, shared by both paths: calibration, clusters, pairing, fusion and the report.
     private static GlobalPackage Assemble(
         int round, FederationConfig config, List<SiteUpdate> sites, IReadOnlyList<SiteFailure> failures, IPairFusion fusion, GlobalPackage? previous,
-        Dictionary<string, double> timings, Stopwatch total, Func<double> lap,
+        StepTimes times,
         Func<Dictionary<string, torch.Tensor>, Dictionary<string, torch.Tensor>, SharedWeights> weightsStep)
     {
         var weights = new Dictionary<string, torch.Tensor>(StringComparer.Ordinal);
@@ -101,14 +95,14 @@ public static class RoundAggregator
         try
         {
             var shared = weightsStep(weights, vectors);
-            timings["weights"] = lap();
+            times.Mark("weights");
             var calibration = Calibrate(round, config, sites, weights, vectors);
-            if (calibration is not null) timings["calibration"] = lap();
+            if (calibration is not null) times.Mark("calibration");
 
             var image = ClusterModality(Modalities.Image, round, config.Round, sites, previous, vectors);
-            timings["imageClusters"] = lap();
+            times.Mark("imageClusters");
             var text = ClusterModality(Modalities.Text, round, config.Round, sites, previous, vectors);
-            timings["textClusters"] = lap();
+            times.Mark("textClusters");
 
             // Under "received" summaries every site summarised with the adapters of the package it
             // trained from, so the centres live in that package's space, not in this round's: they are
@@ -119,9 +113,9 @@ public static class RoundAggregator
             PairingSummary? pairing = null;
             if (image is not null && text is not null)
             {
-                pairing = PairAndFuse(round, config, sites, image, text, fusion, space ?? weights, vectors, timings, lap);
+                pairing = PairAndFuse(round, config, sites, image, text, fusion, space ?? weights, vectors, times);
             }
-            timings["total"] = total.Elapsed.TotalSeconds;
+            times.MarkTotal();
 
             var report = new RoundReport
             {
@@ -148,7 +142,7 @@ public static class RoundAggregator
                 Encoders = EncoderFamily.Of(config.Model),
                 Calibration = calibration,
                 ServerOptimizer = shared.ServerOptimizer,
-                Timings = timings,
+                Timings = times.Seconds,
             };
             RequirePublishable(weights, vectors);
             return new GlobalPackage(round, weights, vectors, report);
@@ -360,7 +354,7 @@ public static class RoundAggregator
 
     private static PairingSummary PairAndFuse(
         int round, FederationConfig config, List<SiteUpdate> sites, ModalityClusters image, ModalityClusters text, IPairFusion fusion,
-        IReadOnlyDictionary<string, torch.Tensor> weights, Dictionary<string, torch.Tensor> vectors, Dictionary<string, double> timings, Func<double> lap)
+        IReadOnlyDictionary<string, torch.Tensor> weights, Dictionary<string, torch.Tensor> vectors, StepTimes times)
     {
         if (image.Dimensions != text.Dimensions)
             throw new InvalidOperationException($"Image centers have width {image.Dimensions} but text centers {text.Dimensions}.");
@@ -393,7 +387,7 @@ public static class RoundAggregator
         vectors["pairing.cost"] = torch.tensor(costF32, [image.Clusters, text.Clusters]);
         // How many image+text samples back each chosen pair: the cross-site evidence a site may require before it uses a pair.
         vectors["pairing.cooccurrence"] = torch.tensor(Enumerable.Range(0, pairs).Select(p => (float)cooccurrence.Counts[assignment.Rows[p], assignment.Columns[p]]).ToArray());
-        timings["pairing"] = lap();
+        times.Mark("pairing");
 
         using (var scope = torch.NewDisposeScope())
         {
@@ -412,7 +406,7 @@ public static class RoundAggregator
             vectors["fused"] = fused.detach().cpu().to(torch.ScalarType.Float32).contiguous().clone().MoveToOuterDisposeScope();
             vectors["fused.probs"] = probabilities.detach().cpu().to(torch.ScalarType.Float32).contiguous().clone().MoveToOuterDisposeScope();
         }
-        timings["fusion"] = lap();
+        times.Mark("fusion");
 
         return new PairingSummary
         {
@@ -516,5 +510,22 @@ public static class RoundAggregator
             foreach (var (name, tensor) in tensors)
                 if (tensor.is_floating_point() && !IsFinite(tensor))
                     throw new InvalidOperationException($"The global {file} tensor '{name}' holds non-finite values; the package is not published.");
+    }
+
+    // Seconds per step of the close (the report's timings): each Mark takes the time since the previous one.
+    private sealed class StepTimes
+    {
+        private readonly Stopwatch total = Stopwatch.StartNew();
+        private readonly Stopwatch step = Stopwatch.StartNew();
+
+        public Dictionary<string, double> Seconds { get; } = [];
+
+        public void Mark(string name)
+        {
+            Seconds[name] = step.Elapsed.TotalSeconds;
+            step.Restart();
+        }
+
+        public void MarkTotal() => Seconds["total"] = total.Elapsed.TotalSeconds;
     }
 }

@@ -42,11 +42,17 @@ public sealed class DpSgd
         if (!(clipNorm > 0) || !double.IsFinite(clipNorm)) throw new ArgumentException($"The clip norm must be positive and finite (was {clipNorm}).", nameof(clipNorm));
         if (!(noiseMultiplier > 0) || !double.IsFinite(noiseMultiplier)) throw new ArgumentException($"The noise multiplier must be positive and finite (was {noiseMultiplier}).", nameof(noiseMultiplier));
         Records = records;
-        SampleRate = Math.Min(1, expectedBatch / (double)records);
+        SampleRate = SampleRateFor(records, expectedBatch);
         ClipNorm = clipNorm;
         NoiseMultiplier = noiseMultiplier;
-        StepsPerEpoch = (int)Math.Ceiling(1 / SampleRate);
+        StepsPerEpoch = StepsPerEpochAt(SampleRate);
     }
+
+    /// <summary>q for <paramref name="records"/> records at an expected batch of <paramref name="expectedBatch"/>: expectedBatch / n, at most 1.</summary>
+    public static double SampleRateFor(int records, int expectedBatch) => Math.Min(1, expectedBatch / (double)records);
+
+    /// <summary>Steps that make one epoch in expectation at sample rate <paramref name="sampleRate"/>: ⌈1/q⌉.</summary>
+    public static int StepsPerEpochAt(double sampleRate) => (int)Math.Ceiling(1 / sampleRate);
 
     /// <summary>n: records the site trains on.</summary>
     public int Records { get; }

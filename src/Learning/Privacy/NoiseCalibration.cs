@@ -30,15 +30,10 @@ public static class NoiseCalibration
         if (!(sampleRate is > 0 and <= 1)) throw new ArgumentOutOfRangeException(nameof(sampleRate), sampleRate, "The sample rate q must be within (0, 1].");
         if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "At least one step is needed.");
 
-        double EpsilonAt(double sigma)
-        {
-            var accountant = new PrivacyAccountant();
-            accountant.Compose(new PrivacyMechanism("dp-sgd", sampleRate, sigma, steps));
-            return accountant.Epsilon(delta);
-        }
+        double Epsilon(double sigma) => EpsilonAt(sigma, sampleRate, steps, delta);
 
         double high = 1;
-        while (EpsilonAt(high) > targetEpsilon)
+        while (Epsilon(high) > targetEpsilon)
         {
             high *= 2;
             if (high > MaxNoiseMultiplier)
@@ -46,17 +41,17 @@ public static class NoiseCalibration
                     $"No noise multiplier up to {MaxNoiseMultiplier} keeps {steps} steps at q = {sampleRate:G4} within ε = {targetEpsilon:G4} at δ = {delta:G3}.");
         }
         double low = high / 2;
-        if (EpsilonAt(low) <= targetEpsilon)
+        if (Epsilon(low) <= targetEpsilon)
         {
             // The target is loose: walk down until a σ exceeds it (or σ becomes negligible).
-            while (low > 1e-3 && EpsilonAt(low) <= targetEpsilon) (high, low) = (low, low / 2);
+            while (low > 1e-3 && Epsilon(low) <= targetEpsilon) (high, low) = (low, low / 2);
             if (low <= 1e-3) return high;
         }
         // ε(low) > target ≥ ε(high): bisect to 0.1 %.
         while (high - low > 1e-3 * high)
         {
             double middle = (low + high) / 2;
-            if (EpsilonAt(middle) > targetEpsilon) low = middle;
+            if (Epsilon(middle) > targetEpsilon) low = middle;
             else high = middle;
         }
         return high;
@@ -65,13 +60,25 @@ public static class NoiseCalibration
     /// <summary>
     /// σ for a site of <paramref name="records"/> training records that runs DP-SGD at expected batch
     /// <paramref name="batchSize"/> for <paramref name="epochsPerRound"/> epochs in each of
-    /// <paramref name="rounds"/> rounds (⌈1/q⌉ steps an epoch, as <see cref="DpSgd"/> runs them).
+    /// <paramref name="rounds"/> rounds, with the sample rate and steps <see cref="DpSgd"/> runs them at
+    /// and the ε they reach.
     /// </summary>
-    public static double ForSite(double targetEpsilon, double delta, int records, int batchSize, int epochsPerRound, int rounds)
+    public static DpSgdBudget ForSite(double targetEpsilon, double delta, int records, int batchSize, int epochsPerRound, int rounds)
     {
         if (records < 1) throw new ArgumentOutOfRangeException(nameof(records), records, "A site needs at least one record.");
-        double sampleRate = Math.Min(1, batchSize / (double)records);
-        long steps = (long)rounds * epochsPerRound * (long)Math.Ceiling(1 / sampleRate);
-        return NoiseMultiplierFor(targetEpsilon, delta, sampleRate, steps);
+        double sampleRate = DpSgd.SampleRateFor(records, batchSize);
+        long steps = (long)rounds * epochsPerRound * DpSgd.StepsPerEpochAt(sampleRate);
+        double sigma = NoiseMultiplierFor(targetEpsilon, delta, sampleRate, steps);
+        return new DpSgdBudget(sigma, sampleRate, steps, delta, EpsilonAt(sigma, sampleRate, steps, delta));
+    }
+
+    private static double EpsilonAt(double sigma, double sampleRate, long steps, double delta)
+    {
+        var accountant = new PrivacyAccountant();
+        accountant.Compose(new PrivacyMechanism("dp-sgd", sampleRate, sigma, steps));
+        return accountant.Epsilon(delta);
     }
 }
+
+/// <summary>A site's DP-SGD for a budget: noise multiplier σ, sample rate q, steps over every round, δ, and the ε they reach (at most the target).</summary>
+public sealed record DpSgdBudget(double NoiseMultiplier, double SampleRate, long Steps, double Delta, double Epsilon);

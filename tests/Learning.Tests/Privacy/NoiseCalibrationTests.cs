@@ -41,9 +41,14 @@ public sealed class NoiseCalibrationTests
     [Fact]
     public void A_smaller_budget_or_more_rounds_needs_more_noise()
     {
-        double loose = NoiseCalibration.ForSite(4, 1e-3, records: 100, batchSize: 32, epochsPerRound: 5, rounds: 10);
-        double tight = NoiseCalibration.ForSite(1, 1e-3, records: 100, batchSize: 32, epochsPerRound: 5, rounds: 10);
-        double longer = NoiseCalibration.ForSite(4, 1e-3, records: 100, batchSize: 32, epochsPerRound: 5, rounds: 40);
+        var budget = NoiseCalibration.ForSite(4, 1e-3, records: 100, batchSize: 32, epochsPerRound: 5, rounds: 10);
+        // q = 32/100 and ⌈1/q⌉ = 4 steps an epoch, as DP-SGD samples them: 10 rounds × 5 epochs × 4 steps.
+        Assert.Equal(0.32, budget.SampleRate, 1e-12);
+        Assert.Equal(200, budget.Steps);
+        Assert.InRange(budget.Epsilon, 3.9, 4.0);
+        double loose = budget.NoiseMultiplier;
+        double tight = NoiseCalibration.ForSite(1, 1e-3, records: 100, batchSize: 32, epochsPerRound: 5, rounds: 10).NoiseMultiplier;
+        double longer = NoiseCalibration.ForSite(4, 1e-3, records: 100, batchSize: 32, epochsPerRound: 5, rounds: 40).NoiseMultiplier;
         Assert.True(tight > loose && longer > loose, $"σ at ε 4: {loose}; at ε 1: {tight}; over 40 rounds: {longer}");
     }
 
