@@ -20,7 +20,6 @@ public sealed class RunningAggregation : IDisposable
     private readonly RoundAggregationService service;
     private readonly AggregationJob round;
     private readonly ILogger logger;
-    private readonly List<string> enqueued = [];
     private RunningRoundAggregate? aggregate;
     private string? fallback;
     private Task tail = Task.CompletedTask;
@@ -44,7 +43,6 @@ public sealed class RunningAggregation : IDisposable
     public void Enqueue(SubmissionRecord submission)
     {
         if (disposed || fallback is not null) return;
-        enqueued.Add(submission.ClientId);
         tail = tail.ContinueWith(_ => FoldAsync(submission), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
     }
 
