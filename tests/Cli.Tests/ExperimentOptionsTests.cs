@@ -74,7 +74,7 @@ public partial class ExperimentOptionsTests
             "--encoder-lr", "0.0002", "--fill-in", "hard", "--modality-dropout", "0.1", "--contribution-temperature", "0.5",
             "--personal-layers", "classifier", "--cooccurrence-weight", "0", "--local-clusters", "24", "--global-clusters", "12",
             "--summary-space", "local", "--alignment-weight", "0.2", "--logit-adjustment", "0", "--fused-target-weight", "0.25",
-            "--require-pair-evidence", "true", "--pair-evidence-cosine", "0.7", "--threads", "3");
+            "--require-pair-evidence", "true", "--pair-evidence-cosine", "0.7", "--threads", "3", "--trained-layers", "output");
 
         var (model, round) = (settings.Config.Model, settings.Config.Round);
         Assert.Equal(96, model.MaxTokens);
@@ -96,6 +96,7 @@ public partial class ExperimentOptionsTests
         Assert.Equal(0.25, round.FusedTargetWeight);
         Assert.True(round.RequirePairEvidence);
         Assert.Equal(0.7, round.PairEvidenceCosine);
+        Assert.Equal(TrainedLayers.Output, round.TrainedLayers);
         Assert.Equal(3, settings.Threads);
         Assert.Null(settings.MedPix);
     }

@@ -89,18 +89,17 @@ public static class ExperimentCommand
         return 0;
     }
 
-    // DP-SGD to ε per site over the run: one σ for the federation, the smallest that keeps every site
-    // (the smallest, whose sample rate is highest, decides) within ε at its own δ; the budget is ε.
+    // DP-SGD to ε per site over the run: each site finds its own σ for its record count at its δ
+    // (privacy.sgdEpsilon over privacy.sgdRounds), and the budget is ε.
     private static FederationConfig WithDpSgdBudget(FederationConfig federation, double epsilon, IReadOnlyList<SiteData> sites, int rounds, int partition)
     {
-        var privacy = federation.Privacy;
-        // Calibrated a hair inside ε, so that the per-round composition's rounding never reads as past the budget.
-        double sigma = sites.Where(s => s.Train.Count > 0).Max(s => NoiseCalibration.ForSite(
-            epsilon * (1 - 1e-6), PrivacyLedger.DeltaFor(privacy, s.Train.Count), s.Train.Count, federation.Round.BatchSize, federation.Round.LocalEpochs, rounds).NoiseMultiplier);
-        var smallest = sites.Where(s => s.Train.Count > 0).MinBy(s => s.Train.Count)!;
+        var privacy = federation.Privacy with { SgdNoiseMultiplier = 0, SgdEpsilon = epsilon, SgdRounds = rounds, TargetEpsilon = epsilon };
+        federation = federation with { Privacy = privacy };
+        var sigmas = sites.Where(s => s.Train.Count > 0)
+            .Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.ClientId} {NoiseCalibration.SgdNoiseFor(federation, s.Train.Count):F3}"));
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"DP-SGD p{partition}: σ = {sigma:F3}, C = {privacy.SgdClipNorm:G4}: ε ≤ {epsilon:G4} per site over {rounds} rounds × {federation.Round.LocalEpochs} epochs (smallest site {smallest.ClientId}, {smallest.Train.Count} records)"));
-        return federation with { Privacy = privacy with { SgdNoiseMultiplier = sigma, TargetEpsilon = epsilon } };
+            $"DP-SGD p{partition}: ε ≤ {epsilon:G4} per site over {rounds} rounds × {federation.Round.LocalEpochs} epochs, C = {privacy.SgdClipNorm:G4}; σ per site: {string.Join(", ", sigmas)}"));
+        return federation;
     }
 
     // A partition already imported (its labels.json exists) is used when its import record shows it

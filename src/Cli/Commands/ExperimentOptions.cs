@@ -126,7 +126,7 @@ internal sealed class ExperimentOptions
 
     public Option<double?> SgdEpsilon { get; } = new("--sgd-epsilon")
     {
-        Description = "Train every site with DP-SGD calibrated to this ε per site over the run's rounds (at each site's δ): σ is computed per partition for its smallest site, and privacy.targetEpsilon is set to it.",
+        Description = "Train every site with DP-SGD to this ε per site over the run's rounds (privacy.sgdEpsilon, privacy.sgdRounds): each site computes its own σ for its record count at its δ, and privacy.targetEpsilon is set to ε.",
         HelpName = "ε",
     };
 
@@ -167,6 +167,7 @@ internal sealed class ExperimentOptions
         Setting<string?>("--server-optimizer", "What the server does with the combined weights: none or adam (FedAdam) (round.serverOptimizer.kind).", "name", "round.serverOptimizer.kind"),
         Setting<double?>("--server-lr", "η of the server optimizer; the fedadam arm's η (round.serverOptimizer.learningRate).", "x", "round.serverOptimizer.learningRate"),
         Setting<double?>("--server-tau", "τ of FedAdam (round.serverOptimizer.tau).", "x", "round.serverOptimizer.tau"),
+        Setting<string?>("--trained-layers", "Shared layers local training changes: all, classifier or output; the rest stay as received (round.trainedLayers).", "name", "round.trainedLayers"),
         Setting<double?>("--sgd-noise", "DP-SGD noise multiplier σ; 0: no DP-SGD (privacy.sgdNoiseMultiplier).", "x", "privacy.sgdNoiseMultiplier"),
         Setting<double?>("--sgd-clip", "DP-SGD per-record gradient norm bound C (privacy.sgdClipNorm).", "x", "privacy.sgdClipNorm"),
         Setting<double?>("--target-epsilon", "A site's privacy budget ε (privacy.targetEpsilon).", "x", "privacy.targetEpsilon"),

@@ -44,7 +44,7 @@ public static class PrivacyCommands
             else
             {
                 var privacy = view.Config.Privacy;
-                AnsiConsole.MarkupLineInterpolated($"privacy.minSupport {privacy.MinSupport}, summaryNoiseMultiplier {privacy.SummaryNoiseMultiplier:G4}, sgdNoiseMultiplier {privacy.SgdNoiseMultiplier:G4}, targetEpsilon {privacy.TargetEpsilon:G4}");
+                AnsiConsole.MarkupLineInterpolated($"privacy.minSupport {privacy.MinSupport}, summaryNoiseMultiplier {privacy.SummaryNoiseMultiplier:G4}, sgdNoiseMultiplier {privacy.SgdNoiseMultiplier:G4}, sgdEpsilon {privacy.SgdEpsilon:G4} over {privacy.SgdRounds} rounds, targetEpsilon {privacy.TargetEpsilon:G4}");
                 var table = new Table().AddColumns("client", "modalities", "rounds", "ε spent", "δ", "smallest support", "mechanisms", "problems");
                 foreach (var site in audit)
                     table.AddRow(Markup.Escape(site.ClientId), site.Modalities, site.Rounds.ToString(),

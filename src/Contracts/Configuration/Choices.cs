@@ -188,3 +188,18 @@ public static class Choices
     /// <summary>The choice called <paramref name="name"/> (a command-line value); an <see cref="ArgumentException"/> names the ones accepted.</summary>
     public static T Parse<T>(string name) where T : struct, Enum => ChoiceConverter<T>.Parse(name);
 }
+
+/// <summary>Shared layers local training changes (<c>round.trainedLayers</c>); the rest stay as received.</summary>
+[GenerateSerializer]
+[JsonConverter(typeof(ChoiceConverter<TrainedLayers>))]
+public enum TrainedLayers
+{
+    /// <summary>Every shared layer, and an encoder the site trains.</summary>
+    [JsonStringEnumMemberName("all")] All,
+
+    /// <summary>The classifier MLP (<c>fusion.classifier.*</c>).</summary>
+    [JsonStringEnumMemberName("classifier")] Classifier,
+
+    /// <summary>The classifier's last layer (<c>fusion.classifier.output.*</c>).</summary>
+    [JsonStringEnumMemberName("output")] Output,
+}

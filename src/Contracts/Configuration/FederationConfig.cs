@@ -94,6 +94,22 @@ public sealed record PrivacyConfig
     /// </summary>
     [Id(7)]
     public bool ExactClassStatistics { get; init; }
+
+    /// <summary>
+    /// DP-SGD to a budget: the ε (at the site's δ) that DP-SGD may spend at each site over
+    /// <see cref="SgdRounds"/> rounds. Each site computes its own σ, the smallest within that ε for its
+    /// record count, batch size and local epochs (a large site, sampled at a lower rate, needs less
+    /// noise than a small one). 0 (default): off; exclusive with <see cref="SgdNoiseMultiplier"/>.
+    /// </summary>
+    [Id(8)]
+    public double SgdEpsilon { get; init; }
+
+    /// <summary>Rounds the <see cref="SgdEpsilon"/> budget is spread over (a site that trains in more is refused at <see cref="TargetEpsilon"/>).</summary>
+    [Id(9)]
+    public int SgdRounds { get; init; } = 10;
+
+    /// <summary>Whether sites train with DP-SGD, at a fixed σ or to a budget.</summary>
+    public bool UsesDpSgd() => SgdNoiseMultiplier > 0 || SgdEpsilon > 0;
 }
 
 /// <summary>Architecture: private encoders and the shared adapters and fusion head.</summary>
@@ -443,6 +459,15 @@ public sealed record RoundConfig
     /// </summary>
     [Id(61)]
     public ServerOptimizerConfig ServerOptimizer { get; init; } = new();
+
+    /// <summary>
+    /// Shared layers local training changes: "all" (default), "classifier" (fusion.classifier.*) or
+    /// "output" (its last layer); the others stay as received (at initialisation, in a federation whose
+    /// sites all train only the classifier) and the encoders stay frozen. Under DP-SGD fewer trained
+    /// parameters mean less noise in total for the same ε (docs/PRIVACY.md, "DP-SGD for weights").
+    /// </summary>
+    [Id(70)]
+    public TrainedLayers TrainedLayers { get; init; } = TrainedLayers.All;
 
     /// <summary>
     /// Whether sites release summaries of their representations (centroids with counts, and

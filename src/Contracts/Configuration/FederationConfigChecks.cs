@@ -114,6 +114,9 @@ public static class FederationConfigChecks
                 problems.Add("round.prototypeWeight: class prototypes need frozen encoders (model.trainImageEncoder and model.trainTextEncoder false): trained encoders make the sites' feature statistics incomparable.");
         }
 
+        if (round is not null && model is not null && round.TrainedLayers != TrainedLayers.All && (model.TrainImageEncoder || model.TrainTextEncoder))
+            problems.Add($"round.trainedLayers: '{round.TrainedLayers.ToString().ToLowerInvariant()}' trains only the classifier, so the encoders stay frozen; set model.trainImageEncoder and model.trainTextEncoder to false, or round.trainedLayers to 'all'.");
+
         var privacy = config.Privacy;
         if (privacy is null) problems.Add("privacy: required.");
         else
@@ -125,8 +128,14 @@ public static class FederationConfigChecks
             Check(privacy.Delta is null or (> 0 and < 0.1), $"privacy.delta: {privacy.Delta} is outside (0, 0.1) (null: 1/(10·n) per site).");
             Check(privacy.SgdNoiseMultiplier is >= 0 and <= 1000, $"privacy.sgdNoiseMultiplier: {privacy.SgdNoiseMultiplier} is outside [0, 1000] (0: off).");
             Check(privacy.SgdClipNorm is > 0 and <= 1e6, $"privacy.sgdClipNorm: {privacy.SgdClipNorm} is outside (0, 1e6].");
-            if (model is not null && privacy.SgdNoiseMultiplier > 0)
-                Check(!model.TrainImageEncoder, "privacy.sgdNoiseMultiplier: DP-SGD cannot train the image encoder (its batch-norm statistics mix records and are not private); set model.trainImageEncoder to false.");
+            Check(privacy.SgdEpsilon is >= 0 and <= 1000, $"privacy.sgdEpsilon: {privacy.SgdEpsilon} is outside [0, 1000] (0: off).");
+            Check(privacy.SgdRounds is >= 1 and <= 10_000, $"privacy.sgdRounds: {privacy.SgdRounds} is outside 1..10000.");
+            if (privacy.SgdEpsilon > 0 && privacy.SgdNoiseMultiplier > 0)
+                problems.Add($"privacy.sgdEpsilon: {privacy.SgdEpsilon} and privacy.sgdNoiseMultiplier {privacy.SgdNoiseMultiplier} both set DP-SGD's noise; set one (sgdEpsilon: each site's σ for the budget; sgdNoiseMultiplier: one σ for every site).");
+            if (privacy.SgdEpsilon > privacy.TargetEpsilon)
+                problems.Add($"privacy.sgdEpsilon: {privacy.SgdEpsilon} is more than the sites' budget privacy.targetEpsilon {privacy.TargetEpsilon}; every site would refuse its first round.");
+            if (model is not null && privacy.UsesDpSgd())
+                Check(!model.TrainImageEncoder, $"{(privacy.SgdEpsilon > 0 ? "privacy.sgdEpsilon" : "privacy.sgdNoiseMultiplier")}: DP-SGD cannot train the image encoder (its batch-norm statistics mix records and are not private); set model.trainImageEncoder to false.");
             if (round is not null && round.SharesClassStatistics() && !privacy.ExactClassStatistics)
                 problems.Add($"{(round.Calibration is { Steps: > 0 } ? "round.calibration.steps" : round.VirtualSamplesPerClass > 0 ? "round.virtualSamplesPerClass" : "round.prototypeWeight")}: needs per-class feature statistics, which are exact (at least privacy.minSupport samples per class, no noise, not covered by ε); sharing them needs privacy.exactClassStatistics true by name.");
             if (round is not null && round.UploadSampleVectors)

@@ -129,6 +129,14 @@ public sealed class SharedModel : nn.Module
         _ => false,
     };
 
+    /// <summary>Whether local training changes parameter <paramref name="name"/> under <see cref="FedMM.Contracts.RoundConfig.TrainedLayers"/> = <paramref name="layers"/>.</summary>
+    public static bool IsTrained(string name, TrainedLayers layers) => layers switch
+    {
+        TrainedLayers.Output => name.StartsWith("fusion.classifier.output.", StringComparison.Ordinal),
+        TrainedLayers.Classifier => name.StartsWith("fusion.classifier.", StringComparison.Ordinal),
+        _ => true,
+    };
+
     /// <summary>Copies the personal parameters (<see cref="IsPersonal"/>) of <paramref name="own"/> into the model; the rest stays.</summary>
     public void KeepPersonal(IReadOnlyDictionary<string, Tensor> own, PersonalLayers layers)
     {

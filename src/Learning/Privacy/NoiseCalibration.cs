@@ -72,6 +72,21 @@ public static class NoiseCalibration
         return new DpSgdBudget(sigma, sampleRate, steps, delta, EpsilonAt(sigma, sampleRate, steps, delta));
     }
 
+    /// <summary>
+    /// σ of DP-SGD at a site of <paramref name="records"/> training records under <paramref name="config"/>:
+    /// privacy.sgdNoiseMultiplier, or under privacy.sgdEpsilon the smallest σ that keeps
+    /// privacy.sgdRounds rounds of round.localEpochs epochs at round.batchSize within it at the site's δ
+    /// (a hair inside, so that rounding in the per-round composition never reads as past the budget).
+    /// </summary>
+    public static double SgdNoiseFor(FederationConfig config, int records)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var privacy = config.Privacy;
+        if (privacy.SgdEpsilon <= 0) return privacy.SgdNoiseMultiplier;
+        return ForSite(privacy.SgdEpsilon * (1 - 1e-6), PrivacyLedger.DeltaFor(privacy, records), records,
+            config.Round.BatchSize, config.Round.LocalEpochs, privacy.SgdRounds).NoiseMultiplier;
+    }
+
     private static double EpsilonAt(double sigma, double sampleRate, long steps, double delta)
     {
         var accountant = new PrivacyAccountant();

@@ -48,10 +48,10 @@ public static class LocalRound
         using var siteTerm = FederatedStrategy.SiteTerm(config.Round, site.Model.Shared, globalWeights, data.Modalities);
         using var fillIn = ModalityFillIn.For(config.Round, globalVectors);
         // Under DP-SGD every step trains on the site's Poisson-sampled records only.
-        using var virtualSamples = config.Privacy.SgdNoiseMultiplier > 0 ? null
+        using var virtualSamples = config.Privacy.UsesDpSgd() ? null
             : VirtualSamples.For(config.Round, data.Modalities, globalVectors, DeterministicSeed.For(config.Round.Seed, "virtual", data.ClientId, round));
         // Cross-modal class prototypes, fused with the model just received (no lag); DP-SGD steps skip them too.
-        using var prototypes = config.Privacy.SgdNoiseMultiplier > 0 ? null
+        using var prototypes = config.Privacy.UsesDpSgd() ? null
             : ClassPrototypes.For(config.Round, data.Modalities, globalVectors, site.Received!, DeterministicSeed.For(config.Round.Seed, "prototypes", data.ClientId, round));
 
         var before = Evaluate(site, SplitKind.Val, fillIn);
@@ -119,12 +119,21 @@ public static class LocalRound
             if (model.ImageEncoder is not null && config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image))
                 encoderParameters.AddRange(model.ImageEncoder.parameters());
             double rateScale = Math.Pow(config.Round.LearningRateDecay, round - 1);
-            var sharedOptimizer = optim.AdamW(model.Shared.parameters(), lr: config.Round.LearningRate * rateScale, weight_decay: config.Round.WeightDecay);
+            // round.trainedLayers: the layers left out keep what the site received (no gradient, no step, no noise).
+            var frozen = new List<TorchSharp.Modules.Parameter>();
+            var trained = new List<TorchSharp.Modules.Parameter>();
+            foreach (var (name, parameter) in model.Shared.named_parameters())
+            {
+                if (SharedModel.IsTrained(name, config.Round.TrainedLayers)) trained.Add(parameter);
+                else if (parameter.requires_grad) frozen.Add(parameter);
+            }
+            foreach (var parameter in frozen) parameter.requires_grad = false;
+            var sharedOptimizer = optim.AdamW(trained, lr: config.Round.LearningRate * rateScale, weight_decay: config.Round.WeightDecay);
             var encoderOptimizer = encoderParameters.Count == 0 ? null
                 : optim.AdamW(encoderParameters, lr: config.Round.EncoderLearningRate * rateScale, weight_decay: config.Round.WeightDecay);
             // DP-SGD (opt-in) trains every parameter the round changes; its noise needs its own seed.
-            var dpSgd = config.Privacy.SgdNoiseMultiplier > 0
-                ? new DpSgd(model.Shared.parameters().Concat(encoderParameters), data.Train.Count, config.Round.BatchSize, config.Privacy.SgdClipNorm, config.Privacy.SgdNoiseMultiplier)
+            var dpSgd = config.Privacy.UsesDpSgd()
+                ? new DpSgd(trained.Concat(encoderParameters), data.Train.Count, config.Round.BatchSize, config.Privacy.SgdClipNorm, NoiseCalibration.SgdNoiseFor(config, data.Train.Count))
                 : null;
             return new LocalTraining
             {
@@ -134,11 +143,16 @@ public static class LocalRound
                 SgdNoise = dpSgd is null ? null : new Generator((ulong)DeterministicSeed.For(config.Round.Seed, "dp-sgd", data.ClientId, round)),
                 DpSgdMechanism = dpSgd?.Mechanism((long)config.Round.LocalEpochs * dpSgd.StepsPerEpoch),
                 TrainedImageEncoder = config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image) ? model.ImageEncoder : null,
+                Frozen = frozen,
             };
         }
 
+        // Shared parameters round.trainedLayers left out, given their gradients back when the round ends.
+        private IReadOnlyList<TorchSharp.Modules.Parameter> Frozen { get; init; } = [];
+
         public void Dispose()
         {
+            foreach (var parameter in Frozen) parameter.requires_grad = true;
             EncoderOptimizer?.Dispose();
             SharedOptimizer.Dispose();
         }

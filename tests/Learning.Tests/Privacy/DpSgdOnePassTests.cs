@@ -212,6 +212,29 @@ public sealed class DpSgdOnePassTests
         public void Dispose() { }
     }
 
+    [Theory]
+    [InlineData(TrainedLayers.Classifier, "fusion.classifier.")]
+    [InlineData(TrainedLayers.Output, "fusion.classifier.output.")]
+    public void Training_only_the_classifier_under_dp_sgd_leaves_every_other_layer_as_received(TrainedLayers layers, string prefix)
+    {
+        var config = TinySites.Config() with
+        {
+            Round = TinySites.Config().Round with { TrainedLayers = layers },
+            Privacy = new PrivacyConfig { SgdNoiseMultiplier = 1.0 },
+        };
+        Assert.Empty(FederationConfigChecks.Problems(config));
+        using var site = SiteState.Create(TinySites.Site("client_1", Modalities.Both), config, new FrozenTextFactory());
+        var before = site.Model.Shared.state_dict().ToDictionary(e => e.Key, e => e.Value.clone());
+        var update = LocalRound.Run(site, round: 1, null, null);
+
+        Assert.Contains(update.Weights, w => w.Key.StartsWith(prefix, StringComparison.Ordinal) && !w.Value.eq(before[w.Key]).all().item<bool>());
+        Assert.All(update.Weights.Where(w => !w.Key.StartsWith(prefix, StringComparison.Ordinal)), w => Assert.True(w.Value.eq(before[w.Key]).all().item<bool>(), $"{w.Key} changed"));
+        Assert.All(site.Model.Shared.parameters(), p => Assert.True(p.requires_grad, "the round gives the frozen layers their gradients back"));
+
+        var trainsText = config with { Model = config.Model with { TrainTextEncoder = true } };
+        Assert.Contains(FederationConfigChecks.Problems(trainsText), p => p.StartsWith("round.trainedLayers:"));
+    }
+
     [Fact]
     public void Local_training_on_frozen_features_takes_the_one_pass_with_the_per_record_gradient()
     {

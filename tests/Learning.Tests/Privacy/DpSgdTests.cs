@@ -146,6 +146,31 @@ public sealed class DpSgdTests
     }
 
     [Fact]
+    public void Under_a_dp_sgd_budget_each_site_finds_its_own_noise_and_spends_the_budget_over_its_rounds()
+    {
+        var config = TinySites.Config() with { Privacy = new PrivacyConfig { SgdEpsilon = 4, SgdRounds = 2, TargetEpsilon = 4, SummaryNoiseMultiplier = 0 } };
+        Assert.Empty(FederationConfigChecks.Problems(config));
+        // A larger site is sampled at a lower rate, so the same ε needs less noise; a fixed σ is used as given.
+        double small = NoiseCalibration.SgdNoiseFor(config, 24), large = NoiseCalibration.SgdNoiseFor(config, 240);
+        Assert.True(large < small * 0.8, $"σ {large} at 240 records should be well below σ {small} at 24");
+        Assert.Equal(1.7, NoiseCalibration.SgdNoiseFor(config with { Privacy = new PrivacyConfig { SgdNoiseMultiplier = 1.7 } }, 24));
+
+        using var site = SiteState.Create(TinySites.Site("client_2", Modalities.Text), config, new TinySites.Factory());
+        var first = LocalRound.Run(site, round: 1, null, null);
+        var sgd = Assert.Single(first.Metrics.Privacy!.Mechanisms, m => m.Name == "dp-sgd");
+        Assert.Equal(small, sgd.NoiseMultiplier, 12);
+        var second = LocalRound.Run(site, round: 2, null, null);
+        // Two rounds of the site's own σ spend the budget (not more, and not far less); a third is refused at ε = 4.
+        Assert.InRange(second.Metrics.Privacy!.Epsilon, 3.9, 4.0);
+        Assert.Throws<PrivacyBudgetException>(() => LocalRound.Run(site, round: 3, null, null));
+
+        var both = config with { Privacy = config.Privacy with { SgdNoiseMultiplier = 1 } };
+        Assert.Contains(FederationConfigChecks.Problems(both), p => p.StartsWith("privacy.sgdEpsilon: 4 and privacy.sgdNoiseMultiplier 1 both set"));
+        var overBudget = config with { Privacy = config.Privacy with { SgdEpsilon = 12 } };
+        Assert.Contains(FederationConfigChecks.Problems(overBudget), p => p.StartsWith("privacy.sgdEpsilon: 12 is more than the sites' budget privacy.targetEpsilon 4"));
+    }
+
+    [Fact]
     public void Bad_settings_are_refused_with_what_is_wrong()
     {
         var model = nn.Linear(2, 2);
