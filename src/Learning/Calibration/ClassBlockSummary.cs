@@ -24,9 +24,10 @@ public static class ClassBlockSummary
     /// <paramref name="imageRows"/> and text features <paramref name="text"/> [n_t, D_t] of rows
     /// <paramref name="textRows"/> (either may be null) to <paramref name="vectors"/>; <paramref name="labels"/>
     /// holds the class of each split row, <paramref name="config"/> the round's settings, and
-    /// <paramref name="seed"/> seeds the local K-Means.
+    /// <paramref name="seed"/> seeds the local K-Means. Returns how many clusters were merged into a
+    /// larger one of their class and how many classes were withheld, over both modalities.
     /// </summary>
-    public static void AddTo(
+    public static (int Merged, int Withheld) AddTo(
         IDictionary<string, Tensor> vectors, Tensor? image, int[] imageRows, Tensor? text, int[] textRows, long[] labels, FederationConfig config, int seed)
     {
         ArgumentNullException.ThrowIfNull(vectors);
@@ -47,6 +48,7 @@ public static class ClassBlockSummary
         }
         if (imageBlocks is not null && textBlocks is not null)
             vectors[UpdateContract.ClassBlocksCooccurrence] = tensor(Cooccurrence(imageBlocks, imageRows, textBlocks, textRows, classes, perClass)).reshape(classes, perClass, perClass);
+        return ((imageBlocks?.Merged ?? 0) + (textBlocks?.Merged ?? 0), (imageBlocks?.Withheld ?? 0) + (textBlocks?.Withheld ?? 0));
     }
 
     /// <summary>

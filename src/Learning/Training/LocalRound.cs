@@ -612,7 +612,20 @@ public static class LocalRound
             // Class-blocked pairs: per modality and class a few centroids of the frozen encoders' features, none on fewer than privacy.minSupport samples.
             var imageFeatures = imageRows.Length == 0 ? null : Batched(imageRows, rows => ImageFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray())));
             var textFeatures = textRows.Length == 0 ? null : Batched(textRows, rows => TextFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray())));
-            ClassBlockSummary.AddTo(vectors, imageFeatures, imageRows, textFeatures, textRows, split.Labels, site.Config, seed);
+            var (merged, withheld) = ClassBlockSummary.AddTo(vectors, imageFeatures, imageRows, textFeatures, textRows, split.Labels, site.Config, seed);
+            // The privacy report covers these rows too: merged and withheld, and the smallest count any uploaded row rests on.
+            double smallest = vectors.Where(v => v.Key.Contains(UpdateContract.ClassBlocksInfix, StringComparison.Ordinal) && v.Key.EndsWith(".counts", StringComparison.Ordinal))
+                .SelectMany(v => v.Value.data<float>().ToArray()).Where(n => n > 0).Select(n => (double)n).DefaultIfEmpty(double.PositiveInfinity).Min();
+            var report = summary.Report;
+            summary = summary with
+            {
+                Report = report with
+                {
+                    MergedRows = report.MergedRows + merged,
+                    WithheldRows = report.WithheldRows + withheld,
+                    SmallestSupport = double.IsPositiveInfinity(smallest) ? report.SmallestSupport : report.SmallestSupport > 0 ? Math.Min(report.SmallestSupport, smallest) : smallest,
+                },
+            };
         }
         foreach (var tensor in vectors.Values) tensor.MoveToOuterDisposeScope();
         return summary;
