@@ -9,7 +9,9 @@
 # Arms (default: all, in this order): fedavg; fedmm (its defaults); text-fill (text stand-ins at
 # image-only sites, reported as fedmm+text-fill); text-fill-exact (the same with exact summaries,
 # no differential privacy); virtual (8 virtual samples per class of the modality a site lacks);
-# proto (cross-modal class prototypes at sites lacking a modality, weight 1);
+# proto (cross-modal class prototypes at sites lacking a modality, weight 1); classblock (class-blocked
+# pairs: per-class centroids paired within each class, the training stand-in of a missing modality from
+# the sample's own class);
 # fedavg-cal; local; centralized; fedmm-repeat (the A/A control). Not in the default list, by name
 # only: fedprox (FedAvg with FedProx's proximal term, μ 0.01), fedadam (FedAvg with FedAdam on the
 # server, η 0.01), fedmm-adam (FedMM with FedAdam, reported as fedmm+fedmm-adam), dp1, dp4, dp8 (FedMM
@@ -40,15 +42,16 @@ WEIGHTS="$SHARED/weights/mobilenet_v3_small_imagenet1k_v1_features.safetensors"
 for path in "$MEDPIX/Descriptions.json" "$WEIGHTS"; do
   [[ -e "$path" ]] || { echo "protocol: missing $path (set SHARED to the folder holding data/ and weights/)" >&2; exit 1; }
 done
-declare -A strategy=([fedavg]=fedavg [fedmm]=fedmm [text-fill]=fedmm [text-fill-exact]=fedmm [virtual]=fedmm [proto]=fedmm
+declare -A strategy=([fedavg]=fedavg [fedmm]=fedmm [text-fill]=fedmm [text-fill-exact]=fedmm [virtual]=fedmm [proto]=fedmm [classblock]=fedmm
   [fedavg-cal]=fedavg-cal [local]=local [centralized]=centralized [fedmm-repeat]=fedmm-repeat
   [fedprox]=fedprox [fedadam]=fedadam [fedmm-adam]=fedmm [dp1]=fedmm [dp4]=fedmm [dp8]=fedmm [dp1000]=fedmm)
 declare -A extra=([text-fill]="--fill-missing-text true" [text-fill-exact]="--fill-missing-text true --summary-noise 0"
   [virtual]="--virtual-samples 8 --exact-class-statistics true" [proto]="--prototype-weight 1 --exact-class-statistics true"
+  [classblock]="--class-blocks true --exact-class-statistics true"
   [fedprox]="--proximal-mu 0.01" [fedadam]="--server-lr 0.01" [fedmm-adam]="--server-optimizer adam --server-lr 0.01"
   [dp1]="--sgd-epsilon 1" [dp4]="--sgd-epsilon 4" [dp8]="--sgd-epsilon 8" [dp1000]="--sgd-epsilon 1000")
 arms=("$@")
-[[ ${#arms[@]} -gt 0 ]] || arms=(fedavg fedmm text-fill text-fill-exact virtual proto fedavg-cal local centralized fedmm-repeat)
+[[ ${#arms[@]} -gt 0 ]] || arms=(fedavg fedmm text-fill text-fill-exact virtual proto classblock fedavg-cal local centralized fedmm-repeat)
 for arm in "${arms[@]}"; do
   [[ -n "${strategy[$arm]:-}" ]] || { echo "protocol: unknown arm '$arm' (expected: ${!strategy[*]})" >&2; exit 2; }
 done

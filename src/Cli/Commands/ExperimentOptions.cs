@@ -163,6 +163,8 @@ internal sealed class ExperimentOptions
         Setting<bool?>("--exact-class-statistics", "Allow exact per-class feature statistics, which calibration and virtual samples need (not covered by ε): true or false (privacy.exactClassStatistics).", "bool", "privacy.exactClassStatistics"),
         Setting<double?>("--virtual-weight", "Weight of the virtual samples' cross-entropy (round.virtualWeight).", "x", "round.virtualWeight"),
         Setting<double?>("--prototype-weight", "Weight of the cross-modal class prototype term at sites lacking a modality; needs exact class statistics (round.prototypeWeight).", "x", "round.prototypeWeight"),
+        Setting<bool?>("--class-blocks", "Class-blocked pairs: per-class centroids of the frozen features, paired within each class, and the training stand-in of a missing modality from the sample's own class; needs exact class statistics: true or false, default false (round.classBlocks.enabled).", "bool", "round.classBlocks.enabled"),
+        Setting<int?>("--class-block-centroids", "Centroids per modality and class of the class-blocked pairs (round.classBlocks.centroidsPerClass).", "n", "round.classBlocks.centroidsPerClass"),
         Setting<double?>("--proximal-mu", "FedProx's μ: each local step adds (μ/2)·‖w − w_global‖²; 0: off; the fedprox arm's μ (round.proximalMu).", "x", "round.proximalMu"),
         Setting<string?>("--server-optimizer", "What the server does with the combined weights: none or adam (FedAdam) (round.serverOptimizer.kind).", "name", "round.serverOptimizer.kind"),
         Setting<double?>("--server-lr", "η of the server optimizer; the fedadam arm's η (round.serverOptimizer.learningRate).", "x", "round.serverOptimizer.learningRate"),

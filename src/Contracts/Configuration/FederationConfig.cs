@@ -445,6 +445,15 @@ public sealed record RoundConfig
     public double PrototypeWeight { get; init; }
 
     /// <summary>
+    /// Class-blocked global vectors (docs/ARTIFACTS.md, "Class-blocked pairs"): per modality and class,
+    /// a few centroids of the frozen encoder features with counts and variances, paired image to text
+    /// within each class only; a site lacking a modality fills it in during training from its class's
+    /// nearest pair. Off by default; needs frozen encoders and privacy.exactClassStatistics.
+    /// </summary>
+    [Id(62)]
+    public ClassBlocksConfig ClassBlocks { get; init; } = new();
+
+    /// <summary>
     /// FedProx's μ (Li et al. 2020; docs/ARCHITECTURE.md, "Strategy seam"): every local training step
     /// adds (μ/2)·‖w − w_global‖² over the shared parameters the site trains and uploads, which pulls
     /// them towards the global package the site received. 0 (default): off. No term in a federation's
@@ -492,6 +501,9 @@ public sealed record RoundConfig
     /// calibration, virtual samples and class prototypes need them.
     /// </summary>
     public bool SharesClassStatistics() => Calibration is { Steps: > 0 } || VirtualSamplesPerClass > 0 || PrototypeWeight > 0;
+
+    /// <summary>Whether sites upload, and the server pairs and publishes, class-blocked vectors (<see cref="ClassBlocks"/>).</summary>
+    public bool SharesClassBlocks() => ClassBlocks is { Enabled: true };
 }
 
 /// <summary>
@@ -520,6 +532,32 @@ public sealed record CalibrationConfig
     /// <summary>Learning rate of the classifier's fine-tuning (Adam).</summary>
     [Id(2)]
     public double LearningRate { get; init; } = 1e-3;
+}
+
+/// <summary>
+/// Class-blocked global vectors (docs/ARTIFACTS.md, "Class-blocked pairs"): every site summarises, per
+/// modality and class, its frozen encoder features in up to <see cref="CentroidsPerClass"/> centroids with
+/// counts and diagonal variances (none resting on fewer than <see cref="PrivacyConfig.MinSupport"/>
+/// samples), and image+text sites count which image centroid of a class co-occurs with which text
+/// centroid of the same class. The server clusters each (modality, class) block, pairs image and text
+/// clusters with the Hungarian algorithm within each class block only, fuses each pair with the new
+/// adapters and fusion, and publishes the blocks with the class of each pair.
+/// </summary>
+/// <remarks>
+/// Off until the evaluation protocol shows it helps every site group (docs/RESULTS.md). Like class
+/// prototypes it needs frozen encoders and exact class statistics.
+/// </remarks>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+[GenerateSerializer, Immutable, Alias("fedmm.class-blocks-config")]
+public sealed record ClassBlocksConfig
+{
+    /// <summary>Whether sites upload, and the server pairs and publishes, class-blocked vectors; false (default): off.</summary>
+    [Id(0)]
+    public bool Enabled { get; init; }
+
+    /// <summary>Most centroids per (modality, class) a site uploads, and global clusters per (modality, class) the server keeps.</summary>
+    [Id(1)]
+    public int CentroidsPerClass { get; init; } = 3;
 }
 
 /// <summary>

@@ -112,6 +112,14 @@ public static class FederationConfigChecks
             Check(round.PrototypeWeight is >= 0 and <= 100, $"round.prototypeWeight: {round.PrototypeWeight} is outside [0, 100] (0: off).");
             if (round.PrototypeWeight > 0 && config.Model is { } trainedEncoders && (trainedEncoders.TrainImageEncoder || trainedEncoders.TrainTextEncoder))
                 problems.Add("round.prototypeWeight: class prototypes need frozen encoders (model.trainImageEncoder and model.trainTextEncoder false): trained encoders make the sites' feature statistics incomparable.");
+            var blocks = round.ClassBlocks;
+            if (blocks is null) problems.Add("round.classBlocks: required.");
+            else
+            {
+                Check(blocks.CentroidsPerClass is >= 1 and <= 16, $"round.classBlocks.centroidsPerClass: {blocks.CentroidsPerClass} is outside 1..16.");
+                if (blocks.Enabled && config.Model is { } blockEncoders && (blockEncoders.TrainImageEncoder || blockEncoders.TrainTextEncoder))
+                    problems.Add("round.classBlocks.enabled: class-blocked pairs need frozen encoders (model.trainImageEncoder and model.trainTextEncoder false): trained encoders make the sites' feature centroids incomparable.");
+            }
         }
 
         if (round is not null && model is not null && round.TrainedLayers != TrainedLayers.All && (model.TrainImageEncoder || model.TrainTextEncoder))
@@ -138,6 +146,8 @@ public static class FederationConfigChecks
                 Check(!model.TrainImageEncoder, $"{(privacy.SgdEpsilon > 0 ? "privacy.sgdEpsilon" : "privacy.sgdNoiseMultiplier")}: DP-SGD cannot train the image encoder (its batch-norm statistics mix records and are not private); set model.trainImageEncoder to false.");
             if (round is not null && round.SharesClassStatistics() && !privacy.ExactClassStatistics)
                 problems.Add($"{(round.Calibration is { Steps: > 0 } ? "round.calibration.steps" : round.VirtualSamplesPerClass > 0 ? "round.virtualSamplesPerClass" : "round.prototypeWeight")}: needs per-class feature statistics, which are exact (at least privacy.minSupport samples per class, no noise, not covered by ε); sharing them needs privacy.exactClassStatistics true by name.");
+            if (round?.ClassBlocks is { Enabled: true } && !privacy.ExactClassStatistics)
+                problems.Add("round.classBlocks.enabled: class-blocked pairs need per-class feature centroids, which are exact (at least privacy.minSupport samples each, no noise, not covered by ε); sharing them needs privacy.exactClassStatistics true by name.");
             if (round is not null && round.UploadSampleVectors)
                 Check(privacy.MinSupport == 1 && privacy.SummaryNoiseMultiplier == 0,
                     "round.uploadSampleVectors: per-sample vectors rest on one sample each and carry no noise; uploading them needs the guards off by name: privacy.minSupport 1 and privacy.summaryNoiseMultiplier 0.");

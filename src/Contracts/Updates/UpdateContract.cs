@@ -16,6 +16,15 @@ public static class UpdateContract
     /// </summary>
     public const string ClassInfix = ".class.";
 
+    /// <summary>
+    /// Infix of the class-blocked summaries a site uploads under round.classBlocks ("image.class.blocks.centroids",
+    /// ".counts", ".vars", likewise for text, and "image.class.blocks.cooccurrence"); they count as class statistics.
+    /// </summary>
+    public const string ClassBlocksInfix = ".class.blocks.";
+
+    /// <summary>Name of the class-blocked co-occurrence an image+text site uploads under round.classBlocks.</summary>
+    public const string ClassBlocksCooccurrence = "image.class.blocks.cooccurrence";
+
     /// <summary>Whether a vectors tensor is one of the per-class feature statistics.</summary>
     public static bool IsClassStatistic(string name) => name.Contains(ClassInfix, StringComparison.Ordinal);
 
@@ -40,7 +49,9 @@ public static class UpdateContract
     /// LocalClusters) with counts of at least privacy.minSupport each (no row rests on fewer samples,
     /// docs/PRIVACY.md); co-assignment counts for image+text sites; per-sample vectors only when the
     /// round asks for them; with round.calibration on, per modality and class the count (0: withheld,
-    /// else at least privacy.minSupport), mean and variance of its encoder features. Counts are
+    /// else at least privacy.minSupport), mean and variance of its encoder features; with round.classBlocks on,
+    /// per modality and class its class-blocked centroids, counts and variances (and, at image+text sites,
+    /// their co-occurrence within each class). Counts are
     /// bounded by round.robustness.maxTrainSamples, vectors by round.robustness.maxAbsValue.
     /// </summary>
     public static ArtifactExpectation Vectors(FederationConfig config, Modalities modalities)
@@ -88,6 +99,20 @@ public static class UpdateContract
                 tensors.Add(new(prefix + "means", "F32", [classes, width]));
                 tensors.Add(new(prefix + "vars", "F32", [classes, width], Values: ValueRule.NonNegative));
             }
+        }
+        if (config.Round.SharesClassBlocks())
+        {
+            long classes = config.Labels.Count, slots = classes * config.Round.ClassBlocks.CentroidsPerClass;
+            foreach (var (modality, width) in new[] { (Modalities.Image, (long)config.Model.ImageFeatureDim), (Modalities.Text, (long)config.Model.TextFeatureDim) })
+            {
+                if (!modalities.HasFlag(modality)) continue;
+                string prefix = $"{modality.ToName()}{ClassBlocksInfix}";
+                tensors.Add(new(prefix + "centroids", "F32", [slots, width]));
+                tensors.Add(new(prefix + "counts", "F32", [slots], Values: ValueRule.NonNegative));
+                tensors.Add(new(prefix + "vars", "F32", [slots, width], Values: ValueRule.NonNegative));
+            }
+            if (modalities == Modalities.Both)
+                tensors.Add(new(ClassBlocksCooccurrence, "F32", [classes, config.Round.ClassBlocks.CentroidsPerClass, config.Round.ClassBlocks.CentroidsPerClass], Values: ValueRule.NonNegative));
         }
         var robustness = config.Round.Robustness ?? new RobustnessConfig();
         int minSupport = (config.Privacy ?? new PrivacyConfig()).MinSupport;

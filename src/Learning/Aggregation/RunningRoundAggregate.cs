@@ -54,6 +54,7 @@ public sealed class RunningRoundAggregate : IDisposable
         if (robustness.Rule != AggregationRule.Mean) return $"rule '{robustness.Rule.JsonName()}' needs every update at once";
         if (robustness.ClipFactor > 0 && !hasPrevious) return "the first round's adaptive clipping is measured from the coordinate-wise median of all updates";
         if (config.Round.SharesClassStatistics()) return "class statistics are pooled from every update";
+        if (config.Round.SharesClassBlocks()) return "class-blocked summaries are clustered from every update";
         return null;
     }
 

@@ -98,6 +98,9 @@ public static class RoundAggregator
             times.Mark("weights");
             var calibration = Calibrate(round, config, sites, weights, vectors);
             if (calibration is not null) times.Mark("calibration");
+            // Class-blocked pairs live in the frozen encoders' space and are fused with this round's adapters: no lag.
+            var classBlocks = ClassBlockedPairs.Aggregate(round, config, sites.Select(s => (s.ClientId, (IReadOnlyDictionary<string, torch.Tensor>)s.Vectors)).ToList(), weights, vectors);
+            if (classBlocks is not null) times.Mark("classBlocks");
 
             var image = ClusterModality(Modalities.Image, round, config.Round, sites, previous, vectors);
             times.Mark("imageClusters");
@@ -141,6 +144,7 @@ public static class RoundAggregator
                 CarriedGroups = shared.CarriedGroups,
                 Encoders = EncoderFamily.Of(config.Model),
                 Calibration = calibration,
+                ClassBlocks = classBlocks,
                 ServerOptimizer = shared.ServerOptimizer,
                 Timings = times.Seconds,
             };

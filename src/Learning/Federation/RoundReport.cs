@@ -77,6 +77,9 @@ public sealed record RoundReport
     /// <summary>What the server calibration did (round.calibration); null when it was off or had no statistics.</summary>
     public CalibrationSummary? Calibration { get; init; }
 
+    /// <summary>What the class-blocked pairing did (round.classBlocks); null when it was off or no site uploaded a class block.</summary>
+    public ClassBlocksSummary? ClassBlocks { get; init; }
+
     /// <summary>
     /// What the server optimizer did with the combined weights (round.serverOptimizer); null when it
     /// was "none" and the combined weights are the global model (FedAvg, FedMM).

@@ -53,12 +53,15 @@ public static class LocalRound
         // Cross-modal class prototypes, fused with the model just received (no lag); DP-SGD steps skip them too.
         using var prototypes = config.Privacy.UsesDpSgd() ? null
             : ClassPrototypes.For(config.Round, data.Modalities, globalVectors, site.Received!, DeterministicSeed.For(config.Round.Seed, "prototypes", data.ClientId, round));
+        // Class-blocked stand-ins of the missing modality, picked by each sample's label; DP-SGD steps skip them like prototypes.
+        using var classBlocks = config.Privacy.SgdNoiseMultiplier > 0 ? null
+            : ClassBlockFillIn.For(config.Round, config.Model, data.Modalities, globalVectors);
 
         var before = Evaluate(site, SplitKind.Val, fillIn);
         var incoming = IncomingModel.Of(site);
         using var training = LocalTraining.Start(site, round);
         PlanPrivacy(site, round, training);
-        var best = TrainEpochs(site, training, fillIn, virtualSamples, prototypes, siteTerm, random);
+        var best = TrainEpochs(site, training, fillIn, virtualSamples, prototypes, classBlocks, siteTerm, random);
         PickEpoch(site, training, best);
         var after = best.Metrics ?? before;
 
@@ -179,7 +182,8 @@ public static class LocalRound
 
     // Trains round.localEpochs epochs, evaluating after each and keeping the best.
     private static BestEpoch TrainEpochs(
-        SiteState site, LocalTraining training, ModalityFillIn fillIn, VirtualSamples? virtualSamples, ClassPrototypes? prototypes, ISiteTerm? siteTerm, Random random)
+        SiteState site, LocalTraining training, ModalityFillIn fillIn, VirtualSamples? virtualSamples, ClassPrototypes? prototypes, ClassBlockFillIn? classBlocks,
+        ISiteTerm? siteTerm, Random random)
     {
         var (model, config) = (site.Model, site.Config);
         var best = new BestEpoch();
@@ -189,7 +193,7 @@ public static class LocalRound
             SetTraining(site, config, true);
             // Under DP-SGD its Poisson-sampled steps replace the shuffled mini-batches.
             if (training.DpSgd is not null) TrainPrivateEpoch(site, training.DpSgd, training.SgdNoise, fillIn, siteTerm, training.SharedOptimizer, training.EncoderOptimizer, random);
-            else TrainEpoch(site, order, fillIn, virtualSamples, prototypes, siteTerm, training.SharedOptimizer, training.EncoderOptimizer, random);
+            else TrainEpoch(site, order, fillIn, virtualSamples, prototypes, classBlocks, siteTerm, training.SharedOptimizer, training.EncoderOptimizer, random);
             var metrics = Evaluate(site, SplitKind.Val, fillIn);
             if (best.Metrics is null || IsBetter(metrics, best.Metrics))
             {
@@ -207,7 +211,7 @@ public static class LocalRound
 
     // One epoch of shuffled mini-batches.
     private static void TrainEpoch(
-        SiteState site, int[] order, ModalityFillIn fillIn, VirtualSamples? virtualSamples, ClassPrototypes? prototypes, ISiteTerm? siteTerm,
+        SiteState site, int[] order, ModalityFillIn fillIn, VirtualSamples? virtualSamples, ClassPrototypes? prototypes, ClassBlockFillIn? classBlocks, ISiteTerm? siteTerm,
         optim.Optimizer sharedOptimizer, optim.Optimizer? encoderOptimizer, Random random)
     {
         var config = site.Config;
@@ -217,7 +221,7 @@ public static class LocalRound
         {
             using var step = NewDisposeScope();
             var rows = order.AsSpan(start, Math.Min(config.Round.BatchSize, order.Length - start)).ToArray();
-            var batch = Represent(site, SplitKind.Train, rows, fillIn, config.Round.ModalityDropout, random);
+            var batch = Represent(site, SplitKind.Train, rows, fillIn, config.Round.ModalityDropout, random, classBlocks: classBlocks);
             var loss = Loss(site, config.Round, batch, rows, prototypes);
             if (virtualSamples is not null) loss = loss + config.Round.VirtualWeight * virtualSamples.Loss(shared);
             if (siteTerm is not null) loss = loss + siteTerm.Loss();
@@ -371,10 +375,13 @@ public static class LocalRound
     /// <summary>
     /// Adapted image and text representations [B, d] of <paramref name="rows"/> and their presence
     /// [B, 2]: a missing modality (or one removed by modality dropout) is filled in from the global
-    /// vectors when available, else by the learned missing embedding.
+    /// vectors when available, else by the learned missing embedding. With <paramref name="classBlocks"/>
+    /// (training only: it reads the labels), a sample lacking a modality takes instead its class's nearest
+    /// class-blocked pair's centre, through the adapter of that modality.
     /// </summary>
     internal static RepresentedBatch Represent(
-        SiteState site, SplitKind kind, int[] rows, ModalityFillIn fillIn, double modalityDropout, Random? random, Modalities view = Modalities.Both)
+        SiteState site, SplitKind kind, int[] rows, ModalityFillIn fillIn, double modalityDropout, Random? random, Modalities view = Modalities.Both,
+        ClassBlockFillIn? classBlocks = null)
     {
         var shared = site.Model.Shared;
         var split = site.Split(kind);
@@ -417,6 +424,22 @@ public static class LocalRound
         bool fillImage = site.Config.Round.FillMissingImage, fillText = site.Config.Round.FillMissingText;
         Tensor imageFill = fillImage && fillIn.Available && lookupText is not null ? fillIn.ImageFromText(lookupText, shared.ImageAdapter.Missing(batch)) : shared.ImageAdapter.Missing(batch);
         Tensor textFill = fillText && fillIn.Available && lookupImage is not null ? fillIn.TextFromImage(lookupImage, shared.TextAdapter.Missing(batch)) : shared.TextAdapter.Missing(batch);
+        if (classBlocks is not null)
+        {
+            var labels = tensor(rows.Select(r => split.Labels[r]).ToArray());
+            if (classBlocks.Fills(Modalities.Image) && textFeatures is not null)
+            {
+                var (standIn, pair) = classBlocks.StandIns(Modalities.Image, textFeatures, labels);
+                var use = tensor(rows.Select((_, i) => !hasImage[i] && realText[i]).ToArray()).logical_and(pair.ge(0)).unsqueeze(1);
+                imageFill = where(use, shared.ImageAdapter.call(standIn), imageFill);
+            }
+            if (classBlocks.Fills(Modalities.Text) && imageFeatures is not null)
+            {
+                var (standIn, pair) = classBlocks.StandIns(Modalities.Text, imageFeatures, labels);
+                var use = tensor(rows.Select((_, i) => !hasText[i] && realImage[i]).ToArray()).logical_and(pair.ge(0)).unsqueeze(1);
+                textFill = where(use, shared.TextAdapter.call(standIn), textFill);
+            }
+        }
         var finalImage = image is null ? imageFill : where(imageMask, image, imageFill);
         var finalText = text is null ? textFill : where(textMask, text, textFill);
         var presence = cat([imageMask, textMask], 1).to_type(ScalarType.Float32);
@@ -597,6 +620,26 @@ public static class LocalRound
                     textRows.Select(r => split.Labels[r]).ToArray(), classes, minSupport);
                 statistics.AddTo(vectors, Modalities.Text);
             }
+        }
+        if (config.SharesClassBlocks())
+        {
+            // Class-blocked pairs: per modality and class a few centroids of the frozen encoders' features, none on fewer than privacy.minSupport samples.
+            var imageFeatures = imageRows.Length == 0 ? null : Batched(imageRows, rows => ImageFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray())));
+            var textFeatures = textRows.Length == 0 ? null : Batched(textRows, rows => TextFeatures(site, SplitKind.Train, tensor(rows.Select(r => (long)r).ToArray())));
+            var (merged, withheld) = ClassBlockSummary.AddTo(vectors, imageFeatures, imageRows, textFeatures, textRows, split.Labels, site.Config, seed);
+            // The privacy report covers these rows too: merged and withheld, and the smallest count any uploaded row rests on.
+            double smallest = vectors.Where(v => v.Key.Contains(UpdateContract.ClassBlocksInfix, StringComparison.Ordinal) && v.Key.EndsWith(".counts", StringComparison.Ordinal))
+                .SelectMany(v => v.Value.data<float>().ToArray()).Where(n => n > 0).Select(n => (double)n).DefaultIfEmpty(double.PositiveInfinity).Min();
+            var report = summary.Report;
+            summary = summary with
+            {
+                Report = report with
+                {
+                    MergedRows = report.MergedRows + merged,
+                    WithheldRows = report.WithheldRows + withheld,
+                    SmallestSupport = double.IsPositiveInfinity(smallest) ? report.SmallestSupport : report.SmallestSupport > 0 ? Math.Min(report.SmallestSupport, smallest) : smallest,
+                },
+            };
         }
         foreach (var tensor in vectors.Values) tensor.MoveToOuterDisposeScope();
         return summary;

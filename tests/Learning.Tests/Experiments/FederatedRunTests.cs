@@ -167,6 +167,40 @@ public sealed class FederatedRunTests : IDisposable
     }
 
     [Fact]
+    public void ClassBlocksArePublishedPerClassAndChangeOnlyWhatSingleModalitySitesTrainOnFromRoundTwo()
+    {
+        var (config, sites) = Federation();
+        var guarded = config with { Privacy = new PrivacyConfig { MinSupport = 2, ExactClassStatistics = true } };
+        var (plain, _) = RunFedMM(guarded, sites);
+        var on = guarded with { Round = guarded.Round with { ClassBlocks = new ClassBlocksConfig { Enabled = true, CentroidsPerClass = 2 } } };
+        Assert.Empty(FederationConfigChecks.Problems(on));
+        var (withBlocks, servers) = RunFedMM(on, sites);
+
+        var server = Assert.Single(servers);
+        // Every upload passed the contract (the aggregation validates each), and every round published pairs within classes.
+        Assert.All(server.Reports, report =>
+        {
+            var blocks = Assert.IsType<FedMM.Learning.Calibration.ClassBlocksSummary>(report.ClassBlocks);
+            Assert.NotEmpty(blocks.Pairs);
+            Assert.All(blocks.Pairs, p => Assert.Equal((p.Class, p.Class), (p.Image / 2, p.Text / 2)));
+            Assert.True(blocks.CooccurrenceTotal > 0);
+        });
+        var vectors = server.LastVectors!;
+        long pairs = vectors["blocks.pairs.class"].shape[0];
+        Assert.Equal([pairs, 16], vectors["blocks.fused"].shape);
+        Assert.Equal([3L * 2, 576], vectors["blocks.image.centers"].shape);
+        // Two image sites and two text sites of 24 training samples each; with minSupport 2 no class is withheld.
+        Assert.Equal(48f, vectors["blocks.image.counts"].sum().item<float>());
+        Assert.Equal(48f, vectors["blocks.text.counts"].sum().item<float>());
+        // Round 1 trains before any package: identical. In round 2 the single-modality sites train with
+        // their class's stand-ins, so their site models differ.
+        string Key(SiteRoundResult r) => $"{r.Round} {r.ClientId} {r.Evaluation} {r.Split}";
+        var before = plain.Rows.ToDictionary(Key);
+        Assert.All(withBlocks.Rows.Where(r => r.Round == 1 && r.Evaluation == ExperimentRunner.SiteEvaluation), r => Assert.Equal(before[Key(r)], r));
+        Assert.Contains(withBlocks.Rows, r => r.Round == 2 && r.Group != "image+text" && r.Evaluation == ExperimentRunner.SiteEvaluation && before[Key(r)] != r);
+    }
+
+    [Fact]
     public void WithoutAStandInSettingNoSiteReleasesASummaryAndTheServerPublishesNoGlobalVectors()
     {
         var (config, sites) = Federation();

@@ -118,6 +118,31 @@ public class FederationConfigChecksTests
     }
 
     [Fact]
+    public void ClassBlocksAreOffByDefaultAndRefusedWithoutExactStatisticsFrozenEncodersOrAValidCount()
+    {
+        Assert.False(new RoundConfig().SharesClassBlocks());
+        var exact = new PrivacyConfig { ExactClassStatistics = true };
+        var on = new FederationConfig { Labels = ["a", "b"], Privacy = exact, Round = new RoundConfig { ClassBlocks = new ClassBlocksConfig { Enabled = true } } };
+        Assert.Empty(FederationConfigChecks.Problems(on));
+        Assert.True(on.Round.SharesClassBlocks());
+        // Class blocks do not turn on the class statistics of calibration, virtual samples and prototypes.
+        Assert.False(on.Round.SharesClassStatistics());
+
+        Assert.StartsWith("round.classBlocks.enabled: class-blocked pairs need per-class feature centroids",
+            Assert.Single(FederationConfigChecks.Problems(on with { Privacy = new PrivacyConfig() })));
+        Assert.Contains("privacy.exactClassStatistics true by name", Assert.Single(FederationConfigChecks.Problems(on with { Privacy = new PrivacyConfig() })));
+        foreach (var trained in new[] { new ModelConfig { TrainImageEncoder = true }, new ModelConfig { TrainTextEncoder = true } })
+            Assert.StartsWith("round.classBlocks.enabled: class-blocked pairs need frozen encoders", Assert.Single(FederationConfigChecks.Problems(on with { Model = trained })));
+        foreach (int count in new[] { 0, 17 })
+        {
+            var bad = on with { Round = on.Round with { ClassBlocks = new ClassBlocksConfig { Enabled = true, CentroidsPerClass = count } } };
+            Assert.Equal($"round.classBlocks.centroidsPerClass: {count} is outside 1..16.", Assert.Single(FederationConfigChecks.Problems(bad)));
+        }
+        // Off, nothing else is asked for.
+        Assert.Empty(FederationConfigChecks.Problems(on with { Privacy = new PrivacyConfig(), Round = new RoundConfig { ClassBlocks = new ClassBlocksConfig { CentroidsPerClass = 4 } } }));
+    }
+
+    [Fact]
     public void SummariesCannotBeWithheldFromASettingThatNeedsThem()
     {
         var never = new FederationConfig { Labels = ["a", "b"], Round = new RoundConfig { ReleaseSummaries = false } };
