@@ -46,13 +46,14 @@ public interface IRoundGrain : IGrainWithStringKey
     /// <summary>
     /// Extends the upload lease of <paramref name="uploadId"/> to <paramref name="leaseDuration"/> from now while it holds it;
     /// false when it no longer does. An upload renews its lease while its stream is alive, so a lease can be short and one
-    /// left by a crashed API process ends soon after the crash.
+    /// left by a crashed API process ends soon after the crash. [AlwaysInterleave], like <see cref="EndUploadAsync"/>: it only
+    /// changes the in-memory lease, so it is not held up behind a request (a slow submission's write must not let its lease expire).
     /// </summary>
-    [Alias("RenewUpload")]
+    [Alias("RenewUpload"), AlwaysInterleave]
     Task<bool> RenewUploadAsync(string clientId, Guid uploadId, TimeSpan leaseDuration);
 
     /// <summary>Releases the upload lease of <paramref name="uploadId"/> when it still holds it; an upload that stops before it submits calls this.</summary>
-    [Alias("EndUpload")]
+    [Alias("EndUpload"), AlwaysInterleave]
     Task EndUploadAsync(string clientId, Guid uploadId);
 
     /// <summary>

@@ -17,9 +17,10 @@ namespace FedMM.Grains.Rounds;
 /// <see cref="RoundGrainState"/>'s; the grain times them and persists each before it is acknowledged.
 /// Orleans orders them: the grain is not reentrant, the deadline timer does not interleave, and
 /// background work hands its result back in a call on the grain itself (<see cref="IRoundBackgroundWork"/>),
-/// so every read-decide-write runs in one request with nothing interleaved at its awaits. The one call
-/// that interleaves, <see cref="BeginUploadAsync"/>, only reads state and the in-memory upload leases
-/// between its awaits, and waits there for the site's lease (<see cref="UploadLeases"/>).
+/// so every read-decide-write runs in one request with nothing interleaved at its awaits. The calls
+/// that interleave are the upload-lease ones: <see cref="RenewUploadAsync"/> and <see cref="EndUploadAsync"/>
+/// change only the in-memory leases in one turn, and <see cref="BeginUploadAsync"/> only reads state and
+/// the leases between its awaits, and waits there for the site's lease (<see cref="UploadLeases"/>).
 /// On activation the deadline timer is re-armed and an interrupted aggregation or follow-up resumed; a durable reminder wakes the round at its deadline and every
 /// <see cref="RoundRecoveryOptions.RecoveryPeriod"/> until it has finished, so a round whose silo
 /// died resumes on a surviving silo without anyone calling it.
