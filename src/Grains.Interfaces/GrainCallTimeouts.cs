@@ -22,6 +22,12 @@ public static class GrainCallTimeouts
     /// </summary>
     public const string PerItem = "00:00:30";
 
+    /// <summary>
+    /// Longest wait of one <see cref="IRoundGrain.BeginUploadAsync"/> call for the site's upload lease: its
+    /// response timeout (<see cref="LongPoll"/>) less <see cref="SiteTaskLongPoll.ResponseMargin"/>; a longer wait is made of several calls.
+    /// </summary>
+    public static readonly TimeSpan MaxUploadWait = TimeSpan.Parse(LongPoll, System.Globalization.CultureInfo.InvariantCulture) - SiteTaskLongPoll.ResponseMargin;
+
     /// <summary><see cref="LongPoll"/> as a time span.</summary>
     public static readonly TimeSpan LongPollTimeout = TimeSpan.Parse(LongPoll, System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -1,5 +1,6 @@
 using FedMM.Contracts;
 using FedMM.Grains.Interfaces.Models;
+using Orleans.Concurrency;
 
 namespace FedMM.Grains.Interfaces;
 
@@ -32,23 +33,27 @@ public interface IRoundGrain : IGrainWithStringKey
     /// Everything an upload of <paramref name="clientId"/> needs (state, participation, config, shared
     /// parameter shapes, a recorded update) in one call; closes collection first when the deadline has
     /// passed. When the site may store an update, <paramref name="uploadId"/> gets the (round, site)
-    /// upload lease for <paramref name="leaseDuration"/> unless another upload holds it, so two uploads
-    /// of one site never commit to the same blob names at once, whichever API process runs them; the
+    /// upload lease for <paramref name="leaseDuration"/>, so two uploads of one site never commit to the
+    /// same blob names at once, whichever API process runs them. While another upload of the site holds
+    /// it, the call waits up to <paramref name="maxWait"/> (at most <see cref="GrainCallTimeouts.MaxUploadWait"/>) in arrival order,
+    /// answered when the holder submits, ends or its lease expires, and then answers HeldByAnother; the
     /// lease expires, so a crashed API process cannot block a site.
+    /// [AlwaysInterleave]: a waiting call does not hold the grain (it changes no persisted state itself).
     /// </summary>
-    [Alias("BeginUpload")]
-    Task<UploadContext> BeginUploadAsync(string clientId, Guid uploadId, TimeSpan leaseDuration);
+    [Alias("BeginUpload"), AlwaysInterleave, ResponseTimeout(GrainCallTimeouts.LongPoll)]
+    Task<UploadContext> BeginUploadAsync(string clientId, Guid uploadId, TimeSpan leaseDuration, TimeSpan maxWait = default, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Extends the upload lease of <paramref name="uploadId"/> to <paramref name="leaseDuration"/> from now while it holds it;
     /// false when it no longer does. An upload renews its lease while its stream is alive, so a lease can be short and one
-    /// left by a crashed API process ends soon after the crash.
+    /// left by a crashed API process ends soon after the crash. [AlwaysInterleave], like <see cref="EndUploadAsync"/>: it only
+    /// changes the in-memory lease, so it is not held up behind a request (a slow submission's write must not let its lease expire).
     /// </summary>
-    [Alias("RenewUpload")]
+    [Alias("RenewUpload"), AlwaysInterleave]
     Task<bool> RenewUploadAsync(string clientId, Guid uploadId, TimeSpan leaseDuration);
 
     /// <summary>Releases the upload lease of <paramref name="uploadId"/> when it still holds it; an upload that stops before it submits calls this.</summary>
-    [Alias("EndUpload")]
+    [Alias("EndUpload"), AlwaysInterleave]
     Task EndUploadAsync(string clientId, Guid uploadId);
 
     /// <summary>

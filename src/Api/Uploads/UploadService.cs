@@ -14,8 +14,6 @@ namespace FedMM.Api.Uploads;
 /// </summary>
 public sealed class UploadService(IGrainFactory grains, UpdateReceiver receiver, UploadGate gate, TimeProvider clock, IOptions<ApiOptions> options, ILogger<UploadService> logger)
 {
-    private static readonly TimeSpan LeasePoll = TimeSpan.FromMilliseconds(250);
-
     private ApiOptions Limits => options.Value;
 
     /// <summary>Receives the update of <paramref name="clientId"/> for round <paramref name="round"/> of <paramref name="federationId"/>.</summary>
@@ -71,17 +69,19 @@ public sealed class UploadService(IGrainFactory grains, UpdateReceiver receiver,
     }
 
     // The context, waiting (up to the queue wait) while another upload of the site, from any API process, holds the lease.
+    // The round grain answers the wait (it hands the lease over when the holder ends, submits or expires);
+    // a queue wait longer than one grain call may wait takes one call per GrainCallTimeouts.MaxUploadWait.
     private async Task<UploadContext> BeginAsync(IRoundGrain roundGrain, string clientId, Guid uploadId, CancellationToken cancellationToken)
     {
         var lease = TimeSpan.FromSeconds(Limits.UploadLeaseSeconds);
         var giveUpAt = clock.GetUtcNow() + TimeSpan.FromSeconds(Limits.UploadQueueSeconds);
-        var upload = await roundGrain.BeginUploadAsync(clientId, uploadId, lease);
-        while (upload.Lease == UploadLease.HeldByAnother && clock.GetUtcNow() < giveUpAt)
+        while (true)
         {
-            await Task.Delay(LeasePoll, clock, cancellationToken);
-            upload = await roundGrain.BeginUploadAsync(clientId, uploadId, lease);
+            var left = giveUpAt - clock.GetUtcNow();
+            var wait = left <= TimeSpan.Zero ? TimeSpan.Zero : left < GrainCallTimeouts.MaxUploadWait ? left : GrainCallTimeouts.MaxUploadWait;
+            var upload = await roundGrain.BeginUploadAsync(clientId, uploadId, lease, wait, cancellationToken);
+            if (upload.Lease != UploadLease.HeldByAnother || wait == left || left <= TimeSpan.Zero) return upload;
         }
-        return upload;
     }
 
     private async Task<(UploadOutcome Outcome, bool Submitted)> ReceiveAsync(

@@ -26,10 +26,12 @@ public sealed record AggregationJob(
 }
 
 /// <summary>A finished aggregation: the global package's blobs, per-client contributions and the final failure list.</summary>
+[GenerateSerializer, Immutable, Alias("fedmm.aggregation-outcome")]
 public sealed record AggregationOutcome(
-    IReadOnlyList<ArtifactRecord> GlobalArtifacts,
-    IReadOnlyDictionary<string, ClientContribution> Contributions,
-    IReadOnlyList<ParticipantFailure> Failures);
+    [property: Id(0)] IReadOnlyList<ArtifactRecord> GlobalArtifacts,
+    [property: Id(1)] IReadOnlyDictionary<string, ClientContribution> Contributions,
+    [property: Id(2)] IReadOnlyList<ParticipantFailure> Failures);
 
-/// <summary>How an aggregation run ended: with an <see cref="Outcome"/>, or with the <see cref="Failure"/> that fails the round.</summary>
-public sealed record AggregationResult(AggregationOutcome? Outcome, string? Failure);
+/// <summary>How an aggregation run ended: with an <see cref="Outcome"/>, or with the <see cref="Failure"/> that fails the round. Handed to the round grain in a call on itself.</summary>
+[GenerateSerializer, Immutable, Alias("fedmm.aggregation-result")]
+public sealed record AggregationResult([property: Id(0)] AggregationOutcome? Outcome, [property: Id(1)] string? Failure);

@@ -14,9 +14,14 @@ namespace FedMM.Grains.Rounds;
 /// <summary>
 /// One round: collects updates until every participant reported or the deadline passed, then
 /// aggregates off the grain scheduler (<see cref="AggregationRunner"/>). The transitions are
-/// <see cref="RoundGrainState"/>'s; the grain orders them (its gate), times them and persists each
-/// before it is acknowledged. On activation the deadline timer is re-armed and an interrupted
-/// aggregation or follow-up resumed; a durable reminder wakes the round at its deadline and every
+/// <see cref="RoundGrainState"/>'s; the grain times them and persists each before it is acknowledged.
+/// Orleans orders them: the grain is not reentrant, the deadline timer does not interleave, and
+/// background work hands its result back in a call on the grain itself (<see cref="IRoundBackgroundWork"/>),
+/// so every read-decide-write runs in one request with nothing interleaved at its awaits. The calls
+/// that interleave are the upload-lease ones: <see cref="RenewUploadAsync"/> and <see cref="EndUploadAsync"/>
+/// change only the in-memory leases in one turn, and <see cref="BeginUploadAsync"/> only reads state and
+/// the leases between its awaits, and waits there for the site's lease (<see cref="UploadLeases"/>).
+/// On activation the deadline timer is re-armed and an interrupted aggregation or follow-up resumed; a durable reminder wakes the round at its deadline and every
 /// <see cref="RoundRecoveryOptions.RecoveryPeriod"/> until it has finished, so a round whose silo
 /// died resumes on a surviving silo without anyone calling it.
 /// The round owns its state: after every persisted change it pushes its view to its federation
@@ -31,18 +36,18 @@ public sealed class RoundGrain(
     TimeProvider clock,
     IOptions<RoundRecoveryOptions> recovery,
     ILogger<RoundGrain> logger)
-    : Grain, IRoundGrain, IRemindable
+    : Grain, IRoundGrain, IRoundBackgroundWork, IRemindable
 {
     /// <summary>Name of the reminder that wakes an unfinished round.</summary>
     public const string RecoveryReminder = "round-recovery";
 
-    // Orders read-decide-write sequences between requests, the timer and the background
-    // aggregation's continuation, which may interleave at awaits.
-    private readonly SemaphoreSlim gate = new(1, 1);
     private DeadlineTimer? deadlineTimer;
     private Task? aggregationRun;
     private Task? followUpRun;
-    private readonly UploadLeases uploadLeases = new();
+    private UploadLeases? uploadLeases;
+    // Hands expired upload leases to waiting uploads; armed for the earliest expiry that uploads wait for.
+    private IGrainTimer? leaseTimer;
+    private DateTimeOffset leaseTimerDue = DateTimeOffset.MaxValue;
     // This activation's running aggregate of the recorded updates (not state: a new activation folds them again).
     private RunningAggregation? running;
 
@@ -51,6 +56,10 @@ public sealed class RoundGrain(
     private DateTimeOffset Now => clock.GetUtcNow();
 
     private DeadlineTimer Deadline => deadlineTimer ??= new DeadlineTimer(this, OnDeadlineAsync);
+
+    private UploadLeases Leases => uploadLeases ??= new UploadLeases(HandOverLeasesAt);
+
+    private IRoundBackgroundWork Self => this.AsReference<IRoundBackgroundWork>();
 
     /// <inheritdoc />
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -89,18 +98,15 @@ public sealed class RoundGrain(
             throw ServiceRequestException.Invalid($"round plan for '{plan.FederationId}/{plan.Round}' sent to round grain '{this.GetPrimaryKeyString()}'.");
         if (plan.Participants.Count == 0)
             throw ServiceRequestException.Invalid($"round {plan.Round} of federation '{plan.FederationId}': at least one participant is required.");
-        return await GatedAsync(async () =>
-        {
-            if (S.HasPlan(plan)) return S.ToView();
-            if (S.FederationId is not null && S.State != RoundState.Queued)
-                throw ServiceRequestException.Conflict($"round {plan.Round} of federation '{plan.FederationId}' is already {S.State}; its plan cannot change.");
-            await PersistAsync(s => s.Queue(plan, plan.Config.Round.MinClients));
-            return S.ToView();
-        });
+        if (S.HasPlan(plan)) return S.ToView();
+        if (S.FederationId is not null && S.State != RoundState.Queued)
+            throw ServiceRequestException.Conflict($"round {plan.Round} of federation '{plan.FederationId}' is already {S.State}; its plan cannot change.");
+        await PersistAsync(s => s.Queue(plan, plan.Config.Round.MinClients));
+        return S.ToView();
     }
 
     /// <inheritdoc />
-    public Task<RoundView> OpenAsync(int? globalRound) => GatedAsync(async () =>
+    public async Task<RoundView> OpenAsync(int? globalRound)
     {
         RequireQueued();
         if (S.State != RoundState.Queued) return S.ToView();
@@ -114,7 +120,7 @@ public sealed class RoundGrain(
         ArmDeadline();
         StartRunning();
         return S.ToView();
-    });
+    }
 
     /// <inheritdoc />
     public Task<RoundView?> GetAsync() => Task.FromResult(S.FederationId is null ? null : S.ToView());
@@ -124,72 +130,98 @@ public sealed class RoundGrain(
         Task.FromResult(S.Submissions.Find(s => s.ClientId == clientId));
 
     /// <inheritdoc />
-    public Task<UploadContext> BeginUploadAsync(string clientId, Guid uploadId, TimeSpan leaseDuration) => GatedAsync(async () =>
+    public async Task<UploadContext> BeginUploadAsync(string clientId, Guid uploadId, TimeSpan leaseDuration, TimeSpan maxWait = default, CancellationToken cancellationToken = default)
     {
+        // [AlwaysInterleave]: this call runs beside the grain's other requests, so it changes no persisted
+        // state itself. The overdue close is a request of its own (Poke), ordered with the others; the
+        // rest reads state and the in-memory leases in single turns. The site's own submission, which could
+        // change what it reads, holds the site's lease until it is persisted, so this call waits for it.
+        if (maxWait < TimeSpan.Zero || maxWait > GrainCallTimeouts.MaxUploadWait)
+            throw ServiceRequestException.Invalid($"upload lease wait {maxWait} of client '{clientId}' is outside 0..{GrainCallTimeouts.MaxUploadWait}.");
         RequireQueued();
-        if (S.IsOverdue(Now)) await CloseCollectionAsync();
-        var lease = S.AcceptsUploadFrom(clientId) ? uploadLeases.Take(clientId, uploadId, Now, leaseDuration) : UploadLease.NotNeeded;
+        if (S.IsOverdue(Now)) await this.AsReference<IRoundGrain>().PokeAsync();
+        if (!S.AcceptsUploadFrom(clientId) && !Leases.IsHeldByAnother(clientId, uploadId, Now))
+            return S.ToUploadContext(clientId, UploadLease.NotNeeded);
+        var lease = await Leases.TakeAsync(clientId, uploadId, leaseDuration, maxWait, clock, cancellationToken);
+        if (lease == UploadLease.Granted && !S.AcceptsUploadFrom(clientId))
+        {
+            // The upload it waited for submitted, or the round stopped collecting: nothing to store, no lease.
+            Leases.Release(clientId, uploadId, Now);
+            lease = UploadLease.NotNeeded;
+        }
         return S.ToUploadContext(clientId, lease);
-    });
+    }
 
     /// <inheritdoc />
     public Task<bool> RenewUploadAsync(string clientId, Guid uploadId, TimeSpan leaseDuration) =>
-        Task.FromResult(uploadLeases.Renew(clientId, uploadId, Now, leaseDuration));
+        Task.FromResult(Leases.Renew(clientId, uploadId, Now, leaseDuration));
 
     /// <inheritdoc />
     public Task EndUploadAsync(string clientId, Guid uploadId)
     {
-        uploadLeases.Release(clientId, uploadId);
+        Leases.Release(clientId, uploadId, Now);
         return Task.CompletedTask;
+    }
+
+    /// <summary>Arms the lease timer to hand expired leases over at <paramref name="due"/>, unless it fires sooner.</summary>
+    private void HandOverLeasesAt(DateTimeOffset due)
+    {
+        if (due >= leaseTimerDue) return;
+        leaseTimerDue = due;
+        var after = due - Now;
+        if (after < TimeSpan.Zero) after = TimeSpan.Zero;
+        // Interleave: the hand-over is one synchronous turn over in-memory leases, so it need not wait behind a request.
+        leaseTimer ??= this.RegisterGrainTimer(_ =>
+        {
+            leaseTimerDue = DateTimeOffset.MaxValue;
+            Leases.HandOverExpired(Now);
+            return Task.CompletedTask;
+        }, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
+        leaseTimer.Change(after, Timeout.InfiniteTimeSpan);
     }
 
     /// <inheritdoc />
     public async Task<SubmissionResult> SubmitAsync(SubmissionRecord submission)
     {
-        bool aggregateNow = false;
-        var result = await GatedAsync(async () =>
+        RequireQueued();
+        try
         {
-            RequireQueued();
-            uploadLeases.End(submission.ClientId);
             string who = $"round {S.Round} of federation '{S.FederationId}', client '{submission.ClientId}'";
             if (S.Answered(submission, who) is { } answer) return answer;
             if (S.IsOverdue(Now)) await CloseCollectionAsync();
             if (S.State != RoundState.Collecting)
                 return new SubmissionResult(SubmissionOutcome.NotCollecting, $"{who}: the round is {S.State}; it accepts no more updates.");
             SubmissionChecks.Validate(S, submission, S.Participants.Find(p => p.ClientId == submission.ClientId)!, who);
+            bool aggregateNow = false;
             await PersistAsync(s => aggregateNow = s.Record(submission));
             running?.Enqueue(submission);
             logger.LogInformation("Round {Round} of {Federation}: update of {Client} recorded ({Count}/{Participants})",
                 S.Round, S.FederationId, submission.ClientId, S.Submissions.Count, S.Participants.Count);
+            if (aggregateNow)
+            {
+                Deadline.Disarm();
+                StartAggregation();
+            }
             return new SubmissionResult(SubmissionOutcome.Accepted, $"{who}: update recorded.");
-        });
-
-        if (aggregateNow)
-        {
-            Deadline.Disarm();
-            StartAggregation();
         }
-        return result;
+        finally
+        {
+            // Only now, with the outcome persisted: an upload of the site waiting for the lease reads the recorded update.
+            Leases.End(submission.ClientId, Now);
+        }
     }
 
     /// <inheritdoc />
     public async Task<RoundView> CancelAsync(string reason)
     {
-        bool cancelledNow = await GatedAsync(async () =>
-        {
-            RequireQueued();
-            if (S.State == RoundState.Cancelled) return false;
-            var now = Now;
-            await PersistAsync(s => s.Cancel(reason, now));
-            logger.LogInformation("Round {Round} of {Federation} cancelled: {Reason}", S.Round, S.FederationId, S.Reason);
-            return true;
-        });
-        if (cancelledNow)
-        {
-            if (aggregationRun is not { IsCompleted: false }) ReleaseRunning();
-            Deadline.Disarm();
-            StartFollowUps();
-        }
+        RequireQueued();
+        if (S.State == RoundState.Cancelled) return S.ToView();
+        var now = Now;
+        await PersistAsync(s => s.Cancel(reason, now));
+        logger.LogInformation("Round {Round} of {Federation} cancelled: {Reason}", S.Round, S.FederationId, S.Reason);
+        if (aggregationRun is not { IsCompleted: false }) ReleaseRunning();
+        Deadline.Disarm();
+        StartFollowUps();
         return S.ToView();
     }
 
@@ -197,7 +229,7 @@ public sealed class RoundGrain(
     public async Task<RoundView?> PokeAsync()
     {
         if (S.FederationId is null) return null;
-        if (S.IsOverdue(Now)) await GatedAsync(CloseCollectionAsync);
+        if (S.IsOverdue(Now)) await CloseCollectionAsync();
         ResumeBackgroundWork();
         return S.ToView();
     }
@@ -228,14 +260,15 @@ public sealed class RoundGrain(
 
     private void ArmDeadline() => Deadline.Arm(S.Deadline!.Value - Now);
 
-    private Task OnDeadlineAsync() => GatedAsync(async () =>
+    // A timer tick that does not interleave (DeadlineTimer): ordered with the grain's requests like one of them.
+    private async Task OnDeadlineAsync()
     {
         if (S.State != RoundState.Collecting) return;
         if (Now < S.Deadline) ArmDeadline();
         else await CloseCollectionAsync();
-    });
+    }
 
-    /// <summary>Deadline passed: aggregate with what arrived when the quorum is met, fail otherwise. Caller holds the gate.</summary>
+    /// <summary>Deadline passed: aggregate with what arrived when the quorum is met, fail otherwise. Runs in a request or a non-interleaving timer tick.</summary>
     private async Task CloseCollectionAsync()
     {
         if (S.State != RoundState.Collecting) return;
@@ -263,24 +296,37 @@ public sealed class RoundGrain(
         aggregationRun = RunAggregationAsync();
     }
 
+    // The aggregation runs on the thread pool (AggregationRunner); its result is applied in a request of
+    // this grain's own (OnAggregatedAsync), so Orleans orders it with every other state change.
     private async Task RunAggregationAsync()
     {
-        var result = await aggregation.RunAsync(S.ToAggregationJob() with { Running = running });
-        bool recorded = await GatedAsync(async () =>
+        var job = S.ToAggregationJob() with { Running = running };
+        var result = await aggregation.RunAsync(job);
+        // The run used its running aggregate up, whatever happens to the result: a later run reads every update.
+        if (running is not null && ReferenceEquals(running, job.Running)) ReleaseRunning();
+        try { await Self.OnAggregatedAsync(result); }
+        catch (Exception e)
         {
-            if (S.State != RoundState.Aggregating) return false;
-            var now = Now;
-            await PersistAsync(s => { if (result.Outcome is { } outcome) s.Complete(outcome, now); else s.Fail(result.Failure!, now); });
-            return true;
-        });
-        ReleaseRunning();
-        if (!recorded) return;
+            // The round stays Aggregating; the recovery reminder runs the aggregation again.
+            logger.LogWarning(e, "Round {Round} of {Federation}: the aggregation's result could not be recorded", S.Round, S.FederationId);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task OnAggregatedAsync(AggregationResult result)
+    {
+        if (S.State != RoundState.Aggregating) return;
+        var now = Now;
+        await PersistAsync(s => { if (result.Outcome is { } outcome) s.Complete(outcome, now); else s.Fail(result.Failure!, now); });
         if (S.State == RoundState.Completed)
             logger.LogInformation("Round {Round} of {Federation} completed", S.Round, S.FederationId);
         else
             logger.LogWarning("Round {Round} of {Federation} failed: {Reason}", S.Round, S.FederationId, S.Reason);
         StartFollowUps();
     }
+
+    /// <inheritdoc />
+    public Task OnClientsNotifiedAsync() => S.ClientsNotified ? Task.CompletedTask : PersistAsync(s => s.ClientsNotified = true);
 
     /// <summary>Starts this activation's running aggregate and folds the updates already recorded, in their recorded order.</summary>
     private void StartRunning()
@@ -309,7 +355,7 @@ public sealed class RoundGrain(
     {
         if (followUpRun is { IsCompleted: false }) return;
         // Each participant's history entry, then the federation is told so it can open the next round.
-        followUpRun = ParticipantHistory.FollowUpAsync(GrainFactory, S, () => GatedAsync(() => PersistAsync(s => s.ClientsNotified = true)), logger);
+        followUpRun = ParticipantHistory.FollowUpAsync(GrainFactory, S, () => Self.OnClientsNotifiedAsync(), logger);
     }
 
     private void RequireQueued()
@@ -317,17 +363,6 @@ public sealed class RoundGrain(
         if (S.FederationId is null)
             throw ServiceRequestException.NotFound($"round '{this.GetPrimaryKeyString()}' was never requested.");
     }
-
-    /// <summary>Runs <paramref name="step"/> holding the gate.</summary>
-    private async Task<T> GatedAsync<T>(Func<Task<T>> step)
-    {
-        await gate.WaitAsync();
-        try { return await step(); }
-        finally { gate.Release(); }
-    }
-
-    /// <inheritdoc cref="GatedAsync{T}"/>
-    private Task GatedAsync(Func<Task> step) => GatedAsync(async () => { await step(); return true; });
 
     /// <summary>Applies a transition and persists it; a failed write leaves the state as it was stored.</summary>
     private async Task PersistAsync(Action<RoundGrainState> change)
