@@ -1,4 +1,5 @@
 using FedMM.Contracts;
+using FedMM.Learning.Federation;
 using FedMM.Learning.Training;
 
 namespace FedMM.Learning.Privacy;
@@ -14,8 +15,8 @@ namespace FedMM.Learning.Privacy;
 /// </summary>
 /// <remarks>
 /// What no update can show is left out and stated in docs/PRIVACY.md: the clip norms, that the noise
-/// was drawn at all, and the mechanisms of earlier rounds (ε over all rounds is checked only to be at
-/// least the round's own).
+/// was drawn at all, and releases of rounds the federation never published (ε over all rounds is
+/// checked to be at least the composition of what it accepted).
 /// </remarks>
 public static class ReportedPrivacyChecks
 {
@@ -36,7 +37,15 @@ public static class ReportedPrivacyChecks
     /// A site that reports no privacy at all is refused only under DP-SGD; otherwise it is held to
     /// minimum support by its tensors, as before (docs/PRIVACY.md).
     /// </remarks>
-    public static string? Problem(SiteMetrics metrics, FederationConfig config, IReadOnlyCollection<string>? vectorNames = null)
+    /// <param name="metrics">The update's metrics.</param>
+    /// <param name="config">The round's config.</param>
+    /// <param name="vectorNames">The update's vector tensors, when the caller has them.</param>
+    /// <param name="earlier">
+    /// The mechanisms the federation accepted from the site in earlier published rounds
+    /// (<see cref="RoundReport.AcceptedPrivacy"/> of the package it trained from), when the caller has them:
+    /// privacy.epsilon must then be at least their composition with this round's at the reported δ.
+    /// </param>
+    public static string? Problem(SiteMetrics metrics, FederationConfig config, IReadOnlyCollection<string>? vectorNames = null, IReadOnlyList<PrivacyMechanism>? earlier = null)
     {
         ArgumentNullException.ThrowIfNull(metrics);
         ArgumentNullException.ThrowIfNull(config);
@@ -65,8 +74,43 @@ public static class ReportedPrivacyChecks
             return $"privacy.roundEpsilon {report.RoundEpsilon:G6} understates the ε {roundEpsilon:G6} that the accountant gives the reported mechanisms ({Names(report)}) at δ = {report.Delta:G3}.";
         if (report.Epsilon < roundEpsilon * (1 - EpsilonTolerance))
             return $"privacy.epsilon {report.Epsilon:G6} is below the ε {roundEpsilon:G6} of this round's mechanisms alone ({Names(report)}) at δ = {report.Delta:G3}; ε over all rounds cannot be less.";
+        if (earlier is { Count: > 0 })
+        {
+            // The site's ledger holds at least what the federation accepted from it (and also what it
+            // released in rounds that were refused or failed), so its ε is at least their composition.
+            double total = accountant.EpsilonWith([.. earlier, .. report.Mechanisms], report.Delta);
+            if (report.Epsilon < total * (1 - EpsilonTolerance))
+                return $"privacy.epsilon {report.Epsilon:G6} understates the ε {total:G6} of this round's mechanisms composed with the {earlier.Sum(m => m.Steps)} release(s) the federation accepted from the site in earlier rounds ({string.Join(", ", earlier.Select(m => m.Name).Distinct())}) at δ = {report.Delta:G3}.";
+        }
         return null;
     }
+
+    /// <summary>
+    /// The mechanisms accepted per site after a round: <paramref name="before"/> (the previous
+    /// package's list; sites absent from the round carried) with the mechanisms each of the round's
+    /// accepted updates reported, merged per site (<see cref="Merge"/>), in client order.
+    /// </summary>
+    public static IReadOnlyList<AcceptedMechanisms> Accepted(IReadOnlyList<AcceptedMechanisms>? before, IEnumerable<(string ClientId, PrivacyReport? Report)> accepted)
+    {
+        ArgumentNullException.ThrowIfNull(accepted);
+        var mechanisms = (before ?? []).ToDictionary(a => a.ClientId, a => a.Mechanisms.ToList(), StringComparer.Ordinal);
+        foreach (var (clientId, report) in accepted)
+        {
+            if (report is null || report.Mechanisms.Count == 0) continue;
+            if (!mechanisms.TryGetValue(clientId, out var list)) mechanisms[clientId] = list = [];
+            list.AddRange(report.Mechanisms);
+        }
+        return mechanisms.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => new AcceptedMechanisms(p.Key, Merge(p.Value))).ToList();
+    }
+
+    /// <summary>
+    /// <paramref name="mechanisms"/> with those of the same name, sample rate and noise multiplier
+    /// as one of their summed steps: RDP composes additively, so the accountant's ε is the same.
+    /// </summary>
+    public static IReadOnlyList<PrivacyMechanism> Merge(IEnumerable<PrivacyMechanism> mechanisms) =>
+        mechanisms.GroupBy(m => (m.Name, m.SampleRate, m.NoiseMultiplier))
+            .Select(g => g.First() with { Steps = g.Sum(m => m.Steps) })
+            .ToList();
 
     // The round's DP-SGD as LocalRound runs it: q = batchSize/n (at most 1), localEpochs·⌈1/q⌉ steps, and
     // at least privacy.sgdNoiseMultiplier, or under privacy.sgdEpsilon a σ that keeps privacy.sgdRounds

@@ -1,4 +1,5 @@
 using FedMM.Contracts;
+using FedMM.Learning.Experiments;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Privacy;
 using FedMM.Learning.Tests.Training;
@@ -121,5 +122,42 @@ public sealed class ReportedPrivacyChecksTests
             Refusal(config, Reporting(update, mechanisms.Select(m => m.Name == "summary.image" ? m with { NoiseMultiplier = 1 } : m))));
         Assert.EndsWith("privacy.mechanisms: 'summary.cooccurrence' is one release of every record (sample rate 1, 1 step), not sample rate 0.01 over 1 step(s).",
             Refusal(config, Reporting(update, mechanisms.Select(m => m.Name == "summary.cooccurrence" ? m with { SampleRate = 0.01 } : m))));
+    }
+
+    [Fact]
+    public void Epsilon_over_all_rounds_must_cover_what_the_federation_accepted_from_the_site_before()
+    {
+        var config = TinySites.Config() with { Privacy = new PrivacyConfig { SgdNoiseMultiplier = 1.5, SgdClipNorm = 1.0, TargetEpsilon = 20 } };
+        Assert.Empty(FederationConfigChecks.Problems(config));
+        using var site = SiteState.Create(TinySites.Site("client_2", Modalities.Text), config, Factory);
+        using var server = new RoundAggregatorServer(config);
+        var first = LocalRound.Run(site, round: 1, null, null);
+        server.Aggregate(1, config, [first], []);
+        // The package lists what it accepted from the site: its round-1 mechanisms.
+        var accepted = Assert.Single(server.Package!.Report.AcceptedPrivacy);
+        Assert.Equal(new AcceptedMechanisms("client_2", first.Metrics.Privacy!.Mechanisms), accepted with { Mechanisms = [.. accepted.Mechanisms] }, new AcceptedComparer());
+
+        var second = LocalRound.Run(site, round: 2, server.Weights, server.Vectors);
+        var report = second.Metrics.Privacy!;
+        RoundUpdateChecks.Check(2, config, [second], server.Package);
+        // A site that starts its ledger over reports this round's ε as its total: consistent within the round, refused against the package.
+        var restarted = With(second, report with { Epsilon = report.RoundEpsilon });
+        Assert.Null(ReportedPrivacyChecks.Problem(restarted.Metrics, config, [.. restarted.Vectors.Keys]));
+        double total = new PrivacyAccountant().EpsilonWith([.. first.Metrics.Privacy!.Mechanisms, .. report.Mechanisms], report.Delta);
+        Assert.Equal(total, report.Epsilon, 9);
+        Assert.Contains($"metrics.json: privacy.epsilon {report.RoundEpsilon:G6} understates the ε {total:G6} of this round's mechanisms composed with the 10 release(s) the federation accepted from the site in earlier rounds (summary.text, dp-sgd) at δ = {report.Delta:G3}.",
+            Assert.Throws<SiteUpdateException>(() => RoundUpdateChecks.Check(2, config, [restarted], server.Package)).Message);
+
+        // Rounds accumulate: mechanisms of the same name, rate and noise add their steps.
+        server.Aggregate(2, config, [second], []);
+        var both = Assert.Single(server.Package!.Report.AcceptedPrivacy).Mechanisms;
+        Assert.Equal([new PrivacyMechanism("summary.text", 1, 6 / Math.Sqrt(2), 2), new PrivacyMechanism("dp-sgd", 8 / 24.0, 1.5, 18)], both);
+    }
+
+    private sealed class AcceptedComparer : IEqualityComparer<AcceptedMechanisms>
+    {
+        public bool Equals(AcceptedMechanisms? x, AcceptedMechanisms? y) => x!.ClientId == y!.ClientId && x.Mechanisms.SequenceEqual(y.Mechanisms);
+
+        public int GetHashCode(AcceptedMechanisms obj) => obj.ClientId.GetHashCode(StringComparison.Ordinal);
     }
 }
