@@ -1,6 +1,7 @@
 using FedMM.Contracts;
 using FedMM.Grains.Interfaces.Errors;
 using FedMM.Grains.Interfaces.Models;
+using FedMM.Learning.Privacy;
 
 namespace FedMM.Grains.Rounds;
 
@@ -10,8 +11,8 @@ public static class SubmissionChecks
     /// <summary>
     /// Refuses (<see cref="ServiceRequestException.Invalid"/>) an update whose round, sample count,
     /// artifacts (one each of the update files, at their layout names, non-empty, with a SHA-256) or
-    /// metrics (client, round, modalities, trainSamples) do not fit <paramref name="round"/> and
-    /// <paramref name="participant"/>.
+    /// metrics (client, round, modalities, trainSamples, and what they report of privacy, recomputed by
+    /// <see cref="ReportedPrivacyChecks"/>) do not fit <paramref name="round"/> and <paramref name="participant"/>.
     /// </summary>
     public static void Validate(RoundGrainState round, SubmissionRecord submission, Participant participant, string who)
     {
@@ -38,6 +39,9 @@ public static class SubmissionChecks
         var registered = ModalityNames.TryParse(participant.Modalities) ?? Modalities.None;
         if (UpdateContract.MetricsProblem(submission.Metrics, submission.ClientId, round.Round, registered, round.Config) is { } problem)
             throw ServiceRequestException.Invalid($"{who}: metrics: {problem}");
+        // The accountant's recomputation of metrics.privacy; the summaries' mechanisms need the vectors, checked at aggregation.
+        if (round.Config is not null && ReportedPrivacyChecks.Problem(submission.Metrics!, round.Config) is { } privacyProblem)
+            throw ServiceRequestException.Invalid($"{who}: metrics: {privacyProblem}");
         var metrics = submission.Metrics!;
         if (metrics.TrainSamples != submission.SampleCount)
             throw ServiceRequestException.Invalid($"{who}: metrics.trainSamples {metrics.TrainSamples} differs from sampleCount {submission.SampleCount}.");

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using FedMM.Contracts;
+using FedMM.Learning.Privacy;
 using FedMM.Learning.Aggregation;
 using FedMM.Learning.Calibration;
 using FedMM.Learning.Clustering;
@@ -137,6 +138,7 @@ public static class RoundAggregator
                 ClipReference = shared.ClipReference,
                 UpdateNorms = shared.UpdateNorms,
                 Privacy = sites.Where(s => s.Metrics.Privacy is not null).Select(s => SitePrivacy.Of(s.ClientId, s.Metrics.Privacy!)).ToList(),
+                AcceptedPrivacy = ReportedPrivacyChecks.Accepted(previous?.Report.AcceptedPrivacy, sites.Select(s => (s.ClientId, s.Metrics.Privacy))),
                 KrumScores = shared.KrumScores,
                 Image = image?.Summary,
                 Text = text?.Summary,

@@ -59,6 +59,15 @@ public sealed record RoundReport
     /// </summary>
     public IReadOnlyList<SitePrivacy> Privacy { get; init; } = [];
 
+    /// <summary>
+    /// Per site, every differentially private mechanism the federation has accepted from it in the
+    /// published rounds up to this one: the previous package's list, sites absent from this round
+    /// carried, with this round's participants' mechanisms added (same name, sample rate and noise
+    /// merged by adding their steps). The server composes it to check the ε a site reports over all
+    /// its rounds (docs/PRIVACY.md). Empty in reports written before it existed.
+    /// </summary>
+    public IReadOnlyList<AcceptedMechanisms> AcceptedPrivacy { get; init; } = [];
+
     /// <summary>Global image clusters; null when no image information exists yet.</summary>
     public ClusterSummary? Image { get; init; }
 
@@ -108,6 +117,9 @@ public sealed record SitePrivacy(string ClientId, double? Epsilon, double? Round
         return new SitePrivacy(clientId, noised ? report.Epsilon : null, noised ? report.RoundEpsilon : null, report.Delta, report.MinSupport, report.SmallestSupport);
     }
 }
+
+/// <summary>The mechanisms the federation has accepted from <paramref name="ClientId"/> in published rounds (<see cref="RoundReport.AcceptedPrivacy"/>).</summary>
+public sealed record AcceptedMechanisms(string ClientId, IReadOnlyList<PrivacyMechanism> Mechanisms);
 
 /// <summary>A site's update clipped before aggregation: the L2 norm of its difference to the previous global weights, and the norm it was scaled to.</summary>
 public sealed record ClippedUpdate(string ClientId, double Norm, double ClippedTo);

@@ -2,6 +2,7 @@ using FedMM.Contracts;
 using FedMM.Learning.Aggregation;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Models;
+using FedMM.Learning.Privacy;
 using TorchSharp;
 
 namespace FedMM.Learning.Federation;
@@ -9,6 +10,8 @@ namespace FedMM.Learning.Federation;
 /// <summary>
 /// Checks a round's updates before any of them is used. Each update is judged by the update
 /// contract as the upload was: identities and metrics (<see cref="UpdateContract.MetricsProblem"/>),
+/// what it reports of its privacy recomputed (<see cref="ReportedPrivacyChecks"/>, with its vectors' tensors and the
+/// mechanisms the previous package lists as accepted from the site),
 /// its tensors against <see cref="UpdateContract.Weights"/> and <see cref="UpdateContract.Vectors"/>
 /// (<see cref="UpdateValidator"/>: names, dtypes, shapes, finite values, counts, magnitudes) and its
 /// sample counts (<see cref="UpdateBounds.SampleCountProblem"/>). What needs the whole round is
@@ -42,6 +45,9 @@ public static class RoundUpdateChecks
                 throw new SiteUpdateException(update.ClientId, round, $"modalities {update.Modalities} is not image, text or image+text.");
             if (UpdateContract.MetricsProblem(update.Metrics, update.ClientId, round, update.Modalities, config) is { } metricsProblem)
                 throw new SiteUpdateException(update.ClientId, round, $"metrics.json: {metricsProblem}");
+            var earlier = previous?.Report.AcceptedPrivacy.FirstOrDefault(a => a.ClientId == update.ClientId)?.Mechanisms;
+            if (ReportedPrivacyChecks.Problem(update.Metrics, config, update.Vectors.Keys.ToList(), earlier) is { } privacyProblem)
+                throw new SiteUpdateException(update.ClientId, round, $"metrics.json: {privacyProblem}");
 
             // Without labels there is no parameter list: the site's own weights stand in for it, so
             // the group and value rules still hold, and the first uploader sets the shapes (below).

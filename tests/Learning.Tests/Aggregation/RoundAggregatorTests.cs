@@ -2,6 +2,7 @@ using System.Text.Json;
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
 using FedMM.Learning.Models.Fusion;
+using FedMM.Learning.Privacy;
 using TorchSharp;
 using static FedMM.Learning.Tests.Aggregation.SiteUpdates;
 
@@ -67,15 +68,18 @@ public class RoundAggregatorTests
     [Fact]
     public void TheReportListsEachSitesPrivacyAndNoFiniteEpsilonForExactSummaries()
     {
+        // The server recomputes the round's ε from the mechanism at the federation's δ (privacy.delta below).
+        var mechanism = new PrivacyMechanism("summary.image", 1, 6 / Math.Sqrt(2), 1);
+        double roundEpsilon = new PrivacyAccountant().EpsilonWith([mechanism], 1e-3);
         var noised = new PrivacyReport
         {
-            MinSupport = 5, SmallestSupport = 7.5, Epsilon = 2.25, RoundEpsilon = 0.75, Delta = 1e-3,
-            Mechanisms = [new PrivacyMechanism("summary.image", 1, 6 / Math.Sqrt(2), 1)],
+            MinSupport = 5, SmallestSupport = 7.5, Epsilon = 2.25, RoundEpsilon = roundEpsilon, Delta = 1e-3,
+            Mechanisms = [mechanism],
         };
         var exact = new PrivacyReport { MinSupport = 5, SmallestSupport = 9, Delta = 1e-3 };
         var updates = TenSites().Select((u, i) => u with { Metrics = u.Metrics with { Privacy = i == 0 ? exact : i == 1 ? null : noised } }).ToList();
         // Exact summaries are allowed here, so one site may report none of the mechanisms the others ran.
-        var config = Config() with { Privacy = Config().Privacy with { SummaryNoiseMultiplier = 0 } };
+        var config = Config() with { Privacy = Config().Privacy with { SummaryNoiseMultiplier = 0, Delta = 1e-3 } };
         using var package = RoundAggregator.Aggregate(1, config, updates, [], new AverageOfCentersFusion(), null);
 
         var privacy = package.Report.Privacy;
@@ -83,7 +87,7 @@ public class RoundAggregatorTests
         Assert.DoesNotContain(privacy, p => p.ClientId == updates[1].ClientId);
         var first = Assert.Single(privacy, p => p.ClientId == updates[0].ClientId);
         Assert.Equal(new SitePrivacy(updates[0].ClientId, null, null, 1e-3, 5, 9), first);
-        Assert.All(privacy.Where(p => p.ClientId != updates[0].ClientId), p => Assert.Equal((2.25, 0.75, 7.5), (p.Epsilon!.Value, p.RoundEpsilon!.Value, p.SmallestSupport)));
+        Assert.All(privacy.Where(p => p.ClientId != updates[0].ClientId), p => Assert.Equal((2.25, roundEpsilon, 7.5), (p.Epsilon!.Value, p.RoundEpsilon!.Value, p.SmallestSupport)));
         string text = System.Text.Encoding.UTF8.GetString(Bytes(package.WriteReport));
         Assert.Contains("\"epsilon\": null", text);
     }
