@@ -83,9 +83,12 @@ public static class NoiseCalibration
         ArgumentNullException.ThrowIfNull(config);
         var privacy = config.Privacy;
         if (privacy.SgdEpsilon <= 0) return privacy.SgdNoiseMultiplier;
-        return ForSite(privacy.SgdEpsilon * (1 - 1e-6), PrivacyLedger.DeltaFor(privacy, records), records,
-            config.Round.BatchSize, config.Round.LocalEpochs, privacy.SgdRounds).NoiseMultiplier;
+        // The bisection takes seconds and a site asks again every round with the same inputs.
+        var key = (privacy.SgdEpsilon, PrivacyLedger.DeltaFor(privacy, records), records, config.Round.BatchSize, config.Round.LocalEpochs, privacy.SgdRounds);
+        return SiteSigmas.GetOrAdd(key, k => ForSite(k.Item1 * (1 - 1e-6), k.Item2, k.Item3, k.Item4, k.Item5, k.Item6).NoiseMultiplier);
     }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(double, double, int, int, int, int), double> SiteSigmas = new();
 
     private static double EpsilonAt(double sigma, double sampleRate, long steps, double delta)
     {
