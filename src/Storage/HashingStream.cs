@@ -96,8 +96,8 @@ public sealed class HashingStream(Stream inner, bool leaveOpen = true) : Stream
     /// <inheritdoc />
     public override async ValueTask DisposeAsync()
     {
-        hash.Dispose();
         if (!leaveOpen) await inner.DisposeAsync();
-        GC.SuppressFinalize(this);
+        // Dispose(true): the hash; the inner stream is already disposed, and disposing it again does nothing.
+        await base.DisposeAsync();
     }
 }

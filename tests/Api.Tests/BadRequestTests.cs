@@ -20,9 +20,9 @@ public sealed class BadRequestTests(ApiFixture api)
     private const string F = BadRequestWorld.Federation;
 
     /// <summary>One refused request: how to send it, the status and a phrase of the detail.</summary>
-    public sealed record Case(Func<ApiFixture, BadRequestWorld, Task<HttpResponseMessage>> Send, int Status, string Phrase);
+    public sealed record Refusal(Func<ApiFixture, BadRequestWorld, Task<HttpResponseMessage>> Send, int Status, string Phrase);
 
-    private static readonly Dictionary<string, Case> Cases = new()
+    private static readonly Dictionary<string, Refusal> Cases = new()
     {
         // Operator authentication
         ["create federation without admin key"] = new((a, w) => a.Anonymous().PostAsJsonAsync("/api/federations", new { id = "nokey", config = w.Config }), 401, "admin key"),

@@ -49,7 +49,7 @@ public class SiteTrainerTests
             Assert.Contains("text.centroids", vectors.Tensors.Keys);
             Assert.Contains("cooccurrence", vectors.Tensors.Keys);
         }
-        var metrics = JsonSerializer.Deserialize<SiteMetrics>(File.ReadAllText(SiteFolder.Metrics(update)), new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+        var metrics = JsonSerializer.Deserialize<SiteMetrics>(File.ReadAllText(SiteFolder.Metrics(update)), JsonSerializerOptions.Web)!;
         Assert.Equal("site-2", metrics.ClientId);
         Assert.Equal(1, metrics.Round);
         Assert.Equal("image+text", metrics.Modalities);
@@ -84,7 +84,7 @@ public class SiteTrainerTests
         Assert.Equal(expected.Weights.Keys.Order(), weights.Tensors.Keys.Order());
         foreach (var (name, tensor) in expected.Weights)
             Assert.True(tensor.allclose(weights.Tensors[name], rtol: 0, atol: 0), $"{name} differs between the site agent and the runner");
-        var metrics = JsonSerializer.Deserialize<SiteMetrics>(File.ReadAllText(SiteFolder.Metrics(update)), new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+        var metrics = JsonSerializer.Deserialize<SiteMetrics>(File.ReadAllText(SiteFolder.Metrics(update)), JsonSerializerOptions.Web)!;
         Assert.Equal("client-2", metrics.ClientId);
         Assert.Equal(expected.Metrics.After, metrics.After);
         foreach (var t in expected.Weights.Values.Concat(expected.Vectors.Values)) t.Dispose();

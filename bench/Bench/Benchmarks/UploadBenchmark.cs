@@ -156,7 +156,7 @@ public sealed class UploadBenchmark : IBenchmark
             After = new EvaluationMetrics(0.6, 0.55, 0.9),
             Epochs = 1,
             Seconds = 2.5,
-        }, new JsonSerializerOptions(JsonSerializerDefaults.Web)));
+        }, JsonSerializerOptions.Web));
         return path;
     }
 }

@@ -21,21 +21,21 @@ public sealed class AuthorizationRefusals : IAuthorizationMiddlewareResultHandle
             return;
         }
         var refusal = authorizeResult.Forbidden
-            ? CredentialsRefusal.Forbidden(authorizeResult.AuthorizationFailure?.FailureReasons.FirstOrDefault()?.Message ?? "These credentials do not allow this request.")
+            ? CredentialsRefusedException.Forbidden(authorizeResult.AuthorizationFailure?.FailureReasons.FirstOrDefault()?.Message ?? "These credentials do not allow this request.")
             : await PresentedCredentialsRefusalAsync(context, policy) ?? Missing(policy);
         await refusal.WriteAsync(context);
     }
 
     // The policy evaluator keeps only successes; the handlers cache their result per request, so
     // asking again costs no second token check.
-    private static async Task<CredentialsRefusal?> PresentedCredentialsRefusalAsync(HttpContext context, AuthorizationPolicy policy)
+    private static async Task<CredentialsRefusedException?> PresentedCredentialsRefusalAsync(HttpContext context, AuthorizationPolicy policy)
     {
         foreach (string scheme in policy.AuthenticationSchemes)
-            if ((await context.AuthenticateAsync(scheme)).Failure is CredentialsRefusal refusal) return refusal;
+            if ((await context.AuthenticateAsync(scheme)).Failure is CredentialsRefusedException refusal) return refusal;
         return null;
     }
 
-    private static CredentialsRefusal Missing(AuthorizationPolicy policy) =>
+    private static CredentialsRefusedException Missing(AuthorizationPolicy policy) =>
         policy.Requirements.OfType<OwnSiteRequirement>().FirstOrDefault() is { } site
             ? SiteTokenAuthenticationHandler.Missing(site.OperatorAllowed)
             : OperatorKey.Missing();

@@ -10,6 +10,6 @@ public static class OperatorKey
     public static bool IsPresented(HttpContext context) => context.Request.Headers.ContainsKey(Header);
 
     /// <summary>The 401 of a request without the admin key on an operator endpoint.</summary>
-    public static CredentialsRefusal Missing() => new(StatusCodes.Status401Unauthorized, "Admin key required",
+    public static CredentialsRefusedException Missing() => new(StatusCodes.Status401Unauthorized, "Admin key required",
         $"This operator endpoint needs the admin key in the {Header} header.");
 }

@@ -22,7 +22,7 @@ public sealed class OperatorKeyAuthenticationHandler(
         if (string.IsNullOrEmpty(presented)) return Task.FromResult(AuthenticateResult.Fail(OperatorKey.Missing()));
         return Task.FromResult(SecretComparison.FixedTimeEquals(presented, api.Value.AdminKey)
             ? AuthenticateResult.Success(new AuthenticationTicket(Caller.Operator.ToPrincipal(Scheme.Name), Scheme.Name))
-            : AuthenticateResult.Fail(new CredentialsRefusal(StatusCodes.Status403Forbidden, "Wrong admin key",
+            : AuthenticateResult.Fail(new CredentialsRefusedException(StatusCodes.Status403Forbidden, "Wrong admin key",
                 $"The {OperatorKey.Header} header does not hold the admin key.")));
     }
 }

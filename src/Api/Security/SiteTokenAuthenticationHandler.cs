@@ -46,7 +46,7 @@ public sealed class SiteTokenAuthenticationHandler(
                 $"The bearer token of {owner} expired at {check.At:O}; the operator can issue a new one (fedmm client rotate-token)."),
             TokenStatus.Replaced => InvalidToken("Site token replaced",
                 $"The bearer token of {owner} was replaced by a newer token (rotated); use the new token."),
-            _ => AuthenticateResult.Fail(CredentialsRefusal.Forbidden(clientId is null
+            _ => AuthenticateResult.Fail(CredentialsRefusedException.Forbidden(clientId is null
                 ? $"The bearer token belongs to no client of federation '{federationId}'."
                 : $"The bearer token is not the token of client '{clientId}' in federation '{federationId}'.")),
         };
@@ -54,11 +54,11 @@ public sealed class SiteTokenAuthenticationHandler(
 
     /// <summary>A 401 for a token that was issued but is no longer accepted, with the RFC 6750 challenge.</summary>
     private static AuthenticateResult InvalidToken(string title, string detail) =>
-        AuthenticateResult.Fail(new CredentialsRefusal(StatusCodes.Status401Unauthorized, title, detail,
+        AuthenticateResult.Fail(new CredentialsRefusedException(StatusCodes.Status401Unauthorized, title, detail,
             challenge: $"Bearer error=\"invalid_token\", error_description=\"{title}\""));
 
     /// <summary>The 401 of a request without a bearer token on a site endpoint.</summary>
-    public static CredentialsRefusal Missing(bool operatorAllowed) => new(StatusCodes.Status401Unauthorized, "Site token required",
+    public static CredentialsRefusedException Missing(bool operatorAllowed) => new(StatusCodes.Status401Unauthorized, "Site token required",
         "This endpoint needs the site's token as 'Authorization: Bearer <token>'" + (operatorAllowed ? " or the admin key." : "."),
         challenge: "Bearer");
 }

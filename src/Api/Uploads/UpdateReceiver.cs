@@ -23,6 +23,7 @@ public sealed class UpdateReceiver(BlobArtifactStore artifacts, IOptions<ApiOpti
     public const int BlockSize = BlobArtifactStore.BlockSize;
 
     private const int ReadBufferSize = 128 * 1024;
+    private static readonly string[] TensorParts = ["weights", "vectors"];
 
     /// <summary>A received, validated update: its staged parts and metrics.</summary>
     public sealed record ReceivedUpdate(IReadOnlyList<ReceivedPart> Parts, SiteMetrics Metrics);
@@ -96,7 +97,7 @@ public sealed class UpdateReceiver(BlobArtifactStore artifacts, IOptions<ApiOpti
             {
                 throw new UploadRejectedException("body", $"is larger than the limit of {MaxRequestBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
             }
-            var missing = new[] { "weights", "vectors" }.Where(p => !parts.ContainsKey(p)).ToList();
+            var missing = TensorParts.Where(p => !parts.ContainsKey(p)).ToList();
             if (metrics is null) missing.Add("metrics");
             if (missing.Count > 0)
                 throw new UploadRejectedException("body", $"is missing part(s) {string.Join(", ", missing)}; an update has weights, vectors and metrics.");

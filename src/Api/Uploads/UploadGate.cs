@@ -9,7 +9,7 @@ namespace FedMM.Api.Uploads;
 /// waiting, each at most <see cref="ApiOptions.UploadQueueSeconds"/>. One upload at a time per
 /// (round, site) is the round grain's upload lease (<see cref="UploadService"/>), so it holds across API processes.
 /// </summary>
-public sealed class UploadGate(IOptions<ApiOptions> options)
+public sealed class UploadGate(IOptions<ApiOptions> options) : IDisposable
 {
     private readonly SemaphoreSlim slots = new(options.Value.MaxConcurrentUploads, options.Value.MaxConcurrentUploads);
     private int waiting;
@@ -19,7 +19,7 @@ public sealed class UploadGate(IOptions<ApiOptions> options)
     /// <summary>A slot for one upload, or null when none frees up in time or the queue is full.</summary>
     public async Task<IDisposable?> EnterAsync(CancellationToken cancellationToken)
     {
-        if (slots.Wait(0)) return new Held(slots);
+        if (slots.Wait(0, cancellationToken)) return new Held(slots);
         if (Interlocked.Increment(ref waiting) > options.Value.MaxQueuedUploads)
         {
             Interlocked.Decrement(ref waiting);
@@ -34,6 +34,9 @@ public sealed class UploadGate(IOptions<ApiOptions> options)
             Interlocked.Decrement(ref waiting);
         }
     }
+
+    /// <summary>Frees the slots' semaphore (the gate is a singleton: when the API stops).</summary>
+    public void Dispose() => slots.Dispose();
 
     private sealed class Held(SemaphoreSlim semaphore) : IDisposable
     {

@@ -76,7 +76,7 @@ public static class ExperimentCommand
                 foreach (int seed in plan.Seeds)
                 {
                     var run = plan with { Config = federation, Strategies = [strategy], Seeds = [seed] };
-                    rows.AddRange(runner.Run(sites, run, progress, ct, partition, features).Rows);
+                    rows.AddRange(runner.Run(sites, run, progress, partition, features, ct).Rows);
                     results = new ExperimentResults(plan, rows.ToList(), clock.Elapsed.TotalSeconds);
                     results.Write(settings.Output);
                 }

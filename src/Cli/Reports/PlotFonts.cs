@@ -8,6 +8,7 @@ public static class PlotFonts
 {
     private const string Family = "FedMM Sans";
     private static readonly Lazy<string?> Registered = new(Register);
+    private static readonly string[] FontRoots = ["/usr/share/fonts", "/usr/local/share/fonts"];
 
     /// <summary>Candidate font files, most preferred first; FEDMM_PLOT_FONT overrides.</summary>
     private static IEnumerable<string> Candidates()
@@ -20,7 +21,7 @@ public static class PlotFonts
         yield return "/usr/share/fonts/liberation-sans/LiberationSans-Regular.ttf";
         yield return "/System/Library/Fonts/Supplemental/Arial.ttf";
         yield return @"C:\Windows\Fonts\arial.ttf";
-        foreach (var root in new[] { "/usr/share/fonts", "/usr/local/share/fonts" }.Where(Directory.Exists))
+        foreach (var root in FontRoots.Where(Directory.Exists))
             foreach (var file in Directory.EnumerateFiles(root, "*.ttf", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
                 yield return file;
     }

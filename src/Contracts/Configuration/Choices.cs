@@ -13,13 +13,13 @@ public sealed class ChoiceConverter<T> : JsonConverter<T> where T : struct, Enum
     private static readonly Dictionary<string, T> Values = Names.ToDictionary(p => p.Value, p => p.Key, StringComparer.Ordinal);
 
     /// <summary>Every accepted name, in declaration order.</summary>
-    public static IReadOnlyList<string> Known { get; } = [.. Names.Values];
+    internal static IReadOnlyList<string> Known { get; } = [.. Names.Values];
 
     /// <summary>The JSON name of <paramref name="value"/>.</summary>
-    public static string Name(T value) => Names[value];
+    internal static string Name(T value) => Names[value];
 
     /// <summary>The choice called <paramref name="name"/>, or an <see cref="ArgumentException"/> listing the names accepted.</summary>
-    public static T Parse(string name) => Values.TryGetValue(name, out var value)
+    internal static T Parse(string name) => Values.TryGetValue(name, out var value)
         ? value
         : throw new ArgumentException($"'{name}' is not {string.Join(", ", Known.SkipLast(1))} or {Known[^1]}.", nameof(name));
 

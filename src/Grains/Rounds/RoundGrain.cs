@@ -28,6 +28,7 @@ namespace FedMM.Grains.Rounds;
 /// (<see cref="IFederationGrain.OnRoundChangedAsync"/>, one-way), and again when an unsettled round
 /// activates, so a push lost with a silo is sent again; nobody reads a round to learn its state.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "Orleans ends an activation with OnDeactivateAsync, which releases the running aggregate, and disposes the activation's grain timers itself.")]
 [GrainType("fedmm-round")]
 public sealed class RoundGrain(
     [PersistentState("round", GrainStorageNames.Provider)] IPersistentState<RoundGrainState> round,

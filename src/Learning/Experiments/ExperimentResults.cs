@@ -50,6 +50,7 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
 {
     private const string CsvHeader = "strategy,partition,seed,round,client,group,evaluation,split,accuracy,macro_f1,loss,prior_accuracy";
     private const string OldCsvHeader = "strategy,seed,round,client,group,evaluation,accuracy,macro_f1,loss";
+    private static readonly string[] GroupOrder = ["image", "text", "image+text"];
 
     /// <summary>
     /// The comparisons the protocol reports: FedMM against local-only and FedAvg (site models and, with
@@ -195,7 +196,7 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
     private static List<string> Groups(IEnumerable<SiteRoundResult> rows)
     {
         var present = rows.Select(r => r.Group).ToHashSet();
-        return new[] { "image", "text", "image+text" }.Where(present.Contains).ToList();
+        return GroupOrder.Where(present.Contains).ToList();
     }
 
     /// <summary>Writes results.json, results.csv and summary.md into <paramref name="directory"/>.</summary>

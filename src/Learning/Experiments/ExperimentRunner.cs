@@ -46,8 +46,8 @@ public sealed class ExperimentRunner(ISiteModelFactory models, Func<FederationCo
     /// calls on the same sites; null: a cache for this call only.
     /// </summary>
     public ExperimentResults Run(
-        IReadOnlyList<SiteData> sites, ExperimentPlan plan, IProgress<ExperimentProgress>? progress = null, CancellationToken cancellation = default,
-        int partition = 0, ImageFeatureCache? features = null)
+        IReadOnlyList<SiteData> sites, ExperimentPlan plan, IProgress<ExperimentProgress>? progress = null,
+        int partition = 0, ImageFeatureCache? features = null, CancellationToken cancellation = default)
     {
         plan.Validate();
         if (sites.Count == 0) throw new ArgumentException("Experiment: no sites.", nameof(sites));

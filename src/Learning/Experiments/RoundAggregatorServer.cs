@@ -9,9 +9,9 @@ namespace FedMM.Learning.Experiments;
 /// The service's aggregation in-process: each round goes through <see cref="RoundAggregator.Aggregate"/>
 /// with the shared model's pair fusion, and the package it returns becomes the next round's input.
 /// </summary>
-public sealed class RoundAggregatorServer(FederationConfig config) : IServerAggregation
+public sealed class RoundAggregatorServer(FederationConfig federationConfig) : IServerAggregation
 {
-    private readonly SharedModelPairFusion fusion = new(config.Model, config.Labels.Count);
+    private readonly SharedModelPairFusion fusion = new(federationConfig.Model, federationConfig.Labels.Count);
 
     /// <summary>The latest global package; null before the first round.</summary>
     public GlobalPackage? Package { get; private set; }
@@ -23,9 +23,9 @@ public sealed class RoundAggregatorServer(FederationConfig config) : IServerAggr
     public IReadOnlyDictionary<string, Tensor>? Vectors => Package?.Vectors;
 
     /// <inheritdoc />
-    public void Aggregate(int round, FederationConfig roundConfig, IReadOnlyList<SiteUpdate> updates, IReadOnlyList<SiteFailure> failures)
+    public void Aggregate(int round, FederationConfig config, IReadOnlyList<SiteUpdate> updates, IReadOnlyList<SiteFailure> failures)
     {
-        var next = RoundAggregator.Aggregate(round, roundConfig, updates, failures, fusion, Package);
+        var next = RoundAggregator.Aggregate(round, config, updates, failures, fusion, Package);
         Package?.Dispose();
         Package = next;
     }

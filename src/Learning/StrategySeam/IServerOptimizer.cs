@@ -21,6 +21,8 @@ public interface IServerOptimizer
     /// federation's first round). Returns what it did for the report, or null when it did nothing.
     /// </summary>
     /// <exception cref="InvalidDataException">The previous package's state is inconsistent (names the tensor).</exception>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1716:Identifiers should not match keywords",
+        Justification = "An optimizer steps (PyTorch's optimizer.step); FedMM's libraries are used from C# only, where Step is no keyword.")]
     ServerOptimizerSummary? Step(int round, Dictionary<string, torch.Tensor> combined, GlobalPackage? previous, Dictionary<string, torch.Tensor> vectors);
 }
 

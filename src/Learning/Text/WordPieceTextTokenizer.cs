@@ -86,7 +86,7 @@ public sealed class WordPieceTextTokenizer
     /// The words of <paramref name="text"/> after normalization and basic tokenization, the
     /// units WordPiece splits further.
     /// </summary>
-    public IReadOnlyList<string> Words(string text) => BertBasicTokenizer.Split(text);
+    public static IReadOnlyList<string> Words(string text) => BertBasicTokenizer.Split(text);
 
     /// <summary>WordPiece ids of one text, without [CLS]/[SEP] and without truncation.</summary>
     public IReadOnlyList<int> TokenIds(string text)

@@ -33,6 +33,8 @@ public sealed class WordPieceVocabularyBuilder
     /// continuation, most frequent first) so any word of known characters can be spelled, then
     /// frequent whole words and frequent prefix/"##" suffix pieces of the other words.
     /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2208:Instantiate argument exceptions correctly",
+        Justification = "The out-of-range value is one of the builder's init properties, and the exception names that property.")]
     public IReadOnlyList<string> Build(IEnumerable<string> texts)
     {
         ArgumentNullException.ThrowIfNull(texts);

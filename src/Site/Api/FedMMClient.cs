@@ -130,14 +130,14 @@ public sealed class FedMMClient : IDisposable
         string path = $"api/federations/{Id(federationId)}/rounds/{Round(round)}/global/{artifact}";
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(destination))!);
         string partial = destination + ".partial";
-        await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, path), idempotent: true, TransferTimeout, ct, async (response, token) =>
+        await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, path), idempotent: true, TransferTimeout, async (response, token) =>
         {
             await using (var file = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
             await using (var body = await response.Content.ReadAsStreamAsync(token))
                 await body.CopyToAsync(file, token);
             File.Move(partial, destination, overwrite: true);
             return true;
-        });
+        }, ct);
     }
 
     /// <summary>
@@ -160,8 +160,8 @@ public sealed class FedMMClient : IDisposable
                 { FilePart(metricsPath, "application/json"), "metrics", "metrics.json" },
             };
             return new HttpRequestMessage(HttpMethod.Put, path) { Content = form };
-        }, idempotent: true, TransferTimeout, ct, (response, _) =>
-            Task.FromResult(response.StatusCode == HttpStatusCode.OK ? UploadOutcome.AlreadyStored : UploadOutcome.Created));
+        }, idempotent: true, TransferTimeout, (response, _) =>
+            Task.FromResult(response.StatusCode == HttpStatusCode.OK ? UploadOutcome.AlreadyStored : UploadOutcome.Created), ct);
     }
 
     private static StreamContent FilePart(string path, string mediaType)
@@ -179,14 +179,14 @@ public sealed class FedMMClient : IDisposable
             var request = new HttpRequestMessage(method, path);
             if (body is not null) request.Content = JsonContent.Create(body, body.GetType(), options: ContractJson.Options);
             return request;
-        }, idempotent, timeout ?? RequestTimeout, ct, async (response, token) =>
+        }, idempotent, timeout ?? RequestTimeout, async (response, token) =>
         {
             var value = await response.Content.ReadFromJsonAsync<T>(ContractJson.Options, token);
             return value ?? throw new ApiException(response.StatusCode, method.Method, "/" + path, "Empty response", $"the API returned no {typeof(T).Name}");
-        });
+        }, ct);
 
     private async Task<T> SendAsync<T>(Func<HttpRequestMessage> createRequest, bool idempotent, TimeSpan timeout,
-        CancellationToken ct, Func<HttpResponseMessage, CancellationToken, Task<T>> read)
+        Func<HttpResponseMessage, CancellationToken, Task<T>> read, CancellationToken ct)
     {
         int attempts = idempotent ? Math.Max(1, retry.MaxAttempts) : 1;
         for (int attempt = 1; ; attempt++)

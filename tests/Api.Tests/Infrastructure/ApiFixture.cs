@@ -14,6 +14,7 @@ namespace FedMM.Api.Tests.Infrastructure;
 /// Real Azurite + the real silo process + the API in-process (WebApplicationFactory), shared by
 /// the API tests. Upload size limit is lowered so the oversize case stays small.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "xUnit ends a fixture with IAsyncLifetime.DisposeAsync, which disposes the lock.")]
 public sealed class ApiFixture : IAsyncLifetime
 {
     /// <summary>Admin key the API is configured with.</summary>
@@ -71,6 +72,7 @@ public sealed class ApiFixture : IAsyncLifetime
         if (factory is not null) await factory.DisposeAsync();
         if (silo is not null) await silo.DisposeAsync();
         if (azurite is not null) await azurite.DisposeAsync();
+        worldLock.Dispose();
     }
 
     private readonly SemaphoreSlim worldLock = new(1, 1);

@@ -64,7 +64,7 @@ public sealed record SiteUpdateFiles(byte[] Weights, byte[] Vectors, byte[] Metr
             After = new EvaluationMetrics(0.6, 0.55, 0.9),
             Epochs = 1,
             Seconds = 2.5,
-        }, new JsonSerializerOptions(JsonSerializerDefaults.Web));
+        }, JsonSerializerOptions.Web);
 
     /// <summary>A multipart/form-data body with the three parts.</summary>
     public MultipartFormDataContent ToContent()

@@ -19,7 +19,7 @@ public sealed class BertCheckpointFolderTests : IDisposable
     private static readonly string[] Words = ["the", "lung", "brain", "mass", "normal", "left", "right", "##s", "small", "lesion"];
 
     // A BertForPreTraining-style checkpoint: names under bert., a cls.* head, the position_ids buffer.
-    private BertEncoder Write(string path, BertConfig config, bool prefixed, string? hiddenAct = "gelu", Action<Dictionary<string, Tensor>>? edit = null)
+    private static BertEncoder Write(string path, BertConfig config, bool prefixed, string? hiddenAct = "gelu", Action<Dictionary<string, Tensor>>? edit = null)
     {
         Directory.CreateDirectory(path);
         manual_seed(11);

@@ -20,7 +20,7 @@ public class MiniLMEncoderTests
 
     private sealed record Reference(string OnnxSha256, string[] Sentences, long[][] InputIds, long[][] AttentionMask, double[][] Mean, int HiddenSlice, double[][][] LastHidden);
 
-    private static Reference Load() => JsonSerializer.Deserialize<Reference>(File.ReadAllText(FixturePath), new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+    private static Reference Load() => JsonSerializer.Deserialize<Reference>(File.ReadAllText(FixturePath), JsonSerializerOptions.Web)!;
 
     [Fact]
     public void TheBuildPutsThePackageBesideTheTests()

@@ -20,7 +20,7 @@ public class ResNet18EncoderTests
     private sealed record Reference(string Sha256, int Size, string[] Images, double[][] Features);
 
     private static Reference Load() =>
-        JsonSerializer.Deserialize<Reference>(File.ReadAllText(Path.Combine(FixtureFolder, "resnet18_reference.json")), new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+        JsonSerializer.Deserialize<Reference>(File.ReadAllText(Path.Combine(FixtureFolder, "resnet18_reference.json")), JsonSerializerOptions.Web)!;
 
     private static byte[] PackagedModel() => File.ReadAllBytes(Path.Combine(PretrainedResNet18.DefaultFolder, PretrainedResNet18.ModelFile));
 

@@ -11,9 +11,10 @@ public class WordPieceTextTokenizerTests
     private sealed record Case(string Text, string[] Tokens, int[] Ids, long[] Input_ids, long[] Attention_mask);
     private sealed record Expected(int Max_tokens, Case[] Cases);
 
+    private static readonly JsonSerializerOptions CaseInsensitive = new() { PropertyNameCaseInsensitive = true };
+
     private static Expected LoadExpected() =>
-        JsonSerializer.Deserialize<Expected>(File.ReadAllText(Path.Combine(FixtureFolder, "expected.json")),
-            new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
+        JsonSerializer.Deserialize<Expected>(File.ReadAllText(Path.Combine(FixtureFolder, "expected.json")), CaseInsensitive)!;
 
     [Fact]
     public void TokenIdsMatchTheReferenceBertTokenizer()

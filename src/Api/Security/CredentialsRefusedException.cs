@@ -6,7 +6,7 @@ namespace FedMM.Api.Security;
 /// and the WWW-Authenticate challenge where RFC 6750 asks for one. An authentication handler fails
 /// with it; <see cref="AuthorizationRefusals"/> writes it.
 /// </summary>
-public sealed class CredentialsRefusal(int status, string title, string detail, string? challenge = null) : Exception(detail)
+public sealed class CredentialsRefusedException(int status, string title, string detail, string? challenge = null) : Exception(detail)
 {
     /// <summary>401 or 403.</summary>
     public int Status { get; } = status;
@@ -21,7 +21,7 @@ public sealed class CredentialsRefusal(int status, string title, string detail, 
     public string? Challenge { get; } = challenge;
 
     /// <summary>A 403 for credentials that do not let the caller do this.</summary>
-    public static CredentialsRefusal Forbidden(string detail) => new(StatusCodes.Status403Forbidden, "Forbidden", detail);
+    public static CredentialsRefusedException Forbidden(string detail) => new(StatusCodes.Status403Forbidden, "Forbidden", detail);
 
     /// <summary>Writes the refusal as application/problem+json.</summary>
     public Task WriteAsync(HttpContext context)
