@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Reflection;
 using FedMM.Bench;
 using FedMM.Learning.Runtime;
@@ -28,9 +29,9 @@ for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
-        case "--repetitions": repetitions = int.Parse(args[++i]); break;
+        case "--repetitions": repetitions = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--python": python = args[++i]; break;
-        case "--threads": threadsOption = int.Parse(args[++i]); break;
+        case "--threads": threadsOption = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         default: selected.Add(args[i]); break;
     }
 }
@@ -54,7 +55,7 @@ foreach (var benchmark in benchmarks.Where(b => selected.Count == 0 || selected.
 {
     foreach (var f in benchmark.Run(context))
     {
-        Console.WriteLine($"{f.Work,-52} {f.FedMMSeconds,10:F4} {f.Reference ?? "-",-24} {(f.ReferenceSeconds?.ToString("F4") ?? "-"),10} {(f.Ratio?.ToString("F2") ?? "-"),7}  {f.Goal}");
+        Console.WriteLine($"{f.Work,-52} {f.FedMMSeconds,10:F4} {f.Reference ?? "-",-24} {(f.ReferenceSeconds?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"),10} {(f.Ratio?.ToString("F2", CultureInfo.InvariantCulture) ?? "-"),7}  {f.Goal}");
     }
 }
 return 0;

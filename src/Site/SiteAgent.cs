@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using FedMM.Contracts;
 using FedMM.Site.Api;
@@ -43,7 +44,7 @@ public sealed class SiteAgent(FedMMClient api, string federationId, string clien
                     uploaded++;
                     break;
                 default:
-                    throw new InvalidDataException($"The API sent an unknown task '{task.Action}' (round {task.Round?.ToString() ?? "none"}) to {clientId}.");
+                    throw new InvalidDataException($"The API sent an unknown task '{task.Action}' (round {task.Round?.ToString(CultureInfo.InvariantCulture) ?? "none"}) to {clientId}.");
             }
         }
     }

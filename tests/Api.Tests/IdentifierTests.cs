@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using FedMM.Api.Tests.Infrastructure;
@@ -19,7 +20,7 @@ public sealed class IdentifierTests(ApiFixture api)
 
     private static IEnumerable<(string Id, string Where)> WithControl(char c)
     {
-        string tag = ((int)c).ToString("x2");
+        string tag = ((int)c).ToString("x2", CultureInfo.InvariantCulture);
         yield return ($"ctl-{tag}{c}", "last");
         yield return ($"{c}ctl-{tag}", "first");
         yield return ($"ctl{c}{tag}", "inside");

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using FedMM.Api.Tests.Infrastructure;
@@ -30,7 +31,7 @@ public sealed class OutageTests(ApiFixture api)
         await using var silo = await SiloProcess.StartAsync(api.StorageConnectionString, api.Artifacts.Name, state, OwnSiloPort, OwnGatewayPort, cluster);
         await using var own = api.Factory.WithWebHostBuilder(web =>
         {
-            web.UseSetting("Cluster:GatewayPort", OwnGatewayPort.ToString());
+            web.UseSetting("Cluster:GatewayPort", OwnGatewayPort.ToString(CultureInfo.InvariantCulture));
             web.UseSetting("Cluster:ClusterId", cluster);
             web.UseSetting("Cluster:ServiceId", cluster);
         });
@@ -90,7 +91,7 @@ public sealed class OutageTests(ApiFixture api)
         {
             web.UseSetting("Storage:ConnectionString", azurite.ConnectionString);
             web.UseSetting("Storage:ArtifactContainer", artifacts);
-            web.UseSetting("Cluster:GatewayPort", OutageGatewayPort.ToString());
+            web.UseSetting("Cluster:GatewayPort", OutageGatewayPort.ToString(CultureInfo.InvariantCulture));
             web.UseSetting("Cluster:ClusterId", cluster);
             web.UseSetting("Cluster:ServiceId", cluster);
         });

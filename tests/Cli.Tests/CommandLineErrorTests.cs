@@ -107,9 +107,9 @@ public class CommandLineErrorTests
         // Port 9 (discard) has no listener on loopback; the operator retry gives up after three tries.
         var (code, lines) = await Run("federation", "list", "--api", "http://127.0.0.1:9", "--admin-key", "k");
         Assert.Equal(1, code);
-        var errors = lines.Where(l => l.StartsWith("error:")).ToList();
+        var errors = lines.Where(l => l.StartsWith("error:", StringComparison.Ordinal)).ToList();
         Assert.Contains("Cannot reach the FedMM API", Assert.Single(errors));
-        Assert.DoesNotContain(lines, l => l.StartsWith("at "));
+        Assert.DoesNotContain(lines, l => l.StartsWith("at ", StringComparison.Ordinal));
     }
 
     [Fact]

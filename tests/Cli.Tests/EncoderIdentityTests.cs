@@ -29,7 +29,7 @@ public sealed class EncoderIdentityTests : IDisposable
         {
             using var noGrad = no_grad();
             // Far from any random initialisation: every image gives other features than a fresh encoder's.
-            foreach (var (name, p) in encoder.named_parameters()) if (name.EndsWith(".bias")) p.add_(0.5);
+            foreach (var (name, p) in encoder.named_parameters()) if (name.EndsWith(".bias", StringComparison.Ordinal)) p.add_(0.5);
             SafetensorsWriter.Save(weights, encoder.state_dict().ToDictionary(e => e.Key, e => e.Value));
         }
         using var trainer = new LearningSiteTrainer(site, "site-0", new SiteModelOptions(weights, null));

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace FedMM.Testing;
 
@@ -83,9 +84,9 @@ public sealed class AzuriteServer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.Environment["AZURITE_BLOB_PORT"] = BlobPort.ToString();
-        info.Environment["AZURITE_QUEUE_PORT"] = (BlobPort + 1).ToString();
-        info.Environment["AZURITE_TABLE_PORT"] = (BlobPort + 2).ToString();
+        info.Environment["AZURITE_BLOB_PORT"] = BlobPort.ToString(CultureInfo.InvariantCulture);
+        info.Environment["AZURITE_QUEUE_PORT"] = (BlobPort + 1).ToString(CultureInfo.InvariantCulture);
+        info.Environment["AZURITE_TABLE_PORT"] = (BlobPort + 2).ToString(CultureInfo.InvariantCulture);
         info.Environment["AZURITE_LOCATION"] = location;
         using var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not run {path}.");
         var stdout = process.StandardOutput.ReadToEndAsync();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 
 namespace FedMM.Testing;
@@ -62,7 +63,7 @@ public sealed class HostProcess : IAsyncDisposable
     {
         foreach (var line in File.ReadLines($"/proc/{process.Id}/status"))
             if (line.StartsWith(field + ":", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
         throw new InvalidOperationException($"/proc/{process.Id}/status has no {field}.");
     }
 

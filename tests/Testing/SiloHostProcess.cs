@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace FedMM.Testing;
 
 /// <summary>The real silo host (src/Silo) as its own process (<see cref="HostProcess"/>), ready once its gateway listens.</summary>
@@ -21,8 +23,8 @@ public static class SiloHostProcess
     {
         ["Cluster:Mode"] = "AzureTable",
         ["Cluster:AdvertisedAddress"] = "127.0.0.1",
-        ["Cluster:SiloPort"] = siloPort.ToString(),
-        ["Cluster:GatewayPort"] = gatewayPort.ToString(),
+        ["Cluster:SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
+        ["Cluster:GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
         ["Cluster:ServiceId"] = clusterId,
         ["Cluster:ClusterId"] = clusterId,
         ["Storage:ConnectionString"] = connectionString,

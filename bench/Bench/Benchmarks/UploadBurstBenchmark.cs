@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using FedMM.Cli.Demo;
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
@@ -125,7 +126,7 @@ public sealed class UploadBurstBenchmark : IBenchmark
     {
         foreach (var line in File.ReadLines($"/proc/{processId}/status"))
             if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
         throw new InvalidOperationException($"/proc/{processId}/status has no VmRSS.");
     }
 }

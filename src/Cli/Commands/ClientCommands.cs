@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Output;
 using FedMM.Contracts;
@@ -81,7 +82,7 @@ public static class ClientCommands
             using var client = api.CreateOperatorClient(parse);
             var view = await client.RevokeClientAsync(parse.GetRequiredValue(federation), parse.GetRequiredValue(clientId), ct);
             if (parse.GetValue(json)) Print.Json(view);
-            else AnsiConsole.MarkupLineInterpolated($"Token of [bold]{view.ClientId}[/] revoked at {view.RevokedAt:u}.");
+            else AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"Token of [bold]{view.ClientId}[/] revoked at {view.RevokedAt:u}.");
             return 0;
         });
         return command;
@@ -124,8 +125,8 @@ public static class ClientCommands
             return;
         }
         AnsiConsole.MarkupLine(headline);
-        AnsiConsole.MarkupLineInterpolated($"Token (shown once, keep it secret): [bold]{issued.Token}[/]");
-        if (issued.TokenExpiresAt is { } at) AnsiConsole.MarkupLineInterpolated($"It expires at {at:u}.");
+        AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"Token (shown once, keep it secret): [bold]{issued.Token}[/]");
+        if (issued.TokenExpiresAt is { } at) AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"It expires at {at:u}.");
     }
 
     private static Command List()

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using FedMM.Cli.Errors;
 using FedMM.Contracts;
 using FedMM.Learning.Data;
@@ -73,7 +74,7 @@ public static class DataCommands
             var info = client.ReadInfo();
             table.AddRow(Markup.Escape(Path.GetFileName(client.Path)), Markup.Escape(info.Id), FedMM.Contracts.ModalityNames.ToName(info.Modalities));
         }
-        AnsiConsole.MarkupLineInterpolated($"Wrote [bold]{root.Path}[/] with labels {string.Join(", ", root.ReadLabels())}:");
+        AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"Wrote [bold]{root.Path}[/] with labels {string.Join(", ", root.ReadLabels())}:");
         AnsiConsole.Write(table);
     }
 
@@ -117,9 +118,9 @@ public static class DataCommands
             };
             var report = MedPixImporter.Import(folder.FullName, parse.GetRequiredValue(output).FullName, options);
             var table = new Table().AddColumns("site", "modalities", "train", "val");
-            foreach (var site in report.Sites) table.AddRow(Markup.Escape(site.Id), FedMM.Contracts.ModalityNames.ToName(site.Modalities), site.Train.ToString(), site.Val.ToString());
-            AnsiConsole.MarkupLineInterpolated($"Imported MedPix into [bold]{report.Root}[/]: labels {string.Join(", ", report.Labels)}; {report.DroppedWithoutText} record(s) without text dropped.");
-            AnsiConsole.MarkupLineInterpolated($"Common test: {report.CommonTest} samples ({report.CommonTest - report.HeldOut} of the test split, {report.HeldOut} held out of the training splits).");
+            foreach (var site in report.Sites) table.AddRow(Markup.Escape(site.Id), FedMM.Contracts.ModalityNames.ToName(site.Modalities), site.Train.ToString(CultureInfo.CurrentCulture), site.Val.ToString(CultureInfo.CurrentCulture));
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"Imported MedPix into [bold]{report.Root}[/]: labels {string.Join(", ", report.Labels)}; {report.DroppedWithoutText} record(s) without text dropped.");
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"Common test: {report.CommonTest} samples ({report.CommonTest - report.HeldOut} of the test split, {report.HeldOut} held out of the training splits).");
             AnsiConsole.Write(table);
             return 0;
         });

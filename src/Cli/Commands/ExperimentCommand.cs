@@ -53,7 +53,7 @@ public static class ExperimentCommand
         foreach (var (partition, root) in partitions)
         {
             if (settings.MedPix is not null) ImportMedPix(settings, partition, root);
-            AnsiConsole.MarkupLineInterpolated($"Loading {root} at {settings.Config.Model.ImageSize} px...");
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"Loading {root} at {settings.Config.Model.ImageSize} px...");
             var (labels, sites) = ClientRootSites.Load(root, settings.Config.Model.ImageSize);
             Console.Out.WriteLine($"{sites.Count} sites, {labels.Count} classes, common test {(sites[0].Test is { } test ? $"{test.Count} samples" : "none")}: "
                 + string.Join(", ", sites.Select(s => $"{s.ClientId} {s.Modalities.ToName()} {s.Train.Count}/{s.Val.Count}")));
@@ -85,7 +85,7 @@ public static class ExperimentCommand
         var history = ExperimentResultsReader.FromRows(results!.Rows, $"experiment on {Path.GetFileName(settings.Data)}");
         string report = ReportWriter.Write(history, Path.Combine(settings.Output, "report"));
         Console.Out.WriteLine(results.Markdown());
-        AnsiConsole.MarkupLineInterpolated($"Results in [bold]{settings.Output}[/]; report [bold]{report}[/].");
+        AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"Results in [bold]{settings.Output}[/]; report [bold]{report}[/].");
         return 0;
     }
 
@@ -116,7 +116,7 @@ public static class ExperimentCommand
             return;
         }
         if (!Directory.Exists(settings.MedPix)) throw new CliException($"MedPix folder {settings.MedPix} does not exist.");
-        AnsiConsole.MarkupLineInterpolated($"Importing MedPix 2.0 from {settings.MedPix} into {root} (α = {settings.Alpha}, partition seed {partition}, holdout fraction {settings.HoldoutFraction})...");
+        AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"Importing MedPix 2.0 from {settings.MedPix} into {root} (α = {settings.Alpha}, partition seed {partition}, holdout fraction {settings.HoldoutFraction})...");
         var report = MedPixImporter.Import(settings.MedPix!, root, options);
         Console.Out.WriteLine(report.Describe());
     }
@@ -189,7 +189,7 @@ public static class ExperimentCommand
         {
             var history = ExperimentResultsReader.Load(parse.GetRequiredValue(results).FullName);
             string report = ReportWriter.Write(history, parse.GetRequiredValue(output).FullName);
-            AnsiConsole.MarkupLineInterpolated($"Report written to [bold]{report}[/].");
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"Report written to [bold]{report}[/].");
             return 0;
         });
         return command;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using FedMM.Cli.Config;
 using FedMM.Cli.Output;
 using FedMM.Contracts;
@@ -37,7 +38,7 @@ public static class FederationCommands
             using var client = api.CreateOperatorClient(parse);
             var created = await client.CreateFederationAsync(requested, federationConfig, ct);
             if (parse.GetValue(json)) Print.Json(created);
-            else AnsiConsole.MarkupLineInterpolated($"Created federation [bold]{created.Id}[/] ({created.Config.Labels.Count} classes).");
+            else AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"Created federation [bold]{created.Id}[/] ({created.Config.Labels.Count} classes).");
             return 0;
         });
         return command;

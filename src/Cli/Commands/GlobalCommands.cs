@@ -1,3 +1,4 @@
+using System.Globalization;
 using FedMM.Contracts;
 using System.CommandLine;
 using FedMM.Cli.Errors;
@@ -38,7 +39,7 @@ public static class GlobalCommands
             string folder = parse.GetRequiredValue(output).FullName;
             foreach (var artifact in ArtifactLayout.GlobalFiles)
                 await client.DownloadGlobalArtifactAsync(fid, r, artifact, Path.Combine(folder, artifact), ct);
-            AnsiConsole.MarkupLineInterpolated($"Global package of round {r} written to [bold]{folder}[/].");
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"Global package of round {r} written to [bold]{folder}[/].");
             return 0;
         });
         return command;

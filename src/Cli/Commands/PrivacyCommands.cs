@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.CommandLine;
 using FedMM.Cli.Config;
@@ -44,10 +45,10 @@ public static class PrivacyCommands
             else
             {
                 var privacy = view.Config.Privacy;
-                AnsiConsole.MarkupLineInterpolated($"privacy.minSupport {privacy.MinSupport}, summaryNoiseMultiplier {privacy.SummaryNoiseMultiplier:G4}, sgdNoiseMultiplier {privacy.SgdNoiseMultiplier:G4}, sgdEpsilon {privacy.SgdEpsilon:G4} over {privacy.SgdRounds} rounds, targetEpsilon {privacy.TargetEpsilon:G4}");
+                AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"privacy.minSupport {privacy.MinSupport}, summaryNoiseMultiplier {privacy.SummaryNoiseMultiplier:G4}, sgdNoiseMultiplier {privacy.SgdNoiseMultiplier:G4}, sgdEpsilon {privacy.SgdEpsilon:G4} over {privacy.SgdRounds} rounds, targetEpsilon {privacy.TargetEpsilon:G4}");
                 var table = new Table().AddColumns("client", "modalities", "rounds", "ε spent", "δ", "smallest support", "mechanisms", "problems");
                 foreach (var site in audit)
-                    table.AddRow(Markup.Escape(site.ClientId), site.Modalities, site.Rounds.ToString(),
+                    table.AddRow(Markup.Escape(site.ClientId), site.Modalities, site.Rounds.ToString(CultureInfo.CurrentCulture),
                         site.Epsilon is { } e ? $"{e:F2} / {privacy.TargetEpsilon:G4}" : "-", site.Delta is { } d ? $"{d:G3}" : "-",
                         site.SmallestSupport is { } s ? $"{s:G4}" : "-", Markup.Escape(string.Join(", ", site.Mechanisms)),
                         site.Problems.Count == 0 ? "[green]none[/]" : $"[red]{Markup.Escape(string.Join("; ", site.Problems))}[/]");
@@ -154,13 +155,13 @@ public static class PrivacyCommands
             else
             {
                 var privacy = config.Privacy;
-                AnsiConsole.MarkupLineInterpolated($"privacy.minSupport {privacy.MinSupport}, summaryNoiseMultiplier {privacy.SummaryNoiseMultiplier:G4}; round.uploadSampleVectors {config.Round.UploadSampleVectors}, summarySpace {config.Round.SummarySpace.JsonName()}; pool {string.Join(", ", parts.Select(p => $"{p.Source} {p.Records.Count}"))}");
+                AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"privacy.minSupport {privacy.MinSupport}, summaryNoiseMultiplier {privacy.SummaryNoiseMultiplier:G4}; round.uploadSampleVectors {config.Round.UploadSampleVectors}, summarySpace {config.Round.SummarySpace.JsonName()}; pool {string.Join(", ", parts.Select(p => $"{p.Source} {p.Records.Count}"))}");
                 var table = new Table().AddColumns("target", "round", "modality", "rows", "candidates", "members", "identification", "chance", "held out", "advantage", "by chance", "control", "AUC", "pool advantage", "pool AUC");
                 foreach (var a in results)
                 {
                     string Mark(string text, bool bad) => bad ? $"[red]{text}[/]" : text;
-                    table.AddRow(Markup.Escape(a.Target), a.Round.ToString(), a.Modality, a.Rows.ToString(), a.Candidates.ToString(), a.Members.ToString(),
-                        Mark($"{a.Identification:F3}", a.Identification > IdentificationLimit * a.Chance), $"{a.Chance:F3}", a.HeldOut.ToString(),
+                    table.AddRow(Markup.Escape(a.Target), a.Round.ToString(CultureInfo.CurrentCulture), a.Modality, a.Rows.ToString(CultureInfo.CurrentCulture), a.Candidates.ToString(CultureInfo.CurrentCulture), a.Members.ToString(CultureInfo.CurrentCulture),
+                        Mark($"{a.Identification:F3}", a.Identification > IdentificationLimit * a.Chance), $"{a.Chance:F3}", a.HeldOut.ToString(CultureInfo.CurrentCulture),
                         Mark($"{a.Advantage:F3}", AdvantageLeaks(a)), $"{a.AdvantageByChance:F3}", a.ControlAdvantage is { } control ? $"{control:F3}" : "-", $"{a.Auc:F3}", $"{a.PoolAdvantage:F3}", $"{a.PoolAuc:F3}");
                 }
                 AnsiConsole.Write(table);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Output;
 using FedMM.Cli.Reports;
@@ -44,7 +45,7 @@ public static class RoundCommands
             if (chosen?.FirstOrDefault(c => !IdentifierRule.IsValid(c)) is { } bad) throw CliException.Usage($"--participants: '{bad}' is not a valid client id.");
             using var client = api.CreateOperatorClient(parse);
             var started = await client.StartRoundsAsync(parse.GetRequiredValue(federation), parse.GetValue(rounds), chosen, ct);
-            AnsiConsole.MarkupLineInterpolated($"Queued round(s) {string.Join(", ", started.Rounds)}.");
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"Queued round(s) {string.Join(", ", started.Rounds)}.");
             return 0;
         });
         return command;
@@ -127,7 +128,7 @@ public static class RoundCommands
             using var client = api.CreateOperatorClient(parse);
             var history = await ServiceRunCollector.CollectAsync(client, parse.GetRequiredValue(federation), parse.GetRequiredValue(output).FullName, ct);
             var written = ReportWriter.Write(history, parse.GetRequiredValue(output).FullName);
-            AnsiConsole.MarkupLineInterpolated($"Report for {history.Rounds.Count} round(s) written to [bold]{written}[/].");
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"Report for {history.Rounds.Count} round(s) written to [bold]{written}[/].");
             return 0;
         });
         return command;

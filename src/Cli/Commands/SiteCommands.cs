@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using FedMM.Cli.Errors;
 using FedMM.Learning.Data;
 using FedMM.Site;
@@ -176,11 +177,11 @@ public static class SiteCommands
                 {
                     if (!folder.Exists) throw new CliException($"Test folder {folder.FullName} does not exist.");
                     var (t, samples) = trainer.EvaluateTest(folder.FullName, global);
-                    AnsiConsole.MarkupLineInterpolated($"{describe} on {samples} test samples: accuracy [bold]{t.Accuracy:P1}[/], macro-F1 [bold]{t.MacroF1:F3}[/], loss {t.Loss:F3}");
+                    AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"{describe} on {samples} test samples: accuracy [bold]{t.Accuracy:P1}[/], macro-F1 [bold]{t.MacroF1:F3}[/], loss {t.Loss:F3}");
                     return 0;
                 }
                 var m = trainer.Evaluate(global);
-                AnsiConsole.MarkupLineInterpolated($"{describe} on val: accuracy [bold]{m.Accuracy:P1}[/], macro-F1 [bold]{m.MacroF1:F3}[/], loss {m.Loss:F3}");
+                AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"{describe} on val: accuracy [bold]{m.Accuracy:P1}[/], macro-F1 [bold]{m.MacroF1:F3}[/], loss {m.Loss:F3}");
             }
             return 0;
         }, ct));
@@ -210,9 +211,9 @@ public static class SiteCommands
             using (trainer)
             {
                 var probabilities = trainer.Predict(parse.GetValue(image)?.FullName, input, global);
-                AnsiConsole.MarkupLineInterpolated($"[bold]{probabilities[0].Label}[/] ({probabilities[0].Probability:P1}) by {describe}");
+                AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"[bold]{probabilities[0].Label}[/] ({probabilities[0].Probability:P1}) by {describe}");
                 var table = new Table().AddColumns("class", "probability");
-                foreach (var (label, p) in probabilities) table.AddRow(Markup.Escape(label), p.ToString("P1"));
+                foreach (var (label, p) in probabilities) table.AddRow(Markup.Escape(label), p.ToString("P1", CultureInfo.CurrentCulture));
                 AnsiConsole.Write(table);
             }
             return 0;

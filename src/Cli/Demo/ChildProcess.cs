@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace FedMM.Cli.Demo;
 
@@ -108,7 +109,7 @@ public sealed class ChildProcess : IDisposable
 
     private static void Terminate(int pid)
     {
-        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", pid.ToString()]) { UseShellExecute = false, RedirectStandardError = true });
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", pid.ToString(CultureInfo.InvariantCulture)]) { UseShellExecute = false, RedirectStandardError = true });
         kill?.WaitForExit(2000);
     }
 

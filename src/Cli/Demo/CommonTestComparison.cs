@@ -1,3 +1,4 @@
+using System.Globalization;
 using FedMM.Contracts;
 using FedMM.Learning.Data;
 using FedMM.Learning.Experiments;
@@ -69,7 +70,7 @@ public static class CommonTestComparison
             double overFedAvg = 100 * group.Average(s => s.Site.Accuracy - s.FedAvg.Accuracy);
             string name = $"{group.Key.ToName()} ({group.Count()})";
             table.AddRow(name, Cell(s => s.LocalOnly), Cell(s => s.FedAvg), Cell(s => s.Site), Cell(s => s.Global), $"{gain:+0.0;-0.0}", $"{overFedAvg:+0.0;-0.0}");
-            markdown.AppendLine($"| {name} | {Cell(s => s.LocalOnly)} | {Cell(s => s.FedAvg)} | {Cell(s => s.Site)} | {Cell(s => s.Global)} | {gain:+0.0;-0.0} | {overFedAvg:+0.0;-0.0} |");
+            markdown.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {Cell(s => s.LocalOnly)} | {Cell(s => s.FedAvg)} | {Cell(s => s.Site)} | {Cell(s => s.Global)} | {gain:+0.0;-0.0} | {overFedAvg:+0.0;-0.0} |");
         }
         AnsiConsole.Write(table);
         File.WriteAllText(path, "# Common test\n\nEvery site's model and the last global package on the held-out common test, in the site's own modalities, " +

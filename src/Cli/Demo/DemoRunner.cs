@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using FedMM.Cli.Commands;
 using FedMM.Cli.Errors;
 using FedMM.Cli.Reports;
@@ -63,7 +64,7 @@ public static class DemoRunner
             foreach (var site in sites.Values) await site.WaitForExitAsync(TimeSpan.FromSeconds(30), ct);
             var crashed = sites.Values.Where(s => s.ExitCode is { } code && code != 0).ToList();
             foreach (var site in crashed)
-                AnsiConsole.MarkupLineInterpolated($"[red]agent {site.Name} exited with {site.ExitCode}[/]; log {site.LogPath}:\n{site.Tail(5)}");
+                AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"[red]agent {site.Name} exited with {site.ExitCode}[/]; log {site.LogPath}:\n{site.Tail(5)}");
 
             string reportFolder = Path.Combine(run, "report");
             var history = await ServiceRunCollector.CollectAsync(api, FederationId, reportFolder, ct);

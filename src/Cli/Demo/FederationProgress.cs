@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using FedMM.Cli.Output;
 using FedMM.Contracts;
 using FedMM.Site.Api;
@@ -64,7 +65,7 @@ public sealed class FederationProgress(FedMMClient api, string federationId, IRe
                 : process is { IsRunning: true } ? "[yellow]training[/]" : "[red]agent down[/]";
             int uploaded = rounds.Count(r => r.Submitted.Contains(site.ClientId));
             string agent = process is null ? "-" : process.IsRunning ? $"running (pid {process.Id})" : $"exited {process.ExitCode}";
-            table.AddRow(Markup.Escape(site.ClientId), site.Modalities, state, uploaded.ToString(), agent);
+            table.AddRow(Markup.Escape(site.ClientId), site.Modalities, state, uploaded.ToString(CultureInfo.CurrentCulture), agent);
         }
         return new Rows(header, table);
     }

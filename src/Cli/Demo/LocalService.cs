@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using FedMM.Cli.Errors;
 
 namespace FedMM.Cli.Demo;
@@ -53,9 +54,9 @@ public sealed class LocalService : IAsyncDisposable
         var ports = FreePorts.Take(7);
         var azurite = new Dictionary<string, string>
         {
-            ["AZURITE_BLOB_PORT"] = ports[0].ToString(),
-            ["AZURITE_QUEUE_PORT"] = ports[1].ToString(),
-            ["AZURITE_TABLE_PORT"] = ports[2].ToString(),
+            ["AZURITE_BLOB_PORT"] = ports[0].ToString(CultureInfo.InvariantCulture),
+            ["AZURITE_QUEUE_PORT"] = ports[1].ToString(CultureInfo.InvariantCulture),
+            ["AZURITE_TABLE_PORT"] = ports[2].ToString(CultureInfo.InvariantCulture),
             ["AZURITE_LOCATION"] = Path.Combine(workFolder, "azurite"),
         };
         var service = new LocalService(repo, azurite, Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant());
@@ -91,10 +92,10 @@ public sealed class LocalService : IAsyncDisposable
             ["FEDMM_Cluster__Mode"] = "Localhost",
             ["FEDMM_Cluster__ClusterId"] = ClusterId,
             ["FEDMM_Cluster__ServiceId"] = ServiceId,
-            ["FEDMM_Cluster__SiloPort"] = siloPort.ToString(),
-            ["FEDMM_Cluster__GatewayPort"] = gatewayPort.ToString(),
+            ["FEDMM_Cluster__SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
+            ["FEDMM_Cluster__GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
             ["FEDMM_Storage__ConnectionString"] = StorageConnectionString,
-            ["FEDMM_Metrics__PrometheusPort"] = ports[6].ToString(),
+            ["FEDMM_Metrics__PrometheusPort"] = ports[6].ToString(CultureInfo.InvariantCulture),
             ["DOTNET_ENVIRONMENT"] = "Production",
         };
         apiEnvironment = new Dictionary<string, string>(siloEnvironment)

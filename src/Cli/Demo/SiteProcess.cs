@@ -1,3 +1,4 @@
+using System.Globalization;
 using FedMM.Contracts;
 
 namespace FedMM.Cli.Demo;
@@ -21,7 +22,7 @@ public static class SiteProcess
         string dll = RepositoryLayout.CliDll;
         return ChildProcess.Start(site.ClientId, LocalService.Dotnet,
             [dll, "site", "run", "--api", api.ToString(), "--federation", federationId, "--client", site.ClientId,
-             "--token-file", site.TokenFile, "--data", site.DataFolder, "--poll-seconds", pollSeconds.ToString(),
+             "--token-file", site.TokenFile, "--data", site.DataFolder, "--poll-seconds", pollSeconds.ToString(CultureInfo.InvariantCulture),
              .. (imageWeights is null ? Array.Empty<string>() : ["--image-weights", imageWeights]),
              .. (caCert is null ? Array.Empty<string>() : ["--ca-cert", caCert])],
             site.DataFolder,

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using FedMM.Contracts;
 using FedMM.Site.Api;
@@ -17,7 +18,7 @@ public static class Print
         var table = new Table().AddColumns("id", "name", "labels", "clients", "current round", "latest completed");
         foreach (var f in federations)
             table.AddRow(Markup.Escape(f.Id), Markup.Escape(f.Config.Name), Markup.Escape(string.Join(", ", f.Config.Labels)),
-                f.Clients.Count.ToString(), f.CurrentRound?.ToString() ?? "-", f.LatestCompletedRound?.ToString() ?? "-");
+                f.Clients.Count.ToString(CultureInfo.CurrentCulture), f.CurrentRound?.ToString(CultureInfo.CurrentCulture) ?? "-", f.LatestCompletedRound?.ToString(CultureInfo.CurrentCulture) ?? "-");
         AnsiConsole.Write(table);
     }
 
@@ -29,7 +30,7 @@ public static class Print
         {
             var last = c.History.Where(h => h.Metrics is not null).MaxBy(h => h.Round);
             string token = c.RevokedAt is { } revoked ? $"revoked {revoked:u}" : c.TokenExpiresAt is { } expires ? $"expires {expires:u}" : "valid";
-            table.AddRow(Markup.Escape(c.ClientId), c.Modalities, c.RegisteredAt.ToString("u"), token, c.History.Count.ToString(),
+            table.AddRow(Markup.Escape(c.ClientId), c.Modalities, c.RegisteredAt.ToString("u", CultureInfo.CurrentCulture), token, c.History.Count.ToString(CultureInfo.CurrentCulture),
                 last?.Metrics is { } m ? $"{m.After.Accuracy:P1}" : "-", last?.Metrics is { } m2 ? $"{m2.After.MacroF1:F3}" : "-");
         }
         AnsiConsole.Write(table);
@@ -40,8 +41,8 @@ public static class Print
     {
         var table = new Table().AddColumns("round", "state", "submitted", "failures", "opened", "deadline", "completed", "reason");
         foreach (var r in rounds)
-            table.AddRow(r.Round.ToString(), State(r.State), $"{r.Submitted.Count}/{r.Participants.Count}", r.Failures.Count.ToString(),
-                r.OpenedAt?.ToString("HH:mm:ss") ?? "-", r.Deadline?.ToString("HH:mm:ss") ?? "-", r.CompletedAt?.ToString("HH:mm:ss") ?? "-",
+            table.AddRow(r.Round.ToString(CultureInfo.CurrentCulture), State(r.State), $"{r.Submitted.Count}/{r.Participants.Count}", r.Failures.Count.ToString(CultureInfo.CurrentCulture),
+                r.OpenedAt?.ToString("HH:mm:ss", CultureInfo.CurrentCulture) ?? "-", r.Deadline?.ToString("HH:mm:ss", CultureInfo.CurrentCulture) ?? "-", r.CompletedAt?.ToString("HH:mm:ss", CultureInfo.CurrentCulture) ?? "-",
                 Markup.Escape(r.Reason ?? ""));
         AnsiConsole.Write(table);
     }

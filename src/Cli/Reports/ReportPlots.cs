@@ -1,3 +1,4 @@
+using System.Globalization;
 using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using ScottPlot;
@@ -103,7 +104,7 @@ public static class ReportPlots
     {
         var ticks = new ScottPlot.TickGenerators.NumericManual();
         int step = Math.Max(1, count / 16);
-        for (int i = 0; i < count; i += step) ticks.AddMajor(position(i), label(i).ToString());
+        for (int i = 0; i < count; i += step) ticks.AddMajor(position(i), label(i).ToString(CultureInfo.InvariantCulture));
         return ticks;
     }
 
@@ -113,7 +114,7 @@ public static class ReportPlots
         if (all.Length == 0) return;
         var ticks = new ScottPlot.TickGenerators.NumericManual();
         int step = Math.Max(1, all.Length / 15);
-        foreach (var r in all.Where((_, i) => i % step == 0)) ticks.AddMajor(r, r.ToString());
+        foreach (var r in all.Where((_, i) => i % step == 0)) ticks.AddMajor(r, r.ToString(CultureInfo.InvariantCulture));
         plot.Axes.Bottom.TickGenerator = ticks;
         plot.Axes.SetLimitsX(all[0] - 0.3, all[^1] + 0.3);
     }

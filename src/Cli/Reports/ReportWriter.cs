@@ -50,8 +50,8 @@ public static class ReportWriter
         var md = new StringBuilder();
         // A service run has no settings; its tables leave the column out rather than fill it with "-".
         bool settings = history.Results.Any(r => r.Setting is not null);
-        md.AppendLine($"# {history.Title}").AppendLine();
-        md.AppendLine($"Rounds: {history.RoundNumbers.Count}; sites: {history.Results.Select(r => r.ClientId).Distinct().Count()}.").AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"# {history.Title}").AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"Rounds: {history.RoundNumbers.Count}; sites: {history.Results.Select(r => r.ClientId).Distinct().Count()}.").AppendLine();
         if (groups.Count > 0)
         {
             md.AppendLine("## Validation metrics per site group").AppendLine();
@@ -66,7 +66,7 @@ public static class ReportWriter
         var lastResults = history.Results.Where(r => r.Round == last).OrderBy(r => r.Setting).ThenBy(r => r.ClientId, StringComparer.Ordinal).ToList();
         if (lastResults.Count > 0)
         {
-            md.AppendLine($"## Sites in round {last}").AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture, $"## Sites in round {last}").AppendLine();
             md.AppendLine(SettingColumn(settings, "setting") + "| site | group | site accuracy | site macro-F1 | global package accuracy | contribution weight |");
             md.AppendLine(SettingColumn(settings, "---") + "|---|---|---:|---:|---:|---:|");
             foreach (var r in lastResults)
@@ -74,7 +74,7 @@ public static class ReportWriter
             md.AppendLine();
         }
         foreach (var (title, file) in plots)
-            md.AppendLine($"## {title}").AppendLine().AppendLine($"![{title}]({file})").AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture, $"## {title}").AppendLine().AppendLine(CultureInfo.InvariantCulture, $"![{title}]({file})").AppendLine();
         md.AppendLine("Data: [site_metrics.csv](site_metrics.csv), [group_metrics.csv](group_metrics.csv).");
         return md.ToString();
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using FedMM.Contracts;
 using FedMM.Learning.Artifacts;
 using FedMM.Learning.Federation;
@@ -21,14 +22,14 @@ public static class ServiceRunCollector
         var pairings = new List<RoundPairing>();
         foreach (var round in rounds.Where(r => r.State == RoundState.Completed).OrderBy(r => r.Round))
         {
-            string destination = Path.Combine(folder, "rounds", round.Round.ToString("D4"), ArtifactLayout.Report);
+            string destination = Path.Combine(folder, "rounds", round.Round.ToString("D4", CultureInfo.InvariantCulture), ArtifactLayout.Report);
             await client.DownloadGlobalArtifactAsync(federationId, round.Round, ArtifactLayout.Report, destination, ct);
         }
 
         // The heat map shows the last aggregation's pairing, read from its global vectors.
         if (rounds.Where(r => r.State == RoundState.Completed).MaxBy(r => r.Round) is { } last)
         {
-            string vectors = Path.Combine(folder, "rounds", last.Round.ToString("D4"), ArtifactLayout.Vectors);
+            string vectors = Path.Combine(folder, "rounds", last.Round.ToString("D4", CultureInfo.InvariantCulture), ArtifactLayout.Vectors);
             await client.DownloadGlobalArtifactAsync(federationId, last.Round, ArtifactLayout.Vectors, vectors, ct);
             if (GlobalVectorsPairing.Read(vectors, last.Round) is { } pairing) pairings.Add(pairing);
         }

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace FedMM.Contracts;
 
 /// <summary>What values of a tensor must satisfy besides being finite.</summary>
@@ -27,5 +29,5 @@ public sealed record TensorExpectation(
     double MinValue = double.NegativeInfinity, string MinValueSetting = "", string? Together = null)
 {
     /// <summary>Shape as text, named sizes as k1, k2, ...</summary>
-    public string ShapeText => "[" + string.Join(", ", Shape.Select(d => d < 0 ? $"k{-d}" : d.ToString())) + "]";
+    public string ShapeText => "[" + string.Join(", ", Shape.Select(d => d < 0 ? $"k{-d}" : d.ToString(CultureInfo.InvariantCulture))) + "]";
 }

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace FedMM.Contracts;
 
 /// <summary>The expectation each tensor of an artifact matched, and the named sizes (e.g. k_i) its shapes bound.</summary>
@@ -116,5 +118,5 @@ public static class UpdateValidator
     }
 
     private static string ExpectedShape(TensorExpectation spec, Dictionary<int, long> sizes) =>
-        "[" + string.Join(", ", spec.Shape.Select(d => d >= 0 ? d.ToString() : sizes.TryGetValue((int)-d, out long size) ? size.ToString() : "k")) + "]";
+        "[" + string.Join(", ", spec.Shape.Select(d => d >= 0 ? d.ToString(CultureInfo.InvariantCulture) : sizes.TryGetValue((int)-d, out long size) ? size.ToString(CultureInfo.InvariantCulture) : "k")) + "]";
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace FedMM.Learning.Data;
@@ -38,7 +39,7 @@ public sealed class DataFormatException : Exception
         var text = new StringBuilder(errors[0].ToString());
         for (int i = 1; i < errors.Count; i++) text.Append('\n').Append(errors[i]);
         if (totalErrors > errors.Count)
-            text.Append('\n').Append($"... and {totalErrors - errors.Count} more problems ({totalErrors} in all).");
+            text.Append('\n').Append(CultureInfo.InvariantCulture, $"... and {totalErrors - errors.Count} more problems ({totalErrors} in all).");
         return text.ToString();
     }
 }

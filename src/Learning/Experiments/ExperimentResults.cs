@@ -235,7 +235,7 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
         string main = MainSplit;
         var partitions = Rows.Select(r => r.Partition).Distinct().Order().ToList();
         var text = new StringBuilder();
-        text.AppendLine($"Rounds: {Plan.Rounds}; partitions: {string.Join(", ", partitions)}; seeds: {string.Join(", ", Plan.Seeds)}; " +
+        text.AppendLine(CultureInfo.InvariantCulture, $"Rounds: {Plan.Rounds}; partitions: {string.Join(", ", partitions)}; seeds: {string.Join(", ", Plan.Seeds)}; " +
             $"each cell is the mean ± std over runs (partition × seed) of the group's mean over its sites; {Seconds:F0} s.");
         text.AppendLine();
         string where = main == ExperimentRunner.TestSplit ? "common test (held out; nothing is chosen on it)" : "sites' val splits (no common test in these rows)";
@@ -246,7 +246,7 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
                      ($"Mean of rounds {LateFrom}–{Plan.Rounds}, {where}", late),
                  })
         {
-            text.AppendLine($"{title}, accuracy / macro-F1 (%):");
+            text.AppendLine(CultureInfo.InvariantCulture, $"{title}, accuracy / macro-F1 (%):");
             text.AppendLine();
             text.AppendLine("| strategy | evaluation | " + string.Join(" | ", groups) + " |");
             text.AppendLine("|---|---|" + string.Concat(groups.Select(_ => "---|")));
@@ -276,7 +276,7 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
                 var accuracy = paired.Single(p => (p.Strategy, p.Baseline, p.Evaluation, p.Group) == key && p.Metric == "accuracy");
                 var f1 = paired.Single(p => (p.Strategy, p.Baseline, p.Evaluation, p.Group) == key && p.Metric == "macro-F1");
                 string label = key.Baseline == "fedmm-repeat" ? "fedmm − fedmm-repeat (A/A)" : $"{key.Strategy} − {key.Baseline}";
-                text.AppendLine($"| {label} | {key.Evaluation} | {key.Group} | {Interval(accuracy)} | {Interval(f1)} | {accuracy.Runs} |");
+                text.AppendLine(CultureInfo.InvariantCulture, $"| {label} | {key.Evaluation} | {key.Group} | {Interval(accuracy)} | {Interval(f1)} | {accuracy.Runs} |");
             }
             text.AppendLine();
         }
@@ -303,7 +303,7 @@ public sealed class ExperimentResults(ExperimentPlan plan, IReadOnlyList<SiteRou
             text.AppendLine();
         }
 
-        text.AppendLine($"Accuracy (%) of the site models per round, {where}:");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Accuracy (%) of the site models per round, {where}:");
         text.AppendLine();
         var rounds = Enumerable.Range(1, Plan.Rounds).ToList();
         text.AppendLine("| strategy | group | " + string.Join(" | ", rounds) + " |");

@@ -60,7 +60,7 @@ public static class RepresentationSummary
         if (round.VectorNoise > 0)
         {
             var generator = new Generator((ulong)seed + 7);
-            foreach (var name in vectors.Keys.Where(n => n.EndsWith(".centroids") || n.EndsWith(".samples")).ToList())
+            foreach (var name in vectors.Keys.Where(n => n.EndsWith(".centroids", StringComparison.Ordinal) || n.EndsWith(".samples", StringComparison.Ordinal)).ToList())
             {
                 var clean = vectors[name];
                 vectors[name] = clean + randn(clean.shape, generator: generator) * round.VectorNoise;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -55,11 +56,11 @@ public sealed class ApiFixture : IAsyncLifetime
         {
             web.UseEnvironment("Testing");
             web.UseSetting("Api:AdminKey", AdminKey);
-            web.UseSetting("Api:MaxArtifactBytes", MaxArtifactBytes.ToString());
+            web.UseSetting("Api:MaxArtifactBytes", MaxArtifactBytes.ToString(CultureInfo.InvariantCulture));
             web.UseSetting("Storage:ConnectionString", StorageConnectionString);
             web.UseSetting("Storage:ArtifactContainer", artifactContainer);
             web.UseSetting("Cluster:Mode", "Localhost");
-            web.UseSetting("Cluster:GatewayPort", SiloProcess.GatewayPort.ToString());
+            web.UseSetting("Cluster:GatewayPort", SiloProcess.GatewayPort.ToString(CultureInfo.InvariantCulture));
             web.UseSetting("Cluster:ClusterId", "fedmm-api-tests");
             web.UseSetting("Cluster:ServiceId", "fedmm-api-tests");
         });

@@ -1,3 +1,4 @@
+using System.Globalization;
 using FedMM.Testing;
 
 namespace FedMM.Api.Tests.Infrastructure;
@@ -23,8 +24,8 @@ public static class SiloProcess
         SiloHostProcess.StartAsync(new Dictionary<string, string>
         {
             ["Cluster:Mode"] = "Localhost",
-            ["Cluster:SiloPort"] = siloPort.ToString(),
-            ["Cluster:GatewayPort"] = gatewayPort.ToString(),
+            ["Cluster:SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
+            ["Cluster:GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
             ["Cluster:ClusterId"] = clusterId,
             ["Cluster:ServiceId"] = clusterId,
             ["Storage:ConnectionString"] = connectionString,

@@ -1,3 +1,4 @@
+using System.Globalization;
 using FedMM.Api.Tests.Infrastructure;
 using FedMM.Testing;
 
@@ -46,11 +47,11 @@ public sealed class ApiProcess : IAsyncDisposable
         var configuration = new Dictionary<string, string>
         {
             ["Api:AdminKey"] = ApiFixture.AdminKey,
-            ["Api:MaxArtifactBytes"] = maxArtifactBytes.ToString(),
+            ["Api:MaxArtifactBytes"] = maxArtifactBytes.ToString(CultureInfo.InvariantCulture),
             ["Storage:ConnectionString"] = storageConnectionString,
             ["Storage:ArtifactContainer"] = artifactContainer,
             ["Cluster:Mode"] = "Localhost",
-            ["Cluster:GatewayPort"] = SiloProcess.GatewayPort.ToString(),
+            ["Cluster:GatewayPort"] = SiloProcess.GatewayPort.ToString(CultureInfo.InvariantCulture),
             ["Cluster:ClusterId"] = "fedmm-api-tests",
             ["Cluster:ServiceId"] = "fedmm-api-tests",
         };

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -291,7 +292,7 @@ public sealed class UploadFlowTests(ApiFixture api, ITestOutputHelper output)
     }
 
     private WebApplicationFactory<Program> LargeUploads() =>
-        api.Factory.WithWebHostBuilder(web => web.UseSetting("Api:MaxArtifactBytes", (64L << 20).ToString()));
+        api.Factory.WithWebHostBuilder(web => web.UseSetting("Api:MaxArtifactBytes", (64L << 20).ToString(CultureInfo.InvariantCulture)));
 
     private async Task<(string Federation, string Token)> OneSiteRoundAsync(string prefix)
     {

@@ -67,7 +67,7 @@ public sealed class ServerCalibrationTests
         var text = Samples(config.Model.TextFeatureDim, 40, generator);
         using var imageStatistics = ClassStatistics.Of(image.Features, image.Labels, 3, 5);
         using var textStatistics = ClassStatistics.Of(text.Features, text.Labels, 3, 5);
-        var untouched = weights.Where(w => !w.Key.StartsWith(ServerCalibration.ClassifierPrefix)).ToDictionary(w => w.Key, w => w.Value.clone());
+        var untouched = weights.Where(w => !w.Key.StartsWith(ServerCalibration.ClassifierPrefix, StringComparison.Ordinal)).ToDictionary(w => w.Key, w => w.Value.clone());
 
         double before = BalancedAccuracy(config, weights, image, text);
         var summary = ServerCalibration.Calibrate(config, weights, imageStatistics, textStatistics, seed: 1);
@@ -138,7 +138,7 @@ public sealed class ServerCalibrationTests
         Assert.Equal([80f, 80f, 80f], calibrated.Vectors["text.class.counts"].data<float>().ToArray());
         Assert.DoesNotContain(plain.Vectors.Keys, UpdateContract.IsClassStatistic);
         // Only the classifier moves; the adapters, cross-attention and gate are the plain average.
-        Assert.All(plain.Weights.Where(w => !w.Key.StartsWith(ServerCalibration.ClassifierPrefix)), w => Assert.True(Same(w.Value, calibrated.Weights[w.Key]), w.Key));
+        Assert.All(plain.Weights.Where(w => !w.Key.StartsWith(ServerCalibration.ClassifierPrefix, StringComparison.Ordinal)), w => Assert.True(Same(w.Value, calibrated.Weights[w.Key]), w.Key));
         Assert.False(Same(plain.Weights["fusion.classifier.output.weight"], calibrated.Weights["fusion.classifier.output.weight"]));
     }
 

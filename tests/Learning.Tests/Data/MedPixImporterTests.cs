@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using FedMM.Contracts;
 using FedMM.Learning.Data;
@@ -97,7 +98,7 @@ public class MedPixImporterTests
                 Assert.NotEmpty(split.Samples);
                 Assert.All(split.Samples, s => Assert.Equal(client.Info.Modalities, s.Modalities));
                 Assert.Equal(split.Samples.Count(s => s.Image is not null), Directory.EnumerateFiles(Path.Combine(split.Directory, "images")).Count());
-                Assert.All(split.Samples, s => Assert.Equal(Locations[int.Parse(CaseOf(s.Id)[3..]) % 3], s.Label));
+                Assert.All(split.Samples, s => Assert.Equal(Locations[int.Parse(CaseOf(s.Id)[3..], CultureInfo.InvariantCulture) % 3], s.Label));
             }
         // A case's images stay at one site.
         var siteOfCase = clients.SelectMany((c, site) => c.Train.Samples.Select(s => (Case: CaseOf(s.Id), site))).GroupBy(p => p.Case);
@@ -165,11 +166,11 @@ public class MedPixImporterTests
         var heldCases = test.Samples.Select(s => CaseOf(s.Id)).Where(c => c.StartsWith("MPX01", StringComparison.Ordinal)).ToHashSet();
         // A quarter of the 12 training cases, one per label (4 cases each), none of them at any site.
         Assert.Equal(3, heldCases.Count);
-        Assert.Equal(3, heldCases.Select(c => Locations[int.Parse(c[3..]) % 3]).Distinct().Count());
+        Assert.Equal(3, heldCases.Select(c => Locations[int.Parse(c[3..], CultureInfo.InvariantCulture) % 3]).Distinct().Count());
         Assert.Empty(heldCases.Intersect(siteCases));
         Assert.Equal(12, heldCases.Count + siteCases.Count);
         // Whole cases: every image of a held-out case is in the common test, in both modalities.
-        int heldRecords = heldCases.Sum(c => 1 + int.Parse(c[3..]) % 3);
+        int heldRecords = heldCases.Sum(c => 1 + int.Parse(c[3..], CultureInfo.InvariantCulture) % 3);
         int devRecords = Enumerable.Range(200, 6).Sum(c => 1 + c % 3);
         Assert.Equal(devRecords + heldRecords, test.Samples.Count);
         Assert.All(test.Samples, s => Assert.Equal(Modalities.Both, s.Modalities));

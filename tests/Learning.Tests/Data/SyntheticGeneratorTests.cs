@@ -1,3 +1,4 @@
+using System.Globalization;
 using FedMM.Contracts;
 using FedMM.Learning.Data;
 using FedMM.Learning.Data.Datasets;
@@ -77,7 +78,7 @@ public class SyntheticGeneratorTests
         Assert.Equal(20, samples.Length);
         Assert.All(samples, s =>
         {
-            int label = int.Parse(s.Label["class_".Length..]);
+            int label = int.Parse(s.Label["class_".Length..], CultureInfo.InvariantCulture);
             var words = s.Text!.Split(' ');
             Assert.Contains(words, w => member[label % 2].Contains(w));
             Assert.DoesNotContain(words, w => member[1 - label % 2].Contains(w));

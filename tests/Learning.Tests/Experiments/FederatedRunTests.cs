@@ -54,15 +54,15 @@ public sealed class FederatedRunTests : IDisposable
         Assert.Equal([1, 2], server.Rounds);
         foreach (var vectors in server.VectorNames)
             Assert.Superset(new HashSet<string> { "image.centers", "text.centers", "pairing.image", "pairing.text", "fused", "fused.probs" }, vectors.ToHashSet());
-        Assert.Contains(server.WeightNames[^1], n => n.StartsWith("text_adapter."));
-        Assert.Contains(server.WeightNames[^1], n => n.StartsWith("image_adapter."));
+        Assert.Contains(server.WeightNames[^1], n => n.StartsWith("text_adapter.", StringComparison.Ordinal));
+        Assert.Contains(server.WeightNames[^1], n => n.StartsWith("image_adapter.", StringComparison.Ordinal));
 
         // Round 2's centres were summarised with round 1's adapters: the package records exactly those,
         // and round 1's package (summarised with the initial model, which no package holds) records none.
-        Assert.DoesNotContain(server.VectorNames[0], n => n.StartsWith(RoundAggregator.SpacePrefix));
-        var adapters = server.FirstWeights!.Where(w => w.Key.StartsWith("image_adapter.") || w.Key.StartsWith("text_adapter.")).ToList();
+        Assert.DoesNotContain(server.VectorNames[0], n => n.StartsWith(RoundAggregator.SpacePrefix, StringComparison.Ordinal));
+        var adapters = server.FirstWeights!.Where(w => w.Key.StartsWith("image_adapter.", StringComparison.Ordinal) || w.Key.StartsWith("text_adapter.", StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(adapters);
-        Assert.Equal(adapters.Select(a => RoundAggregator.SpacePrefix + a.Key).Order(), server.LastVectors!.Keys.Where(k => k.StartsWith(RoundAggregator.SpacePrefix)).Order());
+        Assert.Equal(adapters.Select(a => RoundAggregator.SpacePrefix + a.Key).Order(), server.LastVectors!.Keys.Where(k => k.StartsWith(RoundAggregator.SpacePrefix, StringComparison.Ordinal)).Order());
         Assert.All(adapters, a => Assert.True(a.Value.eq(server.LastVectors[RoundAggregator.SpacePrefix + a.Key]).all().item<bool>(), a.Key));
 
         // 2 rounds × 3 sites × (site model, global package) × (own val, common test).

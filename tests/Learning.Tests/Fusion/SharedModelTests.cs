@@ -111,9 +111,9 @@ public class SharedModelTests
     {
         using var model = new SharedModel(Small, classes: 3);
         var imageOnly = model.ExportWeights(SharedModel.GroupsFor(Modalities.Image));
-        Assert.DoesNotContain(imageOnly.Keys, k => k.StartsWith("text_adapter."));
-        Assert.Contains(imageOnly.Keys, k => k.StartsWith("image_adapter."));
-        Assert.Contains(imageOnly.Keys, k => k.StartsWith("fusion."));
+        Assert.DoesNotContain(imageOnly.Keys, k => k.StartsWith("text_adapter.", StringComparison.Ordinal));
+        Assert.Contains(imageOnly.Keys, k => k.StartsWith("image_adapter.", StringComparison.Ordinal));
+        Assert.Contains(imageOnly.Keys, k => k.StartsWith("fusion.", StringComparison.Ordinal));
 
         var before = model.ExportWeights(SharedModel.GroupsFor(Modalities.Both));
         var wrongShape = new Dictionary<string, Tensor>(imageOnly) { ["image_adapter.proj.bias"] = zeros(7) };

@@ -232,7 +232,7 @@ public sealed class DpSgdOnePassTests
         Assert.All(site.Model.Shared.parameters(), p => Assert.True(p.requires_grad, "the round gives the frozen layers their gradients back"));
 
         var trainsText = config with { Model = config.Model with { TrainTextEncoder = true } };
-        Assert.Contains(FederationConfigChecks.Problems(trainsText), p => p.StartsWith("round.trainedLayers:"));
+        Assert.Contains(FederationConfigChecks.Problems(trainsText), p => p.StartsWith("round.trainedLayers:", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -142,7 +142,7 @@ public sealed class DpSgdTests
             Model = TinySites.Config().Model with { TrainImageEncoder = true },
             Privacy = new PrivacyConfig { SgdNoiseMultiplier = 1.0 },
         };
-        Assert.Contains(FederationConfigChecks.Problems(trainsImages), p => p.StartsWith("privacy.sgdNoiseMultiplier: DP-SGD cannot train the image encoder"));
+        Assert.Contains(FederationConfigChecks.Problems(trainsImages), p => p.StartsWith("privacy.sgdNoiseMultiplier: DP-SGD cannot train the image encoder", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -165,9 +165,9 @@ public sealed class DpSgdTests
         Assert.Throws<PrivacyBudgetException>(() => LocalRound.Run(site, round: 3, null, null));
 
         var both = config with { Privacy = config.Privacy with { SgdNoiseMultiplier = 1 } };
-        Assert.Contains(FederationConfigChecks.Problems(both), p => p.StartsWith("privacy.sgdEpsilon: 4 and privacy.sgdNoiseMultiplier 1 both set"));
+        Assert.Contains(FederationConfigChecks.Problems(both), p => p.StartsWith("privacy.sgdEpsilon: 4 and privacy.sgdNoiseMultiplier 1 both set", StringComparison.Ordinal));
         var overBudget = config with { Privacy = config.Privacy with { SgdEpsilon = 12 } };
-        Assert.Contains(FederationConfigChecks.Problems(overBudget), p => p.StartsWith("privacy.sgdEpsilon: 12 is more than the sites' budget privacy.targetEpsilon 4"));
+        Assert.Contains(FederationConfigChecks.Problems(overBudget), p => p.StartsWith("privacy.sgdEpsilon: 12 is more than the sites' budget privacy.targetEpsilon 4", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -102,7 +102,7 @@ public class FedAdamTests
         // Round 1 publishes the combined weights as x₀ and starts the state of every weight.
         Assert.All(first.Weights, w => Assert.True(w.Value.eq(plainFirst.Weights[w.Key]).all().item<bool>(), w.Key));
         Assert.Equal(first.Weights.Count, first.Report.ServerOptimizer!.Started);
-        Assert.Equal(first.Weights.Keys.Order(), first.Vectors.Keys.Where(k => k.StartsWith(FedAdam.SecondMomentPrefix)).Select(k => k[FedAdam.SecondMomentPrefix.Length..]).Order());
+        Assert.Equal(first.Weights.Keys.Order(), first.Vectors.Keys.Where(k => k.StartsWith(FedAdam.SecondMomentPrefix, StringComparison.Ordinal)).Select(k => k[FedAdam.SecondMomentPrefix.Length..]).Order());
         Assert.Null(plainFirst.Report.ServerOptimizer);
         Assert.DoesNotContain(plainFirst.Vectors.Keys, FedAdam.IsState);
 
@@ -171,7 +171,7 @@ public class FedAdamTests
         using var plain = RoundAggregator.Aggregate(2, Config("fedavg"), SecondRound(), [], fusion, first);
         using var restarted = RoundAggregator.Aggregate(3, AdamConfig(), [Site("txt-0", Modalities.Text, 41, 3)], [], fusion, plain);
         Assert.Equal(restarted.Weights.Count, restarted.Report.ServerOptimizer!.Started);
-        Assert.Equal(restarted.Weights.Keys.Order(), restarted.Vectors.Keys.Where(k => k.StartsWith(FedAdam.FirstMomentPrefix)).Select(k => k[FedAdam.FirstMomentPrefix.Length..]).Order());
+        Assert.Equal(restarted.Weights.Keys.Order(), restarted.Vectors.Keys.Where(k => k.StartsWith(FedAdam.FirstMomentPrefix, StringComparison.Ordinal)).Select(k => k[FedAdam.FirstMomentPrefix.Length..]).Order());
         using var fourth = RoundAggregator.Aggregate(4, AdamConfig(), [Site("txt-0", Modalities.Text, 42, 4)], [], fusion, restarted);
         Assert.Equal(3, fourth.Report.ServerOptimizer!.StateFromRound);
     }

@@ -50,7 +50,7 @@ public sealed class EncoderSiteModelFactoryTests : IDisposable
         // The private text encoders are seeded per site: two text-holding sites do not share one.
         var textA = textOnly.TextEncoder!.state_dict();
         var textB = both.TextEncoder!.state_dict();
-        var query = textA.Keys.First(k => k.Contains("attention") && k.EndsWith("query.weight"));
+        var query = textA.Keys.First(k => k.Contains("attention") && k.EndsWith("query.weight", StringComparison.Ordinal));
         Assert.False(textA[query].allclose(textB[query], rtol: 0, atol: 0));
     }
 

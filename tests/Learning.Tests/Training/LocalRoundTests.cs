@@ -20,7 +20,7 @@ public class LocalRoundTests
         var update = LocalRound.Run(site, round: 1, null, null);
 
         Assert.Equal("client_0", update.ClientId);
-        Assert.DoesNotContain(update.Weights.Keys, k => k.StartsWith("text_adapter."));
+        Assert.DoesNotContain(update.Weights.Keys, k => k.StartsWith("text_adapter.", StringComparison.Ordinal));
         Assert.Contains("image_adapter.proj.weight", update.Weights.Keys);
         Assert.Contains("fusion.classifier.output.weight", update.Weights.Keys);
         Assert.Equal(["image.centroids", "image.counts"], update.Vectors.Keys.Order());
@@ -178,7 +178,7 @@ public class LocalRoundTests
 
         // The global package is the site's own best model with its classifier wiped out.
         var global = first.Weights.ToDictionary(w => w.Key, w => w.Value.clone());
-        foreach (var name in global.Keys.Where(n => n.StartsWith(zeroOutputOnly ? "fusion.classifier.output." : "fusion.classifier.")).ToList())
+        foreach (var name in global.Keys.Where(n => n.StartsWith(zeroOutputOnly ? "fusion.classifier.output." : "fusion.classifier.", StringComparison.Ordinal)).ToList())
             global[name] = zeros_like(global[name]);
         var second = LocalRound.Run(site, round: 2, global, null);
 

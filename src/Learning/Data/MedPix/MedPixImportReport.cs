@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
@@ -19,18 +20,18 @@ public sealed record MedPixImportReport(string Root, IReadOnlyList<string> Label
     public string Describe()
     {
         var text = new StringBuilder();
-        text.AppendLine($"{Root}: {Sites.Count} sites, labels [{string.Join(", ", Labels)}]");
-        text.AppendLine($"{"site",-10} {"modalities",-11} {"train",6} {"val",5}  per label (train/val)");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{Root}: {Sites.Count} sites, labels [{string.Join(", ", Labels)}]");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{"site",-10} {"modalities",-11} {"train",6} {"val",5}  per label (train/val)");
         foreach (var site in Sites)
         {
             var perLabel = string.Join("  ", Labels.Select((_, i) => $"{site.TrainPerLabel[i]}/{site.ValPerLabel[i]}"));
-            text.AppendLine($"{site.Id,-10} {site.Modalities.ToName(),-11} {site.Train,6} {site.Val,5}  {perLabel}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"{site.Id,-10} {site.Modalities.ToName(),-11} {site.Train,6} {site.Val,5}  {perLabel}");
         }
-        text.AppendLine($"{"total",-10} {"",-11} {Sites.Sum(s => s.Train),6} {Sites.Sum(s => s.Val),5}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{"total",-10} {"",-11} {Sites.Sum(s => s.Train),6} {Sites.Sum(s => s.Val),5}");
         text.AppendLine(HeldOut == 0
             ? $"common test: {CommonTest} samples (image and text), in {ClientRoot.CommonTestFolderName}/"
             : $"common test: {CommonTest} samples (image and text; {CommonTest - HeldOut} of the test split, {HeldOut} held out of the training splits), in {ClientRoot.CommonTestFolderName}/");
-        if (DroppedWithoutText > 0) text.AppendLine($"{DroppedWithoutText} records without text left out of text-only sites.");
+        if (DroppedWithoutText > 0) text.AppendLine(CultureInfo.InvariantCulture, $"{DroppedWithoutText} records without text left out of text-only sites.");
         return text.ToString();
     }
 }
