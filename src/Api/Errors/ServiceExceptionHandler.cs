@@ -13,26 +13,26 @@ namespace FedMM.Api.Errors;
 public sealed class ServiceExceptionHandler(IProblemDetailsService problems, IOptions<ApiOptions> options, ILogger<ServiceExceptionHandler> logger) : IExceptionHandler
 {
     /// <inheritdoc />
-    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
         if (UnavailableDependency.Of(exception) is { } dependency)
         {
             int retryAfter = options.Value.RetryAfterSeconds;
-            logger.LogWarning("{Method} {Path}: {Dependency} unavailable: {Message}", context.Request.Method, context.Request.Path, dependency, exception.Message);
-            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            context.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            logger.DependencyUnavailable(httpContext.Request.Method, httpContext.Request.Path, dependency, exception.Message);
+            httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            httpContext.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
             string what = dependency == UnavailableDependency.Silo ? "The silo (Orleans cluster) is not reachable" : "Blob storage is not reachable";
             return await problems.TryWriteAsync(new ProblemDetailsContext
             {
-                HttpContext = context,
+                HttpContext = httpContext,
                 Exception = exception,
                 ProblemDetails =
                 {
                     Status = StatusCodes.Status503ServiceUnavailable,
                     Title = dependency == UnavailableDependency.Silo ? "Silo unavailable" : "Storage unavailable",
                     Detail = UnavailableDependency.IsUnansweredCall(exception)
-                        ? $"The silo (Orleans cluster) did not answer in time: {context.Request.Method} {context.Request.Path} may or may not have been carried out; retry after {retryAfter} s."
-                        : $"{what}: {context.Request.Method} {context.Request.Path} changed nothing; retry after {retryAfter} s.",
+                        ? $"The silo (Orleans cluster) did not answer in time: {httpContext.Request.Method} {httpContext.Request.Path} may or may not have been carried out; retry after {retryAfter} s."
+                        : $"{what}: {httpContext.Request.Method} {httpContext.Request.Path} changed nothing; retry after {retryAfter} s.",
                     Extensions = { ["dependency"] = dependency },
                 },
             });
@@ -48,10 +48,10 @@ public sealed class ServiceExceptionHandler(IProblemDetailsService problems, IOp
             _ => null,
         };
         if (mapped is not { } m) return false;
-        context.Response.StatusCode = m.status;
+        httpContext.Response.StatusCode = m.status;
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
-            HttpContext = context,
+            HttpContext = httpContext,
             Exception = exception,
             ProblemDetails = { Status = m.status, Title = m.title, Detail = exception.Message },
         });

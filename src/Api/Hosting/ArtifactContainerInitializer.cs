@@ -15,7 +15,7 @@ public sealed class ArtifactContainerInitializer(ArtifactContainer artifacts, IL
         catch (Exception e)
         {
             // Readiness reports storage problems; the API still starts so liveness and docs answer.
-            logger.LogWarning(e, "Could not create artifact container {Container}", artifacts.Container.Name);
+            logger.ContainerNotCreated(e, artifacts.Container.Name);
         }
     }
 

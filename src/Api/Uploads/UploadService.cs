@@ -54,12 +54,12 @@ public sealed class UploadService(IGrainFactory grains, UpdateReceiver receiver,
                 try
                 {
                     if (!await roundGrain.RenewUploadAsync(clientId, uploadId, lease))
-                        logger.LogWarning("Upload lease of {Client} ({Upload}) was no longer held when renewed", clientId, uploadId);
+                        logger.LeaseLost(clientId, uploadId);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     // The cluster may be briefly unreachable; the next renewal tries again before the lease runs out.
-                    logger.LogWarning(e, "Upload lease of {Client} ({Upload}) could not be renewed", clientId, uploadId);
+                    logger.LeaseNotRenewed(e, clientId, uploadId);
                 }
             }
         }
@@ -134,7 +134,7 @@ public sealed class UploadService(IGrainFactory grains, UpdateReceiver receiver,
         switch (result.Outcome)
         {
             case SubmissionOutcome.Accepted:
-                logger.LogInformation("Update of {Client} for round {Round} of {Federation} accepted: {Bytes} bytes", cid, r, fid, records.Sum(a => a.Size));
+                if (logger.IsEnabled(LogLevel.Information)) logger.UpdateAccepted(cid, r, fid, records.Sum(a => a.Size));
                 return (UploadOutcome.Created(receipt), true);
             case SubmissionOutcome.Identical:
                 return (UploadOutcome.AlreadyRecorded(receipt), true);

@@ -33,7 +33,7 @@ public sealed class AggregationRunner
     /// <summary>Aggregates <paramref name="job"/> on the thread pool; the result holds the outcome or why the round failed.</summary>
     public async Task<AggregationResult> RunAsync(AggregationJob job)
     {
-        logger.LogInformation("Round {Round} of {Federation}: aggregating {Count} update(s)", job.Round, job.FederationId, job.Submissions.Count);
+        logger.Aggregating(job.Round, job.FederationId, job.Submissions.Count);
 
         AggregationOutcome? outcome = null;
         string? failure = null;
@@ -48,12 +48,12 @@ public sealed class AggregationRunner
             catch (RoundFailedException e) { failure = e.Message; break; }
             catch (Exception e) when (IsTransient(e) && attempt < retryDelays.Count)
             {
-                logger.LogWarning(e, "Round {Round} of {Federation}: aggregation hit a storage error; retrying in {Delay}", job.Round, job.FederationId, retryDelays[attempt]);
+                logger.AggregationRetrying(e, job.Round, job.FederationId, retryDelays[attempt]);
                 await Task.Delay(retryDelays[attempt]);
             }
             catch (Exception e)
             {
-                logger.LogError(e, "Round {Round} of {Federation}: aggregation failed", job.Round, job.FederationId);
+                logger.AggregationFailed(e, job.Round, job.FederationId);
                 failure = $"Round {job.Round} of federation '{job.FederationId}': aggregation failed: {e.Message}";
                 break;
             }

@@ -29,7 +29,7 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
         string report = ArtifactLayout.Global(job.FederationId, job.Round, ArtifactLayout.Report);
         if (await store.ExistsAsync(report, cancellationToken))
         {
-            logger.LogInformation("Round {Round} of {Federation}: global package already written; recording it", job.Round, job.FederationId);
+            logger.PackageAlreadyWritten(job.Round, job.FederationId);
             return await OutcomeOfStoredPackageAsync(job, cancellationToken);
         }
 
@@ -52,7 +52,7 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
                 using var package = RoundAggregator.AggregateRunning(
                     job.Round, job.Config, aggregate, job.Failures.Select(f => new SiteFailure(f.ClientId, f.Reason)).ToList(),
                     new SharedModelPairFusion(job.Config.Model, job.Config.Labels.Count), running.Previous);
-                logger.LogInformation("Round {Round} of {Federation}: finished the running aggregate of {Count} update(s)", job.Round, job.FederationId, aggregate.Folded.Count);
+                logger.RunningAggregateFinished(job.Round, job.FederationId, aggregate.Folded.Count);
                 return await SaveAsync(job, package, cancellationToken);
             }
             catch (InvalidOperationException e)
@@ -60,7 +60,7 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
                 reason = e.Message;
             }
         }
-        logger.LogInformation("Round {Round} of {Federation}: reading every update ({Reason})", job.Round, job.FederationId, reason);
+        logger.ReadingEveryUpdate(job.Round, job.FederationId, reason);
         return null;
     }
 
@@ -149,12 +149,12 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
                 }
                 catch (UnusableUpdateException e)
                 {
-                    logger.LogWarning("Round {Round} of {Federation}: update of {Client} is unusable: {Problem}", job.Round, job.FederationId, submission.ClientId, e.Message);
+                    logger.UpdateUnusable(job.Round, job.FederationId, submission.ClientId, e.Message);
                     failures.Add(new ParticipantFailure(submission.ClientId, e.Message));
                 }
                 catch (Exception e) when (e is SafetensorsFormatException or JsonException)
                 {
-                    logger.LogWarning("Round {Round} of {Federation}: update of {Client} cannot be read: {Problem}", job.Round, job.FederationId, submission.ClientId, e.Message);
+                    logger.UpdateUnreadable(job.Round, job.FederationId, submission.ClientId, e.Message);
                     failures.Add(new ParticipantFailure(submission.ClientId, $"its update cannot be read: {e.Message}"));
                 }
             }
@@ -174,7 +174,7 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
                 }
                 catch (SiteUpdateException e) when (updates.Exists(u => u.ClientId == e.ClientId))
                 {
-                    logger.LogWarning("Round {Round} of {Federation}: update of {Client} refused by the aggregation: {Problem}", job.Round, job.FederationId, e.ClientId, e.Message);
+                    logger.UpdateRefused(job.Round, job.FederationId, e.ClientId, e.Message);
                     failures.Add(new ParticipantFailure(e.ClientId, e.Message));
                     var refused = updates.First(u => u.ClientId == e.ClientId);
                     updates.Remove(refused);
@@ -230,7 +230,7 @@ public sealed class RoundAggregationService(BlobArtifactStore store, ILogger<Rou
                 content.Position = 0;
                 artifacts.Add(await store.WriteAsync(ArtifactLayout.Global(job.FederationId, job.Round, file), content, cancellationToken));
             }
-            logger.LogInformation("Round {Round} of {Federation}: global package written ({Bytes} bytes)", job.Round, job.FederationId, artifacts.Sum(a => a.Size));
+            if (logger.IsEnabled(LogLevel.Information)) logger.PackageWritten(job.Round, job.FederationId, artifacts.Sum(a => a.Size));
             return Describe(package, artifacts);
         }
         finally

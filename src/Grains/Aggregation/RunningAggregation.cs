@@ -33,7 +33,7 @@ public sealed class RunningAggregation : IDisposable
         this.logger = logger;
         fallback = RunningRoundAggregate.Unsupported(round.Config, round.PreviousRound is not null);
         if (fallback is not null)
-            logger.LogInformation("Round {Round} of {Federation}: its close reads every update ({Reason})", round.Round, round.FederationId, fallback);
+            logger.CloseReadsEveryUpdate(round.Round, round.FederationId, fallback);
     }
 
     /// <summary>The package the round started from, loaded with the first fold (owned here); null for none or before it.</summary>
@@ -66,7 +66,7 @@ public sealed class RunningAggregation : IDisposable
             fallback = $"folding the update of '{submission.ClientId}' failed: {e.Message}";
         }
         if (fallback is not null)
-            logger.LogWarning("Round {Round} of {Federation}: its close will read every update ({Reason})", round.Round, round.FederationId, fallback);
+            logger.CloseWillReadEveryUpdate(round.Round, round.FederationId, fallback);
     }
 
     /// <summary>

@@ -65,7 +65,7 @@ public sealed class FederationGrain(
             s.CreatedAt = createdAt;
         });
         await GrainFactory.GetGrain<IFederationRegistryGrain>(GrainKeys.Registry).AddAsync(Id);
-        logger.LogInformation("Federation {Federation} created", Id);
+        logger.FederationCreated(Id);
         return View();
     }
 
@@ -89,6 +89,7 @@ public sealed class FederationGrain(
             throw ServiceRequestException.Invalid($"client '{clientId}': expectedSamples {expectedSamples} must be at least 1.");
         var parsed = ModalityNames.TryParse(modalities)
             ?? throw ServiceRequestException.Invalid($"client '{clientId}': modalities '{modalities}' is not image, text or image+text.");
+        string modalityName = parsed.ToName();
         if (S.Clients.Find(c => c.ClientId == clientId) is { } existing)
         {
             // A revoked id stays taken: its history and round records keep meaning the same site.
@@ -103,14 +104,14 @@ public sealed class FederationGrain(
         string tokenHash = ClientTokens.Hash(token);
         // Client grain first: if the federation write then fails, a retry re-registers with a new token.
         await GrainFactory.GetGrain<IClientGrain>(GrainKeys.Client(Id, clientId))
-            .RegisterAsync(parsed.ToName(), registeredAt);
+            .RegisterAsync(modalityName, registeredAt);
         await PersistAsync(s => s.Clients.Add(new RegisteredClient
         {
-            ClientId = clientId, Modalities = parsed.ToName(), RegisteredAt = registeredAt, TokenHash = tokenHash, TokenExpiresAt = tokenExpiresAt,
+            ClientId = clientId, Modalities = modalityName, RegisteredAt = registeredAt, TokenHash = tokenHash, TokenExpiresAt = tokenExpiresAt,
             ExpectedSamples = expectedSamples,
         }));
-        logger.LogInformation("Federation {Federation}: client {Client} registered ({Modalities})", Id, clientId, parsed.ToName());
-        return new ClientRegistration(clientId, parsed.ToName(), token, tokenExpiresAt, expectedSamples);
+        logger.ClientRegistered(Id, clientId, modalityName);
+        return new ClientRegistration(clientId, modalityName, token, tokenExpiresAt, expectedSamples);
     }
 
     /// <inheritdoc />
@@ -132,7 +133,7 @@ public sealed class FederationGrain(
         {
             var now = clock.GetUtcNow();
             await PersistAsync(s => s.Clients.First(c => c.ClientId == clientId).RevokedAt = now);
-            logger.LogWarning("Federation {Federation}: token of client {Client} revoked", Id, clientId);
+            logger.TokenRevoked(Id, clientId);
         }
         return await ClientViewAsync(clientId);
     }
@@ -159,7 +160,7 @@ public sealed class FederationGrain(
             c.TokenExpiresAt = expiresAt;
             c.RevokedAt = null;
         });
-        logger.LogInformation("Federation {Federation}: token of client {Client} rotated", Id, clientId);
+        logger.TokenRotated(Id, clientId);
         return new ClientRegistration(clientId, client.Modalities, token, expiresAt);
     }
 
@@ -180,8 +181,7 @@ public sealed class FederationGrain(
         // is refused until the operator rotates it. The site only hears "unknown token"; the log says why.
         var unhashed = candidates.Where(c => c.TokenHash is null).Select(c => c.ClientId).ToList();
         if (unhashed.Count > 0)
-            logger.LogWarning("Federation {Federation}: token refused; client(s) {Clients} have no stored token hash (state written before the federation kept hashes): rotate their tokens (fedmm client rotate-token)",
-                Id, string.Join(", ", unhashed));
+            logger.TokenHashesMissing(Id, string.Join(", ", unhashed));
         return TokenCheck.Unknown;
     }
 
@@ -205,8 +205,7 @@ public sealed class FederationGrain(
         foreach (var entry in entries)
             await RoundGrain(entry.Round).EnqueueAsync(PlanOf(entry));
         await PersistAsync(s => s.Rounds.AddRange(entries));
-        logger.LogInformation("Federation {Federation}: rounds {First}..{Last} queued with {Participants} participant(s)",
-            Id, numbers[0], numbers[^1], participants.Count);
+        logger.RoundsQueued(Id, numbers[0], numbers[^1], participants.Count);
         await OpenNextOrRetryAsync();
         return numbers;
     }
@@ -292,8 +291,7 @@ public sealed class FederationGrain(
         }
         catch (Exception e)
         {
-            logger.LogWarning(e, "Federation {Federation}: could not record round {Round} as {State}; asking the rounds again in {Retry}",
-                Id, view.Round, view.State, ResyncRetry);
+            logger.RoundNotRecorded(e, Id, view.Round, view.State, ResyncRetry);
             ScheduleResync();
         }
     }
@@ -320,7 +318,7 @@ public sealed class FederationGrain(
         }
         catch (Exception e)
         {
-            logger.LogWarning(e, "Federation {Federation}: could not ask its rounds for their state; asking again in {Retry}", Id, ResyncRetry);
+            logger.RoundsNotAsked(e, Id, ResyncRetry);
             ScheduleResync();
         }
     }
@@ -412,7 +410,7 @@ public sealed class FederationGrain(
                 if (view.State == RoundState.Completed && (s.LatestCompletedRound is null || view.Round > s.LatestCompletedRound))
                     s.LatestCompletedRound = view.Round;
             });
-            logger.LogInformation("Federation {Federation}: round {Round} is {State}", Id, view.Round, view.State);
+            logger.RoundIs(Id, view.Round, view.State);
         }
         WakeWaitingSites();
     }

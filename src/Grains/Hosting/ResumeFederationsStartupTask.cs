@@ -25,13 +25,13 @@ public sealed class ResumeFederationsStartupTask(
                 foreach (var id in ids)
                 {
                     try { await grains.GetGrain<IFederationGrain>(id).ResumeAsync(); }
-                    catch (Exception e) { logger.LogWarning(e, "Could not resume federation {Federation}", id); }
+                    catch (Exception e) { logger.FederationNotResumed(e, id); }
                 }
-                logger.LogInformation("Resumed {Count} federation(s)", ids.Count);
+                logger.FederationsResumed(ids.Count);
             }
             catch (Exception e)
             {
-                logger.LogWarning(e, "Could not list federations to resume");
+                logger.FederationsNotListed(e);
             }
         }, CancellationToken.None);
     }

@@ -21,7 +21,7 @@ internal static class ParticipantHistory
         }
         catch (Exception e)
         {
-            logger.LogWarning(e, "Round {Round} of {Federation}: follow-up after {State} failed", round.Round, federationId, state);
+            logger.FollowUpFailed(e, round.Round, federationId, state);
         }
     }
 
@@ -41,7 +41,7 @@ internal static class ParticipantHistory
             catch (Exception e)
             {
                 allDone = false;
-                logger.LogWarning(e, "Round {Round} of {Federation}: could not record history of {Client}", round.Round, federationId, clientId);
+                logger.HistoryNotRecorded(e, round.Round, federationId, clientId);
             }
         }
         return allDone;

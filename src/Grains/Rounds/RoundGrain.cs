@@ -72,7 +72,7 @@ public sealed class RoundGrain(
         if (S.State is RoundState.Collecting or RoundState.Aggregating)
         {
             try { await RegisterRecoveryReminderAsync(); }
-            catch (Exception e) { logger.LogWarning(e, "Round {Round} of {Federation}: could not register its recovery reminder", S.Round, S.FederationId); }
+            catch (Exception e) { logger.ReminderNotRegistered(e, S.Round, S.FederationId); }
         }
     }
 
@@ -116,8 +116,7 @@ public sealed class RoundGrain(
         // Reminder first: if the round then fails to open, the reminder finds it Queued and removes itself.
         await RegisterRecoveryReminderAsync(now + config.Round.Deadline);
         await PersistAsync(s => s.Open(now, config.Round.Deadline, globalRound));
-        logger.LogInformation("Round {Round} of {Federation} is collecting from {Participants} participant(s) until {Deadline:O}",
-            S.Round, S.FederationId, S.Participants.Count, S.Deadline);
+        logger.RoundCollecting(S.Round, S.FederationId, S.Participants.Count, S.Deadline);
         ArmDeadline();
         StartRunning();
         return S.ToView();
@@ -196,8 +195,7 @@ public sealed class RoundGrain(
             bool aggregateNow = false;
             await PersistAsync(s => aggregateNow = s.Record(submission));
             running?.Enqueue(submission);
-            logger.LogInformation("Round {Round} of {Federation}: update of {Client} recorded ({Count}/{Participants})",
-                S.Round, S.FederationId, submission.ClientId, S.Submissions.Count, S.Participants.Count);
+            logger.UpdateRecorded(S.Round, S.FederationId, submission.ClientId, S.Submissions.Count, S.Participants.Count);
             if (aggregateNow)
             {
                 Deadline.Disarm();
@@ -219,7 +217,7 @@ public sealed class RoundGrain(
         if (S.State == RoundState.Cancelled) return S.ToView();
         var now = Now;
         await PersistAsync(s => s.Cancel(reason, now));
-        logger.LogInformation("Round {Round} of {Federation} cancelled: {Reason}", S.Round, S.FederationId, S.Reason);
+        logger.RoundCancelled(S.Round, S.FederationId, S.Reason);
         if (aggregationRun is not { IsCompleted: false }) ReleaseRunning();
         Deadline.Disarm();
         StartFollowUps();
@@ -277,13 +275,12 @@ public sealed class RoundGrain(
         await PersistAsync(s => s.Close(now));
         if (S.State == RoundState.Aggregating)
         {
-            logger.LogInformation("Round {Round} of {Federation}: deadline passed with {Count}/{Participants} update(s); aggregating",
-                S.Round, S.FederationId, S.Submissions.Count, S.Participants.Count);
+            logger.DeadlinePassed(S.Round, S.FederationId, S.Submissions.Count, S.Participants.Count);
             StartAggregation();
         }
         else
         {
-            logger.LogWarning("{Reason}", S.Reason);
+            logger.RoundProblem(S.Reason);
             ReleaseRunning();
             StartFollowUps();
         }
@@ -309,7 +306,7 @@ public sealed class RoundGrain(
         catch (Exception e)
         {
             // The round stays Aggregating; the recovery reminder runs the aggregation again.
-            logger.LogWarning(e, "Round {Round} of {Federation}: the aggregation's result could not be recorded", S.Round, S.FederationId);
+            logger.AggregationResultNotRecorded(e, S.Round, S.FederationId);
         }
     }
 
@@ -320,9 +317,9 @@ public sealed class RoundGrain(
         var now = Now;
         await PersistAsync(s => { if (result.Outcome is { } outcome) s.Complete(outcome, now); else s.Fail(result.Failure!, now); });
         if (S.State == RoundState.Completed)
-            logger.LogInformation("Round {Round} of {Federation} completed", S.Round, S.FederationId);
+            logger.RoundCompleted(S.Round, S.FederationId);
         else
-            logger.LogWarning("Round {Round} of {Federation} failed: {Reason}", S.Round, S.FederationId, S.Reason);
+            logger.RoundFailed(S.Round, S.FederationId, S.Reason);
         StartFollowUps();
     }
 
