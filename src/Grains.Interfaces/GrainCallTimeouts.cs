@@ -23,7 +23,7 @@ public static class GrainCallTimeouts
     public const string PerItem = "00:00:30";
 
     /// <summary>
-    /// Longest wait of one <see cref="IRoundGrain.BeginUploadAsync"/> call for the site's upload lease: its
+    /// Longest wait of one <see cref="IRoundGrain.WaitForUploadLeaseAsync"/> call for the site's upload lease: its
     /// response timeout (<see cref="LongPoll"/>) less <see cref="SiteTaskLongPoll.ResponseMargin"/>; a longer wait is made of several calls.
     /// </summary>
     public static readonly TimeSpan MaxUploadWait = TimeSpan.Parse(LongPoll, System.Globalization.CultureInfo.InvariantCulture) - SiteTaskLongPoll.ResponseMargin;

@@ -34,14 +34,25 @@ public interface IRoundGrain : IGrainWithStringKey
     /// parameter shapes, a recorded update) in one call; closes collection first when the deadline has
     /// passed. When the site may store an update, <paramref name="uploadId"/> gets the (round, site)
     /// upload lease for <paramref name="leaseDuration"/>, so two uploads of one site never commit to the
-    /// same blob names at once, whichever API process runs them. While another upload of the site holds
-    /// it, the call waits up to <paramref name="maxWait"/> (at most <see cref="GrainCallTimeouts.MaxUploadWait"/>) in arrival order,
-    /// answered when the holder submits, ends or its lease expires, and then answers HeldByAnother; the
-    /// lease expires, so a crashed API process cannot block a site.
-    /// [AlwaysInterleave]: a waiting call does not hold the grain (it changes no persisted state itself).
+    /// same blob names at once, whichever API process runs them; while another upload of the site holds
+    /// it, the answer is HeldByAnother at once (<see cref="WaitForUploadLeaseAsync"/> waits for it). The
+    /// lease expires, so a crashed API process cannot block a site. The caller's short response timeout
+    /// applies, so an upload whose silo dies during this call is answered soon.
+    /// [AlwaysInterleave]: it changes no persisted state itself.
     /// </summary>
-    [Alias("BeginUpload"), AlwaysInterleave, ResponseTimeout(GrainCallTimeouts.LongPoll)]
-    Task<UploadContext> BeginUploadAsync(string clientId, Guid uploadId, TimeSpan leaseDuration, TimeSpan maxWait = default, CancellationToken cancellationToken = default);
+    [Alias("BeginUpload"), AlwaysInterleave]
+    Task<UploadContext> BeginUploadAsync(string clientId, Guid uploadId, TimeSpan leaseDuration);
+
+    /// <summary>
+    /// <see cref="BeginUploadAsync"/> for an upload that found the site's lease held by another: waits up
+    /// to <paramref name="maxWait"/> (at most <see cref="GrainCallTimeouts.MaxUploadWait"/>) in arrival
+    /// order, answered when the holder submits, ends or its lease expires, and then answers HeldByAnother.
+    /// Its response timeout is the long-poll's, so only an upload queued behind another of its site can
+    /// wait that long for an answer when the silo dies.
+    /// [AlwaysInterleave]: a waiting call does not hold the grain.
+    /// </summary>
+    [Alias("WaitForUploadLease"), AlwaysInterleave, ResponseTimeout(GrainCallTimeouts.LongPoll)]
+    Task<UploadContext> WaitForUploadLeaseAsync(string clientId, Guid uploadId, TimeSpan leaseDuration, TimeSpan maxWait, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Extends the upload lease of <paramref name="uploadId"/> to <paramref name="leaseDuration"/> from now while it holds it;

@@ -75,13 +75,16 @@ public sealed class UploadService(IGrainFactory grains, UpdateReceiver receiver,
     {
         var lease = TimeSpan.FromSeconds(Limits.UploadLeaseSeconds);
         var giveUpAt = clock.GetUtcNow() + TimeSpan.FromSeconds(Limits.UploadQueueSeconds);
-        while (true)
+        // The usual case, no other upload of the site running, is one call under the API's short timeout.
+        var upload = await roundGrain.BeginUploadAsync(clientId, uploadId, lease);
+        while (upload.Lease == UploadLease.HeldByAnother)
         {
             var left = giveUpAt - clock.GetUtcNow();
-            var wait = left <= TimeSpan.Zero ? TimeSpan.Zero : left < GrainCallTimeouts.MaxUploadWait ? left : GrainCallTimeouts.MaxUploadWait;
-            var upload = await roundGrain.BeginUploadAsync(clientId, uploadId, lease, wait, cancellationToken);
-            if (upload.Lease != UploadLease.HeldByAnother || wait == left || left <= TimeSpan.Zero) return upload;
+            if (left <= TimeSpan.Zero) return upload;
+            var wait = left < GrainCallTimeouts.MaxUploadWait ? left : GrainCallTimeouts.MaxUploadWait;
+            upload = await roundGrain.WaitForUploadLeaseAsync(clientId, uploadId, lease, wait, cancellationToken);
         }
+        return upload;
     }
 
     private async Task<(UploadOutcome Outcome, bool Submitted)> ReceiveAsync(

@@ -130,7 +130,14 @@ public sealed class RoundGrain(
         Task.FromResult(S.Submissions.Find(s => s.ClientId == clientId));
 
     /// <inheritdoc />
-    public async Task<UploadContext> BeginUploadAsync(string clientId, Guid uploadId, TimeSpan leaseDuration, TimeSpan maxWait = default, CancellationToken cancellationToken = default)
+    public Task<UploadContext> BeginUploadAsync(string clientId, Guid uploadId, TimeSpan leaseDuration) =>
+        TakeUploadLeaseAsync(clientId, uploadId, leaseDuration, TimeSpan.Zero, CancellationToken.None);
+
+    /// <inheritdoc />
+    public Task<UploadContext> WaitForUploadLeaseAsync(string clientId, Guid uploadId, TimeSpan leaseDuration, TimeSpan maxWait, CancellationToken cancellationToken = default) =>
+        TakeUploadLeaseAsync(clientId, uploadId, leaseDuration, maxWait, cancellationToken);
+
+    private async Task<UploadContext> TakeUploadLeaseAsync(string clientId, Guid uploadId, TimeSpan leaseDuration, TimeSpan maxWait, CancellationToken cancellationToken)
     {
         // [AlwaysInterleave]: this call runs beside the grain's other requests, so it changes no persisted
         // state itself. The overdue close is a request of its own (Poke), ordered with the others; the

@@ -82,9 +82,9 @@ public sealed class UploadLeaseTests(ServiceFixture fixture)
         var wait = TimeSpan.FromSeconds(20);
 
         Assert.Equal(UploadLease.Granted, (await round.BeginUploadAsync("site-a", holder, Long)).Lease);
-        var firstWait = round.BeginUploadAsync("site-a", first, Long, wait);
+        var firstWait = round.WaitForUploadLeaseAsync("site-a", first, Long, wait);
         await Task.Delay(300);
-        var secondWait = round.BeginUploadAsync("site-a", second, Long, wait);
+        var secondWait = round.WaitForUploadLeaseAsync("site-a", second, Long, wait);
         await Task.Delay(300);
         Assert.False(firstWait.IsCompleted, "the first waiter was answered while the lease was held");
 
@@ -118,12 +118,12 @@ public sealed class UploadLeaseTests(ServiceFixture fixture)
         Assert.Equal(UploadLease.Granted, (await round.BeginUploadAsync("site-a", Guid.NewGuid(), TimeSpan.FromSeconds(1))).Lease);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var waiter = Guid.NewGuid();
-        Assert.Equal(UploadLease.Granted, (await round.BeginUploadAsync("site-a", waiter, Long, TimeSpan.FromSeconds(20))).Lease);
+        Assert.Equal(UploadLease.Granted, (await round.WaitForUploadLeaseAsync("site-a", waiter, Long, TimeSpan.FromSeconds(20))).Lease);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), $"the expired lease was handed over after {clock.Elapsed.TotalSeconds:F1} s");
 
         // A wait shorter than the holder's lease ends HeldByAnother when it runs out.
         clock.Restart();
-        Assert.Equal(UploadLease.HeldByAnother, (await round.BeginUploadAsync("site-a", Guid.NewGuid(), Long, TimeSpan.FromSeconds(1))).Lease);
+        Assert.Equal(UploadLease.HeldByAnother, (await round.WaitForUploadLeaseAsync("site-a", Guid.NewGuid(), Long, TimeSpan.FromSeconds(1))).Lease);
         Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(5));
         Assert.True(await round.RenewUploadAsync("site-a", waiter, Long), "the waiter that gave up took nothing");
         await federation.CancelRoundAsync(1);
@@ -139,7 +139,7 @@ public sealed class UploadLeaseTests(ServiceFixture fixture)
         var round = Grains.GetGrain<IRoundGrain>(GrainKeys.Round(fid, 1));
 
         Assert.Equal(UploadLease.Granted, (await round.BeginUploadAsync("site-a", Guid.NewGuid(), Long)).Lease);
-        var waiting = round.BeginUploadAsync("site-a", Guid.NewGuid(), Long, TimeSpan.FromSeconds(20));
+        var waiting = round.WaitForUploadLeaseAsync("site-a", Guid.NewGuid(), Long, TimeSpan.FromSeconds(20));
         await Task.Delay(300);
         Assert.Equal(SubmissionOutcome.Accepted, (await SiteUploads.UploadAsync(Grains, Store, fid, 1, config, "site-a", Modalities.Image)).Outcome);
         var after = await waiting.WaitAsync(TimeSpan.FromSeconds(5));
