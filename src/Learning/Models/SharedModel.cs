@@ -124,18 +124,22 @@ public sealed class SharedModel : nn.Module
     /// <summary>Whether parameter <paramref name="name"/> stays with the site under <see cref="FedMM.Contracts.RoundConfig.PersonalLayers"/> = <paramref name="layers"/>.</summary>
     public static bool IsPersonal(string name, PersonalLayers layers) => layers switch
     {
-        PersonalLayers.Output => name.StartsWith("fusion.classifier.output.", StringComparison.Ordinal),
-        PersonalLayers.Classifier => name.StartsWith("fusion.classifier.", StringComparison.Ordinal),
+        PersonalLayers.Output => name.StartsWith(OutputLayerPrefix, StringComparison.Ordinal),
+        PersonalLayers.Classifier => name.StartsWith(ClassifierPrefix, StringComparison.Ordinal),
         _ => false,
     };
 
     /// <summary>Whether local training changes parameter <paramref name="name"/> under <see cref="FedMM.Contracts.RoundConfig.TrainedLayers"/> = <paramref name="layers"/>.</summary>
     public static bool IsTrained(string name, TrainedLayers layers) => layers switch
     {
-        TrainedLayers.Output => name.StartsWith("fusion.classifier.output.", StringComparison.Ordinal),
-        TrainedLayers.Classifier => name.StartsWith("fusion.classifier.", StringComparison.Ordinal),
+        TrainedLayers.Output => name.StartsWith(OutputLayerPrefix, StringComparison.Ordinal),
+        TrainedLayers.Classifier => name.StartsWith(ClassifierPrefix, StringComparison.Ordinal),
         _ => true,
     };
+
+    // The classifier MLP and its last layer, which round.personalLayers and round.trainedLayers both name.
+    private const string ClassifierPrefix = "fusion.classifier.";
+    private const string OutputLayerPrefix = "fusion.classifier.output.";
 
     /// <summary>Copies the personal parameters (<see cref="IsPersonal"/>) of <paramref name="own"/> into the model; the rest stays.</summary>
     public void KeepPersonal(IReadOnlyDictionary<string, Tensor> own, PersonalLayers layers)
