@@ -44,10 +44,15 @@ public static class UnavailableDependency
     // A grain call's response timeout (e.g. a call in flight to a silo that was killed): Orleans
     // completes the call with it without throwing it, so it is thrown by the awaiting runtime code
     // (its source is not Orleans); its stack still runs through Orleans' completion source.
+    // How Orleans.Core words a grain call's response timeout.
+    private const string OrleansResponseTimeout = "Response did not arrive on time";
+
+    // Awaited through some paths no Orleans frame is left on its stack, so Orleans' message (Orleans.Core's
+    // response timeout, "Response did not arrive on time in …") identifies it as well.
     private static bool FromOrleans(Exception e)
     {
         static bool Orleans(string? name) => name?.StartsWith("Orleans", StringComparison.Ordinal) == true;
-        if (Orleans(e.Source)) return true;
+        if (Orleans(e.Source) || e.Message.StartsWith(OrleansResponseTimeout, StringComparison.Ordinal)) return true;
         return new System.Diagnostics.StackTrace(e).GetFrames().Any(f => Orleans(f.GetMethod()?.DeclaringType?.Namespace));
     }
 
