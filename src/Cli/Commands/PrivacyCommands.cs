@@ -80,8 +80,13 @@ public static class PrivacyCommands
     /// Whether the membership inference on weights succeeds: an advantage past 0.1 that chance alone would reach
     /// less than 5 % of the time and that weights trained without the target's records (the control) do not reach.
     /// </summary>
-    public static bool Leaks(WeightAttackResult result)
+    public static bool Leaks(WeightAttackResult result) => RawLeaks(result) || CalibratedLeaks(result);
+
+    private static bool RawLeaks(WeightAttackResult result)
         => result.Advantage > Math.Max(Math.Max(AdvantageLimit, result.AdvantageByChance), result.ControlAdvantage ?? 0);
+
+    private static bool CalibratedLeaks(WeightAttackResult result)
+        => result.CalibratedAdvantage > Math.Max(Math.Max(AdvantageLimit, result.AdvantageByChance), result.CalibratedControlAdvantage ?? 0);
 
     private static Command Noise()
     {
@@ -176,13 +181,14 @@ public static class PrivacyCommands
                 if (results.Count > 0) AnsiConsole.Write(table);
                 else AnsiConsole.MarkupLine("no summary rows were uploaded or published: nothing to match");
                 var weightTable = new Table().Title("membership inference on weights (loss threshold)")
-                    .AddColumns("target", "round", "view", "members", "held out", "member loss", "held-out loss", "advantage", "by chance", "control", "AUC", "control AUC");
+                    .AddColumns("target", "round", "view", "members", "held out", "member loss", "held-out loss", "advantage", "by chance", "control", "AUC", "control AUC", "calibrated", "its control", "calibrated AUC");
                 foreach (var w in onWeights)
                 {
-                    string advantage = $"{w.Advantage:F3}";
+                    string Mark(string text, bool bad) => bad ? $"[red]{text}[/]" : text;
+                    string Value(double? value) => value is { } v ? v.ToString("F3", CultureInfo.CurrentCulture) : "-";
                     weightTable.AddRow(Markup.Escape(w.Target), w.Round.ToString(CultureInfo.CurrentCulture), w.View, w.Members.ToString(CultureInfo.CurrentCulture), w.HeldOut.ToString(CultureInfo.CurrentCulture),
-                        $"{w.MemberLoss:F3}", $"{w.HeldOutLoss:F3}", Leaks(w) ? $"[red]{advantage}[/]" : advantage, $"{w.AdvantageByChance:F3}",
-                        w.ControlAdvantage is { } control ? $"{control:F3}" : "-", $"{w.Auc:F3}", w.ControlAuc is { } controlAuc ? $"{controlAuc:F3}" : "-");
+                        Value(w.MemberLoss), Value(w.HeldOutLoss), Mark(Value(w.Advantage), RawLeaks(w)), Value(w.AdvantageByChance), Value(w.ControlAdvantage), Value(w.Auc), Value(w.ControlAuc),
+                        Mark(Value(w.CalibratedAdvantage), CalibratedLeaks(w)), Value(w.CalibratedControlAdvantage), Value(w.CalibratedAuc));
                 }
                 AnsiConsole.Write(weightTable);
             }

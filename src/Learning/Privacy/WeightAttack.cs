@@ -26,9 +26,16 @@ namespace FedMM.Learning.Privacy;
 /// round, median over those sites: what the split into members and held-out records gives by itself. From round 2 on those
 /// sites started from a package that holds the target's earlier updates, so the control can contain part of the leak.</param>
 /// <param name="ControlAuc">The AUC of that control, median over the other sites.</param>
+/// <param name="CalibratedAdvantage">The same inference on each record's loss minus its loss under the model the target
+/// started from (the received package, which the operator published): a record's own difficulty cancels out, what is
+/// left is how much the target's training lowered its loss (difficulty calibration, Watson et al. 2022); null without
+/// a starting model.</param>
+/// <param name="CalibratedAuc">The AUC of the calibrated score.</param>
+/// <param name="CalibratedControlAdvantage">The calibrated score's control: other sites' weights, median.</param>
 public sealed record WeightAttackResult(
     string Target, int Round, string View, int Members, int HeldOut, double MemberLoss, double HeldOutLoss,
-    double Advantage, double Auc, double AdvantageByChance, double? ControlAdvantage = null, double? ControlAuc = null);
+    double Advantage, double Auc, double AdvantageByChance, double? ControlAdvantage = null, double? ControlAuc = null,
+    double? CalibratedAdvantage = null, double? CalibratedAuc = null, double? CalibratedControlAdvantage = null);
 
 /// <summary>
 /// The honest-but-curious operator's membership inference on the weights sites upload (the loss
@@ -42,12 +49,13 @@ public static class WeightAttack
     /// <summary>
     /// Scores <paramref name="losses"/> (one per pool record, NaN for records not scored) of the
     /// <paramref name="target"/>'s members against the records held out from it; <paramref name="controls"/>
-    /// are the same records' losses under weights trained without them.
+    /// are the same records' losses under weights trained without them, <paramref name="reference"/> their losses
+    /// under the model the target started from (for the calibrated score).
     /// </summary>
     /// <exception cref="ArgumentException">No member or no held-out record was scored.</exception>
     public static WeightAttackResult Score(
         string target, int round, Modalities view, IReadOnlyList<double> losses, IReadOnlyList<bool> member, IReadOnlyList<bool> heldOut,
-        IReadOnlyList<IReadOnlyList<double>>? controls = null)
+        IReadOnlyList<IReadOnlyList<double>>? controls = null, IReadOnlyList<double>? reference = null)
     {
         ArgumentNullException.ThrowIfNull(losses);
         ArgumentNullException.ThrowIfNull(member);
@@ -59,21 +67,28 @@ public static class WeightAttack
         if (members == 0 || held == 0)
             throw new ArgumentException($"{target} round {round}: the attack on weights needs members and held-out records seen as {view.ToName()} (it has {members} and {held}).", nameof(member));
         var isMember = compared.Select(i => member[i]).ToArray();
+        var usable = (controls ?? []).Where(c => compared.All(i => !double.IsNaN(c[i]))).ToList();
         var (advantage, auc) = SummaryAttack.Membership(compared.Select(i => losses[i]).ToArray(), isMember);
         double? controlAdvantage = null, controlAuc = null;
-        var controlRuns = (controls ?? [])
-            .Where(c => compared.All(i => !double.IsNaN(c[i])))
-            .Select(c => SummaryAttack.Membership(compared.Select(i => c[i]).ToArray(), isMember))
-            .ToList();
-        if (controlRuns.Count > 0)
+        if (usable.Count > 0)
         {
-            controlAdvantage = Median(controlRuns.Select(r => r.Advantage));
-            controlAuc = Median(controlRuns.Select(r => r.Auc));
+            var runs = usable.Select(c => SummaryAttack.Membership(compared.Select(i => c[i]).ToArray(), isMember)).ToList();
+            controlAdvantage = Median(runs.Select(r => r.Advantage));
+            controlAuc = Median(runs.Select(r => r.Auc));
+        }
+        double? calibratedAdvantage = null, calibratedAuc = null, calibratedControl = null;
+        if (reference is not null && compared.All(i => !double.IsNaN(reference[i])))
+        {
+            (double a, double u) = SummaryAttack.Membership(compared.Select(i => losses[i] - reference[i]).ToArray(), isMember);
+            (calibratedAdvantage, calibratedAuc) = (a, u);
+            if (usable.Count > 0)
+                calibratedControl = Median(usable.Select(c => SummaryAttack.Membership(compared.Select(i => c[i] - reference[i]).ToArray(), isMember).Advantage));
         }
         return new WeightAttackResult(
             target, round, view.ToName(), members, held,
             compared.Where(i => member[i]).Average(i => losses[i]), compared.Where(i => !member[i]).Average(i => losses[i]),
-            advantage, auc, SummaryAttack.AdvantageByChance(members, held), controlAdvantage, controlAuc);
+            advantage, auc, SummaryAttack.AdvantageByChance(members, held), controlAdvantage, controlAuc,
+            calibratedAdvantage, calibratedAuc, calibratedControl);
     }
 
     /// <summary>
@@ -101,6 +116,9 @@ public static class WeightAttack
             var sites = Directory.Exists(updates) ? Directory.GetDirectories(updates).Order(StringComparer.Ordinal).ToList() : [];
             // Every site's model scores every record once: its own members and held-out records, and the control for the others.
             var scored = new List<(string Site, Modalities View, double[] Losses)>();
+            // The starting model's losses, per view: the reference of the calibrated score.
+            var references = new Dictionary<Modalities, double[]>();
+            double[] Reference(Modalities view) => references.TryGetValue(view, out var r) ? r : references[view] = pool.Losses(received, config.Model, classes, view);
             foreach (var siteFolder in sites)
             {
                 string site = Path.GetFileName(siteFolder);
@@ -125,7 +143,7 @@ public static class WeightAttack
                         foreach (var (name, tensor) in theirs.Tensors) weights[name] = tensor;
                         return (IReadOnlyList<double>)pool.Losses(weights, config.Model, classes, view);
                     }).ToList();
-                results.Add(Score(site, round, view, losses, member, heldOut, controls));
+                results.Add(Score(site, round, view, losses, member, heldOut, controls, Reference(view)));
             }
             var global = Path.Combine(Round(round), "global", ArtifactLayout.Weights);
             if (File.Exists(global))
@@ -134,7 +152,8 @@ public static class WeightAttack
                 var member = records.MemberOf.Select(m => m is not null).ToArray();
                 var heldOut = records.HeldOutOf.Select(h => h is not null).ToArray();
                 if (member.Any(m => m) && heldOut.Any(h => h))
-                    results.Add(Score("global", round, Modalities.Both, pool.Losses(package.Tensors, config.Model, classes, Modalities.Both), member, heldOut));
+                    results.Add(Score("global", round, Modalities.Both, pool.Losses(package.Tensors, config.Model, classes, Modalities.Both), member, heldOut,
+                        reference: Reference(Modalities.Both)));
             }
         }
         return results;

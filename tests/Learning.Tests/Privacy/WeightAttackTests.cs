@@ -34,6 +34,7 @@ public sealed class WeightAttackTests(ITestOutputHelper output)
             Assert.Equal(Train, site.HeldOut);
             Assert.True(site.MemberLoss < site.HeldOutLoss, $"{site}");
             Assert.True(site.Advantage > 0.4, $"{site}: advantage {site.Advantage}");
+            Assert.True(site.CalibratedAdvantage > 0.4, $"{site}: calibrated advantage {site.CalibratedAdvantage}");
             // The other site's weights never saw these records.
             Assert.True(site.ControlAdvantage < site.Advantage / 2, $"{site}: control {site.ControlAdvantage}");
         }
@@ -46,7 +47,10 @@ public sealed class WeightAttackTests(ITestOutputHelper output)
         var results = Attack(new PrivacyConfig { SgdEpsilon = 1, SgdRounds = 1 });
         Assert.Equal(3, results.Count);
         foreach (var result in results)
+        {
             Assert.True(result.Advantage <= Math.Max(0.1, result.AdvantageByChance), $"{result}: advantage {result.Advantage}");
+            Assert.True(result.CalibratedAdvantage <= Math.Max(0.1, result.AdvantageByChance), $"{result}: calibrated advantage {result.CalibratedAdvantage}");
+        }
     }
 
     [Fact]
@@ -64,6 +68,14 @@ public sealed class WeightAttackTests(ITestOutputHelper output)
         Assert.Equal(0.5, result.Advantage, 12);
         Assert.Equal(0.75, result.Auc, 12);
         Assert.Equal(0.0, result.ControlAdvantage!.Value, 12);
+        Assert.Null(result.CalibratedAdvantage);
+        // Calibrated by each record's loss under the starting model: a reference equal to the losses leaves nothing to tell.
+        var calibrated = WeightAttack.Score("client_0", 1, Modalities.Image, losses, member, heldOut, reference: losses);
+        Assert.Equal(0.0, calibrated.CalibratedAdvantage!.Value, 12);
+        Assert.Equal(0.5, calibrated.CalibratedAuc!.Value, 12);
+        // Members' losses fell by 0.2 each, held-out records' by nothing.
+        calibrated = WeightAttack.Score("client_0", 1, Modalities.Image, losses, member, heldOut, reference: [0.3, 0.2, 0.5, 0.4, 0.0, 0.0]);
+        Assert.Equal(1.0, calibrated.CalibratedAdvantage!.Value, 12);
         var error = Assert.Throws<ArgumentException>(() => WeightAttack.Score("client_0", 1, Modalities.Image, losses, member, new bool[6]));
         Assert.Contains("needs members and held-out records", error.Message);
     }
@@ -84,7 +96,7 @@ public sealed class WeightAttackTests(ITestOutputHelper output)
         using var pool = CandidatePool.Encode(config, factory, parts);
         var results = WeightAttack.Run(federation, config, pool);
         foreach (var r in results)
-            output.WriteLine($"{r.Target} round {r.Round} {r.View}: loss {r.MemberLoss:F3} members / {r.HeldOutLoss:F3} held out, advantage {r.Advantage:F3} (by chance {r.AdvantageByChance:F3}), AUC {r.Auc:F3}, control {r.ControlAdvantage:F3}");
+            output.WriteLine($"{r.Target} round {r.Round} {r.View}: loss {r.MemberLoss:F3} members / {r.HeldOutLoss:F3} held out, advantage {r.Advantage:F3} (by chance {r.AdvantageByChance:F3}), AUC {r.Auc:F3}, control {r.ControlAdvantage:F3}; calibrated {r.CalibratedAdvantage:F3} (control {r.CalibratedControlAdvantage:F3}), AUC {r.CalibratedAuc:F3}");
         return results;
     }
 
