@@ -50,12 +50,16 @@ public static class WeightAttack
     /// Scores <paramref name="losses"/> (one per pool record, NaN for records not scored) of the
     /// <paramref name="target"/>'s members against the records held out from it; <paramref name="controls"/>
     /// are the same records' losses under weights trained without them, <paramref name="reference"/> their losses
-    /// under the model the target started from (for the calibrated score).
+    /// under the model the target started from (for the calibrated score). With <paramref name="labels"/>, every
+    /// score is taken relative to the median score of its class among the compared records, so what the inference
+    /// sees is a record's loss against others of its class: a shift of whole classes (a site's model leaning to its
+    /// frequent labels, which members and held-out records of a small split need not share equally) tells nothing
+    /// about a record and is removed.
     /// </summary>
     /// <exception cref="ArgumentException">No member or no held-out record was scored.</exception>
     public static WeightAttackResult Score(
         string target, int round, Modalities view, IReadOnlyList<double> losses, IReadOnlyList<bool> member, IReadOnlyList<bool> heldOut,
-        IReadOnlyList<IReadOnlyList<double>>? controls = null, IReadOnlyList<double>? reference = null)
+        IReadOnlyList<IReadOnlyList<double>>? controls = null, IReadOnlyList<double>? reference = null, IReadOnlyList<long>? labels = null)
     {
         ArgumentNullException.ThrowIfNull(losses);
         ArgumentNullException.ThrowIfNull(member);
@@ -68,21 +72,33 @@ public static class WeightAttack
             throw new ArgumentException($"{target} round {round}: the attack on weights needs members and held-out records seen as {view.ToName()} (it has {members} and {held}).", nameof(member));
         var isMember = compared.Select(i => member[i]).ToArray();
         var usable = (controls ?? []).Where(c => compared.All(i => !double.IsNaN(c[i]))).ToList();
-        var (advantage, auc) = SummaryAttack.Membership(compared.Select(i => losses[i]).ToArray(), isMember);
+        // The compared records' scores, centred per class when the labels are given.
+        double[] Scores(Func<int, double> score)
+        {
+            var values = compared.Select(score).ToArray();
+            if (labels is null) return values;
+            foreach (var group in Enumerable.Range(0, compared.Length).GroupBy(k => labels[compared[k]]))
+            {
+                double median = Median(group.Select(k => values[k]));
+                foreach (int k in group) values[k] -= median;
+            }
+            return values;
+        }
+        var (advantage, auc) = SummaryAttack.Membership(Scores(i => losses[i]), isMember);
         double? controlAdvantage = null, controlAuc = null;
         if (usable.Count > 0)
         {
-            var runs = usable.Select(c => SummaryAttack.Membership(compared.Select(i => c[i]).ToArray(), isMember)).ToList();
+            var runs = usable.Select(c => SummaryAttack.Membership(Scores(i => c[i]), isMember)).ToList();
             controlAdvantage = Median(runs.Select(r => r.Advantage));
             controlAuc = Median(runs.Select(r => r.Auc));
         }
         double? calibratedAdvantage = null, calibratedAuc = null, calibratedControl = null;
         if (reference is not null && compared.All(i => !double.IsNaN(reference[i])))
         {
-            (double a, double u) = SummaryAttack.Membership(compared.Select(i => losses[i] - reference[i]).ToArray(), isMember);
+            (double a, double u) = SummaryAttack.Membership(Scores(i => losses[i] - reference[i]), isMember);
             (calibratedAdvantage, calibratedAuc) = (a, u);
             if (usable.Count > 0)
-                calibratedControl = Median(usable.Select(c => SummaryAttack.Membership(compared.Select(i => c[i] - reference[i]).ToArray(), isMember).Advantage));
+                calibratedControl = Median(usable.Select(c => SummaryAttack.Membership(Scores(i => c[i] - reference[i]), isMember).Advantage));
         }
         return new WeightAttackResult(
             target, round, view.ToName(), members, held,
@@ -97,7 +113,7 @@ public static class WeightAttack
     /// package it started from (round r − 1's, or the round-1 model every site starts from) with the weights it
     /// uploaded; its training records are scored against the records held out from it, seen with the site's
     /// modalities. A round's global package is scored on every site's training records against every site's
-    /// held-out ones. Layers a site keeps personal (<c>round.personalLayers</c>) are not uploaded; the attack then
+    /// held-out ones. Scores are centred per class (<see cref="Score"/>). Layers a site keeps personal (<c>round.personalLayers</c>) are not uploaded; the attack then
     /// scores the received ones in their place.
     /// </summary>
     public static IReadOnlyList<WeightAttackResult> Run(string federationFolder, FederationConfig config, CandidatePool pool, IReadOnlyCollection<int>? rounds = null)
@@ -143,7 +159,7 @@ public static class WeightAttack
                         foreach (var (name, tensor) in theirs.Tensors) weights[name] = tensor;
                         return (IReadOnlyList<double>)pool.Losses(weights, config.Model, classes, view);
                     }).ToList();
-                results.Add(Score(site, round, view, losses, member, heldOut, controls, Reference(view)));
+                results.Add(Score(site, round, view, losses, member, heldOut, controls, Reference(view), records.Labels));
             }
             var global = Path.Combine(Round(round), "global", ArtifactLayout.Weights);
             if (File.Exists(global))
@@ -153,7 +169,7 @@ public static class WeightAttack
                 var heldOut = records.HeldOutOf.Select(h => h is not null).ToArray();
                 if (member.Any(m => m) && heldOut.Any(h => h))
                     results.Add(Score("global", round, Modalities.Both, pool.Losses(package.Tensors, config.Model, classes, Modalities.Both), member, heldOut,
-                        reference: Reference(Modalities.Both)));
+                        reference: Reference(Modalities.Both), labels: records.Labels));
             }
         }
         return results;
