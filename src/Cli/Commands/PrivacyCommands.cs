@@ -76,6 +76,18 @@ public static class PrivacyCommands
     private static bool AdvantageLeaks(AttackResult result)
         => result.Advantage > Math.Max(Math.Max(AdvantageLimit, result.AdvantageByChance), result.ControlAdvantage ?? 0);
 
+    /// <summary>
+    /// Whether the membership inference on weights succeeds: an advantage past 0.1 that chance alone would reach
+    /// less than 5 % of the time and that weights trained without the target's records (the control) do not reach.
+    /// </summary>
+    public static bool Leaks(WeightAttackResult result) => RawLeaks(result) || CalibratedLeaks(result);
+
+    private static bool RawLeaks(WeightAttackResult result)
+        => result.Advantage > Math.Max(Math.Max(AdvantageLimit, result.AdvantageByChance), result.ControlAdvantage ?? 0);
+
+    private static bool CalibratedLeaks(WeightAttackResult result)
+        => result.CalibratedAdvantage > Math.Max(Math.Max(AdvantageLimit, result.AdvantageByChance), result.CalibratedControlAdvantage ?? 0);
+
     private static Command Noise()
     {
         var epsilon = new Option<double>("--epsilon") { Description = "The budget ε a site may spend on DP-SGD over all its rounds.", Required = true, HelpName = "ε" };
@@ -130,8 +142,8 @@ public static class PrivacyCommands
         var threads = new Option<int?>("--threads") { Description = "torch CPU threads (default: libtorch's choice).", HelpName = "n" };
         var json = CommonOptions.Json();
         var command = new Command("attack",
-            "The operator's attack on what sites uploaded (docs/PRIVACY.md, \"Audit\"): recompute the pool's representations with the public encoders and the adapters each site summarised with, match every uploaded and published vector row, and report identification and membership inference against chance per site, round and modality. " +
-            $"Exits 1 when identification passes {IdentificationLimit:G} × chance, or the membership advantage passes {AdvantageLimit:G}, what chance reaches on the pool (5 %) and the control (rows made without the site's records).")
+            "The operator's attack on what sites uploaded (docs/PRIVACY.md, \"Audit\"): recompute the pool's representations with the public encoders and the adapters each site summarised with, match every uploaded and published vector row, and report identification and membership inference against chance per site, round and modality; then score every pool record's loss under each site's uploaded weights and each global package (membership inference on weights). " +
+            $"Exits 1 when identification passes {IdentificationLimit:G} × chance, or the membership advantage passes {AdvantageLimit:G}, what chance reaches on the pool (5 %) and the control (rows or weights made without the site's records), on summaries or on weights.")
             { federation, pool, imageWeights, rounds, threads, json };
         command.SetAction((parse, ct) => Task.Run(() =>
         {
@@ -150,8 +162,10 @@ public static class PrivacyCommands
             using var candidates = CandidatePool.Encode(config, factory, parts);
             var wanted = parse.GetValue(rounds) is { Length: > 0 } r ? r.ToHashSet() : null;
             var results = RecordedFederationAttack.Run(folder, config, candidates, wanted);
-            if (results.Count == 0) throw new CliException($"{folder}: no update or global package of the pool's sites to attack (do the pool's client_N folders match the federation's sites?).");
-            if (parse.GetValue(json)) Print.Json(results);
+            var onWeights = WeightAttack.Run(folder, config, candidates, wanted);
+            if (results.Count == 0 && onWeights.Count == 0)
+                throw new CliException($"{folder}: no update or global package of the pool's sites to attack (do the pool's client_N folders match the federation's sites?).");
+            if (parse.GetValue(json)) Print.Json(new { summaries = results, weights = onWeights });
             else
             {
                 var privacy = config.Privacy;
@@ -164,9 +178,21 @@ public static class PrivacyCommands
                         Mark($"{a.Identification:F3}", a.Identification > IdentificationLimit * a.Chance), $"{a.Chance:F3}", a.HeldOut.ToString(CultureInfo.CurrentCulture),
                         Mark($"{a.Advantage:F3}", AdvantageLeaks(a)), $"{a.AdvantageByChance:F3}", a.ControlAdvantage is { } control ? $"{control:F3}" : "-", $"{a.Auc:F3}", $"{a.PoolAdvantage:F3}", $"{a.PoolAuc:F3}");
                 }
-                AnsiConsole.Write(table);
+                if (results.Count > 0) AnsiConsole.Write(table);
+                else AnsiConsole.MarkupLine("no summary rows were uploaded or published: nothing to match");
+                var weightTable = new Table().Title("membership inference on weights (loss threshold)")
+                    .AddColumns("target", "round", "view", "members", "held out", "member loss", "held-out loss", "advantage", "by chance", "control", "AUC", "control AUC", "calibrated", "its control", "calibrated AUC");
+                foreach (var w in onWeights)
+                {
+                    string Mark(string text, bool bad) => bad ? $"[red]{text}[/]" : text;
+                    string Value(double? value) => value is { } v ? v.ToString("F3", CultureInfo.CurrentCulture) : "-";
+                    weightTable.AddRow(Markup.Escape(w.Target), w.Round.ToString(CultureInfo.CurrentCulture), w.View, w.Members.ToString(CultureInfo.CurrentCulture), w.HeldOut.ToString(CultureInfo.CurrentCulture),
+                        Value(w.MemberLoss), Value(w.HeldOutLoss), Mark(Value(w.Advantage), RawLeaks(w)), Value(w.AdvantageByChance), Value(w.ControlAdvantage), Value(w.Auc), Value(w.ControlAuc),
+                        Mark(Value(w.CalibratedAdvantage), CalibratedLeaks(w)), Value(w.CalibratedControlAdvantage), Value(w.CalibratedAuc));
+                }
+                AnsiConsole.Write(weightTable);
             }
-            return results.Any(Leaks) ? ExitCodes.Failure : ExitCodes.Success;
+            return results.Any(Leaks) || onWeights.Any(Leaks) ? ExitCodes.Failure : ExitCodes.Success;
         }, ct));
         return command;
     }

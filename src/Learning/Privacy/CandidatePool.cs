@@ -1,5 +1,6 @@
 using FedMM.Contracts;
 using FedMM.Learning.Models;
+using FedMM.Learning.Models.Fusion;
 using FedMM.Learning.Training;
 using static TorchSharp.torch;
 
@@ -28,14 +29,22 @@ public sealed class CandidatePool : IDisposable
     private readonly Dictionary<Modalities, Tensor> features;
     private readonly Dictionary<Modalities, string?[]> memberOf;
     private readonly Dictionary<Modalities, string?[]> heldOutOf;
+    private readonly Dictionary<Modalities, int[]> featureRowOf;
 
-    private CandidatePool(Dictionary<Modalities, Tensor> features, Dictionary<Modalities, string?[]> memberOf, Dictionary<Modalities, string?[]> heldOutOf, Dictionary<string, Tensor> initialAdapters)
+    private CandidatePool(
+        Dictionary<Modalities, Tensor> features, Dictionary<Modalities, string?[]> memberOf, Dictionary<Modalities, string?[]> heldOutOf,
+        Dictionary<string, Tensor> initialAdapters, PoolRecords records, Dictionary<Modalities, int[]> featureRowOf)
     {
         this.features = features;
         this.memberOf = memberOf;
         this.heldOutOf = heldOutOf;
+        this.featureRowOf = featureRowOf;
         InitialAdapters = initialAdapters;
+        Records = records;
     }
+
+    /// <summary>Every record of the pool, with both modalities as a site holds them: what the attack on weights scores.</summary>
+    public PoolRecords Records { get; }
 
     /// <summary>
     /// The shared weights every site starts from (the factory's round-1 model, seeded by the federation's
@@ -78,6 +87,7 @@ public sealed class CandidatePool : IDisposable
         var features = new Dictionary<Modalities, Tensor>();
         var members = new Dictionary<Modalities, string?[]>();
         var held = new Dictionary<Modalities, string?[]>();
+        var rowOf = new Dictionary<Modalities, int[]>();
         using (no_grad())
         {
             var imageRows = Enumerable.Range(0, records.Count).Where(records.HasImage).ToArray();
@@ -92,6 +102,7 @@ public sealed class CandidatePool : IDisposable
                 });
                 members[Modalities.Image] = imageRows.Select(r => owners[r]).ToArray();
                 held[Modalities.Image] = imageRows.Select(r => heldOut[r]).ToArray();
+                rowOf[Modalities.Image] = FeatureRows(records.Count, imageRows);
             }
             var textRows = Enumerable.Range(0, records.Count).Where(records.HasText).ToArray();
             if (textRows.Length > 0 && model.TextEncoder is { } text)
@@ -115,10 +126,72 @@ public sealed class CandidatePool : IDisposable
                 });
                 members[Modalities.Text] = textRows.Select(r => owners[r]).ToArray();
                 held[Modalities.Text] = textRows.Select(r => heldOut[r]).ToArray();
+                rowOf[Modalities.Text] = FeatureRows(records.Count, textRows);
             }
         }
         var initial = model.Shared.ExportWeights(SharedModel.GroupsFor(Modalities.Both));
-        return new CandidatePool(features, members, held, initial);
+        return new CandidatePool(features, members, held, initial, new PoolRecords(records.Labels, owners, heldOut, Enumerable.Range(0, records.Count).Select(i => (records.HasImage(i) ? Modalities.Image : Modalities.None) | (records.HasText(i) ? Modalities.Text : Modalities.None)).ToArray()), rowOf);
+    }
+
+    // For each record, its row in the features of a modality, or -1 when it does not hold the modality.
+    private static int[] FeatureRows(int records, int[] rowsWithModality)
+    {
+        var rowOf = Enumerable.Repeat(-1, records).ToArray();
+        for (int i = 0; i < rowsWithModality.Length; i++) rowOf[rowsWithModality[i]] = i;
+        return rowOf;
+    }
+
+    /// <summary>
+    /// Cross-entropy of each record's label under the shared model holding <paramref name="weights"/>
+    /// (every shared parameter), in eval mode, each record seen with only the modalities of
+    /// <paramref name="view"/> it holds and the learned missing embedding for the rest, as a site holding
+    /// <paramref name="view"/> sees its own records (without its label prior, which only the site knows).
+    /// <see cref="double.NaN"/> for a record holding none of <paramref name="view"/>'s modalities.
+    /// </summary>
+    public double[] Losses(IReadOnlyDictionary<string, Tensor> weights, ModelConfig model, int classes, Modalities view)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        using var shared = new SharedModel(model, classes);
+        shared.LoadWeights(weights);
+        shared.eval();
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        Tensor? Adapted(Modalities modality, ModalityAdapter adapter)
+            => view.HasFlag(modality) && features.TryGetValue(modality, out var input)
+                ? Chunked(Enumerable.Range(0, (int)input.shape[0]).ToArray(), rows =>
+                {
+                    using var batch = input.narrow(0, rows[0], rows.Length);
+                    return adapter.call(batch);
+                })
+                : null;
+        var image = Adapted(Modalities.Image, shared.ImageAdapter);
+        var text = Adapted(Modalities.Text, shared.TextAdapter);
+        // One row per record: its adapted features where it holds the modality, the missing embedding elsewhere.
+        Tensor Slot(Tensor? adapted, Modalities modality, ModalityAdapter adapter, int[] rows, out bool[] present)
+        {
+            var rowOf = adapted is null ? null : featureRowOf[modality];
+            present = rows.Select(r => rowOf is not null && rowOf[r] >= 0).ToArray();
+            var missing = adapter.Missing(rows.Length);
+            if (adapted is null || !present.Any(p => p)) return missing;
+            using var index = tensor(rows.Select(r => (long)Math.Max(0, rowOf![r])).ToArray());
+            using var mask = tensor(present).unsqueeze(1);
+            return where(mask, adapted.index_select(0, index), missing);
+        }
+        var losses = Enumerable.Repeat(double.NaN, Records.Count).ToArray();
+        var all = Enumerable.Range(0, Records.Count).ToArray();
+        for (int start = 0; start < all.Length; start += Chunk)
+        {
+            var rows = all.AsSpan(start, Math.Min(Chunk, all.Length - start)).ToArray();
+            var imageSlot = Slot(image, Modalities.Image, shared.ImageAdapter, rows, out var hasImage);
+            var textSlot = Slot(text, Modalities.Text, shared.TextAdapter, rows, out var hasText);
+            var presence = stack([tensor(hasImage), tensor(hasText)], 1).to_type(ScalarType.Float32);
+            var logits = shared.Classify(imageSlot, textSlot, presence);
+            using var labels = tensor(rows.Select(r => Records.Labels[r]).ToArray());
+            var values = nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.None).to_type(ScalarType.Float64).data<double>().ToArray();
+            for (int i = 0; i < rows.Length; i++)
+                if (hasImage[i] || hasText[i]) losses[rows[i]] = values[i];
+        }
+        return losses;
     }
 
     /// <summary>
@@ -161,4 +234,15 @@ public sealed class CandidatePool : IDisposable
         foreach (var tensor in features.Values) tensor.Dispose();
         foreach (var tensor in InitialAdapters.Values) tensor.Dispose();
     }
+}
+
+/// <summary>Every record of a <see cref="CandidatePool"/>, in pool order.</summary>
+/// <param name="Labels">Each record's class index.</param>
+/// <param name="MemberOf">The site whose training set each record is in, or null.</param>
+/// <param name="HeldOutOf">The site each record was held out from, or null.</param>
+/// <param name="Holds">The modalities each record holds.</param>
+public sealed record PoolRecords(IReadOnlyList<long> Labels, IReadOnlyList<string?> MemberOf, IReadOnlyList<string?> HeldOutOf, IReadOnlyList<Modalities> Holds)
+{
+    /// <summary>Number of records.</summary>
+    public int Count => Labels.Count;
 }
