@@ -12,7 +12,6 @@ namespace FedMM.Cli.Tests;
 /// A site's model records the encoder weights it was built on (model/encoders.json); the site
 /// commands use them again without being told and refuse them when they are gone or changed.
 /// </summary>
-[Trait("Category", "Unit")]
 public sealed class EncoderIdentityTests : IDisposable
 {
     private readonly string root = Directory.CreateTempSubdirectory("fedmm-identity").FullName;

@@ -11,7 +11,6 @@ using FedMM.Site;
 namespace FedMM.Cli.Tests;
 
 /// <summary>The site trainer on real (tiny) synthetic client folders with the real encoders.</summary>
-[Trait("Category", "Unit")]
 [Collection(SequentialTorchRandom.Name)]
 public class SiteTrainerTests
 {
