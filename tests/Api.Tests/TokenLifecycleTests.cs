@@ -3,6 +3,9 @@ using System.Text.Json;
 using FedMM.Api.Tests.Infrastructure;
 using FedMM.Contracts;
 using FedMM.Learning.Federation;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace FedMM.Api.Tests;
 
@@ -90,6 +93,48 @@ public sealed class TokenLifecycleTests(ApiFixture api)
         await api.Expect(await api.Operator().PostAsync($"/api/federations/{fid}/clients/nobody/revoke", null), 404);
         await api.Expect(await api.Operator().PostAsync($"/api/federations/{fid}/clients/nobody/token", null), 404);
         await api.Expect(await api.Site(token).GetAsync($"/api/federations/{fid}/clients/site-d/task"), 200);
+    }
+
+    [Fact]
+    public async Task A_token_found_valid_is_not_checked_with_the_grain_again_while_the_API_remembers_it()
+    {
+        var calls = new GrainCallLog();
+        await using var counted = api.Factory.WithWebHostBuilder(web => web.ConfigureServices(services => services.AddSingleton<IOutgoingGrainCallFilter>(calls)));
+        string fid = await NewFederationAsync("tokencache");
+        string token = await api.RegisterAsync(fid, "site-e", Modalities.Image);
+        using var site = SiteOf(counted, token);
+
+        for (int i = 0; i < 3; i++) await api.Expect(await site.GetAsync($"/api/federations/{fid}/clients/site-e/task"), 200);
+
+        Assert.Equal(1, calls.Calls.Count(c => c == "IFederationGrain.CheckTokenAsync"));
+        Assert.Equal(3, calls.Calls.Count(c => c == "IFederationGrain.WaitForTaskAsync"));
+    }
+
+    [Fact]
+    public async Task A_revocation_through_another_API_process_is_seen_when_the_remembered_token_runs_out()
+    {
+        // A second API process on the same silo, remembering valid tokens for 2 s.
+        await using var other = api.Factory.WithWebHostBuilder(web => web.UseSetting("Api:SiteTokenCacheSeconds", "2"));
+        string fid = await NewFederationAsync("tokenother");
+        string token = await api.RegisterAsync(fid, "site-f", Modalities.Image);
+        using var site = SiteOf(other, token);
+        await api.Expect(await site.GetAsync($"/api/federations/{fid}/clients/site-f/task"), 200);
+        var remembered = DateTimeOffset.UtcNow;
+
+        await api.Expect(await api.Operator().PostAsync($"/api/federations/{fid}/clients/site-f/revoke", null), 200);
+        await ExpectInvalidTokenAsync(await api.Site(token).GetAsync($"/api/federations/{fid}/clients/site-f/task"), "revoked");
+
+        var wait = remembered + TimeSpan.FromSeconds(2.5) - DateTimeOffset.UtcNow;
+        if (wait > TimeSpan.Zero) await Task.Delay(wait);
+        await ExpectInvalidTokenAsync(await site.GetAsync($"/api/federations/{fid}/clients/site-f/task"), "revoked");
+        await ExpectInvalidTokenAsync(await site.GetAsync($"/api/federations/{fid}/global/latest"), "revoked");
+    }
+
+    private static HttpClient SiteOf(WebApplicationFactory<Program> factory, string token)
+    {
+        var client = factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return client;
     }
 
     private async Task<string> NewFederationAsync(string prefix)

@@ -4,6 +4,7 @@ using FedMM.Cli;
 namespace FedMM.Cli.Tests;
 
 /// <summary>`fedmm client revoke` and `fedmm client rotate-token` send the documented requests and keep the new token.</summary>
+[Trait("Category", "Unit")]
 public class ClientTokenCommandTests
 {
     private sealed record Seen(string Method, string Path, string Body, string? AdminKey);

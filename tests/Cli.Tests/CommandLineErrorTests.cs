@@ -3,6 +3,7 @@ using FedMM.Cli;
 namespace FedMM.Cli.Tests;
 
 /// <summary>Wrong arguments and bad inputs end in one clear line and the documented exit code.</summary>
+[Trait("Category", "Unit")]
 public class CommandLineErrorTests
 {
     private static async Task<(int Code, string[] Lines)> Run(params string[] args)

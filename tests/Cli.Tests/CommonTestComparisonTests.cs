@@ -3,6 +3,7 @@ using FedMM.Contracts;
 
 namespace FedMM.Cli.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class CommonTestComparisonTests
 {
     [Fact]

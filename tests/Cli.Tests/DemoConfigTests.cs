@@ -6,6 +6,7 @@ using FedMM.Learning.Data.Synthetic;
 namespace FedMM.Cli.Tests;
 
 /// <summary>The demo's federation config: valid, and matched to the image weights it has.</summary>
+[Trait("Category", "Unit")]
 public class DemoConfigTests
 {
     private static readonly IReadOnlyList<string> Labels = SyntheticGenerator.LabelNames(4);

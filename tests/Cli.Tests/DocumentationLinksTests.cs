@@ -6,6 +6,7 @@ namespace FedMM.Cli.Tests;
 /// The project's documents name only what exists: every relative Markdown link in README.md, docs/
 /// and the folders' README.md files, and every repository path they quote (`src/…`, `tests/…`, …).
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed partial class DocumentationLinksTests
 {
     private static readonly string[] QuotedRoots = ["src/", "tests/", "scripts/", "docs/", "infra/", "tools/", "bench/", ".ci/"];

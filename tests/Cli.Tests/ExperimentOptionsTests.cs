@@ -8,6 +8,7 @@ using FedMM.Learning.Experiments;
 namespace FedMM.Cli.Tests;
 
 /// <summary>`fedmm experiment run` reads every option of the evaluation protocol into the runner's settings.</summary>
+[Trait("Category", "Unit")]
 public partial class ExperimentOptionsTests
 {
     private static ExperimentSettings Read(params string[] args)

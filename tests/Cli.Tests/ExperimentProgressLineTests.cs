@@ -3,6 +3,7 @@ using FedMM.Learning.Experiments;
 
 namespace FedMM.Cli.Tests;
 
+[Trait("Category", "Unit")]
 public class ExperimentProgressLineTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using FedMM.Learning.Federation;
 namespace FedMM.Cli.Tests;
 
 /// <summary>`fedmm experiment report` on a results.json written by the experiment runner's own writer.</summary>
+[Trait("Category", "Unit")]
 public class ExperimentReportTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using FedMM.Site.Api;
 
 namespace FedMM.Cli.Tests;
 
+[Trait("Category", "Unit")]
 public class FedMMClientTests
 {
     private static readonly RetryPolicy Fast = new(4, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(50));

@@ -4,6 +4,7 @@ using FedMM.Contracts;
 
 namespace FedMM.Cli.Tests;
 
+[Trait("Category", "Unit")]
 public class FederationConfigFileTests
 {
     private static string Write(string name, string text)

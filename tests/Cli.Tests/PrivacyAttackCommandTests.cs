@@ -10,6 +10,7 @@ namespace FedMM.Cli.Tests;
 /// `fedmm experiment run --artifacts` keeps what the attack reads, and `fedmm privacy attack` refuses
 /// what no operator could recompute (the attack itself: tests/Learning.Tests/Privacy/SummaryAttackTests.cs).
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class PrivacyAttackCommandTests
 {
     private static async Task<(int Code, string Error)> Run(params string[] args)

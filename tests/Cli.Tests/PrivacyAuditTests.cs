@@ -5,6 +5,7 @@ using FedMM.Site.Api;
 namespace FedMM.Cli.Tests;
 
 /// <summary>The privacy audit of what sites reported: what it sums up and what it flags.</summary>
+[Trait("Category", "Unit")]
 public sealed class PrivacyAuditTests
 {
     private static readonly FederationConfig Config = new() { Labels = ["a", "b"] };

@@ -6,6 +6,7 @@ using FedMM.Cli.Errors;
 namespace FedMM.Cli.Tests;
 
 /// <summary>`fedmm privacy noise` and `fedmm experiment run --sgd-epsilon`: a budget turned into DP-SGD's σ (the calibration itself: tests/Learning.Tests/Privacy/NoiseCalibrationTests.cs).</summary>
+[Trait("Category", "Unit")]
 public sealed class PrivacyNoiseCommandTests
 {
     private static async Task<(int Code, string Output, string Error)> Run(params string[] args)

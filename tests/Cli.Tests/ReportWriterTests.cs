@@ -5,6 +5,7 @@ using FedMM.Learning.Federation;
 
 namespace FedMM.Cli.Tests;
 
+[Trait("Category", "Unit")]
 public class ReportWriterTests
 {
     private static EvaluationMetrics M(double accuracy, double f1) => new(accuracy, f1, 1 - accuracy);

@@ -3,6 +3,7 @@ using TorchSharp;
 
 namespace FedMM.Learning.Tests;
 
+[Trait("Category", "Unit")]
 public class TorchLoadTests
 {
     [Fact]

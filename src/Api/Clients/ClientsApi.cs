@@ -63,16 +63,18 @@ public static class ClientsApi
     }
 
     /// <summary>POST /api/federations/{fid}/clients/{cid}/revoke.</summary>
-    public static async Task<Results<Ok<ClientResponse>, ProblemHttpResult>> RevokeClient(string fid, string cid, IGrainFactory grains)
+    public static async Task<Results<Ok<ClientResponse>, ProblemHttpResult>> RevokeClient(string fid, string cid, IGrainFactory grains, SiteTokenCache tokens)
     {
         var federation = grains.GetGrain<IFederationGrain>(fid);
         if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
-        return TypedResults.Ok(Response(await federation.RevokeClientAsync(cid)));
+        var revoked = await federation.RevokeClientAsync(cid);
+        tokens.Forget(fid, cid);
+        return TypedResults.Ok(Response(revoked));
     }
 
     /// <summary>POST /api/federations/{fid}/clients/{cid}/token.</summary>
     public static async Task<Results<Ok<ClientRegistration>, ProblemHttpResult>> RotateToken(
-        string fid, string cid, HttpRequest request, IGrainFactory grains, CancellationToken cancellationToken)
+        string fid, string cid, HttpRequest request, IGrainFactory grains, SiteTokenCache tokens, CancellationToken cancellationToken)
     {
         var body = new RotateTokenRequest();
         // The body is optional: no body (or no Content-Type) issues a token that never expires.
@@ -85,7 +87,9 @@ public static class ClientsApi
         if (PastExpiry("expiresAt", body.ExpiresAt) is { } past) return Invalid(past);
         var federation = grains.GetGrain<IFederationGrain>(fid);
         if (await federation.GetAsync() is null) return Federations.FederationsApi.NotFound(fid);
-        return TypedResults.Ok(await federation.RotateTokenAsync(cid, body.ExpiresAt));
+        var rotated = await federation.RotateTokenAsync(cid, body.ExpiresAt);
+        tokens.Forget(fid, cid);
+        return TypedResults.Ok(rotated);
     }
 
     /// <summary>The client as the API returns it: the grain's view without its federation id.</summary>

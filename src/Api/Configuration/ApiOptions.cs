@@ -29,6 +29,14 @@ public sealed class ApiOptions
     public int MaxTaskWaitSeconds { get; set; } = 60;
 
     /// <summary>
+    /// How long this API process trusts a site token the federation grain found valid before asking again, in
+    /// seconds (never past the token's expiry; 0 asks on every request). A revocation or rotation through this
+    /// process is seen at once; one through another API process within this many seconds (<c>SiteTokenCache</c>).
+    /// </summary>
+    [Range(0, 3600)]
+    public int SiteTokenCacheSeconds { get; set; } = 30;
+
+    /// <summary>
     /// Most uploads read and stored at once; each holds up to three 4 MiB staging blocks and a read
     /// buffer, so this bounds the API's upload memory (docs/API.md, "Limits").
     /// </summary>

@@ -45,6 +45,7 @@ public static class ApiAuthorization
             .AddPolicy(OwnSite, policy => policy.AddAuthenticationSchemes(SiteOrOperatorScheme).AddRequirements(new OwnSiteRequirement(operatorAllowed: false)))
             .AddPolicy(OwnSiteOrOperator, policy => policy.AddAuthenticationSchemes(SiteOrOperatorScheme).AddRequirements(new OwnSiteRequirement(operatorAllowed: true)));
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, AuthorizationRefusals>();
+        services.AddSingleton<SiteTokenCache>();
         return services;
     }
 

@@ -14,11 +14,12 @@ namespace FedMM.Api.Security;
 /// route names one, else against every client of the federation. A token that was issued but is
 /// revoked, expired or replaced by a rotation fails with 401 and says which; a token that is not
 /// the client's (or no client's) fails with 403. Route identifiers were checked before
-/// (<see cref="RouteValues"/>), so no grain is reached with an invalid key.
+/// (<see cref="RouteValues"/>), so no grain is reached with an invalid key. A token found valid is remembered for a
+/// while (<see cref="SiteTokenCache"/>), so a site's next requests make no token-check grain call.
 /// </summary>
 public sealed class SiteTokenAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> schemeOptions, ILoggerFactory loggers, UrlEncoder encoder,
-    IGrainFactory grains, SiteContacts contacts)
+    IGrainFactory grains, SiteContacts contacts, SiteTokenCache cache)
     : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, loggers, encoder)
 {
     private const string BearerPrefix = "Bearer ";
@@ -34,12 +35,15 @@ public sealed class SiteTokenAuthenticationHandler(
         string? clientId = Context.GetRouteValue(RouteValues.Client) as string;
         string token = authorization[BearerPrefix.Length..].Trim();
 
+        if (cache.ValidClient(federationId, clientId, token) is { } cached)
+            return Authenticated(federationId, cached);
+        long version = cache.Version;
         var check = await grains.GetGrain<IFederationGrain>(federationId).CheckTokenAsync(clientId, token);
+        if (check.Status == TokenStatus.Valid) cache.RememberValid(federationId, clientId, token, check.ClientId!, check.At, version);
         string owner = $"client '{check.ClientId}' in federation '{federationId}'";
         return check.Status switch
         {
-            TokenStatus.Valid => AuthenticateResult.Success(new AuthenticationTicket(
-                contacts.Seen(federationId, check.ClientId!).ToPrincipal(Scheme.Name), Scheme.Name)),
+            TokenStatus.Valid => Authenticated(federationId, check.ClientId!),
             TokenStatus.Revoked => InvalidToken("Site token revoked",
                 $"The bearer token of {owner} was revoked at {check.At:O}; the operator can issue a new one (fedmm client rotate-token)."),
             TokenStatus.Expired => InvalidToken("Site token expired",
@@ -51,6 +55,9 @@ public sealed class SiteTokenAuthenticationHandler(
                 : $"The bearer token is not the token of client '{clientId}' in federation '{federationId}'.")),
         };
     }
+
+    private AuthenticateResult Authenticated(string federationId, string clientId) =>
+        AuthenticateResult.Success(new AuthenticationTicket(contacts.Seen(federationId, clientId).ToPrincipal(Scheme.Name), Scheme.Name));
 
     /// <summary>A 401 for a token that was issued but is no longer accepted, with the RFC 6750 challenge.</summary>
     private static AuthenticateResult InvalidToken(string title, string detail) =>

@@ -4,6 +4,7 @@ using Orleans.Serialization.Invocation;
 namespace FedMM.Api.Tests.Errors;
 
 /// <summary>Which exceptions the API answers 503 for (the silo or storage unreachable) rather than 500.</summary>
+[Trait("Category", "Unit")]
 public sealed class UnavailableDependencyTests
 {
     [Fact]

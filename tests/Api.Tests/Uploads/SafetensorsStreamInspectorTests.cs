@@ -6,6 +6,7 @@ using FedMM.Contracts;
 namespace FedMM.Api.Tests.Uploads;
 
 /// <summary>The streaming validator on its own, fed in chunks of every awkward size.</summary>
+[Trait("Category", "Unit")]
 public sealed class SafetensorsStreamInspectorTests
 {
     private static readonly ArtifactExpectation Centroids = new(

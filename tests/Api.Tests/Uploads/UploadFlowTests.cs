@@ -377,22 +377,6 @@ public sealed class UploadFlowTests(ApiFixture api, ITestOutputHelper output)
     private static string NewId(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..20];
 
     // Sends the first bytes, then waits until the test lets it finish: an upload that holds its slot.
-    // Every grain call the API's cluster client makes, as Interface.Method.
-    private sealed class GrainCallLog : IOutgoingGrainCallFilter
-    {
-        private readonly System.Collections.Concurrent.ConcurrentQueue<string> calls = new();
-
-        public IReadOnlyList<string> Calls => [.. calls];
-
-        public void Clear() => calls.Clear();
-
-        public async Task Invoke(IOutgoingGrainCallContext context)
-        {
-            calls.Enqueue($"{context.InterfaceMethod?.DeclaringType?.Name}.{context.MethodName}");
-            await context.Invoke();
-        }
-    }
-
     private sealed class HeldContent(byte[] bytes, TaskCompletionSource started, Task release) : HttpContent
     {
         protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)

@@ -12,6 +12,7 @@ namespace FedMM.Learning.Tests.Aggregation;
 /// no further than a few honest ones would. Each attack is also run with the protection off, so the
 /// tests show what they protect against.
 /// </summary>
+[Trait("Category", "Unit")]
 public class BoundedInfluenceTests
 {
     private static readonly RobustnessConfig Unprotected = new() { MaxSiteShare = 1, ClipFactor = 0 };

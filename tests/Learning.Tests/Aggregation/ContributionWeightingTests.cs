@@ -4,6 +4,7 @@ using FedMM.Learning.Federation;
 
 namespace FedMM.Learning.Tests.Aggregation;
 
+[Trait("Category", "Unit")]
 public class ContributionWeightingTests
 {
     private static readonly HashSet<ParameterGroup> ImageOnly = [ParameterGroup.Image, ParameterGroup.Fusion];

@@ -8,6 +8,7 @@ using static FedMM.Learning.Tests.Aggregation.SiteUpdates;
 namespace FedMM.Learning.Tests.Aggregation;
 
 /// <summary>Krum and multi-Krum (round.robustness.rule) on constructed updates whose scores are computed by hand.</summary>
+[Trait("Category", "Unit")]
 public class KrumTests
 {
     private static torch.Tensor T(params float[] values) => torch.tensor(values);

@@ -8,6 +8,7 @@ using static FedMM.Learning.Tests.Aggregation.SiteUpdates;
 namespace FedMM.Learning.Tests.Aggregation;
 
 /// <summary>Robust rules, clipping, bounds and blame (round.robustness), against hand-computed numbers.</summary>
+[Trait("Category", "Unit")]
 public class RobustAggregationTests
 {
     private static torch.Tensor T(params float[] values) => torch.tensor(values);

@@ -8,6 +8,7 @@ using static FedMM.Learning.Tests.Aggregation.SiteUpdates;
 
 namespace FedMM.Learning.Tests.Aggregation;
 
+[Trait("Category", "Unit")]
 public class RoundAggregatorTests
 {
     private static byte[] Bytes(Action<Stream> write)

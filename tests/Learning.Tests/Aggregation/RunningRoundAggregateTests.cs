@@ -11,6 +11,7 @@ namespace FedMM.Learning.Tests.Aggregation;
 /// updates: the same package, its weights within one float32 rounding, everything else identical; and
 /// the rules that cannot run incrementally fall back instead of giving another answer.
 /// </summary>
+[Trait("Category", "Unit")]
 public class RunningRoundAggregateTests
 {
     private static FederationConfig Robust(RobustnessConfig robustness) => Config() with { Round = Config().Round with { Robustness = robustness } };

@@ -4,6 +4,7 @@ using TorchSharp;
 
 namespace FedMM.Learning.Tests.Aggregation;
 
+[Trait("Category", "Unit")]
 public class WeightedAverageTests
 {
     private static torch.Tensor T(params float[] values) => torch.tensor(values);

@@ -4,6 +4,7 @@ using TorchSharp;
 
 namespace FedMM.Learning.Tests.Artifacts;
 
+[Trait("Category", "Unit")]
 public class SafetensorsFiniteTests
 {
     private static byte[] Write(Dictionary<string, torch.Tensor> tensors)

@@ -7,6 +7,7 @@ using TorchSharp;
 
 namespace FedMM.Learning.Tests.Artifacts;
 
+[Trait("Category", "Unit")]
 public class SafetensorsRoundTripTests
 {
     private static Dictionary<string, torch.Tensor> AllDtypes() => new()

@@ -5,6 +5,7 @@ using static FedMM.Learning.Tests.Artifacts.SafetensorsFiles;
 
 namespace FedMM.Learning.Tests.Artifacts;
 
+[Trait("Category", "Unit")]
 public class SafetensorsValidationTests
 {
     private static SafetensorsFormatException Refused(byte[] bytes, SafetensorsLimits? limits = null)

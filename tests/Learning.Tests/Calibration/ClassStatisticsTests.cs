@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 
 namespace FedMM.Learning.Tests.Calibration;
 
+[Trait("Category", "Unit")]
 public sealed class ClassStatisticsTests
 {
     [Fact]

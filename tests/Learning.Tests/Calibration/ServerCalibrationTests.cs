@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 
 namespace FedMM.Learning.Tests.Calibration;
 
+[Trait("Category", "Unit")]
 [Collection(SequentialTorchRandom.Name)]
 public sealed class ServerCalibrationTests
 {

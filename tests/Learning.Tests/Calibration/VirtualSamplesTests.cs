@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 
 namespace FedMM.Learning.Tests.Calibration;
 
+[Trait("Category", "Unit")]
 [Collection(SequentialTorchRandom.Name)]
 public sealed class VirtualSamplesTests
 {

@@ -2,6 +2,7 @@ using FedMM.Learning.Clustering;
 
 namespace FedMM.Learning.Tests.Clustering;
 
+[Trait("Category", "Unit")]
 public class NearestCentersTests
 {
     private static float[] Gaussian(int count, int seed)
@@ -198,6 +199,7 @@ public class NearestCentersTests
     }
 }
 
+[Trait("Category", "Unit")]
 public class ClusterSumsTests
 {
     [Fact]

@@ -3,6 +3,7 @@ using TorchSharp;
 
 namespace FedMM.Learning.Tests.Clustering;
 
+[Trait("Category", "Unit")]
 public class WeightedKMeansTests
 {
     // Blobs around well-separated centers (±10 on distinct axes) with small Gaussian-ish noise.
@@ -182,6 +183,7 @@ public class WeightedKMeansTests
     }
 }
 
+[Trait("Category", "Unit")]
 public class EmptyClusterTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using FedMM.Learning.Federation;
 
 namespace FedMM.Learning.Tests.Data;
 
+[Trait("Category", "Unit")]
 public class ClientFolderTests
 {
     private static readonly string[] Labels = ["cat", "dog"];

@@ -3,6 +3,7 @@ using SkiaSharp;
 
 namespace FedMM.Learning.Tests.Data;
 
+[Trait("Category", "Unit")]
 public class ImageTransformTests
 {
     private static float Normalised(byte value, int channel) =>

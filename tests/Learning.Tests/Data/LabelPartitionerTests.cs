@@ -2,6 +2,7 @@ using FedMM.Learning.Data.Partitioning;
 
 namespace FedMM.Learning.Tests.Data;
 
+[Trait("Category", "Unit")]
 public class LabelPartitionerTests
 {
     private static int[] Labels(int count, int classes, int seed)

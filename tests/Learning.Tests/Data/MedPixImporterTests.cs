@@ -8,6 +8,7 @@ using SkiaSharp;
 
 namespace FedMM.Learning.Tests.Data;
 
+[Trait("Category", "Unit")]
 public class MedPixImporterTests
 {
     private static readonly string[] Locations = ["Thorax", "Head", "Abdomen"];

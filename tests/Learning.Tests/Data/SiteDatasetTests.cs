@@ -7,6 +7,7 @@ using SkiaSharp;
 
 namespace FedMM.Learning.Tests.Data;
 
+[Trait("Category", "Unit")]
 public class SiteDatasetTests
 {
     [Fact]

@@ -8,6 +8,7 @@ using FedMM.Learning.Federation;
 
 namespace FedMM.Learning.Tests.Data;
 
+[Trait("Category", "Unit")]
 public class SyntheticGeneratorTests
 {
     private static readonly SyntheticOptions Small = new()

@@ -9,6 +9,7 @@ using static TorchSharp.torch;
 namespace FedMM.Learning.Tests.Encoders;
 
 /// <summary>Hugging Face BertModel checkpoint folders, made here: config.json + weights + vocab.txt.</summary>
+[Trait("Category", "Unit")]
 [Collection(Training.SequentialTorchRandom.Name)]
 public sealed class BertCheckpointFolderTests : IDisposable
 {

@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 
 namespace FedMM.Learning.Tests.Encoders;
 
+[Trait("Category", "Unit")]
 public class MobileNetV3EncoderTests
 {
     private static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", name);

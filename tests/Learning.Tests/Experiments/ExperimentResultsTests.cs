@@ -4,6 +4,7 @@ using FedMM.Learning.Federation;
 
 namespace FedMM.Learning.Tests.Experiments;
 
+[Trait("Category", "Unit")]
 public class ExperimentResultsTests
 {
     private static ExperimentResults Sample()

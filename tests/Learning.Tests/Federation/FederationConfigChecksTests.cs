@@ -3,6 +3,7 @@ using FedMM.Learning.Federation;
 
 namespace FedMM.Learning.Tests.Federation;
 
+[Trait("Category", "Unit")]
 public class FederationConfigChecksTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using FedMM.Learning.Models.Encoders;
 
 namespace FedMM.Learning.Tests.Federation;
 
+[Trait("Category", "Unit")]
 public class ModelConfigTests
 {
     [Theory]

@@ -3,6 +3,7 @@ using FedMM.Contracts;
 namespace FedMM.Learning.Tests.Federation;
 
 /// <summary>The one check of an update's tensors, as the upload stream and the aggregation both run it.</summary>
+[Trait("Category", "Unit")]
 public class UpdateValidatorTests
 {
     private static readonly FederationConfig Config = new()

@@ -3,6 +3,7 @@ using static TorchSharp.torch;
 
 namespace FedMM.Learning.Tests.Fusion;
 
+[Trait("Category", "Unit")]
 public class CrossAttentionTests
 {
     [Fact]

@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 
 namespace FedMM.Learning.Tests.Fusion;
 
+[Trait("Category", "Unit")]
 public class SharedModelTests
 {
     private static readonly ModelConfig Small = new() { AdapterDim = 16, AttentionHeads = 4, FeedForwardDim = 32, Dropout = 0.1 };

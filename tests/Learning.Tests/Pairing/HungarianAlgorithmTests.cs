@@ -2,6 +2,7 @@ using FedMM.Learning.Pairing;
 
 namespace FedMM.Learning.Tests.Pairing;
 
+[Trait("Category", "Unit")]
 public class HungarianAlgorithmTests
 {
     private static double BruteForceMinimum(double[,] cost)

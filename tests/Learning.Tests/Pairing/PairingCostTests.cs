@@ -2,6 +2,7 @@ using FedMM.Learning.Pairing;
 
 namespace FedMM.Learning.Tests.Pairing;
 
+[Trait("Category", "Unit")]
 public class PairingCostTests
 {
     private static readonly float[] U = [1, 0, 0, 1];               // image centers [2, 2]

@@ -14,6 +14,7 @@ namespace FedMM.Learning.Tests.Privacy;
 /// path on the shared heads: the same norms, the same clipped sum, and the fall-back when a trained
 /// parameter is reached outside the recording layers.
 /// </summary>
+[Trait("Category", "Unit")]
 [Collection(SequentialTorchRandom.Name)]
 public sealed class DpSgdOnePassTests
 {

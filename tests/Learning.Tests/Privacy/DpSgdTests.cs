@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 namespace FedMM.Learning.Tests.Privacy;
 
 /// <summary>DP-SGD: per-record clipping, the noise of the formula, Poisson sampling, and the plain step as its limit.</summary>
+[Trait("Category", "Unit")]
 [Collection(SequentialTorchRandom.Name)]
 public sealed class DpSgdTests
 {

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 namespace FedMM.Learning.Tests.Privacy;
 
 /// <summary>The Gaussian sum mechanism: clipping bound, sensitivity and noise scale against the formula.</summary>
+[Trait("Category", "Unit")]
 public sealed class GaussianSumsTests
 {
     // Rows with norms from 0.1·C to 10·C, in 4 groups.

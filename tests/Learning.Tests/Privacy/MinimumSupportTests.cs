@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 namespace FedMM.Learning.Tests.Privacy;
 
 /// <summary>No summary a site uploads rests on fewer than privacy.minSupport samples (docs/PRIVACY.md).</summary>
+[Trait("Category", "Unit")]
 [Collection(SequentialTorchRandom.Name)]
 public sealed class MinimumSupportTests
 {

@@ -4,6 +4,7 @@ using FedMM.Learning.Privacy;
 namespace FedMM.Learning.Tests.Privacy;
 
 /// <summary>The noise multiplier for a budget: the accountant's inverse, against published settings and on its own terms.</summary>
+[Trait("Category", "Unit")]
 public sealed class NoiseCalibrationTests
 {
     private static double Epsilon(double q, double sigma, long steps, double delta)

@@ -10,6 +10,7 @@ namespace FedMM.Learning.Tests.Privacy;
 /// The differentially private summary, on by default: what a site releases, the ε it records per
 /// round with its accountant, the budget the site and the federation enforce (docs/PRIVACY.md).
 /// </summary>
+[Trait("Category", "Unit")]
 [Collection(SequentialTorchRandom.Name)]
 public sealed class PrivateSummaryTests
 {

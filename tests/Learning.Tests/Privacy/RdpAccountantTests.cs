@@ -8,6 +8,7 @@ namespace FedMM.Learning.Tests.Privacy;
 /// The RDP accountant against published ε of DP-SGD settings and against an independent
 /// reimplementation of the same formulas (tools/reference/rdp_reference.py, numpy/scipy).
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class RdpAccountantTests
 {
     private static double Epsilon(int n, int batch, double sigma, long steps, double delta, EpsilonConversion conversion)

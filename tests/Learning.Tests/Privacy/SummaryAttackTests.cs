@@ -17,6 +17,7 @@ namespace FedMM.Learning.Tests.Privacy;
 /// uploaded and published row. It must identify records when protection is off, and must not
 /// with the defaults.
 /// </summary>
+[Trait("Category", "Unit")]
 [Collection(SequentialTorchRandom.Name)]
 public sealed class SummaryAttackTests(ITestOutputHelper output)
 {

@@ -12,6 +12,7 @@ namespace FedMM.Learning.Tests.StrategySeam;
 /// FedAdam's server side (Reddi et al. 2021, Algorithm 2): Δ = aggregate − x, m ← β1·m + (1 − β1)·Δ,
 /// v ← β2·v + (1 − β2)·Δ², x ← x + η·m / (√v + τ), from m = 0, v = τ², state carried in the package.
 /// </summary>
+[Trait("Category", "Unit")]
 public class FedAdamTests
 {
     private const string Name = "fusion.classifier.output.bias";

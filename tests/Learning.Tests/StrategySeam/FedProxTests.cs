@@ -10,6 +10,7 @@ using static TorchSharp.torch;
 namespace FedMM.Learning.Tests.StrategySeam;
 
 /// <summary>FedProx's site side: (μ/2)·‖w − w_global‖² over the shared parameters a site trains and uploads.</summary>
+[Trait("Category", "Unit")]
 [Collection(SequentialTorchRandom.Name)]
 public class FedProxTests
 {

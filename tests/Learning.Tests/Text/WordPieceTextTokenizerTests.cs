@@ -3,6 +3,7 @@ using FedMM.Learning.Text;
 
 namespace FedMM.Learning.Tests.Text;
 
+[Trait("Category", "Unit")]
 public class WordPieceTextTokenizerTests
 {
     private static readonly string FixtureFolder = Path.Combine(AppContext.BaseDirectory, "Fixtures", "text");

@@ -2,6 +2,7 @@ using FedMM.Learning.Text;
 
 namespace FedMM.Learning.Tests.Text;
 
+[Trait("Category", "Unit")]
 public class WordPieceVocabularyBuilderTests
 {
     // A small clinical-style corpus, generated so the test needs no data files.

@@ -3,6 +3,7 @@ using static TorchSharp.torch;
 
 namespace FedMM.Learning.Tests.Training;
 
+[Trait("Category", "Unit")]
 [Collection(SequentialTorchRandom.Name)]
 public sealed class ImageFeatureCacheTests : IDisposable
 {

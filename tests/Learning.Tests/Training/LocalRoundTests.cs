@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace FedMM.Learning.Tests.Training;
 
+[Trait("Category", "Unit")]
 [Collection(SequentialTorchRandom.Name)]
 public class LocalRoundTests
 {
@@ -279,6 +280,7 @@ public class LocalRoundTests
     private static (Tensor Image, Tensor Text, Tensor Presence) Batch(LocalRound.RepresentedBatch batch) => (batch.Image, batch.Text, batch.Presence);
 }
 
+[Trait("Category", "Unit")]
 [Collection(SequentialTorchRandom.Name)]
 public class SiteStatePersistenceTests
 {

@@ -5,6 +5,7 @@ using FedMM.Learning.Tests.Fusion;
 
 namespace FedMM.Learning.Tests.Training;
 
+[Trait("Category", "Unit")]
 public class ModalityFillInTests
 {
     // Image clusters 0, 1, 2 at (0,0), (10,0), (0,10); text clusters 0, 1 at (1,1), (-1,-1);

@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 namespace FedMM.Learning.Tests.Training;
 
 /// <summary>The evaluation protocol's site side: the incoming model as a candidate, the common test, logit adjustment, summaries and stand-ins.</summary>
+[Trait("Category", "Unit")]
 [Collection(SequentialTorchRandom.Name)]
 public class ProtocolTests
 {

@@ -5,6 +5,7 @@ using YamlDotNet.RepresentationModel;
 
 namespace FedMM.Service.Tests.Deployment;
 
+[Trait("Category", "Unit")]
 public sealed class KubernetesManifestTests
 {
     private static readonly string Folder = Path.Combine(RepositoryRoot.Path, "infra", "k8s");

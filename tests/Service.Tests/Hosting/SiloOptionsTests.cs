@@ -8,6 +8,7 @@ using Orleans.Configuration;
 
 namespace FedMM.Service.Tests.Hosting;
 
+[Trait("Category", "Unit")]
 public sealed class SiloOptionsTests
 {
     private static IConfiguration Config(params (string Key, string? Value)[] settings) =>

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace FedMM.Service.Tests.Rounds;
 
 /// <summary>The aggregation's retry policy, without a cluster: transient storage errors are retried, anything else ends the run.</summary>
+[Trait("Category", "Unit")]
 public sealed class AggregationRunnerTests
 {
     private static readonly TimeSpan[] ShortDelays = [TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1)];

@@ -10,6 +10,7 @@ using FedMM.Service.Tests.Infrastructure;
 namespace FedMM.Service.Tests.Rounds;
 
 /// <summary>The round's transitions as plain methods on its state: no cluster, no storage.</summary>
+[Trait("Category", "Unit")]
 public sealed class RoundGrainStateTests
 {
     private static readonly DateTimeOffset Start = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);

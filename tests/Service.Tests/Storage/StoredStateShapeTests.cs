@@ -13,6 +13,7 @@ namespace FedMM.Service.Tests.Storage;
 /// into the typed state, and the typed state is written in that same shape (configJson and
 /// metricsJson hold JSON text), so state and tools that read it need no migration.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class StoredStateShapeTests
 {
     private const string ConfigText = """{"name":"stored","labels":["a","b"],"model":{"textEncoder":"minilm-l6"},"round":{"minClients":2,"fillIn":"hard","robustness":{"rule":"median"}}}""";
