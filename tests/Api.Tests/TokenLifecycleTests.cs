@@ -99,7 +99,9 @@ public sealed class TokenLifecycleTests(ApiFixture api)
     public async Task A_token_found_valid_is_not_checked_with_the_grain_again_while_the_API_remembers_it()
     {
         var calls = new GrainCallLog();
-        await using var counted = api.Factory.WithWebHostBuilder(web => web.ConfigureServices(services => services.AddSingleton<IOutgoingGrainCallFilter>(calls)));
+        await using var counted = api.Factory.WithWebHostBuilder(web => web
+            .UseSetting("Api:SiteTokenCacheSeconds", "30")
+            .ConfigureServices(services => services.AddSingleton<IOutgoingGrainCallFilter>(calls)));
         string fid = await NewFederationAsync("tokencache");
         string token = await api.RegisterAsync(fid, "site-e", Modalities.Image);
         using var site = SiteOf(counted, token);
