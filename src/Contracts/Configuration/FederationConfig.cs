@@ -653,8 +653,8 @@ public sealed record RobustnessConfig
 
     /// <summary>
     /// Adaptive norm clipping, per parameter group: each update's difference to the round's reference
-    /// (the previous global weights; in a federation's first round the coordinate-wise median of the
-    /// round's updates) is clipped to clipFactor × the lower median of those differences' L2 norms
+    /// (the previous global weights; in a federation's first round the initial shared model every site
+    /// builds from <see cref="RoundConfig.Seed"/>) is clipped to clipFactor × the lower median of those differences' L2 norms
     /// over the group's sites. 0: off; otherwise at least 1.
     /// </summary>
     [Id(7)]

@@ -1,3 +1,4 @@
+using FedMM.Contracts;
 using TorchSharp;
 
 namespace FedMM.Learning.Aggregation;
@@ -11,7 +12,9 @@ public sealed record GroupNorm(string ClientId, ParameterGroup Group, double Nor
 /// norms. An honest majority sets the median, so one site that uploads a far-off model (a model
 /// replacement, a blown-up update) moves the aggregate at most as far as factor honest sites would,
 /// without a norm to configure. The lower median (the ⌈n/2⌉-th smallest) is used so that with two
-/// sites the larger cannot set its own bound.
+/// sites the larger cannot set its own bound. The reference is what the sites started from, known
+/// before any update arrives (<see cref="FirstRoundReference"/>), so each norm can be measured as its
+/// update arrives (<see cref="RunningRoundAggregate"/>).
 /// </summary>
 public static class AdaptiveClipping
 {
@@ -90,6 +93,28 @@ public static class AdaptiveClipping
             owned.Add(clipped);
         }
         return new Result(result, owned, norms);
+    }
+
+    /// <summary>
+    /// The reference of a round without a previous package: the initial shared model every site of the
+    /// federation builds from its seed (<see cref="Models.SharedModel.InitialWeights"/>), "initial"; for a
+    /// config without class labels, which has no model to build (or, should it fail, one whose build
+    /// other code kept disturbing), the coordinate-wise median of <paramref name="sites"/>, "median". With <paramref name="previous"/>: no tensors (the caller uses
+    /// its weights), "previous". The tensors returned are the caller's.
+    /// </summary>
+    public static (Dictionary<string, torch.Tensor>? Tensors, string Name) FirstRoundReference(FederationConfig config, Federation.GlobalPackage? previous, IReadOnlyList<SiteTensors> sites)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (previous is not null) return (null, "previous");
+        try
+        {
+            if (Models.SharedModel.InitialWeights(config) is { } initial) return (initial, "initial");
+        }
+        catch (InvalidOperationException)
+        {
+            // Measured from the median instead: the same protection, read from every update.
+        }
+        return (CoordinateWise.Aggregate(sites, AggregationRule.Median, 0), "median");
     }
 
     /// <summary>The ⌈n/2⌉-th smallest of <paramref name="values"/>: the median for odd n, the smaller middle value for even n.</summary>

@@ -14,11 +14,12 @@ namespace FedMM.Learning.Aggregation;
 /// (centroids, counts, co-occurrence) for the K-Means, pairing and fusion at the close.
 /// <see cref="RoundAggregator.AggregateRunning"/> finishes it.
 /// What runs incrementally: the weighted mean with any weighting, the share cap while it does not bind,
-/// adaptive clipping around the previous package while it clips no one, fixed-norm clipping, the server
+/// adaptive clipping around the previous package (in a federation's first round, around the initial
+/// shared model) while it clips no one, fixed-norm clipping, the server
 /// optimizer, the clustering, pairing and fusion. What falls back to the full read of every update
 /// (<see cref="Fallback"/>, or an exception from the finish): the coordinate-wise rules and Krum, the
-/// first round's adaptive clipping (its reference is the coordinate-wise median of all updates), class
-/// statistics (calibration, virtual samples, prototypes), a binding share cap, an adaptive clip that
+/// first round's adaptive clipping of a config without class labels (its reference is the coordinate-wise
+/// median of all updates), class statistics (calibration, virtual samples, prototypes), a binding share cap, an adaptive clip that
 /// clips a site, and any update the checks or a step refuse (the full read then excludes it with its reason).
 /// The fold order is the order of the calls; folding the same updates in the same order gives
 /// bit-identical sums. Not thread-safe: one fold at a time.
@@ -28,6 +29,10 @@ public sealed class RunningRoundAggregate : IDisposable
     private readonly int round;
     private readonly FederationConfig config;
     private readonly GlobalPackage? previous;
+    // What adaptive clipping measures from: the previous package's weights, or the initial shared model (owned).
+    private readonly IReadOnlyDictionary<string, torch.Tensor>? reference;
+    private readonly Dictionary<string, torch.Tensor>? initial;
+    private readonly string? referenceName;
     private readonly RobustnessConfig robustness;
     private readonly Dictionary<string, (ParameterGroup Group, long[] Shape, double[] Sum)> sums = new(StringComparer.Ordinal);
     private readonly Dictionary<ParameterGroup, GroupTotals> groups = [];
@@ -44,6 +49,22 @@ public sealed class RunningRoundAggregate : IDisposable
         this.previous = previous;
         robustness = config.Round.Robustness ?? new RobustnessConfig();
         Fallback = Unsupported(config, previous is not null);
+        if (Fallback is null && robustness.ClipFactor > 0)
+        {
+            if (previous is not null) (reference, referenceName) = (previous.Weights, "previous");
+            else
+            {
+                try
+                {
+                    initial = Models.SharedModel.InitialWeights(config);
+                    (reference, referenceName) = (initial, "initial");
+                }
+                catch (InvalidOperationException e)
+                {
+                    Fallback = $"the initial model to clip around could not be built ({e.Message})";
+                }
+            }
+        }
     }
 
     /// <summary>Why a round with <paramref name="config"/> cannot be aggregated incrementally (its close reads every update); null when it can.</summary>
@@ -52,7 +73,8 @@ public sealed class RunningRoundAggregate : IDisposable
         ArgumentNullException.ThrowIfNull(config);
         var robustness = config.Round.Robustness ?? new RobustnessConfig();
         if (robustness.Rule != AggregationRule.Mean) return $"rule '{robustness.Rule.JsonName()}' needs every update at once";
-        if (robustness.ClipFactor > 0 && !hasPrevious) return "the first round's adaptive clipping is measured from the coordinate-wise median of all updates";
+        if (robustness.ClipFactor > 0 && !hasPrevious && config.Labels.Count < 2)
+            return "without class labels there is no initial model: the first round's adaptive clipping is measured from the coordinate-wise median of all updates";
         if (config.Round.SharesClassStatistics()) return "class statistics are pooled from every update";
         if (config.Round.SharesClassBlocks()) return "class-blocked summaries are clustered from every update";
         return null;
@@ -93,12 +115,13 @@ public sealed class RunningRoundAggregate : IDisposable
         if (!LayoutMatches(update)) return;
 
         var squares = new Dictionary<ParameterGroup, double>();
-        if (robustness.ClipFactor > 0 && previous is not null)
+        if (reference is not null)
         {
             // As AdaptiveClipping measures it: the site's tensors in their order, each element in double.
             foreach (var (name, tensor) in update.Weights)
             {
-                if (!previous.Weights.TryGetValue(name, out var g) || ParameterGroups.TryOf(name) is not { } group) continue;
+                if (!reference.TryGetValue(name, out var g) || ParameterGroups.TryOf(name) is not { } group) continue;
+                if (!g.shape.SequenceEqual(tensor.shape)) { GiveUp($"update of '{update.ClientId}' tensor '{name}' has another shape than the clip reference"); return; }
                 using var w = new DenseFloats(tensor);
                 using var r = new DenseFloats(g);
                 squares[group] = squares.GetValueOrDefault(group) + AdaptiveClipping.SquaredDistance(w.Values, r.Values);
@@ -206,7 +229,7 @@ public sealed class RunningRoundAggregate : IDisposable
 
         var norms = new List<UpdateNorm>();
         string? clipReference = null;
-        if (robustness.ClipFactor > 0 && previous is not null)
+        if (reference is not null)
         {
             foreach (var group in Enum.GetValues<ParameterGroup>())
             {
@@ -220,7 +243,7 @@ public sealed class RunningRoundAggregate : IDisposable
                     norms.Add(new UpdateNorm(client, group.ToName(), norm, bound, false));
                 }
             }
-            clipReference = "previous";
+            clipReference = referenceName;
         }
         var clipped = ordered.Where(s => s.ClipNorm is not null).Select(s => new ClippedUpdate(s.ClientId, s.ClipNorm!.Value, robustness.ClipNorm)).ToList();
 
@@ -248,6 +271,7 @@ public sealed class RunningRoundAggregate : IDisposable
     {
         if (disposed) return;
         disposed = true;
+        if (initial is not null) foreach (var tensor in initial.Values) tensor.Dispose();
         foreach (var site in sites)
             foreach (var tensor in site.Vectors.Values) tensor.Dispose();
         sites.Clear();

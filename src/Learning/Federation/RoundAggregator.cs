@@ -42,7 +42,7 @@ public static class RoundAggregator
         var sites = updates.OrderBy(u => u.ClientId, StringComparer.Ordinal).ToList();
         times.Mark("validate");
         return Assemble(round, config, sites, failures, fusion, previous, times,
-            (weights, vectors) => AggregateWeights(round, config.Round, sites, previous, weights, vectors));
+            (weights, vectors) => AggregateWeights(round, config, sites, previous, weights, vectors));
     }
 
     /// <summary>
@@ -168,8 +168,9 @@ public static class RoundAggregator
         List<KrumSelection> KrumScores, ServerOptimizerSummary? ServerOptimizer);
 
     private static SharedWeights AggregateWeights(
-        int round, RoundConfig config, List<SiteUpdate> sites, GlobalPackage? previous, Dictionary<string, torch.Tensor> weights, Dictionary<string, torch.Tensor> vectors)
+        int round, FederationConfig federation, List<SiteUpdate> sites, GlobalPackage? previous, Dictionary<string, torch.Tensor> weights, Dictionary<string, torch.Tensor> vectors)
     {
+        var config = federation.Round;
         var robustness = config.Robustness ?? new RobustnessConfig();
         // A claim above what the operator declared for the site is weighed as the declared count.
         int SamplesOf(SiteUpdate s) => s.DeclaredSamples is { } declared ? Math.Min(declared, s.Metrics.TrainSamples) : s.Metrics.TrainSamples;
@@ -188,20 +189,21 @@ public static class RoundAggregator
         {
             if (robustness.ClipFactor > 0)
             {
-                // Differences are measured from the weights the sites started from; before the first
-                // package, from the round's coordinate-wise median, which an honest majority sets.
-                Dictionary<string, torch.Tensor>? median = previous is null ? CoordinateWise.Aggregate(inputs, AggregationRule.Median, 0) : null;
+                // Differences are measured from the weights the sites started from: the previous package,
+                // or in a federation's first round the initial shared model every site builds from the
+                // federation's seed (AdaptiveClipping.FirstRoundReference).
+                var (start, reference) = AdaptiveClipping.FirstRoundReference(federation, previous, inputs);
                 try
                 {
-                    var adaptive = AdaptiveClipping.Clip(inputs, previous?.Weights ?? median!, robustness.ClipFactor);
+                    var adaptive = AdaptiveClipping.Clip(inputs, previous?.Weights ?? start!, robustness.ClipFactor);
                     inputs = [.. adaptive.Sites];
                     owned.AddRange(adaptive.Owned);
                     norms.AddRange(adaptive.Norms.Select(n => new UpdateNorm(n.ClientId, n.Group.ToName(), n.Norm, n.Bound, n.Clipped)));
-                    clipReference = previous is null ? "median" : "previous";
+                    clipReference = reference;
                 }
                 finally
                 {
-                    if (median is not null) foreach (var t in median.Values) t.Dispose();
+                    if (start is not null) foreach (var t in start.Values) t.Dispose();
                 }
             }
             // The fixed clip norm needs the weights the sites started from; before the first package there are none.

@@ -46,7 +46,7 @@ public sealed record RoundReport
     /// <summary>round.robustness.clipFactor (0: adaptive clipping off).</summary>
     public double ClipFactor { get; init; }
 
-    /// <summary>What update differences were measured against: "previous" (the previous global weights), "median" (the round's coordinate-wise median, in a federation's first round); null when adaptive clipping is off.</summary>
+    /// <summary>What update differences were measured against: "previous" (the previous global weights), "initial" (the initial shared model every site builds from the federation's seed, in a federation's first round), "median" (the round's coordinate-wise median: a first round of a config without class labels); null when adaptive clipping is off.</summary>
     public string? ClipReference { get; init; }
 
     /// <summary>Every site's difference norm per group, the group's bound and whether the update was clipped to it (adaptive clipping).</summary>

@@ -26,9 +26,12 @@ public sealed class SharedModel : nn.Module
         if (classes < 2) throw new ArgumentException($"A classifier needs at least 2 classes, got {classes}.", nameof(classes));
         Config = config;
         Classes = classes;
-        image_adapter = new ModalityAdapter(nameof(image_adapter), config.ImageFeatureDim, config.AdapterDim, config.Dropout);
-        text_adapter = new ModalityAdapter(nameof(text_adapter), config.TextFeatureDim, config.AdapterDim, config.Dropout);
-        fusion = new FusionHead(nameof(fusion), config.AdapterDim, config.AttentionHeads, config.FeedForwardDim, classes, config.Dropout);
+        lock (GlobalGeneratorDraws)
+        {
+            image_adapter = new ModalityAdapter(nameof(image_adapter), config.ImageFeatureDim, config.AdapterDim, config.Dropout);
+            text_adapter = new ModalityAdapter(nameof(text_adapter), config.TextFeatureDim, config.AdapterDim, config.Dropout);
+            fusion = new FusionHead(nameof(fusion), config.AdapterDim, config.AttentionHeads, config.FeedForwardDim, classes, config.Dropout);
+        }
         RegisterComponents();
     }
 
@@ -72,6 +75,72 @@ public sealed class SharedModel : nn.Module
         Shapes.GetOrAdd((config, classes), key => ParameterSpec(key.Item1, key.Item2)
             .Select(p => new ParameterShape(p.Name, p.Shape, p.Group.ToName()))
             .ToList());
+
+    /// <summary>
+    /// The shared part every site of a federation with <paramref name="config"/> starts its first round
+    /// from, as if the server had sent it: torch seeded with <see cref="InitialSeed"/>, then the model built.
+    /// Seeds torch's global generator (what the site builds next continues from it).
+    /// </summary>
+    public static SharedModel CreateInitial(FederationConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        lock (GlobalGeneratorDraws)
+        {
+            manual_seed(InitialSeed(config));
+            return new SharedModel(config.Model, config.Labels.Count);
+        }
+    }
+
+    // Held while a shared model draws its initial values from torch's global generator, so that no other
+    // shared model of this process draws between CreateInitial's seeding and its build (other code may).
+    private static readonly object GlobalGeneratorDraws = new();
+
+    /// <summary>Seed of the shared part's initialisation: the federation's seed, the same at every site.</summary>
+    public static int InitialSeed(FederationConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return Training.DeterministicSeed.For(config.Round.Seed, "shared");
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(ModelConfig, int Classes, int Seed), IReadOnlyList<(string Name, long[] Shape, float[] Values)>> Initial = new();
+
+    /// <summary>
+    /// The weights of <see cref="CreateInitial"/> (every shared parameter, new F32 CPU tensors the caller
+    /// owns): what a federation's first round measures its updates' differences from (adaptive clipping,
+    /// docs/API.md). Null for a config without at least two class labels, which has no model to build.
+    /// Built once per model config, class count and seed in a process. The build seeds torch's global
+    /// generator, which other code of the process may draw from at the same time (training's dropout),
+    /// so it is built twice and kept only when both builds agree.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Two builds in a row disagreed 20 times.</exception>
+    public static Dictionary<string, Tensor>? InitialWeights(FederationConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (config.Labels.Count < 2) return null;
+        var values = Initial.GetOrAdd((config.Model, config.Labels.Count, InitialSeed(config)), _ =>
+        {
+            for (int attempt = 0; attempt < 20; attempt++)
+            {
+                var first = BuildInitial(config);
+                var second = BuildInitial(config);
+                if (first.Zip(second).All(p => p.First.Name == p.Second.Name && p.First.Values.AsSpan().SequenceEqual(p.Second.Values)))
+                    return first;
+            }
+            throw new InvalidOperationException($"The initial shared model of seed {config.Round.Seed} came out different in two builds 20 times: other code draws from torch's global generator meanwhile.");
+        });
+        var weights = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, shape, data) in values) weights[name] = tensor(data, shape);
+        return weights;
+    }
+
+    private static List<(string Name, long[] Shape, float[] Values)> BuildInitial(FederationConfig config)
+    {
+        using var scope = NewDisposeScope();
+        using var model = CreateInitial(config);
+        return model.state_dict()
+            .Select(p => (p.Key, p.Value.shape, p.Value.detach().cpu().to(ScalarType.Float32).data<float>().ToArray()))
+            .ToList();
+    }
 
     /// <summary>The groups a site holding <paramref name="modalities"/> trains and uploads.</summary>
     public static IReadOnlySet<ParameterGroup> GroupsFor(Modalities modalities)

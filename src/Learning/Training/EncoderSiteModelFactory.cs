@@ -55,8 +55,7 @@ public sealed class EncoderSiteModelFactory(string? imageWeights, string? vocabu
     {
         // The shared part is the round-1 global model: every site starts from the same one (as if the
         // server had sent it), so the first aggregation averages models that share an origin.
-        manual_seed(SharedInitSeed(config));
-        var shared = new SharedModel(config.Model, config.Labels.Count);
+        var shared = SharedModel.CreateInitial(config);
         nn.Module<Tensor, Tensor>? image = null;
         if (data.Modalities.HasFlag(Modalities.Image))
         {
@@ -106,9 +105,6 @@ public sealed class EncoderSiteModelFactory(string? imageWeights, string? vocabu
         }
         return new SiteModel(shared, image, text, tokenize) { TextEncoderFrozen = frozen };
     }
-
-    /// <summary>Seed of the shared part's initialisation: the federation's seed, the same at every site.</summary>
-    public static int SharedInitSeed(FederationConfig config) => DeterministicSeed.For(config.Round.Seed, "shared");
 
     private string BuildLocalVocabulary(SiteData data)
     {

@@ -1,6 +1,7 @@
 using FedMM.Contracts;
 using FedMM.Learning.Aggregation;
 using FedMM.Learning.Federation;
+using FedMM.Learning.Models;
 using TorchSharp;
 using static FedMM.Learning.Tests.Aggregation.SiteUpdates;
 
@@ -111,14 +112,35 @@ public class BoundedInfluenceTests
     }
 
     [Fact]
-    public void InAFederationsFirstRoundUpdatesAreClippedAroundTheirMedian()
+    public void InAFederationsFirstRoundUpdatesAreClippedAroundTheInitialModel()
     {
+        // Honest sites start from the initial shared model and move a little from it; one replaces the model.
+        var initial = SharedModel.InitialWeights(Config())!;
         var sites = Enumerable.Range(0, 4).Select(i => Site($"site-{i}", Modalities.Both, 1 + i)).ToList();
+        sites = sites.Select(s => s with { Weights = s.Weights.ToDictionary(p => p.Key, p => initial[p.Key] + p.Value * 0.01f) }).ToList();
         sites[3] = Scaled(sites[3], -50f);
         using var package = RoundAggregator.Aggregate(1, Config(), sites, [], new AverageOfCentersFusion(), null);
+        Assert.Equal("initial", package.Report.ClipReference);
+        Assert.Equal(["site-3"], package.Report.UpdateNorms.Where(n => n.Clipped).Select(n => n.ClientId).Distinct());
+        // The bound is factor × the honest median move from the initial model, so the aggregate stays
+        // within 3 × the honest moves of it however far the replacement went.
+        using var honestOnly = RoundAggregator.Aggregate(1, Config(), sites.Take(3).ToList(), [], new AverageOfCentersFusion(), null);
+        double honestMove = Math.Sqrt(honestOnly.Weights.Sum(p => (p.Value - initial[p.Key]).pow(2).sum().item<float>()));
+        double move = Math.Sqrt(package.Weights.Sum(p => (p.Value - initial[p.Key]).pow(2).sum().item<float>()));
+        Assert.True(move <= 3 * honestMove, $"the aggregate moved {move:G4} from the initial model, more than 3 × the honest-only move {honestMove:G4}");
+        foreach (var t in initial.Values) t.Dispose();
+    }
+
+    [Fact]
+    public void WithoutClassLabelsAFirstRoundIsClippedAroundTheUpdatesMedian()
+    {
+        var config = Config() with { Labels = [] };
+        var sites = Enumerable.Range(0, 4).Select(i => Site($"site-{i}", Modalities.Both, 1 + i)).ToList();
+        sites[3] = Scaled(sites[3], -50f);
+        using var package = RoundAggregator.Aggregate(1, config, sites, [], new AverageOfCentersFusion(), null);
         Assert.Equal("median", package.Report.ClipReference);
         Assert.Equal(["site-3"], package.Report.UpdateNorms.Where(n => n.Clipped).Select(n => n.ClientId).Distinct());
-        using var unclipped = RoundAggregator.Aggregate(1, With(Unprotected), sites, [], new AverageOfCentersFusion(), null);
+        using var unclipped = RoundAggregator.Aggregate(1, config with { Round = config.Round with { Robustness = Unprotected } }, sites, [], new AverageOfCentersFusion(), null);
         double clippedMax = package.Weights.Values.Max(t => t.abs().max().item<float>());
         double unclippedMax = unclipped.Weights.Values.Max(t => t.abs().max().item<float>());
         Assert.True(clippedMax < unclippedMax / 5, $"largest weight {clippedMax:G4} clipped vs {unclippedMax:G4}");

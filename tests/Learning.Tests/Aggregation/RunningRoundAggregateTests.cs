@@ -65,6 +65,38 @@ public class RunningRoundAggregateTests
     }
 
     [Fact]
+    public void A_first_round_with_the_default_protections_folds_to_the_full_aggregations_package()
+    {
+        // Default clipping: the first round measures from the initial shared model, known before any update.
+        var config = Config();
+        var sites = TenSites(1);
+        using var full = RoundAggregator.Aggregate(1, config, sites, [], new AverageOfCentersFusion(), null);
+        using var running = Fold(1, config, Shuffled(sites), null);
+        Assert.Null(running.Fallback);
+        using var folded = RoundAggregator.AggregateRunning(1, config, running, [], new AverageOfCentersFusion(), null);
+
+        Assert.Equal("initial", full.Report.ClipReference);
+        Assert.Equal("initial", folded.Report.ClipReference);
+        Assert.NotEmpty(folded.Report.UpdateNorms);
+        Assert.Equal(full.Report.UpdateNorms, folded.Report.UpdateNorms);
+        AssertWeightsWithinOneRounding(full.Weights, folded.Weights);
+        Assert.Contains("summaries", folded.Report.Timings.Keys);
+    }
+
+    [Fact]
+    public void A_first_round_update_far_from_the_initial_model_makes_the_running_aggregate_fall_back()
+    {
+        var config = Config();
+        var far = TenSites(1).Select(s => s.ClientId == "both-0" ? s with { Weights = s.Weights.ToDictionary(p => p.Key, p => p.Value * 8) } : s).ToList();
+        using var running = Fold(1, config, far, null);
+        Assert.Contains("clips client 'both-0'", Assert.Throws<InvalidOperationException>(() => RoundAggregator.AggregateRunning(1, config, running, [], new AverageOfCentersFusion(), null)).Message);
+        // The full read clips it around the same reference.
+        using var full = RoundAggregator.Aggregate(1, config, far, [], new AverageOfCentersFusion(), null);
+        Assert.Equal("initial", full.Report.ClipReference);
+        Assert.Equal(["both-0"], full.Report.UpdateNorms.Where(n => n.Clipped).Select(n => n.ClientId).Distinct());
+    }
+
+    [Fact]
     public void The_same_updates_folded_in_the_same_order_give_bit_identical_weights()
     {
         var config = Robust(new RobustnessConfig { ClipFactor = 0 });
@@ -84,6 +116,8 @@ public class RunningRoundAggregateTests
     public void Rules_that_need_every_update_at_once_fall_back(string rule, double clipFactor, string reason)
     {
         var config = Robust(new RobustnessConfig { Rule = Choices.Parse<AggregationRule>(rule), ClipFactor = clipFactor });
+        // Without class labels there is no initial model: a first round's clipping measures from the median.
+        if (clipFactor > 0) config = config with { Labels = [] };
         using var running = Fold(1, config, TenSites(1), null);
         Assert.Contains(reason, running.Fallback);
         Assert.Throws<InvalidOperationException>(() => RoundAggregator.AggregateRunning(1, config, running, [], new AverageOfCentersFusion(), null));

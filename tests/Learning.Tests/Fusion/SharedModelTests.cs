@@ -39,6 +39,25 @@ public class SharedModelTests
     }
 
     [Fact]
+    public void TheInitialWeightsAreTheFirstRoundModelEverySiteBuildsFromTheFederationsSeed()
+    {
+        var config = new FederationConfig { Labels = ["a", "b", "c"], Model = Small, Round = new RoundConfig { Seed = 7 } };
+        manual_seed(99);
+        randn(100); // What the global generator drew before changes nothing.
+        var initial = SharedModel.InitialWeights(config)!;
+        // Other tests of this process draw from the global generator in parallel: a build they disturbed is built again.
+        bool Same(SharedModel built) => built.state_dict().Count == initial.Count
+            && built.state_dict().All(p => initial.TryGetValue(p.Key, out var t) && t.equal(p.Value).all().item<bool>());
+        Assert.True(Enumerable.Range(0, 10).Any(_ => { using var built = SharedModel.CreateInitial(config); return Same(built); }),
+            "the initial weights are not the shared model a site builds from the federation's seed");
+
+        var other = SharedModel.InitialWeights(config with { Round = new RoundConfig { Seed = 8 } })!;
+        Assert.False(other["fusion.classifier.output.weight"].equal(initial["fusion.classifier.output.weight"]).all().item<bool>());
+        Assert.Null(SharedModel.InitialWeights(config with { Labels = [] }));
+        foreach (var t in initial.Values.Concat(other.Values)) t.Dispose();
+    }
+
+    [Fact]
     public void ForwardProducesRepresentationsAndLogitsOfTheConfiguredShapes()
     {
         manual_seed(1);

@@ -129,7 +129,7 @@ public sealed class BoundedInfluenceTests(ServiceFixture fixture)
 
         var report = await ReportAsync(fid, 1);
         Assert.Equal(3.0, report.ClipFactor);
-        Assert.Equal("median", report.ClipReference);
+        Assert.Equal("initial", report.ClipReference);
         Assert.Equal(12, report.UpdateNorms.Count);
         Assert.All(report.UpdateNorms, n => Assert.Equal(n.ClientId == "site-3", n.Clipped));
     }

@@ -32,6 +32,36 @@ public sealed class RunningAggregateTests(ServiceFixture fixture)
         Assert.Equal(uninterrupted.Report, recovered.Report);
     }
 
+    [Fact]
+    public async Task A_first_round_under_the_default_clipping_closes_from_the_running_aggregate()
+    {
+        var names = StorageNames.Unique();
+        string connection = fixture.Azurite.ConnectionString;
+        var config = TestFederation.Config(minClients: 3, deadline: TimeSpan.FromMinutes(2));
+        Assert.Equal(3, (config.Round.Robustness ?? new RobustnessConfig()).ClipFactor);
+        try
+        {
+            await using var cluster = await ServiceCluster.StartAsync(connection, names);
+            var federation = cluster.Grains.GetGrain<IFederationGrain>(Federation);
+            await federation.CreateAsync(config);
+            foreach (var (clientId, modalities) in TestFederation.ThreeSites) await federation.RegisterClientAsync(clientId, modalities);
+            await federation.StartRoundsAsync(new RoundRequest(1, null));
+            await UploadAsync(cluster, config, 1, "site-image", Modalities.Image, 1);
+            await UploadAsync(cluster, config, 1, "site-both", Modalities.Both, 2);
+            await UploadAsync(cluster, config, 1, "site-text", Modalities.Text, 3);
+            var view = await TestFederation.WaitForRoundAsync(federation, 1, v => v.State.IsFinal(), Wait);
+            await AggregationExpectations.AssertAggregatedAsync(view, cluster.Artifacts);
+
+            var report = JsonNode.Parse(await cluster.Artifacts.ReadAllBytesAsync(view.GlobalArtifacts[2].BlobName))!.AsObject();
+            // "summaries" in place of "validate": the close read no update again.
+            Assert.Contains("summaries", report["timings"]!.AsObject().Select(p => p.Key));
+            Assert.DoesNotContain("validate", report["timings"]!.AsObject().Select(p => p.Key));
+            Assert.Equal("initial", (string?)report["clipReference"]);
+            Assert.NotEmpty(report["updateNorms"]!.AsArray());
+        }
+        finally { await names.DeleteAsync(connection); }
+    }
+
     private sealed record Package(string WeightsSha256, string VectorsSha256, string Report, IReadOnlyList<string> TimingKeys);
 
     // Round 1 completes with three sites; in round 2 two sites upload, the silo is killed (or not), the third uploads.

@@ -341,7 +341,8 @@ function roundsPage({ fid }) {
 function normsTable(round, report, openNorms) {
   const entries = report.updateNorms;
   const clipped = entries.filter(n => n.clipped).length;
-  const reference = report.clipReference === "median" ? "the round's coordinate-wise median (first round)" : "the previous global weights";
+  const reference = report.clipReference === "initial" ? "the initial shared model (first round)"
+    : report.clipReference === "median" ? "the round's coordinate-wise median (first round)" : "the previous global weights";
   const details = h("details", { id: `norms-${round}`, "data-round": round, open: openNorms.has(round),
     ontoggle: () => details.open ? openNorms.add(round) : openNorms.delete(round) },
     h("summary", {}, `Round ${round}: ${entries.length} update norms, ${clipped} clipped`),
