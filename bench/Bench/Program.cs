@@ -6,6 +6,10 @@ using TorchSharp;
 
 // Before anything loads libtorch: libgomp reads its wait policy once, at load.
 string waitPolicy = OpenMpWaitPolicy.Apply();
+// As FedMM's computing hosts do: MKL's sgemm picks its kernels once, by CPU vendor unless told
+// otherwise, and glibc keeps freed activations in its heap (the references keep their defaults).
+string mklDispatch = MklCpuDispatch.Apply();
+string mallocThresholds = MallocThresholds.Apply();
 
 var benchmarks = Assembly.GetExecutingAssembly().GetTypes()
     .Where(t => typeof(IBenchmark).IsAssignableFrom(t) && t is { IsInterface: false, IsAbstract: false })
@@ -49,7 +53,7 @@ if (threadsOption is { } requested)
 int threads = torch.get_num_threads();
 var context = new BenchmarkContext(repetitions, python, Path.Combine(AppContext.BaseDirectory, "reference"), threads);
 Console.WriteLine($"FedMM benchmarks — {Environment.ProcessorCount} cores, {repetitions} repetitions, {threads} compute threads on both sides, OMP_WAIT_POLICY={waitPolicy}");
-Console.WriteLine($"FedMM: TorchSharp {typeof(torch).Assembly.GetName().Version}; reference python: {python ?? "none found"}{(python is null ? "" : $" ({ReferencePython.Describe(context)})")}");
+Console.WriteLine($"FedMM: TorchSharp {typeof(torch).Assembly.GetName().Version}, {mklDispatch}, {mallocThresholds}; reference python: {python ?? "none found"}{(python is null ? "" : $" ({ReferencePython.Describe(context)})")}");
 Console.WriteLine($"{"work",-52} {"FedMM s",10} {"reference",-24} {"ref s",10} {"ratio",7}  goal");
 foreach (var benchmark in benchmarks.Where(b => selected.Count == 0 || selected.Contains(b.Name)))
 {

@@ -60,6 +60,25 @@ public class ResNet18EncoderTests
     }
 
     [Fact]
+    public void ATrainingStepThroughTheChannelsLastConvolutionsGivesEveryWeightItsGradient()
+    {
+        using var encoder = ResNet18Encoder.CreatePretrained(new ModelConfig { ImageEncoder = ImageEncoderKind.ResNet18 });
+        encoder.train();
+        manual_seed(5);
+        using var images = randn(2, 3, 32, 32);
+        using var features = encoder.call(images);
+        features.pow(2).mean().backward();
+        foreach (var (name, parameter) in encoder.named_parameters())
+        {
+            var grad = parameter.grad;
+            Assert.NotNull(grad);
+            Assert.Equal(parameter.shape, grad!.shape);
+            Assert.True(grad.isfinite().all().item<bool>(), $"{name} has a non-finite gradient");
+        }
+        Assert.Contains(encoder.named_parameters(), p => p.parameter.grad!.abs().sum().item<float>() > 0);
+    }
+
+    [Fact]
     public void AnyImageSizeGivesTheSameWidthAndTheMeanImageFollowsTheSize()
     {
         using var encoder = ResNet18Encoder.CreatePretrained(new ModelConfig { ImageEncoder = ImageEncoderKind.ResNet18 });
