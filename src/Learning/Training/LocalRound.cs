@@ -227,7 +227,7 @@ public static class LocalRound
             using var step = NewDisposeScope();
             var rows = order.AsSpan(start, Math.Min(config.Round.BatchSize, order.Length - start)).ToArray();
             Tensor loss;
-            if (shared.Probe is not null) loss = ProbeLoss(site, rows, perRecord: false);
+            if (shared.Probe is not null) loss = ProbeLoss(site, rows, perRecord: false, random);
             else
             {
                 var batch = Represent(site, SplitKind.Train, rows, fillIn, config.Round.ModalityDropout, random, classBlocks: classBlocks);
@@ -520,10 +520,10 @@ public static class LocalRound
             // model.head "probe": the probe's cross-entropy on the frozen features, one record's or a batch's [B].
             Tensor ProbeLossOf(int record)
             {
-                var loss = ProbeLoss(site, [record], perRecord: false);
+                var loss = ProbeLoss(site, [record], perRecord: false, random);
                 return siteTerm is null ? loss : loss + siteTerm.Loss();
             }
-            return (ProbeLossOf, siteTerm is null ? records => ProbeLoss(site, [.. records], perRecord: true) : null);
+            return (ProbeLossOf, siteTerm is null ? records => ProbeLoss(site, [.. records], perRecord: true, random) : null);
         }
         Tensor LossOf(int record)
         {
@@ -573,7 +573,10 @@ public static class LocalRound
 
     // model.head "probe": logits [B, C] of the probe on the frozen features of rows, each sample seen with
     // the modalities of view it holds (zeros and the probe's missing-modality logits for the others).
-    private static Tensor ProbeLogits(SiteState site, SplitKind kind, int[] rows, Modalities view = Modalities.Both)
+    // With random (training), a sample holding both modalities loses one of them, each half the time, with
+    // probability round.modalityDropout, as the fusion head's training does: what the probe learns for an
+    // absent modality then also comes from sites that hold both.
+    private static Tensor ProbeLogits(SiteState site, SplitKind kind, int[] rows, Modalities view = Modalities.Both, Random? random = null)
     {
         using var scope = NewDisposeScope();
         var probe = site.Model.Shared.Probe!;
@@ -581,6 +584,16 @@ public static class LocalRound
         var index = tensor(rows.Select(r => (long)r).ToArray());
         var hasImage = rows.Select(r => view.HasFlag(Modalities.Image) && split.HasImage(r)).ToArray();
         var hasText = rows.Select(r => view.HasFlag(Modalities.Text) && split.HasText(r)).ToArray();
+        double dropout = site.Config.Round.ModalityDropout;
+        if (random is not null && dropout > 0)
+        {
+            for (int i = 0; i < rows.Length; i++)
+            {
+                if (!(hasImage[i] && hasText[i]) || random.NextDouble() >= dropout) continue;
+                if (random.NextDouble() < 0.5) hasImage[i] = false;
+                else hasText[i] = false;
+            }
+        }
         long batch = rows.Length;
         var image = hasImage.Any(h => h) ? ImageFeatures(site, kind, index) : zeros(batch, probe.ImageFeatures);
         var text = hasText.Any(h => h) ? TextFeatures(site, kind, index) : zeros(batch, probe.TextFeatures);
@@ -591,9 +604,9 @@ public static class LocalRound
 
     // model.head "probe": cross-entropy of the probe on rows of the training split (logit-adjusted by the
     // site's prior when configured), the batch's mean or (perRecord, DP-SGD) each record's [B].
-    private static Tensor ProbeLoss(SiteState site, int[] rows, bool perRecord)
+    private static Tensor ProbeLoss(SiteState site, int[] rows, bool perRecord, Random random)
     {
-        var logits = ProbeLogits(site, SplitKind.Train, rows);
+        var logits = ProbeLogits(site, SplitKind.Train, rows, Modalities.Both, random);
         var labels = tensor(rows.Select(r => site.Data.Train.Labels[r]).ToArray());
         var adjusted = site.LogPrior is null ? logits : logits + site.LogPrior;
         return nn.functional.cross_entropy(adjusted, labels, reduction: perRecord ? nn.Reduction.None : nn.Reduction.Mean);
