@@ -11,7 +11,8 @@ namespace FedMM.Learning.Models.Fusion;
 /// L2 norm, p [B, 2] the presence of each modality and M [C, 2] a learned logit vector for each absent
 /// one. Nothing below it is learned, so nothing below it can be left at a random initialisation: the
 /// setting in which DP-SGD is known to keep accuracy (Tramèr and Boneh 2021). W, b and M start at
-/// zero (every class equally likely); a record's gradient norm is at most √2·√(‖x̂‖² + 1 + 2) ≤ √10.
+/// zero (every class equally likely). A record holding at least one modality has ‖x̂·p‖² + ‖1 − p‖² = 2,
+/// so its gradient norm is ‖softmax − y‖·√(2 + 1) ≤ √6.
 /// </summary>
 public sealed class LinearProbe : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
