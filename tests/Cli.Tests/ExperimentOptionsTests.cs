@@ -103,6 +103,19 @@ public partial class ExperimentOptionsTests
     }
 
     [Fact]
+    public void The_probe_and_optimizer_options_set_their_config_fields_and_a_probe_with_other_trained_layers_is_refused()
+    {
+        var settings = Read("-d", "/data", "-o", "/out", "--head", "probe", "--optimizer", "sgd", "--momentum", "0.5");
+        Assert.Equal(ClassifierHead.Probe, settings.Config.Model.Head);
+        Assert.Equal(LocalOptimizer.Sgd, settings.Config.Round.Optimizer);
+        Assert.Equal(0.5, settings.Config.Round.Momentum);
+        Assert.Equal(ClassifierHead.Fusion, Read("-d", "/data", "-o", "/out").Config.Model.Head);
+
+        var refused = Assert.Throws<CliException>(() => Read("-d", "/data", "-o", "/out", "--head", "probe", "--trained-layers", "output"));
+        Assert.Contains("model.head 'probe' trains the probe alone", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_strategy_seam_options_set_their_config_fields_and_its_arms_are_strategies()
     {
         var settings = Read("-d", "/data", "-o", "/out", "--strategies", "fedavg,fedprox,fedadam",

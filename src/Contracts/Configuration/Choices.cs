@@ -189,6 +189,36 @@ public static class Choices
     public static T Parse<T>(string name) where T : struct, Enum => ChoiceConverter<T>.Parse(name);
 }
 
+/// <summary>
+/// What classifies a site's samples (<c>model.head</c>): the fusion head on the adapters (default), or a
+/// linear probe on the frozen encoders' features (docs/PRIVACY.md, "A linear probe for DP-SGD").
+/// </summary>
+[GenerateSerializer]
+[JsonConverter(typeof(ChoiceConverter<ClassifierHead>))]
+public enum ClassifierHead
+{
+    /// <summary>Adapters, cross-attention, gate and classifier MLP (<c>fusion.*</c>).</summary>
+    [JsonStringEnumMemberName("fusion")] Fusion,
+
+    /// <summary>
+    /// One linear layer on the L2-normalised frozen image and text features side by side, plus a learned
+    /// logit vector for each absent modality (<c>fusion.probe.*</c>); local training changes only it.
+    /// </summary>
+    [JsonStringEnumMemberName("probe")] Probe,
+}
+
+/// <summary>The optimizer of local training's shared parameters (<c>round.optimizer</c>).</summary>
+[GenerateSerializer]
+[JsonConverter(typeof(ChoiceConverter<LocalOptimizer>))]
+public enum LocalOptimizer
+{
+    /// <summary>AdamW (default).</summary>
+    [JsonStringEnumMemberName("adamw")] AdamW,
+
+    /// <summary>SGD with momentum <c>round.momentum</c>: under DP-SGD it does not rescale the noise coordinate by coordinate as Adam does.</summary>
+    [JsonStringEnumMemberName("sgd")] Sgd,
+}
+
 /// <summary>Shared layers local training changes (<c>round.trainedLayers</c>); the rest stay as received.</summary>
 [GenerateSerializer]
 [JsonConverter(typeof(ChoiceConverter<TrainedLayers>))]

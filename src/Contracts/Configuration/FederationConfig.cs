@@ -191,6 +191,15 @@ public sealed record ModelConfig
     [Id(12)]
     public double ImageNormMomentum { get; init; } = 0.01;
 
+    /// <summary>
+    /// What classifies: "fusion" (default: adapters, cross-attention, gate, classifier MLP) or "probe":
+    /// a linear layer on the L2-normalised frozen encoder features (fusion.probe.*), the only parameters
+    /// local training then changes; the adapters and fusion head stay as initialised (summaries, if
+    /// released, still use them). Needs frozen encoders. Meant for DP-SGD (docs/PRIVACY.md, "A linear probe for DP-SGD").
+    /// </summary>
+    [Id(13)]
+    public ClassifierHead Head { get; init; } = ClassifierHead.Fusion;
+
     /// <summary>Feature width of the image encoder: 576 (small) or 960 (large) at width 1.0, 512 (resnet18).</summary>
     [JsonIgnore]
     public int ImageFeatureDim => (int)EncoderWidths.ImageFeatures(ImageEncoder, ImageWidth);
@@ -477,6 +486,17 @@ public sealed record RoundConfig
     /// </summary>
     [Id(70)]
     public TrainedLayers TrainedLayers { get; init; } = TrainedLayers.All;
+
+    /// <summary>
+    /// Optimizer of the shared parameters a site trains: "adamw" (default) or "sgd" (with momentum
+    /// <see cref="Momentum"/>), both at <see cref="LearningRate"/> with <see cref="WeightDecay"/>.
+    /// </summary>
+    [Id(71)]
+    public LocalOptimizer Optimizer { get; init; } = LocalOptimizer.AdamW;
+
+    /// <summary>Momentum of <see cref="Optimizer"/> "sgd" (0.9 by default; 0: plain SGD).</summary>
+    [Id(72)]
+    public double Momentum { get; init; } = 0.9;
 
     /// <summary>
     /// Whether sites release summaries of their representations (centroids with counts, and

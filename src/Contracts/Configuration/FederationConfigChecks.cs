@@ -125,6 +125,15 @@ public static class FederationConfigChecks
         if (round is not null && model is not null && round.TrainedLayers != TrainedLayers.All && (model.TrainImageEncoder || model.TrainTextEncoder))
             problems.Add($"round.trainedLayers: '{round.TrainedLayers.ToString().ToLowerInvariant()}' trains only the classifier, so the encoders stay frozen; set model.trainImageEncoder and model.trainTextEncoder to false, or round.trainedLayers to 'all'.");
 
+        if (round is not null) Check(round.Momentum is >= 0 and < 1, $"round.momentum: {round.Momentum} is outside [0, 1).");
+        if (model is not null && model.Head == ClassifierHead.Probe)
+        {
+            if (model.TrainImageEncoder || model.TrainTextEncoder)
+                problems.Add("model.head: 'probe' classifies the frozen encoders' features; set model.trainImageEncoder and model.trainTextEncoder to false, or model.head to 'fusion'.");
+            if (round is not null && round.TrainedLayers != TrainedLayers.All)
+                problems.Add($"round.trainedLayers: '{round.TrainedLayers.JsonName()}' names layers of the fusion head, but model.head 'probe' trains the probe alone; leave round.trainedLayers at 'all'.");
+        }
+
         var privacy = config.Privacy;
         if (privacy is null) problems.Add("privacy: required.");
         else

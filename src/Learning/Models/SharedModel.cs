@@ -31,6 +31,8 @@ public sealed class SharedModel : nn.Module
             image_adapter = new ModalityAdapter(nameof(image_adapter), config.ImageFeatureDim, config.AdapterDim, config.Dropout);
             text_adapter = new ModalityAdapter(nameof(text_adapter), config.TextFeatureDim, config.AdapterDim, config.Dropout);
             fusion = new FusionHead(nameof(fusion), config.AdapterDim, config.AttentionHeads, config.FeedForwardDim, classes, config.Dropout);
+            // model.head "probe": the probe is a child of the fusion group (fusion.probe.*), so it is uploaded and averaged with it.
+            if (config.Head == ClassifierHead.Probe) fusion.AddProbe(new LinearProbe("probe", config.ImageFeatureDim, config.TextFeatureDim, classes));
         }
         RegisterComponents();
     }
@@ -49,6 +51,9 @@ public sealed class SharedModel : nn.Module
 
     /// <summary>Fusion head (<c>fusion.*</c>).</summary>
     public FusionHead Fusion => fusion;
+
+    /// <summary>The linear probe on the frozen features (<c>fusion.probe.*</c>) under <c>model.head</c> "probe", else null.</summary>
+    public LinearProbe? Probe => fusion.Probe;
 
     /// <summary>Every shared parameter's name, shape, dtype and group for a model of this architecture.</summary>
     public static IReadOnlyList<SharedParameter> ParameterSpec(ModelConfig config, int classes)
@@ -205,6 +210,15 @@ public sealed class SharedModel : nn.Module
         TrainedLayers.Classifier => name.StartsWith(ClassifierPrefix, StringComparison.Ordinal),
         _ => true,
     };
+
+    /// <summary>
+    /// Whether local training changes parameter <paramref name="name"/> under <paramref name="head"/> and
+    /// <paramref name="layers"/>: under "probe" the probe alone, else <see cref="IsTrained(string, TrainedLayers)"/>.
+    /// </summary>
+    public static bool IsTrained(string name, TrainedLayers layers, ClassifierHead head)
+        => head == ClassifierHead.Probe ? name.StartsWith(ProbePrefix, StringComparison.Ordinal) : IsTrained(name, layers);
+
+    private const string ProbePrefix = "fusion.probe.";
 
     // The classifier MLP and its last layer, which round.personalLayers and round.trainedLayers both name.
     private const string ClassifierPrefix = "fusion.classifier.";

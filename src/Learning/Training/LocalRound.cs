@@ -117,9 +117,11 @@ public static class LocalRound
         {
             var (model, config, data) = (site.Model, site.Config, site.Data);
             var encoderParameters = new List<TorchSharp.Modules.Parameter>();
-            if (model.TextEncoder is not null && !model.TextEncoderFrozen && data.Modalities.HasFlag(Modalities.Text))
+            // model.head "probe" reads the encoders' features as they are: no encoder trains (no step, no noise).
+            bool probe = config.Model.Head == ClassifierHead.Probe;
+            if (!probe && model.TextEncoder is not null && !model.TextEncoderFrozen && data.Modalities.HasFlag(Modalities.Text))
                 encoderParameters.AddRange(model.TextEncoder.parameters());
-            if (model.ImageEncoder is not null && config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image))
+            if (!probe && model.ImageEncoder is not null && config.Model.TrainImageEncoder && data.Modalities.HasFlag(Modalities.Image))
                 encoderParameters.AddRange(model.ImageEncoder.parameters());
             double rateScale = Math.Pow(config.Round.LearningRateDecay, round - 1);
             // round.trainedLayers: the layers left out keep what the site received (no gradient, no step, no noise).
@@ -127,11 +129,14 @@ public static class LocalRound
             var trained = new List<TorchSharp.Modules.Parameter>();
             foreach (var (name, parameter) in model.Shared.named_parameters())
             {
-                if (SharedModel.IsTrained(name, config.Round.TrainedLayers)) trained.Add(parameter);
+                if (SharedModel.IsTrained(name, config.Round.TrainedLayers, config.Model.Head)) trained.Add(parameter);
                 else if (parameter.requires_grad) frozen.Add(parameter);
             }
             foreach (var parameter in frozen) parameter.requires_grad = false;
-            var sharedOptimizer = optim.AdamW(trained, lr: config.Round.LearningRate * rateScale, weight_decay: config.Round.WeightDecay);
+            // round.optimizer: AdamW, or SGD with momentum (under DP-SGD it does not rescale the noise coordinate by coordinate).
+            optim.Optimizer sharedOptimizer = config.Round.Optimizer == LocalOptimizer.Sgd
+                ? optim.SGD(trained, config.Round.LearningRate * rateScale, momentum: config.Round.Momentum, weight_decay: config.Round.WeightDecay)
+                : optim.AdamW(trained, lr: config.Round.LearningRate * rateScale, weight_decay: config.Round.WeightDecay);
             var encoderOptimizer = encoderParameters.Count == 0 ? null
                 : optim.AdamW(encoderParameters, lr: config.Round.EncoderLearningRate * rateScale, weight_decay: config.Round.WeightDecay);
             // DP-SGD (opt-in) trains every parameter the round changes; its noise needs its own seed.
@@ -221,8 +226,13 @@ public static class LocalRound
         {
             using var step = NewDisposeScope();
             var rows = order.AsSpan(start, Math.Min(config.Round.BatchSize, order.Length - start)).ToArray();
-            var batch = Represent(site, SplitKind.Train, rows, fillIn, config.Round.ModalityDropout, random, classBlocks: classBlocks);
-            var loss = Loss(site, config.Round, batch, rows, prototypes);
+            Tensor loss;
+            if (shared.Probe is not null) loss = ProbeLoss(site, rows, perRecord: false, random);
+            else
+            {
+                var batch = Represent(site, SplitKind.Train, rows, fillIn, config.Round.ModalityDropout, random, classBlocks: classBlocks);
+                loss = Loss(site, config.Round, batch, rows, prototypes);
+            }
             if (virtualSamples is not null) loss = loss + config.Round.VirtualWeight * virtualSamples.Loss(shared);
             if (siteTerm is not null) loss = loss + siteTerm.Loss();
             sharedOptimizer.zero_grad();
@@ -348,8 +358,12 @@ public static class LocalRound
         for (int start = 0; start < all.Length; start += EvaluationBatch)
         {
             var rows = all.AsSpan(start, Math.Min(EvaluationBatch, all.Length - start)).ToArray();
-            var batch = Represent(site, kind, rows, fillIn, 0, null, view);
-            parts.Add(site.Model.Shared.Classify(batch.Image, batch.Text, batch.Presence));
+            if (site.Model.Shared.Probe is not null) parts.Add(ProbeLogits(site, kind, rows, view));
+            else
+            {
+                var batch = Represent(site, kind, rows, fillIn, 0, null, view);
+                parts.Add(site.Model.Shared.Classify(batch.Image, batch.Text, batch.Presence));
+            }
         }
         var logits = parts.Count == 0 ? zeros(0, site.Config.Labels.Count) : cat(parts, 0);
         if (kind != SplitKind.Test && site.LogPrior is not null) logits = logits + site.LogPrior;
@@ -501,6 +515,16 @@ public static class LocalRound
         SiteState site, ModalityFillIn fillIn, ISiteTerm? siteTerm, Random random)
     {
         var config = site.Config.Round;
+        if (site.Model.Shared.Probe is not null)
+        {
+            // model.head "probe": the probe's cross-entropy on the frozen features, one record's or a batch's [B].
+            Tensor ProbeLossOf(int record)
+            {
+                var loss = ProbeLoss(site, [record], perRecord: false, random);
+                return siteTerm is null ? loss : loss + siteTerm.Loss();
+            }
+            return (ProbeLossOf, siteTerm is null ? records => ProbeLoss(site, [.. records], perRecord: true, random) : null);
+        }
         Tensor LossOf(int record)
         {
             int[] rows = [record];
@@ -545,6 +569,47 @@ public static class LocalRound
             loss = loss + config.FusedTargetWeight * soft;
         }
         return loss;
+    }
+
+    // model.head "probe": logits [B, C] of the probe on the frozen features of rows, each sample seen with
+    // the modalities of view it holds (zeros and the probe's missing-modality logits for the others).
+    // With random (training), a sample holding both modalities loses one of them, each half the time, with
+    // probability round.modalityDropout, as the fusion head's training does: what the probe learns for an
+    // absent modality then also comes from sites that hold both.
+    private static Tensor ProbeLogits(SiteState site, SplitKind kind, int[] rows, Modalities view = Modalities.Both, Random? random = null)
+    {
+        using var scope = NewDisposeScope();
+        var probe = site.Model.Shared.Probe!;
+        var split = site.Split(kind);
+        var index = tensor(rows.Select(r => (long)r).ToArray());
+        var hasImage = rows.Select(r => view.HasFlag(Modalities.Image) && split.HasImage(r)).ToArray();
+        var hasText = rows.Select(r => view.HasFlag(Modalities.Text) && split.HasText(r)).ToArray();
+        double dropout = site.Config.Round.ModalityDropout;
+        if (random is not null && dropout > 0)
+        {
+            for (int i = 0; i < rows.Length; i++)
+            {
+                if (!(hasImage[i] && hasText[i]) || random.NextDouble() >= dropout) continue;
+                if (random.NextDouble() < 0.5) hasImage[i] = false;
+                else hasText[i] = false;
+            }
+        }
+        long batch = rows.Length;
+        var image = hasImage.Any(h => h) ? ImageFeatures(site, kind, index) : zeros(batch, probe.ImageFeatures);
+        var text = hasText.Any(h => h) ? TextFeatures(site, kind, index) : zeros(batch, probe.TextFeatures);
+        var presence = cat([tensor(hasImage).unsqueeze(1), tensor(hasText).unsqueeze(1)], 1).to_type(ScalarType.Float32);
+        // A sample lacking a modality its batch holds elsewhere: its row of features is masked by presence.
+        return probe.call(image.detach(), text.detach(), presence).MoveToOuterDisposeScope();
+    }
+
+    // model.head "probe": cross-entropy of the probe on rows of the training split (logit-adjusted by the
+    // site's prior when configured), the batch's mean or (perRecord, DP-SGD) each record's [B].
+    private static Tensor ProbeLoss(SiteState site, int[] rows, bool perRecord, Random random)
+    {
+        var logits = ProbeLogits(site, SplitKind.Train, rows, Modalities.Both, random);
+        var labels = tensor(rows.Select(r => site.Data.Train.Labels[r]).ToArray());
+        var adjusted = site.LogPrior is null ? logits : logits + site.LogPrior;
+        return nn.functional.cross_entropy(adjusted, labels, reduction: perRecord ? nn.Reduction.None : nn.Reduction.Mean);
     }
 
     // The losses [B] of records that do not mix: cross-entropy and the soft targets; the alignment term,
@@ -659,6 +724,8 @@ public static class LocalRound
     private static void SetTraining(SiteState site, FederationConfig config, bool training)
     {
         site.Model.Shared.train(training);
+        // Under model.head "probe" no encoder trains: both stay in eval mode.
+        if (config.Model.Head == ClassifierHead.Probe) training = false;
         site.Model.TextEncoder?.train(training && !site.Model.TextEncoderFrozen);
         // A frozen pretrained encoder keeps its batch-norm statistics: always in eval mode.
         site.Model.ImageEncoder?.train(training && config.Model.TrainImageEncoder);

@@ -19,6 +19,17 @@ public sealed class FusionHead : nn.Module<Tensor, Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The linear probe (<c>fusion.probe.*</c>) under <c>model.head</c> "probe", else null.</summary>
+    public LinearProbe? Probe { get; private set; }
+
+    /// <summary>Adds the linear probe as child <c>probe</c> (the shared model does, under <c>model.head</c> "probe").</summary>
+    internal void AddProbe(LinearProbe probe)
+    {
+        if (Probe is not null) throw new InvalidOperationException($"{GetName()} already has a probe.");
+        Probe = probe;
+        register_module("probe", probe);
+    }
+
     /// <summary>The gate, for inspecting f.</summary>
     public GatingMechanism Gate => gate;
 
