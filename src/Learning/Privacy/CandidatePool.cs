@@ -143,7 +143,8 @@ public sealed class CandidatePool : IDisposable
 
     /// <summary>
     /// Cross-entropy of each record's label under the shared model holding <paramref name="weights"/>
-    /// (every shared parameter), in eval mode, each record seen with only the modalities of
+    /// (every shared parameter; under <c>model.head</c> "probe" its linear probe on the frozen features), in eval
+    /// mode, each record seen with only the modalities of
     /// <paramref name="view"/> it holds and the learned missing embedding for the rest, as a site holding
     /// <paramref name="view"/> sees its own records (without its label prior, which only the site knows).
     /// <see cref="double.NaN"/> for a record holding none of <paramref name="view"/>'s modalities.
@@ -164,14 +165,19 @@ public sealed class CandidatePool : IDisposable
                     return adapter.call(batch);
                 })
                 : null;
-        var image = Adapted(Modalities.Image, shared.ImageAdapter);
-        var text = Adapted(Modalities.Text, shared.TextAdapter);
+        // model.head "probe": the probe reads the frozen features themselves, no adapter.
+        var probe = shared.Probe;
+        Tensor? Raw(Modalities modality) => view.HasFlag(modality) && features.TryGetValue(modality, out var input) ? input : null;
+        var image = probe is null ? Adapted(Modalities.Image, shared.ImageAdapter) : Raw(Modalities.Image);
+        var text = probe is null ? Adapted(Modalities.Text, shared.TextAdapter) : Raw(Modalities.Text);
         // One row per record: its adapted features where it holds the modality, the missing embedding elsewhere.
         Tensor Slot(Tensor? adapted, Modalities modality, ModalityAdapter adapter, int[] rows, out bool[] present)
         {
             var rowOf = adapted is null ? null : featureRowOf[modality];
             present = rows.Select(r => rowOf is not null && rowOf[r] >= 0).ToArray();
-            var missing = adapter.Missing(rows.Length);
+            // The probe masks an absent modality's features by presence; the fusion head takes the learned missing embedding.
+            var missing = probe is null ? adapter.Missing(rows.Length)
+                : zeros(rows.Length, modality == Modalities.Image ? probe.ImageFeatures : probe.TextFeatures);
             if (adapted is null || !present.Any(p => p)) return missing;
             using var index = tensor(rows.Select(r => (long)Math.Max(0, rowOf![r])).ToArray());
             using var mask = tensor(present).unsqueeze(1);
@@ -185,7 +191,7 @@ public sealed class CandidatePool : IDisposable
             var imageSlot = Slot(image, Modalities.Image, shared.ImageAdapter, rows, out var hasImage);
             var textSlot = Slot(text, Modalities.Text, shared.TextAdapter, rows, out var hasText);
             var presence = stack([tensor(hasImage), tensor(hasText)], 1).to_type(ScalarType.Float32);
-            var logits = shared.Classify(imageSlot, textSlot, presence);
+            var logits = probe is null ? shared.Classify(imageSlot, textSlot, presence) : probe.call(imageSlot, textSlot, presence);
             using var labels = tensor(rows.Select(r => Records.Labels[r]).ToArray());
             var values = nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.None).to_type(ScalarType.Float64).data<double>().ToArray();
             for (int i = 0; i < rows.Length; i++)

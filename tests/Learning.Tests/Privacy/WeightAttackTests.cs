@@ -44,6 +44,18 @@ public sealed class WeightAttackTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Under_the_probe_head_the_attack_scores_the_probe_the_sites_trained()
+    {
+        // The fusion head stays at its initialisation under model.head "probe": scored through it, nothing would show.
+        var results = Attack(new PrivacyConfig(), model => model with { Head = ClassifierHead.Probe }, round => round with { Optimizer = LocalOptimizer.Sgd, LearningRate = 0.5 });
+        foreach (var site in results.Where(r => r.Target != "global"))
+        {
+            Assert.True(site.MemberLoss < site.HeldOutLoss, $"{site}");
+            Assert.True(site.Advantage > 2 * site.AdvantageByChance, $"{site}: advantage {site.Advantage}");
+        }
+    }
+
+    [Fact]
     public void With_dp_sgd_the_attack_on_weights_does_no_better_than_chance()
     {
         var results = Attack(new PrivacyConfig { SgdEpsilon = 1, SgdRounds = 1 });
@@ -92,11 +104,15 @@ public sealed class WeightAttackTests(ITestOutputHelper output)
     }
 
     // One round of FedAvg over the two sites, 40 local epochs, its artifacts recorded, then the attack on its weights.
-    private IReadOnlyList<WeightAttackResult> Attack(PrivacyConfig privacy)
+    private IReadOnlyList<WeightAttackResult> Attack(PrivacyConfig privacy, Func<ModelConfig, ModelConfig>? model = null, Func<RoundConfig, RoundConfig>? round = null)
     {
         using var folder = new TempDirectory();
         var config = TinySites.Config() with { Privacy = privacy };
-        config = config with { Round = config.Round with { LocalEpochs = 40, ReleaseSummaries = false } };
+        config = config with
+        {
+            Model = model?.Invoke(config.Model) ?? config.Model,
+            Round = (round ?? (r => r)).Invoke(config.Round with { LocalEpochs = 40, ReleaseSummaries = false }),
+        };
         var sites = new[] { Memorise("client_0", 1), Memorise("client_1", 2) };
         var factory = new PublicEncoders();
         var runner = new ExperimentRunner(factory, c => new RoundAggregatorServer(c)) { ArtifactsFolder = folder.Path };
