@@ -52,5 +52,18 @@ public sealed class PrivacyAuditTests
         Assert.Equal(
             ["a centroid rests on 1 samples, below privacy.minSupport 5", "per-sample vectors uploaded in round(s) 1", "no private summary in round(s) 1"],
             audit["exact"].Problems);
+        // Without DP-SGD no round's weights are covered by ε; that is shown, not flagged.
+        Assert.Equal(0, good.WeightRoundsUnderDpSgd);
+    }
+
+    [Fact]
+    public void The_rounds_whose_weights_were_trained_under_dp_sgd_are_counted()
+    {
+        var dpSgd = new PrivacyMechanism("dp-sgd", 0.25, 1.1, 20);
+        var audit = PrivacyAudit.Of(Config, [Client("mixed", Round(1, Private(0.9)), Round(2, Private(1.8) with { Mechanisms = [dpSgd] }), Round(3, null))]);
+
+        var site = Assert.Single(audit);
+        Assert.Equal(3, site.Rounds);
+        Assert.Equal(1, site.WeightRoundsUnderDpSgd);
     }
 }

@@ -46,13 +46,16 @@ public static class PrivacyCommands
             {
                 var privacy = view.Config.Privacy;
                 AnsiConsole.MarkupLineInterpolated(CultureInfo.CurrentCulture, $"privacy.minSupport {privacy.MinSupport}, summaryNoiseMultiplier {privacy.SummaryNoiseMultiplier:G4}, sgdNoiseMultiplier {privacy.SgdNoiseMultiplier:G4}, sgdEpsilon {privacy.SgdEpsilon:G4} over {privacy.SgdRounds} rounds, targetEpsilon {privacy.TargetEpsilon:G4}");
-                var table = new Table().AddColumns("client", "modalities", "rounds", "ε spent", "δ", "smallest support", "mechanisms", "problems");
+                var table = new Table().AddColumns("client", "modalities", "rounds", "ε spent", "δ", "smallest support", "mechanisms", "weights under DP-SGD", "problems");
                 foreach (var site in audit)
                     table.AddRow(Markup.Escape(site.ClientId), site.Modalities, site.Rounds.ToString(CultureInfo.CurrentCulture),
                         site.Epsilon is { } e ? $"{e:F2} / {privacy.TargetEpsilon:G4}" : "-", site.Delta is { } d ? $"{d:G3}" : "-",
                         site.SmallestSupport is { } s ? $"{s:G4}" : "-", Markup.Escape(string.Join(", ", site.Mechanisms)),
+                        site.WeightRoundsUnderDpSgd == site.Rounds ? "all rounds" : $"[yellow]{site.WeightRoundsUnderDpSgd} of {site.Rounds} rounds[/]",
                         site.Problems.Count == 0 ? "[green]none[/]" : $"[red]{Markup.Escape(string.Join("; ", site.Problems))}[/]");
                 AnsiConsole.Write(table);
+                if (audit.Any(s => s.WeightRoundsUnderDpSgd < s.Rounds))
+                    AnsiConsole.MarkupLine("[yellow]weights trained without DP-SGD are not covered by ε: they reveal which records a site trained on (docs/PRIVACY.md, \"The attack on weights\")[/]");
             }
             return audit.Any(s => s.Problems.Count > 0) ? ExitCodes.Failure : ExitCodes.Success;
         });

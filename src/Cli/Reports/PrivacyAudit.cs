@@ -15,9 +15,12 @@ namespace FedMM.Cli.Reports;
 /// <param name="SmallestSupport">Smallest count of any centroid it uploaded, over all rounds; null when it reported none.</param>
 /// <param name="Mechanisms">The differentially private mechanisms it ran, by name, with the rounds they ran in.</param>
 /// <param name="Problems">What falls short: a budget passed, a support below privacy.minSupport, per-sample vectors, rounds without a report.</param>
+/// <param name="WeightRoundsUnderDpSgd">Of <paramref name="Rounds"/>, those whose update reported a DP-SGD mechanism: only their
+/// weights are covered by ε. The weights of the others reveal which records the site trained on (docs/PRIVACY.md,
+/// "The attack on weights"). Shown, not flagged: training without DP-SGD is the federation's setting, not a site's shortfall.</param>
 public sealed record SitePrivacy(
     string ClientId, string Modalities, int Rounds, double? Epsilon, double? Delta, double? SmallestSupport,
-    IReadOnlyList<string> Mechanisms, IReadOnlyList<string> Problems);
+    IReadOnlyList<string> Mechanisms, IReadOnlyList<string> Problems, int WeightRoundsUnderDpSgd = 0);
 
 /// <summary>
 /// The privacy audit of a federation from what its sites reported with their updates
@@ -60,7 +63,8 @@ public static class PrivacyAudit
                 .GroupBy(x => x.Name, StringComparer.Ordinal)
                 .Select(g => $"{g.Key} ×{g.Count()}")
                 .ToList();
-            rows.Add(new SitePrivacy(client.ClientId, client.Modalities, uploaded.Count, last.Report?.Epsilon, last.Report?.Delta, smallest, mechanisms, problems));
+            int underDpSgd = reports.Count(r => r.Report.Mechanisms.Any(m => m.Name == "dp-sgd"));
+            rows.Add(new SitePrivacy(client.ClientId, client.Modalities, uploaded.Count, last.Report?.Epsilon, last.Report?.Delta, smallest, mechanisms, problems, underDpSgd));
         }
         return rows;
     }
