@@ -79,7 +79,7 @@ public static class WeightAttack
             if (labels is null) return values;
             foreach (var group in Enumerable.Range(0, compared.Length).GroupBy(k => labels[compared[k]]))
             {
-                double median = Median(group.Select(k => values[k]));
+                double median = SummaryAttack.Median(group.Select(k => values[k]));
                 foreach (int k in group) values[k] -= median;
             }
             return values;
@@ -89,8 +89,8 @@ public static class WeightAttack
         if (usable.Count > 0)
         {
             var runs = usable.Select(c => SummaryAttack.Membership(Scores(i => c[i]), isMember)).ToList();
-            controlAdvantage = Median(runs.Select(r => r.Advantage));
-            controlAuc = Median(runs.Select(r => r.Auc));
+            controlAdvantage = SummaryAttack.Median(runs.Select(r => r.Advantage));
+            controlAuc = SummaryAttack.Median(runs.Select(r => r.Auc));
         }
         double? calibratedAdvantage = null, calibratedAuc = null, calibratedControl = null;
         if (reference is not null && compared.All(i => !double.IsNaN(reference[i])))
@@ -98,7 +98,7 @@ public static class WeightAttack
             (double a, double u) = SummaryAttack.Membership(Scores(i => losses[i] - reference[i]), isMember);
             (calibratedAdvantage, calibratedAuc) = (a, u);
             if (usable.Count > 0)
-                calibratedControl = Median(usable.Select(c => SummaryAttack.Membership(Scores(i => c[i] - reference[i]), isMember).Advantage));
+                calibratedControl = SummaryAttack.Median(usable.Select(c => SummaryAttack.Membership(Scores(i => c[i] - reference[i]), isMember).Advantage));
         }
         return new WeightAttackResult(
             target, round, view.ToName(), members, held,
@@ -130,36 +130,37 @@ public static class WeightAttack
             var received = start?.Tensors ?? pool.InitialAdapters;
             var updates = Path.Combine(Round(round), "updates");
             var sites = Directory.Exists(updates) ? Directory.GetDirectories(updates).Order(StringComparer.Ordinal).ToList() : [];
-            // Every site's model scores every record once: its own members and held-out records, and the control for the others.
-            var scored = new List<(string Site, Modalities View, double[] Losses)>();
-            // The starting model's losses, per view: the reference of the calibrated score.
+            // The starting model's and each site's losses, per view, each computed once: a site's own view scores its
+            // members and held-out records, the other sites' views make it the control for them.
             var references = new Dictionary<Modalities, double[]>();
             double[] Reference(Modalities view) => references.TryGetValue(view, out var r) ? r : references[view] = pool.Losses(received, config.Model, classes, view);
-            foreach (var siteFolder in sites)
+            var siteWeights = new Dictionary<string, SharedWeights>(StringComparer.Ordinal);
+            var losses = new Dictionary<(string Site, Modalities View), double[]>();
+            try
             {
-                string site = Path.GetFileName(siteFolder);
-                var view = ViewOf(records, site);
-                if (view == Modalities.None) continue;
-                using var uploaded = LoadShared(Path.Combine(siteFolder, ArtifactLayout.Weights), $"Round {round}, site {site}: its update");
-                var weights = new Dictionary<string, Tensor>(received);
-                foreach (var (name, tensor) in uploaded.Tensors) weights[name] = tensor;
-                scored.Add((site, view, pool.Losses(weights, config.Model, classes, view)));
+                double[] Losses(string site, Modalities view)
+                {
+                    if (losses.TryGetValue((site, view), out var known)) return known;
+                    if (!siteWeights.TryGetValue(site, out var uploaded))
+                        siteWeights[site] = uploaded = LoadShared(Path.Combine(updates, site, ArtifactLayout.Weights), $"Round {round}, site {site}: its update");
+                    var weights = new Dictionary<string, Tensor>(received);
+                    foreach (var (name, tensor) in uploaded.Tensors) weights[name] = tensor;
+                    return losses[(site, view)] = pool.Losses(weights, config.Model, classes, view);
+                }
+                var attacked = sites.Select(folder => Path.GetFileName(folder)).Select(site => (Site: site, View: ViewOf(records, site))).Where(s => s.View != Modalities.None).ToList();
+                foreach (var (site, view) in attacked)
+                {
+                    var heldOut = records.HeldOutOf.Select(h => h == site).ToArray();
+                    if (!heldOut.Any(h => h)) continue;
+                    var member = records.MemberOf.Select(m => m == site).ToArray();
+                    // Controls score the target's records as the target sees them: other sites' weights, the target's view.
+                    var controls = attacked.Where(other => other.Site != site).Select(other => (IReadOnlyList<double>)Losses(other.Site, view)).ToList();
+                    results.Add(Score(site, round, view, Losses(site, view), member, heldOut, controls, Reference(view), records.Labels));
+                }
             }
-            foreach (var (site, view, losses) in scored)
+            finally
             {
-                var member = records.MemberOf.Select(m => m == site).ToArray();
-                var heldOut = records.HeldOutOf.Select(h => h == site).ToArray();
-                if (!heldOut.Any(h => h)) continue;
-                // Controls score the target's records as the target sees them: other sites' weights, the target's view.
-                var controls = sites.Select(Path.GetFileName).Where(other => other != site && scored.Any(s => s.Site == other))
-                    .Select(other =>
-                    {
-                        using var theirs = LoadShared(Path.Combine(updates, other!, ArtifactLayout.Weights), $"Round {round}, site {other}: its update");
-                        var weights = new Dictionary<string, Tensor>(received);
-                        foreach (var (name, tensor) in theirs.Tensors) weights[name] = tensor;
-                        return (IReadOnlyList<double>)pool.Losses(weights, config.Model, classes, view);
-                    }).ToList();
-                results.Add(Score(site, round, view, losses, member, heldOut, controls, Reference(view), records.Labels));
+                foreach (var weights in siteWeights.Values) weights.Dispose();
             }
             var global = Path.Combine(Round(round), "global", ArtifactLayout.Weights);
             if (File.Exists(global))
@@ -197,11 +198,5 @@ public static class WeightAttack
             content.Tensors.Where(t => ParameterGroups.TryOf(t.Key) is not null).ToDictionary(t => t.Key, t => t.Value);
 
         public void Dispose() => content.Dispose();
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }
