@@ -113,19 +113,4 @@ public sealed class SummaryAttackTests(ITestOutputHelper output)
             output.WriteLine($"{r.Target} round {r.Round} {r.Modality}: {r.Rows} rows, identification {r.Identification:F3} (chance {r.Chance:F3}), advantage {r.Advantage:F3} (by chance {r.AdvantageByChance:F3}), AUC {r.Auc:F3}, control {r.ControlAdvantage:F3}, pool advantage {r.PoolAdvantage:F3}, AUC {r.PoolAuc:F3}");
         return results;
     }
-
-    /// <summary>
-    /// TinySites' encoders, the same at every site and frozen (as pretrained encoders are): the
-    /// attacker can rebuild them, and every site starts from the same round-1 model.
-    /// </summary>
-    private sealed class PublicEncoders : ISiteModelFactory
-    {
-        private readonly TinySites.Factory inner = new();
-
-        public SiteModel Create(FederationConfig config, SiteData data, int seed)
-        {
-            var model = inner.Create(config, data with { Modalities = Modalities.Both }, seed: 4242);
-            return new SiteModel(model.Shared, model.ImageEncoder, model.TextEncoder, model.Tokenize) { TextEncoderFrozen = true };
-        }
-    }
 }

@@ -139,16 +139,4 @@ public sealed class WeightAttackTests(ITestOutputHelper output)
         }
         return new SiteData(id, Modalities.Image, Split(Train, 1), Split(Train, 2));
     }
-
-    /// <summary>TinySites' encoders, the same at every site and frozen: the attacker can rebuild them.</summary>
-    private sealed class PublicEncoders : ISiteModelFactory
-    {
-        private readonly TinySites.Factory inner = new();
-
-        public SiteModel Create(FederationConfig config, SiteData data, int seed)
-        {
-            var model = inner.Create(config, data with { Modalities = Modalities.Both }, seed: 4242);
-            return new SiteModel(model.Shared, model.ImageEncoder, model.TextEncoder, model.Tokenize) { TextEncoderFrozen = true };
-        }
-    }
 }
