@@ -159,11 +159,7 @@ public sealed class CandidatePool : IDisposable
         using var scope = NewDisposeScope();
         Tensor? Adapted(Modalities modality, ModalityAdapter adapter)
             => view.HasFlag(modality) && features.TryGetValue(modality, out var input)
-                ? Chunked(Enumerable.Range(0, (int)input.shape[0]).ToArray(), rows =>
-                {
-                    using var batch = input.narrow(0, rows[0], rows.Length);
-                    return adapter.call(batch);
-                })
+                ? Adapt(input, adapter)
                 : null;
         // model.head "probe": the probe reads the frozen features themselves, no adapter.
         var probe = shared.Probe;
@@ -216,13 +212,16 @@ public sealed class CandidatePool : IDisposable
         shared.eval();
         using var _ = no_grad();
         var adapter = modality == Modalities.Image ? shared.ImageAdapter : shared.TextAdapter;
-        var input = features[modality];
-        return Chunked(Enumerable.Range(0, (int)input.shape[0]).ToArray(), rows =>
+        return Adapt(features[modality], adapter).detach();
+    }
+
+    // An adapter's outputs for every row of input, in chunks.
+    private static Tensor Adapt(Tensor input, ModalityAdapter adapter)
+        => Chunked(Enumerable.Range(0, (int)input.shape[0]).ToArray(), rows =>
         {
             using var batch = input.narrow(0, rows[0], rows.Length);
             return adapter.call(batch);
-        }).detach();
-    }
+        });
 
     private static Tensor Chunked(int[] rows, Func<int[], Tensor> encode)
     {
